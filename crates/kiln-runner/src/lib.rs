@@ -1,0 +1,6 @@
+//! The runner: checks out sources, runs buildspec commands through an executor, keeps logs and
+//! uploads artifacts.
+
+pub mod artifacts;
+pub mod shell;
+pub mod source;
