@@ -1,14 +1,10 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! Kiln's domain: projects, builds and their rules. Pure: no IO, no clocks, no async.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod enums;
+pub mod error;
+pub mod project;
+pub mod refs;
+pub mod token;
+pub mod validate;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use error::{ApiError, ErrorKind};

@@ -1,1 +1,771 @@
-//! source (in progress)
+//! Source checkout: fetches a git repository at a CodeBuild-style source version by running the
+//! `git` CLI (as Buildkite, GitLab Runner and Woodpecker do) in a scrubbed environment.
+//!
+//! Credentials reach git only through `GIT_ASKPASS`: a tiny script that echoes a token taken from
+//! the environment of the git child process, and only for the source's own origin. The token is
+//! never part of a URL, a process argument or anything written to the build log.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use secrecy::{ExposeSecret, SecretString};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::Command;
+use tokio_util::sync::CancellationToken;
+
+/// Longest source version accepted (git itself has no limit; CodeBuild versions are short).
+const MAX_VERSION_LEN: usize = 1024;
+/// Longest source location accepted.
+const MAX_LOCATION_LEN: usize = 4096;
+/// Cap on what we read from git's stdout (`ls-remote` for a handful of refs, `rev-parse`).
+const MAX_GIT_STDOUT: usize = 1 << 20;
+/// How much of git's stderr is kept for the error message (all of it goes to the log).
+const ERROR_TAIL_BYTES: usize = 2048;
+/// Shortest hex string we try as an abbreviated commit id.
+const MIN_ABBREVIATED_SHA: usize = 4;
+
+/// Variables passed through from the runner's environment to git: the search path and the
+/// settings needed to reach a server through a proxy or with a private CA.
+const PASSED_THROUGH_ENV: &[&str] = &[
+    "PATH",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
+
+const ASKPASS_USERNAME_PROMPT: &str = "KILN_ASKPASS_USERNAME_PROMPT";
+const ASKPASS_PASSWORD_PROMPT: &str = "KILN_ASKPASS_PASSWORD_PROMPT";
+const ASKPASS_USERNAME: &str = "KILN_ASKPASS_USERNAME";
+const ASKPASS_TOKEN: &str = "KILN_ASKPASS_TOKEN";
+
+/// Answers git's credential prompts for the source's own origin only, so that a submodule hosted
+/// elsewhere never receives the token. Everything it prints comes from the environment.
+const ASKPASS_SCRIPT: &str = r#"#!/bin/sh
+if [ "$1" = "$KILN_ASKPASS_USERNAME_PROMPT" ]; then
+  printf '%s\n' "$KILN_ASKPASS_USERNAME"
+elif [ "$1" = "$KILN_ASKPASS_PASSWORD_PROMPT" ]; then
+  printf '%s\n' "$KILN_ASKPASS_TOKEN"
+else
+  exit 1
+fi
+"#;
+
+/// What to check out and where.
+#[derive(Debug)]
+pub struct CheckoutRequest {
+    /// Any git URL: `https://…`, `ssh://…`, `file://…` or a local path.
+    pub location: String,
+    /// CodeBuild source version; `None` (or blank) means the remote's default branch.
+    pub version: Option<String>,
+    /// Checkout directory; must not exist or be empty.
+    pub dest: PathBuf,
+    /// `Some(n)` with `n > 0` makes a shallow fetch of depth `n`; `None` or `Some(0)` is full.
+    pub clone_depth: Option<u32>,
+    pub fetch_submodules: bool,
+    /// HTTP(S) credential; only for an `http://` or `https://` location.
+    pub credential: Option<GitCredential>,
+}
+
+#[derive(Debug)]
+pub struct GitCredential {
+    pub username: String,
+    pub token: SecretString,
+}
+
+/// The result of a checkout: HEAD is detached at `resolved_commit`, as in CodeBuild.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedOut {
+    /// Full commit id (`CODEBUILD_RESOLVED_SOURCE_VERSION`).
+    pub resolved_commit: String,
+    /// The branch or tag the version named or resolved to; `None` for a commit id or a PR.
+    pub git_ref: Option<GitRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GitRef {
+    Branch(String),
+    Tag(String),
+}
+
+/// What a source version string denotes, decided without looking at the repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionKind {
+    /// `refs/heads/<name>`.
+    Branch(String),
+    /// `refs/tags/<name>`.
+    Tag(String),
+    /// `pr/<n>`, fetched as `refs/pull/<n>/head`.
+    PullRequest(u64),
+    /// A full commit id (40 or 64 hex digits), lower-cased.
+    Commit(String),
+    /// A bare name: a branch, else a tag, else (if hex) an abbreviated commit id.
+    Name(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("invalid source version {version:?}: {reason}")]
+    InvalidVersion { version: String, reason: &'static str },
+    #[error("invalid source location: {0}")]
+    InvalidLocation(&'static str),
+    #[error("checkout directory {} must be absent or an empty directory", .0.display())]
+    DestinationNotEmpty(PathBuf),
+    #[error("source version {0:?} not found: the repository has no such branch, tag or commit")]
+    VersionNotFound(String),
+    #[error("the repository has no default branch (is it empty?)")]
+    NoDefaultBranch,
+    #[error("git {operation} failed ({status}): {detail}")]
+    Git {
+        operation: &'static str,
+        status: String,
+        detail: String,
+    },
+    #[error("git {operation} printed more than {MAX_GIT_STDOUT} bytes")]
+    OutputTooLarge { operation: &'static str },
+    #[error("could not run git: {0}")]
+    Spawn(std::io::Error),
+    #[error("I/O error during checkout: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("checkout cancelled")]
+    Cancelled,
+}
+
+/// Classifies a source version as CodeBuild reads it, rejecting anything git would not accept
+/// as a ref name (and so anything that could be taken for an option).
+pub fn classify_version(version: &str) -> Result<VersionKind, SourceError> {
+    let invalid = |reason| SourceError::InvalidVersion {
+        version: version.chars().take(100).collect(),
+        reason,
+    };
+    if version.len() > MAX_VERSION_LEN {
+        return Err(invalid("is too long"));
+    }
+    if let Some(number) = version.strip_prefix("pr/") {
+        return parse_pull_request_number(number)
+            .map(VersionKind::PullRequest)
+            .ok_or_else(|| invalid("a pull request version must be pr/<number>"));
+    }
+    if is_full_commit_id(version) {
+        return Ok(VersionKind::Commit(version.to_ascii_lowercase()));
+    }
+    validate_ref_name(version).map_err(invalid)?;
+    if let Some(branch) = version.strip_prefix("refs/heads/") {
+        Ok(VersionKind::Branch(branch.to_owned()))
+    } else if let Some(tag) = version.strip_prefix("refs/tags/") {
+        Ok(VersionKind::Tag(tag.to_owned()))
+    } else if version.starts_with("refs/") {
+        Err(invalid(
+            "only refs/heads/<branch> and refs/tags/<tag> refs are supported",
+        ))
+    } else {
+        Ok(VersionKind::Name(version.to_owned()))
+    }
+}
+
+fn parse_pull_request_number(number: &str) -> Option<u64> {
+    if number.is_empty() || number.len() > 12 || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    number.parse().ok().filter(|n| *n > 0)
+}
+
+fn is_hex(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn is_full_commit_id(s: &str) -> bool {
+    (s.len() == 40 || s.len() == 64) && is_hex(s)
+}
+
+/// The rules of `git check-ref-format`, applied to a full or short ref name.
+fn validate_ref_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("is empty");
+    }
+    if name.starts_with('-') {
+        return Err("must not start with '-'");
+    }
+    if name.chars().any(char::is_control) {
+        return Err("must not contain control characters");
+    }
+    if name
+        .chars()
+        .any(|c| matches!(c, ' ' | '~' | '^' | ':' | '?' | '*' | '[' | '\\'))
+    {
+        return Err("must not contain spaces or any of ~ ^ : ? * [ \\");
+    }
+    if name.contains("..") {
+        return Err("must not contain '..'");
+    }
+    if name.contains("@{") || name == "@" {
+        return Err("must not contain '@{' or be '@'");
+    }
+    if name.ends_with('/') || name.ends_with('.') {
+        return Err("must not end with '/' or '.'");
+    }
+    for component in name.split('/') {
+        if component.is_empty() {
+            return Err("must not contain empty path components");
+        }
+        if component.starts_with('.') {
+            return Err("path components must not start with '.'");
+        }
+        if component.ends_with(".lock") {
+            return Err("path components must not end with '.lock'");
+        }
+    }
+    Ok(())
+}
+
+/// The scheme, user and `host[:port]` of an `http(s)://` location, as git names them in its
+/// credential prompts.
+#[derive(Debug, PartialEq, Eq)]
+struct HttpOrigin {
+    scheme: String,
+    user: Option<String>,
+    host: String,
+}
+
+fn validate_location(location: &str) -> Result<(), SourceError> {
+    if location.trim().is_empty() {
+        return Err(SourceError::InvalidLocation("is empty"));
+    }
+    if location.len() > MAX_LOCATION_LEN {
+        return Err(SourceError::InvalidLocation("is too long"));
+    }
+    if location.starts_with('-') {
+        return Err(SourceError::InvalidLocation("must not start with '-'"));
+    }
+    if location.chars().any(char::is_control) {
+        return Err(SourceError::InvalidLocation(
+            "must not contain control characters",
+        ));
+    }
+    // `<transport>::<address>` runs a remote helper program; no CodeBuild source needs one.
+    if let Some((transport, _)) = location.split_once("::")
+        && !transport.contains('/')
+    {
+        return Err(SourceError::InvalidLocation(
+            "remote-helper locations (<transport>::<address>) are not supported",
+        ));
+    }
+    if let Some((_, rest)) = location.split_once("://") {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if let Some((userinfo, _)) = authority.rsplit_once('@')
+            && userinfo.contains(':')
+        {
+            return Err(SourceError::InvalidLocation(
+                "credentials must not be embedded in the location; use a source credential",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn http_origin(location: &str) -> Option<HttpOrigin> {
+    let (scheme, rest) = location.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let (user, host) = match authority.rsplit_once('@') {
+        Some((user, host)) => (Some(user.to_owned()), host),
+        None => (None, authority),
+    };
+    if host.is_empty() {
+        return None;
+    }
+    Some(HttpOrigin {
+        scheme,
+        user,
+        host: host.to_owned(),
+    })
+}
+
+/// Where the fetched version ends up, and what ref it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum FetchTarget {
+    Branch(String),
+    Tag(String),
+    PullRequest(u64),
+    Commit(String),
+    /// A hex prefix: needs the full history to be resolved.
+    AbbreviatedCommit(String),
+    /// The remote's HEAD when it is not a branch (a detached HEAD).
+    RemoteHead,
+}
+
+impl FetchTarget {
+    /// Refspecs to fetch and the local rev that names the fetched commit.
+    fn refspecs(&self) -> (Vec<String>, String) {
+        match self {
+            Self::Branch(branch) => (
+                vec![format!("+refs/heads/{branch}:refs/remotes/origin/{branch}")],
+                format!("refs/remotes/origin/{branch}"),
+            ),
+            Self::Tag(tag) => (
+                vec![format!("+refs/tags/{tag}:refs/tags/{tag}")],
+                format!("refs/tags/{tag}"),
+            ),
+            Self::PullRequest(number) => (
+                vec![format!(
+                    "+refs/pull/{number}/head:refs/remotes/origin/pr/{number}"
+                )],
+                format!("refs/remotes/origin/pr/{number}"),
+            ),
+            Self::Commit(sha) => (vec![sha.clone()], sha.clone()),
+            Self::AbbreviatedCommit(prefix) => (all_refs_refspecs(), prefix.clone()),
+            Self::RemoteHead => (vec!["HEAD".to_owned()], "FETCH_HEAD".to_owned()),
+        }
+    }
+
+    fn git_ref(&self) -> Option<GitRef> {
+        match self {
+            Self::Branch(branch) => Some(GitRef::Branch(branch.clone())),
+            Self::Tag(tag) => Some(GitRef::Tag(tag.clone())),
+            _ => None,
+        }
+    }
+}
+
+fn all_refs_refspecs() -> Vec<String> {
+    vec![
+        "+refs/heads/*:refs/remotes/origin/*".to_owned(),
+        "+refs/tags/*:refs/tags/*".to_owned(),
+    ]
+}
+
+/// Checks out `req.location` at `req.version` into `req.dest`.
+///
+/// git's progress and error output is appended to `log`; on failure `dest` may hold a partial
+/// repository and is left for the caller to clean up.
+pub async fn checkout(
+    req: &CheckoutRequest,
+    log: &File,
+    cancel: &CancellationToken,
+) -> Result<CheckedOut, SourceError> {
+    validate_location(&req.location)?;
+    let version = req
+        .version
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    let kind = version.map(classify_version).transpose()?;
+    let scratch = tempfile::Builder::new().prefix("kiln-git-").tempdir()?;
+    let git = Git::new(scratch.path(), &req.location, req.credential.as_ref(), log, cancel)?;
+    prepare_destination(&req.dest)?;
+    let dest = req.dest.as_path();
+
+    git.run("init", dest, &["init", "-q"]).await?;
+    git.run(
+        "remote add",
+        dest,
+        &["remote", "add", "--", "origin", &req.location],
+    )
+    .await?;
+
+    let target = match kind {
+        None => default_branch(&git, dest).await?,
+        Some(kind) => resolve(&git, dest, kind, version.unwrap_or_default()).await?,
+    };
+    let depth = req.clone_depth.filter(|d| *d > 0);
+    let (refspecs, rev) = target.refspecs();
+    let fetched = match (&target, depth) {
+        (FetchTarget::AbbreviatedCommit(_), _) => fetch(&git, dest, &refspecs, None).await,
+        _ => fetch(&git, dest, &refspecs, depth).await,
+    };
+    if let Err(err) = fetched {
+        // Some servers refuse a commit id that is not a ref tip; the full history has it.
+        let FetchTarget::Commit(_) = target else {
+            return Err(err);
+        };
+        if matches!(err, SourceError::Cancelled) {
+            return Err(err);
+        }
+        fetch(&git, dest, &all_refs_refspecs(), None).await?;
+    }
+
+    let resolved_commit = rev_parse_commit(&git, dest, &rev)
+        .await
+        .map_err(|err| match (&target, err) {
+            (FetchTarget::AbbreviatedCommit(_) | FetchTarget::Commit(_), SourceError::Git { .. }) => {
+                SourceError::VersionNotFound(version.unwrap_or_default().to_owned())
+            }
+            (_, err) => err,
+        })?;
+    git.run(
+        "checkout",
+        dest,
+        &[
+            "-c",
+            "advice.detachedHead=false",
+            "checkout",
+            "-q",
+            "--detach",
+            "--end-of-options",
+            &resolved_commit,
+        ],
+    )
+    .await?;
+    if req.fetch_submodules {
+        git.run(
+            "submodule update",
+            dest,
+            &["submodule", "update", "--init", "--recursive"],
+        )
+        .await?;
+    }
+    Ok(CheckedOut {
+        resolved_commit,
+        git_ref: target.git_ref(),
+    })
+}
+
+fn prepare_destination(dest: &Path) -> Result<(), SourceError> {
+    match std::fs::symlink_metadata(dest) {
+        Ok(meta) => {
+            if !meta.is_dir() || std::fs::read_dir(dest)?.next().is_some() {
+                return Err(SourceError::DestinationNotEmpty(dest.to_owned()));
+            }
+            Ok(())
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dest)?;
+            Ok(())
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+async fn default_branch(git: &Git<'_>, dest: &Path) -> Result<FetchTarget, SourceError> {
+    let out = git
+        .run(
+            "ls-remote",
+            dest,
+            &["ls-remote", "--symref", "--", "origin", "HEAD"],
+        )
+        .await?;
+    let out = String::from_utf8_lossy(&out);
+    let mut has_head = false;
+    for line in out.lines() {
+        if let Some(target) = line
+            .strip_prefix("ref: refs/heads/")
+            .and_then(|rest| rest.strip_suffix("\tHEAD"))
+            && validate_ref_name(target).is_ok()
+        {
+            return Ok(FetchTarget::Branch(target.to_owned()));
+        }
+        has_head |= line.ends_with("\tHEAD");
+    }
+    if has_head {
+        Ok(FetchTarget::RemoteHead)
+    } else {
+        Err(SourceError::NoDefaultBranch)
+    }
+}
+
+/// Decides from the remote's refs what a version names.
+async fn resolve(
+    git: &Git<'_>,
+    dest: &Path,
+    kind: VersionKind,
+    version: &str,
+) -> Result<FetchTarget, SourceError> {
+    let not_found = || SourceError::VersionNotFound(version.to_owned());
+    match kind {
+        VersionKind::Commit(sha) => Ok(FetchTarget::Commit(sha)),
+        VersionKind::Branch(branch) => {
+            let refs = remote_refs(git, dest, &[format!("refs/heads/{branch}")]).await?;
+            if refs.is_empty() {
+                return Err(not_found());
+            }
+            Ok(FetchTarget::Branch(branch))
+        }
+        VersionKind::Tag(tag) => {
+            let refs = remote_refs(git, dest, &[format!("refs/tags/{tag}")]).await?;
+            if refs.is_empty() {
+                return Err(not_found());
+            }
+            Ok(FetchTarget::Tag(tag))
+        }
+        VersionKind::PullRequest(number) => {
+            let refs = remote_refs(git, dest, &[format!("refs/pull/{number}/head")]).await?;
+            if refs.is_empty() {
+                return Err(not_found());
+            }
+            Ok(FetchTarget::PullRequest(number))
+        }
+        VersionKind::Name(name) => {
+            let branch = format!("refs/heads/{name}");
+            let tag = format!("refs/tags/{name}");
+            let refs = remote_refs(git, dest, &[branch.clone(), tag.clone()]).await?;
+            if refs.contains(&branch) {
+                Ok(FetchTarget::Branch(name))
+            } else if refs.contains(&tag) {
+                Ok(FetchTarget::Tag(name))
+            } else if name.len() >= MIN_ABBREVIATED_SHA && is_hex(&name) {
+                Ok(FetchTarget::AbbreviatedCommit(name.to_ascii_lowercase()))
+            } else {
+                Err(not_found())
+            }
+        }
+    }
+}
+
+/// The subset of `wanted` full ref names that exist on the remote.
+async fn remote_refs(
+    git: &Git<'_>,
+    dest: &Path,
+    wanted: &[String],
+) -> Result<Vec<String>, SourceError> {
+    let mut args = vec!["ls-remote", "--", "origin"];
+    args.extend(wanted.iter().map(String::as_str));
+    let out = git.run("ls-remote", dest, &args).await?;
+    let out = String::from_utf8_lossy(&out);
+    Ok(out
+        .lines()
+        .filter_map(|line| line.split_once('\t').map(|(_, name)| name))
+        .filter(|name| wanted.iter().any(|w| w == name))
+        .map(str::to_owned)
+        .collect())
+}
+
+async fn fetch(
+    git: &Git<'_>,
+    dest: &Path,
+    refspecs: &[String],
+    depth: Option<u32>,
+) -> Result<(), SourceError> {
+    let depth_arg = depth.map(|d| format!("--depth={d}"));
+    let mut args = vec!["fetch", "--no-recurse-submodules"];
+    args.extend(depth_arg.as_deref());
+    args.extend(["--", "origin"]);
+    args.extend(refspecs.iter().map(String::as_str));
+    git.run("fetch", dest, &args).await.map(drop)
+}
+
+async fn rev_parse_commit(git: &Git<'_>, dest: &Path, rev: &str) -> Result<String, SourceError> {
+    let spec = format!("{rev}^{{commit}}");
+    let out = git
+        .run(
+            "rev-parse",
+            dest,
+            &["rev-parse", "--verify", "--quiet", "--end-of-options", &spec],
+        )
+        .await?;
+    let sha = String::from_utf8_lossy(&out).trim().to_owned();
+    if is_full_commit_id(&sha) {
+        Ok(sha)
+    } else {
+        Err(SourceError::Git {
+            operation: "rev-parse",
+            status: "unexpected output".to_owned(),
+            detail: sha.chars().take(100).collect(),
+        })
+    }
+}
+
+/// Runs git with a fixed, scrubbed environment.
+struct Git<'a> {
+    env: Vec<(OsString, OsString)>,
+    log: &'a File,
+    cancel: &'a CancellationToken,
+}
+
+impl<'a> Git<'a> {
+    /// Prepares the environment in `scratch` (a private directory that outlives every git run).
+    fn new(
+        scratch: &Path,
+        location: &str,
+        credential: Option<&GitCredential>,
+        log: &'a File,
+        cancel: &'a CancellationToken,
+    ) -> Result<Self, SourceError> {
+        let home = scratch.join("home");
+        std::fs::create_dir(&home)?;
+        let mut env: Vec<(OsString, OsString)> = PASSED_THROUGH_ENV
+            .iter()
+            .filter_map(|name| std::env::var_os(name).map(|value| ((*name).into(), value)))
+            .collect();
+        // Host and user git configuration must not change what is fetched or how.
+        env.extend(
+            [
+                ("HOME", home.as_os_str()),
+                ("XDG_CONFIG_HOME", home.as_os_str()),
+                ("GIT_CONFIG_NOSYSTEM", "1".as_ref()),
+                ("GIT_TERMINAL_PROMPT", "0".as_ref()),
+                ("GIT_SSH_COMMAND", "ssh -o BatchMode=yes".as_ref()),
+                ("LC_ALL", "C".as_ref()),
+            ]
+            .map(|(k, v)| (k.into(), v.to_owned())),
+        );
+        if let Some(credential) = credential {
+            let origin = http_origin(location).ok_or(SourceError::InvalidLocation(
+                "a credential can only be used with an http:// or https:// location",
+            ))?;
+            let askpass = write_askpass_script(scratch)?;
+            env.extend(askpass_env(&origin, credential, &askpass));
+        }
+        Ok(Self { env, log, cancel })
+    }
+
+    fn command(&self, cwd: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new("git");
+        cmd.args(args)
+            .current_dir(cwd)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    /// Runs one git command; stderr goes to the log, stdout is returned.
+    async fn run(
+        &self,
+        operation: &'static str,
+        cwd: &Path,
+        args: &[&str],
+    ) -> Result<Vec<u8>, SourceError> {
+        let mut child = self
+            .command(cwd, args)
+            .spawn()
+            .map_err(SourceError::Spawn)?;
+        let stdout = child.stdout.take();
+        let stderr = child.stderr.take();
+        let finished = async {
+            let (out, tail) = tokio::join!(read_capped(stdout), copy_to_log(stderr, self.log));
+            (out, tail, child.wait().await)
+        };
+        // Dropping the child on cancellation kills it (`kill_on_drop`).
+        let (out, tail, status) = tokio::select! {
+            finished = finished => finished,
+            () = self.cancel.cancelled() => return Err(SourceError::Cancelled),
+        };
+        let status = status?;
+        let tail = tail?;
+        if !status.success() {
+            return Err(SourceError::Git {
+                operation,
+                status: status.to_string(),
+                detail: error_detail(&tail),
+            });
+        }
+        out?.ok_or(SourceError::OutputTooLarge { operation })
+    }
+}
+
+fn write_askpass_script(dir: &Path) -> Result<PathBuf, SourceError> {
+    let path = dir.join("askpass.sh");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o700)
+        .open(&path)?;
+    file.write_all(ASKPASS_SCRIPT.as_bytes())?;
+    Ok(path)
+}
+
+/// Environment for the git child: the askpass program and the only answers it may give.
+fn askpass_env(
+    origin: &HttpOrigin,
+    credential: &GitCredential,
+    askpass: &Path,
+) -> Vec<(OsString, OsString)> {
+    let HttpOrigin { scheme, user, host } = origin;
+    // git asks for a username only when the URL has none, then for the password of that user.
+    let username = user.as_deref().unwrap_or(&credential.username);
+    vec![
+        ("GIT_ASKPASS".into(), askpass.into()),
+        (
+            ASKPASS_USERNAME_PROMPT.into(),
+            format!("Username for '{scheme}://{host}': ").into(),
+        ),
+        (
+            ASKPASS_PASSWORD_PROMPT.into(),
+            format!("Password for '{scheme}://{username}@{host}': ").into(),
+        ),
+        (ASKPASS_USERNAME.into(), username.into()),
+        (
+            ASKPASS_TOKEN.into(),
+            credential.token.expose_secret().into(),
+        ),
+    ]
+}
+
+/// Reads everything; `None` when it exceeded [`MAX_GIT_STDOUT`] (the rest is drained).
+async fn read_capped(
+    stream: Option<impl AsyncRead + Unpin>,
+) -> std::io::Result<Option<Vec<u8>>> {
+    let Some(mut stream) = stream else {
+        return Ok(Some(Vec::new()));
+    };
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    let mut overflow = false;
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Ok((!overflow).then_some(out));
+        }
+        if out.len() + n > MAX_GIT_STDOUT {
+            overflow = true;
+        } else {
+            out.extend_from_slice(&buf[..n]);
+        }
+    }
+}
+
+/// Appends git's stderr to the log, returning its last [`ERROR_TAIL_BYTES`] bytes.
+async fn copy_to_log(
+    stream: Option<impl AsyncRead + Unpin>,
+    mut log: &File,
+) -> std::io::Result<Vec<u8>> {
+    let mut tail = Vec::new();
+    let Some(mut stream) = stream else {
+        return Ok(tail);
+    };
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(tail);
+        }
+        log.write_all(&buf[..n])?;
+        tail.extend_from_slice(&buf[..n]);
+        if tail.len() > ERROR_TAIL_BYTES {
+            tail.drain(..tail.len() - ERROR_TAIL_BYTES);
+        }
+    }
+}
+
+/// The last few lines git printed, for the phase context message.
+fn error_detail(stderr_tail: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr_tail);
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("hint:"))
+        .collect();
+    let detail = lines[lines.len().saturating_sub(3)..].join(" / ");
+    if detail.is_empty() {
+        "git printed no error message".to_owned()
+    } else {
+        detail
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,14 +1,71 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! Kiln's HTTP server: the CodeBuild API (`POST /`), health, and later badges, console and
+//! webhooks.
+
+pub mod api;
+pub mod auth;
+pub mod protocol;
+pub mod state;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Request, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use kiln_domain::{ApiError, ErrorKind};
+
+use crate::protocol::{AwsJson11, WireProtocol};
+use crate::state::AppState;
+
+/// Largest API request body accepted.
+pub const MAX_API_BODY: usize = 4 * 1024 * 1024;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", post(api_handler))
+        .route("/healthz", get(healthz))
+        .with_state(state)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+async fn healthz() -> &'static str {
+    "ok\n"
+}
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+async fn api_handler(State(state): State<Arc<AppState>>, request: Request<Body>) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let protocol = AwsJson11;
+    let (parts, body) = request.into_parts();
+    let result = handle_api(&state, &protocol, &parts.method, &parts.uri, &parts.headers, body).await;
+    if let Err(err) = &result {
+        tracing::info!(request_id, error = err.kind.type_name(), "API call refused");
     }
+    protocol.encode(result, &request_id)
+}
+
+async fn handle_api(
+    state: &AppState,
+    protocol: &dyn WireProtocol,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<serde_json::Value, ApiError> {
+    // The body is hashed for the signature, so it is read whole, but never beyond the limit.
+    let body = axum::body::to_bytes(body, MAX_API_BODY).await.map_err(|_| {
+        ApiError::new(
+            ErrorKind::RequestEntityTooLarge,
+            format!("Request body exceeds the limit of {MAX_API_BODY} bytes"),
+        )
+    })?;
+    let caller = auth::authenticate(state, method, uri, headers, &body)?;
+    let call = protocol.decode(headers, &body)?;
+    tracing::debug!(operation = %call.operation, account = %caller.account_id, "API call");
+    api::dispatch(state, &caller, &call.operation, call.input).await
+}
+
+/// Answers requests no route claims.
+pub async fn not_found() -> impl IntoResponse {
+    (StatusCode::NOT_FOUND, "not found\n")
 }

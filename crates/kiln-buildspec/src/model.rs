@@ -1,0 +1,244 @@
+//! The validated buildspec the runner consumes.
+
+/// Buildspec `version`. In 0.1 every command runs in its own shell; in 0.2 all commands of a
+/// build share one shell session (so `cd` and `export` persist).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    V01,
+    V02,
+}
+
+/// `env.shell` on Linux.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shell {
+    Bash,
+    Sh,
+}
+
+/// A parsed, validated buildspec. Maps keep their document order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Buildspec {
+    pub version: Version,
+    /// Top-level `run-as` (not honoured yet).
+    pub run_as: Option<String>,
+    pub shell: Option<Shell>,
+    /// `env.variables` (or 0.1 `environment_variables.plaintext`), literal values, in order.
+    pub variables: Vec<(String, String)>,
+    /// `env.parameter-store`: local name → SSM parameter name (not honoured yet).
+    pub parameter_store: Vec<(String, String)>,
+    /// `env.secrets-manager`: local name → `secret-id:json-key:stage:version` (not honoured yet).
+    pub secrets_manager: Vec<(String, String)>,
+    pub exported_variables: Vec<String>,
+    /// `env.git-credential-helper` (not honoured yet).
+    pub git_credential_helper: bool,
+    /// `proxy` (not honoured yet).
+    pub proxy: Option<ProxySpec>,
+    /// Whether a `batch` section is present; its content is accepted unchecked (not honoured yet).
+    pub has_batch: bool,
+    pub phases: Phases,
+    /// `reports`: report group name or ARN → report (not honoured yet).
+    pub reports: Vec<(String, ReportSpec)>,
+    pub artifacts: Option<ArtifactsSpec>,
+    /// `cache` (not honoured yet).
+    pub cache: Option<CacheSpec>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProxySpec {
+    pub upload_artifacts: bool,
+    pub logs: bool,
+}
+
+/// The four buildspec phases, each present or not.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Phases {
+    pub install: Option<Phase>,
+    pub pre_build: Option<Phase>,
+    pub build: Option<Phase>,
+    pub post_build: Option<Phase>,
+}
+
+/// Names of the buildspec phases, in execution order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PhaseName {
+    Install,
+    PreBuild,
+    Build,
+    PostBuild,
+}
+
+impl PhaseName {
+    pub const ALL: [Self; 4] = [Self::Install, Self::PreBuild, Self::Build, Self::PostBuild];
+
+    /// The API's `BuildPhaseType` value, e.g. `PRE_BUILD`.
+    pub fn build_phase_type(self) -> &'static str {
+        match self {
+            Self::Install => "INSTALL",
+            Self::PreBuild => "PRE_BUILD",
+            Self::Build => "BUILD",
+            Self::PostBuild => "POST_BUILD",
+        }
+    }
+
+    /// The key under `phases:` in the buildspec, e.g. `pre_build`.
+    pub fn yaml_key(self) -> &'static str {
+        match self {
+            Self::Install => "install",
+            Self::PreBuild => "pre_build",
+            Self::Build => "build",
+            Self::PostBuild => "post_build",
+        }
+    }
+}
+
+impl Phases {
+    pub fn get(&self, name: PhaseName) -> Option<&Phase> {
+        match name {
+            PhaseName::Install => self.install.as_ref(),
+            PhaseName::PreBuild => self.pre_build.as_ref(),
+            PhaseName::Build => self.build.as_ref(),
+            PhaseName::PostBuild => self.post_build.as_ref(),
+        }
+    }
+
+    /// All four phases in execution order, absent ones as `None` (CodeBuild still reports them).
+    pub fn iter(&self) -> impl Iterator<Item = (PhaseName, Option<&Phase>)> {
+        PhaseName::ALL
+            .into_iter()
+            .map(|name| (name, self.get(name)))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Phase {
+    /// Run one at a time, in order; the first failure skips the rest.
+    pub commands: Vec<String>,
+    /// Run after `commands`, even when one of them failed.
+    pub finally: Vec<String>,
+    pub on_failure: Option<OnFailure>,
+    /// Phase `run-as` (not honoured yet).
+    pub run_as: Option<String>,
+    /// `runtime-versions`: runtime → version, in order (not honoured yet).
+    pub runtime_versions: Vec<(String, String)>,
+}
+
+/// `on-failure` of a phase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnFailure {
+    Abort,
+    Continue,
+    /// Retry the build: `count` defaults to 3, `pattern` (a regex on the error message) to `.*`.
+    Retry {
+        count: Option<u32>,
+        pattern: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ArtifactsSpec {
+    /// Globs relative to the build directory or `base_directory`.
+    pub files: Vec<String>,
+    pub name: Option<String>,
+    pub discard_paths: bool,
+    pub base_directory: Option<String>,
+    pub exclude_paths: Vec<String>,
+    /// `enable-symlinks` (not honoured yet).
+    pub enable_symlinks: bool,
+    pub s3_prefix: Option<String>,
+    /// `secondary-artifacts`: artifact identifier → artifacts (never nested further).
+    pub secondary: Vec<(String, ArtifactsSpec)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReportSpec {
+    pub files: Vec<String>,
+    pub base_directory: Option<String>,
+    pub discard_paths: bool,
+    /// e.g. `JUNITXML` (CodeBuild's default when absent).
+    pub file_format: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CacheSpec {
+    pub key: Option<String>,
+    pub fallback_keys: Vec<String>,
+    pub action: Option<CacheAction>,
+    pub paths: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheAction {
+    Restore,
+    Save,
+}
+
+/// How to tell whether an unsupported setting is used.
+enum Used {
+    InBuildspec(fn(&Buildspec) -> bool),
+    /// Checked in each phase; reported as `phases.<phase>.<key>`.
+    InPhase(fn(&Phase) -> bool),
+}
+
+/// Every buildspec setting Kiln accepts but does not act on yet: one row per warning the
+/// build log may show.
+const UNSUPPORTED: &[(&str, Used)] = &[
+    ("run-as", Used::InBuildspec(|b| b.run_as.is_some())),
+    (
+        "env.parameter-store",
+        Used::InBuildspec(|b| !b.parameter_store.is_empty()),
+    ),
+    (
+        "env.secrets-manager",
+        Used::InBuildspec(|b| !b.secrets_manager.is_empty()),
+    ),
+    (
+        "env.git-credential-helper",
+        Used::InBuildspec(|b| b.git_credential_helper),
+    ),
+    ("proxy", Used::InBuildspec(|b| b.proxy.is_some())),
+    ("batch", Used::InBuildspec(|b| b.has_batch)),
+    ("reports", Used::InBuildspec(|b| !b.reports.is_empty())),
+    ("cache", Used::InBuildspec(|b| b.cache.is_some())),
+    (
+        "artifacts.enable-symlinks",
+        Used::InBuildspec(|b| {
+            b.artifacts.as_ref().is_some_and(|a| {
+                a.enable_symlinks || a.secondary.iter().any(|(_, s)| s.enable_symlinks)
+            })
+        }),
+    ),
+    ("run-as", Used::InPhase(|p| p.run_as.is_some())),
+    (
+        "runtime-versions",
+        Used::InPhase(|p| !p.runtime_versions.is_empty()),
+    ),
+    (
+        "on-failure: RETRY",
+        Used::InPhase(|p| matches!(p.on_failure, Some(OnFailure::Retry { .. }))),
+    ),
+];
+
+impl Buildspec {
+    /// Keys present that Kiln cannot honour yet, for warnings in the build log.
+    /// Yes/no settings count only when set to yes.
+    pub fn unsupported_keys(&self) -> Vec<String> {
+        let mut keys = Vec::new();
+        for (key, used) in UNSUPPORTED {
+            match used {
+                Used::InBuildspec(is_used) => {
+                    if is_used(self) {
+                        keys.push((*key).to_owned());
+                    }
+                }
+                Used::InPhase(is_used) => {
+                    for (name, phase) in self.phases.iter() {
+                        if phase.is_some_and(is_used) {
+                            keys.push(format!("phases.{}.{key}", name.yaml_key()));
+                        }
+                    }
+                }
+            }
+        }
+        keys
+    }
+}

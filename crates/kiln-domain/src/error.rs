@@ -1,0 +1,94 @@
+//! The one catalogue of API errors. Every error Kiln returns on the CodeBuild API is an [`ApiError`]
+//! whose kind names the AWS `__type`; the wire protocol decides how it is encoded.
+
+use std::fmt;
+
+/// Declares the catalogue once: variant, wire `__type`, HTTP status.
+macro_rules! error_catalogue {
+    ($($variant:ident => $name:literal, $status:literal;)*) => {
+        /// Kinds of API error, each with its AWS `__type` name and HTTP status.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ErrorKind { $($variant,)* }
+
+        impl ErrorKind {
+            /// The `__type` that AWS clients read.
+            pub fn type_name(self) -> &'static str {
+                match self { $(ErrorKind::$variant => $name,)* }
+            }
+
+            /// The HTTP status the JSON protocol answers with.
+            pub fn http_status(self) -> u16 {
+                match self { $(ErrorKind::$variant => $status,)* }
+            }
+
+            /// Every kind, for documentation and tests.
+            pub const ALL: &'static [ErrorKind] = &[$(ErrorKind::$variant,)*];
+        }
+    };
+}
+
+error_catalogue! {
+    InvalidInput => "InvalidInputException", 400;
+    ResourceNotFound => "ResourceNotFoundException", 400;
+    ResourceAlreadyExists => "ResourceAlreadyExistsException", 400;
+    AccountLimitExceeded => "AccountLimitExceededException", 400;
+    OAuthProvider => "OAuthProviderException", 400;
+    Serialization => "SerializationException", 400;
+    UnknownOperation => "UnknownOperationException", 400;
+    RequestEntityTooLarge => "RequestEntityTooLargeException", 413;
+    MissingAuthenticationToken => "MissingAuthenticationTokenException", 400;
+    IncompleteSignature => "IncompleteSignatureException", 400;
+    InvalidSignature => "InvalidSignatureException", 400;
+    UnrecognizedClient => "UnrecognizedClientException", 400;
+    Throttling => "ThrottlingException", 400;
+    InternalFailure => "InternalFailure", 500;
+}
+
+/// An error as the API reports it: a kind from the catalogue and a message for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ApiError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidInput, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::ResourceNotFound, message)
+    }
+
+    pub fn internal() -> Self {
+        Self::new(ErrorKind::InternalFailure, "An internal error occurred.")
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind.type_name(), self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names_end_in_exception_except_internal_failure() {
+        for kind in ErrorKind::ALL {
+            let name = kind.type_name();
+            assert!(name.ends_with("Exception") || name == "InternalFailure", "{name}");
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! The CodeBuild operations. Each takes the caller and a JSON input and returns a JSON output;
+//! how those travel is the protocol's business (see [`crate::protocol`]).
+
+mod projects;
+
+use kiln_domain::{ApiError, ErrorKind};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::state::AppState;
+
+/// Who is calling: the account every operation is scoped to.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub account_id: String,
+    pub access_key_id: String,
+}
+
+/// Runs one operation by its CodeBuild name.
+pub async fn dispatch(
+    state: &AppState,
+    caller: &Caller,
+    operation: &str,
+    input: Value,
+) -> Result<Value, ApiError> {
+    match operation {
+        "CreateProject" => projects::create(state, caller, input).await,
+        "UpdateProject" => projects::update(state, caller, input).await,
+        "DeleteProject" => projects::delete(state, caller, input).await,
+        "BatchGetProjects" => projects::batch_get(state, caller, input).await,
+        "ListProjects" => projects::list(state, caller, input).await,
+        "ListCuratedEnvironmentImages" => Ok(projects::curated_images()),
+        other if KNOWN_UNIMPLEMENTED.contains(&other) => Err(ApiError::new(
+            ErrorKind::UnknownOperation,
+            format!("Kiln does not implement the CodeBuild operation {other}"),
+        )),
+        other => Err(ApiError::new(
+            ErrorKind::UnknownOperation,
+            format!(
+                "Unknown operation {}",
+                crate::protocol::truncate(other, 128)
+            ),
+        )),
+    }
+}
+
+/// CodeBuild operations Kiln knows of but does not serve.
+const KNOWN_UNIMPLEMENTED: &[&str] = &[
+    "BatchGetBuildBatches", "BatchGetCommandExecutions", "BatchGetFleets", "BatchGetReportGroups",
+    "BatchGetReports", "BatchGetSandboxes", "CreateFleet", "CreateReportGroup", "DeleteBuildBatch",
+    "DeleteFleet", "DeleteReport", "DeleteReportGroup", "DeleteResourcePolicy",
+    "DescribeCodeCoverages", "DescribeTestCases", "GetReportGroupTrend", "GetResourcePolicy",
+    "InvalidateProjectCache", "ListBuildBatches", "ListBuildBatchesForProject",
+    "ListCommandExecutionsForSandbox", "ListFleets", "ListReportGroups", "ListReports",
+    "ListReportsForReportGroup", "ListSandboxes", "ListSandboxesForProject", "ListSharedProjects",
+    "ListSharedReportGroups", "PutResourcePolicy", "RetryBuildBatch", "StartBuildBatch",
+    "StartCommandExecution", "StartSandbox", "StartSandboxConnection", "StopBuildBatch",
+    "StopSandbox", "UpdateFleet", "UpdateProjectVisibility", "UpdateReportGroup",
+];
+
+/// Deserializes an operation's input, naming the member that has the wrong type.
+pub(crate) fn parse_input<T: DeserializeOwned>(input: Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(input).map_err(|err| {
+        let path = err.path().to_string();
+        ApiError::new(
+            ErrorKind::Serialization,
+            format!("Invalid value at '{path}': {}", err.inner()),
+        )
+    })
+}
+
+pub(crate) fn store_failure(err: kiln_store::StoreError) -> ApiError {
+    tracing::error!(error = %err, "store failure");
+    ApiError::internal()
+}
+
+/// `nextToken` values are opaque to callers: base64 of the offset of the next page.
+pub(crate) mod paging {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use kiln_domain::ApiError;
+
+    pub fn encode(offset: u64) -> String {
+        URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
+    }
+
+    pub fn decode(token: Option<&str>) -> Result<u64, ApiError> {
+        let Some(token) = token.filter(|t| !t.is_empty()) else {
+            return Ok(0);
+        };
+        URL_SAFE_NO_PAD
+            .decode(token)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .and_then(|text| text.strip_prefix("o:").and_then(|n| n.parse().ok()))
+            .ok_or_else(|| ApiError::invalid_input("Invalid pagination token: nextToken"))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn round_trip_and_garbage() {
+            assert_eq!(super::decode(Some(&super::encode(100))).unwrap(), 100);
+            assert_eq!(super::decode(None).unwrap(), 0);
+            assert!(super::decode(Some("garbage!")).is_err());
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! Project operations: CreateProject, UpdateProject, DeleteProject, BatchGetProjects,
+//! ListProjects and ListCuratedEnvironmentImages.
+
+use kiln_domain::project::{self, ProjectInput, ProjectRecord, PublicLinks};
+use kiln_domain::validate::Violations;
+use kiln_domain::{ApiError, ErrorKind, enums, token};
+use kiln_store::{ProjectSort, StoreError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Caller, paging, parse_input, store_failure};
+use crate::state::AppState;
+
+/// Projects per `ListProjects` page, as CodeBuild pages them.
+const PAGE_SIZE: u64 = 100;
+
+fn project_json(state: &AppState, record: &ProjectRecord) -> Value {
+    record.to_api(&PublicLinks {
+        public_url: &state.public_url,
+        region: &state.region,
+    })
+}
+
+fn not_found(name: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "Project cannot be found: {}",
+        crate::protocol::truncate(name, 255)
+    ))
+}
+
+/// A name given where `NonEmptyString` is allowed: the name itself or the project's ARN.
+fn name_from_reference<'a>(state: &AppState, caller: &Caller, reference: &'a str) -> &'a str {
+    let prefix = format!(
+        "arn:aws:codebuild:{}:{}:project/",
+        state.region, caller.account_id
+    );
+    reference.strip_prefix(prefix.as_str()).unwrap_or(reference)
+}
+
+pub async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
+    let input: ProjectInput = parse_input(input)?;
+    let new = project::validate_create(input)?;
+    let now = state.now_epoch();
+    let record = ProjectRecord {
+        account_id: caller.account_id.clone(),
+        name: new.name,
+        settings: new.settings,
+        badge_enabled: new.badge_enabled,
+        badge_token: token::new_token(),
+        created: now,
+        last_modified: now,
+        source_epoch: 0,
+    };
+    match state.store.create_project(&record).await {
+        Ok(()) => Ok(json!({ "project": project_json(state, &record) })),
+        Err(StoreError::AlreadyExists) => Err(ApiError::new(
+            ErrorKind::ResourceAlreadyExists,
+            format!("Project already exists: {}", record.name),
+        )),
+        Err(e) => Err(store_failure(e)),
+    }
+}
+
+pub async fn update(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
+    let input: ProjectInput = parse_input(input)?;
+    let reference = input.name.clone().unwrap_or_default();
+    if reference.is_empty() {
+        let mut v = Violations::new();
+        v.missing("name");
+        v.finish()?;
+    }
+    let name = name_from_reference(state, caller, &reference);
+    let mut record = state
+        .store
+        .get_project(&caller.account_id, name)
+        .await
+        .map_err(store_failure)?
+        .ok_or_else(|| not_found(name))?;
+    project::apply_update(&mut record, input, state.now_epoch())?;
+    match state.store.update_project(&record).await {
+        Ok(()) => {
+            state.badges_changed(&record.badge_token);
+            Ok(json!({ "project": project_json(state, &record) }))
+        }
+        Err(StoreError::NotFound) => Err(not_found(name)),
+        Err(e) => Err(store_failure(e)),
+    }
+}
+
+#[derive(Deserialize)]
+struct NameInput {
+    name: Option<String>,
+}
+
+pub async fn delete(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
+    let input: NameInput = parse_input(input)?;
+    let reference = input.name.unwrap_or_default();
+    if reference.is_empty() {
+        let mut v = Violations::new();
+        v.missing("name");
+        v.finish()?;
+    }
+    let name = name_from_reference(state, caller, &reference);
+    let existing = state
+        .store
+        .get_project(&caller.account_id, name)
+        .await
+        .map_err(store_failure)?
+        .ok_or_else(|| not_found(name))?;
+    state
+        .store
+        .delete_project(&caller.account_id, name)
+        .await
+        .map_err(store_failure)?;
+    state.badges_changed(&existing.badge_token);
+    Ok(json!({}))
+}
+
+#[derive(Deserialize)]
+struct BatchGetInput {
+    names: Option<Vec<String>>,
+}
+
+pub async fn batch_get(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
+    let input: BatchGetInput = parse_input(input)?;
+    let mut v = Violations::new();
+    let names = input.names.unwrap_or_default();
+    if names.is_empty() {
+        v.add("names", "[]", "Member must have length greater than or equal to 1");
+    }
+    v.count("names", names.len(), 100);
+    for (i, n) in names.iter().enumerate() {
+        v.min_length(&format!("names.{}.member", i + 1), n, 1);
+    }
+    v.finish()?;
+    let mut projects = Vec::new();
+    let mut not_found = Vec::new();
+    for reference in &names {
+        let name = name_from_reference(state, caller, reference);
+        match state
+            .store
+            .get_project(&caller.account_id, name)
+            .await
+            .map_err(store_failure)?
+        {
+            Some(record) => projects.push(project_json(state, &record)),
+            None => not_found.push(Value::String(reference.clone())),
+        }
+    }
+    Ok(json!({ "projects": projects, "projectsNotFound": not_found }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListInput {
+    sort_by: Option<String>,
+    sort_order: Option<String>,
+    next_token: Option<String>,
+}
+
+pub async fn list(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
+    let input: ListInput = parse_input(input)?;
+    let mut v = Violations::new();
+    if let Some(s) = &input.sort_by {
+        v.one_of("sortBy", s, enums::PROJECT_SORT_BY);
+    }
+    if let Some(s) = &input.sort_order {
+        v.one_of("sortOrder", s, enums::SORT_ORDER);
+    }
+    v.finish()?;
+    let sort = match input.sort_by.as_deref() {
+        Some("CREATED_TIME") => ProjectSort::Created,
+        Some("LAST_MODIFIED_TIME") => ProjectSort::LastModified,
+        _ => ProjectSort::Name,
+    };
+    let ascending = input.sort_order.as_deref() != Some("DESCENDING");
+    let offset = paging::decode(input.next_token.as_deref())?;
+    let page = state
+        .store
+        .list_projects(&caller.account_id, sort, ascending, offset, PAGE_SIZE)
+        .await
+        .map_err(store_failure)?;
+    let mut out = json!({ "projects": page.items });
+    if let Some(next) = page.next_offset {
+        out["nextToken"] = Value::String(paging::encode(next));
+    }
+    Ok(out)
+}
+
+/// The managed images Kiln knows by name; the Docker executor maps them to real images.
+pub fn curated_images() -> Value {
+    let image = |name: &str, description: &str, versions: &[&str]| {
+        json!({"name": name, "description": description, "versions": versions})
+    };
+    json!({
+        "platforms": [{
+            "platform": "UBUNTU",
+            "languages": [{
+                "language": "STANDARD",
+                "images": [
+                    image("aws/codebuild/standard:7.0", "CodeBuild standard build image 7.0 (Ubuntu 22.04)", &["aws/codebuild/standard:7.0-24.10.29"]),
+                    image("aws/codebuild/standard:6.0", "CodeBuild standard build image 6.0 (Ubuntu 22.04)", &["aws/codebuild/standard:6.0-24.10.29"]),
+                    image("aws/codebuild/standard:5.0", "CodeBuild standard build image 5.0 (Ubuntu 20.04)", &["aws/codebuild/standard:5.0-24.10.29"]),
+                ]
+            }]
+        }, {
+            "platform": "AMAZON_LINUX_2",
+            "languages": [{
+                "language": "STANDARD",
+                "images": [
+                    image("aws/codebuild/amazonlinux-x86_64-standard:5.0", "Amazon Linux 2023 x86_64 standard image 5.0", &["aws/codebuild/amazonlinux-x86_64-standard:5.0-24.10.29"]),
+                    image("aws/codebuild/amazonlinux-aarch64-standard:3.0", "Amazon Linux 2023 aarch64 standard image 3.0", &["aws/codebuild/amazonlinux-aarch64-standard:3.0-24.10.29"]),
+                ]
+            }]
+        }]
+    })
+}

@@ -1,0 +1,150 @@
+//! Settings: command-line flags, then `KILN_*` environment variables (both through clap), then
+//! `kiln.toml`, then defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use serde::Deserialize;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "KILN_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Directory for the database, logs and artifacts.
+    #[arg(long, env = "KILN_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Base URL that badge and console links use (defaults to the listen address).
+    #[arg(long, env = "KILN_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// The AWS region Kiln answers as.
+    #[arg(long, env = "KILN_REGION")]
+    pub region: Option<String>,
+    /// Configuration file (default: ./kiln.toml when it exists).
+    #[arg(long, env = "KILN_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// One access key pair from the environment or `kiln.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialConfig {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub account_id: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    public_url: Option<String>,
+    region: Option<String>,
+    #[serde(default)]
+    credentials: Vec<CredentialConfig>,
+}
+
+#[derive(Debug)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub public_url: Option<String>,
+    pub region: String,
+    pub credentials: Vec<CredentialConfig>,
+}
+
+impl Settings {
+    pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
+        let file = load_file(args.config.as_deref())?;
+        let mut credentials = file.credentials;
+        if let Some(env) = credential_from_env()? {
+            credentials.insert(0, env);
+        }
+        for c in &credentials {
+            validate_credential(c)?;
+        }
+        let region = args
+            .region
+            .or(file.region)
+            .unwrap_or_else(|| "us-east-1".into());
+        if region.is_empty()
+            || !region
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            bail!("region {region:?} is not a region name such as us-east-1");
+        }
+        let public_url = args.public_url.or(file.public_url);
+        if let Some(url) = &public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            bail!("public URL {url:?} must start with http:// or https://");
+        }
+        Ok(Settings {
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("./kiln-data")),
+            public_url,
+            region,
+            credentials,
+        })
+    }
+}
+
+fn load_file(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
+    let path = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let default = PathBuf::from("kiln.toml");
+            if !default.exists() {
+                return Ok(FileConfig::default());
+            }
+            default
+        }
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+}
+
+fn credential_from_env() -> anyhow::Result<Option<CredentialConfig>> {
+    let get = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    match (
+        get("KILN_ACCESS_KEY_ID"),
+        get("KILN_SECRET_ACCESS_KEY"),
+        get("KILN_ACCOUNT_ID"),
+    ) {
+        (None, None, None) => Ok(None),
+        (Some(access_key_id), Some(secret_access_key), account) => Ok(Some(CredentialConfig {
+            access_key_id,
+            secret_access_key,
+            account_id: account.unwrap_or_else(|| "000000000000".into()),
+        })),
+        _ => bail!("KILN_ACCESS_KEY_ID and KILN_SECRET_ACCESS_KEY must be set together"),
+    }
+}
+
+pub fn validate_credential(c: &CredentialConfig) -> anyhow::Result<()> {
+    if c.account_id.len() != 12 || !c.account_id.bytes().all(|b| b.is_ascii_digit()) {
+        bail!(
+            "account id {:?} of access key {} must be 12 digits",
+            c.account_id,
+            c.access_key_id
+        );
+    }
+    if c.access_key_id.is_empty() || !c.access_key_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        bail!("access key id {:?} must be letters and digits", c.access_key_id);
+    }
+    if c.secret_access_key.len() < 16 {
+        bail!("the secret of access key {} is shorter than 16 characters", c.access_key_id);
+    }
+    Ok(())
+}
