@@ -1,9 +1,11 @@
 //! Kiln's domain: projects, builds and their rules. Pure: no IO, no clocks, no async.
 
+pub mod build;
 pub mod enums;
 pub mod error;
 pub mod project;
 pub mod refs;
+pub mod start;
 pub mod token;
 pub mod validate;
 

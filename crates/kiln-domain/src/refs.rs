@@ -1,7 +1,7 @@
 //! What a source version names: a branch, a tag, a pull request or a commit.
 
 /// A branch or tag a build is for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum GitRef {
     Branch(String),
     Tag(String),
@@ -41,5 +41,15 @@ mod tests {
         assert_eq!(branch_named_by("pr/3"), None);
         assert_eq!(branch_named_by("0123abcd0123abcd0123abcd0123abcd0123abcd"), None);
         assert_eq!(branch_named_by(""), None);
+    }
+}
+
+impl GitRef {
+    /// `("branch", name)` or `("tag", name)`, as stored and queried for badges.
+    pub fn kind_and_name(&self) -> (&'static str, &str) {
+        match self {
+            GitRef::Branch(name) => ("branch", name),
+            GitRef::Tag(name) => ("tag", name),
+        }
     }
 }

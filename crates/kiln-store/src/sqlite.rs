@@ -5,11 +5,13 @@ use std::path::Path;
 use std::str::FromStr;
 
 use async_trait::async_trait;
+use kiln_domain::build::{BuildRecord, BuildStatus};
 use kiln_domain::project::{ProjectRecord, ProjectSettings};
+use kiln_domain::refs::GitRef;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use crate::{Page, ProjectSort, Store, StoreError, StoreResult};
+use crate::{Page, ProjectSort, SourceCredential, Store, StoreError, StoreResult};
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -53,6 +55,50 @@ fn project_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<ProjectRecord>
         last_modified: row.try_get("last_modified")?,
         source_epoch: row.try_get("source_epoch")?,
     })
+}
+
+fn build_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<BuildRecord> {
+    let record: String = row.try_get("record")?;
+    serde_json::from_str(&record).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn build_json(build: &BuildRecord) -> StoreResult<String> {
+    serde_json::to_string(build).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn ref_columns(build: &BuildRecord) -> (Option<&'static str>, Option<&str>) {
+    match &build.git_ref {
+        Some(r) => {
+            let (kind, name) = r.kind_and_name();
+            (Some(kind), Some(name))
+        }
+        None => (None, None),
+    }
+}
+
+fn credential_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<SourceCredential> {
+    Ok(SourceCredential {
+        arn: row.try_get("arn")?,
+        account_id: row.try_get("account_id")?,
+        server_type: row.try_get("server_type")?,
+        auth_type: row.try_get("auth_type")?,
+        username: row.try_get("username")?,
+        token: row.try_get("token")?,
+    })
+}
+
+fn page_of<T>(mut items: Vec<T>, offset: u64, limit: u64) -> Page<T> {
+    let next_offset = if items.len() as u64 > limit {
+        items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Some(offset + limit)
+    } else {
+        None
+    };
+    Page { items, next_offset }
+}
+
+fn sql_int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 fn settings_json(project: &ProjectRecord) -> StoreResult<String> {
@@ -112,11 +158,19 @@ impl Store for SqliteStore {
     }
 
     async fn delete_project(&self, account_id: &str, name: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
         let result = sqlx::query("DELETE FROM projects WHERE account_id = ? AND name = ?")
             .bind(account_id)
             .bind(name)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        // A project's finished builds go with it; running ones finish and are then dropped.
+        sqlx::query("DELETE FROM builds WHERE account_id = ? AND project_name = ? AND complete = 1")
+            .bind(account_id)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(result.rows_affected() > 0)
     }
 
@@ -141,21 +195,15 @@ impl Store for SqliteStore {
         let fetch = limit.saturating_add(1);
         let rows = sqlx::query(&sql)
             .bind(account_id)
-            .bind(i64::try_from(fetch).unwrap_or(i64::MAX))
-            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .bind(sql_int(fetch))
+            .bind(sql_int(offset))
             .fetch_all(&self.pool)
             .await?;
-        let mut items = rows
+        let items = rows
             .iter()
             .map(|r| r.try_get::<String, _>("name"))
             .collect::<Result<Vec<_>, _>>()?;
-        let next_offset = if items.len() as u64 > limit {
-            items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-            Some(offset + limit)
-        } else {
-            None
-        };
-        Ok(Page { items, next_offset })
+        Ok(page_of(items, offset, limit))
     }
 
     async fn project_by_badge_token(&self, token: &str) -> StoreResult<Option<ProjectRecord>> {
@@ -164,6 +212,223 @@ impl Store for SqliteStore {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(project_from_row).transpose()
+    }
+
+    async fn insert_build(&self, build: &mut BuildRecord) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let number: Option<i64> = sqlx::query_scalar(
+            "UPDATE projects SET build_counter = build_counter + 1
+             WHERE account_id = ? AND name = ? RETURNING build_counter",
+        )
+        .bind(&build.account_id)
+        .bind(&build.project_name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        build.build_number = number.ok_or(StoreError::NotFound)?;
+        let (ref_kind, ref_name) = ref_columns(build);
+        sqlx::query(
+            "INSERT INTO builds (uuid, account_id, project_name, build_number, status, complete,
+                ref_kind, ref_name, source_epoch, start_time, idempotency_token, record)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&build.uuid)
+        .bind(&build.account_id)
+        .bind(&build.project_name)
+        .bind(build.build_number)
+        .bind(build.status.as_str())
+        .bind(build.is_complete())
+        .bind(ref_kind)
+        .bind(ref_name)
+        .bind(build.source_epoch)
+        .bind(build.start_time)
+        .bind(&build.idempotency_token)
+        .bind(build_json(build)?)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_build(&self, account_id: &str, uuid: &str) -> StoreResult<Option<BuildRecord>> {
+        let row = sqlx::query("SELECT record FROM builds WHERE account_id = ? AND uuid = ?")
+            .bind(account_id)
+            .bind(uuid)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(build_from_row).transpose()
+    }
+
+    async fn build_by_idempotency_token(
+        &self,
+        account_id: &str,
+        project_name: &str,
+        token: &str,
+        since: f64,
+    ) -> StoreResult<Option<BuildRecord>> {
+        let row = sqlx::query(
+            "SELECT record FROM builds WHERE account_id = ? AND project_name = ?
+             AND idempotency_token = ? AND start_time >= ? ORDER BY start_time DESC LIMIT 1",
+        )
+        .bind(account_id)
+        .bind(project_name)
+        .bind(token)
+        .bind(since)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(build_from_row).transpose()
+    }
+
+    async fn save_build(&self, build: &BuildRecord) -> StoreResult<()> {
+        let (ref_kind, ref_name) = ref_columns(build);
+        let result = sqlx::query(
+            "UPDATE builds SET status = ?, complete = ?, ref_kind = ?, ref_name = ?, record = ?
+             WHERE uuid = ? AND account_id = ?",
+        )
+        .bind(build.status.as_str())
+        .bind(build.is_complete())
+        .bind(ref_kind)
+        .bind(ref_name)
+        .bind(build_json(build)?)
+        .bind(&build.uuid)
+        .bind(&build.account_id)
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn delete_build(&self, account_id: &str, uuid: &str) -> StoreResult<bool> {
+        let result = sqlx::query("DELETE FROM builds WHERE account_id = ? AND uuid = ?")
+            .bind(account_id)
+            .bind(uuid)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn list_builds(
+        &self,
+        account_id: &str,
+        project_name: Option<&str>,
+        ascending: bool,
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<Page<String>> {
+        // Fixed SQL text only: the direction comes from a bool.
+        let direction = if ascending { "ASC" } else { "DESC" };
+        let sql = format!(
+            "SELECT project_name || ':' || uuid AS id FROM builds
+             WHERE account_id = ? AND (? IS NULL OR project_name = ?)
+             ORDER BY start_time {direction}, build_number {direction} LIMIT ? OFFSET ?"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(account_id)
+            .bind(project_name)
+            .bind(project_name)
+            .bind(sql_int(limit.saturating_add(1)))
+            .bind(sql_int(offset))
+            .fetch_all(&self.pool)
+            .await?;
+        let items = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>("id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(page_of(items, offset, limit))
+    }
+
+    async fn incomplete_builds(&self) -> StoreResult<Vec<BuildRecord>> {
+        let rows = sqlx::query("SELECT record FROM builds WHERE complete = 0 ORDER BY start_time, build_number")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(build_from_row).collect()
+    }
+
+    async fn latest_status_for_ref(
+        &self,
+        account_id: &str,
+        project_name: &str,
+        git_ref: &GitRef,
+        source_epoch: i64,
+    ) -> StoreResult<Option<BuildStatus>> {
+        let (kind, name) = git_ref.kind_and_name();
+        let status: Option<String> = sqlx::query_scalar(
+            "SELECT status FROM builds WHERE account_id = ? AND project_name = ? AND ref_kind = ?
+             AND ref_name = ? AND source_epoch = ? ORDER BY start_time DESC, build_number DESC LIMIT 1",
+        )
+        .bind(account_id)
+        .bind(project_name)
+        .bind(kind)
+        .bind(name)
+        .bind(source_epoch)
+        .fetch_optional(&self.pool)
+        .await?;
+        status
+            .map(|s| BuildStatus::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("build status {s}"))))
+            .transpose()
+    }
+
+    async fn default_branch_built(
+        &self,
+        account_id: &str,
+        project_name: &str,
+        source_epoch: i64,
+    ) -> StoreResult<Option<String>> {
+        let name: Option<String> = sqlx::query_scalar(
+            "SELECT ref_name FROM builds WHERE account_id = ? AND project_name = ? AND source_epoch = ?
+             AND ref_kind = 'branch' AND json_extract(record, '$.settings.sourceVersion') IS NULL
+             ORDER BY start_time DESC LIMIT 1",
+        )
+        .bind(account_id)
+        .bind(project_name)
+        .bind(source_epoch)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(name)
+    }
+
+    async fn put_source_credential(&self, credential: &SourceCredential, overwrite: bool) -> StoreResult<()> {
+        let sql = if overwrite {
+            "INSERT INTO source_credentials (arn, account_id, server_type, auth_type, username, token)
+             VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (account_id, server_type) DO UPDATE SET
+               arn = excluded.arn, auth_type = excluded.auth_type, username = excluded.username, token = excluded.token"
+        } else {
+            "INSERT INTO source_credentials (arn, account_id, server_type, auth_type, username, token)
+             VALUES (?, ?, ?, ?, ?, ?)"
+        };
+        let result = sqlx::query(sql)
+            .bind(&credential.arn)
+            .bind(&credential.account_id)
+            .bind(&credential.server_type)
+            .bind(&credential.auth_type)
+            .bind(&credential.username)
+            .bind(&credential.token)
+            .execute(&self.pool)
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn source_credentials(&self, account_id: &str) -> StoreResult<Vec<SourceCredential>> {
+        let rows = sqlx::query("SELECT * FROM source_credentials WHERE account_id = ? ORDER BY server_type")
+            .bind(account_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(credential_from_row).collect()
+    }
+
+    async fn delete_source_credential(&self, account_id: &str, arn: &str) -> StoreResult<bool> {
+        let result = sqlx::query("DELETE FROM source_credentials WHERE account_id = ? AND arn = ?")
+            .bind(account_id)
+            .bind(arn)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() > 0)
     }
 }
 

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every Kiln test on a fresh machine: installs what the tests need, then the lints and the
+# whole suite (unit tests, and integration tests that drive the real binary with the aws CLI,
+# boto3, git, Docker and headless Chromium).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v git >/dev/null || need_apt+=(git)
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
+command -v busybox >/dev/null || need_apt+=(busybox-static)
+command -v zip >/dev/null || need_apt+=(zip unzip)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing: ${need_apt[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+python3 - <<'PY' || python3 -m pip install -q awscli boto3 'moto[server]'
+import awscli, boto3, moto  # noqa: F401
+PY
+command -v aws >/dev/null || python3 -m pip install -q awscli
+command -v cargo-nextest >/dev/null || cargo install -q cargo-nextest --locked
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -q -- -D warnings
+cargo nextest run --workspace --no-fail-fast "$@"
