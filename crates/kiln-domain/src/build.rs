@@ -398,7 +398,14 @@ mod tests {
 
     #[test]
     fn status_names_round_trip() {
-        for s in ["SUCCEEDED", "FAILED", "FAULT", "TIMED_OUT", "IN_PROGRESS", "STOPPED"] {
+        for s in [
+            "SUCCEEDED",
+            "FAILED",
+            "FAULT",
+            "TIMED_OUT",
+            "IN_PROGRESS",
+            "STOPPED",
+        ] {
             assert_eq!(BuildStatus::parse(s).unwrap().as_str(), s);
         }
         assert_eq!(BuildStatus::parse("nope"), None);

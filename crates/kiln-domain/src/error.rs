@@ -88,7 +88,10 @@ mod tests {
     fn type_names_end_in_exception_except_internal_failure() {
         for kind in ErrorKind::ALL {
             let name = kind.type_name();
-            assert!(name.ends_with("Exception") || name == "InternalFailure", "{name}");
+            assert!(
+                name.ends_with("Exception") || name == "InternalFailure",
+                "{name}"
+            );
         }
     }
 }

@@ -268,7 +268,11 @@ impl ProjectRecord {
     }
 
     pub fn badge_request_url(&self, public_url: &str) -> String {
-        crate::token::badge_url(public_url, &self.badge_token, self.default_branch().as_deref())
+        crate::token::badge_url(
+            public_url,
+            &self.badge_token,
+            self.default_branch().as_deref(),
+        )
     }
 
     /// The `Project` shape returned by the API.
@@ -283,7 +287,10 @@ impl ProjectRecord {
             out.insert("timeoutInMinutes".into(), DEFAULT_TIMEOUT.into());
         }
         if !out.contains_key("queuedTimeoutInMinutes") {
-            out.insert("queuedTimeoutInMinutes".into(), DEFAULT_QUEUED_TIMEOUT.into());
+            out.insert(
+                "queuedTimeoutInMinutes".into(),
+                DEFAULT_QUEUED_TIMEOUT.into(),
+            );
         }
         out.insert("created".into(), self.created.into());
         out.insert("lastModified".into(), self.last_modified.into());
@@ -374,7 +381,12 @@ fn validate_source(v: &mut Violations, field: &str, source: &ProjectSource) {
         }
     }
     if let Some(depth) = source.git_clone_depth {
-        v.range(&format!("{field}.gitCloneDepth"), depth, 0, i64::from(i32::MAX));
+        v.range(
+            &format!("{field}.gitCloneDepth"),
+            depth,
+            0,
+            i64::from(i32::MAX),
+        );
     }
     if let Some(auth) = &source.auth {
         match auth.auth_type.as_deref() {
@@ -398,13 +410,21 @@ fn validate_artifacts(v: &mut Violations, field: &str, artifacts: &ProjectArtifa
         }
     }
     if let Some(ns) = &artifacts.namespace_type {
-        v.one_of(&format!("{field}.namespaceType"), ns, enums::ARTIFACT_NAMESPACE);
+        v.one_of(
+            &format!("{field}.namespaceType"),
+            ns,
+            enums::ARTIFACT_NAMESPACE,
+        );
     }
     if let Some(p) = &artifacts.packaging {
         v.one_of(&format!("{field}.packaging"), p, enums::ARTIFACT_PACKAGING);
     }
     if let Some(b) = &artifacts.bucket_owner_access {
-        v.one_of(&format!("{field}.bucketOwnerAccess"), b, enums::BUCKET_OWNER_ACCESS);
+        v.one_of(
+            &format!("{field}.bucketOwnerAccess"),
+            b,
+            enums::BUCKET_OWNER_ACCESS,
+        );
     }
 }
 
@@ -472,9 +492,9 @@ fn validate_environment(v: &mut Violations, env: &ProjectEnvironment) {
 }
 
 fn validate_tag_text(v: &mut Violations, field: &str, text: &str) {
-    let ok = text.chars().all(|c| {
-        c.is_alphanumeric() || c.is_whitespace() || "_.:/=@+-".contains(c)
-    });
+    let ok = text
+        .chars()
+        .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=@+-".contains(c));
     if !ok {
         v.add(
             field,
@@ -601,7 +621,10 @@ pub fn validate_settings(v: &mut Violations, s: &ProjectSettings, require_all: b
 }
 
 /// Badges need a source whose builds have branches.
-pub fn check_badge_source(badge_enabled: bool, source: Option<&ProjectSource>) -> Result<(), ApiError> {
+pub fn check_badge_source(
+    badge_enabled: bool,
+    source: Option<&ProjectSource>,
+) -> Result<(), ApiError> {
     if !badge_enabled {
         return Ok(());
     }
@@ -649,27 +672,55 @@ pub fn validate_create(input: ProjectInput) -> Result<NewProject, ApiError> {
 }
 
 /// Applies an `UpdateProject` request to a stored project: only the members given change.
-pub fn apply_update(record: &mut ProjectRecord, input: ProjectInput, now: f64) -> Result<(), ApiError> {
+pub fn apply_update(
+    record: &mut ProjectRecord,
+    input: ProjectInput,
+    now: f64,
+) -> Result<(), ApiError> {
     let mut v = Violations::new();
     validate_settings(&mut v, &input.settings, false);
     v.finish()?;
 
-    let old_location = record.settings.source.as_ref().and_then(|s| s.location.clone());
+    let old_location = record
+        .settings
+        .source
+        .as_ref()
+        .and_then(|s| s.location.clone());
     let s = input.settings;
     let r = &mut record.settings;
     macro_rules! replace {
         ($($field:ident),*) => { $( if s.$field.is_some() { r.$field = s.$field; } )* };
     }
     replace!(
-        description, source, secondary_sources, source_version, secondary_source_versions,
-        artifacts, secondary_artifacts, cache, environment, service_role, timeout_in_minutes,
-        queued_timeout_in_minutes, encryption_key, tags, vpc_config, logs_config,
-        file_system_locations, build_batch_config, concurrent_build_limit, auto_retry_limit
+        description,
+        source,
+        secondary_sources,
+        source_version,
+        secondary_source_versions,
+        artifacts,
+        secondary_artifacts,
+        cache,
+        environment,
+        service_role,
+        timeout_in_minutes,
+        queued_timeout_in_minutes,
+        encryption_key,
+        tags,
+        vpc_config,
+        logs_config,
+        file_system_locations,
+        build_batch_config,
+        concurrent_build_limit,
+        auto_retry_limit
     );
     let badge_enabled = input.badge_enabled.unwrap_or(record.badge_enabled);
     check_badge_source(badge_enabled, record.settings.source.as_ref())?;
     record.badge_enabled = badge_enabled;
-    let new_location = record.settings.source.as_ref().and_then(|s| s.location.clone());
+    let new_location = record
+        .settings
+        .source
+        .as_ref()
+        .and_then(|s| s.location.clone());
     if new_location != old_location {
         record.source_epoch += 1;
     }
@@ -726,7 +777,11 @@ mod tests {
         j["timeoutInMinutes"] = 2161.into();
         j["queuedTimeoutInMinutes"] = 4.into();
         let err = validate_create(input(j)).unwrap_err();
-        assert!(err.message.starts_with("2 validation errors"), "{}", err.message);
+        assert!(
+            err.message.starts_with("2 validation errors"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
@@ -751,9 +806,17 @@ mod tests {
             last_modified: 1.0,
             source_epoch: 0,
         };
-        apply_update(&mut record, input(serde_json::json!({"name": "demo", "description": "d"})), 2.0).unwrap();
+        apply_update(
+            &mut record,
+            input(serde_json::json!({"name": "demo", "description": "d"})),
+            2.0,
+        )
+        .unwrap();
         assert_eq!(record.settings.description.as_deref(), Some("d"));
-        assert_eq!(record.settings.service_role.as_deref(), Some("arn:aws:iam::123456789012:role/service-role/x"));
+        assert_eq!(
+            record.settings.service_role.as_deref(),
+            Some("arn:aws:iam::123456789012:role/service-role/x")
+        );
         assert_eq!(record.source_epoch, 0);
         assert!(record.badge_enabled);
         apply_update(&mut record, input(serde_json::json!({"name": "demo", "source": {"type": "GITHUB", "location": "https://example.com/other.git"}})), 3.0).unwrap();

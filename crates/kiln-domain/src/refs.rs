@@ -1,7 +1,7 @@
 //! What a source version names: a branch, a tag, a pull request or a commit.
 
 /// A branch or tag a build is for.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum GitRef {
     Branch(String),
     Tag(String),
@@ -35,11 +35,17 @@ mod tests {
     #[test]
     fn branch_names() {
         assert_eq!(branch_named_by("main").as_deref(), Some("main"));
-        assert_eq!(branch_named_by("refs/heads/feature/x").as_deref(), Some("feature/x"));
+        assert_eq!(
+            branch_named_by("refs/heads/feature/x").as_deref(),
+            Some("feature/x")
+        );
         assert_eq!(branch_named_by("feature/x").as_deref(), Some("feature/x"));
         assert_eq!(branch_named_by("refs/tags/v1"), None);
         assert_eq!(branch_named_by("pr/3"), None);
-        assert_eq!(branch_named_by("0123abcd0123abcd0123abcd0123abcd0123abcd"), None);
+        assert_eq!(
+            branch_named_by("0123abcd0123abcd0123abcd0123abcd0123abcd"),
+            None
+        );
         assert_eq!(branch_named_by(""), None);
     }
 }

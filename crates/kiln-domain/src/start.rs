@@ -252,6 +252,10 @@ mod tests {
             ..Default::default()
         };
         let err = input.validate().unwrap_err();
-        assert!(err.message.starts_with("2 validation errors"), "{}", err.message);
+        assert!(
+            err.message.starts_with("2 validation errors"),
+            "{}",
+            err.message
+        );
     }
 }

@@ -62,6 +62,9 @@ mod tests {
             badge_url("http://h:1/", "tok", Some("feature/x y")),
             "http://h:1/badges?uuid=tok&branch=feature%2Fx+y"
         );
-        assert_eq!(badge_url("http://h:1", "tok", None), "http://h:1/badges?uuid=tok");
+        assert_eq!(
+            badge_url("http://h:1", "tok", None),
+            "http://h:1/badges?uuid=tok"
+        );
     }
 }

@@ -125,6 +125,9 @@ mod tests {
         v.one_of("environment.type", "X", &["A", "B"]);
         let err = v.finish().unwrap_err();
         assert!(err.message.starts_with("2 validation errors detected: "));
-        assert!(err.message.contains("Member must satisfy enum value set: [A, B]"));
+        assert!(
+            err.message
+                .contains("Member must satisfy enum value set: [A, B]")
+        );
     }
 }

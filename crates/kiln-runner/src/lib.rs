@@ -2,5 +2,6 @@
 //! uploads artifacts.
 
 pub mod artifacts;
+pub mod build;
 pub mod shell;
 pub mod source;

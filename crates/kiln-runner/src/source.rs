@@ -114,7 +114,10 @@ pub enum VersionKind {
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error("invalid source version {version:?}: {reason}")]
-    InvalidVersion { version: String, reason: &'static str },
+    InvalidVersion {
+        version: String,
+        reason: &'static str,
+    },
     #[error("invalid source location: {0}")]
     InvalidLocation(&'static str),
     #[error("checkout directory {} must be absent or an empty directory", .0.display())]
@@ -149,10 +152,12 @@ pub fn classify_version(version: &str) -> Result<VersionKind, SourceError> {
     if version.len() > MAX_VERSION_LEN {
         return Err(invalid("is too long"));
     }
-    if let Some(number) = version.strip_prefix("pr/") {
-        return parse_pull_request_number(number)
-            .map(VersionKind::PullRequest)
-            .ok_or_else(|| invalid("a pull request version must be pr/<number>"));
+    // A `pr/` version that is not a number is an ordinary name (a branch may be called `pr/x`).
+    if let Some(number) = version
+        .strip_prefix("pr/")
+        .and_then(parse_pull_request_number)
+    {
+        return Ok(VersionKind::PullRequest(number));
     }
     if is_full_commit_id(version) {
         return Ok(VersionKind::Commit(version.to_ascii_lowercase()));
@@ -162,9 +167,15 @@ pub fn classify_version(version: &str) -> Result<VersionKind, SourceError> {
         Ok(VersionKind::Branch(branch.to_owned()))
     } else if let Some(tag) = version.strip_prefix("refs/tags/") {
         Ok(VersionKind::Tag(tag.to_owned()))
+    } else if let Some(number) = version
+        .strip_prefix("refs/pull/")
+        .and_then(|rest| rest.strip_suffix("/head"))
+        .and_then(parse_pull_request_number)
+    {
+        Ok(VersionKind::PullRequest(number))
     } else if version.starts_with("refs/") {
         Err(invalid(
-            "only refs/heads/<branch> and refs/tags/<tag> refs are supported",
+            "only refs/heads/<branch>, refs/tags/<tag> and refs/pull/<n>/head are supported",
         ))
     } else {
         Ok(VersionKind::Name(version.to_owned()))
@@ -362,7 +373,13 @@ pub async fn checkout(
         .filter(|v| !v.is_empty());
     let kind = version.map(classify_version).transpose()?;
     let scratch = tempfile::Builder::new().prefix("kiln-git-").tempdir()?;
-    let git = Git::new(scratch.path(), &req.location, req.credential.as_ref(), log, cancel)?;
+    let git = Git::new(
+        scratch.path(),
+        &req.location,
+        req.credential.as_ref(),
+        log,
+        cancel,
+    )?;
     prepare_destination(&req.dest)?;
     let dest = req.dest.as_path();
 
@@ -395,14 +412,16 @@ pub async fn checkout(
         fetch(&git, dest, &all_refs_refspecs(), None).await?;
     }
 
-    let resolved_commit = rev_parse_commit(&git, dest, &rev)
-        .await
-        .map_err(|err| match (&target, err) {
-            (FetchTarget::AbbreviatedCommit(_) | FetchTarget::Commit(_), SourceError::Git { .. }) => {
-                SourceError::VersionNotFound(version.unwrap_or_default().to_owned())
-            }
-            (_, err) => err,
-        })?;
+    let resolved_commit =
+        rev_parse_commit(&git, dest, &rev)
+            .await
+            .map_err(|err| match (&target, err) {
+                (
+                    FetchTarget::AbbreviatedCommit(_) | FetchTarget::Commit(_),
+                    SourceError::Git { .. },
+                ) => SourceError::VersionNotFound(version.unwrap_or_default().to_owned()),
+                (_, err) => err,
+            })?;
     git.run(
         "checkout",
         dest,
@@ -560,7 +579,13 @@ async fn rev_parse_commit(git: &Git<'_>, dest: &Path, rev: &str) -> Result<Strin
         .run(
             "rev-parse",
             dest,
-            &["rev-parse", "--verify", "--quiet", "--end-of-options", &spec],
+            &[
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                "--end-of-options",
+                &spec,
+            ],
         )
         .await?;
     let sha = String::from_utf8_lossy(&out).trim().to_owned();
@@ -706,9 +731,7 @@ fn askpass_env(
 }
 
 /// Reads everything; `None` when it exceeded [`MAX_GIT_STDOUT`] (the rest is drained).
-async fn read_capped(
-    stream: Option<impl AsyncRead + Unpin>,
-) -> std::io::Result<Option<Vec<u8>>> {
+async fn read_capped(stream: Option<impl AsyncRead + Unpin>) -> std::io::Result<Option<Vec<u8>>> {
     let Some(mut stream) = stream else {
         return Ok(Some(Vec::new()));
     };
@@ -751,7 +774,8 @@ async fn copy_to_log(
     }
 }
 
-/// The last few lines git printed, for the phase context message.
+/// What git complained about, for the phase context message: its first `fatal:`/`error:`
+/// lines, else the last lines it printed.
 fn error_detail(stderr_tail: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr_tail);
     let lines: Vec<&str> = text
@@ -759,7 +783,17 @@ fn error_detail(stderr_tail: &[u8]) -> String {
         .map(str::trim)
         .filter(|line| !line.is_empty() && !line.starts_with("hint:"))
         .collect();
-    let detail = lines[lines.len().saturating_sub(3)..].join(" / ");
+    let complaints: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|line| line.starts_with("fatal:") || line.starts_with("error:"))
+        .take(2)
+        .collect();
+    let detail = if complaints.is_empty() {
+        lines[lines.len().saturating_sub(3)..].join(" / ")
+    } else {
+        complaints.join(" / ")
+    };
     if detail.is_empty() {
         "git printed no error message".to_owned()
     } else {

@@ -3,6 +3,9 @@
 
 pub mod api;
 pub mod auth;
+pub mod badges;
+pub mod builds;
+pub mod logs;
 pub mod protocol;
 pub mod state;
 
@@ -11,8 +14,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, Request, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Method, Request, Uri};
+use axum::response::Response;
 use axum::routing::{get, post};
 use kiln_domain::{ApiError, ErrorKind};
 
@@ -26,6 +29,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", post(api_handler))
         .route("/healthz", get(healthz))
+        .route("/badges", get(badges::badge_handler))
+        .route("/builds/{uuid}/log", get(logs::log_handler))
         .with_state(state)
 }
 
@@ -37,7 +42,15 @@ async fn api_handler(State(state): State<Arc<AppState>>, request: Request<Body>)
     let request_id = uuid::Uuid::new_v4().to_string();
     let protocol = AwsJson11;
     let (parts, body) = request.into_parts();
-    let result = handle_api(&state, &protocol, &parts.method, &parts.uri, &parts.headers, body).await;
+    let result = handle_api(
+        &state,
+        &protocol,
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        body,
+    )
+    .await;
     if let Err(err) = &result {
         tracing::info!(request_id, error = err.kind.type_name(), "API call refused");
     }
@@ -53,19 +66,16 @@ async fn handle_api(
     body: Body,
 ) -> Result<serde_json::Value, ApiError> {
     // The body is hashed for the signature, so it is read whole, but never beyond the limit.
-    let body = axum::body::to_bytes(body, MAX_API_BODY).await.map_err(|_| {
-        ApiError::new(
-            ErrorKind::RequestEntityTooLarge,
-            format!("Request body exceeds the limit of {MAX_API_BODY} bytes"),
-        )
-    })?;
+    let body = axum::body::to_bytes(body, MAX_API_BODY)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                ErrorKind::RequestEntityTooLarge,
+                format!("Request body exceeds the limit of {MAX_API_BODY} bytes"),
+            )
+        })?;
     let caller = auth::authenticate(state, method, uri, headers, &body)?;
     let call = protocol.decode(headers, &body)?;
     tracing::debug!(operation = %call.operation, account = %caller.account_id, "API call");
     api::dispatch(state, &caller, &call.operation, call.input).await
-}
-
-/// Answers requests no route claims.
-pub async fn not_found() -> impl IntoResponse {
-    (StatusCode::NOT_FOUND, "not found\n")
 }

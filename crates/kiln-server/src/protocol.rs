@@ -107,13 +107,17 @@ mod tests {
             .unwrap();
         assert_eq!(call.operation, "ListProjects");
         assert_eq!(call.input["a"], 1);
-        let empty = AwsJson11.decode(&headers("CodeBuild_20161006.X"), b"").unwrap();
+        let empty = AwsJson11
+            .decode(&headers("CodeBuild_20161006.X"), b"")
+            .unwrap();
         assert!(empty.input.is_object());
     }
 
     #[test]
     fn rejects_bad_target_and_body() {
-        let err = AwsJson11.decode(&headers("Other.ListProjects"), b"{}").unwrap_err();
+        let err = AwsJson11
+            .decode(&headers("Other.ListProjects"), b"{}")
+            .unwrap_err();
         assert_eq!(err.kind, ErrorKind::UnknownOperation);
         let err = AwsJson11
             .decode(&headers("CodeBuild_20161006.ListProjects"), b"{nope")

@@ -45,7 +45,8 @@ pub struct Page<T> {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     async fn create_project(&self, project: &ProjectRecord) -> StoreResult<()>;
-    async fn get_project(&self, account_id: &str, name: &str) -> StoreResult<Option<ProjectRecord>>;
+    async fn get_project(&self, account_id: &str, name: &str)
+    -> StoreResult<Option<ProjectRecord>>;
     /// Replaces a stored project; `NotFound` when it is gone.
     async fn update_project(&self, project: &ProjectRecord) -> StoreResult<()>;
     /// Returns whether a project was deleted.
@@ -106,7 +107,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Saves a source credential; `AlreadyExists` when one exists for the server type and
     /// `overwrite` is false.
-    async fn put_source_credential(&self, credential: &SourceCredential, overwrite: bool) -> StoreResult<()>;
+    async fn put_source_credential(
+        &self,
+        credential: &SourceCredential,
+        overwrite: bool,
+    ) -> StoreResult<()>;
     async fn source_credentials(&self, account_id: &str) -> StoreResult<Vec<SourceCredential>>;
     async fn delete_source_credential(&self, account_id: &str, arn: &str) -> StoreResult<bool>;
 }

@@ -129,7 +129,11 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn get_project(&self, account_id: &str, name: &str) -> StoreResult<Option<ProjectRecord>> {
+    async fn get_project(
+        &self,
+        account_id: &str,
+        name: &str,
+    ) -> StoreResult<Option<ProjectRecord>> {
         let row = sqlx::query("SELECT * FROM projects WHERE account_id = ? AND name = ?")
             .bind(account_id)
             .bind(name)
@@ -165,11 +169,13 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         // A project's finished builds go with it; running ones finish and are then dropped.
-        sqlx::query("DELETE FROM builds WHERE account_id = ? AND project_name = ? AND complete = 1")
-            .bind(account_id)
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "DELETE FROM builds WHERE account_id = ? AND project_name = ? AND complete = 1",
+        )
+        .bind(account_id)
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(result.rows_affected() > 0)
     }
@@ -339,9 +345,11 @@ impl Store for SqliteStore {
     }
 
     async fn incomplete_builds(&self) -> StoreResult<Vec<BuildRecord>> {
-        let rows = sqlx::query("SELECT record FROM builds WHERE complete = 0 ORDER BY start_time, build_number")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT record FROM builds WHERE complete = 0 ORDER BY start_time, build_number",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(build_from_row).collect()
     }
 
@@ -365,7 +373,10 @@ impl Store for SqliteStore {
         .fetch_optional(&self.pool)
         .await?;
         status
-            .map(|s| BuildStatus::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("build status {s}"))))
+            .map(|s| {
+                BuildStatus::parse(&s)
+                    .ok_or_else(|| StoreError::Corrupt(format!("build status {s}")))
+            })
             .transpose()
     }
 
@@ -388,7 +399,11 @@ impl Store for SqliteStore {
         Ok(name)
     }
 
-    async fn put_source_credential(&self, credential: &SourceCredential, overwrite: bool) -> StoreResult<()> {
+    async fn put_source_credential(
+        &self,
+        credential: &SourceCredential,
+        overwrite: bool,
+    ) -> StoreResult<()> {
         let sql = if overwrite {
             "INSERT INTO source_credentials (arn, account_id, server_type, auth_type, username, token)
              VALUES (?, ?, ?, ?, ?, ?)
@@ -415,10 +430,12 @@ impl Store for SqliteStore {
     }
 
     async fn source_credentials(&self, account_id: &str) -> StoreResult<Vec<SourceCredential>> {
-        let rows = sqlx::query("SELECT * FROM source_credentials WHERE account_id = ? ORDER BY server_type")
-            .bind(account_id)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT * FROM source_credentials WHERE account_id = ? ORDER BY server_type",
+        )
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(credential_from_row).collect()
     }
 
@@ -452,34 +469,74 @@ mod tests {
     #[tokio::test]
     async fn projects_round_trip_and_stay_in_their_account() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("kiln.db")).await.unwrap();
-        store.create_project(&record("111111111111", "a", 1.0)).await.unwrap();
+        let store = SqliteStore::open(&dir.path().join("kiln.db"))
+            .await
+            .unwrap();
+        store
+            .create_project(&record("111111111111", "a", 1.0))
+            .await
+            .unwrap();
         assert!(matches!(
-            store.create_project(&record("111111111111", "a", 2.0)).await,
+            store
+                .create_project(&record("111111111111", "a", 2.0))
+                .await,
             Err(StoreError::AlreadyExists)
         ));
-        store.create_project(&record("222222222222", "a", 3.0)).await.unwrap();
-        let got = store.get_project("111111111111", "a").await.unwrap().unwrap();
+        store
+            .create_project(&record("222222222222", "a", 3.0))
+            .await
+            .unwrap();
+        let got = store
+            .get_project("111111111111", "a")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(got.created, 1.0);
-        assert!(store.get_project("333333333333", "a").await.unwrap().is_none());
+        assert!(
+            store
+                .get_project("333333333333", "a")
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert!(store.delete_project("111111111111", "a").await.unwrap());
-        assert!(store.get_project("222222222222", "a").await.unwrap().is_some());
+        assert!(
+            store
+                .get_project("222222222222", "a")
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
 
     #[tokio::test]
     async fn listing_sorts_and_pages() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("kiln.db")).await.unwrap();
+        let store = SqliteStore::open(&dir.path().join("kiln.db"))
+            .await
+            .unwrap();
         for (i, name) in ["c", "a", "b"].iter().enumerate() {
-            store.create_project(&record("1", name, i as f64)).await.unwrap();
+            store
+                .create_project(&record("1", name, i as f64))
+                .await
+                .unwrap();
         }
-        let page = store.list_projects("1", ProjectSort::Name, true, 0, 2).await.unwrap();
+        let page = store
+            .list_projects("1", ProjectSort::Name, true, 0, 2)
+            .await
+            .unwrap();
         assert_eq!(page.items, vec!["a", "b"]);
         assert_eq!(page.next_offset, Some(2));
-        let page = store.list_projects("1", ProjectSort::Name, true, 2, 2).await.unwrap();
+        let page = store
+            .list_projects("1", ProjectSort::Name, true, 2, 2)
+            .await
+            .unwrap();
         assert_eq!(page.items, vec!["c"]);
         assert_eq!(page.next_offset, None);
-        let page = store.list_projects("1", ProjectSort::Created, false, 0, 10).await.unwrap();
+        let page = store
+            .list_projects("1", ProjectSort::Created, false, 0, 10)
+            .await
+            .unwrap();
         assert_eq!(page.items, vec!["b", "a", "c"]);
     }
 }

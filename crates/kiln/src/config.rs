@@ -22,6 +22,15 @@ pub struct ServeArgs {
     /// The AWS region Kiln answers as.
     #[arg(long, env = "KILN_REGION")]
     pub region: Option<String>,
+    /// Builds that may run at once (default: the number of cores).
+    #[arg(long, env = "KILN_MAX_CONCURRENT_BUILDS")]
+    pub max_concurrent_builds: Option<usize>,
+    /// Seconds a running build gets to finish after SIGTERM before it is stopped.
+    #[arg(long, env = "KILN_SHUTDOWN_GRACE_SECONDS")]
+    pub shutdown_grace_seconds: Option<u64>,
+    /// Length in seconds of one minute of build and queued timeouts. Only tests shorten it.
+    #[arg(long, env = "KILN_MINUTE_SECONDS", hide = true)]
+    pub minute_seconds: Option<f64>,
     /// Configuration file (default: ./kiln.toml when it exists).
     #[arg(long, env = "KILN_CONFIG")]
     pub config: Option<PathBuf>,
@@ -43,8 +52,22 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     public_url: Option<String>,
     region: Option<String>,
+    max_concurrent_builds: Option<usize>,
+    shutdown_grace_seconds: Option<u64>,
     #[serde(default)]
     credentials: Vec<CredentialConfig>,
+    artifacts: Option<ArtifactStoreConfig>,
+}
+
+/// Where artifacts go: by default a directory per bucket under the data dir; or any
+/// S3-compatible endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArtifactStoreConfig {
+    pub s3_endpoint: String,
+    pub region: Option<String>,
+    pub access_key_id: String,
+    pub secret_access_key: String,
 }
 
 #[derive(Debug)]
@@ -54,6 +77,10 @@ pub struct Settings {
     pub public_url: Option<String>,
     pub region: String,
     pub credentials: Vec<CredentialConfig>,
+    pub max_concurrent_builds: usize,
+    pub shutdown_grace: std::time::Duration,
+    pub minute: std::time::Duration,
+    pub artifacts: Option<ArtifactStoreConfig>,
 }
 
 impl Settings {
@@ -95,7 +122,29 @@ impl Settings {
             public_url,
             region,
             credentials,
+            max_concurrent_builds: args
+                .max_concurrent_builds
+                .or(file.max_concurrent_builds)
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
+                .max(1),
+            shutdown_grace: std::time::Duration::from_secs(
+                args.shutdown_grace_seconds
+                    .or(file.shutdown_grace_seconds)
+                    .unwrap_or(60),
+            ),
+            minute: minute_length(args.minute_seconds)?,
+            artifacts: file.artifacts,
         })
+    }
+}
+
+fn minute_length(seconds: Option<f64>) -> anyhow::Result<std::time::Duration> {
+    match seconds {
+        None => Ok(std::time::Duration::from_secs(60)),
+        Some(s) if s.is_finite() && s > 0.0 && s <= 60.0 => {
+            Ok(std::time::Duration::from_secs_f64(s))
+        }
+        Some(s) => bail!("minute length {s} must be more than 0 and at most 60 seconds"),
     }
 }
 
@@ -141,10 +190,16 @@ pub fn validate_credential(c: &CredentialConfig) -> anyhow::Result<()> {
         );
     }
     if c.access_key_id.is_empty() || !c.access_key_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        bail!("access key id {:?} must be letters and digits", c.access_key_id);
+        bail!(
+            "access key id {:?} must be letters and digits",
+            c.access_key_id
+        );
     }
     if c.secret_access_key.len() < 16 {
-        bail!("the secret of access key {} is shorter than 16 characters", c.access_key_id);
+        bail!(
+            "the secret of access key {} is shorter than 16 characters",
+            c.access_key_id
+        );
     }
     Ok(())
 }

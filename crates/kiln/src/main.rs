@@ -7,7 +7,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use kiln_runner::artifacts::{ArtifactStore, ArtifactStoreConfig};
+use kiln_runner::shell::LocalLauncher;
 use kiln_server::auth::{Credential, KeyRing};
+use kiln_server::badges::{BadgeCache, BadgeEpoch};
+use kiln_server::builds::{BuildManager, BuildSettings};
 use kiln_server::state::AppState;
 use kiln_sigv4::SecretKey;
 use kiln_store::SqliteStore;
@@ -16,7 +20,11 @@ use tracing_subscriber::EnvFilter;
 use crate::config::{ServeArgs, Settings};
 
 #[derive(Parser)]
-#[command(name = "kiln", version, about = "A self-hosted build service that speaks the AWS CodeBuild API")]
+#[command(
+    name = "kiln",
+    version,
+    about = "A self-hosted build service that speaks the AWS CodeBuild API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -31,7 +39,9 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("KILN_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_env("KILN_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
@@ -69,12 +79,61 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             })
             .collect(),
     );
-    let state = Arc::new(AppState::new(Arc::new(store), settings.region, public_url, keys));
+    let store: Arc<dyn kiln_store::Store> = Arc::new(store);
+    let artifact_store = ArtifactStore::new(match &settings.artifacts {
+        None => ArtifactStoreConfig::Local {
+            root: settings.data_dir.join("artifacts"),
+        },
+        Some(s3) => ArtifactStoreConfig::S3 {
+            allow_http: s3.s3_endpoint.starts_with("http://"),
+            endpoint: Some(s3.s3_endpoint.clone()),
+            region: s3.region.clone().unwrap_or_else(|| settings.region.clone()),
+            access_key_id: s3.access_key_id.clone(),
+            secret_access_key: s3.secret_access_key.clone().into(),
+        },
+    });
+    let badge_epoch = Arc::new(BadgeEpoch::default());
+    let builds = BuildManager::new(
+        Arc::clone(&store),
+        Arc::clone(&badge_epoch),
+        BuildSettings {
+            data_dir: settings.data_dir.clone(),
+            max_concurrent_builds: settings.max_concurrent_builds,
+            region: settings.region.clone(),
+            public_url: public_url.trim_end_matches('/').to_string(),
+            minute: settings.minute,
+            artifact_store: Arc::new(artifact_store),
+            launcher: Arc::new(LocalLauncher::new()),
+        },
+    );
+    builds
+        .recover_and_start()
+        .await
+        .context("recovering builds")?;
+    tracing::info!(
+        executor = "local",
+        max_concurrent_builds = settings.max_concurrent_builds,
+        "build executor ready"
+    );
+    let state = Arc::new(AppState {
+        store,
+        region: settings.region,
+        public_url: public_url.trim_end_matches('/').to_string(),
+        keys,
+        builds: Arc::clone(&builds),
+        badge_epoch,
+        badge_cache: BadgeCache::default(),
+    });
     let app = kiln_server::router(state);
 
     println!("listening on http://{bound}");
+    let grace = settings.shutdown_grace;
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Intake stops first; running builds get the grace period; then HTTP closes.
+            builds.shutdown(grace).await;
+        })
         .await
         .context("serving")?;
     Ok(())

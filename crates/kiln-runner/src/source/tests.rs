@@ -10,7 +10,12 @@ use super::*;
 fn git(cwd: &Path, args: &[&str]) -> String {
     let home = std::env::temp_dir();
     let out = StdCommand::new("git")
-        .args(["-c", "init.defaultBranch=main", "-c", "protocol.file.allow=always"])
+        .args([
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "protocol.file.allow=always",
+        ])
         .args(args)
         .current_dir(cwd)
         .env_clear()
@@ -104,10 +109,16 @@ fn classifies_version_forms() {
     let cases = [
         ("main", VersionKind::Name("main".into())),
         ("feature/x", VersionKind::Name("feature/x".into())),
-        ("refs/heads/feature/x", VersionKind::Branch("feature/x".into())),
+        (
+            "refs/heads/feature/x",
+            VersionKind::Branch("feature/x".into()),
+        ),
         ("refs/tags/v1.0", VersionKind::Tag("v1.0".into())),
         ("v1.0", VersionKind::Name("v1.0".into())),
         ("pr/42", VersionKind::PullRequest(42)),
+        ("refs/pull/42/head", VersionKind::PullRequest(42)),
+        ("pr/x", VersionKind::Name("pr/x".into())),
+        ("pr/0", VersionKind::Name("pr/0".into())),
         (sha, VersionKind::Commit(sha.to_ascii_lowercase())),
         ("abc1234", VersionKind::Name("abc1234".into())),
     ];
@@ -143,9 +154,7 @@ fn rejects_hostile_versions() {
         "refs/heads/",
         "refs/remotes/origin/main",
         "pr/",
-        "pr/x",
-        "pr/0",
-        "pr/-1",
+        "refs/pull/1/merge",
         &long,
     ];
     for version in hostile {
@@ -245,7 +254,10 @@ async fn resolves_every_version_form() {
 #[tokio::test]
 async fn default_branch_follows_remote_head() {
     let fx = fixture();
-    git(&fx.origin, &["symbolic-ref", "HEAD", "refs/heads/feature/x"]);
+    git(
+        &fx.origin,
+        &["symbolic-ref", "HEAD", "refs/heads/feature/x"],
+    );
     let work = tempfile::tempdir().unwrap();
     let log = log_file(work.path());
     let out = run(&request(&fx.origin, None, &work.path().join("src")), &log)
@@ -288,7 +300,10 @@ async fn shallow_checkout_of_an_old_commit() {
     req.clone_depth = Some(1);
     let out = run(&req, &log).await.unwrap();
     assert_eq!(out.resolved_commit, fx.first);
-    assert_eq!(std::fs::read_to_string(dest.join("a.txt")).unwrap(), "first");
+    assert_eq!(
+        std::fs::read_to_string(dest.join("a.txt")).unwrap(),
+        "first"
+    );
 }
 
 #[tokio::test]
@@ -342,9 +357,15 @@ async fn bad_location_reports_git_error() {
     let SourceError::Git { detail, .. } = &err else {
         panic!("unexpected {err}");
     };
-    assert!(detail.contains("does not appear to be a git repository"), "{detail}");
+    assert!(
+        detail.contains("does not appear to be a git repository"),
+        "{detail}"
+    );
     let logged = std::fs::read_to_string(work.path().join("log")).unwrap();
-    assert!(logged.contains("does not appear to be a git repository"), "{logged}");
+    assert!(
+        logged.contains("does not appear to be a git repository"),
+        "{logged}"
+    );
 }
 
 #[tokio::test]
@@ -392,8 +413,9 @@ impl GitDaemon {
             .local_addr()
             .unwrap()
             .port();
-        let child = StdCommand::new("git")
-            .arg("daemon")
+        // The daemon program itself, not the `git` wrapper, so that killing it stops the server.
+        let exec_path = git(dir, &["--exec-path"]);
+        let child = StdCommand::new(Path::new(&exec_path).join("git-daemon"))
             .arg("--reuseaddr")
             .arg("--listen=127.0.0.1")
             .arg(format!("--port={port}"))
@@ -401,12 +423,14 @@ impl GitDaemon {
             .arg(format!("--base-path={}", dir.display()))
             .arg(dir)
             .env("GIT_CONFIG_NOSYSTEM", "1")
+            .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
+        let daemon = Self { child, port };
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Self { child, port };
+                return daemon;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -461,12 +485,18 @@ fn credential() -> GitCredential {
 }
 
 fn run_askpass(env: &[(OsString, OsString)], prompt: &str) -> Option<String> {
-    let out = StdCommand::new(env.iter().find(|(k, _)| k == "GIT_ASKPASS").unwrap().1.clone())
-        .arg(prompt)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .output()
-        .unwrap();
+    let out = StdCommand::new(
+        env.iter()
+            .find(|(k, _)| k == "GIT_ASKPASS")
+            .unwrap()
+            .1
+            .clone(),
+    )
+    .arg(prompt)
+    .env_clear()
+    .envs(env.iter().map(|(k, v)| (k, v)))
+    .output()
+    .unwrap();
     out.status
         .success()
         .then(|| String::from_utf8(out.stdout).unwrap())
@@ -477,7 +507,10 @@ fn askpass_answers_only_its_own_origin() {
     let scratch = tempfile::tempdir().unwrap();
     let script = write_askpass_script(scratch.path()).unwrap();
     let mode = std::fs::metadata(&script).unwrap().permissions();
-    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777, 0o700);
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o700
+    );
     let origin = http_origin("https://git.example.com/org/repo.git").unwrap();
     let env = askpass_env(&origin, &credential(), &script);
 
@@ -527,9 +560,15 @@ fn credential_needs_an_http_location() {
     let scratch = tempfile::tempdir().unwrap();
     let log = log_file(scratch.path());
     let cancel = CancellationToken::new();
-    let err = Git::new(scratch.path(), "/srv/repo", Some(&credential()), &log, &cancel)
-        .err()
-        .unwrap();
+    let err = Git::new(
+        scratch.path(),
+        "/srv/repo",
+        Some(&credential()),
+        &log,
+        &cancel,
+    )
+    .err()
+    .unwrap();
     assert!(matches!(err, SourceError::InvalidLocation(_)), "{err}");
 }
 
@@ -542,7 +581,8 @@ fn serve_unauthorized(listener: TcpListener) -> std::thread::JoinHandle<Vec<Stri
             let Ok((mut conn, _)) = listener.accept() else {
                 break;
             };
-            conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            conn.set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
             let mut request = Vec::new();
             let mut buf = [0u8; 4096];
             while !request.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -587,7 +627,10 @@ async fn credential_reaches_server_but_not_the_log() {
         .unwrap();
     let expected = String::from_utf8(expected.stdout).unwrap();
     let headers = server.join().unwrap();
-    assert_eq!(headers, [format!("Authorization: Basic {}", expected.trim())]);
+    assert_eq!(
+        headers,
+        [format!("Authorization: Basic {}", expected.trim())]
+    );
     let logged = std::fs::read_to_string(work.path().join("log")).unwrap();
     assert!(logged.contains("Authentication failed"), "{logged}");
     assert!(!logged.contains(TOKEN));

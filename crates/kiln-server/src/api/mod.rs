@@ -1,7 +1,9 @@
 //! The CodeBuild operations. Each takes the caller and a JSON input and returns a JSON output;
 //! how those travel is the protocol's business (see [`crate::protocol`]).
 
-mod projects;
+mod builds;
+mod credentials;
+pub(crate) mod projects;
 
 use kiln_domain::{ApiError, ErrorKind};
 use serde::de::DeserializeOwned;
@@ -30,6 +32,16 @@ pub async fn dispatch(
         "BatchGetProjects" => projects::batch_get(state, caller, input).await,
         "ListProjects" => projects::list(state, caller, input).await,
         "ListCuratedEnvironmentImages" => Ok(projects::curated_images()),
+        "StartBuild" => builds::start(state, caller, input).await,
+        "RetryBuild" => builds::retry(state, caller, input).await,
+        "StopBuild" => builds::stop(state, caller, input).await,
+        "BatchGetBuilds" => builds::batch_get(state, caller, input).await,
+        "BatchDeleteBuilds" => builds::batch_delete(state, caller, input).await,
+        "ListBuilds" => builds::list(state, caller, input).await,
+        "ListBuildsForProject" => builds::list_for_project(state, caller, input).await,
+        "ImportSourceCredentials" => credentials::import(state, caller, input).await,
+        "ListSourceCredentials" => credentials::list(state, caller).await,
+        "DeleteSourceCredentials" => credentials::delete(state, caller, input).await,
         other if KNOWN_UNIMPLEMENTED.contains(&other) => Err(ApiError::new(
             ErrorKind::UnknownOperation,
             format!("Kiln does not implement the CodeBuild operation {other}"),
@@ -46,16 +58,46 @@ pub async fn dispatch(
 
 /// CodeBuild operations Kiln knows of but does not serve.
 const KNOWN_UNIMPLEMENTED: &[&str] = &[
-    "BatchGetBuildBatches", "BatchGetCommandExecutions", "BatchGetFleets", "BatchGetReportGroups",
-    "BatchGetReports", "BatchGetSandboxes", "CreateFleet", "CreateReportGroup", "DeleteBuildBatch",
-    "DeleteFleet", "DeleteReport", "DeleteReportGroup", "DeleteResourcePolicy",
-    "DescribeCodeCoverages", "DescribeTestCases", "GetReportGroupTrend", "GetResourcePolicy",
-    "InvalidateProjectCache", "ListBuildBatches", "ListBuildBatchesForProject",
-    "ListCommandExecutionsForSandbox", "ListFleets", "ListReportGroups", "ListReports",
-    "ListReportsForReportGroup", "ListSandboxes", "ListSandboxesForProject", "ListSharedProjects",
-    "ListSharedReportGroups", "PutResourcePolicy", "RetryBuildBatch", "StartBuildBatch",
-    "StartCommandExecution", "StartSandbox", "StartSandboxConnection", "StopBuildBatch",
-    "StopSandbox", "UpdateFleet", "UpdateProjectVisibility", "UpdateReportGroup",
+    "BatchGetBuildBatches",
+    "BatchGetCommandExecutions",
+    "BatchGetFleets",
+    "BatchGetReportGroups",
+    "BatchGetReports",
+    "BatchGetSandboxes",
+    "CreateFleet",
+    "CreateReportGroup",
+    "DeleteBuildBatch",
+    "DeleteFleet",
+    "DeleteReport",
+    "DeleteReportGroup",
+    "DeleteResourcePolicy",
+    "DescribeCodeCoverages",
+    "DescribeTestCases",
+    "GetReportGroupTrend",
+    "GetResourcePolicy",
+    "InvalidateProjectCache",
+    "ListBuildBatches",
+    "ListBuildBatchesForProject",
+    "ListCommandExecutionsForSandbox",
+    "ListFleets",
+    "ListReportGroups",
+    "ListReports",
+    "ListReportsForReportGroup",
+    "ListSandboxes",
+    "ListSandboxesForProject",
+    "ListSharedProjects",
+    "ListSharedReportGroups",
+    "PutResourcePolicy",
+    "RetryBuildBatch",
+    "StartBuildBatch",
+    "StartCommandExecution",
+    "StartSandbox",
+    "StartSandboxConnection",
+    "StopBuildBatch",
+    "StopSandbox",
+    "UpdateFleet",
+    "UpdateProjectVisibility",
+    "UpdateReportGroup",
 ];
 
 /// Deserializes an operation's input, naming the member that has the wrong type.

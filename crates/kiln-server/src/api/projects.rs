@@ -29,7 +29,11 @@ fn not_found(name: &str) -> ApiError {
 }
 
 /// A name given where `NonEmptyString` is allowed: the name itself or the project's ARN.
-fn name_from_reference<'a>(state: &AppState, caller: &Caller, reference: &'a str) -> &'a str {
+pub(crate) fn name_from_reference<'a>(
+    state: &AppState,
+    caller: &Caller,
+    reference: &'a str,
+) -> &'a str {
     let prefix = format!(
         "arn:aws:codebuild:{}:{}:project/",
         state.region, caller.account_id
@@ -77,11 +81,11 @@ pub async fn update(state: &AppState, caller: &Caller, input: Value) -> Result<V
         .map_err(store_failure)?
         .ok_or_else(|| not_found(name))?;
     project::apply_update(&mut record, input, state.now_epoch())?;
-    match state.store.update_project(&record).await {
-        Ok(()) => {
-            state.badges_changed(&record.badge_token);
-            Ok(json!({ "project": project_json(state, &record) }))
-        }
+    let change = state.badge_epoch.begin_change();
+    let result = state.store.update_project(&record).await;
+    drop(change);
+    match result {
+        Ok(()) => Ok(json!({ "project": project_json(state, &record) })),
         Err(StoreError::NotFound) => Err(not_found(name)),
         Err(e) => Err(store_failure(e)),
     }
@@ -101,18 +105,15 @@ pub async fn delete(state: &AppState, caller: &Caller, input: Value) -> Result<V
         v.finish()?;
     }
     let name = name_from_reference(state, caller, &reference);
-    let existing = state
-        .store
-        .get_project(&caller.account_id, name)
-        .await
-        .map_err(store_failure)?
-        .ok_or_else(|| not_found(name))?;
-    state
+    let _change = state.badge_epoch.begin_change();
+    let deleted = state
         .store
         .delete_project(&caller.account_id, name)
         .await
         .map_err(store_failure)?;
-    state.badges_changed(&existing.badge_token);
+    if !deleted {
+        return Err(not_found(name));
+    }
     Ok(json!({}))
 }
 
@@ -126,7 +127,11 @@ pub async fn batch_get(state: &AppState, caller: &Caller, input: Value) -> Resul
     let mut v = Violations::new();
     let names = input.names.unwrap_or_default();
     if names.is_empty() {
-        v.add("names", "[]", "Member must have length greater than or equal to 1");
+        v.add(
+            "names",
+            "[]",
+            "Member must have length greater than or equal to 1",
+        );
     }
     v.count("names", names.len(), 100);
     for (i, n) in names.iter().enumerate() {
@@ -189,9 +194,7 @@ pub async fn list(state: &AppState, caller: &Caller, input: Value) -> Result<Val
 
 /// The managed images Kiln knows by name; the Docker executor maps them to real images.
 pub fn curated_images() -> Value {
-    let image = |name: &str, description: &str, versions: &[&str]| {
-        json!({"name": name, "description": description, "versions": versions})
-    };
+    let image = |name: &str, description: &str, versions: &[&str]| json!({"name": name, "description": description, "versions": versions});
     json!({
         "platforms": [{
             "platform": "UBUNTU",

@@ -1,0 +1,819 @@
+//! Runs one build from QUEUED to COMPLETED as CodeBuild does (codebuild.md §3–§5): the phases
+//! and their transitions, the log lines, the environment, the timeout and `StopBuild`.
+//!
+//! ```no_run
+//! # async fn example(job: kiln_runner::build::BuildJob, sink: &dyn kiln_runner::build::BuildSink) {
+//! let stop = tokio_util::sync::CancellationToken::new();
+//! let record = kiln_runner::build::run_build(job, sink, stop).await;
+//! assert!(record.is_complete());
+//! # }
+//! ```
+
+mod buildspec_file;
+mod environment;
+mod log;
+#[cfg(test)]
+mod tests;
+mod upload;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use kiln_buildspec::{ArtifactsSpec, Buildspec, OnFailure, PhaseName, Version};
+use kiln_domain::build::{
+    BuildRecord, BuildStatus, ExportedVariable, OnFailureAction, PhaseContext, PhaseType,
+    context_codes,
+};
+use kiln_domain::refs;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::artifacts::ArtifactStore;
+use crate::shell::{
+    CommandOutcome, Launcher, Semantics, SessionConfig, Shell, ShellError, ShellSession,
+};
+use crate::source::{self, CheckoutRequest, GitCredential, SourceError};
+use buildspec_file::Location;
+use log::BuildLog;
+
+/// Longest command text quoted in a phase context message (the log has it whole).
+const MAX_CONTEXT_COMMAND_CHARS: usize = 1000;
+/// Builds never run longer than CodeBuild's maximum timeout, whatever the settings say.
+const MAX_TIMEOUT_MINUTES: u32 = 2160;
+/// Longest expanded artifact name read back (S3 keys are at most 1024 bytes).
+const MAX_EXPANDED_NAME_BYTES: usize = 1024;
+
+/// Everything a build needs to run.
+pub struct BuildJob {
+    /// The build, with QUEUED as its open phase.
+    pub record: BuildRecord,
+    pub region: String,
+    /// The build's private directory: created, and removed at the end whatever happens.
+    pub work_dir: PathBuf,
+    /// The build's log file (appended to; may already exist).
+    pub log_path: PathBuf,
+    /// Credential for an `http(s)://` source location.
+    pub source_credential: Option<GitCredential>,
+    /// Where S3-type artifacts go.
+    pub artifact_store: Arc<ArtifactStore>,
+    pub launcher: Arc<dyn Launcher>,
+    /// Length of one minute of `timeoutInMinutes` (60 s; tests shrink it).
+    pub minute: Duration,
+    /// Where the log can be read, printed at the top of the log.
+    pub log_link: String,
+}
+
+/// Receives the record after every change, so API readers and badges see progress.
+#[async_trait]
+pub trait BuildSink: Send + Sync {
+    async fn save(&self, record: &BuildRecord);
+}
+
+/// Runs `job` to COMPLETED and returns its final record. Cancelling `stop` ends the build as
+/// STOPPED within a few seconds.
+pub async fn run_build(
+    job: BuildJob,
+    sink: &dyn BuildSink,
+    stop: CancellationToken,
+) -> BuildRecord {
+    let BuildJob {
+        mut record,
+        region,
+        work_dir,
+        log_path,
+        source_credential,
+        artifact_store,
+        launcher,
+        minute,
+        log_link,
+    } = job;
+    if record.is_complete() {
+        return record;
+    }
+    let log = match BuildLog::open(&log_path) {
+        Ok(log) => log,
+        Err(err) => {
+            let context = PhaseContext::new(
+                context_codes::SERVER_ERROR,
+                format!("Cannot open the build log: {err}"),
+            );
+            // Ended in PROVISIONING, where the API shows contexts.
+            let t = now();
+            record.end_phase(BuildStatus::Succeeded, None, t);
+            record.begin_phase(PhaseType::Provisioning, t);
+            record.abort(BuildStatus::Fault, context, t);
+            sink.save(&record).await;
+            return record;
+        }
+    };
+    let work_dir = std::path::absolute(&work_dir).unwrap_or(work_dir);
+    let mut run = Run {
+        record,
+        region,
+        src_dir: work_dir.join("src"),
+        home_dir: work_dir.join("home"),
+        work_dir,
+        source_credential,
+        artifact_store,
+        launcher,
+        minute,
+        log_link,
+        log,
+        sink,
+        cancel: stop.child_token(),
+        stop,
+        timer: None,
+        buildspec: None,
+        user_variables: Vec::new(),
+        shell: None,
+        failed: false,
+    };
+    if let Err(interrupt) = run.execute().await {
+        run.interrupted(interrupt).await;
+    }
+    run.clean_up().await;
+    run.record
+}
+
+/// Why a build ends early.
+#[derive(Debug)]
+enum Interrupt {
+    Stopped,
+    TimedOut,
+    /// Kiln itself failed; the message is for the phase context.
+    Fault(String),
+}
+
+/// How a phase ended: `Err` carries the context of a failure.
+type PhaseResult = Result<(), PhaseContext>;
+
+struct Run<'a> {
+    record: BuildRecord,
+    region: String,
+    work_dir: PathBuf,
+    src_dir: PathBuf,
+    home_dir: PathBuf,
+    source_credential: Option<GitCredential>,
+    artifact_store: Arc<ArtifactStore>,
+    launcher: Arc<dyn Launcher>,
+    minute: Duration,
+    log_link: String,
+    log: BuildLog,
+    sink: &'a dyn BuildSink,
+    stop: CancellationToken,
+    /// Cancelled on stop or timeout; everything that waits listens to it.
+    cancel: CancellationToken,
+    timer: Option<JoinHandle<()>>,
+    buildspec: Option<Buildspec>,
+    /// Project and StartBuild variables, checked during PROVISIONING.
+    user_variables: Vec<(String, String)>,
+    shell: Option<ShellSession>,
+    /// Whether any phase has failed (the build then ends FAILED).
+    failed: bool,
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default()
+}
+
+fn client_error(message: impl Into<String>) -> PhaseContext {
+    PhaseContext::new(context_codes::CLIENT_ERROR, message)
+}
+
+fn buildspec_phase(phase: PhaseType) -> Option<PhaseName> {
+    match phase {
+        PhaseType::Install => Some(PhaseName::Install),
+        PhaseType::PreBuild => Some(PhaseName::PreBuild),
+        PhaseType::Build => Some(PhaseName::Build),
+        PhaseType::PostBuild => Some(PhaseName::PostBuild),
+        _ => None,
+    }
+}
+
+impl Run<'_> {
+    async fn execute(&mut self) -> Result<(), Interrupt> {
+        if self.cancel.is_cancelled() {
+            return Err(self.interruption());
+        }
+        self.record.end_phase(BuildStatus::Succeeded, None, now());
+        self.start_timer();
+        let mut phase = PhaseType::Provisioning;
+        while phase != PhaseType::Completed {
+            self.begin(phase).await;
+            if phase != PhaseType::Finalizing && self.cancel.is_cancelled() {
+                return Err(self.interruption());
+            }
+            let result = match phase {
+                PhaseType::Provisioning => self.provision().await?,
+                PhaseType::DownloadSource => self.download_source().await?,
+                PhaseType::Install
+                | PhaseType::PreBuild
+                | PhaseType::Build
+                | PhaseType::PostBuild => self.command_phase(phase).await?,
+                PhaseType::UploadArtifacts => self.upload_artifacts().await?,
+                PhaseType::Finalizing => self.finalize().await,
+                PhaseType::Submitted | PhaseType::Queued | PhaseType::Completed => Ok(()),
+            };
+            let succeeded = result.is_ok();
+            self.end(phase, result).await;
+            phase = phase.next(succeeded, self.on_failure(phase));
+        }
+        if self.failed {
+            self.record.status = BuildStatus::Failed;
+        }
+        self.record.begin_phase(PhaseType::Completed, now());
+        self.sink.save(&self.record).await;
+        Ok(())
+    }
+
+    /// Cancels everything when the build's time is up.
+    fn start_timer(&mut self) {
+        let minutes = u32::try_from(self.record.settings.timeout_in_minutes.max(1))
+            .unwrap_or(MAX_TIMEOUT_MINUTES)
+            .min(MAX_TIMEOUT_MINUTES);
+        let limit = self.minute.saturating_mul(minutes);
+        let cancel = self.cancel.clone();
+        self.timer = Some(tokio::spawn(async move {
+            tokio::time::sleep(limit).await;
+            cancel.cancel();
+        }));
+    }
+
+    fn interruption(&self) -> Interrupt {
+        if self.stop.is_cancelled() {
+            Interrupt::Stopped
+        } else if self.cancel.is_cancelled() {
+            Interrupt::TimedOut
+        } else {
+            Interrupt::Fault("work was cancelled unexpectedly".to_owned())
+        }
+    }
+
+    async fn begin(&mut self, phase: PhaseType) {
+        self.record.begin_phase(phase, now());
+        match phase {
+            PhaseType::Provisioning | PhaseType::DownloadSource => {}
+            _ => self.log.line(&format!("Entering phase {}", phase.as_str())),
+        }
+        self.sink.save(&self.record).await;
+    }
+
+    async fn end(&mut self, phase: PhaseType, result: PhaseResult) {
+        let (status, context) = match result {
+            Ok(()) => (BuildStatus::Succeeded, PhaseContext::ok()),
+            Err(context) => {
+                self.mark_failed();
+                (BuildStatus::Failed, context)
+            }
+        };
+        self.log_phase_end(phase, status, &context);
+        self.record.end_phase(status, Some(context), now());
+        self.sink.save(&self.record).await;
+    }
+
+    fn log_phase_end(&self, phase: PhaseType, status: BuildStatus, context: &PhaseContext) {
+        self.log.line(&format!(
+            "Phase complete: {} State: {}",
+            phase.as_str(),
+            status.as_str()
+        ));
+        self.log.line(&format!(
+            "Phase context status code: {} Message: {}",
+            context.status_code, context.message
+        ));
+    }
+
+    /// Records that the build is failing; later commands see `CODEBUILD_BUILD_SUCCEEDING=0`.
+    fn mark_failed(&mut self) {
+        self.failed = true;
+        if let Some(shell) = &mut self.shell {
+            // The name is valid and the value has no NUL: this cannot fail.
+            let _ = shell.set_var("CODEBUILD_BUILD_SUCCEEDING", "0");
+        }
+    }
+
+    fn on_failure(&self, phase: PhaseType) -> OnFailureAction {
+        let configured = buildspec_phase(phase).and_then(|name| {
+            self.buildspec
+                .as_ref()
+                .and_then(|spec| spec.phases.get(name))
+                .and_then(|p| p.on_failure.as_ref())
+        });
+        match configured {
+            Some(OnFailure::Abort) => OnFailureAction::Abort,
+            Some(OnFailure::Continue) => OnFailureAction::Continue,
+            // RETRY is reported as unsupported when the buildspec is loaded.
+            Some(OnFailure::Retry { .. }) | None => OnFailureAction::Default,
+        }
+    }
+
+    async fn provision(&mut self) -> Result<PhaseResult, Interrupt> {
+        let image = self
+            .record
+            .settings
+            .environment
+            .image
+            .as_deref()
+            .unwrap_or("(none)");
+        self.log.line(&format!(
+            "Running on Kiln, local executor: commands run on this host (image {image} is not used)"
+        ));
+        self.log.line(&format!("Build log: {}", self.log_link));
+        // Leftovers of an earlier attempt (a crash) would break the checkout.
+        let work_dir = self.work_dir.clone();
+        tokio::task::spawn_blocking(move || remove_tree(&work_dir))
+            .await
+            .map_err(|err| Interrupt::Fault(err.to_string()))?
+            .map_err(|err| {
+                Interrupt::Fault(format!("Cannot empty {}: {err}", self.work_dir.display()))
+            })?;
+        for dir in [&self.work_dir, &self.src_dir, &self.home_dir] {
+            tokio::fs::create_dir_all(dir).await.map_err(|err| {
+                Interrupt::Fault(format!("Cannot create {}: {err}", dir.display()))
+            })?;
+        }
+        self.log.line("Waiting for agent ping");
+        match environment::user_variables(&self.record.settings) {
+            Ok(vars) => self.user_variables = vars,
+            Err(message) => return Ok(Err(client_error(message))),
+        }
+        self.log.line("Waiting for DOWNLOAD_SOURCE");
+        Ok(Ok(()))
+    }
+
+    async fn download_source(&mut self) -> Result<PhaseResult, Interrupt> {
+        self.log.line("Phase is DOWNLOAD_SOURCE");
+        self.log
+            .line(&format!("CODEBUILD_SRC_DIR={}", self.src_dir.display()));
+        if let Err(context) = self.check_out().await? {
+            return Ok(Err(context));
+        }
+        let buildspec = match self.load_buildspec().await {
+            Ok(spec) => spec,
+            Err(context) => return Ok(Err(context)),
+        };
+        for key in buildspec.unsupported_keys() {
+            self.log.line(&format!(
+                "Warning: buildspec key {key} is not supported by Kiln and was ignored"
+            ));
+        }
+        self.log.line("Processing environment variables");
+        let result = self.start_shell(&buildspec);
+        self.log_phases_found(&buildspec);
+        self.buildspec = Some(buildspec);
+        result
+    }
+
+    async fn check_out(&mut self) -> Result<PhaseResult, Interrupt> {
+        let source = &self.record.settings.source;
+        match source.source_type.as_deref() {
+            Some("NO_SOURCE") => return Ok(Ok(())),
+            Some(kind @ ("S3" | "CODEPIPELINE")) => {
+                return Ok(Err(client_error(format!(
+                    "Source type {kind} is not supported by Kiln; use a git repository"
+                ))));
+            }
+            _ => {}
+        }
+        let Some(location) = source.location.clone().filter(|l| !l.trim().is_empty()) else {
+            return Ok(Err(client_error("The source has no location")));
+        };
+        let is_http = location.starts_with("https://") || location.starts_with("http://");
+        let request = CheckoutRequest {
+            version: self.record.settings.source_version.clone(),
+            dest: self.src_dir.clone(),
+            clone_depth: source
+                .git_clone_depth
+                .and_then(|depth| u32::try_from(depth).ok()),
+            fetch_submodules: source
+                .git_submodules_config
+                .as_ref()
+                .and_then(|config| config.fetch_submodules)
+                .unwrap_or(false),
+            // The credential is for the git host only; git refuses it for other locations.
+            credential: if is_http {
+                self.source_credential.take()
+            } else {
+                None
+            },
+            location,
+        };
+        match source::checkout(&request, self.log.file(), &self.cancel).await {
+            Ok(checked_out) => {
+                self.log.line(&format!(
+                    "Source checked out at commit {}",
+                    checked_out.resolved_commit
+                ));
+                self.record.resolved_source_version = Some(checked_out.resolved_commit);
+                if self.record.git_ref.is_none() {
+                    self.record.git_ref = checked_out.git_ref.map(|git_ref| match git_ref {
+                        source::GitRef::Branch(name) => refs::GitRef::Branch(name),
+                        source::GitRef::Tag(name) => refs::GitRef::Tag(name),
+                    });
+                }
+                self.sink.save(&self.record).await;
+                Ok(Ok(()))
+            }
+            Err(SourceError::Cancelled) => Err(self.interruption()),
+            Err(err) => {
+                let message = format!("Cannot download the source: {err}");
+                self.log.line(&message);
+                Ok(Err(client_error(message)))
+            }
+        }
+    }
+
+    async fn load_buildspec(&self) -> Result<Buildspec, PhaseContext> {
+        let settings = &self.record.settings;
+        let setting = settings
+            .buildspec_override
+            .as_deref()
+            .or(settings.source.buildspec.as_deref());
+        let yaml = match buildspec_file::locate(setting) {
+            Location::Inline(yaml) => {
+                self.log
+                    .line("YAML location is the inline buildspec of the build settings");
+                yaml.to_owned()
+            }
+            Location::File(relative) => {
+                self.log.line(&format!(
+                    "YAML location is {}",
+                    self.src_dir.join(relative).display()
+                ));
+                let path = buildspec_file::resolve_inside(&self.src_dir, relative)
+                    .map_err(|context| self.log_yaml_error(context))?;
+                let Some(path) = path else {
+                    return Err(self.log_yaml_error(PhaseContext::new(
+                        context_codes::YAML_FILE_ERROR,
+                        "YAML file does not exist",
+                    )));
+                };
+                buildspec_file::read(&path, relative)
+                    .await
+                    .map_err(|context| self.log_yaml_error(context))?
+            }
+        };
+        buildspec_file::parse(&yaml).map_err(|context| self.log_yaml_error(context))
+    }
+
+    fn log_yaml_error(&self, context: PhaseContext) -> PhaseContext {
+        self.log.line(&format!(
+            "Phase context status code: {} Message: {}",
+            context.status_code, context.message
+        ));
+        context
+    }
+
+    /// Starts the build's shell session with the full environment.
+    fn start_shell(&mut self, buildspec: &Buildspec) -> Result<PhaseResult, Interrupt> {
+        let codebuild = environment::codebuild_variables(&environment::BuildFacts {
+            record: &self.record,
+            region: &self.region,
+            src_dir: &self.src_dir,
+            home: &self.home_dir,
+        });
+        let env = match environment::merge(codebuild, buildspec, &self.user_variables) {
+            Ok(env) => env,
+            Err(message) => return Ok(Err(client_error(message))),
+        };
+        for warning in &env.warnings {
+            self.log.line(warning);
+        }
+        let config = SessionConfig {
+            state_dir: self.work_dir.join("shell"),
+            initial_cwd: self.src_dir.clone(),
+            env: env.variables,
+            shell: match buildspec.shell {
+                Some(kiln_buildspec::Shell::Sh) => Shell::Sh,
+                Some(kiln_buildspec::Shell::Bash) | None => Shell::Bash,
+            },
+            semantics: match buildspec.version {
+                Version::V01 => Semantics::FreshShellPerCommand,
+                Version::V02 => Semantics::SharedSession,
+            },
+        };
+        match ShellSession::new(config, self.launcher.clone()) {
+            Ok(shell) => {
+                self.shell = Some(shell);
+                self.log
+                    .line(&format!("Moving to directory {}", self.src_dir.display()));
+                Ok(Ok(()))
+            }
+            Err(err @ (ShellError::InvalidVariableName(_) | ShellError::NulInValue(_))) => {
+                Ok(Err(client_error(err.to_string())))
+            }
+            Err(err) => Err(Interrupt::Fault(format!(
+                "Cannot start the shell session: {err}"
+            ))),
+        }
+    }
+
+    fn log_phases_found(&self, buildspec: &Buildspec) {
+        let present: Vec<_> = buildspec
+            .phases
+            .iter()
+            .filter_map(|(name, phase)| phase.map(|p| (name, p)))
+            .collect();
+        self.log
+            .line(&format!("Phases found in YAML: {}", present.len()));
+        for (name, phase) in present {
+            self.log.line(&format!(
+                " {}: {} commands",
+                name.build_phase_type(),
+                phase.commands.len()
+            ));
+        }
+    }
+
+    /// INSTALL, PRE_BUILD, BUILD or POST_BUILD: the commands until one fails, then `finally`.
+    async fn command_phase(&mut self, phase: PhaseType) -> Result<PhaseResult, Interrupt> {
+        let spec_phase = buildspec_phase(phase).and_then(|name| {
+            self.buildspec
+                .as_ref()
+                .and_then(|spec| spec.phases.get(name))
+                .cloned()
+        });
+        let Some(spec_phase) = spec_phase else {
+            return Ok(Ok(()));
+        };
+        let mut failure = None;
+        for command in &spec_phase.commands {
+            if let Err(context) = self.run_command(command).await? {
+                failure = Some(context);
+                break;
+            }
+        }
+        for command in &spec_phase.finally {
+            if let Err(context) = self.run_command(command).await? {
+                failure.get_or_insert(context);
+                break;
+            }
+        }
+        Ok(failure.map_or(Ok(()), Err))
+    }
+
+    async fn run_command(&mut self, command: &str) -> Result<PhaseResult, Interrupt> {
+        let Some(shell) = self.shell.as_mut() else {
+            return Err(Interrupt::Fault(
+                "the shell session is not running".to_owned(),
+            ));
+        };
+        self.log.line(&format!("Running command {command}"));
+        let reason = match shell.run(command, self.log.file(), &self.cancel).await {
+            Ok(CommandOutcome::Exited(0)) => return Ok(Ok(())),
+            Ok(CommandOutcome::Cancelled) => return Err(self.interruption()),
+            Ok(CommandOutcome::Exited(code)) => format!("exit status {code}"),
+            Ok(CommandOutcome::Signalled(signal)) => signal_reason(signal),
+            Err(err @ (ShellError::CommandTooLong { .. } | ShellError::NulInCommand)) => {
+                err.to_string()
+            }
+            Err(err) => return Err(Interrupt::Fault(format!("Cannot run a command: {err}"))),
+        };
+        self.log.line(&format!(
+            "Command did not exit successfully {command} {reason}"
+        ));
+        self.mark_failed();
+        Ok(Err(PhaseContext::new(
+            context_codes::COMMAND_EXECUTION_ERROR,
+            format!(
+                "Error while executing command: {}. Reason: {reason}",
+                shorten(command)
+            ),
+        )))
+    }
+
+    async fn upload_artifacts(&mut self) -> Result<PhaseResult, Interrupt> {
+        let spec = self.artifacts_spec().await?;
+        let settings = &self.record.settings;
+        let uploader = upload::Uploader {
+            store: &self.artifact_store,
+            log: &self.log,
+            src_dir: &self.src_dir,
+            build_uuid: &self.record.uuid,
+            project_name: &self.record.project_name,
+        };
+        let uploading = uploader.upload_all(
+            &settings.artifacts,
+            &settings.secondary_artifacts,
+            spec.as_ref(),
+        );
+        let uploaded = tokio::select! {
+            uploaded = uploading => uploaded,
+            () = self.cancel.cancelled() => return Err(self.interruption()),
+        };
+        match uploaded {
+            Ok(uploaded) => {
+                self.record.artifacts = uploaded.primary;
+                self.record.secondary_artifacts = uploaded.secondary;
+                Ok(Ok(()))
+            }
+            Err(message) => {
+                self.log.line(&message);
+                Ok(Err(client_error(message)))
+            }
+        }
+    }
+
+    /// The buildspec's `artifacts`, with the names that replace the project's artifact names
+    /// expanded by the build's shell, as CodeBuild does (`name: app-$CODEBUILD_BUILD_NUMBER`).
+    async fn artifacts_spec(&mut self) -> Result<Option<ArtifactsSpec>, Interrupt> {
+        let Some(mut spec) = self.buildspec.as_ref().and_then(|b| b.artifacts.clone()) else {
+            return Ok(None);
+        };
+        let settings = &self.record.settings;
+        let primary_overridden = settings.artifacts.override_artifact_name == Some(true);
+        let overridden: Vec<String> = settings
+            .secondary_artifacts
+            .iter()
+            .filter(|a| a.override_artifact_name == Some(true))
+            .filter_map(|a| a.artifact_identifier.clone())
+            .collect();
+        if primary_overridden && let Some(name) = spec.name.take() {
+            spec.name = Some(self.expand_in_shell(name).await?);
+        }
+        for (id, secondary) in &mut spec.secondary {
+            if overridden.contains(id)
+                && let Some(name) = secondary.name.take()
+            {
+                secondary.name = Some(self.expand_in_shell(name).await?);
+            }
+        }
+        Ok(Some(spec))
+    }
+
+    /// `text` as the shell expands it inside double quotes; `text` itself if that fails.
+    async fn expand_in_shell(&mut self, text: String) -> Result<String, Interrupt> {
+        if !text.contains(['$', '`']) {
+            return Ok(text);
+        }
+        let Some(shell) = self.shell.as_mut() else {
+            return Ok(text);
+        };
+        let out = self.work_dir.join("expanded-name");
+        let command = format!(
+            "printf '%s' \"{text}\" > {}",
+            shell_quote(&out.to_string_lossy())
+        );
+        let outcome = shell.run(&command, self.log.file(), &self.cancel).await;
+        match outcome {
+            Ok(CommandOutcome::Exited(0)) => {}
+            Ok(CommandOutcome::Cancelled) => return Err(self.interruption()),
+            _ => {
+                self.log.line(&format!(
+                    "Warning: cannot expand artifact name {text}; using it as written"
+                ));
+                return Ok(text);
+            }
+        }
+        match tokio::fs::read(&out).await {
+            Ok(bytes) if bytes.len() <= MAX_EXPANDED_NAME_BYTES => {
+                Ok(String::from_utf8_lossy(&bytes).trim().to_owned())
+            }
+            _ => Ok(text),
+        }
+    }
+
+    async fn finalize(&mut self) -> PhaseResult {
+        self.capture_exported_variables();
+        self.stop_processes().await;
+        Ok(())
+    }
+
+    /// `env.exported-variables` as the shell session holds them now.
+    fn capture_exported_variables(&mut self) {
+        let (Some(shell), Some(spec)) = (&self.shell, &self.buildspec) else {
+            return;
+        };
+        self.record.exported_environment_variables = spec
+            .exported_variables
+            .iter()
+            .filter_map(|name| {
+                shell.var(name).map(|value| ExportedVariable {
+                    name: name.clone(),
+                    value,
+                })
+            })
+            .collect();
+    }
+
+    async fn interrupted(&mut self, interrupt: Interrupt) {
+        self.capture_exported_variables();
+        let phase = self.record.current_phase;
+        let (status, context) = match interrupt {
+            Interrupt::Stopped => {
+                self.log.line("Build stopped by request");
+                (
+                    BuildStatus::Stopped,
+                    PhaseContext::new(context_codes::BUILD_STOPPED, "Build was stopped"),
+                )
+            }
+            Interrupt::TimedOut => {
+                let minutes = self.record.settings.timeout_in_minutes;
+                self.log
+                    .line(&format!("Build timed out after {minutes} minutes"));
+                (
+                    BuildStatus::TimedOut,
+                    PhaseContext::new(
+                        context_codes::BUILD_TIMED_OUT,
+                        format!(
+                            "Build has timed out. The build ran longer than its timeout of {minutes} minutes"
+                        ),
+                    ),
+                )
+            }
+            Interrupt::Fault(message) => {
+                self.log.line(&format!("Kiln internal error: {message}"));
+                (
+                    BuildStatus::Fault,
+                    PhaseContext::new(context_codes::SERVER_ERROR, message),
+                )
+            }
+        };
+        self.log_phase_end(phase, status, &context);
+        self.record.abort(status, context, now());
+        self.sink.save(&self.record).await;
+    }
+
+    /// Ends every process of the build. Safe to call twice.
+    async fn stop_processes(&mut self) {
+        if let Some(timer) = self.timer.take() {
+            timer.abort();
+        }
+        if let Some(mut shell) = self.shell.take() {
+            shell.shutdown().await;
+        }
+    }
+
+    /// Ends every process of the build and removes its directory. Called after the final
+    /// state is saved: unlinking a checkout can take long on some file systems, and the build
+    /// is over for its readers.
+    async fn clean_up(&mut self) {
+        self.stop_processes().await;
+        let work_dir = self.work_dir.clone();
+        let removed = tokio::task::spawn_blocking(move || remove_tree(&work_dir)).await;
+        match removed {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => self.log.line(&format!(
+                "Warning: cannot remove the build directory {}: {err}",
+                self.work_dir.display()
+            )),
+            Err(err) => self.log.line(&format!(
+                "Warning: cannot remove the build directory {}: {err}",
+                self.work_dir.display()
+            )),
+        }
+    }
+}
+
+/// Removes `dir` and everything in it, even directories a build made read-only.
+fn remove_tree(dir: &Path) -> std::io::Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(_) => {
+            use std::os::unix::fs::PermissionsExt;
+            // Symlinks are not followed, so nothing outside the build directory is touched.
+            for entry in walkdir::WalkDir::new(dir).into_iter().flatten() {
+                if entry.file_type().is_dir() {
+                    let _ = std::fs::set_permissions(
+                        entry.path(),
+                        std::fs::Permissions::from_mode(0o700),
+                    );
+                }
+            }
+            std::fs::remove_dir_all(dir)
+        }
+    }
+}
+
+/// How Go (CodeBuild's agent) describes a death by signal.
+fn signal_reason(signal: i32) -> String {
+    let name = match signal {
+        1 => "hangup",
+        2 => "interrupt",
+        6 => "aborted",
+        9 => "killed",
+        11 => "segmentation fault",
+        13 => "broken pipe",
+        15 => "terminated",
+        _ => return format!("signal: {signal}"),
+    };
+    format!("signal: {name}")
+}
+
+/// `text` as one single-quoted shell word.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+fn shorten(command: &str) -> String {
+    match command.char_indices().nth(MAX_CONTEXT_COMMAND_CHARS) {
+        Some((cut, _)) => format!("{}…", &command[..cut]),
+        None => command.to_owned(),
+    }
+}

@@ -1,0 +1,411 @@
+//! Build operations: StartBuild, RetryBuild, StopBuild, BatchGetBuilds, BatchDeleteBuilds,
+//! ListBuilds and ListBuildsForProject.
+
+use kiln_domain::build::{BuildPhase, BuildRecord, BuildStatus, PhaseType};
+use kiln_domain::refs::{self, GitRef};
+use kiln_domain::start::StartBuildInput;
+use kiln_domain::validate::Violations;
+use kiln_domain::{ApiError, enums};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Caller, paging, parse_input, store_failure};
+use crate::state::AppState;
+
+const PAGE_SIZE: u64 = 100;
+/// How long an idempotency token names the build it started.
+const IDEMPOTENCY_WINDOW_SECS: f64 = 300.0;
+
+pub(crate) fn build_json(state: &AppState, build: &BuildRecord) -> Value {
+    build.to_api(&state.region, &state.builds.log_link(&build.uuid))
+}
+
+/// Splits `project:uuid` or a build ARN of the caller's account into (project, uuid).
+fn parse_build_id<'a>(
+    state: &AppState,
+    caller: &Caller,
+    id: &'a str,
+) -> Option<(&'a str, &'a str)> {
+    let prefix = format!(
+        "arn:aws:codebuild:{}:{}:build/",
+        state.region, caller.account_id
+    );
+    let id = id.strip_prefix(prefix.as_str()).unwrap_or(id);
+    let (project, uuid) = id.split_once(':')?;
+    (!project.is_empty() && !uuid.is_empty()).then_some((project, uuid))
+}
+
+/// Loads a build of the caller's account by id.
+async fn find_build(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<Option<BuildRecord>, ApiError> {
+    let Some((project, uuid)) = parse_build_id(state, caller, id) else {
+        return Ok(None);
+    };
+    let build = state
+        .store
+        .get_build(&caller.account_id, uuid)
+        .await
+        .map_err(store_failure)?;
+    Ok(build.filter(|b| b.project_name == project))
+}
+
+fn build_not_found(id: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "Build {} does not exist",
+        crate::protocol::truncate(id, 300)
+    ))
+}
+
+/// The branch or tag a source version names on its face; checkout may refine it.
+fn provisional_ref(source_version: Option<&str>) -> Option<GitRef> {
+    let version = source_version?;
+    if let Some(tag) = version.strip_prefix("refs/tags/") {
+        return (!tag.is_empty()).then(|| GitRef::Tag(tag.to_string()));
+    }
+    refs::branch_named_by(version).map(GitRef::Branch)
+}
+
+/// A new build of `project_name`, submitted and waiting in the queue.
+pub(crate) fn new_build(
+    state: &AppState,
+    account_id: &str,
+    project_name: &str,
+    settings: kiln_domain::build::BuildSettings,
+    source_epoch: i64,
+    initiator: String,
+) -> BuildRecord {
+    let now = state.now_epoch();
+    let git_ref = provisional_ref(settings.source_version.as_deref());
+    let mut build = BuildRecord {
+        account_id: account_id.to_string(),
+        project_name: project_name.to_string(),
+        uuid: uuid::Uuid::new_v4().to_string(),
+        build_number: 0,
+        status: BuildStatus::InProgress,
+        current_phase: PhaseType::Submitted,
+        phases: vec![BuildPhase {
+            phase_type: PhaseType::Submitted,
+            phase_status: None,
+            start_time: now,
+            end_time: None,
+            contexts: Vec::new(),
+        }],
+        start_time: now,
+        end_time: None,
+        initiator,
+        settings,
+        resolved_source_version: None,
+        git_ref,
+        source_epoch,
+        artifacts: None,
+        secondary_artifacts: Vec::new(),
+        exported_environment_variables: Vec::new(),
+        idempotency_token: None,
+        trigger_variables: Vec::new(),
+    };
+    build.end_phase(BuildStatus::Succeeded, None, now);
+    build.begin_phase(PhaseType::Queued, now);
+    build
+}
+
+/// Stores a new build and hands it to the scheduler.
+pub(crate) async fn submit(state: &AppState, build: &mut BuildRecord) -> Result<(), ApiError> {
+    let result = {
+        let _change = state.badge_epoch.begin_change();
+        state.store.insert_build(build).await
+    };
+    match result {
+        Ok(()) => {
+            state.builds.wake();
+            Ok(())
+        }
+        Err(kiln_store::StoreError::NotFound) => Err(ApiError::not_found(format!(
+            "Project cannot be found: {}",
+            build.project_name
+        ))),
+        Err(e) => Err(store_failure(e)),
+    }
+}
+
+fn refuse_unsupported_platform(
+    settings: &kiln_domain::build::BuildSettings,
+) -> Result<(), ApiError> {
+    if let Some(t) = settings.environment.env_type.as_deref()
+        && (t.starts_with("WINDOWS") || t == "MAC_ARM")
+    {
+        return Err(ApiError::invalid_input(format!(
+            "Environment type {t} cannot run on this Kiln host, which runs Linux builds only"
+        )));
+    }
+    Ok(())
+}
+
+pub async fn start(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
+    let input: StartBuildInput = parse_input(input)?;
+    input.validate()?;
+    let reference = input.project_name.clone().unwrap_or_default();
+    let name = super::projects::name_from_reference(state, caller, &reference);
+    let project = state
+        .store
+        .get_project(&caller.account_id, name)
+        .await
+        .map_err(store_failure)?
+        .ok_or_else(|| ApiError::not_found(format!("Project cannot be found: {name}")))?;
+    let settings = input.resolve(&project)?;
+    refuse_unsupported_platform(&settings)?;
+
+    if let Some(token) = &input.idempotency_token {
+        let since = state.now_epoch() - IDEMPOTENCY_WINDOW_SECS;
+        if let Some(existing) = state
+            .store
+            .build_by_idempotency_token(&caller.account_id, &project.name, token, since)
+            .await
+            .map_err(store_failure)?
+        {
+            if existing.settings != settings {
+                return Err(ApiError::invalid_input(
+                    "The idempotency token was used with different parameters within the last 5 minutes",
+                ));
+            }
+            return Ok(json!({ "build": build_json(state, &existing) }));
+        }
+    }
+
+    let mut build = new_build(
+        state,
+        &caller.account_id,
+        &project.name,
+        settings,
+        project.source_epoch,
+        caller.access_key_id.clone(),
+    );
+    build.idempotency_token = input.idempotency_token;
+    submit(state, &mut build).await?;
+    Ok(json!({ "build": build_json(state, &build) }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IdInput {
+    id: Option<String>,
+    idempotency_token: Option<String>,
+}
+
+fn required_id(id: Option<String>) -> Result<String, ApiError> {
+    match id {
+        Some(id) if !id.is_empty() => Ok(id),
+        _ => {
+            let mut v = Violations::new();
+            v.missing("id");
+            v.finish().map(|()| String::new())
+        }
+    }
+}
+
+pub async fn stop(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
+    let input: IdInput = parse_input(input)?;
+    let id = required_id(input.id)?;
+    let mut build = find_build(state, caller, &id)
+        .await?
+        .ok_or_else(|| build_not_found(&id))?;
+    state.builds.stop(&mut build).await.map_err(store_failure)?;
+    // A running build stops within seconds; answer with its state once it has, when it does soon.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !build.is_complete() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        if let Some(fresh) = find_build(state, caller, &id).await? {
+            build = fresh;
+        }
+    }
+    Ok(json!({ "build": build_json(state, &build) }))
+}
+
+pub async fn retry(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
+    let input: IdInput = parse_input(input)?;
+    let id = required_id(input.id)?;
+    let old = find_build(state, caller, &id)
+        .await?
+        .ok_or_else(|| build_not_found(&id))?;
+    if !old.is_complete() {
+        return Err(ApiError::invalid_input(format!(
+            "Build {id} is still in progress; only a completed build can be retried"
+        )));
+    }
+    let project = state
+        .store
+        .get_project(&caller.account_id, &old.project_name)
+        .await
+        .map_err(store_failure)?
+        .ok_or_else(|| {
+            ApiError::not_found(format!("Project cannot be found: {}", old.project_name))
+        })?;
+    let mut build = new_build(
+        state,
+        &caller.account_id,
+        &old.project_name,
+        old.settings.clone(),
+        project.source_epoch,
+        caller.access_key_id.clone(),
+    );
+    build.git_ref = old.git_ref.clone().or(build.git_ref);
+    build.trigger_variables = old.trigger_variables.clone();
+    build.idempotency_token = input.idempotency_token;
+    submit(state, &mut build).await?;
+    Ok(json!({ "build": build_json(state, &build) }))
+}
+
+#[derive(Deserialize)]
+struct IdsInput {
+    ids: Option<Vec<String>>,
+}
+
+fn required_ids(ids: Option<Vec<String>>) -> Result<Vec<String>, ApiError> {
+    let ids = ids.unwrap_or_default();
+    let mut v = Violations::new();
+    if ids.is_empty() {
+        v.add(
+            "ids",
+            "[]",
+            "Member must have length greater than or equal to 1",
+        );
+    }
+    v.count("ids", ids.len(), 100);
+    for (i, id) in ids.iter().enumerate() {
+        v.min_length(&format!("ids.{}.member", i + 1), id, 1);
+    }
+    v.finish()?;
+    Ok(ids)
+}
+
+pub async fn batch_get(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
+    let input: IdsInput = parse_input(input)?;
+    let ids = required_ids(input.ids)?;
+    let mut builds = Vec::new();
+    let mut not_found = Vec::new();
+    for id in &ids {
+        match find_build(state, caller, id).await? {
+            Some(build) => builds.push(build_json(state, &build)),
+            None => not_found.push(Value::String(id.clone())),
+        }
+    }
+    Ok(json!({ "builds": builds, "buildsNotFound": not_found }))
+}
+
+pub async fn batch_delete(
+    state: &AppState,
+    caller: &Caller,
+    input: Value,
+) -> Result<Value, ApiError> {
+    let input: IdsInput = parse_input(input)?;
+    let ids = required_ids(input.ids)?;
+    let mut deleted = Vec::new();
+    let mut not_deleted = Vec::new();
+    for id in &ids {
+        match find_build(state, caller, id).await? {
+            None => not_deleted.push(json!({"id": id, "statusCode": "BUILD_NOT_FOUND"})),
+            Some(build) if !build.is_complete() => {
+                not_deleted.push(json!({"id": id, "statusCode": "BUILD_IN_PROGRESS"}));
+            }
+            Some(build) => {
+                let _change = state.badge_epoch.begin_change();
+                state
+                    .store
+                    .delete_build(&caller.account_id, &build.uuid)
+                    .await
+                    .map_err(store_failure)?;
+                let _ = std::fs::remove_file(state.builds.log_path(&build.uuid));
+                deleted.push(Value::String(id.clone()));
+            }
+        }
+    }
+    Ok(json!({ "buildsDeleted": deleted, "buildsNotDeleted": not_deleted }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListInput {
+    project_name: Option<String>,
+    sort_order: Option<String>,
+    next_token: Option<String>,
+}
+
+async fn list_ids(
+    state: &AppState,
+    caller: &Caller,
+    input: ListInput,
+    project: Option<&str>,
+) -> Result<Value, ApiError> {
+    let mut v = Violations::new();
+    if let Some(s) = &input.sort_order {
+        v.one_of("sortOrder", s, enums::SORT_ORDER);
+    }
+    v.finish()?;
+    let ascending = input.sort_order.as_deref() == Some("ASCENDING");
+    let offset = paging::decode(input.next_token.as_deref())?;
+    let page = state
+        .store
+        .list_builds(&caller.account_id, project, ascending, offset, PAGE_SIZE)
+        .await
+        .map_err(store_failure)?;
+    let mut out = json!({ "ids": page.items });
+    if let Some(next) = page.next_offset {
+        out["nextToken"] = Value::String(paging::encode(next));
+    }
+    Ok(out)
+}
+
+pub async fn list(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
+    let input: ListInput = parse_input(input)?;
+    list_ids(state, caller, input, None).await
+}
+
+pub async fn list_for_project(
+    state: &AppState,
+    caller: &Caller,
+    input: Value,
+) -> Result<Value, ApiError> {
+    let input: ListInput = parse_input(input)?;
+    let reference = input.project_name.clone().unwrap_or_default();
+    if reference.is_empty() {
+        let mut v = Violations::new();
+        v.missing("projectName");
+        v.finish()?;
+    }
+    let name = super::projects::name_from_reference(state, caller, &reference).to_string();
+    state
+        .store
+        .get_project(&caller.account_id, &name)
+        .await
+        .map_err(store_failure)?
+        .ok_or_else(|| ApiError::not_found(format!("Project cannot be found: {name}")))?;
+    list_ids(state, caller, input, Some(&name)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provisional_refs() {
+        assert_eq!(
+            provisional_ref(Some("main")),
+            Some(GitRef::Branch("main".into()))
+        );
+        assert_eq!(
+            provisional_ref(Some("refs/tags/v1")),
+            Some(GitRef::Tag("v1".into()))
+        );
+        assert_eq!(
+            provisional_ref(Some("refs/heads/a/b")),
+            Some(GitRef::Branch("a/b".into()))
+        );
+        assert_eq!(
+            provisional_ref(Some("0123456789abcdef0123456789abcdef01234567")),
+            None
+        );
+        assert_eq!(provisional_ref(None), None);
+    }
+}

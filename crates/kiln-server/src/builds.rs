@@ -1,0 +1,328 @@
+//! The build manager: queues builds, runs at most N at once (and each project's
+//! `concurrentBuildLimit`), stops them, and recovers after a crash.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, PhaseType, context_codes};
+use kiln_runner::artifacts::ArtifactStore;
+use kiln_runner::build::{BuildJob, BuildSink, run_build};
+use kiln_runner::shell::Launcher;
+use kiln_runner::source::GitCredential;
+use kiln_store::Store;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::badges::BadgeEpoch;
+
+/// Settings of the build manager.
+pub struct BuildSettings {
+    pub data_dir: PathBuf,
+    pub max_concurrent_builds: usize,
+    pub region: String,
+    pub public_url: String,
+    /// Length of one "minute" of `timeoutInMinutes` (shortened only by tests).
+    pub minute: Duration,
+    pub artifact_store: Arc<ArtifactStore>,
+    pub launcher: Arc<dyn Launcher>,
+}
+
+/// A running build's handles.
+struct Running {
+    account_id: String,
+    project_name: String,
+    stop: CancellationToken,
+}
+
+pub struct BuildManager {
+    store: Arc<dyn Store>,
+    badges: Arc<BadgeEpoch>,
+    settings: BuildSettings,
+    running: Mutex<HashMap<String, Running>>,
+    wake: Notify,
+    /// Cancelled when the server shuts down: no queued build starts after that.
+    intake_closed: CancellationToken,
+}
+
+impl BuildManager {
+    pub fn new(
+        store: Arc<dyn Store>,
+        badges: Arc<BadgeEpoch>,
+        settings: BuildSettings,
+    ) -> Arc<Self> {
+        Arc::new(BuildManager {
+            store,
+            badges,
+            settings,
+            running: Mutex::new(HashMap::new()),
+            wake: Notify::new(),
+            intake_closed: CancellationToken::new(),
+        })
+    }
+
+    pub fn log_path(&self, uuid: &str) -> PathBuf {
+        self.settings
+            .data_dir
+            .join("logs")
+            .join(format!("{uuid}.log"))
+    }
+
+    pub fn log_link(&self, uuid: &str) -> String {
+        format!("{}/builds/{uuid}/log", self.settings.public_url)
+    }
+
+    pub fn minute(&self) -> Duration {
+        self.settings.minute
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, Running>> {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn is_running(&self, uuid: &str) -> bool {
+        self.running().contains_key(uuid)
+    }
+
+    /// Ends builds that were running when Kiln died, then starts the scheduler.
+    pub async fn recover_and_start(self: &Arc<Self>) -> Result<(), kiln_store::StoreError> {
+        for dir in ["logs", "work"] {
+            if let Err(e) = std::fs::create_dir_all(self.settings.data_dir.join(dir)) {
+                tracing::error!(error = %e, dir, "cannot create data directory");
+            }
+        }
+        for mut build in self.store.incomplete_builds().await? {
+            if build.current_phase > PhaseType::Queued {
+                build.abort(
+                    BuildStatus::Fault,
+                    PhaseContext::new(
+                        context_codes::SERVER_ERROR,
+                        "Kiln stopped while this build was running; the build cannot be resumed",
+                    ),
+                    now_epoch(),
+                );
+                {
+                    let _change = self.badges.begin_change();
+                    self.store.save_build(&build).await?;
+                }
+                tracing::warn!(build = %build.id(), "build ended as FAULT after a restart");
+            }
+            // A leftover work directory of a dead build is removed; queued builds have none.
+            let _ = std::fs::remove_dir_all(self.settings.data_dir.join("work").join(&build.uuid));
+        }
+        let manager = Arc::clone(self);
+        tokio::spawn(async move { manager.schedule_loop().await });
+        Ok(())
+    }
+
+    /// Tells the scheduler a build was queued.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Stops a build: a running one is cancelled, a queued one ends at once.
+    pub async fn stop(&self, build: &mut BuildRecord) -> Result<(), kiln_store::StoreError> {
+        if let Some(running) = self.running().get(&build.uuid) {
+            running.stop.cancel();
+            return Ok(());
+        }
+        if !build.is_complete() {
+            build.abort(
+                BuildStatus::Stopped,
+                PhaseContext::new(context_codes::BUILD_STOPPED, "Build was stopped"),
+                now_epoch(),
+            );
+            let _change = self.badges.begin_change();
+            self.store.save_build(build).await?;
+        }
+        Ok(())
+    }
+
+    /// Stops intake and waits up to `grace` for running builds; the rest are stopped.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.intake_closed.cancel();
+        let deadline = tokio::time::Instant::now() + grace;
+        while !self.running().is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let left: Vec<CancellationToken> =
+            self.running().values().map(|r| r.stop.clone()).collect();
+        for stop in &left {
+            stop.cancel();
+        }
+        let hard_deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !self.running().is_empty() && tokio::time::Instant::now() < hard_deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn schedule_loop(self: Arc<Self>) {
+        loop {
+            if self.intake_closed.is_cancelled() {
+                return;
+            }
+            if let Err(e) = self.schedule_once().await {
+                tracing::error!(error = %e, "scheduling builds failed");
+            }
+            // Queued timeouts are checked at least once a second.
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = self.intake_closed.cancelled() => return,
+            }
+        }
+    }
+
+    async fn schedule_once(self: &Arc<Self>) -> Result<(), kiln_store::StoreError> {
+        let queued: Vec<BuildRecord> = self
+            .store
+            .incomplete_builds()
+            .await?
+            .into_iter()
+            .filter(|b| b.current_phase <= PhaseType::Queued && !self.is_running(&b.uuid))
+            .collect();
+        let now = now_epoch();
+        for mut build in queued {
+            let queued_limit = self.settings.minute.as_secs_f64()
+                * build.settings.queued_timeout_in_minutes as f64;
+            if now - build.start_time > queued_limit {
+                build.abort(
+                    BuildStatus::TimedOut,
+                    PhaseContext::new(
+                        context_codes::BUILD_TIMED_OUT,
+                        "Build has timed out while queued",
+                    ),
+                    now,
+                );
+                {
+                    let _change = self.badges.begin_change();
+                    self.store.save_build(&build).await?;
+                }
+                continue;
+            }
+            if !self.has_slot(&build).await? {
+                continue;
+            }
+            self.launch(build).await;
+        }
+        Ok(())
+    }
+
+    /// Whether the build may start now: a free global slot and room under its project's limit.
+    async fn has_slot(&self, build: &BuildRecord) -> Result<bool, kiln_store::StoreError> {
+        let (total, in_project) = {
+            let running = self.running();
+            let in_project = running
+                .values()
+                .filter(|r| {
+                    r.account_id == build.account_id && r.project_name == build.project_name
+                })
+                .count();
+            (running.len(), in_project)
+        };
+        if total >= self.settings.max_concurrent_builds {
+            return Ok(false);
+        }
+        let project_limit = self
+            .store
+            .get_project(&build.account_id, &build.project_name)
+            .await?
+            .and_then(|p| p.settings.concurrent_build_limit);
+        Ok(project_limit.is_none_or(|limit| (in_project as i64) < limit))
+    }
+
+    async fn launch(self: &Arc<Self>, build: BuildRecord) {
+        let stop = CancellationToken::new();
+        self.running().insert(
+            build.uuid.clone(),
+            Running {
+                account_id: build.account_id.clone(),
+                project_name: build.project_name.clone(),
+                stop: stop.clone(),
+            },
+        );
+        let credential = self.source_credential(&build).await;
+        let job = BuildJob {
+            region: self.settings.region.clone(),
+            work_dir: self.settings.data_dir.join("work").join(&build.uuid),
+            log_path: self.log_path(&build.uuid),
+            source_credential: credential,
+            artifact_store: Arc::clone(&self.settings.artifact_store),
+            launcher: Arc::clone(&self.settings.launcher),
+            minute: self.settings.minute,
+            log_link: self.log_link(&build.uuid),
+            record: build,
+        };
+        let manager = Arc::clone(self);
+        let runtime = tokio::runtime::Handle::current();
+        // The build future is not `Send` (it borrows across awaits in ways rustc cannot prove
+        // `Send` for every lifetime), so each build drives it on a blocking thread of its own.
+        tokio::task::spawn_blocking(move || {
+            let uuid = job.record.uuid.clone();
+            let sink = StoreSink {
+                store: Arc::clone(&manager.store),
+                badges: Arc::clone(&manager.badges),
+            };
+            runtime.block_on(async {
+                let finished = run_build(job, &sink, stop).await;
+                sink.save(&finished).await;
+            });
+            manager.running().remove(&uuid);
+            manager.wake();
+        });
+    }
+
+    /// The imported credential for the build's source provider, if any.
+    async fn source_credential(&self, build: &BuildRecord) -> Option<GitCredential> {
+        let server_type = build.settings.source.source_type.as_deref()?;
+        let credentials = match self.store.source_credentials(&build.account_id).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read source credentials");
+                return None;
+            }
+        };
+        let credential = credentials
+            .into_iter()
+            .find(|c| c.server_type == server_type)?;
+        let username = credential.username.clone().unwrap_or_else(|| {
+            match server_type {
+                "GITLAB" | "GITLAB_SELF_MANAGED" => "oauth2",
+                "BITBUCKET" => "x-token-auth",
+                _ => "x-access-token",
+            }
+            .to_string()
+        });
+        Some(GitCredential {
+            username,
+            token: credential.token.into(),
+        })
+    }
+}
+
+/// Persists every state the runner reports, and tells badges about it.
+struct StoreSink {
+    store: Arc<dyn Store>,
+    badges: Arc<BadgeEpoch>,
+}
+
+#[async_trait]
+impl BuildSink for StoreSink {
+    async fn save(&self, record: &BuildRecord) {
+        let _change = self.badges.begin_change();
+        match self.store.save_build(record).await {
+            Ok(()) => {}
+            // The project (and so the build) was deleted meanwhile: nothing to record.
+            Err(kiln_store::StoreError::NotFound) => {}
+            Err(e) => tracing::error!(build = %record.id(), error = %e, "cannot save build state"),
+        }
+    }
+}
+
+pub fn now_epoch() -> f64 {
+    let now = time::OffsetDateTime::now_utc();
+    // Millisecond precision, as CodeBuild reports times.
+    (now.unix_timestamp_nanos() / 1_000_000) as f64 / 1000.0
+}
