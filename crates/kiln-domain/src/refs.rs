@@ -7,6 +7,16 @@ pub enum GitRef {
     Tag(String),
 }
 
+impl GitRef {
+    /// `("branch", name)` or `("tag", name)`, as stored and queried for badges.
+    pub fn kind_and_name(&self) -> (&'static str, &str) {
+        match self {
+            GitRef::Branch(name) => ("branch", name),
+            GitRef::Tag(name) => ("tag", name),
+        }
+    }
+}
+
 /// True for a (possibly abbreviated) commit SHA: 7 to 40 hex digits.
 pub fn looks_like_commit(version: &str) -> bool {
     (7..=40).contains(&version.len()) && version.bytes().all(|b| b.is_ascii_hexdigit())
@@ -47,15 +57,5 @@ mod tests {
             None
         );
         assert_eq!(branch_named_by(""), None);
-    }
-}
-
-impl GitRef {
-    /// `("branch", name)` or `("tag", name)`, as stored and queried for badges.
-    pub fn kind_and_name(&self) -> (&'static str, &str) {
-        match self {
-            GitRef::Branch(name) => ("branch", name),
-            GitRef::Tag(name) => ("tag", name),
-        }
     }
 }

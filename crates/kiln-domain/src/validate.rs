@@ -103,6 +103,18 @@ impl Violations {
     }
 }
 
+/// A required text member: its value, or AWS's "must not be null" error when it is absent or empty.
+pub fn required(field: &str, value: Option<String>) -> Result<String, ApiError> {
+    match value {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => {
+            let mut v = Violations::new();
+            v.missing(field);
+            Err(v.finish().err().unwrap_or_else(ApiError::internal))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +128,18 @@ mod tests {
             err.message,
             "1 validation error detected: Value '3' at 'timeoutInMinutes' failed to satisfy constraint: Member must have value between 5 and 2160, inclusive"
         );
+    }
+
+    #[test]
+    fn required_members() {
+        assert_eq!(required("id", Some("x".into())).unwrap(), "x");
+        assert!(
+            required("id", Some(String::new()))
+                .unwrap_err()
+                .message
+                .contains("at 'id'")
+        );
+        assert!(required("id", None).is_err());
     }
 
     #[test]

@@ -26,7 +26,6 @@ use kiln_domain::build::{
     BuildRecord, BuildStatus, ExportedVariable, OnFailureAction, PhaseContext, PhaseType,
     context_codes,
 };
-use kiln_domain::refs;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -410,11 +409,11 @@ impl Run<'_> {
                     checked_out.resolved_commit
                 ));
                 self.record.resolved_source_version = Some(checked_out.resolved_commit);
-                if self.record.git_ref.is_none() {
-                    self.record.git_ref = checked_out.git_ref.map(|git_ref| match git_ref {
-                        source::GitRef::Branch(name) => refs::GitRef::Branch(name),
-                        source::GitRef::Tag(name) => refs::GitRef::Tag(name),
-                    });
+                // What the checkout resolved wins over StartBuild's reading of the version
+                // (a bare `v1` may be a tag); a ref set by the caller for a bare commit (a
+                // webhook's pushed branch) stays.
+                if let Some(git_ref) = checked_out.git_ref {
+                    self.record.git_ref = Some(git_ref);
                 }
                 self.sink.save(&self.record).await;
                 Ok(Ok(()))

@@ -18,15 +18,12 @@
 mod process_group;
 mod script;
 
-pub use process_group::{Launcher, LocalLauncher};
+pub use process_group::{CommandRunner, Launcher, LocalLauncher};
 
-use rustix::process::Pid;
 use script::Variable;
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
@@ -84,7 +81,8 @@ pub struct SessionConfig {
     /// Working directory of the first command (as the shell sees it).
     pub initial_cwd: PathBuf,
     /// The complete environment of the first command, exported. Nothing else is inherited except
-    /// what the launcher adds (the local launcher: Kiln's `PATH`, unless set here).
+    /// what the launcher adds (the local launcher: Kiln's `PATH`, unless set here; a container:
+    /// its image's environment).
     pub env: Vec<(String, String)>,
     pub shell: Shell,
     pub semantics: Semantics,
@@ -119,6 +117,8 @@ pub enum ShellError {
     Spawn(std::io::Error),
     #[error("cannot wait for the shell: {0}")]
     Wait(std::io::Error),
+    #[error("cannot run the command in the build container: {0}")]
+    Container(String),
     #[error("cannot give the build log to the shell: {0}")]
     LogFile(std::io::Error),
     #[error("invalid environment variable name {0:?}")]
@@ -138,11 +138,9 @@ pub struct ShellSession {
     state_dir: PathBuf,
     shell: Shell,
     semantics: Semantics,
-    launcher: Arc<dyn Launcher>,
+    runner: Box<dyn CommandRunner>,
     variables: BTreeMap<String, Variable>,
     cwd: Vec<u8>,
-    /// Process groups started by this session that may still have members.
-    process_groups: Vec<Pid>,
 }
 
 impl ShellSession {
@@ -160,10 +158,9 @@ impl ShellSession {
             state_dir,
             shell: config.shell,
             semantics: config.semantics,
-            launcher,
+            runner: launcher.runner(),
             variables: BTreeMap::new(),
             cwd: config.initial_cwd.as_os_str().as_bytes().to_vec(),
-            process_groups: Vec::new(),
         };
         for (name, value) in &config.env {
             session.set_var(name, value)?;
@@ -200,9 +197,9 @@ impl ShellSession {
     }
 
     /// Runs one buildspec command. Its output (and that of every process it starts) is written
-    /// straight to `log`, which should be opened in append mode. On cancellation the command's
-    /// whole process group gets SIGTERM, then SIGKILL after a grace period; this returns within
-    /// about 3 seconds.
+    /// straight to `log`, which should be opened in append mode. On cancellation the launcher
+    /// ends the command with all its processes (locally: SIGTERM to its process group, then
+    /// SIGKILL after a grace period); this returns within about 3 seconds.
     pub async fn run(
         &mut self,
         command: &str,
@@ -220,54 +217,28 @@ impl ShellSession {
         }
         self.prepare_files(command).await?;
 
-        let stdout = log.try_clone().map_err(ShellError::LogFile)?;
-        let stderr = log.try_clone().map_err(ShellError::LogFile)?;
-        let mut shell = self
-            .launcher
-            .command(self.shell, &self.state_dir.join(script::SCRIPT_FILE));
-        shell
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr)
-            .process_group(0)
-            .kill_on_drop(true);
-        let mut child = shell.spawn().map_err(ShellError::Spawn)?;
-        // `process_group(0)` makes the shell the leader of a new group whose id is its pid.
-        let pgid = child
-            .id()
-            .and_then(|pid| i32::try_from(pid).ok())
-            .and_then(Pid::from_raw);
-        self.process_groups
-            .retain(|&group| process_group::group_is_alive(group));
-        self.process_groups.extend(pgid);
-
-        let status = tokio::select! {
-            status = child.wait() => status.map_err(ShellError::Wait)?,
-            () = cancel.cancelled() => {
-                if let Some(pgid) = pgid {
-                    process_group::terminate_command(pgid, &mut child).await;
-                }
-                return Ok(CommandOutcome::Cancelled);
-            }
-        };
+        let outcome = self
+            .runner
+            .run(
+                self.shell,
+                &self.state_dir.join(script::SCRIPT_FILE),
+                log,
+                cancel,
+            )
+            .await?;
+        if outcome == CommandOutcome::Cancelled {
+            return Ok(outcome);
+        }
         if self.semantics == Semantics::SharedSession {
             self.load_saved_state().await?;
         }
-        Ok(match (status.code(), status.signal()) {
-            (Some(code), _) => CommandOutcome::Exited(code),
-            (None, Some(signal)) => CommandOutcome::Signalled(signal),
-            // Unix statuses are either; keep a failure if that ever changes.
-            (None, None) => CommandOutcome::Exited(-1),
-        })
+        Ok(outcome)
     }
 
     /// Ends every process still running from this session's commands (background jobs are left
     /// running between commands, as in CodeBuild, until the build ends).
     pub async fn shutdown(&mut self) {
-        self.process_groups
-            .retain(|&group| process_group::group_is_alive(group));
-        process_group::terminate_groups(&self.process_groups).await;
-        self.process_groups.clear();
+        self.runner.shutdown().await;
     }
 
     async fn prepare_files(&self, command: &str) -> Result<(), ShellError> {
@@ -370,17 +341,6 @@ impl ShellSession {
             return Err(ShellError::StateTooLarge { path, max });
         }
         Ok(Some(contents))
-    }
-}
-
-impl Drop for ShellSession {
-    /// Last resort if `shutdown` was not awaited: no build's processes outlive its session.
-    fn drop(&mut self) {
-        for &group in &self.process_groups {
-            if process_group::group_is_alive(group) {
-                process_group::kill_now(group);
-            }
-        }
     }
 }
 

@@ -90,11 +90,7 @@ pub struct CheckedOut {
     pub git_ref: Option<GitRef>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GitRef {
-    Branch(String),
-    Tag(String),
-}
+pub use kiln_domain::refs::GitRef;
 
 /// What a source version string denotes, decided without looking at the repository.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1409,7 +1409,6 @@ fn sigterm_stops_the_server_cleanly() {
 }
 
 #[test]
-#[ignore = "server bug: `#[serde(flatten)]` in ProjectInput hides the member path, the message says '.'"]
 fn a_member_of_the_wrong_type_is_named() {
     let server = KilnServer::start();
     let outcome = boto3(

@@ -5,6 +5,7 @@ use crate::artifacts::ArtifactStoreConfig;
 use crate::shell::LocalLauncher;
 use kiln_domain::build::{BuildPhase, BuildSettings};
 use kiln_domain::project::{EnvironmentVariable, ProjectEnvironment, ProjectSource};
+use kiln_domain::refs;
 use std::process::Command as StdCommand;
 use std::sync::Mutex;
 use std::time::Instant;

@@ -1,29 +1,53 @@
-//! Launching the shell and ending whole process groups (the shell, its children and grandchildren).
+//! Launching the shell: the executor interface, and the local executor, which runs each command
+//! in a process group and ends whole groups (the shell, its children and grandchildren).
 
-use super::Shell;
+use super::{CommandOutcome, Shell, ShellError};
+use async_trait::async_trait;
 use rustix::process::{Pid, Signal, kill_process_group, test_kill_process_group};
 use std::ffi::OsString;
+use std::fs::File;
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
+use std::process::Stdio;
 use std::time::Duration;
 use tokio::process::{Child, Command};
+use tokio_util::sync::CancellationToken;
 
 /// How long a process group gets between SIGTERM and SIGKILL.
-pub(super) const TERMINATION_GRACE: Duration = Duration::from_secs(2);
+const TERMINATION_GRACE: Duration = Duration::from_secs(2);
 /// How long to wait for SIGKILLed processes to disappear.
 const KILL_SETTLE: Duration = Duration::from_secs(1);
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
-/// Starts the shell process for one command; everything else (state, stdio, process group,
-/// waiting, cancellation) is the session's job, so executors differ only here.
+/// Where an executor runs the shells of one build's session; shared by all builds.
 pub trait Launcher: Send + Sync {
-    /// A command that runs `shell` on `script`, the absolute path of the wrapper script in the
-    /// session's state directory. A launcher running the shell elsewhere (a container) must pass
-    /// the script's path as the shell sees it: the script finds its state files next to itself.
-    fn command(&self, shell: Shell, script: &Path) -> Command;
+    /// A runner for one session's commands (it tracks what those commands leave running).
+    fn runner(&self) -> Box<dyn CommandRunner>;
+}
+
+/// Runs the commands of one session, one at a time.
+#[async_trait]
+pub trait CommandRunner: Send {
+    /// Runs `shell` on `script`, the absolute path of the wrapper script in the session's state
+    /// directory, which must be the same path wherever the shell runs (the script finds its state
+    /// files next to itself). The shell and everything it starts write to `log`, opened for
+    /// appending. On cancellation the command is ended with all its processes and
+    /// [`CommandOutcome::Cancelled`] is returned within a few seconds.
+    async fn run(
+        &mut self,
+        shell: Shell,
+        script: &Path,
+        log: &File,
+        cancel: &CancellationToken,
+    ) -> Result<CommandOutcome, ShellError>;
+
+    /// Ends every process still running from the session's commands (background jobs).
+    async fn shutdown(&mut self);
 }
 
 /// Runs the shell on this host, with an empty environment except `PATH` (the session restores
-/// every build variable itself, so nothing of Kiln's own environment leaks into builds).
+/// every build variable itself, so nothing of Kiln's own environment leaks into builds). Each
+/// command is the leader of a new process group, and cancelling ends the whole group.
 #[derive(Debug, Clone)]
 pub struct LocalLauncher {
     host_path: Option<OsString>,
@@ -46,19 +70,90 @@ impl Default for LocalLauncher {
 }
 
 impl Launcher for LocalLauncher {
-    fn command(&self, shell: Shell, script: &Path) -> Command {
+    fn runner(&self) -> Box<dyn CommandRunner> {
+        Box::new(LocalRunner {
+            host_path: self.host_path.clone(),
+            process_groups: Vec::new(),
+        })
+    }
+}
+
+/// One session's commands on this host.
+struct LocalRunner {
+    host_path: Option<OsString>,
+    /// Process groups started by this session that may still have members.
+    process_groups: Vec<Pid>,
+}
+
+#[async_trait]
+impl CommandRunner for LocalRunner {
+    async fn run(
+        &mut self,
+        shell: Shell,
+        script: &Path,
+        log: &File,
+        cancel: &CancellationToken,
+    ) -> Result<CommandOutcome, ShellError> {
+        let stdout = log.try_clone().map_err(ShellError::LogFile)?;
+        let stderr = log.try_clone().map_err(ShellError::LogFile)?;
         let mut command = Command::new(shell.program());
         command.env_clear();
         if let Some(path) = &self.host_path {
             command.env("PATH", path);
         }
-        command.arg(script);
         command
+            .arg(script)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .process_group(0)
+            .kill_on_drop(true);
+        let mut child = command.spawn().map_err(ShellError::Spawn)?;
+        // `process_group(0)` makes the shell the leader of a new group whose id is its pid.
+        let pgid = child
+            .id()
+            .and_then(|pid| i32::try_from(pid).ok())
+            .and_then(Pid::from_raw);
+        self.process_groups.retain(|&group| group_is_alive(group));
+        self.process_groups.extend(pgid);
+
+        let status = tokio::select! {
+            status = child.wait() => status.map_err(ShellError::Wait)?,
+            () = cancel.cancelled() => {
+                if let Some(pgid) = pgid {
+                    terminate_command(pgid, &mut child).await;
+                }
+                return Ok(CommandOutcome::Cancelled);
+            }
+        };
+        Ok(match (status.code(), status.signal()) {
+            (Some(code), _) => CommandOutcome::Exited(code),
+            (None, Some(signal)) => CommandOutcome::Signalled(signal),
+            // Unix statuses are either; keep a failure if that ever changes.
+            (None, None) => CommandOutcome::Exited(-1),
+        })
+    }
+
+    async fn shutdown(&mut self) {
+        self.process_groups.retain(|&group| group_is_alive(group));
+        terminate_groups(&self.process_groups).await;
+        self.process_groups.clear();
+    }
+}
+
+impl Drop for LocalRunner {
+    /// Last resort if `shutdown` was not awaited: no build's processes outlive its session.
+    fn drop(&mut self) {
+        for &group in &self.process_groups {
+            if group_is_alive(group) {
+                kill_now(group);
+            }
+        }
     }
 }
 
 /// Whether any process (zombies included) is still in the group.
-pub(super) fn group_is_alive(pgid: Pid) -> bool {
+fn group_is_alive(pgid: Pid) -> bool {
     test_kill_process_group(pgid).is_ok()
 }
 
@@ -70,7 +165,7 @@ async fn wait_until_gone(groups: &[Pid]) {
 
 /// Ends a running command's process group: SIGTERM, then SIGKILL after the grace period; reaps the
 /// leader. Returns within about `TERMINATION_GRACE + KILL_SETTLE`.
-pub(super) async fn terminate_command(pgid: Pid, leader: &mut Child) {
+async fn terminate_command(pgid: Pid, leader: &mut Child) {
     // Errors mean the group is already gone.
     let _ = kill_process_group(pgid, Signal::TERM);
     let graceful = tokio::time::timeout(TERMINATION_GRACE, async {
@@ -90,7 +185,7 @@ pub(super) async fn terminate_command(pgid: Pid, leader: &mut Child) {
 }
 
 /// Ends leftover groups (background processes of finished commands) the same way.
-pub(super) async fn terminate_groups(groups: &[Pid]) {
+async fn terminate_groups(groups: &[Pid]) {
     for &pgid in groups {
         let _ = kill_process_group(pgid, Signal::TERM);
     }
@@ -106,6 +201,6 @@ pub(super) async fn terminate_groups(groups: &[Pid]) {
 }
 
 /// Immediate SIGKILL, for a session dropped without `shutdown`.
-pub(super) fn kill_now(pgid: Pid) {
+fn kill_now(pgid: Pid) {
     let _ = kill_process_group(pgid, Signal::KILL);
 }

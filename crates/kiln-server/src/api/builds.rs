@@ -4,7 +4,7 @@
 use kiln_domain::build::{BuildPhase, BuildRecord, BuildStatus, PhaseType};
 use kiln_domain::refs::{self, GitRef};
 use kiln_domain::start::StartBuildInput;
-use kiln_domain::validate::Violations;
+use kiln_domain::validate::{self, Violations};
 use kiln_domain::{ApiError, enums};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -194,20 +194,9 @@ struct IdInput {
     idempotency_token: Option<String>,
 }
 
-fn required_id(id: Option<String>) -> Result<String, ApiError> {
-    match id {
-        Some(id) if !id.is_empty() => Ok(id),
-        _ => {
-            let mut v = Violations::new();
-            v.missing("id");
-            v.finish().map(|()| String::new())
-        }
-    }
-}
-
 pub async fn stop(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
     let input: IdInput = parse_input(input)?;
-    let id = required_id(input.id)?;
+    let id = validate::required("id", input.id)?;
     let mut build = find_build(state, caller, &id)
         .await?
         .ok_or_else(|| build_not_found(&id))?;
@@ -225,7 +214,7 @@ pub async fn stop(state: &AppState, caller: &Caller, input: Value) -> Result<Val
 
 pub async fn retry(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
     let input: IdInput = parse_input(input)?;
-    let id = required_id(input.id)?;
+    let id = validate::required("id", input.id)?;
     let old = find_build(state, caller, &id)
         .await?
         .ok_or_else(|| build_not_found(&id))?;
@@ -368,12 +357,7 @@ pub async fn list_for_project(
     input: Value,
 ) -> Result<Value, ApiError> {
     let input: ListInput = parse_input(input)?;
-    let reference = input.project_name.clone().unwrap_or_default();
-    if reference.is_empty() {
-        let mut v = Violations::new();
-        v.missing("projectName");
-        v.finish()?;
-    }
+    let reference = validate::required("projectName", input.project_name.clone())?;
     let name = super::projects::name_from_reference(state, caller, &reference).to_string();
     state
         .store

@@ -2,7 +2,7 @@
 //! Tokens are stored for git to use at checkout and never returned.
 
 use kiln_domain::ApiError;
-use kiln_domain::validate::Violations;
+use kiln_domain::validate::{self, Violations};
 use kiln_store::{SourceCredential, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -115,12 +115,7 @@ struct DeleteInput {
 
 pub async fn delete(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
     let input: DeleteInput = parse_input(input)?;
-    let arn = input.arn.unwrap_or_default();
-    if arn.is_empty() {
-        let mut v = Violations::new();
-        v.missing("arn");
-        v.finish()?;
-    }
+    let arn = validate::required("arn", input.arn)?;
     let deleted = state
         .store
         .delete_source_credential(&caller.account_id, &arn)

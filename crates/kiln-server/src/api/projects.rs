@@ -2,7 +2,7 @@
 //! ListProjects and ListCuratedEnvironmentImages.
 
 use kiln_domain::project::{self, ProjectInput, ProjectRecord, PublicLinks};
-use kiln_domain::validate::Violations;
+use kiln_domain::validate::{self, Violations};
 use kiln_domain::{ApiError, ErrorKind, enums, token};
 use kiln_store::{ProjectSort, StoreError};
 use serde::Deserialize;
@@ -41,8 +41,15 @@ pub(crate) fn name_from_reference<'a>(
     reference.strip_prefix(prefix.as_str()).unwrap_or(reference)
 }
 
+/// Parses `CreateProject`/`UpdateProject` input. The settings are parsed on their own first:
+/// through `#[serde(flatten)]` a wrong member type would lose the path to the member.
+fn parse_project_input(input: Value) -> Result<ProjectInput, ApiError> {
+    parse_input::<project::ProjectSettings>(input.clone())?;
+    parse_input(input)
+}
+
 pub async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
-    let input: ProjectInput = parse_input(input)?;
+    let input = parse_project_input(input)?;
     let new = project::validate_create(input)?;
     let now = state.now_epoch();
     let record = ProjectRecord {
@@ -66,13 +73,8 @@ pub async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<V
 }
 
 pub async fn update(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
-    let input: ProjectInput = parse_input(input)?;
-    let reference = input.name.clone().unwrap_or_default();
-    if reference.is_empty() {
-        let mut v = Violations::new();
-        v.missing("name");
-        v.finish()?;
-    }
+    let input = parse_project_input(input)?;
+    let reference = validate::required("name", input.name.clone())?;
     let name = name_from_reference(state, caller, &reference);
     let mut record = state
         .store
@@ -98,12 +100,7 @@ struct NameInput {
 
 pub async fn delete(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
     let input: NameInput = parse_input(input)?;
-    let reference = input.name.unwrap_or_default();
-    if reference.is_empty() {
-        let mut v = Violations::new();
-        v.missing("name");
-        v.finish()?;
-    }
+    let reference = validate::required("name", input.name)?;
     let name = name_from_reference(state, caller, &reference);
     let _change = state.badge_epoch.begin_change();
     let deleted = state
