@@ -78,6 +78,11 @@ impl BuildManager {
         self.settings.minute
     }
 
+    /// Where builds upload their artifacts; the console serves downloads from it.
+    pub fn artifact_store(&self) -> &ArtifactStore {
+        &self.settings.artifact_store
+    }
+
     fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, Running>> {
         self.running.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -261,14 +266,36 @@ impl BuildManager {
         // `Send` for every lifetime), so each build drives it on a blocking thread of its own.
         tokio::task::spawn_blocking(move || {
             let uuid = job.record.uuid.clone();
+            let fallback = job.record.clone();
             let sink = StoreSink {
                 store: Arc::clone(&manager.store),
                 badges: Arc::clone(&manager.badges),
             };
-            runtime.block_on(async {
-                let finished = run_build(job, &sink, stop).await;
-                sink.save(&finished).await;
-            });
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                runtime.block_on(async {
+                    let finished = run_build(job, &sink, stop).await;
+                    sink.save(&finished).await;
+                })
+            }));
+            if outcome.is_err() {
+                // A bug in the runner must not leave the build IN_PROGRESS or hold its slot.
+                runtime.block_on(async {
+                    let mut faulted =
+                        match manager.store.get_build(&fallback.account_id, &uuid).await {
+                            Ok(Some(saved)) => saved,
+                            _ => fallback,
+                        };
+                    faulted.abort(
+                        BuildStatus::Fault,
+                        PhaseContext::new(
+                            context_codes::SERVER_ERROR,
+                            "Kiln hit an internal error while running this build",
+                        ),
+                        now_epoch(),
+                    );
+                    sink.save(&faulted).await;
+                });
+            }
             manager.running().remove(&uuid);
             manager.wake();
         });
