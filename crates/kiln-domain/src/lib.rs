@@ -8,5 +8,6 @@ pub mod refs;
 pub mod start;
 pub mod token;
 pub mod validate;
+pub mod webhook;
 
 pub use error::{ApiError, ErrorKind};

@@ -173,6 +173,10 @@ pub struct ProjectBadge {
     pub badge_enabled: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub badge_request_url: Option<String>,
+    /// Kiln's addition: the README snippet for `badge_request_url`. SDKs drop members they do
+    /// not know, so CodeBuild clients are unaffected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub badge_markdown: Option<String>,
 }
 
 /// The writable members of a project, shared by `CreateProject` and `UpdateProject`.
@@ -295,9 +299,11 @@ impl ProjectRecord {
         out.insert("created".into(), self.created.into());
         out.insert("lastModified".into(), self.last_modified.into());
         let badge = if self.badge_enabled {
+            let url = self.badge_request_url(links.public_url);
             ProjectBadge {
                 badge_enabled: true,
-                badge_request_url: Some(self.badge_request_url(links.public_url)),
+                badge_markdown: Some(crate::token::badge_markdown(&url)),
+                badge_request_url: Some(url),
             }
         } else {
             ProjectBadge::default()
@@ -822,6 +828,40 @@ mod tests {
         apply_update(&mut record, input(serde_json::json!({"name": "demo", "source": {"type": "GITHUB", "location": "https://example.com/other.git"}})), 3.0).unwrap();
         assert_eq!(record.source_epoch, 1);
         assert_eq!(record.last_modified, 3.0);
+    }
+
+    #[test]
+    fn api_shape_offers_the_badge_url_and_its_markdown() {
+        let p = validate_create(input(minimal())).unwrap();
+        let mut record = ProjectRecord {
+            account_id: "123456789012".into(),
+            name: p.name,
+            settings: p.settings,
+            badge_enabled: true,
+            badge_token: "tok".into(),
+            created: 1.0,
+            last_modified: 1.0,
+            source_epoch: 0,
+        };
+        record.settings.source_version = Some("refs/heads/feature/x".into());
+        let links = PublicLinks {
+            public_url: "https://ci.example.com/",
+            region: "us-east-1",
+        };
+        let url = "https://ci.example.com/badges?uuid=tok&branch=feature%2Fx";
+        assert_eq!(
+            record.to_api(&links)["badge"],
+            serde_json::json!({
+                "badgeEnabled": true,
+                "badgeRequestUrl": url,
+                "badgeMarkdown": format!("![Build Status]({url})"),
+            })
+        );
+        record.badge_enabled = false;
+        assert_eq!(
+            record.to_api(&links)["badge"],
+            serde_json::json!({"badgeEnabled": false})
+        );
     }
 
     #[test]

@@ -30,9 +30,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::artifacts::ArtifactStore;
-use crate::shell::{
-    CommandOutcome, Launcher, Semantics, SessionConfig, Shell, ShellError, ShellSession,
-};
+use crate::docker::{ProvisionError, ProvisionRequest, RegistryAuth};
+use crate::executor::{Environment, Executor};
+use crate::shell::{CommandOutcome, Semantics, SessionConfig, Shell, ShellError, ShellSession};
 use crate::source::{self, CheckoutRequest, GitCredential, SourceError};
 use buildspec_file::Location;
 use log::BuildLog;
@@ -57,7 +57,6 @@ pub struct BuildJob {
     pub source_credential: Option<GitCredential>,
     /// Where S3-type artifacts go.
     pub artifact_store: Arc<ArtifactStore>,
-    pub launcher: Arc<dyn Launcher>,
     /// Length of one minute of `timeoutInMinutes` (60 s; tests shrink it).
     pub minute: Duration,
     /// Where the log can be read, printed at the top of the log.
@@ -70,10 +69,14 @@ pub trait BuildSink: Send + Sync {
     async fn save(&self, record: &BuildRecord);
 }
 
-/// Runs `job` to COMPLETED and returns its final record. Cancelling `stop` ends the build as
-/// STOPPED within a few seconds.
+/// Runs `job` with `executor` to COMPLETED and returns its final
+/// record. `registry_auth` is the credential for pulling the build's image (the project's
+/// `registryCredential`). Cancelling `stop` ends the build as STOPPED within a few seconds and
+/// removes its container at once.
 pub async fn run_build(
+    executor: &Executor,
     job: BuildJob,
+    registry_auth: Option<RegistryAuth>,
     sink: &dyn BuildSink,
     stop: CancellationToken,
 ) -> BuildRecord {
@@ -84,7 +87,6 @@ pub async fn run_build(
         log_path,
         source_credential,
         artifact_store,
-        launcher,
         minute,
         log_link,
     } = job;
@@ -116,7 +118,10 @@ pub async fn run_build(
         work_dir,
         source_credential,
         artifact_store,
-        launcher,
+        executor: executor.clone(),
+        registry_auth,
+        environment: None,
+        log_path: std::path::absolute(&log_path).unwrap_or(log_path),
         minute,
         log_link,
         log,
@@ -156,7 +161,11 @@ struct Run<'a> {
     home_dir: PathBuf,
     source_credential: Option<GitCredential>,
     artifact_store: Arc<ArtifactStore>,
-    launcher: Arc<dyn Launcher>,
+    executor: Executor,
+    registry_auth: Option<RegistryAuth>,
+    /// Where the commands run, once provisioned.
+    environment: Option<Environment>,
+    log_path: PathBuf,
     minute: Duration,
     log_link: String,
     log: BuildLog,
@@ -312,16 +321,6 @@ impl Run<'_> {
     }
 
     async fn provision(&mut self) -> Result<PhaseResult, Interrupt> {
-        let image = self
-            .record
-            .settings
-            .environment
-            .image
-            .as_deref()
-            .unwrap_or("(none)");
-        self.log.line(&format!(
-            "Running on Kiln, local executor: commands run on this host (image {image} is not used)"
-        ));
         self.log.line(&format!("Build log: {}", self.log_link));
         // Leftovers of an earlier attempt (a crash) would break the checkout.
         let work_dir = self.work_dir.clone();
@@ -336,13 +335,47 @@ impl Run<'_> {
                 Interrupt::Fault(format!("Cannot create {}: {err}", dir.display()))
             })?;
         }
-        self.log.line("Waiting for agent ping");
         match environment::user_variables(&self.record.settings) {
             Ok(vars) => self.user_variables = vars,
             Err(message) => return Ok(Err(client_error(message))),
         }
+        if let Err(context) = self.provision_environment().await? {
+            return Ok(Err(context));
+        }
+        self.log.line("Waiting for agent ping");
         self.log.line("Waiting for DOWNLOAD_SOURCE");
         Ok(Ok(()))
+    }
+
+    /// Makes the executor's environment for the build (its container).
+    async fn provision_environment(&mut self) -> Result<PhaseResult, Interrupt> {
+        let request = ProvisionRequest {
+            build_uuid: &self.record.uuid,
+            environment: &self.record.settings.environment,
+            work_dir: &self.work_dir,
+            log_path: &self.log_path,
+            registry_auth: self.registry_auth.as_ref(),
+        };
+        let log = &self.log;
+        let provisioned = self
+            .executor
+            .provision(&request, &|line: &str| log.line(line), &self.cancel)
+            .await;
+        match provisioned {
+            Ok(environment) => {
+                self.environment = Some(environment);
+                Ok(Ok(()))
+            }
+            Err(ProvisionError::Cancelled) => Err(self.interruption()),
+            Err(err) if err.is_client_error() => {
+                let message = format!("Cannot provision the build environment: {err}");
+                self.log.line(&message);
+                Ok(Err(client_error(message)))
+            }
+            Err(err) => Err(Interrupt::Fault(format!(
+                "Cannot provision the build environment: {err}"
+            ))),
+        }
     }
 
     async fn download_source(&mut self) -> Result<PhaseResult, Interrupt> {
@@ -470,11 +503,19 @@ impl Run<'_> {
 
     /// Starts the build's shell session with the full environment.
     fn start_shell(&mut self, buildspec: &Buildspec) -> Result<PhaseResult, Interrupt> {
+        let Some(build_environment) = &self.environment else {
+            return Err(Interrupt::Fault(
+                "the build environment was not provisioned".to_owned(),
+            ));
+        };
+        let launcher = build_environment.launcher();
         let codebuild = environment::codebuild_variables(&environment::BuildFacts {
             record: &self.record,
             region: &self.region,
             src_dir: &self.src_dir,
-            home: &self.home_dir,
+            // A container's image decides `HOME` (CodeBuild's images keep their tools there).
+            home: (!build_environment.is_container()).then_some(self.home_dir.as_path()),
+            base: build_environment.base_variables(),
         });
         let env = match environment::merge(codebuild, buildspec, &self.user_variables) {
             Ok(env) => env,
@@ -496,7 +537,7 @@ impl Run<'_> {
                 Version::V02 => Semantics::SharedSession,
             },
         };
-        match ShellSession::new(config, self.launcher.clone()) {
+        match ShellSession::new(config, launcher) {
             Ok(shell) => {
                 self.shell = Some(shell);
                 self.log
@@ -745,6 +786,9 @@ impl Run<'_> {
         }
         if let Some(mut shell) = self.shell.take() {
             shell.shutdown().await;
+        }
+        if let Some(environment) = self.environment.take() {
+            environment.teardown().await;
         }
     }
 

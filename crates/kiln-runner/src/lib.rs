@@ -3,5 +3,7 @@
 
 pub mod artifacts;
 pub mod build;
+pub mod docker;
+pub mod executor;
 pub mod shell;
 pub mod source;

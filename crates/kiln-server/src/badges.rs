@@ -1,14 +1,21 @@
 //! The public badge endpoint: `GET /badges?uuid=…[&branch=…|&tag=…][&style=…][&label=…][&format=svg|json]`.
 //!
 //! A badge is right the moment a build's status is committed: every store write that can change
-//! a badge runs inside a [`BadgeEpoch`] change, and cached answers are only used while no change
-//! is in flight and none finished since they were computed.
+//! a badge runs inside a [`BadgeEpoch`] change, and a cached status is only used while no change
+//! is in flight and none finished since it was read. Otherwise the store is asked, with
+//! concurrent requests for the same badge sharing one read that began after they arrived.
+//!
+//! The hot path (a cached status) takes no lock but one uncontended read lock, and allocates
+//! nothing but the response: the query is parsed in place, and rendered images are kept per
+//! (label, status, style, format) with their `ETag`s.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
-use axum::extract::{RawQuery, State};
+use axum::body::Body;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -24,8 +31,20 @@ use crate::state::AppState;
 const MAX_QUERY_BYTES: usize = 2048;
 /// Longest branch or tag name (git allows more, but no real ref is this long).
 const MAX_REF_BYTES: usize = 1024;
-/// Cached statuses kept before the cache is cleared.
-const MAX_CACHED_STATUSES: usize = 100_000;
+/// Badges (token and ref) whose status is cached before the cache is cleared.
+const MAX_CACHED_BADGES: usize = 100_000;
+/// Refs cached per token before that token's entries are cleared.
+const MAX_REFS_PER_TOKEN: usize = 64;
+/// Custom labels whose images are cached before that cache is cleared.
+const MAX_CACHED_LABELS: usize = 1024;
+
+const SVG_CONTENT_TYPE: HeaderValue = HeaderValue::from_static("image/svg+xml;charset=utf-8");
+const JSON_CONTENT_TYPE: HeaderValue = HeaderValue::from_static("application/json");
+const CACHE_CONTROL: HeaderValue = HeaderValue::from_static("no-cache, max-age=0");
+const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+const CSP: HeaderValue =
+    HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox");
+const ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
 
 /// Counts badge-changing writes: `started` when one begins, `finished` when it has committed.
 #[derive(Default)]
@@ -58,43 +77,88 @@ impl BadgeEpoch {
     }
 }
 
+/// A branch or tag as the query names it, borrowed from the query where possible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RefQuery<'a> {
+    Branch(Cow<'a, str>),
+    Tag(Cow<'a, str>),
+}
+
+impl RefQuery<'_> {
+    fn to_git_ref(&self) -> GitRef {
+        match self {
+            RefQuery::Branch(name) => GitRef::Branch(name.to_string()),
+            RefQuery::Tag(name) => GitRef::Tag(name.to_string()),
+        }
+    }
+
+    fn matches(&self, git_ref: &GitRef) -> bool {
+        match (self, git_ref) {
+            (RefQuery::Branch(a), GitRef::Branch(b)) | (RefQuery::Tag(a), GitRef::Tag(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
 /// What a badge request asks for.
 #[derive(Debug, PartialEq, Eq)]
-struct BadgeQuery {
-    token: Option<String>,
-    git_ref: Option<GitRef>,
+struct BadgeQuery<'a> {
+    token: Option<Cow<'a, str>>,
+    git_ref: Option<RefQuery<'a>>,
     style: Style,
-    label: String,
+    /// `None` for the default label.
+    label: Option<Cow<'a, str>>,
     json: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
 struct QueryError(String);
 
-fn parse_query(raw: Option<&str>) -> Result<BadgeQuery, QueryError> {
+/// Fills `slot` with `value`, refusing a parameter given twice.
+fn set_once<'a>(
+    slot: &mut Option<Cow<'a, str>>,
+    key: &str,
+    value: Cow<'a, str>,
+) -> Result<(), QueryError> {
+    if slot.replace(value).is_some() {
+        return Err(QueryError(format!(
+            "parameter '{key}' given more than once"
+        )));
+    }
+    Ok(())
+}
+
+fn parse_query(raw: Option<&str>) -> Result<BadgeQuery<'_>, QueryError> {
     let raw = raw.unwrap_or_default();
     if raw.len() > MAX_QUERY_BYTES {
         return Err(QueryError(format!(
             "query string longer than {MAX_QUERY_BYTES} bytes"
         )));
     }
-    let mut seen: HashMap<String, String> = HashMap::new();
+    let (mut token, mut branch, mut tag, mut style, mut label, mut format) =
+        (None, None, None, None, None, None);
     for (key, value) in form_urlencoded::parse(raw.as_bytes()) {
-        if seen.insert(key.to_string(), value.to_string()).is_some() {
-            return Err(QueryError(format!(
-                "parameter '{key}' given more than once"
-            )));
-        }
+        let slot = match key.as_ref() {
+            "uuid" => &mut token,
+            "branch" => &mut branch,
+            "tag" => &mut tag,
+            "style" => &mut style,
+            "label" => &mut label,
+            "format" => &mut format,
+            // Others (cache busters such as `v=2`) are ignored, as shields.io does.
+            _ => continue,
+        };
+        set_once(slot, &key, value)?;
     }
-    let git_ref = match (seen.get("branch"), seen.get("tag")) {
+    let git_ref = match (branch, tag) {
         (Some(_), Some(_)) => {
             return Err(QueryError("give either 'branch' or 'tag', not both".into()));
         }
-        (Some(b), None) => Some(GitRef::Branch(check_ref("branch", b)?)),
-        (None, Some(t)) => Some(GitRef::Tag(check_ref("tag", t)?)),
+        (Some(b), None) => Some(RefQuery::Branch(check_ref("branch", b)?)),
+        (None, Some(t)) => Some(RefQuery::Tag(check_ref("tag", t)?)),
         (None, None) => None,
     };
-    let style = match seen.get("style") {
+    let style = match style {
         Some(s) => s.parse::<Style>().map_err(|_| {
             QueryError(
                 "unknown style; use one of flat, flat-square, plastic, for-the-badge, social"
@@ -103,103 +167,219 @@ fn parse_query(raw: Option<&str>) -> Result<BadgeQuery, QueryError> {
         })?,
         None => Style::Flat,
     };
-    let label = match seen.get("label") {
-        Some(l) => {
-            kiln_badge::check_label(l).map_err(|e| QueryError(format!("label: {e}")))?;
-            l.clone()
-        }
-        None => DEFAULT_LABEL.to_string(),
-    };
-    let json = match seen.get("format").map(String::as_str) {
+    if let Some(l) = &label {
+        kiln_badge::check_label(l).map_err(|e| QueryError(format!("label: {e}")))?;
+    }
+    let json = match format.as_deref() {
         None | Some("svg") => false,
         Some("json") => true,
         Some(_) => return Err(QueryError("format must be svg or json".into())),
     };
     Ok(BadgeQuery {
-        token: seen.remove("uuid"),
+        token,
         git_ref,
         style,
-        label,
+        label: label.filter(|l| l != DEFAULT_LABEL),
         json,
     })
 }
 
-fn check_ref(what: &str, name: &str) -> Result<String, QueryError> {
+fn check_ref<'a>(what: &str, name: Cow<'a, str>) -> Result<Cow<'a, str>, QueryError> {
     if name.is_empty() || name.len() > MAX_REF_BYTES || name.chars().any(char::is_control) {
         return Err(QueryError(format!(
             "{what} must be 1 to {MAX_REF_BYTES} bytes without control characters"
         )));
     }
-    Ok(name.to_string())
+    Ok(name)
 }
 
 /// A rendered badge and its entity tag.
-#[derive(Clone)]
 struct Rendered {
     body: Bytes,
     etag: HeaderValue,
 }
 
-type StatusKey = (String, Option<GitRef>);
-
-/// Badge answers cached per (token, ref) and rendered bytes per (status, style, label, format).
-#[derive(Default)]
-pub struct BadgeCache {
-    statuses: RwLock<HashMap<StatusKey, (u64, BadgeStatus)>>,
-    rendered: RwLock<HashMap<(BadgeStatus, Style, String, bool), Rendered>>,
-}
-
-impl BadgeCache {
-    fn cached_status(&self, key: &StatusKey, generation: u64) -> Option<BadgeStatus> {
-        let map = self.statuses.read().unwrap_or_else(PoisonError::into_inner);
-        map.get(key)
-            .filter(|(g, _)| *g == generation)
-            .map(|(_, s)| *s)
-    }
-
-    fn remember_status(&self, key: StatusKey, generation: u64, status: BadgeStatus) {
-        let mut map = self
-            .statuses
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        if map.len() >= MAX_CACHED_STATUSES {
-            map.clear();
-        }
-        map.insert(key, (generation, status));
-    }
-
-    fn rendered(&self, status: BadgeStatus, q: &BadgeQuery) -> Rendered {
-        let key = (status, q.style, q.label.clone(), q.json);
-        if let Some(r) = self
-            .rendered
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&key)
-        {
-            return r.clone();
-        }
-        let body = if q.json {
-            kiln_badge::endpoint_json(status, &q.label).unwrap_or_default()
+impl Rendered {
+    fn new(status: BadgeStatus, style: Style, label: &str, json: bool) -> Rendered {
+        let body = if json {
+            kiln_badge::endpoint_json(status, label).unwrap_or_default()
         } else {
-            kiln_badge::render_status(status, q.style, &q.label)
+            kiln_badge::render_status(status, style, label)
         };
         let digest = Sha256::digest(body.as_bytes());
         let etag = HeaderValue::from_str(&format!("\"{}\"", hex::encode(&digest[..16])))
             .unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
-        let rendered = Rendered {
+        Rendered {
             body: Bytes::from(body),
             etag,
+        }
+    }
+
+    /// True when `If-None-Match` names this entity (weak comparison, as RFC 9110 asks).
+    fn is_named_by(&self, if_none_match: &HeaderValue) -> bool {
+        let Ok(tags) = if_none_match.to_str() else {
+            return false;
         };
+        let etag = self.etag.as_bytes();
+        tags.split(',')
+            .map(str::trim)
+            .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag).as_bytes() == etag)
+    }
+}
+
+/// Images per label: one for each status, style and format.
+const VARIANTS: usize = BadgeStatus::ALL.len() * Style::ALL.len() * 2;
+
+/// Every image for one label, rendered on first use: by status, style and format.
+struct Variants {
+    images: [OnceLock<Rendered>; VARIANTS],
+}
+
+impl Default for Variants {
+    fn default() -> Self {
+        Variants {
+            images: std::array::from_fn(|_| OnceLock::new()),
+        }
+    }
+}
+
+impl Variants {
+    fn get(&self, label: &str, status: BadgeStatus, style: Style, json: bool) -> &Rendered {
+        let status_index = BadgeStatus::ALL
+            .iter()
+            .position(|s| *s == status)
+            .unwrap_or_default();
+        let style_index = Style::ALL
+            .iter()
+            .position(|s| *s == style)
+            .unwrap_or_default();
+        let index = (status_index * Style::ALL.len() + style_index) * 2 + usize::from(json);
+        // `index` is in range by construction; the fallback keeps this total.
+        let slot = self.images.get(index).unwrap_or(&self.images[0]);
+        slot.get_or_init(|| Rendered::new(status, style, label, json))
+    }
+}
+
+/// No cached status: a generation no [`BadgeEpoch`] reaches.
+const NO_STATUS: u64 = u64::MAX;
+
+/// One badge's (token and ref) cached status and the lock that lets requests share a read.
+struct BadgeSlot {
+    git_ref: Option<GitRef>,
+    /// `generation << 2 | status index`, or [`NO_STATUS`].
+    cached: AtomicU64,
+    /// The last read from the store: the tick it began at, and what it found.
+    last_read: tokio::sync::Mutex<Option<(u64, BadgeStatus)>>,
+}
+
+impl BadgeSlot {
+    fn new(git_ref: Option<GitRef>) -> BadgeSlot {
+        BadgeSlot {
+            git_ref,
+            cached: AtomicU64::new(NO_STATUS),
+            last_read: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    fn cached(&self, generation: u64) -> Option<BadgeStatus> {
+        let packed = self.cached.load(Ordering::SeqCst);
+        (packed != NO_STATUS && packed >> 2 == generation)
+            .then(|| BadgeStatus::ALL.get((packed & 3) as usize).copied())
+            .flatten()
+    }
+
+    fn remember(&self, generation: u64, status: BadgeStatus) {
+        let index = BadgeStatus::ALL
+            .iter()
+            .position(|s| *s == status)
+            .unwrap_or_default() as u64;
+        if generation < NO_STATUS >> 2 {
+            self.cached.store(generation << 2 | index, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Badge slots by token, each token's by ref.
+#[derive(Default)]
+struct Slots {
+    by_token: HashMap<Box<str>, Vec<Arc<BadgeSlot>>>,
+    count: usize,
+}
+
+/// Badge statuses by token and ref, and rendered images by label.
+#[derive(Default)]
+pub struct BadgeCache {
+    /// Orders request arrivals and store reads, so a request only reuses a read begun after it.
+    ticks: AtomicU64,
+    slots: RwLock<Slots>,
+    default_label: Variants,
+    labelled: RwLock<HashMap<Box<str>, Arc<Variants>>>,
+}
+
+impl BadgeCache {
+    fn tick(&self) -> u64 {
+        self.ticks.fetch_add(1, Ordering::SeqCst)
+    }
+
+    fn find_slot(&self, token: &str, git_ref: Option<&RefQuery<'_>>) -> Option<Arc<BadgeSlot>> {
+        let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
+        slots
+            .by_token
+            .get(token)?
+            .iter()
+            .find(|slot| match (&slot.git_ref, git_ref) {
+                (None, None) => true,
+                (Some(cached), Some(asked)) => asked.matches(cached),
+                _ => false,
+            })
+            .cloned()
+    }
+
+    fn slot(&self, token: &str, git_ref: Option<&RefQuery<'_>>) -> Arc<BadgeSlot> {
+        if let Some(slot) = self.find_slot(token, git_ref) {
+            return slot;
+        }
+        let mut guard = self.slots.write().unwrap_or_else(PoisonError::into_inner);
+        let slots = &mut *guard;
+        // Tokens and refs come from anyone: the cache is bounded, and simply starts over.
+        if slots.count >= MAX_CACHED_BADGES {
+            slots.by_token.clear();
+            slots.count = 0;
+        }
+        let refs = slots.by_token.entry(token.into()).or_default();
+        let wanted = git_ref.map(RefQuery::to_git_ref);
+        if let Some(slot) = refs.iter().find(|slot| slot.git_ref == wanted) {
+            return Arc::clone(slot);
+        }
+        if refs.len() >= MAX_REFS_PER_TOKEN {
+            slots.count -= refs.len();
+            refs.clear();
+        }
+        let slot = Arc::new(BadgeSlot::new(wanted));
+        refs.push(Arc::clone(&slot));
+        slots.count += 1;
+        slot
+    }
+
+    /// The images for a custom label.
+    fn labelled(&self, label: &str) -> Arc<Variants> {
+        if let Some(v) = self
+            .labelled
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(label)
+        {
+            return Arc::clone(v);
+        }
         let mut map = self
-            .rendered
+            .labelled
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        // Labels are caller-chosen; cap the number of distinct rendered variants.
-        if map.len() >= MAX_CACHED_STATUSES {
+        // Labels are caller-chosen; cap the number kept.
+        if map.len() >= MAX_CACHED_LABELS {
             map.clear();
         }
-        map.insert(key, rendered.clone());
-        rendered
+        Arc::clone(map.entry(label.into()).or_default())
     }
 }
 
@@ -260,79 +440,97 @@ async fn lookup_status(state: &AppState, token: &str, git_ref: Option<&GitRef>) 
     }
 }
 
-async fn current_status(state: &AppState, q: &BadgeQuery) -> BadgeStatus {
+/// The badge's status as of this request's arrival, or later.
+async fn current_status(state: &AppState, q: &BadgeQuery<'_>) -> BadgeStatus {
     let Some(token) = q.token.as_deref().filter(|t| token::is_well_formed(t)) else {
         return BadgeStatus::Unknown;
     };
-    let key: StatusKey = (token.to_string(), q.git_ref.clone());
-    let generation = state.badge_epoch.stable_generation();
-    if let Some(g) = generation
-        && let Some(status) = state.badge_cache.cached_status(&key, g)
+    let cache = &state.badge_cache;
+    let slot = cache.slot(token, q.git_ref.as_ref());
+    if let Some(g) = state.badge_epoch.stable_generation()
+        && let Some(status) = slot.cached(g)
     {
         return status;
     }
-    let status = lookup_status(state, token, q.git_ref.as_ref()).await;
+    // Taken after the request started, so any read begun later began after the request did.
+    let arrival = cache.tick();
+    // One store read at a time per badge; those waiting reuse a read that began after they
+    // arrived, so it saw every change committed before they did.
+    let mut last_read = slot.last_read.lock().await;
+    if let Some((began, status)) = *last_read
+        && began > arrival
+    {
+        return status;
+    }
+    let began = cache.tick();
+    let generation = state.badge_epoch.stable_generation();
+    let status = lookup_status(state, token, slot.git_ref.as_ref()).await;
+    *last_read = Some((began, status));
     if let Some(g) = generation {
-        state.badge_cache.remember_status(key, g, status);
+        slot.remember(g, status);
     }
     status
 }
 
-pub async fn badge_handler(
-    State(state): State<Arc<AppState>>,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    let query = match parse_query(raw.as_deref()) {
-        Ok(q) => q,
-        Err(QueryError(message)) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-                format!("bad badge request: {message}\n"),
-            )
-                .into_response();
-        }
-    };
-    let status = current_status(&state, &query).await;
-    let rendered = state.badge_cache.rendered(status, &query);
-    let content_type = if query.json {
-        "application/json"
-    } else {
-        "image/svg+xml;charset=utf-8"
-    };
-    let not_modified = headers
+fn bad_request(QueryError(message): QueryError) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("bad badge request: {message}\n"),
+    )
+        .into_response()
+}
+
+fn respond(rendered: &Rendered, json: bool, request_headers: &HeaderMap) -> Response {
+    let not_modified = request_headers
         .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim() == rendered.etag.to_str().unwrap_or("") || t.trim() == "*")
-        });
+        .is_some_and(|tags| rendered.is_named_by(tags));
     let mut response = if not_modified {
-        StatusCode::NOT_MODIFIED.into_response()
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
     } else {
-        rendered.body.clone().into_response()
+        Response::new(Body::from(rendered.body.clone()))
     };
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.reserve(6);
     h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache, max-age=0"),
+        header::CONTENT_TYPE,
+        if json {
+            JSON_CONTENT_TYPE
+        } else {
+            SVG_CONTENT_TYPE
+        },
     );
-    h.insert(header::ETAG, rendered.etag);
-    h.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
+    h.insert(header::CACHE_CONTROL, CACHE_CONTROL);
+    h.insert(header::ETAG, rendered.etag.clone());
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
+    h.insert(header::CONTENT_SECURITY_POLICY, CSP);
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
     response
+}
+
+pub async fn badge_handler(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let query = match parse_query(request.uri().query()) {
+        Ok(q) => q,
+        Err(e) => return bad_request(e),
+    };
+    let status = current_status(&state, &query).await;
+    match query.label.as_deref() {
+        None => {
+            let rendered =
+                state
+                    .badge_cache
+                    .default_label
+                    .get(DEFAULT_LABEL, status, query.style, query.json);
+            respond(rendered, query.json, request.headers())
+        }
+        Some(label) => {
+            let variants = state.badge_cache.labelled(label);
+            let rendered = variants.get(label, status, query.style, query.json);
+            respond(rendered, query.json, request.headers())
+        }
+    }
 }
 
 #[cfg(test)]
@@ -342,14 +540,17 @@ mod tests {
     #[test]
     fn parses_a_full_query() {
         let q = parse_query(Some(
-            "uuid=abc&branch=feature%2Fx&style=flat-square&label=ci&format=json",
+            "uuid=abc&branch=feature%2Fx&style=flat-square&label=ci&format=json&v=2",
         ))
         .unwrap();
         assert_eq!(q.token.as_deref(), Some("abc"));
-        assert_eq!(q.git_ref, Some(GitRef::Branch("feature/x".into())));
+        assert_eq!(q.git_ref, Some(RefQuery::Branch("feature/x".into())));
         assert_eq!(q.style, Style::FlatSquare);
-        assert_eq!(q.label, "ci");
+        assert_eq!(q.label.as_deref(), Some("ci"));
         assert!(q.json);
+        let tag = parse_query(Some("uuid=abc&tag=v1&label=build")).unwrap();
+        assert_eq!(tag.git_ref, Some(RefQuery::Tag("v1".into())));
+        assert_eq!(tag.label, None, "the default label spelled out");
     }
 
     #[test]
@@ -361,6 +562,7 @@ mod tests {
             "uuid=a&format=png",
             "uuid=a&branch=",
             "uuid=a&branch=%0a",
+            "uuid=a&label=x&label=y",
         ] {
             assert!(parse_query(Some(raw)).is_err(), "{raw}");
         }
@@ -383,5 +585,54 @@ mod tests {
         assert_eq!(epoch.stable_generation(), None);
         drop(guard);
         assert_eq!(epoch.stable_generation(), Some(1));
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly_and_takes_lists() {
+        let rendered = Rendered::new(BadgeStatus::Passing, Style::Flat, "build", false);
+        let etag = rendered.etag.to_str().unwrap().to_string();
+        for matching in [
+            etag.clone(),
+            format!("W/{etag}"),
+            format!("\"x\", {etag}"),
+            "*".into(),
+        ] {
+            assert!(
+                rendered.is_named_by(&HeaderValue::from_str(&matching).unwrap()),
+                "{matching}"
+            );
+        }
+        for other in ["\"x\"", "", "W/\"x\""] {
+            assert!(!rendered.is_named_by(&HeaderValue::from_str(other).unwrap()));
+        }
+    }
+
+    #[test]
+    fn slots_cache_a_status_per_generation_and_ref() {
+        let cache = BadgeCache::default();
+        let main = RefQuery::Branch("main".into());
+        let slot = cache.slot("tok", Some(&main));
+        assert_eq!(slot.cached(0), None);
+        slot.remember(3, BadgeStatus::InProgress);
+        assert_eq!(slot.cached(3), Some(BadgeStatus::InProgress));
+        assert_eq!(slot.cached(4), None);
+        assert!(Arc::ptr_eq(&slot, &cache.slot("tok", Some(&main))));
+        let tag = RefQuery::Tag("main".into());
+        assert!(!Arc::ptr_eq(&slot, &cache.slot("tok", Some(&tag))));
+        assert!(!Arc::ptr_eq(&slot, &cache.slot("tok", None)));
+        assert!(!Arc::ptr_eq(&slot, &cache.slot("other", Some(&main))));
+    }
+
+    #[test]
+    fn variants_render_each_image_once_with_its_own_etag() {
+        let variants = Variants::default();
+        let a = variants.get("build", BadgeStatus::Passing, Style::Flat, false);
+        let b = variants.get("build", BadgeStatus::Passing, Style::Flat, false);
+        assert!(std::ptr::eq(a, b));
+        let json = variants.get("build", BadgeStatus::Passing, Style::Flat, true);
+        assert!(json.body.starts_with(b"{\"schemaVersion\":1"));
+        assert_ne!(a.etag, json.etag);
+        let failing = variants.get("build", BadgeStatus::Failing, Style::Social, false);
+        assert_ne!(a.etag, failing.etag);
     }
 }

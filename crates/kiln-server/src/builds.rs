@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, PhaseType, context_codes};
 use kiln_runner::artifacts::ArtifactStore;
 use kiln_runner::build::{BuildJob, BuildSink, run_build};
-use kiln_runner::shell::Launcher;
+use kiln_runner::docker::RegistryAuth;
+use kiln_runner::executor::Executor;
 use kiln_runner::source::GitCredential;
 use kiln_store::Store;
 use tokio::sync::Notify;
@@ -27,7 +28,9 @@ pub struct BuildSettings {
     /// Length of one "minute" of `timeoutInMinutes` (shortened only by tests).
     pub minute: Duration,
     pub artifact_store: Arc<ArtifactStore>,
-    pub launcher: Arc<dyn Launcher>,
+    pub executor: Executor,
+    /// Registry credentials by the name a project's `registryCredential.credential` gives.
+    pub registry_credentials: HashMap<String, RegistryAuth>,
 }
 
 /// A running build's handles.
@@ -249,13 +252,20 @@ impl BuildManager {
             },
         );
         let credential = self.source_credential(&build).await;
+        let registry_auth = build
+            .settings
+            .environment
+            .registry_credential
+            .as_ref()
+            .and_then(|r| r.credential.as_deref())
+            .and_then(|name| self.settings.registry_credentials.get(name).cloned());
+        let executor = self.settings.executor.clone();
         let job = BuildJob {
             region: self.settings.region.clone(),
             work_dir: self.settings.data_dir.join("work").join(&build.uuid),
             log_path: self.log_path(&build.uuid),
             source_credential: credential,
             artifact_store: Arc::clone(&self.settings.artifact_store),
-            launcher: Arc::clone(&self.settings.launcher),
             minute: self.settings.minute,
             log_link: self.log_link(&build.uuid),
             record: build,
@@ -273,7 +283,7 @@ impl BuildManager {
             };
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 runtime.block_on(async {
-                    let finished = run_build(job, &sink, stop).await;
+                    let finished = run_build(&executor, job, registry_auth, &sink, stop).await;
                     sink.save(&finished).await;
                 })
             }));

@@ -5,9 +5,11 @@ pub mod api;
 pub mod auth;
 pub mod badges;
 pub mod builds;
+pub mod console;
 pub mod logs;
 pub mod protocol;
 pub mod state;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -31,6 +33,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/badges", get(badges::badge_handler))
         .route("/builds/{uuid}/log", get(logs::log_handler))
+        .route("/webhooks", post(webhooks::webhook_handler))
+        .merge(console::routes())
         .with_state(state)
 }
 

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use kiln_domain::build::{BuildRecord, BuildStatus};
 use kiln_domain::project::ProjectRecord;
 use kiln_domain::refs::GitRef;
+use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord, WebhookRecord};
 
 mod sqlite;
 
@@ -114,6 +115,78 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     async fn source_credentials(&self, account_id: &str) -> StoreResult<Vec<SourceCredential>>;
     async fn delete_source_credential(&self, account_id: &str, arn: &str) -> StoreResult<bool>;
+
+    /// Stores a project's webhook: `AlreadyExists` when it has one, `NotFound` when the project
+    /// is gone.
+    async fn create_webhook(&self, webhook: &WebhookRecord) -> StoreResult<()>;
+    async fn get_webhook(
+        &self,
+        account_id: &str,
+        project_name: &str,
+    ) -> StoreResult<Option<WebhookRecord>>;
+    /// The webhook whose payload URL carries `token`.
+    async fn webhook_by_token(&self, token: &str) -> StoreResult<Option<WebhookRecord>>;
+    /// Replaces a webhook's secret and configuration; `NotFound` when it is gone.
+    async fn update_webhook(&self, webhook: &WebhookRecord) -> StoreResult<()>;
+    /// Returns whether a webhook was deleted; its delivery history stays with the project.
+    async fn delete_webhook(&self, account_id: &str, project_name: &str) -> StoreResult<bool>;
+    /// Records a delivery and returns its sequence number. With `claim`, the delivery also
+    /// claims its delivery id: `AlreadyExists` when an earlier delivery to the project did.
+    /// Only the most recent deliveries of each project are kept.
+    async fn insert_webhook_delivery(
+        &self,
+        delivery: &DeliveryRecord,
+        claim: bool,
+    ) -> StoreResult<i64>;
+    /// Sets what became of a recorded delivery.
+    async fn set_webhook_delivery_outcome(
+        &self,
+        seq: i64,
+        outcome: DeliveryOutcome,
+        reason: &str,
+        build_id: Option<&str>,
+    ) -> StoreResult<()>;
+    /// A project's deliveries, newest first.
+    async fn recent_webhook_deliveries(
+        &self,
+        account_id: &str,
+        project_name: &str,
+        limit: u64,
+    ) -> StoreResult<Vec<DeliveryRecord>>;
+
+    /// Saves a new console sign-in and drops the sessions that expired before `now`.
+    async fn create_console_session(&self, session: &ConsoleSession, now: f64) -> StoreResult<()>;
+    /// The console session whose cookie hashes to `token_hash`, unless it expired before `now`.
+    async fn console_session(
+        &self,
+        token_hash: &str,
+        now: f64,
+    ) -> StoreResult<Option<ConsoleSession>>;
+    /// Ends a console session (sign-out); returns whether there was one.
+    async fn delete_console_session(&self, token_hash: &str) -> StoreResult<bool>;
+}
+
+/// A signed-in web console user: the access key they signed in with and its account.
+#[derive(Clone, PartialEq)]
+pub struct ConsoleSession {
+    /// SHA-256 (hex) of the session cookie's value; the value itself is never stored.
+    pub token_hash: String,
+    pub account_id: String,
+    pub access_key_id: String,
+    /// The token every console form must carry.
+    pub csrf_token: String,
+    pub created: f64,
+    pub expires: f64,
+}
+
+impl std::fmt::Debug for ConsoleSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleSession")
+            .field("account_id", &self.account_id)
+            .field("access_key_id", &self.access_key_id)
+            .field("expires", &self.expires)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A token for cloning private repositories, imported with `ImportSourceCredentials`.

@@ -8,10 +8,11 @@ use async_trait::async_trait;
 use kiln_domain::build::{BuildRecord, BuildStatus};
 use kiln_domain::project::{ProjectRecord, ProjectSettings};
 use kiln_domain::refs::GitRef;
+use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord, WebhookRecord};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use crate::{Page, ProjectSort, SourceCredential, Store, StoreError, StoreResult};
+use crate::{ConsoleSession, Page, ProjectSort, SourceCredential, Store, StoreError, StoreResult};
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -99,6 +100,47 @@ fn page_of<T>(mut items: Vec<T>, offset: u64, limit: u64) -> Page<T> {
 
 fn sql_int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Deliveries kept per project, for claims and for other deliveries each.
+const DELIVERIES_KEPT: i64 = 500;
+
+fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_foreign_key_violation())
+}
+
+fn webhook_config_json(webhook: &WebhookRecord) -> StoreResult<String> {
+    serde_json::to_string(&webhook.config).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn webhook_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<WebhookRecord> {
+    let config: String = row.try_get("config")?;
+    Ok(WebhookRecord {
+        account_id: row.try_get("account_id")?,
+        project_name: row.try_get("project_name")?,
+        token: row.try_get("token")?,
+        secret: row.try_get("secret")?,
+        config: serde_json::from_str(&config).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        created: row.try_get("created")?,
+        last_modified_secret: row.try_get("last_modified_secret")?,
+    })
+}
+
+fn delivery_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<DeliveryRecord> {
+    let outcome: String = row.try_get("outcome")?;
+    Ok(DeliveryRecord {
+        account_id: row.try_get("account_id")?,
+        project_name: row.try_get("project_name")?,
+        delivery_id: row.try_get("delivery_id")?,
+        forge: row.try_get("forge")?,
+        event: row.try_get("event")?,
+        outcome: DeliveryOutcome::parse(&outcome)
+            .ok_or_else(|| StoreError::Corrupt(format!("delivery outcome {outcome}")))?,
+        reason: row.try_get("reason")?,
+        build_id: row.try_get("build_id")?,
+        received_at: row.try_get("received_at")?,
+        verified: row.try_get("verified")?,
+    })
 }
 
 fn settings_json(project: &ProjectRecord) -> StoreResult<String> {
@@ -447,6 +489,223 @@ impl Store for SqliteStore {
             .await?;
         Ok(result.rows_affected() > 0)
     }
+
+    async fn create_webhook(&self, webhook: &WebhookRecord) -> StoreResult<()> {
+        let result = sqlx::query(
+            "INSERT INTO webhooks (account_id, project_name, token, secret, config, created, last_modified_secret)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&webhook.account_id)
+        .bind(&webhook.project_name)
+        .bind(&webhook.token)
+        .bind(&webhook.secret)
+        .bind(webhook_config_json(webhook)?)
+        .bind(webhook.created)
+        .bind(webhook.last_modified_secret)
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists),
+            Err(e) if is_foreign_key_violation(&e) => Err(StoreError::NotFound),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn get_webhook(
+        &self,
+        account_id: &str,
+        project_name: &str,
+    ) -> StoreResult<Option<WebhookRecord>> {
+        let row = sqlx::query("SELECT * FROM webhooks WHERE account_id = ? AND project_name = ?")
+            .bind(account_id)
+            .bind(project_name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(webhook_from_row).transpose()
+    }
+
+    async fn webhook_by_token(&self, token: &str) -> StoreResult<Option<WebhookRecord>> {
+        let row = sqlx::query("SELECT * FROM webhooks WHERE token = ?")
+            .bind(token)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(webhook_from_row).transpose()
+    }
+
+    async fn update_webhook(&self, webhook: &WebhookRecord) -> StoreResult<()> {
+        let result = sqlx::query(
+            "UPDATE webhooks SET secret = ?, config = ?, last_modified_secret = ?
+             WHERE account_id = ? AND project_name = ?",
+        )
+        .bind(&webhook.secret)
+        .bind(webhook_config_json(webhook)?)
+        .bind(webhook.last_modified_secret)
+        .bind(&webhook.account_id)
+        .bind(&webhook.project_name)
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn delete_webhook(&self, account_id: &str, project_name: &str) -> StoreResult<bool> {
+        let result = sqlx::query("DELETE FROM webhooks WHERE account_id = ? AND project_name = ?")
+            .bind(account_id)
+            .bind(project_name)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn insert_webhook_delivery(
+        &self,
+        delivery: &DeliveryRecord,
+        claim: bool,
+    ) -> StoreResult<i64> {
+        let claimed = claim && delivery.delivery_id.is_some();
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query_scalar(
+            "INSERT INTO webhook_deliveries (account_id, project_name, delivery_id, forge, event,
+                outcome, reason, build_id, received_at, verified, claimed)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+        )
+        .bind(&delivery.account_id)
+        .bind(&delivery.project_name)
+        .bind(&delivery.delivery_id)
+        .bind(&delivery.forge)
+        .bind(&delivery.event)
+        .bind(delivery.outcome.as_str())
+        .bind(&delivery.reason)
+        .bind(&delivery.build_id)
+        .bind(delivery.received_at)
+        .bind(delivery.verified)
+        .bind(claimed)
+        .fetch_one(&mut *tx)
+        .await;
+        let seq: i64 = match inserted {
+            Ok(seq) => seq,
+            Err(e) if is_unique_violation(&e) => return Err(StoreError::AlreadyExists),
+            Err(e) if is_foreign_key_violation(&e) => return Err(StoreError::NotFound),
+            Err(e) => return Err(e.into()),
+        };
+        // Claims and other deliveries are kept apart, so a flood of refused requests cannot
+        // push out the claims that stop a replayed delivery from building again.
+        sqlx::query(
+            "DELETE FROM webhook_deliveries WHERE account_id = ? AND project_name = ? AND claimed = ?
+             AND seq <= (SELECT seq FROM webhook_deliveries WHERE account_id = ? AND project_name = ?
+                         AND claimed = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+        )
+        .bind(&delivery.account_id)
+        .bind(&delivery.project_name)
+        .bind(claimed)
+        .bind(&delivery.account_id)
+        .bind(&delivery.project_name)
+        .bind(claimed)
+        .bind(DELIVERIES_KEPT)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(seq)
+    }
+
+    async fn set_webhook_delivery_outcome(
+        &self,
+        seq: i64,
+        outcome: DeliveryOutcome,
+        reason: &str,
+        build_id: Option<&str>,
+    ) -> StoreResult<()> {
+        // A delivery pruned meanwhile has nothing left to update.
+        sqlx::query(
+            "UPDATE webhook_deliveries SET outcome = ?, reason = ?, build_id = ? WHERE seq = ?",
+        )
+        .bind(outcome.as_str())
+        .bind(reason)
+        .bind(build_id)
+        .bind(seq)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn recent_webhook_deliveries(
+        &self,
+        account_id: &str,
+        project_name: &str,
+        limit: u64,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM webhook_deliveries WHERE account_id = ? AND project_name = ?
+             ORDER BY seq DESC LIMIT ?",
+        )
+        .bind(account_id)
+        .bind(project_name)
+        .bind(sql_int(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(delivery_from_row).collect()
+    }
+
+    async fn create_console_session(&self, session: &ConsoleSession, now: f64) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM console_sessions WHERE expires < ?")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO console_sessions (token_hash, account_id, access_key_id, csrf_token, created, expires)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&session.token_hash)
+        .bind(&session.account_id)
+        .bind(&session.access_key_id)
+        .bind(&session.csrf_token)
+        .bind(session.created)
+        .bind(session.expires)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::AlreadyExists
+            } else {
+                StoreError::Database(e)
+            }
+        })?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn console_session(
+        &self,
+        token_hash: &str,
+        now: f64,
+    ) -> StoreResult<Option<ConsoleSession>> {
+        let row =
+            sqlx::query("SELECT * FROM console_sessions WHERE token_hash = ? AND expires >= ?")
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|row| ConsoleSession {
+            token_hash: row.get("token_hash"),
+            account_id: row.get("account_id"),
+            access_key_id: row.get("access_key_id"),
+            csrf_token: row.get("csrf_token"),
+            created: row.get("created"),
+            expires: row.get("expires"),
+        }))
+    }
+
+    async fn delete_console_session(&self, token_hash: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM console_sessions WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
 }
 
 #[cfg(test)]
@@ -538,5 +797,166 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(page.items, vec!["b", "a", "c"]);
+    }
+
+    #[tokio::test]
+    async fn console_sessions_expire_and_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("kiln.db"))
+            .await
+            .unwrap();
+        let session = |hash: &str, expires: f64| ConsoleSession {
+            token_hash: hash.into(),
+            account_id: "111122223333".into(),
+            access_key_id: "AKID".into(),
+            csrf_token: "csrf".into(),
+            created: 0.0,
+            expires,
+        };
+        store
+            .create_console_session(&session("old", 10.0), 0.0)
+            .await
+            .unwrap();
+        store
+            .create_console_session(&session("new", 100.0), 50.0)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.console_session("new", 60.0).await.unwrap(),
+            Some(session("new", 100.0))
+        );
+        assert_eq!(store.console_session("new", 101.0).await.unwrap(), None);
+        // Expired sessions are purged by the next sign-in.
+        assert!(!store.delete_console_session("old").await.unwrap());
+        assert!(store.delete_console_session("new").await.unwrap());
+        assert_eq!(store.console_session("new", 60.0).await.unwrap(), None);
+    }
+
+    fn webhook(account: &str, name: &str) -> WebhookRecord {
+        WebhookRecord {
+            account_id: account.into(),
+            project_name: name.into(),
+            token: format!("hook-{account}-{name}"),
+            secret: "s".into(),
+            config: kiln_domain::webhook::WebhookConfig {
+                branch_filter: None,
+                filter_groups: Vec::new(),
+                build_type: "BUILD".into(),
+                manual_creation: None,
+                pull_request_build_policy: None,
+            },
+            created: 1.0,
+            last_modified_secret: 1.0,
+        }
+    }
+
+    fn delivery(name: &str, id: Option<&str>) -> DeliveryRecord {
+        DeliveryRecord {
+            account_id: "1".into(),
+            project_name: name.into(),
+            delivery_id: id.map(Into::into),
+            forge: Some("GitHub".into()),
+            event: "PUSH".into(),
+            outcome: DeliveryOutcome::Filtered,
+            reason: "received".into(),
+            build_id: None,
+            received_at: 5.0,
+            verified: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn webhooks_belong_to_their_project() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("kiln.db"))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.create_webhook(&webhook("1", "a")).await,
+            Err(StoreError::NotFound)
+        ));
+        store.create_project(&record("1", "a", 1.0)).await.unwrap();
+        store.create_webhook(&webhook("1", "a")).await.unwrap();
+        assert!(matches!(
+            store.create_webhook(&webhook("1", "a")).await,
+            Err(StoreError::AlreadyExists)
+        ));
+        let mut hook = store.webhook_by_token("hook-1-a").await.unwrap().unwrap();
+        assert_eq!(hook.project_name, "a");
+        hook.secret = "rotated".into();
+        store.update_webhook(&hook).await.unwrap();
+        assert_eq!(
+            store.get_webhook("1", "a").await.unwrap().unwrap().secret,
+            "rotated"
+        );
+        store
+            .insert_webhook_delivery(&delivery("a", Some("d")), true)
+            .await
+            .unwrap();
+        assert!(store.delete_project("1", "a").await.unwrap());
+        assert!(store.webhook_by_token("hook-1-a").await.unwrap().is_none());
+        assert!(
+            store
+                .recent_webhook_deliveries("1", "a", 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn deliveries_claim_their_id_once_and_are_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("kiln.db"))
+            .await
+            .unwrap();
+        store.create_project(&record("1", "a", 1.0)).await.unwrap();
+        store.create_project(&record("1", "b", 1.0)).await.unwrap();
+        let first = store
+            .insert_webhook_delivery(&delivery("a", Some("d1")), true)
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .insert_webhook_delivery(&delivery("a", Some("d1")), true)
+                .await,
+            Err(StoreError::AlreadyExists)
+        ));
+        // Unclaimed rows (refused, duplicates) and other projects do not collide.
+        store
+            .insert_webhook_delivery(&delivery("a", Some("d1")), false)
+            .await
+            .unwrap();
+        store
+            .insert_webhook_delivery(&delivery("b", Some("d1")), true)
+            .await
+            .unwrap();
+        store
+            .set_webhook_delivery_outcome(first, DeliveryOutcome::Built, "built", Some("a:u"))
+            .await
+            .unwrap();
+        let recent = store.recent_webhook_deliveries("1", "a", 10).await.unwrap();
+        assert_eq!(recent.len(), 2);
+        assert_eq!(recent[1].outcome, DeliveryOutcome::Built);
+        assert_eq!(recent[1].build_id.as_deref(), Some("a:u"));
+
+        for i in 0..DELIVERIES_KEPT + 5 {
+            store
+                .insert_webhook_delivery(&delivery("a", Some(&format!("x{i}"))), false)
+                .await
+                .unwrap();
+        }
+        let all = store
+            .recent_webhook_deliveries("1", "a", 10_000)
+            .await
+            .unwrap();
+        // The unclaimed ones are capped; the claim survives the flood.
+        assert_eq!(all.len() as i64, DELIVERIES_KEPT + 1);
+        assert!(matches!(
+            store
+                .insert_webhook_delivery(&delivery("a", Some("d1")), true)
+                .await,
+            Err(StoreError::AlreadyExists)
+        ));
     }
 }

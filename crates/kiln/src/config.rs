@@ -31,6 +31,10 @@ pub struct ServeArgs {
     /// Length in seconds of one minute of build and queued timeouts. Only tests shorten it.
     #[arg(long, env = "KILN_MINUTE_SECONDS", hide = true)]
     pub minute_seconds: Option<f64>,
+    /// Where builds run: `docker`, `local` (on this host) or `auto` (docker when an engine
+    /// answers).
+    #[arg(long, env = "KILN_EXECUTOR")]
+    pub executor: Option<String>,
     /// Configuration file (default: ./kiln.toml when it exists).
     #[arg(long, env = "KILN_CONFIG")]
     pub config: Option<PathBuf>,
@@ -57,6 +61,35 @@ struct FileConfig {
     #[serde(default)]
     credentials: Vec<CredentialConfig>,
     artifacts: Option<ArtifactStoreConfig>,
+    executor: Option<String>,
+    #[serde(default)]
+    docker: DockerSection,
+    #[serde(default)]
+    registry_credentials: Vec<RegistryCredentialConfig>,
+}
+
+/// The Docker executor's settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DockerSection {
+    /// Engine address; `DOCKER_HOST` or the default socket when absent.
+    pub host: Option<String>,
+    /// Name of this Kiln in container labels, so several instances can share an engine.
+    pub instance: Option<String>,
+    /// Managed image names mapped to real images, e.g.
+    /// `"aws/codebuild/standard:7.0" = "registry.example/codebuild/standard:7.0"`.
+    #[serde(default)]
+    pub images: std::collections::BTreeMap<String, String>,
+}
+
+/// A registry login that projects name in `environment.registryCredential.credential`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryCredentialConfig {
+    pub name: String,
+    pub username: String,
+    pub password: String,
+    pub server: Option<String>,
 }
 
 /// Where artifacts go: by default a directory per bucket under the data dir; or any
@@ -81,6 +114,9 @@ pub struct Settings {
     pub shutdown_grace: std::time::Duration,
     pub minute: std::time::Duration,
     pub artifacts: Option<ArtifactStoreConfig>,
+    pub executor: kiln_runner::executor::ExecutorChoice,
+    pub docker: DockerSection,
+    pub registry_credentials: Vec<RegistryCredentialConfig>,
 }
 
 impl Settings {
@@ -134,6 +170,14 @@ impl Settings {
             ),
             minute: minute_length(args.minute_seconds)?,
             artifacts: file.artifacts,
+            executor: match args.executor.or(file.executor) {
+                None => kiln_runner::executor::ExecutorChoice::Local,
+                Some(text) => text.parse().map_err(|_| {
+                    anyhow::anyhow!("executor {text:?} must be docker, local or auto")
+                })?,
+            },
+            docker: file.docker,
+            registry_credentials: file.registry_credentials,
         })
     }
 }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use kiln_runner::artifacts::{ArtifactStore, ArtifactStoreConfig};
-use kiln_runner::shell::LocalLauncher;
+use kiln_runner::docker::{DockerConfig, RegistryAuth};
+use kiln_runner::executor::Executor;
 use kiln_server::auth::{Credential, KeyRing};
 use kiln_server::badges::{BadgeCache, BadgeEpoch};
 use kiln_server::builds::{BuildManager, BuildSettings};
@@ -92,6 +93,30 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             secret_access_key: s3.secret_access_key.clone().into(),
         },
     });
+    let executor = Executor::select(
+        settings.executor,
+        &DockerConfig {
+            host: settings.docker.host.clone(),
+            images: settings.docker.images.clone(),
+            instance: settings.docker.instance.clone().unwrap_or_default(),
+        },
+    )
+    .await
+    .context("setting up the build executor")?;
+    let registry_credentials = settings
+        .registry_credentials
+        .iter()
+        .map(|c| {
+            (
+                c.name.clone(),
+                RegistryAuth {
+                    username: c.username.clone(),
+                    password: c.password.clone().into(),
+                    server: c.server.clone(),
+                },
+            )
+        })
+        .collect();
     let badge_epoch = Arc::new(BadgeEpoch::default());
     let builds = BuildManager::new(
         Arc::clone(&store),
@@ -103,7 +128,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             public_url: public_url.trim_end_matches('/').to_string(),
             minute: settings.minute,
             artifact_store: Arc::new(artifact_store),
-            launcher: Arc::new(LocalLauncher::new()),
+            executor: executor.clone(),
+            registry_credentials,
         },
     );
     builds
@@ -111,7 +137,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .context("recovering builds")?;
     tracing::info!(
-        executor = "local",
+        executor = executor.name(),
         max_concurrent_builds = settings.max_concurrent_builds,
         "build executor ready"
     );

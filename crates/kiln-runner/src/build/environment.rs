@@ -12,10 +12,15 @@ pub(super) struct BuildFacts<'a> {
     pub record: &'a BuildRecord,
     pub region: &'a str,
     pub src_dir: &'a Path,
-    pub home: &'a Path,
+    /// `HOME`, unless the executor's environment decides it.
+    pub home: Option<&'a Path>,
+    /// The executor's variables (the host's `PATH`, or a container image's environment), which
+    /// CodeBuild's own variables override.
+    pub base: Vec<(String, String)>,
 }
 
-/// CodeBuild's variables for this build. `CODEBUILD_BUILD_SUCCEEDING` starts at 1.
+/// The executor's base variables, then CodeBuild's variables for this build (later entries win).
+/// `CODEBUILD_BUILD_SUCCEEDING` starts at 1.
 pub(super) fn codebuild_variables(facts: &BuildFacts<'_>) -> Vec<(String, String)> {
     let record = facts.record;
     let settings = &record.settings;
@@ -54,22 +59,23 @@ pub(super) fn codebuild_variables(facts: &BuildFacts<'_>) -> Vec<(String, String
             facts.src_dir.to_string_lossy().into_owned(),
         ),
         ("CODEBUILD_START_TIME", start_ms.to_string()),
-        ("HOME", facts.home.to_string_lossy().into_owned()),
     ]
     .into_iter()
     .map(|(name, value)| (name.to_owned(), value))
     .collect::<Vec<_>>();
+    if let Some(home) = facts.home {
+        vars.push(("HOME".to_owned(), home.to_string_lossy().into_owned()));
+    }
     if let Some(resolved) = &record.resolved_source_version {
         vars.push((
             "CODEBUILD_RESOLVED_SOURCE_VERSION".to_owned(),
             resolved.clone(),
         ));
     }
-    if let Some(path) = std::env::var_os("PATH") {
-        vars.push(("PATH".to_owned(), path.to_string_lossy().into_owned()));
-    }
     vars.extend(record.trigger_variables.iter().cloned());
-    vars
+    let mut all = facts.base.clone();
+    all.extend(vars);
+    all
 }
 
 /// The project's variables then the StartBuild overrides (later entries win). Fails, naming

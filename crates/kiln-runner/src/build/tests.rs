@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::artifacts::ArtifactStoreConfig;
-use crate::shell::LocalLauncher;
+use crate::executor::Executor;
 use kiln_domain::build::{BuildPhase, BuildSettings};
 use kiln_domain::project::{EnvironmentVariable, ProjectEnvironment, ProjectSource};
 use kiln_domain::refs;
@@ -189,7 +189,6 @@ impl Harness {
             artifact_store: Arc::new(ArtifactStore::new(ArtifactStoreConfig::Local {
                 root: self.store_root(),
             })),
-            launcher: Arc::new(LocalLauncher::new()),
             minute: self.minute,
             log_link: "https://kiln.example/logs/demo".to_owned(),
         }
@@ -197,7 +196,7 @@ impl Harness {
 
     async fn run_with(&self, stop: CancellationToken) -> Finished {
         let sink = MemorySink::default();
-        let record = run_build(self.job(), &sink, stop).await;
+        let record = run_build(&Executor::local(), self.job(), None, &sink, stop).await;
         let log = std::fs::read_to_string(self.dir.path().join("build.log")).unwrap_or_default();
         let saved = sink.saved.into_inner().unwrap();
         assert!(record.is_complete());
@@ -686,7 +685,14 @@ async fn preset_git_ref_is_kept_and_tags_are_recorded() {
     let sink = MemorySink::default();
     let mut job = harness.job();
     job.record.git_ref = Some(refs::GitRef::Branch("from-webhook".to_owned()));
-    let record = run_build(job, &sink, CancellationToken::new()).await;
+    let record = run_build(
+        &Executor::local(),
+        job,
+        None,
+        &sink,
+        CancellationToken::new(),
+    )
+    .await;
     assert_eq!(
         record.git_ref,
         Some(refs::GitRef::Branch("from-webhook".to_owned()))
@@ -836,7 +842,14 @@ async fn leftovers_in_the_work_dir_are_cleared_and_an_unopenable_log_is_a_fault(
     let sink = MemorySink::default();
     let mut job = harness.job();
     job.log_path = harness.dir.path().join("no/such/dir/build.log");
-    let record = run_build(job, &sink, CancellationToken::new()).await;
+    let record = run_build(
+        &Executor::local(),
+        job,
+        None,
+        &sink,
+        CancellationToken::new(),
+    )
+    .await;
     assert_eq!(record.status, BuildStatus::Fault);
     let provisioning = &record.phases[2];
     assert_eq!(provisioning.phase_type, Provisioning);

@@ -252,6 +252,43 @@ async fn resolves_every_version_form() {
 }
 
 #[tokio::test]
+async fn origin_is_configured_even_for_an_odd_location() {
+    let fx = fixture();
+    let odd = fx.origin.with_file_name("or\\ig \"in\" #;x");
+    std::fs::rename(&fx.origin, &odd).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let dest = work.path().join("src");
+    let log = log_file(work.path());
+    let out = run(&request(&odd, Some("main"), &dest), &log)
+        .await
+        .unwrap();
+    assert_eq!(out.resolved_commit, fx.main);
+    assert_eq!(
+        git(&dest, &["remote", "get-url", "origin"]),
+        odd.to_str().unwrap()
+    );
+    // A later `git fetch` in the build finds the branches where a clone would put them.
+    git(&dest, &["fetch", "-q", "origin"]);
+    assert_eq!(git(&dest, &["rev-parse", "origin/feature/x"]), fx.feature);
+}
+
+#[tokio::test]
+async fn a_tag_named_bare_is_found_without_noise_in_the_log() {
+    let fx = fixture();
+    let work = tempfile::tempdir().unwrap();
+    let log = log_file(work.path());
+    let out = run(
+        &request(&fx.origin, Some("v2"), &work.path().join("src")),
+        &log,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.resolved_commit, fx.annotated);
+    let logged = std::fs::read_to_string(work.path().join("log")).unwrap();
+    assert!(!logged.contains("couldn't find remote ref"), "{logged}");
+}
+
+#[tokio::test]
 async fn default_branch_follows_remote_head() {
     let fx = fixture();
     git(

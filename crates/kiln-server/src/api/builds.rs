@@ -130,7 +130,7 @@ pub(crate) async fn submit(state: &AppState, build: &mut BuildRecord) -> Result<
     }
 }
 
-fn refuse_unsupported_platform(
+pub(crate) fn refuse_unsupported_platform(
     settings: &kiln_domain::build::BuildSettings,
 ) -> Result<(), ApiError> {
     if let Some(t) = settings.environment.env_type.as_deref()

@@ -1,9 +1,10 @@
 //! The CodeBuild operations. Each takes the caller and a JSON input and returns a JSON output;
 //! how those travel is the protocol's business (see [`crate::protocol`]).
 
-mod builds;
+pub(crate) mod builds;
 mod credentials;
 pub(crate) mod projects;
+pub(crate) mod webhooks;
 
 use kiln_domain::{ApiError, ErrorKind};
 use serde::de::DeserializeOwned;
@@ -42,6 +43,9 @@ pub async fn dispatch(
         "ImportSourceCredentials" => credentials::import(state, caller, input).await,
         "ListSourceCredentials" => credentials::list(state, caller).await,
         "DeleteSourceCredentials" => credentials::delete(state, caller, input).await,
+        "CreateWebhook" => webhooks::create(state, caller, input).await,
+        "UpdateWebhook" => webhooks::update(state, caller, input).await,
+        "DeleteWebhook" => webhooks::delete(state, caller, input).await,
         other if KNOWN_UNIMPLEMENTED.contains(&other) => Err(ApiError::new(
             ErrorKind::UnknownOperation,
             format!("Kiln does not implement the CodeBuild operation {other}"),

@@ -145,7 +145,11 @@ pub async fn batch_get(state: &AppState, caller: &Caller, input: Value) -> Resul
             .await
             .map_err(store_failure)?
         {
-            Some(record) => projects.push(project_json(state, &record)),
+            Some(record) => {
+                let mut project = project_json(state, &record);
+                super::webhooks::add_to_project(state, &record, &mut project).await?;
+                projects.push(project);
+            }
             None => not_found.push(Value::String(reference.clone())),
         }
     }

@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# Benchmarks Kiln's /badges endpoint against nginx serving the same SVG bytes as a static file.
+#
+#   bench/badges.sh            # results in $OUT (default: a fresh /tmp/kiln-bench-badges.* dir)
+#
+# 1. Seeds 10,000 badge-enabled projects with 10 built branches each (one project and build made
+#    through the API as templates, the rest inserted into the stopped Kiln's SQLite database).
+# 2. Quiet: wrk -t2 -c64 -d10s --latency against one project's branch badge and against nginx,
+#    RUNS times each, alternating.
+# 3. Churn: the same while a driver changes that badge's status through Kiln's API every 10 ms
+#    (StartBuild → IN_PROGRESS, StopBuild → FAILING; builds stay queued behind a running one with
+#    --max-concurrent-builds 1), and a checker verifies no answer shows a status older than the
+#    last one committed before its request started.
+#
+# Environment: RUNS (3), DURATION (10s), PROJECTS (10000), BRANCHES (10), CHANGE_PERIOD (0.01),
+# CHECK_INTERVAL (0.002), KILN_BIN (default: build with cargo --release), OUT.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-10s}
+PROJECTS=${PROJECTS:-10000}
+BRANCHES=${BRANCHES:-10}
+CHANGE_PERIOD=${CHANGE_PERIOD:-0.01}
+CHECK_INTERVAL=${CHECK_INTERVAL:-0.002}
+OUT=${OUT:-$(mktemp -d /tmp/kiln-bench-badges.XXXXXX)}
+mkdir -p "$OUT" && chmod 755 "$OUT"  # nginx workers run as nobody
+
+export AWS_ACCESS_KEY_ID=AKIDKILNBENCH0000001
+export AWS_SECRET_ACCESS_KEY=kilnBenchSecret000000000000000000000000001
+export AWS_DEFAULT_REGION=us-east-1
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
+export KILN_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID KILN_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
+export KILN_ACCOUNT_ID=111122223333 KILN_LOG=warn
+
+if [[ -z "${KILN_BIN:-}" ]]; then
+    (cd "$ROOT" && cargo build --release -p kiln)
+    KILN_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/kiln
+fi
+
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+KILN_PID= NGINX_PID= DRIVER_PID= CHECKER_PID=
+cleanup() {
+    for pid in $CHECKER_PID $DRIVER_PID $KILN_PID $NGINX_PID; do
+        kill "$pid" 2>/dev/null || true
+    done
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+KILN_PORT=$(free_port)
+KILN_URL=http://127.0.0.1:$KILN_PORT
+DATA=$OUT/data
+start_kiln() {
+    "$KILN_BIN" serve --listen "127.0.0.1:$KILN_PORT" --data-dir "$DATA" \
+        --max-concurrent-builds 1 >"$OUT/kiln.stdout" 2>>"$OUT/kiln.stderr" &
+    KILN_PID=$!
+    for _ in $(seq 200); do
+        grep -q '^listening on' "$OUT/kiln.stdout" 2>/dev/null && return
+        sleep 0.05
+    done
+    echo "kiln did not start" >&2; cat "$OUT/kiln.stderr" >&2; exit 1
+}
+stop_kiln() { kill "$KILN_PID"; wait "$KILN_PID" || true; KILN_PID=; }
+api() { aws --endpoint-url "$KILN_URL" --output json codebuild "$@"; }
+
+# A repository for the one real build, and for the long build that holds the only build slot.
+REPO=$OUT/repo
+rm -rf "$REPO" && git init -q -b branch-00 "$REPO"
+git -C "$REPO" -c user.name=bench -c user.email=bench@kiln.invalid commit -q --allow-empty -m bench
+GATE=$OUT/release-the-long-build
+BUILDSPEC='version: 0.2
+phases:
+  build:
+    commands:
+      - if [ -n "$GATE" ]; then while [ ! -e "$GATE" ]; do sleep 0.1; done; fi'
+source_json() { python3 -c 'import json,sys; print(json.dumps({"type":"GITHUB","location":sys.argv[1],"buildspec":sys.argv[2]}))' "$REPO" "$BUILDSPEC"; }
+create_project() {
+    api create-project --name "$1" --badge-enabled --source "$(source_json)" --source-version branch-00 \
+        --artifacts type=NO_ARTIFACTS --service-role arn:aws:iam::111122223333:role/bench \
+        --environment type=LINUX_CONTAINER,image=aws/codebuild/standard:7.0,computeType=BUILD_GENERAL1_SMALL >/dev/null
+}
+wait_build() {
+    python3 - "$KILN_URL" "$1" "$2" <<'EOF'
+import sys, time, boto3
+api = boto3.client("codebuild", endpoint_url=sys.argv[1])
+deadline = time.time() + 120
+while time.time() < deadline:
+    build = api.batch_get_builds(ids=[sys.argv[2]])["builds"][0]
+    if build["currentPhase"] == sys.argv[3]:
+        sys.exit(0)
+    time.sleep(0.1)
+sys.exit(f"build {sys.argv[2]} never reached {sys.argv[3]}: {build['currentPhase']}")
+EOF
+}
+
+log "seeding $PROJECTS projects × $BRANCHES branches in $DATA"
+rm -rf "$DATA"
+start_kiln
+create_project template
+wait_build "$(api start-build --project-name template --query build.id --output text)" COMPLETED
+stop_kiln
+python3 "$HERE/badges_seed.py" "$DATA" "$PROJECTS" "$BRANCHES" >"$OUT/seeded.json"
+start_kiln
+create_project holder
+
+# The benchmarked badge: a project in the middle, on a branch whose last build passed.
+TOKEN=$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["tokens"]; print(sorted(t.items())[len(t)//2][1])' "$OUT/seeded.json")
+PROJECT=$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["tokens"]; print(sorted(t.items())[len(t)//2][0])' "$OUT/seeded.json")
+BRANCH=branch-07
+BADGE="$KILN_URL/badges?uuid=$TOKEN&branch=$BRANCH"
+curl -sf "$BADGE" >"$OUT/badge.svg"
+INITIAL=$(grep -o 'aria-label="[^"]*"' "$OUT/badge.svg" | sed 's/.*: //; s/"$//')
+log "benchmarked badge: $PROJECT $BRANCH ($INITIAL), $(wc -c <"$OUT/badge.svg") bytes"
+
+NGINX_PORT=$(free_port)
+mkdir -p "$OUT/nginx/html"
+cp "$OUT/badge.svg" "$OUT/nginx/html/badge.svg"
+cat >"$OUT/nginx/nginx.conf" <<EOF
+worker_processes auto;
+pid $OUT/nginx/nginx.pid;
+error_log $OUT/nginx/error.log warn;
+daemon off;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    types { image/svg+xml svg; }
+    client_body_temp_path $OUT/nginx/tmp; proxy_temp_path $OUT/nginx/tmp;
+    fastcgi_temp_path $OUT/nginx/tmp; uwsgi_temp_path $OUT/nginx/tmp; scgi_temp_path $OUT/nginx/tmp;
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        root $OUT/nginx/html;
+        add_header Cache-Control "no-cache, max-age=0";
+    }
+}
+EOF
+mkdir -p "$OUT/nginx/tmp"
+nginx -c "$OUT/nginx/nginx.conf" -e "$OUT/nginx/error.log" &
+NGINX_PID=$!
+NGINX_URL=http://127.0.0.1:$NGINX_PORT/badge.svg
+for _ in $(seq 100); do curl -sf "$NGINX_URL" >/dev/null && break; sleep 0.05; done
+cmp "$OUT/badge.svg" <(curl -sf "$NGINX_URL")
+cmp "$OUT/badge.svg" <(curl -sf "$BADGE")
+
+bench_round() { # phase
+    local phase=$1 args=()
+    for run in $(seq "$RUNS"); do
+        for target in kiln nginx; do
+            local url=$BADGE
+            [[ $target == nginx ]] && url=$NGINX_URL
+            wrk -t2 -c64 -d"$DURATION" --latency "$url" >"$OUT/wrk-$phase-$target-$run.txt"
+            log "$phase $target run $run: $(grep -E 'Requests/sec' "$OUT/wrk-$phase-$target-$run.txt")"
+            args+=("$target=$OUT/wrk-$phase-$target-$run.txt")
+        done
+    done
+    python3 "$HERE/wrk_summary.py" "${args[@]}" >"$OUT/summary-$phase.json"
+}
+
+log "quiet phase: $RUNS runs of $DURATION each, alternating"
+bench_round quiet
+
+log "churn phase: one status change every ${CHANGE_PERIOD}s through the API"
+LONG=$(api start-build --project-name holder --query build.id --output text \
+    --environment-variables-override "name=GATE,value=$GATE")
+wait_build "$LONG" BUILD
+SECONDS_PER_RUN=${DURATION%s}
+CHURN_SECONDS=$((RUNS * 2 * (SECONDS_PER_RUN + 1) + 2))
+python3 "$HERE/badges_churn.py" drive "$KILN_URL" "$PROJECT" "$BRANCH" "$CHANGE_PERIOD" "$CHURN_SECONDS" "$OUT/changes.json" &
+DRIVER_PID=$!
+python3 "$HERE/badges_churn.py" check "$BADGE" "$CHECK_INTERVAL" "$CHURN_SECONDS" "$OUT/answers.json" &
+CHECKER_PID=$!
+sleep 1
+bench_round churn
+wait "$DRIVER_PID"; DRIVER_PID=
+wait "$CHECKER_PID"; CHECKER_PID=
+touch "$GATE"
+set +e
+python3 "$HERE/badges_churn.py" verify "$INITIAL" "$OUT/changes.json" "$OUT/answers.json" >"$OUT/verify.json"
+VERIFIED=$?
+set -e
+
+python3 - "$OUT" <<'EOF'
+import json, sys
+out = sys.argv[1]
+for phase in ("quiet", "churn"):
+    s = json.load(open(f"{out}/summary-{phase}.json"))
+    k, n = s["kiln"], s["nginx"]
+    print(f"{phase:5}  kiln {k['median_rps']:>9.0f} req/s p99 {k['median_p99_ms']:.2f} ms | "
+          f"nginx {n['median_rps']:>9.0f} req/s p99 {n['median_p99_ms']:.2f} ms | "
+          f"kiln/nginx {k['median_rps'] / n['median_rps']:.2f}x")
+    for name in ("kiln", "nginx"):
+        runs = ", ".join(f"{r['rps']:.0f}/{r['p99_ms']:.2f}ms" for r in s[name]["runs"])
+        bad = sum(r["non_2xx"] + r["errors"] for r in s[name]["runs"])
+        print(f"       {name} runs (req/s / p99): {runs}; non-2xx or errors: {bad}")
+print("churn check:", open(f"{out}/verify.json").read().strip())
+EOF
+log "raw outputs in $OUT"
+exit "$VERIFIED"

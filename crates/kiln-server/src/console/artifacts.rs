@@ -1,0 +1,271 @@
+//! Artifact downloads: the objects a build uploaded, read back from the artifact store, for
+//! the build's own account only and never outside the build's artifact key.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use object_store::ObjectStoreExt;
+use object_store::path::Path as ObjectPath;
+use serde_json::Value;
+
+use super::builds::{build_not_found, get_build};
+use super::session::Session;
+use super::view;
+use crate::state::AppState;
+
+/// Most files listed for one artifact.
+const MAX_LISTED_FILES: usize = 500;
+
+/// A file the build page links to.
+pub struct ArtifactLink {
+    pub label: String,
+    pub url: String,
+    pub size: String,
+}
+
+/// The `location` of the build's primary and secondary artifacts, in that order.
+pub fn locations(build: &Value) -> Vec<Option<String>> {
+    let location = |a: &Value| {
+        a["location"]
+            .as_str()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+    };
+    std::iter::once(location(&build["artifacts"]))
+        .chain(
+            build["secondaryArtifacts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(location),
+        )
+        .collect()
+}
+
+/// `arn:aws:s3:::bucket/key` as (bucket, key); only artifacts with a key are served.
+fn bucket_and_key(location: &str) -> Option<(&str, &str)> {
+    let (bucket, key) = location.strip_prefix("arn:aws:s3:::")?.split_once('/')?;
+    (!bucket.is_empty() && !key.is_empty()).then_some((bucket, key))
+}
+
+/// A path segment, percent-encoded for a URL.
+fn encode_segment(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn human_size(bytes: u64) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} B"),
+        b if b < 1024 * 1024 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0)),
+    }
+}
+
+/// Links to every file of the build's artifacts that the store still has.
+pub async fn links(
+    state: &AppState,
+    project: &str,
+    uuid: &str,
+    build: &Value,
+) -> Vec<ArtifactLink> {
+    let mut links = Vec::new();
+    for (index, location) in locations(build).iter().enumerate() {
+        let Some((bucket, key)) = location.as_deref().and_then(bucket_and_key) else {
+            continue;
+        };
+        let (Ok(store), Ok(path)) = (
+            state.builds.artifact_store().bucket(bucket),
+            ObjectPath::parse(key),
+        ) else {
+            continue;
+        };
+        let base = format!("/projects/{project}/builds/{uuid}/artifacts/{index}");
+        // A ZIP artifact is one object at the key; files are objects below it.
+        if let Ok(meta) = store.head(&path).await {
+            links.push(ArtifactLink {
+                label: key.to_string(),
+                url: base,
+                size: human_size(meta.size),
+            });
+            continue;
+        }
+        let prefix = format!("{}/", path.as_ref());
+        let mut listing = store.list(Some(&path)).take(MAX_LISTED_FILES);
+        while let Some(Ok(meta)) = listing.next().await {
+            let Some(relative) = meta.location.as_ref().strip_prefix(&prefix) else {
+                continue;
+            };
+            let encoded: Vec<String> = relative.split('/').map(encode_segment).collect();
+            links.push(ArtifactLink {
+                label: format!("{key}/{relative}"),
+                url: format!("{base}/{}", encoded.join("/")),
+                size: human_size(meta.size),
+            });
+        }
+    }
+    links.sort_by(|a, b| a.label.cmp(&b.label));
+    links
+}
+
+pub async fn download_archive(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path((project, uuid, index)): Path<(String, String, usize)>,
+) -> Response {
+    download(&state, &session, &project, &uuid, index, None).await
+}
+
+pub async fn download_file(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path((project, uuid, index, file)): Path<(String, String, usize, String)>,
+) -> Response {
+    download(&state, &session, &project, &uuid, index, Some(&file)).await
+}
+
+fn attachment_name(path: &str) -> String {
+    let name = path.rsplit('/').next().unwrap_or("artifact");
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-._".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if clean.is_empty() {
+        "artifact".into()
+    } else {
+        clean
+    }
+}
+
+async fn download(
+    state: &AppState,
+    session: &Session,
+    project: &str,
+    uuid: &str,
+    index: usize,
+    file: Option<&str>,
+) -> Response {
+    let build = match get_build(state, session, project, uuid).await {
+        Ok(Some(build)) => build,
+        Ok(None) => return build_not_found(session),
+        Err(err) => return view::api_error_page(session, &err),
+    };
+    let missing = || {
+        view::not_found_page(
+            Some(session),
+            "Artifact not found",
+            "This build has no such artifact file.",
+        )
+    };
+    let locations = locations(&build);
+    let Some((bucket, key)) = locations
+        .get(index)
+        .and_then(|l| l.as_deref())
+        .and_then(bucket_and_key)
+    else {
+        return missing();
+    };
+    // `ObjectPath::parse` refuses `.`, `..` and empty segments, so the joined path stays
+    // below the artifact's key.
+    let object = match file {
+        None => ObjectPath::parse(key),
+        Some(file) => ObjectPath::parse(format!("{key}/{file}")),
+    };
+    let Ok(object) = object else {
+        return missing();
+    };
+    let Ok(key_path) = ObjectPath::parse(key) else {
+        return missing();
+    };
+    let inside = match file {
+        None => object == key_path,
+        Some(_) => object
+            .as_ref()
+            .starts_with(&format!("{}/", key_path.as_ref())),
+    };
+    if !inside {
+        return missing();
+    }
+    let Ok(store) = state.builds.artifact_store().bucket(bucket) else {
+        return missing();
+    };
+    let found = match store.get(&object).await {
+        Ok(found) => found,
+        Err(object_store::Error::NotFound { .. }) => return missing(),
+        Err(err) => {
+            tracing::error!(error = %err, "cannot read an artifact");
+            return view::error_page(
+                Some(session),
+                StatusCode::BAD_GATEWAY,
+                "Artifact unavailable",
+                "The artifact store could not be read.",
+            );
+        }
+    };
+    let size = found.meta.size;
+    let mut response = (StatusCode::OK, Body::from_stream(found.into_stream())).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    if let Ok(disposition) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"{}\"",
+        attachment_name(object.as_ref())
+    )) {
+        h.insert(header::CONTENT_DISPOSITION, disposition);
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_and_names() {
+        assert_eq!(
+            bucket_and_key("arn:aws:s3:::b/k/x.zip"),
+            Some(("b", "k/x.zip"))
+        );
+        assert_eq!(bucket_and_key("arn:aws:s3:::b"), None);
+        assert_eq!(bucket_and_key("s3://b/k"), None);
+        assert_eq!(encode_segment("a b%.txt"), "a%20b%25.txt");
+        assert_eq!(attachment_name("k/dir/my \"file\".txt"), "my__file_.txt");
+        assert_eq!(human_size(2048), "2.0 KiB");
+    }
+
+    #[test]
+    fn object_paths_stay_below_the_key() {
+        assert!(ObjectPath::parse("key/../secret").is_err());
+        assert!(ObjectPath::parse("key/./x").is_err());
+        assert!(ObjectPath::parse("key//x").is_err());
+    }
+}

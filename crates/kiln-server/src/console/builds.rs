@@ -1,0 +1,374 @@
+//! Build pages: start a build, its details (phases, source, log, artifacts), stop and retry.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use kiln_domain::{ApiError, ErrorKind};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use super::artifacts::{self, ArtifactLink};
+use super::errors::FieldErrors;
+use super::projects::{self, StartFields, call};
+use super::session::{EmptyForm, Session};
+use super::view::{self, Chrome};
+use crate::state::AppState;
+
+/// Most of a log the build page shows inline; the full log is a link away.
+const MAX_INLINE_LOG: u64 = 1024 * 1024;
+
+/// One of the caller's builds, in the API's `Build` shape, if `project`/`uuid` names one.
+pub(super) async fn get_build(
+    state: &AppState,
+    session: &Session,
+    project: &str,
+    uuid: &str,
+) -> Result<Option<Value>, ApiError> {
+    let id = format!("{project}:{uuid}");
+    match call(state, session, "BatchGetBuilds", json!({"ids": [id]})).await {
+        Ok(out) => Ok(out["builds"].as_array().and_then(|b| b.first()).cloned()),
+        Err(err) if err.kind == ErrorKind::InvalidInput => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+pub(super) fn build_not_found(session: &Session) -> Response {
+    view::not_found_page(
+        Some(session),
+        "Build not found",
+        "There is no such build in this account.",
+    )
+}
+
+/// The build's uuid as the API reports it (never the text of the address).
+pub(super) fn uuid_of(build: &Value) -> String {
+    build["id"]
+        .as_str()
+        .and_then(|id| id.split_once(':'))
+        .map(|(_, uuid)| uuid.to_string())
+        .unwrap_or_default()
+}
+
+/// `NAME=value` lines as `environmentVariablesOverride`.
+fn parse_overrides(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let (name, value) = line.split_once('=').unwrap_or((line, ""));
+            json!({"name": name.trim(), "value": value, "type": "PLAINTEXT"})
+        })
+        .collect()
+}
+
+fn start_field_for(path: &str) -> Option<&'static str> {
+    if path == "sourceVersion" {
+        Some("source_version")
+    } else if path.starts_with("environmentVariablesOverride") {
+        Some("env_overrides")
+    } else {
+        None
+    }
+}
+
+pub async fn start(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let fields: StartFields = match session.form(&body) {
+        Ok(fields) => fields,
+        Err(refused) => return *refused,
+    };
+    let mut input = json!({"projectName": name});
+    let version = fields.source_version.trim();
+    if !version.is_empty() {
+        input["sourceVersion"] = version.into();
+    }
+    let overrides = parse_overrides(&fields.env_overrides);
+    if !overrides.is_empty() {
+        input["environmentVariablesOverride"] = overrides.into();
+    }
+    match call(&state, &session, "StartBuild", input).await {
+        Ok(out) => {
+            let uuid = uuid_of(&out["build"]);
+            view::redirect(&format!("/projects/{name}/builds/{uuid}"))
+        }
+        Err(err) if err.kind == ErrorKind::ResourceNotFound => {
+            projects::project_not_found(&session, &name)
+        }
+        Err(err) => {
+            let errors = FieldErrors::from_api(&err, |path, _| start_field_for(path));
+            projects::project_page(&state, &session, &name, "", "", fields, errors).await
+        }
+    }
+}
+
+pub struct PhaseRow {
+    pub name: String,
+    pub status: String,
+    pub status_class: &'static str,
+    pub duration: String,
+    pub context: String,
+}
+
+#[derive(Template)]
+#[template(path = "build.html")]
+struct BuildPage {
+    chrome: Chrome,
+    project: String,
+    uuid: String,
+    number: i64,
+    status: String,
+    status_label: String,
+    status_class: &'static str,
+    complete: bool,
+    phases: Vec<PhaseRow>,
+    source_version: String,
+    resolved_version: String,
+    initiator: String,
+    started: String,
+    duration: String,
+    log: String,
+    log_offset: u64,
+    log_truncated: bool,
+    artifacts: Vec<ArtifactLink>,
+    artifact_locations: Vec<String>,
+    errors: FieldErrors,
+}
+
+pub(super) fn phase_rows(build: &Value) -> Vec<PhaseRow> {
+    build["phases"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|phase| {
+            let status = phase["phaseStatus"].as_str().unwrap_or_default();
+            let context = phase["contexts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| {
+                    let code = c["statusCode"].as_str().unwrap_or_default();
+                    let message = c["message"].as_str().unwrap_or_default();
+                    match (code.is_empty(), message.is_empty()) {
+                        (true, true) => None,
+                        (false, false) => Some(format!("{code}: {message}")),
+                        _ => Some(format!("{code}{message}")),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            let name = phase["phaseType"].as_str().unwrap_or_default();
+            PhaseRow {
+                name: name.to_string(),
+                // COMPLETED only marks the end; it has no status of its own.
+                status: if name == "COMPLETED" {
+                    String::new()
+                } else if status.is_empty() {
+                    "In progress".to_string()
+                } else {
+                    view::status_label(status)
+                },
+                status_class: if status.is_empty() {
+                    "busy"
+                } else {
+                    view::status_class(status)
+                },
+                duration: phase["durationInSeconds"]
+                    .as_f64()
+                    .map_or_else(String::new, view::format_duration),
+                context,
+            }
+        })
+        .collect()
+}
+
+/// The last [`MAX_INLINE_LOG`] bytes of a log, its size, and whether the start was cut.
+async fn read_log_tail(path: &std::path::Path) -> (String, u64, bool) {
+    let Ok(mut file) = tokio::fs::File::open(path).await else {
+        return (String::new(), 0, false);
+    };
+    let size = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+    let start = size.saturating_sub(MAX_INLINE_LOG);
+    let mut bytes = Vec::new();
+    if file.seek(std::io::SeekFrom::Start(start)).await.is_err()
+        || (&mut file)
+            .take(size - start)
+            .read_to_end(&mut bytes)
+            .await
+            .is_err()
+    {
+        return (String::new(), 0, false);
+    }
+    let read = bytes.len() as u64;
+    (
+        String::from_utf8_lossy(&bytes).into_owned(),
+        start + read,
+        start > 0,
+    )
+}
+
+pub async fn details(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path((project, uuid)): Path<(String, String)>,
+) -> Response {
+    build_page(&state, &session, &project, &uuid, FieldErrors::default()).await
+}
+
+async fn build_page(
+    state: &AppState,
+    session: &Session,
+    project: &str,
+    uuid: &str,
+    errors: FieldErrors,
+) -> Response {
+    let build = match get_build(state, session, project, uuid).await {
+        Ok(Some(build)) => build,
+        Ok(None) => return build_not_found(session),
+        Err(err) => return view::api_error_page(session, &err),
+    };
+    let uuid = uuid_of(&build);
+    let (log, log_offset, log_truncated) = read_log_tail(&state.builds.log_path(&uuid)).await;
+    let status = build["buildStatus"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let start = build["startTime"].as_f64().unwrap_or(0.0);
+    let end = build["endTime"].as_f64();
+    let page = BuildPage {
+        chrome: session.chrome(),
+        project: project.to_string(),
+        number: build["buildNumber"].as_i64().unwrap_or(0),
+        status_label: view::status_label(&status),
+        status_class: view::status_class(&status),
+        complete: build["buildComplete"].as_bool().unwrap_or(false),
+        phases: phase_rows(&build),
+        source_version: build["sourceVersion"]
+            .as_str()
+            .unwrap_or("Default branch")
+            .to_string(),
+        resolved_version: build["resolvedSourceVersion"]
+            .as_str()
+            .unwrap_or("—")
+            .to_string(),
+        initiator: build["initiator"].as_str().unwrap_or_default().to_string(),
+        started: view::format_time(start),
+        duration: end.map_or_else(
+            || {
+                format!(
+                    "{} so far",
+                    view::format_duration(state.now_epoch() - start)
+                )
+            },
+            |end| view::format_duration(end - start),
+        ),
+        log,
+        log_offset,
+        log_truncated,
+        artifacts: artifacts::links(state, project, &uuid, &build).await,
+        artifact_locations: artifacts::locations(&build).into_iter().flatten().collect(),
+        status,
+        uuid,
+        errors,
+    };
+    view::render(StatusCode::OK, &page)
+}
+
+pub async fn stop(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path((project, uuid)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    if let Err(refused) = session.form::<EmptyForm>(&body) {
+        return *refused;
+    }
+    let id = format!("{project}:{uuid}");
+    match call(&state, &session, "StopBuild", json!({"id": id})).await {
+        Ok(_) => view::redirect(&format!("/projects/{project}/builds/{uuid}")),
+        Err(err) if err.kind == ErrorKind::ResourceNotFound => build_not_found(&session),
+        Err(err) => {
+            let errors = FieldErrors::from_api(&err, |_, _| None);
+            build_page(&state, &session, &project, &uuid, errors).await
+        }
+    }
+}
+
+pub async fn retry(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path((project, uuid)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    if let Err(refused) = session.form::<EmptyForm>(&body) {
+        return *refused;
+    }
+    let id = format!("{project}:{uuid}");
+    match call(&state, &session, "RetryBuild", json!({"id": id})).await {
+        Ok(out) => {
+            let new_uuid = uuid_of(&out["build"]);
+            view::redirect(&format!("/projects/{project}/builds/{new_uuid}"))
+        }
+        Err(err) if err.kind == ErrorKind::ResourceNotFound => build_not_found(&session),
+        Err(err) => {
+            let errors = FieldErrors::from_api(&err, |_, _| None);
+            build_page(&state, &session, &project, &uuid, errors).await
+        }
+    }
+}
+
+/// The whole log as text.
+pub async fn full_log(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path((project, uuid)): Path<(String, String)>,
+) -> Response {
+    let build = match get_build(&state, &session, &project, &uuid).await {
+        Ok(Some(build)) => build,
+        Ok(None) => return build_not_found(&session),
+        Err(err) => return view::api_error_page(&session, &err),
+    };
+    match crate::logs::read_log(&state, &session.caller, &uuid_of(&build), 0).await {
+        Ok(response) => response,
+        Err((status, message)) => (status, message).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_are_name_value_lines() {
+        assert_eq!(
+            parse_overrides("A=1\n\n B = x=y\nFLAG\n"),
+            vec![
+                json!({"name": "A", "value": "1", "type": "PLAINTEXT"}),
+                json!({"name": "B", "value": " x=y", "type": "PLAINTEXT"}),
+                json!({"name": "FLAG", "value": "", "type": "PLAINTEXT"}),
+            ]
+        );
+    }
+
+    #[test]
+    fn phases_read_well() {
+        let build = json!({"phases": [
+            {"phaseType": "SUBMITTED", "phaseStatus": "SUCCEEDED", "durationInSeconds": 0, "endTime": 1.0},
+            {"phaseType": "BUILD", "phaseStatus": "FAILED", "durationInSeconds": 3, "endTime": 4.0,
+             "contexts": [{"statusCode": "COMMAND_EXECUTION_ERROR", "message": "exit status 1"}]},
+            {"phaseType": "FINALIZING"},
+            {"phaseType": "COMPLETED"},
+        ]});
+        let rows = phase_rows(&build);
+        assert_eq!(rows[1].context, "COMMAND_EXECUTION_ERROR: exit status 1");
+        assert_eq!(rows[1].status_class, "bad");
+        assert_eq!(rows[2].status, "In progress");
+        assert_eq!(rows[3].status, "");
+    }
+}

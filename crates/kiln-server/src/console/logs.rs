@@ -1,0 +1,230 @@
+//! The live log: server-sent events that follow a build's log file by polling its size.
+//!
+//! Each event carries the text that was added (as a JSON string, so no character can break
+//! the event framing) and, as its id, the byte offset after it. A reconnecting `EventSource`
+//! sends that id back as `Last-Event-ID` and the stream resumes there. A `progress` event
+//! carries the phases and the resolved commit whenever they change. When the build has
+//! completed and its log is read to the end, an `end` event names the final status.
+
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use super::builds::{build_not_found, get_build, phase_rows, uuid_of};
+use super::session::Session;
+use super::view;
+use crate::state::AppState;
+
+/// How often the log file is looked at.
+const POLL_INTERVAL: Duration = Duration::from_millis(250);
+/// Most bytes sent in one event.
+const MAX_CHUNK: u64 = 64 * 1024;
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct EventsQuery {
+    /// Where to start when the browser has no `Last-Event-ID` yet.
+    from: u64,
+}
+
+pub async fn events(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path((project, uuid)): Path<(String, String)>,
+    Query(query): Query<EventsQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let build = match get_build(&state, &session, &project, &uuid).await {
+        Ok(Some(build)) => build,
+        Ok(None) => return build_not_found(&session),
+        Err(err) => return view::api_error_page(&session, &err),
+    };
+    let uuid = uuid_of(&build);
+    let offset = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(query.from);
+    let follower = LogFollower {
+        path: state.builds.log_path(&uuid),
+        account_id: session.caller.account_id.clone(),
+        uuid,
+        state,
+        offset,
+        progress_sent: None,
+        done: false,
+    };
+    let stream = futures::stream::unfold(follower, |mut follower| async move {
+        let event = follower.next_event().await?;
+        Some((Ok::<Event, Infallible>(event), follower))
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+struct LogFollower {
+    state: Arc<AppState>,
+    account_id: String,
+    uuid: String,
+    path: PathBuf,
+    offset: u64,
+    /// The last `progress` event's data, so only changes are sent.
+    progress_sent: Option<String>,
+    done: bool,
+}
+
+/// Text of `bytes` that can be sent now, and how many bytes it used. A character cut at the
+/// end waits for its remaining bytes, unless the log is `finished`.
+fn decode_chunk(bytes: &[u8], finished: bool) -> Option<(String, usize)> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Some((text.to_string(), bytes.len())),
+        Err(err) if err.error_len().is_none() && !finished => {
+            let valid = err.valid_up_to();
+            // Only the cut character is held back; the valid text before it goes now.
+            (valid > 0).then(|| (String::from_utf8_lossy(&bytes[..valid]).into_owned(), valid))
+        }
+        Err(_) => Some((String::from_utf8_lossy(bytes).into_owned(), bytes.len())),
+    }
+}
+
+impl LogFollower {
+    async fn size(&self) -> u64 {
+        tokio::fs::metadata(&self.path).await.map_or(0, |m| m.len())
+    }
+
+    async fn read(&self, size: u64) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        if let Ok(mut file) = tokio::fs::File::open(&self.path).await
+            && file
+                .seek(std::io::SeekFrom::Start(self.offset))
+                .await
+                .is_ok()
+        {
+            let _ = file
+                .take((size - self.offset).min(MAX_CHUNK))
+                .read_to_end(&mut bytes)
+                .await;
+        }
+        bytes
+    }
+
+    /// The next log text, if the log has grown; `finished` sends a cut character as it is.
+    async fn log_event(&mut self, finished: bool) -> Option<Event> {
+        let size = self.size().await;
+        if size <= self.offset {
+            return None;
+        }
+        let bytes = self.read(size).await;
+        let (text, used) = decode_chunk(&bytes, finished)?;
+        self.offset += used as u64;
+        let data = serde_json::to_string(&text).unwrap_or_default();
+        Some(Event::default().id(self.offset.to_string()).data(data))
+    }
+
+    async fn next_event(&mut self) -> Option<Event> {
+        if self.done {
+            return None;
+        }
+        loop {
+            if let Some(event) = self.log_event(false).await {
+                return Some(event);
+            }
+            let build = match self
+                .state
+                .store
+                .get_build(&self.account_id, &self.uuid)
+                .await
+            {
+                Ok(build) => build,
+                Err(err) => {
+                    tracing::error!(error = %err, "cannot read a build for its live log");
+                    tokio::time::sleep(POLL_INTERVAL).await;
+                    continue;
+                }
+            };
+            let Some(build) = build else {
+                // Deleted meanwhile: nothing more will come.
+                self.done = true;
+                return Some(Event::default().event("end").data(""));
+            };
+            let progress = progress_json(&build.to_api(&self.state.region, ""));
+            if self.progress_sent.as_deref() != Some(progress.as_str()) {
+                self.progress_sent = Some(progress.clone());
+                return Some(Event::default().event("progress").data(progress));
+            }
+            if build.is_complete() {
+                // The log is complete before the build is: what is left goes before `end`.
+                if let Some(event) = self.log_event(true).await {
+                    return Some(event);
+                }
+                self.done = true;
+                return Some(Event::default().event("end").data(build.status.as_str()));
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+}
+
+/// The phases and resolved commit of a build (the API's `Build` shape), as the page shows them.
+fn progress_json(build: &serde_json::Value) -> String {
+    let phases: Vec<serde_json::Value> = phase_rows(build)
+        .into_iter()
+        .map(|p| {
+            serde_json::json!({
+                "name": p.name,
+                "status": p.status,
+                "statusClass": p.status_class,
+                "duration": p.duration,
+                "context": p.context,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "phases": phases,
+        "resolvedCommit": build["resolvedSourceVersion"].as_str().unwrap_or("—"),
+    })
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{decode_chunk, progress_json};
+
+    #[test]
+    fn cut_characters_wait_for_the_rest() {
+        let text = "ok é".as_bytes();
+        let cut = &text[..text.len() - 1];
+        assert_eq!(decode_chunk(cut, false), Some(("ok ".to_string(), 3)));
+        assert_eq!(decode_chunk(&cut[3..], false), None);
+        assert_eq!(
+            decode_chunk(&cut[3..], true),
+            Some(("\u{fffd}".to_string(), 1))
+        );
+        assert_eq!(decode_chunk(text, false), Some(("ok é".to_string(), 5)));
+        assert_eq!(
+            decode_chunk(b"a\xffb", false),
+            Some(("a\u{fffd}b".to_string(), 3))
+        );
+    }
+
+    #[test]
+    fn progress_names_phases_and_commit() {
+        let build = serde_json::json!({
+            "phases": [{"phaseType": "BUILD"}],
+            "resolvedSourceVersion": "abc",
+        });
+        let progress: serde_json::Value = serde_json::from_str(&progress_json(&build)).unwrap();
+        assert_eq!(progress["phases"][0]["name"], "BUILD");
+        assert_eq!(progress["phases"][0]["status"], "In progress");
+        assert_eq!(progress["resolvedCommit"], "abc");
+    }
+}

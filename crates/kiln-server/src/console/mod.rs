@@ -1,0 +1,99 @@
+//! The web console: server-rendered pages for build projects, builds and badges, for a user
+//! signed in with an access key of their account. Every CodeBuild operation goes through
+//! [`crate::api::dispatch`], so the console shows the API's own validation and errors.
+//!
+//! Pages work without JavaScript; `static/console.js` only adds the live log (server-sent
+//! events), copying to the clipboard and small conveniences.
+
+mod artifacts;
+mod builds;
+mod errors;
+mod form;
+mod logs;
+mod projects;
+mod session;
+mod view;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::state::AppState;
+
+pub use session::SESSION_COOKIE;
+
+/// The console's routes; merged into [`crate::router`]. `POST /` stays the API.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/", get(projects::list))
+        .route(
+            "/sign-in",
+            get(session::sign_in_page).post(session::sign_in),
+        )
+        .route("/sign-out", post(session::sign_out))
+        .route("/console/static/{file}", get(static_file))
+        .route(
+            "/create-project",
+            get(projects::create_page).post(projects::create_submit),
+        )
+        .route("/projects/{name}", get(projects::details))
+        .route(
+            "/projects/{name}/edit",
+            get(projects::edit_page).post(projects::edit_submit),
+        )
+        .route(
+            "/projects/{name}/delete",
+            get(projects::delete_page).post(projects::delete_submit),
+        )
+        .route("/projects/{name}/builds", post(builds::start))
+        .route("/projects/{name}/builds/{uuid}", get(builds::details))
+        .route("/projects/{name}/builds/{uuid}/stop", post(builds::stop))
+        .route("/projects/{name}/builds/{uuid}/retry", post(builds::retry))
+        .route("/projects/{name}/builds/{uuid}/log", get(builds::full_log))
+        .route(
+            "/projects/{name}/builds/{uuid}/log/events",
+            get(logs::events),
+        )
+        .route(
+            "/projects/{name}/builds/{uuid}/artifacts/{index}",
+            get(artifacts::download_archive),
+        )
+        .route(
+            "/projects/{name}/builds/{uuid}/artifacts/{index}/{*file}",
+            get(artifacts::download_file),
+        )
+        .fallback(not_found)
+}
+
+const CONSOLE_CSS: &str = include_str!("../../static/console.css");
+const CONSOLE_JS: &str = include_str!("../../static/console.js");
+
+async fn static_file(Path(file): Path<String>) -> Response {
+    let (body, content_type) = match file.as_str() {
+        "console.css" => (CONSOLE_CSS, "text/css; charset=utf-8"),
+        "console.js" => (CONSOLE_JS, "text/javascript; charset=utf-8"),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    (headers, body).into_response()
+}
+
+/// Unknown pages get the console's 404 page, with the navigation when signed in.
+async fn not_found(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let session = session::current(&state, &headers).await;
+    view::not_found_page(
+        session.as_ref(),
+        "Page not found",
+        "There is no page at this address.",
+    )
+}

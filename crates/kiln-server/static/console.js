@@ -1,0 +1,258 @@
+// Kiln console: small conveniences on top of pages that work without JavaScript.
+// The live log (server-sent events), copy to clipboard, the badge branch picker, form
+// sections that follow their choices, extra environment variable rows and the list filter.
+"use strict";
+
+(function () {
+  function onReady(fn) {
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", fn);
+    else fn();
+  }
+
+  // --- Copy buttons: data-copy names the element whose value is copied. -------------------
+  function announce(text) {
+    var status = document.getElementById("copy-status");
+    if (status) status.textContent = text;
+  }
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    return new Promise(function (resolve, reject) {
+      var area = document.createElement("textarea");
+      area.value = text;
+      area.setAttribute("readonly", "");
+      area.style.position = "fixed";
+      area.style.opacity = "0";
+      document.body.appendChild(area);
+      area.select();
+      var ok = document.execCommand("copy");
+      document.body.removeChild(area);
+      ok ? resolve() : reject(new Error("copy refused"));
+    });
+  }
+  function setUpCopy() {
+    document.querySelectorAll("[data-copy]").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        var source = document.getElementById(button.dataset.copy);
+        if (!source) return;
+        var label = button.textContent.replace(/^Copy /, "");
+        copyText(source.value).then(
+          function () { announce("Copied " + label.charAt(0).toLowerCase() + label.slice(1) + "."); },
+          function () { source.select(); announce("Press Ctrl+C to copy the selected text."); }
+        );
+      });
+    });
+  }
+
+  // --- Badge branch picker: rewrites the URL, the Markdown and the preview. ---------------
+  function setUpBranchPicker() {
+    var input = document.getElementById("branch");
+    if (!input || !input.dataset.badgeBase) return;
+    var url = document.getElementById("badge-url");
+    var markdown = document.getElementById("badge-markdown");
+    var preview = document.getElementById("badge-preview");
+    function update() {
+      var branch = input.value.trim();
+      var target = input.dataset.badgeDefault;
+      if (branch) {
+        var u = new URL(input.dataset.badgeBase);
+        u.searchParams.set("branch", branch);
+        target = u.toString();
+      }
+      url.value = target;
+      markdown.value = "![Build Status](" + target + ")";
+      if (preview) {
+        preview.src = target;
+        preview.alt = "Build status badge" + (branch ? " for branch " + branch : "");
+      }
+    }
+    input.addEventListener("input", update);
+    input.addEventListener("change", update);
+    input.form.addEventListener("submit", function (e) { e.preventDefault(); update(); });
+  }
+
+  // --- Form sections that depend on a choice. ----------------------------------------------
+  function currentValue(form, name) {
+    var field = form.elements[name];
+    if (!field) return "";
+    if (field instanceof RadioNodeList) return field.value;
+    return field.value;
+  }
+  function setUpConditionalSections() {
+    var form = document.querySelector("form.project-form");
+    if (!form) return;
+    var rules = [];
+    form.querySelectorAll("[data-show-when],[data-hide-when]").forEach(function (el) {
+      var show = el.hasAttribute("data-show-when");
+      var spec = (el.getAttribute(show ? "data-show-when" : "data-hide-when")).split("=");
+      rules.push({ el: el, name: spec[0], value: spec[1], show: show });
+    });
+    var provider = document.getElementById("source_type");
+    var badge = document.getElementById("badge");
+    var reason = document.querySelector("[data-badge-reason]");
+    function refresh() {
+      rules.forEach(function (r) {
+        var match = currentValue(form, r.name) === r.value;
+        r.el.hidden = r.show ? !match : match;
+      });
+      if (provider && badge) {
+        var off = provider.dataset.badgeOff.split(" ").indexOf(provider.value) >= 0;
+        badge.disabled = off;
+        if (off) badge.checked = false;
+        if (reason) reason.hidden = !off;
+      }
+    }
+    form.addEventListener("change", refresh);
+    refresh();
+  }
+
+  // --- Managed image pickers: the OS and runtime narrow the images, an image its versions.
+  function setUpFilters() {
+    document.querySelectorAll("select[data-filters]").forEach(function (select) {
+      select.addEventListener("change", function () { applyFilters(); });
+    });
+    applyFilters();
+  }
+  function applyFilters() {
+    var os = document.getElementById("managed_os");
+    var runtime = document.getElementById("managed_runtime");
+    var image = document.getElementById("managed_image");
+    var version = document.getElementById("managed_image_version");
+    if (!image) return;
+    narrow(image, function (o) {
+      return (!os || o.dataset.platform === os.value) && (!runtime || o.dataset.language === runtime.value);
+    });
+    if (version) narrow(version, function (o) { return o.hasAttribute("data-always") || o.dataset.image === image.value; });
+  }
+  function narrow(select, keep) {
+    var firstKept = null;
+    Array.prototype.forEach.call(select.options, function (o) {
+      var k = keep(o);
+      o.hidden = !k;
+      o.disabled = !k;
+      if (k && !firstKept) firstKept = o;
+    });
+    var chosen = select.options[select.selectedIndex];
+    if ((!chosen || chosen.disabled) && firstKept) {
+      firstKept.selected = true;
+      select.dispatchEvent(new Event("change"));
+    }
+  }
+
+  // --- Environment variables: more rows on demand. -----------------------------------------
+  function setUpEnvRows() {
+    var add = document.querySelector("[data-add-env-row]");
+    var rows = document.querySelector("[data-env-rows]");
+    if (!add || !rows) return;
+    add.hidden = false;
+    add.addEventListener("click", function () {
+      var template = rows.lastElementChild;
+      var row = template.cloneNode(true);
+      var n = rows.children.length + 1;
+      row.querySelectorAll("input,select,label").forEach(function (el) {
+        if (el.tagName === "LABEL") {
+          el.htmlFor = el.htmlFor.replace(/_\d+$/, "_" + n);
+        } else {
+          el.id = el.id.replace(/_\d+$/, "_" + n);
+          if (el.tagName === "INPUT") el.value = "";
+          if (el.tagName === "SELECT") el.selectedIndex = 0;
+        }
+      });
+      rows.appendChild(row);
+      row.querySelector("input").focus();
+    });
+  }
+
+  // --- Project list filter. -------------------------------------------------------------------
+  function setUpListFilter() {
+    var input = document.querySelector("[data-filter-rows]");
+    if (!input) return;
+    var body = document.getElementById(input.dataset.filterRows);
+    if (!body) return;
+    input.addEventListener("input", function () {
+      var needle = input.value.trim().toLowerCase();
+      Array.prototype.forEach.call(body.rows, function (row) {
+        row.hidden = needle !== "" && row.dataset.name.toLowerCase().indexOf(needle) < 0;
+      });
+    });
+  }
+
+  // --- Live log over server-sent events. ------------------------------------------------------
+  function setUpLiveLog() {
+    var log = document.getElementById("log");
+    if (!log) return;
+    // The end of a log is what people look for first.
+    log.scrollTop = log.scrollHeight;
+    if (!log.dataset.events || !window.EventSource) return;
+    var state = document.getElementById("log-state");
+    var url = log.dataset.events + "?from=" + encodeURIComponent(log.dataset.offset || "0");
+    var source = new EventSource(url);
+    log.dataset.live = "true";
+    source.onmessage = function (event) {
+      var atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+      log.appendChild(document.createTextNode(JSON.parse(event.data)));
+      log.dataset.offset = event.lastEventId;
+      if (atBottom) log.scrollTop = log.scrollHeight;
+    };
+    source.onerror = function () {
+      // EventSource reconnects by itself, sending the last offset as Last-Event-ID.
+      if (state) state.textContent = "Connection lost; reconnecting…";
+    };
+    source.onopen = function () {
+      if (state) state.textContent = "Following the log live…";
+    };
+    source.addEventListener("progress", function (event) {
+      var progress = JSON.parse(event.data);
+      var body = document.querySelector("#phases tbody");
+      if (body) {
+        var rows = progress.phases.map(function (phase) {
+          var row = document.createElement("tr");
+          var cells = [phase.name, null, phase.duration, phase.context].map(function (text) {
+            var cell = document.createElement("td");
+            if (text !== null) cell.textContent = text;
+            row.appendChild(cell);
+            return cell;
+          });
+          cells[0].className = "mono";
+          cells[2].className = "nowrap";
+          cells[3].className = "break";
+          if (phase.status) {
+            var pill = document.createElement("span");
+            pill.className = "pill " + phase.statusClass;
+            pill.textContent = phase.status;
+            cells[1].appendChild(pill);
+          }
+          return row;
+        });
+        body.replaceChildren.apply(body, rows);
+      }
+      var commit = document.getElementById("resolved-commit");
+      if (commit) commit.textContent = progress.resolvedCommit;
+    });
+    source.addEventListener("end", function (event) {
+      source.close();
+      log.dataset.live = "done";
+      var status = document.getElementById("build-status");
+      if (status && event.data) {
+        status.dataset.status = event.data;
+        status.textContent = event.data.charAt(0) + event.data.slice(1).toLowerCase().replace(/_/g, " ");
+      }
+      if (state) state.textContent = "The build is complete; loading its details…";
+      // The page is rendered again for the final phases, artifacts and full log.
+      window.location.reload();
+    });
+  }
+
+  onReady(function () {
+    // After a refused form, the summary of its errors is read first.
+    var summary = document.getElementById("error-summary");
+    if (summary) summary.focus();
+    setUpCopy();
+    setUpBranchPicker();
+    setUpConditionalSections();
+    setUpFilters();
+    setUpEnvRows();
+    setUpListFilter();
+    setUpLiveLog();
+  });
+})();

@@ -1,0 +1,1371 @@
+//! Builds that really run, as users meet them: the real `kiln` binary driven by the `aws` CLI
+//! and boto3, building git repositories the tests make (issue 3, "Done when").
+
+// The helpers below are test code too: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::git::{GitHttpServer, GitRepo};
+use common::{ACCOUNT_A, KilnServer, aws, aws_batch, boto3, command, wait_until};
+use serde_json::{Value, json};
+
+const ROLE: &str = "arn:aws:iam::111122223333:role/service-role/kiln-build";
+/// How long any build of these tests may take to finish.
+const BUILD_DEADLINE: Duration = Duration::from_secs(60);
+
+/// A `CreateProject` input building `location` (a local repository) with no artifacts.
+fn project(name: &str, location: &str) -> Value {
+    json!({
+        "name": name,
+        "source": {"type": "GITHUB", "location": location},
+        "artifacts": {"type": "NO_ARTIFACTS"},
+        "environment": {
+            "type": "LINUX_CONTAINER",
+            "image": "aws/codebuild/standard:7.0",
+            "computeType": "BUILD_GENERAL1_SMALL"
+        },
+        "serviceRole": ROLE
+    })
+}
+
+fn create_project(server: &KilnServer, input: &Value) {
+    aws(
+        server,
+        &ACCOUNT_A,
+        &[
+            "codebuild",
+            "create-project",
+            "--cli-input-json",
+            &input.to_string(),
+        ],
+    )
+    .ok();
+}
+
+/// `aws codebuild start-build --project-name NAME ARGS…`; returns the `build`.
+fn start_build(server: &KilnServer, name: &str, args: &[&str]) -> Value {
+    let mut all = vec!["codebuild", "start-build", "--project-name", name];
+    all.extend_from_slice(args);
+    aws(server, &ACCOUNT_A, &all).ok()["build"].clone()
+}
+
+/// `aws codebuild start-build --cli-input-json INPUT` for each input, in one CLI process.
+fn start_builds(server: &KilnServer, inputs: &[Value]) -> Vec<Value> {
+    let commands: Vec<Vec<String>> = inputs
+        .iter()
+        .map(|input| {
+            command(&[
+                "codebuild",
+                "start-build",
+                "--cli-input-json",
+                &input.to_string(),
+            ])
+        })
+        .collect();
+    aws_batch(server, &ACCOUNT_A, &commands)
+        .iter()
+        .map(|out| out.ok()["build"].clone())
+        .collect()
+}
+
+/// `aws codebuild batch-get-builds --ids ID`.
+fn get_build(server: &KilnServer, id: &str) -> Value {
+    let out = aws(
+        server,
+        &ACCOUNT_A,
+        &["codebuild", "batch-get-builds", "--ids", id],
+    );
+    out.ok()["builds"][0].clone()
+}
+
+/// Polls BatchGetBuilds (boto3, one process) until `condition` (a Python expression over a
+/// build `b`) holds for every build; returns the builds as the last poll saw them, with times
+/// as epoch seconds.
+fn wait_builds_where(server: &KilnServer, ids: &[&str], condition: &str) -> Vec<Value> {
+    let script = format!(
+        r#"
+import datetime, time
+
+def plain(v):
+    if isinstance(v, datetime.datetime):
+        return v.timestamp()
+    if isinstance(v, dict):
+        return {{k: plain(x) for k, x in v.items()}}
+    if isinstance(v, list):
+        return [plain(x) for x in v]
+    return v
+
+ids = {ids}
+deadline = time.time() + {secs}
+while True:
+    found = {{b["id"]: b for b in client.batch_get_builds(ids=ids)["builds"]}}
+    if len(found) == len(ids) and all(({condition}) for b in found.values()):
+        break
+    if time.time() > deadline:
+        raise SystemExit("timed out waiting for " + {condition:?} + ": " + json.dumps(found, default=str))
+    time.sleep(0.05)
+result = [plain(found[i]) for i in ids]
+"#,
+        ids = serde_json::to_string(ids).unwrap(),
+        secs = BUILD_DEADLINE.as_secs(),
+    );
+    serde_json::from_value(boto3(server, &ACCOUNT_A, &script)).unwrap()
+}
+
+/// Waits for the builds to complete and returns them as boto3 reads them.
+fn wait_builds(server: &KilnServer, ids: &[&str]) -> Vec<Value> {
+    wait_builds_where(server, ids, r#"b["buildComplete"]"#)
+}
+
+fn wait_build(server: &KilnServer, id: &str) -> Value {
+    wait_builds(server, &[id]).remove(0)
+}
+
+fn id_of(build: &Value) -> &str {
+    build["id"].as_str().unwrap()
+}
+
+/// The build's phase of `phase_type`; panics when it has none.
+fn phase<'a>(build: &'a Value, phase_type: &str) -> &'a Value {
+    build["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["phaseType"] == phase_type)
+        .unwrap_or_else(|| panic!("no {phase_type} phase in {build:#}"))
+}
+
+fn phase_types(build: &Value) -> Vec<String> {
+    build["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["phaseType"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The (statusCode, message) of the phase's first context.
+fn context(build: &Value, phase_type: &str) -> (String, String) {
+    let c = &phase(build, phase_type)["contexts"][0];
+    (
+        c["statusCode"].as_str().unwrap_or_default().to_string(),
+        c["message"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+/// `curl --aws-sigv4` of `url` as account A; returns (HTTP status, body).
+fn curl_signed(url: &str) -> (u16, String) {
+    let credentials = format!("{}:{}", ACCOUNT_A.access_key_id, ACCOUNT_A.secret);
+    let output = Command::new("curl")
+        .args(["-sS", "--max-time", "30", "-w", "\n%{http_code}"])
+        .args(["--aws-sigv4", "aws:amz:us-east-1:codebuild", "--user"])
+        .arg(&credentials)
+        .arg(url)
+        .output()
+        .expect("running curl");
+    assert!(output.status.success(), "curl failed: {output:?}");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap();
+    (status.parse().unwrap(), body.to_string())
+}
+
+/// The whole log of a build, read from its `logs.deepLink` with SigV4.
+fn build_log(build: &Value) -> String {
+    let (status, body) = curl_signed(build["logs"]["deepLink"].as_str().unwrap());
+    assert_eq!(status, 200, "reading the log: {body}");
+    body
+}
+
+/// A repository whose `buildspec.yml` is `buildspec`.
+fn repo_with_buildspec(server: &KilnServer, buildspec: &str) -> (GitRepo, String) {
+    let repo = GitRepo::init(server.root().join("repo"));
+    let sha = repo.commit(&[("buildspec.yml", buildspec)], "buildspec");
+    (repo, sha)
+}
+
+/// Now, in seconds since the epoch, as build times are given.
+fn epoch_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+fn pid_alive(pid: u32) -> bool {
+    // A zombie has exited; only its parent has yet to reap it.
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or_default()
+            .starts_with(" Z")
+    })
+}
+
+/// Process ids a build wrote to `file`, one a line, once there are at least `count`.
+fn wait_pids(file: &Path, count: usize) -> Vec<u32> {
+    let mut pids = Vec::new();
+    wait_until(Duration::from_secs(30), "the build's process ids", || {
+        pids = std::fs::read_to_string(file)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        pids.len() >= count
+    });
+    pids
+}
+
+#[test]
+fn a_successful_build_shows_what_codebuild_shows() {
+    let server = KilnServer::start();
+    let (repo, sha) = repo_with_buildspec(
+        &server,
+        r#"version: 0.2
+phases:
+  install:
+    commands:
+      - echo installing
+  pre_build:
+    commands:
+      - mkdir -p subdir-made-here && cd subdir-made-here
+  build:
+    commands:
+      - echo "number=$CODEBUILD_BUILD_NUMBER resolved=$CODEBUILD_RESOLVED_SOURCE_VERSION"
+      - echo "id=$CODEBUILD_BUILD_ID succeeding=$CODEBUILD_BUILD_SUCCEEDING"
+  post_build:
+    commands:
+      - echo "src=$CODEBUILD_SRC_DIR pwd=$(pwd)"
+"#,
+    );
+    create_project(&server, &project("app", &repo.location()));
+    let started = start_build(&server, "app", &[]);
+    assert_eq!(started["buildNumber"], 1);
+    assert_eq!(started["buildStatus"], "IN_PROGRESS");
+    assert_eq!(started["buildComplete"], false);
+    let id = id_of(&started).to_string();
+    let (project_name, uuid) = id.split_once(':').unwrap();
+    assert_eq!(project_name, "app");
+    assert_eq!(
+        started["arn"],
+        format!("arn:aws:codebuild:us-east-1:111122223333:build/{id}")
+    );
+
+    wait_build(&server, &id);
+    // The final answer as the CLI prints it.
+    let build = get_build(&server, &id);
+    assert_eq!(build["buildStatus"], "SUCCEEDED", "{build:#}");
+    assert_eq!(build["currentPhase"], "COMPLETED");
+    assert_eq!(build["buildComplete"], true);
+    assert_eq!(build["buildNumber"], 1);
+    assert_eq!(build["resolvedSourceVersion"], sha.as_str());
+    assert_eq!(build["initiator"], ACCOUNT_A.access_key_id);
+    assert!(
+        build["endTime"].as_f64().unwrap() >= build["startTime"].as_f64().unwrap(),
+        "{build:#}"
+    );
+    assert_eq!(
+        phase_types(&build),
+        [
+            "SUBMITTED",
+            "QUEUED",
+            "PROVISIONING",
+            "DOWNLOAD_SOURCE",
+            "INSTALL",
+            "PRE_BUILD",
+            "BUILD",
+            "POST_BUILD",
+            "UPLOAD_ARTIFACTS",
+            "FINALIZING",
+            "COMPLETED"
+        ]
+    );
+    for p in build["phases"].as_array().unwrap() {
+        if p["phaseType"] == "COMPLETED" {
+            assert!(p.get("endTime").is_none(), "{p}");
+            continue;
+        }
+        assert_eq!(p["phaseStatus"], "SUCCEEDED", "{p}");
+        assert!(p["durationInSeconds"].is_i64(), "{p}");
+        if !matches!(p["phaseType"].as_str(), Some("SUBMITTED" | "QUEUED")) {
+            assert_eq!(
+                p["contexts"],
+                json!([{"statusCode": "", "message": ""}]),
+                "{p}"
+            );
+        }
+    }
+    let link = build["logs"]["deepLink"].as_str().unwrap();
+    assert_eq!(link, format!("{}/builds/{uuid}/log", server.url()));
+
+    let log = build_log(&build);
+    assert!(
+        log.lines().any(|l| l.starts_with("[Container] ")
+            && l.contains(" Running command echo \"number=$CODEBUILD_BUILD_NUMBER")),
+        "{log}"
+    );
+    assert!(log.contains(&format!("number=1 resolved={sha}\n")), "{log}");
+    assert!(log.contains(&format!("id={id} succeeding=1\n")), "{log}");
+    assert!(log.contains("installing\n"), "{log}");
+    assert!(
+        log.contains("Phase complete: BUILD State: SUCCEEDED"),
+        "{log}"
+    );
+    // `cd` in one phase carries into the next.
+    let src = log
+        .lines()
+        .find_map(|l| l.strip_prefix("src="))
+        .unwrap_or_else(|| panic!("{log}"));
+    let (src_dir, pwd) = src.split_once(" pwd=").unwrap();
+    assert_eq!(pwd, format!("{src_dir}/subdir-made-here"));
+    // Each build works in its own directory under the data dir and removes it.
+    assert!(
+        Path::new(src_dir).starts_with(server.data_dir()),
+        "{src_dir}"
+    );
+    assert!(!Path::new(src_dir).exists(), "{src_dir} was left behind");
+
+    // `?offset=N` reads the rest of the log.
+    let (status, tail) = curl_signed(&format!("{link}?offset=10"));
+    assert_eq!(status, 200);
+    assert_eq!(tail, log[10..]);
+    // The log is never public.
+    let anonymous = common::http_get(link, &[]);
+    assert_eq!(anonymous.status, 403, "{}", anonymous.body);
+
+    let listed = aws(
+        &server,
+        &ACCOUNT_A,
+        &[
+            "codebuild",
+            "list-builds-for-project",
+            "--project-name",
+            "app",
+        ],
+    );
+    assert_eq!(listed.ok()["ids"], json!([id]));
+}
+
+#[test]
+fn failing_phases_follow_codebuild_transitions() {
+    let server = KilnServer::start();
+    let repo = GitRepo::init(server.root().join("repo"));
+    repo.commit(&[("README", "phases")], "init");
+    let build_fails = r#"version: 0.2
+phases:
+  build:
+    commands:
+      - echo before-failure
+      - exit 3
+      - echo never-printed
+  post_build:
+    commands:
+      - echo "post-build ran, succeeding=$CODEBUILD_BUILD_SUCCEEDING"
+"#;
+    let install_fails = r#"version: 0.2
+phases:
+  install:
+    commands:
+      - "false"
+    finally:
+      - echo install-finally-ran
+  build:
+    commands:
+      - echo build-must-not-run
+  post_build:
+    commands:
+      - echo post-build-must-not-run
+"#;
+    let pre_build_continues = r#"version: 0.2
+phases:
+  pre_build:
+    on-failure: CONTINUE
+    commands:
+      - sh -c 'exit 7'
+  build:
+    commands:
+      - echo build-ran-after-continue
+"#;
+    for (name, spec) in [
+        ("build-fails", build_fails),
+        ("install-fails", install_fails),
+        ("continues", pre_build_continues),
+    ] {
+        let mut input = project(name, &repo.location());
+        input["source"]["buildspec"] = spec.into();
+        create_project(&server, &input);
+    }
+    let started = start_builds(
+        &server,
+        &[
+            json!({"projectName": "build-fails"}),
+            json!({"projectName": "install-fails"}),
+            json!({"projectName": "continues"}),
+        ],
+    );
+    let ids: Vec<&str> = started.iter().map(id_of).collect();
+    let builds = wait_builds(&server, &ids);
+
+    // A failed BUILD still runs POST_BUILD and UPLOAD_ARTIFACTS.
+    let failed = &builds[0];
+    assert_eq!(failed["buildStatus"], "FAILED", "{failed:#}");
+    assert_eq!(phase(failed, "BUILD")["phaseStatus"], "FAILED");
+    assert_eq!(
+        context(failed, "BUILD"),
+        (
+            "COMMAND_EXECUTION_ERROR".to_string(),
+            "Error while executing command: exit 3. Reason: exit status 3".to_string()
+        )
+    );
+    assert_eq!(phase(failed, "POST_BUILD")["phaseStatus"], "SUCCEEDED");
+    assert_eq!(
+        phase(failed, "UPLOAD_ARTIFACTS")["phaseStatus"],
+        "SUCCEEDED"
+    );
+    let log = build_log(failed);
+    assert!(log.contains("before-failure\n"), "{log}");
+    assert!(!log.contains("never-printed\n"), "{log}");
+    assert!(log.contains("post-build ran, succeeding=0\n"), "{log}");
+    assert!(log.contains("Phase complete: BUILD State: FAILED"), "{log}");
+    assert!(
+        log.contains("Phase context status code: COMMAND_EXECUTION_ERROR Message: Error while executing command: exit 3. Reason: exit status 3"),
+        "{log}"
+    );
+
+    // A failed INSTALL goes straight to FINALIZING, after its `finally` block.
+    let install = &builds[1];
+    assert_eq!(install["buildStatus"], "FAILED", "{install:#}");
+    assert_eq!(
+        phase_types(install),
+        [
+            "SUBMITTED",
+            "QUEUED",
+            "PROVISIONING",
+            "DOWNLOAD_SOURCE",
+            "INSTALL",
+            "FINALIZING",
+            "COMPLETED"
+        ]
+    );
+    assert_eq!(context(install, "INSTALL").0, "COMMAND_EXECUTION_ERROR");
+    let log = build_log(install);
+    assert!(log.contains("install-finally-ran\n"), "{log}");
+    assert!(!log.contains("must-not-run\n"), "{log}");
+
+    // `on-failure: CONTINUE` goes on to BUILD; the build still fails.
+    let continued = &builds[2];
+    assert_eq!(continued["buildStatus"], "FAILED", "{continued:#}");
+    assert_eq!(phase(continued, "PRE_BUILD")["phaseStatus"], "FAILED");
+    assert_eq!(phase(continued, "BUILD")["phaseStatus"], "SUCCEEDED");
+    assert!(build_log(continued).contains("build-ran-after-continue\n"));
+}
+
+#[test]
+fn buildspec_errors_and_inline_override() {
+    let server = KilnServer::start();
+    let repo = GitRepo::init(server.root().join("repo"));
+    repo.commit(
+        &[(
+            "broken.yml",
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - echo ok\n     - bad: [\n",
+        )],
+        "a broken buildspec, and no buildspec.yml",
+    );
+    let mut broken = project("broken", &repo.location());
+    broken["source"]["buildspec"] = "broken.yml".into();
+    create_project(&server, &broken);
+    create_project(&server, &project("missing", &repo.location()));
+    let started = start_builds(
+        &server,
+        &[
+            json!({"projectName": "broken"}),
+            json!({"projectName": "missing"}),
+            json!({
+                "projectName": "missing",
+                "buildspecOverride": "version: 0.2\nphases:\n  build:\n    commands:\n      - echo from-the-inline-buildspec\n"
+            }),
+        ],
+    );
+    let ids: Vec<&str> = started.iter().map(id_of).collect();
+    let builds = wait_builds(&server, &ids);
+
+    for failed in &builds[..2] {
+        assert_eq!(failed["buildStatus"], "FAILED", "{failed:#}");
+        assert_eq!(phase(failed, "DOWNLOAD_SOURCE")["phaseStatus"], "FAILED");
+        assert_eq!(
+            phase_types(failed)[3..],
+            ["DOWNLOAD_SOURCE", "FINALIZING", "COMPLETED"]
+        );
+    }
+    let (code, message) = context(&builds[0], "DOWNLOAD_SOURCE");
+    assert_eq!(code, "YAML_FILE_ERROR");
+    assert!(
+        message.contains("line 6, column"),
+        "the message names the line and column: {message}"
+    );
+    assert_eq!(
+        context(&builds[1], "DOWNLOAD_SOURCE"),
+        (
+            "YAML_FILE_ERROR".to_string(),
+            "YAML file does not exist".to_string()
+        )
+    );
+    let inline = &builds[2];
+    assert_eq!(inline["buildStatus"], "SUCCEEDED", "{inline:#}");
+    assert!(build_log(inline).contains("\nfrom-the-inline-buildspec\n"));
+}
+
+#[test]
+fn source_versions_name_branches_tags_and_commits() {
+    let server = KilnServer::start();
+    let repo = GitRepo::init(server.root().join("repo"));
+    let spec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"marker=$(cat marker) head=$(git rev-parse HEAD)\"\n";
+    let first = repo.commit(&[("buildspec.yml", spec), ("marker", "first")], "first");
+    repo.git(&["tag", "-a", "-m", "release one", "v1"]);
+    let main = repo.commit(&[("marker", "main")], "second");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let feature = repo.commit(&[("marker", "feature")], "feature work");
+    repo.git(&["checkout", "-q", "main"]);
+    create_project(&server, &project("versions", &repo.location()));
+
+    let cases: [(Option<&str>, &str, &str); 6] = [
+        (None, main.as_str(), "main"),
+        (Some("feature"), feature.as_str(), "feature"),
+        (Some("refs/heads/feature"), feature.as_str(), "feature"),
+        (Some("v1"), first.as_str(), "first"),
+        (Some("refs/tags/v1"), first.as_str(), "first"),
+        (Some(first.as_str()), first.as_str(), "first"),
+    ];
+    let mut inputs: Vec<Value> = cases
+        .iter()
+        .map(|(version, _, _)| match version {
+            Some(v) => json!({"projectName": "versions", "sourceVersion": v}),
+            None => json!({"projectName": "versions"}),
+        })
+        .collect();
+    inputs.push(json!({"projectName": "versions", "sourceVersion": "no-such-branch"}));
+    let started = start_builds(&server, &inputs);
+    let ids: Vec<&str> = started.iter().map(id_of).collect();
+    let builds = wait_builds(&server, &ids);
+    for ((version, commit, marker), build) in cases.iter().zip(&builds) {
+        assert_eq!(build["buildStatus"], "SUCCEEDED", "{version:?}: {build:#}");
+        assert_eq!(build["resolvedSourceVersion"], *commit, "{version:?}");
+        if let Some(v) = version {
+            assert_eq!(build["sourceVersion"], *v);
+        }
+        let log = build_log(build);
+        assert!(
+            log.contains(&format!("\nmarker={marker} head={commit}\n")),
+            "{version:?}: {log}"
+        );
+    }
+    let missing = &builds[6];
+    assert_eq!(missing["buildStatus"], "FAILED", "{missing:#}");
+    let (code, message) = context(missing, "DOWNLOAD_SOURCE");
+    assert_eq!(code, "CLIENT_ERROR");
+    assert!(message.contains("no-such-branch"), "{message}");
+}
+
+#[test]
+fn environment_precedence_and_exported_variables() {
+    let server = KilnServer::start();
+    let (repo, _) = repo_with_buildspec(
+        &server,
+        r#"version: 0.2
+env:
+  variables:
+    FROM_SPEC: spec
+    IN_PROJECT: spec
+    OVERRIDDEN: spec
+  exported-variables:
+    - BUILT_VERSION
+    - OVERRIDDEN
+    - NEVER_SET
+phases:
+  pre_build:
+    commands:
+      - BUILT_VERSION="v-$CODEBUILD_BUILD_NUMBER"
+  build:
+    commands:
+      - echo "FROM_SPEC=$FROM_SPEC IN_PROJECT=$IN_PROJECT OVERRIDDEN=$OVERRIDDEN"
+      - export BUILT_VERSION
+"#,
+    );
+    let mut input = project("env", &repo.location());
+    input["environment"]["environmentVariables"] = json!([
+        {"name": "IN_PROJECT", "value": "project", "type": "PLAINTEXT"},
+        {"name": "OVERRIDDEN", "value": "project", "type": "PLAINTEXT"}
+    ]);
+    create_project(&server, &input);
+    let started = start_build(
+        &server,
+        "env",
+        &[
+            "--environment-variables-override",
+            "name=OVERRIDDEN,value=override,type=PLAINTEXT",
+        ],
+    );
+    let build = wait_build(&server, id_of(&started));
+    assert_eq!(build["buildStatus"], "SUCCEEDED", "{build:#}");
+    let log = build_log(&build);
+    assert!(
+        log.contains("\nFROM_SPEC=spec IN_PROJECT=project OVERRIDDEN=override\n"),
+        "{log}"
+    );
+    assert_eq!(
+        build["exportedEnvironmentVariables"],
+        json!([
+            {"name": "BUILT_VERSION", "value": "v-1"},
+            {"name": "OVERRIDDEN", "value": "override"}
+        ])
+    );
+}
+
+/// A buildspec whose BUILD starts a background process and a grandchild, writes their process
+/// ids and its own to `$PID_FILE`, then waits for `$GATE` to exist.
+const WAITING_BUILDSPEC: &str = r#"version: 0.2
+phases:
+  build:
+    commands:
+      - sleep 301 & echo $! >> "$PID_FILE"
+      - sh -c 'sleep 302 & echo $! >> "$PID_FILE"; wait' & echo $! >> "$PID_FILE"
+      - echo $$ >> "$PID_FILE"; while [ ! -e "$GATE" ]; do sleep 0.05; done
+      - echo gate-opened
+"#;
+
+/// A project building [`WAITING_BUILDSPEC`] (inline, from an empty repository).
+fn waiting_project(server: &KilnServer, name: &str, extra: Value) {
+    let repo_dir = server.root().join(format!("repo-{name}"));
+    let repo = GitRepo::init(&repo_dir);
+    repo.commit(&[("README", name)], "init");
+    let mut input = project(name, &repo.location());
+    input["source"]["buildspec"] = WAITING_BUILDSPEC.into();
+    if let (Value::Object(input), Value::Object(extra)) = (&mut input, extra) {
+        input.extend(extra);
+    }
+    create_project(server, &input);
+}
+
+/// StartBuild input for a [`waiting_project`] build writing its pids to `pid_file`.
+fn waiting_build(name: &str, pid_file: &Path, gate: &Path) -> Value {
+    json!({
+        "projectName": name,
+        "environmentVariablesOverride": [
+            {"name": "PID_FILE", "value": pid_file.display().to_string()},
+            {"name": "GATE", "value": gate.display().to_string()}
+        ]
+    })
+}
+
+fn assert_all_gone(pids: &[u32]) {
+    wait_until(
+        Duration::from_secs(5),
+        "the build's processes to end",
+        || pids.iter().all(|pid| !pid_alive(*pid)),
+    );
+}
+
+#[test]
+fn a_timed_out_build_ends_as_timed_out_with_its_processes() {
+    let server = KilnServer::builder()
+        .args(["--minute-seconds", "1"])
+        .start();
+    waiting_project(&server, "slow", json!({"timeoutInMinutes": 5}));
+    let pid_file = server.root().join("pids");
+    let gate = server.root().join("never-opened");
+    let started = start_builds(&server, &[waiting_build("slow", &pid_file, &gate)]).remove(0);
+    let build = wait_build(&server, id_of(&started));
+    assert_eq!(build["buildStatus"], "TIMED_OUT", "{build:#}");
+    assert_eq!(build["timeoutInMinutes"], 5);
+    let (code, message) = context(&build, "BUILD");
+    assert_eq!(code, "BUILD_TIMED_OUT");
+    assert!(message.contains("timed out"), "{message}");
+    assert_eq!(phase(&build, "BUILD")["phaseStatus"], "TIMED_OUT");
+    assert_eq!(phase_types(&build)[7..], ["FINALIZING", "COMPLETED"]);
+    // Five "minutes" of one second each, counted from the end of QUEUED.
+    let ran =
+        build["endTime"].as_f64().unwrap() - phase(&build, "QUEUED")["endTime"].as_f64().unwrap();
+    assert!((4.5..15.0).contains(&ran), "the build ran {ran} s");
+    let pids = wait_pids(&pid_file, 4);
+    assert_all_gone(&pids);
+}
+
+#[test]
+fn stop_build_ends_the_build_and_every_process_within_seconds() {
+    let server = KilnServer::start();
+    waiting_project(&server, "stoppable", json!({}));
+    let pid_file = server.root().join("pids");
+    let gate = server.root().join("never-opened");
+    let started = start_builds(&server, &[waiting_build("stoppable", &pid_file, &gate)]).remove(0);
+    let id = id_of(&started);
+    let pids = wait_pids(&pid_file, 4);
+    assert!(pids.iter().all(|pid| pid_alive(*pid)));
+
+    // Timed from the moment the request is sent, so the client's start-up is left out.
+    let stopped = boto3(
+        &server,
+        &ACCOUNT_A,
+        &format!(
+            r#"
+import time
+asked = time.time()
+build = client.stop_build(id={id:?})["build"]
+answered = time.time()
+result = {{"asked": asked, "answered": answered, "status": build["buildStatus"],
+          "ended": build["endTime"].timestamp()}}
+"#
+        ),
+    );
+    assert_eq!(stopped["status"], "STOPPED", "{stopped:#}");
+    let asked = stopped["asked"].as_f64().unwrap();
+    let took = stopped["ended"].as_f64().unwrap() - asked;
+    assert!(
+        took < 5.0,
+        "the build stopped {took} s after it was asked to"
+    );
+    assert!(
+        stopped["answered"].as_f64().unwrap() - asked < 5.0,
+        "{stopped:#}"
+    );
+    let build = get_build(&server, id);
+    assert_eq!(build["buildStatus"], "STOPPED", "{build:#}");
+    assert_eq!(build["buildComplete"], true);
+    assert_eq!(context(&build, "BUILD").0, "BUILD_STOPPED");
+    assert_all_gone(&pids);
+    assert!(!build_log(&build).contains("gate-opened"));
+}
+
+#[test]
+fn builds_wait_in_queued_under_the_concurrency_limits() {
+    let server = KilnServer::builder()
+        .args(["--max-concurrent-builds", "1"])
+        .start();
+    waiting_project(&server, "queued", json!({}));
+    let gate = server.root().join("gate");
+    let first_pids = server.root().join("first-pids");
+    let started = start_builds(
+        &server,
+        &[
+            waiting_build("queued", &first_pids, &gate),
+            waiting_build("queued", &server.root().join("second-pids"), &gate),
+        ],
+    );
+    let ids: Vec<&str> = started.iter().map(id_of).collect();
+    wait_pids(&first_pids, 4);
+    let builds = wait_builds_where(&server, &ids, "True");
+    assert_eq!(builds[0]["currentPhase"], "BUILD");
+    assert_eq!(builds[1]["currentPhase"], "QUEUED");
+    thread::sleep(Duration::from_millis(500));
+    let builds = wait_builds_where(&server, &ids, "True");
+    assert_eq!(builds[1]["currentPhase"], "QUEUED", "{:#}", builds[1]);
+
+    std::fs::write(&gate, "").unwrap();
+    let builds = wait_builds(&server, &ids);
+    for build in &builds {
+        assert_eq!(build["buildStatus"], "SUCCEEDED", "{build:#}");
+    }
+    // The second build started only once the first had ended.
+    let first_end = builds[0]["endTime"].as_f64().unwrap();
+    let second_start = phase(&builds[1], "PROVISIONING")["startTime"]
+        .as_f64()
+        .unwrap();
+    assert!(second_start >= first_end, "{second_start} < {first_end}");
+}
+
+#[test]
+fn a_project_concurrent_build_limit_queues_only_that_project() {
+    let server = KilnServer::builder()
+        .args(["--max-concurrent-builds", "4"])
+        .start();
+    waiting_project(&server, "limited", json!({"concurrentBuildLimit": 1}));
+    waiting_project(&server, "free", json!({}));
+    let gate = server.root().join("gate");
+    let pid_files: Vec<PathBuf> = (0..3)
+        .map(|i| server.root().join(format!("pids-{i}")))
+        .collect();
+    let started = start_builds(
+        &server,
+        &[
+            waiting_build("limited", &pid_files[0], &gate),
+            waiting_build("limited", &pid_files[1], &gate),
+            waiting_build("free", &pid_files[2], &gate),
+        ],
+    );
+    let ids: Vec<&str> = started.iter().map(id_of).collect();
+    // The other project runs beside the limited one.
+    wait_pids(&pid_files[0], 4);
+    wait_pids(&pid_files[2], 4);
+    let builds = wait_builds_where(&server, &ids, "True");
+    assert_eq!(builds[1]["currentPhase"], "QUEUED", "{:#}", builds[1]);
+    std::fs::write(&gate, "").unwrap();
+    for build in wait_builds(&server, &ids) {
+        assert_eq!(build["buildStatus"], "SUCCEEDED", "{build:#}");
+    }
+}
+
+/// A project `name` whose builds print `hello` and end.
+fn trivial_project(server: &KilnServer, name: &str) {
+    let repo = GitRepo::init(server.root().join(format!("repo-{name}")));
+    repo.commit(
+        &[(
+            "buildspec.yml",
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hello\n",
+        )],
+        "init",
+    );
+    create_project(server, &project(name, &repo.location()));
+}
+
+#[test]
+fn build_numbers_idempotency_tokens_and_retries() {
+    let server = KilnServer::start();
+    trivial_project(&server, "numbers");
+    let out = boto3(
+        &server,
+        &ACCOUNT_A,
+        r#"
+from concurrent.futures import ThreadPoolExecutor
+import threading
+local = threading.local()
+
+def start(_):
+    # One client per thread: boto3 clients are not thread safe to create concurrently.
+    if not hasattr(local, "client"):
+        local.client = _client(True)
+    return local.client.start_build(projectName="numbers")["build"]
+
+with ThreadPoolExecutor(10) as pool:
+    builds = list(pool.map(start, range(10)))
+first = client.start_build(projectName="numbers", idempotencyToken="tok-1")["build"]
+again = client.start_build(projectName="numbers", idempotencyToken="tok-1")["build"]
+clash = error_of(client.start_build, projectName="numbers", idempotencyToken="tok-1",
+                 sourceVersion="main")
+result = {
+    "numbers": sorted(b["buildNumber"] for b in builds),
+    "ids": [b["id"] for b in builds],
+    "first": [first["id"], first["buildNumber"]],
+    "again": [again["id"], again["buildNumber"]],
+    "clash": clash,
+}
+"#,
+    );
+    assert_eq!(out["numbers"], json!((1..=10).collect::<Vec<_>>()));
+    assert_eq!(out["first"][1], 11);
+    assert_eq!(
+        out["again"], out["first"],
+        "the same token names the same build"
+    );
+    assert_eq!(out["clash"]["code"], "InvalidInputException", "{out:#}");
+    let first_id = out["first"][0].as_str().unwrap();
+    let mut ids: Vec<&str> = out["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    ids.push(first_id);
+    for build in wait_builds(&server, &ids) {
+        assert_eq!(build["buildStatus"], "SUCCEEDED", "{build:#}");
+    }
+
+    let retried = aws(
+        &server,
+        &ACCOUNT_A,
+        &["codebuild", "retry-build", "--id", first_id],
+    );
+    let retried = retried.ok()["build"].clone();
+    assert_ne!(retried["id"], first_id);
+    assert_eq!(retried["buildNumber"], 12);
+    let retried = wait_build(&server, id_of(&retried));
+    assert_eq!(retried["buildStatus"], "SUCCEEDED", "{retried:#}");
+    assert!(build_log(&retried).contains("\nhello\n"));
+}
+
+#[test]
+fn list_builds_pages_newest_first_and_delete_spares_running_builds() {
+    let server = KilnServer::builder()
+        .args(["--max-concurrent-builds", "1"])
+        .start();
+    waiting_project(&server, "many", json!({}));
+    trivial_project(&server, "other");
+    let gate = server.root().join("gate");
+    let pid_file = server.root().join("pids");
+    let running = start_builds(&server, &[waiting_build("many", &pid_file, &gate)]).remove(0);
+    let running_id = id_of(&running).to_string();
+    wait_pids(&pid_file, 4);
+    // 101 more builds wait behind the running one: more than one page of ids.
+    let out = boto3(
+        &server,
+        &ACCOUNT_A,
+        r#"
+queued = [client.start_build(projectName="many")["build"]["id"] for _ in range(100)]
+other = client.start_build(projectName="other")["build"]["id"]
+def all_pages(call, **params):
+    pages = [call(**params)]
+    while "nextToken" in pages[-1]:
+        pages.append(call(nextToken=pages[-1]["nextToken"], **params))
+    return [p["ids"] for p in pages]
+result = {
+    "queued": queued,
+    "other": other,
+    "all": all_pages(client.list_builds),
+    "ascending": all_pages(client.list_builds, sortOrder="ASCENDING"),
+    "project": all_pages(client.list_builds_for_project, projectName="many"),
+    "other_project": all_pages(client.list_builds_for_project, projectName="other"),
+}
+"#,
+    );
+    let queued: Vec<String> = serde_json::from_value(out["queued"].clone()).unwrap();
+    let other = out["other"].as_str().unwrap().to_string();
+    let pages =
+        |key: &str| -> Vec<Vec<String>> { serde_json::from_value(out[key].clone()).unwrap() };
+
+    let mut newest_first: Vec<String> = vec![other.clone()];
+    newest_first.extend(queued.iter().rev().cloned());
+    newest_first.push(running_id.clone());
+    let all = pages("all");
+    assert_eq!(all.iter().map(Vec::len).collect::<Vec<_>>(), [100, 2]);
+    assert_eq!(all.concat(), newest_first);
+    let ascending = pages("ascending").concat();
+    assert_eq!(
+        ascending,
+        newest_first.iter().rev().cloned().collect::<Vec<_>>()
+    );
+    assert_eq!(pages("project").concat(), newest_first[1..]);
+    assert_eq!(pages("other_project"), [vec![other.clone()]]);
+
+    // The CLI follows nextToken by itself.
+    let listed = aws(&server, &ACCOUNT_A, &["codebuild", "list-builds"]);
+    assert_eq!(listed.ok()["ids"].as_array().unwrap().len(), 102);
+
+    let deleted = aws(
+        &server,
+        &ACCOUNT_A,
+        &[
+            "codebuild",
+            "batch-delete-builds",
+            "--ids",
+            &running_id,
+            &queued[0],
+            "nope:00000000-0000-0000-0000-000000000000",
+        ],
+    );
+    let deleted = deleted.ok();
+    assert_eq!(deleted["buildsDeleted"], json!([]));
+    let not_deleted = deleted["buildsNotDeleted"].as_array().unwrap();
+    assert_eq!(not_deleted.len(), 3, "{deleted:#}");
+    assert_eq!(not_deleted[0]["id"], running_id.as_str());
+    assert_eq!(not_deleted[0]["statusCode"], "BUILD_IN_PROGRESS");
+
+    // Once done, builds can be deleted, and are gone from lists and BatchGetBuilds.
+    let out = boto3(
+        &server,
+        &ACCOUNT_A,
+        &format!(
+            r#"
+queued = {queued}
+stopped = [client.stop_build(id=i)["build"]["buildStatus"] for i in queued]
+result = {{"stopped": sorted(set(stopped))}}
+"#,
+            queued = serde_json::to_string(&queued).unwrap()
+        ),
+    );
+    assert_eq!(out["stopped"], json!(["STOPPED"]), "{out:#}");
+    std::fs::write(&gate, "").unwrap();
+    let running = wait_build(&server, &running_id);
+    assert_eq!(running["buildStatus"], "SUCCEEDED", "{running:#}");
+    let deleted = aws(
+        &server,
+        &ACCOUNT_A,
+        &[
+            "codebuild",
+            "batch-delete-builds",
+            "--ids",
+            &running_id,
+            &queued[0],
+        ],
+    );
+    assert_eq!(
+        deleted.ok()["buildsDeleted"],
+        json!([running_id, queued[0]])
+    );
+    let got = aws(
+        &server,
+        &ACCOUNT_A,
+        &["codebuild", "batch-get-builds", "--ids", &running_id],
+    );
+    assert_eq!(got.ok()["buildsNotFound"], json!([running_id]));
+    let (status, _) = curl_signed(running["logs"]["deepLink"].as_str().unwrap());
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn after_a_crash_running_builds_fault_and_queued_builds_still_run() {
+    let mut server = KilnServer::builder()
+        .args(["--max-concurrent-builds", "1"])
+        .start();
+    waiting_project(&server, "crashing", json!({}));
+    trivial_project(&server, "afterwards");
+    let pid_file = server.root().join("pids");
+    let gate = server.root().join("never-opened");
+    let started = start_builds(
+        &server,
+        &[
+            waiting_build("crashing", &pid_file, &gate),
+            json!({"projectName": "afterwards"}),
+        ],
+    );
+    let ids: Vec<&str> = started.iter().map(id_of).collect();
+    let pids = wait_pids(&pid_file, 4);
+    server.kill9();
+    // Kiln died with them: the processes of its build are orphans the machine reaps.
+    for pid in &pids {
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    }
+
+    server.restart();
+    let builds = wait_builds(&server, &ids);
+    let crashed = &builds[0];
+    assert_eq!(crashed["buildStatus"], "FAULT", "{crashed:#}");
+    assert_eq!(phase(crashed, "BUILD")["phaseStatus"], "FAULT");
+    let (code, message) = context(crashed, "BUILD");
+    assert_eq!(code, "SERVER_ERROR");
+    assert!(
+        message.contains("Kiln stopped while this build was running"),
+        "{message}"
+    );
+    assert_eq!(builds[1]["buildStatus"], "SUCCEEDED", "{:#}", builds[1]);
+    assert!(build_log(&builds[1]).contains("\nhello\n"));
+}
+
+#[test]
+fn sigterm_lets_a_running_build_finish_and_keeps_the_queue() {
+    let mut server = KilnServer::builder()
+        .args([
+            "--max-concurrent-builds",
+            "1",
+            "--shutdown-grace-seconds",
+            "30",
+        ])
+        .start();
+    waiting_project(&server, "graceful", json!({}));
+    trivial_project(&server, "queued");
+    let pid_file = server.root().join("pids");
+    let gate = server.root().join("gate");
+    let started = start_builds(
+        &server,
+        &[
+            waiting_build("graceful", &pid_file, &gate),
+            json!({"projectName": "queued"}),
+        ],
+    );
+    let ids: Vec<&str> = started.iter().map(id_of).collect();
+    wait_pids(&pid_file, 4);
+    let opener = {
+        let gate = gate.clone();
+        thread::spawn(move || {
+            thread::sleep(Duration::from_secs(1));
+            std::fs::write(gate, "").unwrap();
+        })
+    };
+    let asked = Instant::now();
+    let status = server.sigterm();
+    let stopped_at = epoch_seconds();
+    opener.join().unwrap();
+    assert!(status.success(), "{status}");
+    let took = asked.elapsed();
+    assert!(
+        (Duration::from_millis(900)..Duration::from_secs(10)).contains(&took),
+        "kiln exited {took:?} after SIGTERM"
+    );
+
+    server.restart();
+    let builds = wait_builds(&server, &ids);
+    let finished = &builds[0];
+    assert_eq!(finished["buildStatus"], "SUCCEEDED", "{finished:#}");
+    assert!(finished["endTime"].as_f64().unwrap() <= stopped_at);
+    assert!(build_log(finished).contains("\ngate-opened\n"));
+    // The queued build did not start during the shutdown; it ran after the restart.
+    let queued = &builds[1];
+    assert_eq!(queued["buildStatus"], "SUCCEEDED", "{queued:#}");
+    assert!(phase(queued, "PROVISIONING")["startTime"].as_f64().unwrap() > stopped_at);
+}
+
+/// An artifact project: `dist/` zipped as `app.zip` into `bucket`, without `*.log` files.
+fn artifact_project(server: &KilnServer, name: &str, bucket: &str) {
+    let repo = GitRepo::init(server.root().join(format!("repo-{name}")));
+    repo.commit(
+        &[(
+            "buildspec.yml",
+            r#"version: 0.2
+phases:
+  build:
+    commands:
+      - mkdir -p dist/sub && echo one > dist/one.txt && echo two > dist/sub/two.txt
+      - echo noise > dist/debug.log
+artifacts:
+  files:
+    - '**/*'
+  base-directory: dist
+  exclude-paths:
+    - '**/*.log'
+"#,
+        )],
+        "init",
+    );
+    let mut input = project(name, &repo.location());
+    input["artifacts"] = json!({
+        "type": "S3",
+        "location": bucket,
+        "path": "releases",
+        "namespaceType": "BUILD_ID",
+        "name": "app.zip",
+        "packaging": "ZIP"
+    });
+    create_project(server, &input);
+}
+
+/// Runs `program args…` and returns its stdout; panics when it fails.
+fn run(program: &str, args: &[&str]) -> String {
+    let output = Command::new(program).args(args).output().unwrap();
+    assert!(output.status.success(), "{program} {args:?}: {output:?}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn zip_artifacts_land_in_the_local_store() {
+    let server = KilnServer::start();
+    artifact_project(&server, "zipped", "kiln-artifacts");
+    let started = start_build(&server, "zipped", &[]);
+    let build = wait_build(&server, id_of(&started));
+    assert_eq!(build["buildStatus"], "SUCCEEDED", "{build:#}");
+    let uuid = id_of(&build).split_once(':').unwrap().1;
+    let key = format!("kiln-artifacts/releases/{uuid}/app.zip");
+    assert_eq!(
+        build["artifacts"]["location"],
+        format!("arn:aws:s3:::{key}")
+    );
+
+    let zip = server.data_dir().join("artifacts").join(&key);
+    let zip = zip.to_str().unwrap();
+    let mut entries: Vec<String> = run("unzip", &["-Z1", zip])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    entries.sort();
+    assert_eq!(entries, ["one.txt", "sub/two.txt"]);
+    assert_eq!(run("unzip", &["-p", zip, "sub/two.txt"]), "two\n");
+    let sha256 = run("sha256sum", &[zip]);
+    assert_eq!(
+        build["artifacts"]["sha256sum"],
+        sha256.split_whitespace().next().unwrap()
+    );
+}
+
+/// moto's S3-compatible server on a free port of 127.0.0.1; killed when dropped.
+struct Moto {
+    child: Child,
+    port: u16,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting moto's server");
+        let moto = Moto { child, port };
+        wait_until(Duration::from_secs(30), "moto to listen", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        moto
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn zip_artifacts_reach_an_s3_compatible_endpoint() {
+    let moto = Moto::start();
+    let server = KilnServer::builder()
+        .config(format!(
+            "[artifacts]\ns3_endpoint = \"{}\"\nregion = \"us-east-1\"\naccess_key_id = \"testing\"\nsecret_access_key = \"testing-secret-key\"\n",
+            moto.endpoint()
+        ))
+        .start();
+    let s3 = format!(
+        r#"
+s3 = boto3.client("s3", endpoint_url={endpoint:?}, region_name="us-east-1",
+                  aws_access_key_id="testing", aws_secret_access_key="testing-secret-key")
+"#,
+        endpoint = moto.endpoint()
+    );
+    boto3(
+        &server,
+        &ACCOUNT_A,
+        &format!("{s3}\ns3.create_bucket(Bucket=\"remote-artifacts\")\nresult = True\n"),
+    );
+    artifact_project(&server, "remote", "remote-artifacts");
+    let started = start_build(&server, "remote", &[]);
+    let build = wait_build(&server, id_of(&started));
+    assert_eq!(build["buildStatus"], "SUCCEEDED", "{build:#}");
+    let uuid = id_of(&build).split_once(':').unwrap().1;
+    let key = format!("releases/{uuid}/app.zip");
+    let out = boto3(
+        &server,
+        &ACCOUNT_A,
+        &format!(
+            r#"{s3}
+import io, zipfile
+body = s3.get_object(Bucket="remote-artifacts", Key={key:?})["Body"].read()
+archive = zipfile.ZipFile(io.BytesIO(body))
+result = {{"names": sorted(archive.namelist()), "one": archive.read("one.txt").decode()}}
+"#
+        ),
+    );
+    assert_eq!(out["names"], json!(["one.txt", "sub/two.txt"]));
+    assert_eq!(out["one"], "one\n");
+    assert!(
+        !server
+            .data_dir()
+            .join("artifacts")
+            .join("remote-artifacts")
+            .exists(),
+        "nothing went to the local store"
+    );
+}
+
+/// Reads every process's command line until `done`; returns the ones that contained `needle`.
+fn watch_command_lines(needle: String, done: Arc<AtomicBool>) -> thread::JoinHandle<Vec<String>> {
+    thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut scans = 0u64;
+        while !done.load(Ordering::Relaxed) || scans == 0 {
+            scans += 1;
+            for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+                if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+                    let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                    if cmdline.contains(&needle) {
+                        seen.push(cmdline);
+                    }
+                }
+            }
+        }
+        seen
+    })
+}
+
+#[test]
+fn a_private_repository_builds_with_an_imported_token_that_never_shows() {
+    const TOKEN: &str = "ghp_kilnTestToken0123456789abcdefSECRET";
+    let server = KilnServer::start();
+    let repo = GitRepo::init(server.root().join("work"));
+    let sha = repo.commit(
+        &[(
+            "buildspec.yml",
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - env | sort\n      - git remote -v\n      - git config --list --show-origin || true\n",
+        )],
+        "private code",
+    );
+    let repos = server.root().join("served");
+    std::fs::create_dir_all(&repos).unwrap();
+    repo.bare_clone(&repos, "private");
+    let git_server = GitHttpServer::start(&repos, TOKEN);
+    create_project(&server, &project("private", &git_server.url("private")));
+
+    // Without a credential the server refuses the checkout.
+    let refused = wait_build(&server, id_of(&start_build(&server, "private", &[])));
+    assert_eq!(refused["buildStatus"], "FAILED", "{refused:#}");
+    let (code, message) = context(&refused, "DOWNLOAD_SOURCE");
+    assert_eq!(code, "CLIENT_ERROR", "{message}");
+
+    let imported = aws(
+        &server,
+        &ACCOUNT_A,
+        &[
+            "codebuild",
+            "import-source-credentials",
+            "--server-type",
+            "GITHUB",
+            "--auth-type",
+            "PERSONAL_ACCESS_TOKEN",
+            "--token",
+            TOKEN,
+        ],
+    );
+    let arn = imported.ok()["arn"].as_str().unwrap().to_string();
+    let listed = aws(
+        &server,
+        &ACCOUNT_A,
+        &["codebuild", "list-source-credentials"],
+    );
+    let listed = listed.ok().to_string();
+    assert!(
+        listed.contains("PERSONAL_ACCESS_TOKEN") && listed.contains(&arn),
+        "{listed}"
+    );
+    assert!(!listed.contains(TOKEN), "{listed}");
+
+    let done = Arc::new(AtomicBool::new(false));
+    let watcher = watch_command_lines(TOKEN.to_string(), Arc::clone(&done));
+    let build = wait_build(&server, id_of(&start_build(&server, "private", &[])));
+    done.store(true, Ordering::Relaxed);
+    let seen = watcher.join().unwrap();
+    assert_eq!(build["buildStatus"], "SUCCEEDED", "{build:#}");
+    assert_eq!(build["resolvedSourceVersion"], sha.as_str());
+    assert!(seen.is_empty(), "the token was in a command line: {seen:?}");
+    let log = build_log(&build);
+    assert!(log.contains(&git_server.url("private")), "{log}");
+    assert!(!log.contains(TOKEN), "the token is in the log:\n{log}");
+    assert!(!log.contains("KILN_ASKPASS"), "{log}");
+    assert!(
+        !server.stderr_log().contains(TOKEN),
+        "the token is in Kiln's own log"
+    );
+
+    let deleted = aws(
+        &server,
+        &ACCOUNT_A,
+        &["codebuild", "delete-source-credentials", "--arn", &arn],
+    );
+    assert_eq!(deleted.ok()["arn"], arn.as_str());
+    let listed = aws(
+        &server,
+        &ACCOUNT_A,
+        &["codebuild", "list-source-credentials"],
+    );
+    assert_eq!(listed.ok()["sourceCredentialsInfos"], json!([]));
+}
