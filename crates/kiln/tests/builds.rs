@@ -489,13 +489,18 @@ fn buildspec_errors_and_inline_override() {
         &[
             json!({"projectName": "broken"}),
             json!({"projectName": "missing"}),
-            json!({
-                "projectName": "missing",
-                "buildspecOverride": "version: 0.2\nphases:\n  build:\n    commands:\n      - echo from-the-inline-buildspec\n"
-            }),
         ],
     );
-    let ids: Vec<&str> = started.iter().map(id_of).collect();
+    let inline = start_build(
+        &server,
+        "missing",
+        &[
+            "--buildspec-override",
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - echo from-the-inline-buildspec\n",
+        ],
+    );
+    let mut ids: Vec<&str> = started.iter().map(id_of).collect();
+    ids.push(id_of(&inline));
     let builds = wait_builds(&server, &ids);
 
     for failed in &builds[..2] {
@@ -675,28 +680,50 @@ fn assert_all_gone(pids: &[u32]) {
 }
 
 #[test]
-fn a_timed_out_build_ends_as_timed_out_with_its_processes() {
+fn timeouts_end_builds_as_timed_out_running_or_queued() {
+    // One "minute" lasts a second; one build at a time, so the second build waits.
     let server = KilnServer::builder()
-        .args(["--minute-seconds", "1"])
+        .args(["--minute-seconds", "1", "--max-concurrent-builds", "1"])
         .start();
-    waiting_project(&server, "slow", json!({"timeoutInMinutes": 5}));
+    waiting_project(&server, "slow", json!({"timeoutInMinutes": 8}));
     let pid_file = server.root().join("pids");
     let gate = server.root().join("never-opened");
-    let started = start_builds(&server, &[waiting_build("slow", &pid_file, &gate)]).remove(0);
-    let build = wait_build(&server, id_of(&started));
+    let mut waiting = waiting_build("slow", &pid_file, &gate);
+    // Longer than the queued timeout below, so the slot stays taken until that has passed.
+    waiting["timeoutInMinutesOverride"] = 7.into();
+    let started = start_builds(
+        &server,
+        &[
+            waiting,
+            json!({"projectName": "slow", "queuedTimeoutInMinutesOverride": 5}),
+        ],
+    );
+    let ids: Vec<&str> = started.iter().map(id_of).collect();
+    let builds = wait_builds(&server, &ids);
+
+    let build = &builds[0];
     assert_eq!(build["buildStatus"], "TIMED_OUT", "{build:#}");
-    assert_eq!(build["timeoutInMinutes"], 5);
-    let (code, message) = context(&build, "BUILD");
+    assert_eq!(build["timeoutInMinutes"], 7);
+    let (code, message) = context(build, "BUILD");
     assert_eq!(code, "BUILD_TIMED_OUT");
     assert!(message.contains("timed out"), "{message}");
-    assert_eq!(phase(&build, "BUILD")["phaseStatus"], "TIMED_OUT");
-    assert_eq!(phase_types(&build)[7..], ["FINALIZING", "COMPLETED"]);
-    // Five "minutes" of one second each, counted from the end of QUEUED.
+    assert_eq!(phase(build, "BUILD")["phaseStatus"], "TIMED_OUT");
+    assert_eq!(phase_types(build)[7..], ["FINALIZING", "COMPLETED"]);
+    // Seven "minutes" of one second each, counted from the end of QUEUED.
     let ran =
-        build["endTime"].as_f64().unwrap() - phase(&build, "QUEUED")["endTime"].as_f64().unwrap();
-    assert!((4.5..15.0).contains(&ran), "the build ran {ran} s");
+        build["endTime"].as_f64().unwrap() - phase(build, "QUEUED")["endTime"].as_f64().unwrap();
+    assert!((6.5..17.0).contains(&ran), "the build ran {ran} s");
     let pids = wait_pids(&pid_file, 4);
     assert_all_gone(&pids);
+
+    // The queued timeout counts from the submission, and the build never ran.
+    let queued = &builds[1];
+    assert_eq!(queued["buildStatus"], "TIMED_OUT", "{queued:#}");
+    assert_eq!(queued["queuedTimeoutInMinutes"], 5);
+    assert_eq!(phase_types(queued), ["SUBMITTED", "QUEUED", "COMPLETED"]);
+    assert_eq!(phase(queued, "QUEUED")["phaseStatus"], "TIMED_OUT");
+    let waited = queued["endTime"].as_f64().unwrap() - queued["startTime"].as_f64().unwrap();
+    assert!((4.5..15.0).contains(&waited), "the build waited {waited} s");
 }
 
 #[test]
@@ -709,6 +736,11 @@ fn stop_build_ends_the_build_and_every_process_within_seconds() {
     let id = id_of(&started);
     let pids = wait_pids(&pid_file, 4);
     assert!(pids.iter().all(|pid| pid_alive(*pid)));
+    // The log can be read while the build runs.
+    let running = get_build(&server, id);
+    assert_eq!(running["currentPhase"], "BUILD");
+    let log = build_log(&running);
+    assert!(log.contains("Running command sleep 301 &"), "{log}");
 
     // Timed from the moment the request is sent, so the client's start-up is left out.
     let stopped = boto3(
@@ -1311,6 +1343,10 @@ fn a_private_repository_builds_with_an_imported_token_that_never_shows() {
     assert_eq!(refused["buildStatus"], "FAILED", "{refused:#}");
     let (code, message) = context(&refused, "DOWNLOAD_SOURCE");
     assert_eq!(code, "CLIENT_ERROR", "{message}");
+    assert!(
+        message.starts_with("Cannot download the source: git"),
+        "{message}"
+    );
 
     let imported = aws(
         &server,
