@@ -1,0 +1,582 @@
+//! The Docker executor end to end (issue 6, "Done when"): the real `kiln serve --executor docker`
+//! driven by the `aws` CLI and boto3, building local git repositories in containers of
+//! `kiln-test-busybox:latest`, an image made here (the engine cannot pull). Every test is skipped,
+//! saying so, when `docker info` fails.
+
+// The helpers below are test code too: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::Command;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::git::GitRepo;
+use common::{ACCOUNT_A, KilnServer, aws, boto3, http_get, wait_until};
+use serde_json::{Value, json};
+
+const ROLE: &str = "arn:aws:iam::111122223333:role/service-role/kiln-build";
+const TEST_IMAGE: &str = "kiln-test-busybox:latest";
+/// A file only the test image has, and what it holds.
+const IMAGE_MARKER: &str = "etc/kiln-test-image";
+const IMAGE_MARKER_TEXT: &str = "kiln busybox\n";
+/// How long any build of these tests may take to finish.
+const BUILD_DEADLINE: Duration = Duration::from_secs(90);
+/// How long a stopped, timed-out or crashed build's container may outlive it.
+const REMOVAL_DEADLINE: Duration = Duration::from_secs(15);
+
+/// Whether the machine's Docker Engine answers; when it does not, the test says it is skipped.
+fn docker_available(test: &str) -> bool {
+    let answered = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !answered {
+        eprintln!(
+            "SKIPPED {test}: `docker info` failed, so there is no Docker Engine to test with"
+        );
+    }
+    answered
+}
+
+/// Runs `docker ARGS` and returns its trimmed stdout; panics when it fails.
+fn docker(args: &[&str]) -> String {
+    let output = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("running docker");
+    assert!(
+        output.status.success(),
+        "docker {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+static IMAGE_READY: Mutex<bool> = Mutex::new(false);
+
+/// Imports [`TEST_IMAGE`] (a root file system of Debian's static busybox, its applet links and
+/// [`IMAGE_MARKER`]) unless the engine has it, as the runner's Docker tests do.
+fn ensure_test_image() {
+    let mut ready = IMAGE_READY.lock().unwrap_or_else(|p| p.into_inner());
+    if *ready {
+        return;
+    }
+    let present = Command::new("docker")
+        .args(["image", "inspect", TEST_IMAGE])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !present {
+        let root = tempfile::tempdir().unwrap();
+        let bin = root.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        for dir in ["etc", "tmp", "root"] {
+            std::fs::create_dir_all(root.path().join(dir)).unwrap();
+        }
+        std::fs::copy("/bin/busybox", bin.join("busybox"))
+            .expect("install busybox-static: apt-get install -y busybox-static");
+        let applets = Command::new("/bin/busybox").arg("--list").output().unwrap();
+        for applet in String::from_utf8(applets.stdout).unwrap().lines() {
+            if applet != "busybox" {
+                std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
+            }
+        }
+        std::fs::write(root.path().join(IMAGE_MARKER), IMAGE_MARKER_TEXT).unwrap();
+        let tar = root.path().with_extension("tar");
+        let packed = Command::new("tar")
+            .arg("-C")
+            .arg(root.path())
+            .arg("-cf")
+            .arg(&tar)
+            .arg(".")
+            .status()
+            .unwrap();
+        assert!(packed.success());
+        docker(&["import", tar.to_str().unwrap(), TEST_IMAGE]);
+        std::fs::remove_file(&tar).unwrap();
+    }
+    *ready = true;
+}
+
+/// A Kiln instance name no other server of any test run uses, so one server's reaping at start
+/// never removes another's containers.
+fn unique_instance() -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "kiln-e2e-{}-{}-{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// `kiln serve --executor docker ARGS…` with its own instance label, and the test image made.
+fn docker_server(args: &[&str]) -> KilnServer {
+    ensure_test_image();
+    KilnServer::builder()
+        .args(["--executor", "docker"])
+        .args(args.iter().copied())
+        .config(format!("[docker]\ninstance = \"{}\"\n", unique_instance()))
+        .start()
+}
+
+/// The ids of every container, running or not, labelled as the build's.
+fn containers_of(uuid: &str) -> Vec<String> {
+    docker(&[
+        "ps",
+        "-a",
+        "-q",
+        "--filter",
+        &format!("label=kiln.build={uuid}"),
+    ])
+    .lines()
+    .map(ToString::to_string)
+    .collect()
+}
+
+fn wait_no_container(uuid: &str) {
+    wait_until(REMOVAL_DEADLINE, "the build's container to go", || {
+        containers_of(uuid).is_empty()
+    });
+}
+
+/// A `CreateProject` input building `buildspec` (inline) from a fresh local repository in `image`.
+fn project(server: &KilnServer, name: &str, image: &str, buildspec: &str) -> Value {
+    let repo = GitRepo::init(server.root().join(format!("repo-{name}")));
+    repo.commit(&[("only-in-the-repo.txt", "from the repository\n")], "init");
+    json!({
+        "name": name,
+        "source": {"type": "GITHUB", "location": repo.location(), "buildspec": buildspec},
+        "sourceVersion": "main",
+        "artifacts": {"type": "NO_ARTIFACTS"},
+        "environment": {
+            "type": "LINUX_CONTAINER",
+            "image": image,
+            "computeType": "BUILD_GENERAL1_SMALL"
+        },
+        "serviceRole": ROLE
+    })
+}
+
+/// `aws codebuild create-project`; returns the `project`.
+fn create_project(server: &KilnServer, input: &Value) -> Value {
+    aws(
+        server,
+        &ACCOUNT_A,
+        &[
+            "codebuild",
+            "create-project",
+            "--cli-input-json",
+            &input.to_string(),
+        ],
+    )
+    .ok()["project"]
+        .clone()
+}
+
+/// `aws codebuild start-build --project-name NAME`; returns the `build`.
+fn start_build(server: &KilnServer, name: &str) -> Value {
+    aws(
+        server,
+        &ACCOUNT_A,
+        &["codebuild", "start-build", "--project-name", name],
+    )
+    .ok()["build"]
+        .clone()
+}
+
+/// `aws codebuild batch-get-builds --ids ID`.
+fn get_build(server: &KilnServer, id: &str) -> Value {
+    aws(
+        server,
+        &ACCOUNT_A,
+        &["codebuild", "batch-get-builds", "--ids", id],
+    )
+    .ok()["builds"][0]
+        .clone()
+}
+
+/// Polls BatchGetBuilds (boto3, one process) until `condition`, a Python expression over the
+/// build `b`, holds; returns the build as the last poll saw it.
+fn wait_build_where(server: &KilnServer, id: &str, condition: &str) -> Value {
+    let script = format!(
+        r#"
+import time
+deadline = time.time() + {secs}
+while True:
+    b = client.batch_get_builds(ids=[{id:?}])["builds"][0]
+    if {condition}:
+        break
+    if time.time() > deadline:
+        raise SystemExit("timed out waiting for " + {condition:?} + ": " + json.dumps(b, default=str))
+    time.sleep(0.05)
+result = b["id"]
+"#,
+        secs = BUILD_DEADLINE.as_secs(),
+    );
+    boto3(server, &ACCOUNT_A, &script);
+    get_build(server, id)
+}
+
+fn wait_build(server: &KilnServer, id: &str) -> Value {
+    wait_build_where(server, id, r#"b["buildComplete"]"#)
+}
+
+fn id_of(build: &Value) -> &str {
+    build["id"].as_str().unwrap()
+}
+
+/// The build's uuid: its id after the project name, as the container label holds it.
+fn uuid_of(build: &Value) -> &str {
+    id_of(build).split_once(':').unwrap().1
+}
+
+/// The build's phase of `phase_type`; panics when it has none.
+fn phase<'a>(build: &'a Value, phase_type: &str) -> &'a Value {
+    build["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["phaseType"] == phase_type)
+        .unwrap_or_else(|| panic!("no {phase_type} phase in {build:#}"))
+}
+
+/// The (statusCode, message) of the phase's first context.
+fn context(build: &Value, phase_type: &str) -> (String, String) {
+    let c = &phase(build, phase_type)["contexts"][0];
+    (
+        c["statusCode"].as_str().unwrap_or_default().to_string(),
+        c["message"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+/// The whole log of a build, read from its `logs.deepLink` with `curl --aws-sigv4`.
+fn build_log(build: &Value) -> String {
+    let credentials = format!("{}:{}", ACCOUNT_A.access_key_id, ACCOUNT_A.secret);
+    let output = Command::new("curl")
+        .args(["-sS", "--fail", "--max-time", "30"])
+        .args(["--aws-sigv4", "aws:amz:us-east-1:codebuild", "--user"])
+        .arg(&credentials)
+        .arg(build["logs"]["deepLink"].as_str().unwrap())
+        .output()
+        .expect("running curl");
+    assert!(output.status.success(), "reading the log: {output:?}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A buildspec for the busybox image (which has no bash) running `commands` in the build phase.
+fn buildspec(commands: &[&str]) -> String {
+    let mut text =
+        String::from("version: 0.2\nenv:\n  shell: sh\nphases:\n  build:\n    commands:\n");
+    for command in commands {
+        text.push_str(&format!(
+            "      - {}\n",
+            serde_json::to_string(command).unwrap()
+        ));
+    }
+    text
+}
+
+/// A project whose build runs `sleep 1000`; returns the started build once its container is up.
+fn start_sleeping_build(server: &KilnServer, name: &str, extra: Value) -> Value {
+    let mut input = project(server, name, TEST_IMAGE, &buildspec(&["sleep 1000"]));
+    if let (Value::Object(input), Value::Object(extra)) = (&mut input, extra) {
+        input.extend(extra);
+    }
+    create_project(server, &input);
+    let started = start_build(server, name);
+    let running = wait_build_where(server, id_of(&started), r#"b["currentPhase"] == "BUILD""#);
+    assert_eq!(
+        containers_of(uuid_of(&running)).len(),
+        1,
+        "one labelled container while the build runs"
+    );
+    running
+}
+
+#[test]
+fn a_build_runs_in_the_image_with_its_tools_and_the_usual_phases_and_log() {
+    if !docker_available("a_build_runs_in_the_image_with_its_tools_and_the_usual_phases_and_log") {
+        return;
+    }
+    let server = docker_server(&[]);
+    let spec = r#"version: 0.2
+env:
+  shell: sh
+phases:
+  install:
+    commands:
+      - echo installing
+  pre_build:
+    commands:
+      - mkdir -p made-here && cd made-here
+  build:
+    commands:
+      - cat /etc/kiln-test-image
+      - echo "sh=$(readlink /bin/sh)"
+      - cat ../only-in-the-repo.txt
+      - echo "number=$CODEBUILD_BUILD_NUMBER id=$CODEBUILD_BUILD_ID"
+  post_build:
+    commands:
+      - echo "src=$CODEBUILD_SRC_DIR pwd=$(pwd)"
+"#;
+    create_project(&server, &project(&server, "inside", TEST_IMAGE, spec));
+    let started = start_build(&server, "inside");
+    let id = id_of(&started).to_string();
+    let build = wait_build(&server, &id);
+    assert_eq!(build["buildStatus"], "SUCCEEDED", "{build:#}");
+    assert_eq!(build["currentPhase"], "COMPLETED");
+    let phases: Vec<&str> = build["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["phaseType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "SUBMITTED",
+            "QUEUED",
+            "PROVISIONING",
+            "DOWNLOAD_SOURCE",
+            "INSTALL",
+            "PRE_BUILD",
+            "BUILD",
+            "POST_BUILD",
+            "UPLOAD_ARTIFACTS",
+            "FINALIZING",
+            "COMPLETED"
+        ]
+    );
+    for p in build["phases"].as_array().unwrap() {
+        if p["phaseType"] != "COMPLETED" {
+            assert_eq!(p["phaseStatus"], "SUCCEEDED", "{p}");
+        }
+    }
+
+    let log = build_log(&build);
+    assert!(
+        log.contains("docker executor: image kiln-test-busybox:latest"),
+        "the log names the executor and image:\n{log}"
+    );
+    // The image's own files and busybox shell, not the host's (whose /bin/sh is dash).
+    assert!(log.contains(IMAGE_MARKER_TEXT), "{log}");
+    assert!(log.contains("\nsh=busybox\n"), "{log}");
+    assert!(!std::path::Path::new("/etc/kiln-test-image").exists());
+    // The checked-out source is mounted at CODEBUILD_SRC_DIR, and `cd` carries across phases.
+    assert!(log.contains("\nfrom the repository\n"), "{log}");
+    assert!(log.contains(&format!("number=1 id={id}\n")), "{log}");
+    assert!(log.contains("installing\n"), "{log}");
+    let (src, pwd) = log
+        .lines()
+        .find_map(|l| l.strip_prefix("src="))
+        .and_then(|rest| rest.split_once(" pwd="))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert_eq!(pwd, format!("{src}/made-here"));
+    assert!(
+        log.lines().any(|l| l.starts_with("[Container] ")
+            && l.contains(" Running command cat /etc/kiln-test-image")),
+        "{log}"
+    );
+    assert!(
+        log.contains("Phase complete: BUILD State: SUCCEEDED"),
+        "{log}"
+    );
+    wait_no_container(uuid_of(&build));
+}
+
+#[test]
+fn a_missing_image_fails_provisioning_with_a_client_error_and_a_failing_badge() {
+    if !docker_available(
+        "a_missing_image_fails_provisioning_with_a_client_error_and_a_failing_badge",
+    ) {
+        return;
+    }
+    let server = docker_server(&[]);
+    let mut input = project(
+        &server,
+        "missing-image",
+        "no-such-image:1",
+        &buildspec(&["echo never"]),
+    );
+    input["badgeEnabled"] = true.into();
+    let created = create_project(&server, &input);
+    let started = start_build(&server, "missing-image");
+    let build = wait_build(&server, id_of(&started));
+    assert_eq!(build["buildStatus"], "FAILED", "{build:#}");
+    assert_eq!(phase(&build, "PROVISIONING")["phaseStatus"], "FAILED");
+    let (code, message) = context(&build, "PROVISIONING");
+    assert_eq!(code, "CLIENT_ERROR", "{build:#}");
+    assert!(message.contains("no-such-image:1"), "{message}");
+    assert!(
+        build["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["phaseType"] != "BUILD"),
+        "{build:#}"
+    );
+    assert!(!build_log(&build).contains("never\n"));
+
+    let badge_url = created["badge"]["badgeRequestUrl"].as_str().unwrap();
+    let badge = http_get(badge_url, &[]);
+    assert_eq!(badge.status, 200, "{}", badge.body);
+    assert!(
+        badge.body.contains(r#"aria-label="build: failing""#),
+        "{}",
+        badge.body
+    );
+}
+
+#[test]
+fn compute_type_limits_are_visible_inside_the_container() {
+    if !docker_available("compute_type_limits_are_visible_inside_the_container") {
+        return;
+    }
+    let server = docker_server(&[]);
+    let spec = buildspec(&[
+        "echo \"memory=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/memory.max)\"",
+    ]);
+    create_project(&server, &project(&server, "limits", TEST_IMAGE, &spec));
+    let started = start_build(&server, "limits");
+    let build = wait_build(&server, id_of(&started));
+    assert_eq!(build["buildStatus"], "SUCCEEDED", "{build:#}");
+    let log = build_log(&build);
+    let host_memory: u64 = std::fs::read_to_string("/proc/meminfo")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap()
+        * 1024;
+    // BUILD_GENERAL1_SMALL is 3 GiB, capped at what the host has.
+    let expected = (3_u64 << 30).min(host_memory);
+    assert!(log.contains(&format!("\nmemory={expected}\n")), "{log}");
+}
+
+#[test]
+fn stop_build_leaves_no_container() {
+    if !docker_available("stop_build_leaves_no_container") {
+        return;
+    }
+    let server = docker_server(&[]);
+    let running = start_sleeping_build(&server, "stopped", json!({}));
+    let stopped = aws(
+        &server,
+        &ACCOUNT_A,
+        &["codebuild", "stop-build", "--id", id_of(&running)],
+    );
+    assert_eq!(stopped.ok()["build"]["buildStatus"], "STOPPED");
+    wait_no_container(uuid_of(&running));
+    let build = wait_build(&server, id_of(&running));
+    assert_eq!(build["buildStatus"], "STOPPED", "{build:#}");
+    assert_eq!(context(&build, "BUILD").0, "BUILD_STOPPED");
+}
+
+#[test]
+fn a_timed_out_build_leaves_no_container() {
+    if !docker_available("a_timed_out_build_leaves_no_container") {
+        return;
+    }
+    let server = docker_server(&["--minute-seconds", "1"]);
+    let running = start_sleeping_build(&server, "timed-out", json!({"timeoutInMinutes": 5}));
+    let build = wait_build(&server, id_of(&running));
+    assert_eq!(build["buildStatus"], "TIMED_OUT", "{build:#}");
+    wait_no_container(uuid_of(&running));
+}
+
+#[test]
+fn after_a_crash_the_orphan_container_is_reaped_and_the_build_faults() {
+    if !docker_available("after_a_crash_the_orphan_container_is_reaped_and_the_build_faults") {
+        return;
+    }
+    let mut server = docker_server(&[]);
+    let running = start_sleeping_build(&server, "crashing", json!({}));
+    let uuid = uuid_of(&running).to_string();
+    server.kill9();
+    // Nothing removed it: the crash left it behind.
+    assert_eq!(containers_of(&uuid).len(), 1);
+
+    server.restart();
+    wait_no_container(&uuid);
+    let build = wait_build(&server, id_of(&running));
+    assert_eq!(build["buildStatus"], "FAULT", "{build:#}");
+    assert_eq!(context(&build, "BUILD").0, "SERVER_ERROR");
+}
+
+#[test]
+fn an_unprivileged_container_cannot_reach_the_engine() {
+    if !docker_available("an_unprivileged_container_cannot_reach_the_engine") {
+        return;
+    }
+    assert!(
+        std::path::Path::new("/var/run/docker.sock").exists(),
+        "the host's engine socket is where the build must not see it"
+    );
+    let server = docker_server(&[]);
+    let spec = buildspec(&[
+        "if ls /var/run/docker.sock /run/docker.sock; then echo engine=reachable; else echo engine=unreachable; fi",
+        "grep NoNewPrivs /proc/self/status",
+    ]);
+    create_project(
+        &server,
+        &project(&server, "unprivileged", TEST_IMAGE, &spec),
+    );
+    let started = start_build(&server, "unprivileged");
+    let build = wait_build(&server, id_of(&started));
+    assert_eq!(build["buildStatus"], "SUCCEEDED", "{build:#}");
+    let log = build_log(&build);
+    assert!(log.contains("\nengine=unreachable\n"), "{log}");
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("NoNewPrivs:") && l.ends_with('1')),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_windows_environment_is_refused_at_start_build() {
+    if !docker_available("a_windows_environment_is_refused_at_start_build") {
+        return;
+    }
+    let server = docker_server(&[]);
+    let mut windows = project(&server, "windows", TEST_IMAGE, &buildspec(&["echo hi"]));
+    windows["environment"]["type"] = "WINDOWS_SERVER_2022_CONTAINER".into();
+    windows["environment"]["computeType"] = "BUILD_GENERAL1_MEDIUM".into();
+    create_project(&server, &windows);
+    create_project(
+        &server,
+        &project(&server, "linux", TEST_IMAGE, &buildspec(&["echo hi"])),
+    );
+    let refused = [
+        aws(
+            &server,
+            &ACCOUNT_A,
+            &["codebuild", "start-build", "--project-name", "windows"],
+        ),
+        aws(
+            &server,
+            &ACCOUNT_A,
+            &[
+                "codebuild",
+                "start-build",
+                "--project-name",
+                "linux",
+                "--environment-type-override",
+                "WINDOWS_SERVER_2019_CONTAINER",
+            ],
+        ),
+    ];
+    for out in refused {
+        let error = out.error();
+        assert_eq!(error.code, "InvalidInputException", "{error:?}");
+        assert!(error.message.contains("WINDOWS_SERVER_20"), "{error:?}");
+    }
+    let listed = aws(&server, &ACCOUNT_A, &["codebuild", "list-builds"]);
+    assert_eq!(listed.ok()["ids"], json!([]));
+}
