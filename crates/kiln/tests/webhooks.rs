@@ -10,8 +10,10 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
+use common::browser::Browser;
 use common::git::GitRepo;
 use common::{ACCOUNT_A, HttpReply, KilnServer, aws, boto3, http_get, http_post};
+use fantoccini::Locator;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -825,4 +827,76 @@ fn other_forges_start_builds_too() {
     }
     let project = get_project(&server, "multi");
     assert_eq!(badge(&server, &project, "&branch=main"), "passing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_lists_recent_deliveries() {
+    let server = KilnServer::start();
+    let repo = GitRepo::init(server.root().join("repo"));
+    let base = repo.commit(&[("buildspec.yml", BUILDSPEC)], "buildspec");
+    let pushed = repo.commit(&[("README.md", "hello\n")], "Update README.md");
+    create_project(&server, "watched", &repo.location());
+    let hook = create_webhook(
+        &server,
+        "watched",
+        &json!([[{"type": "EVENT", "pattern": "PUSH"}, {"type": "HEAD_REF", "pattern": "^refs/heads/main$"}]]),
+    );
+
+    // One delivery of each outcome: a ping (filtered out), a forged push (refused), a push (built).
+    let ping = fixture("github-ping.json");
+    let reply = deliver(&hook, Forge::GitHub, "ping", "d-ping", &hook.secret, &ping);
+    assert_eq!(outcome(&reply, 200)["outcome"], "FILTERED");
+    let mut push = fixture("github-push.json");
+    push["before"] = base.into();
+    push["after"] = pushed.clone().into();
+    push["head_commit"]["id"] = pushed.into();
+    let reply = deliver(&hook, Forge::GitHub, "push", "d-forged", "guess", &push);
+    assert_eq!(outcome(&reply, 401)["outcome"], "REFUSED");
+    let reply = deliver(&hook, Forge::GitHub, "push", "d-push", &hook.secret, &push);
+    let build_id = outcome(&reply, 200)["buildId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_build(&server, &build_id);
+
+    let browser = Browser::start(server.url()).await;
+    browser.goto("/sign-in").await;
+    browser
+        .fill("#access_key_id", ACCOUNT_A.access_key_id)
+        .await;
+    browser.fill("#secret_access_key", ACCOUNT_A.secret).await;
+    browser
+        .click("form[action='/sign-in'] button[type=submit]")
+        .await;
+    browser.wait_path("/").await;
+    browser.goto("/projects/watched").await;
+    assert_eq!(browser.value("#payload-url").await, hook.payload_url);
+    let rows = browser
+        .client
+        .find_all(Locator::Css("#deliveries tbody tr"))
+        .await
+        .unwrap();
+    let mut shown = Vec::new();
+    for row in rows {
+        shown.push(row.text().await.unwrap());
+    }
+    // Newest first, each with its forge, event, outcome and reason.
+    assert_eq!(shown.len(), 3, "{shown:#?}");
+    for (row, expected) in shown.iter().zip([
+        ["GitHub", "PUSH", "Built", "started build 1"],
+        ["GitHub", "push", "Refused", "signature"],
+        ["GitHub", "ping", "Filtered out", "ping"],
+    ]) {
+        for text in expected {
+            assert!(row.contains(text), "{text:?} not in the row {row:?}");
+        }
+    }
+    let source = browser.client.source().await.unwrap();
+    assert!(!source.contains(&hook.secret), "the page shows the secret");
+    // The built delivery links to its build.
+    browser.click("#deliveries tbody tr:first-child a").await;
+    let uuid = build_id.split_once(':').unwrap().1;
+    browser
+        .wait_path(&format!("/projects/watched/builds/{uuid}"))
+        .await;
 }

@@ -10,6 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use kiln_domain::project::{ProjectInput, ProjectSettings};
+use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord};
 use kiln_domain::{ApiError, ErrorKind};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -19,6 +20,7 @@ use super::form::{self, CuratedImage, EnvRow, ProjectForm};
 use super::session::Session;
 use super::view::{self, Chrome};
 use crate::state::AppState;
+use crate::webhooks::recent_deliveries;
 
 /// Most projects the list shows at once (the filter narrows it down).
 const MAX_LISTED: usize = 100;
@@ -26,6 +28,8 @@ const MAX_LISTED: usize = 100;
 const MAX_NAMES: usize = 10_000;
 /// Builds shown in a project's history.
 const HISTORY_LEN: usize = 20;
+/// Webhook deliveries shown on a project's page.
+const DELIVERIES_SHOWN: u64 = 20;
 
 pub(super) async fn call(
     state: &AppState,
@@ -548,6 +552,46 @@ pub struct BadgeView {
     pub branches: Vec<String>,
 }
 
+/// The project's webhook: where the forge posts, and what became of its recent deliveries.
+struct WebhookView {
+    payload_url: String,
+    deliveries: Vec<DeliveryRow>,
+}
+
+struct DeliveryRow {
+    received: String,
+    forge: String,
+    event: String,
+    outcome: &'static str,
+    outcome_class: &'static str,
+    reason: String,
+    /// The console page of the build it started.
+    build_url: Option<String>,
+}
+
+impl DeliveryRow {
+    fn of(delivery: &DeliveryRecord) -> DeliveryRow {
+        let (outcome, outcome_class) = match delivery.outcome {
+            DeliveryOutcome::Built => ("Built", "ok"),
+            DeliveryOutcome::Filtered => ("Filtered out", "idle"),
+            DeliveryOutcome::Refused => ("Refused", "bad"),
+        };
+        DeliveryRow {
+            received: view::format_time(delivery.received_at),
+            forge: delivery.forge.clone().unwrap_or_else(|| "—".to_string()),
+            event: delivery.event.clone(),
+            outcome,
+            outcome_class,
+            reason: delivery.reason.clone(),
+            build_url: delivery
+                .build_id
+                .as_deref()
+                .and_then(|id| id.split_once(':'))
+                .map(|(project, uuid)| format!("/projects/{project}/builds/{uuid}")),
+        }
+    }
+}
+
 pub struct BuildRow {
     pub number: i64,
     pub url: String,
@@ -580,6 +624,7 @@ struct ProjectPage {
     badge_reason: &'static str,
     badge_available: bool,
     builds: Vec<BuildRow>,
+    webhook: Option<WebhookView>,
     start: StartFields,
     errors: FieldErrors,
 }
@@ -789,6 +834,19 @@ pub(super) async fn project_page(
         Ok(b) => b,
         Err(err) => return view::api_error_page(session, &err),
     };
+    let webhook = match project["webhook"]["payloadUrl"].as_str() {
+        Some(payload_url) => {
+            match recent_deliveries(state, &session.caller.account_id, name, DELIVERIES_SHOWN).await
+            {
+                Ok(deliveries) => Some(WebhookView {
+                    payload_url: payload_url.to_string(),
+                    deliveries: deliveries.iter().map(DeliveryRow::of).collect(),
+                }),
+                Err(err) => return view::api_error_page(session, &err),
+            }
+        }
+        None => None,
+    };
     let (config, inline_buildspec) = config_rows(&project);
     let env_vars = project["environment"]["environmentVariables"]
         .as_array()
@@ -825,6 +883,7 @@ pub(super) async fn project_page(
             project["source"]["type"].as_str().unwrap_or_default(),
         ),
         builds: builds.iter().map(build_row).collect(),
+        webhook,
         start,
         errors,
     };
