@@ -1,5 +1,7 @@
 //! Builds that really run, as users meet them: the real `kiln` binary driven by the `aws` CLI
-//! and boto3, building git repositories the tests make (issue 3, "Done when").
+//! and boto3, building git repositories the tests make (issue 3, "Done when"). Every test runs
+//! twice: on the local executor (`local::…`) and in containers of the Docker executor
+//! (`docker::…`, issue 6), whose image is made from busybox, bash and git.
 
 // The helpers below are test code too: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -14,13 +16,86 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::docker::{
+    BUILD_IMAGE, containers_of, engine_available, ensure_image, server_config, wait_no_container,
+};
 use common::git::{GitHttpServer, GitRepo};
-use common::{ACCOUNT_A, KilnServer, aws, aws_batch, boto3, command, wait_until};
+use common::{
+    ACCOUNT_A, KilnServer, KilnServerBuilder, aws, aws_batch, boto3, command, wait_until,
+};
 use serde_json::{Value, json};
 
 const ROLE: &str = "arn:aws:iam::111122223333:role/service-role/kiln-build";
 /// How long any build of these tests may take to finish.
 const BUILD_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Where the builds of a test run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Executor {
+    Local,
+    Docker,
+}
+
+impl Executor {
+    /// A `kiln serve` builder with this executor chosen.
+    fn builder(self) -> KilnServerBuilder {
+        match self {
+            Executor::Local => KilnServer::builder().args(["--executor", "local"]),
+            Executor::Docker => {
+                ensure_image(&BUILD_IMAGE);
+                KilnServer::builder()
+                    .args(["--executor", "docker"])
+                    .config(server_config(&BUILD_IMAGE))
+            }
+        }
+    }
+
+    fn server(self) -> KilnServer {
+        self.builder().start()
+    }
+
+    /// Checks that a build's processes, whose ids (as the build saw them) are `pids`, all run.
+    fn assert_processes_run(self, uuid: &str, pids: &[u32]) {
+        match self {
+            Executor::Local => assert!(pids.iter().all(|pid| pid_alive(*pid)), "{pids:?}"),
+            Executor::Docker => assert_eq!(containers_of(uuid).len(), 1, "{uuid}"),
+        }
+    }
+
+    /// Waits until every process of the build is gone: on the host, each of its `pids`; under
+    /// Docker, the container that held them.
+    fn wait_processes_gone(self, uuid: &str, pids: &[u32]) {
+        match self {
+            Executor::Local => wait_until(
+                Duration::from_secs(5),
+                "the build's processes to end",
+                || pids.iter().all(|pid| !pid_alive(*pid)),
+            ),
+            Executor::Docker => wait_no_container(uuid),
+        }
+    }
+}
+
+/// Defines, for each test function taking an [`Executor`], a `#[test]` in `local` and one in
+/// `docker`.
+macro_rules! on_both_executors {
+    ($($test:ident),* $(,)?) => {
+        mod local {
+            $(#[test]
+            fn $test() {
+                super::$test(super::Executor::Local);
+            })*
+        }
+        mod docker {
+            $(#[test]
+            fn $test() {
+                if super::engine_available(stringify!($test)) {
+                    super::$test(super::Executor::Docker);
+                }
+            })*
+        }
+    };
+}
 
 /// A `CreateProject` input building `location` (a local repository) with no artifacts.
 fn project(name: &str, location: &str) -> Value {
@@ -134,6 +209,10 @@ fn id_of(build: &Value) -> &str {
     build["id"].as_str().unwrap()
 }
 
+fn uuid_of(build: &Value) -> &str {
+    id_of(build).split_once(':').unwrap().1
+}
+
 /// The build's phase of `phase_type`; panics when it has none.
 fn phase<'a>(build: &'a Value, phase_type: &str) -> &'a Value {
     build["phases"]
@@ -225,9 +304,8 @@ fn wait_pids(file: &Path, count: usize) -> Vec<u32> {
     pids
 }
 
-#[test]
-fn a_successful_build_shows_what_codebuild_shows() {
-    let server = KilnServer::start();
+fn a_successful_build_shows_what_codebuild_shows(executor: Executor) {
+    let server = executor.server();
     let (repo, sha) = repo_with_buildspec(
         &server,
         r#"version: 0.2
@@ -308,6 +386,14 @@ phases:
     assert_eq!(link, format!("{}/builds/{uuid}/log", server.url()));
 
     let log = build_log(&build);
+    let runs_on = match executor {
+        Executor::Local => "Running on Kiln, local executor".to_string(),
+        Executor::Docker => format!(
+            "Running on Kiln, docker executor: image aws/codebuild/standard:7.0 (as {})",
+            BUILD_IMAGE.name
+        ),
+    };
+    assert!(log.contains(&runs_on), "{runs_on:?} not in the log:\n{log}");
     assert!(
         log.lines().any(|l| l.starts_with("[Container] ")
             && l.contains(" Running command echo \"number=$CODEBUILD_BUILD_NUMBER")),
@@ -355,9 +441,8 @@ phases:
     assert_eq!(listed.ok()["ids"], json!([id]));
 }
 
-#[test]
-fn failing_phases_follow_codebuild_transitions() {
-    let server = KilnServer::start();
+fn failing_phases_follow_codebuild_transitions(executor: Executor) {
+    let server = executor.server();
     let repo = GitRepo::init(server.root().join("repo"));
     repo.commit(&[("README", "phases")], "init");
     let build_fails = r#"version: 0.2
@@ -469,9 +554,8 @@ phases:
     assert!(build_log(continued).contains("build-ran-after-continue\n"));
 }
 
-#[test]
-fn buildspec_errors_and_inline_override() {
-    let server = KilnServer::start();
+fn buildspec_errors_and_inline_override(executor: Executor) {
+    let server = executor.server();
     let repo = GitRepo::init(server.root().join("repo"));
     repo.commit(
         &[(
@@ -529,9 +613,8 @@ fn buildspec_errors_and_inline_override() {
     assert!(build_log(inline).contains("\nfrom-the-inline-buildspec\n"));
 }
 
-#[test]
-fn source_versions_name_branches_tags_and_commits() {
-    let server = KilnServer::start();
+fn source_versions_name_branches_tags_and_commits(executor: Executor) {
+    let server = executor.server();
     let repo = GitRepo::init(server.root().join("repo"));
     let spec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"marker=$(cat marker) head=$(git rev-parse HEAD)\"\n";
     let first = repo.commit(&[("buildspec.yml", spec), ("marker", "first")], "first");
@@ -580,9 +663,8 @@ fn source_versions_name_branches_tags_and_commits() {
     assert!(message.contains("no-such-branch"), "{message}");
 }
 
-#[test]
-fn environment_precedence_and_exported_variables() {
-    let server = KilnServer::start();
+fn environment_precedence_and_exported_variables(executor: Executor) {
+    let server = executor.server();
     let (repo, _) = repo_with_buildspec(
         &server,
         r#"version: 0.2
@@ -636,14 +718,14 @@ phases:
 }
 
 /// A buildspec whose BUILD starts a background process and a grandchild, writes their process
-/// ids and its own to `$PID_FILE`, then waits for `$GATE` to exist.
+/// ids and its own to `pids` beside its source directory, then waits for `gate` to appear there.
 const WAITING_BUILDSPEC: &str = r#"version: 0.2
 phases:
   build:
     commands:
-      - sleep 301 & echo $! >> "$PID_FILE"
-      - sh -c 'sleep 302 & echo $! >> "$PID_FILE"; wait' & echo $! >> "$PID_FILE"
-      - echo $$ >> "$PID_FILE"; while [ ! -e "$GATE" ]; do sleep 0.05; done
+      - sleep 301 & echo $! >> ../pids
+      - sh -c 'sleep 302 & echo $! >> ../pids; wait' & echo $! >> ../pids
+      - echo $$ >> ../pids; while [ ! -e ../gate ]; do sleep 0.05; done
       - echo gate-opened
 "#;
 
@@ -660,35 +742,69 @@ fn waiting_project(server: &KilnServer, name: &str, extra: Value) {
     create_project(server, &input);
 }
 
-/// StartBuild input for a [`waiting_project`] build writing its pids to `pid_file`.
-fn waiting_build(name: &str, pid_file: &Path, gate: &Path) -> Value {
-    json!({
-        "projectName": name,
-        "environmentVariablesOverride": [
-            {"name": "PID_FILE", "value": pid_file.display().to_string()},
-            {"name": "GATE", "value": gate.display().to_string()}
-        ]
-    })
+/// The host directory of a build (`project:uuid`): its source directory's parent, where a
+/// [`waiting_project`] build keeps `pids` and looks for `gate`. Under Docker it is mounted at
+/// the same path.
+fn build_dir(server: &KilnServer, id: &str) -> PathBuf {
+    server
+        .data_dir()
+        .join("work")
+        .join(id.split_once(':').unwrap().1)
 }
 
-fn assert_all_gone(pids: &[u32]) {
-    wait_until(
-        Duration::from_secs(5),
-        "the build's processes to end",
-        || pids.iter().all(|pid| !pid_alive(*pid)),
-    );
+/// The process ids a running [`waiting_project`] build wrote, once it has written all four.
+fn waiting_pids(server: &KilnServer, id: &str) -> Vec<u32> {
+    wait_pids(&build_dir(server, id).join("pids"), 4)
 }
 
-#[test]
-fn timeouts_end_builds_as_timed_out_running_or_queued() {
+/// Lets a running [`waiting_project`] build go on.
+fn open_gate(server: &KilnServer, id: &str) {
+    std::fs::write(build_dir(server, id).join("gate"), "").unwrap();
+}
+
+/// Opens the gate of each of the builds as soon as it runs, until dropped.
+struct OpenGates {
+    done: Arc<AtomicBool>,
+    keeper: Option<thread::JoinHandle<()>>,
+}
+
+fn open_gates(server: &KilnServer, ids: &[&str]) -> OpenGates {
+    let mut waiting: Vec<PathBuf> = ids.iter().map(|id| build_dir(server, id)).collect();
+    let done = Arc::new(AtomicBool::new(false));
+    let keeper = {
+        let done = Arc::clone(&done);
+        thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) && !waiting.is_empty() {
+                // Each gate once: a gate written as its build's directory is removed would
+                // leave the directory behind.
+                waiting.retain(|dir| std::fs::write(dir.join("gate"), "").is_err());
+                thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    OpenGates {
+        done,
+        keeper: Some(keeper),
+    }
+}
+
+impl Drop for OpenGates {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::Relaxed);
+        if let Some(keeper) = self.keeper.take() {
+            let _ = keeper.join();
+        }
+    }
+}
+
+fn timeouts_end_builds_as_timed_out_running_or_queued(executor: Executor) {
     // One "minute" lasts a second; one build at a time, so the second build waits.
-    let server = KilnServer::builder()
+    let server = executor
+        .builder()
         .args(["--minute-seconds", "1", "--max-concurrent-builds", "1"])
         .start();
     waiting_project(&server, "slow", json!({"timeoutInMinutes": 8}));
-    let pid_file = server.root().join("pids");
-    let gate = server.root().join("never-opened");
-    let mut waiting = waiting_build("slow", &pid_file, &gate);
+    let mut waiting = json!({"projectName": "slow"});
     // Longer than the queued timeout below, so the slot stays taken until that has passed.
     waiting["timeoutInMinutesOverride"] = 7.into();
     let started = start_builds(
@@ -699,6 +815,7 @@ fn timeouts_end_builds_as_timed_out_running_or_queued() {
         ],
     );
     let ids: Vec<&str> = started.iter().map(id_of).collect();
+    let pids = waiting_pids(&server, ids[0]);
     let builds = wait_builds(&server, &ids);
 
     let build = &builds[0];
@@ -713,8 +830,7 @@ fn timeouts_end_builds_as_timed_out_running_or_queued() {
     let ran =
         build["endTime"].as_f64().unwrap() - phase(build, "QUEUED")["endTime"].as_f64().unwrap();
     assert!((6.5..17.0).contains(&ran), "the build ran {ran} s");
-    let pids = wait_pids(&pid_file, 4);
-    assert_all_gone(&pids);
+    executor.wait_processes_gone(uuid_of(build), &pids);
 
     // The queued timeout counts from the submission, and the build never ran.
     let queued = &builds[1];
@@ -726,16 +842,13 @@ fn timeouts_end_builds_as_timed_out_running_or_queued() {
     assert!((4.5..15.0).contains(&waited), "the build waited {waited} s");
 }
 
-#[test]
-fn stop_build_ends_the_build_and_every_process_within_seconds() {
-    let server = KilnServer::start();
+fn stop_build_ends_the_build_and_every_process_within_seconds(executor: Executor) {
+    let server = executor.server();
     waiting_project(&server, "stoppable", json!({}));
-    let pid_file = server.root().join("pids");
-    let gate = server.root().join("never-opened");
-    let started = start_builds(&server, &[waiting_build("stoppable", &pid_file, &gate)]).remove(0);
+    let started = start_build(&server, "stoppable", &[]);
     let id = id_of(&started);
-    let pids = wait_pids(&pid_file, 4);
-    assert!(pids.iter().all(|pid| pid_alive(*pid)));
+    let pids = waiting_pids(&server, id);
+    executor.assert_processes_run(uuid_of(&started), &pids);
     // The log can be read while the build runs.
     let running = get_build(&server, id);
     assert_eq!(running["currentPhase"], "BUILD");
@@ -772,27 +885,25 @@ result = {{"asked": asked, "answered": answered, "status": build["buildStatus"],
     assert_eq!(build["buildStatus"], "STOPPED", "{build:#}");
     assert_eq!(build["buildComplete"], true);
     assert_eq!(context(&build, "BUILD").0, "BUILD_STOPPED");
-    assert_all_gone(&pids);
+    executor.wait_processes_gone(uuid_of(&build), &pids);
     assert!(!build_log(&build).contains("gate-opened"));
 }
 
-#[test]
-fn builds_wait_in_queued_under_the_concurrency_limits() {
-    let server = KilnServer::builder()
+fn builds_wait_in_queued_under_the_concurrency_limits(executor: Executor) {
+    let server = executor
+        .builder()
         .args(["--max-concurrent-builds", "1"])
         .start();
     waiting_project(&server, "queued", json!({}));
-    let gate = server.root().join("gate");
-    let first_pids = server.root().join("first-pids");
     let started = start_builds(
         &server,
         &[
-            waiting_build("queued", &first_pids, &gate),
-            waiting_build("queued", &server.root().join("second-pids"), &gate),
+            json!({"projectName": "queued"}),
+            json!({"projectName": "queued"}),
         ],
     );
     let ids: Vec<&str> = started.iter().map(id_of).collect();
-    wait_pids(&first_pids, 4);
+    waiting_pids(&server, ids[0]);
     let builds = wait_builds_where(&server, &ids, "True");
     assert_eq!(builds[0]["currentPhase"], "BUILD");
     assert_eq!(builds[1]["currentPhase"], "QUEUED");
@@ -800,8 +911,9 @@ fn builds_wait_in_queued_under_the_concurrency_limits() {
     let builds = wait_builds_where(&server, &ids, "True");
     assert_eq!(builds[1]["currentPhase"], "QUEUED", "{:#}", builds[1]);
 
-    std::fs::write(&gate, "").unwrap();
+    let gates = open_gates(&server, &ids);
     let builds = wait_builds(&server, &ids);
+    drop(gates);
     for build in &builds {
         assert_eq!(build["buildStatus"], "SUCCEEDED", "{build:#}");
     }
@@ -813,32 +925,28 @@ fn builds_wait_in_queued_under_the_concurrency_limits() {
     assert!(second_start >= first_end, "{second_start} < {first_end}");
 }
 
-#[test]
-fn a_project_concurrent_build_limit_queues_only_that_project() {
-    let server = KilnServer::builder()
+fn a_project_concurrent_build_limit_queues_only_that_project(executor: Executor) {
+    let server = executor
+        .builder()
         .args(["--max-concurrent-builds", "4"])
         .start();
     waiting_project(&server, "limited", json!({"concurrentBuildLimit": 1}));
     waiting_project(&server, "free", json!({}));
-    let gate = server.root().join("gate");
-    let pid_files: Vec<PathBuf> = (0..3)
-        .map(|i| server.root().join(format!("pids-{i}")))
-        .collect();
     let started = start_builds(
         &server,
         &[
-            waiting_build("limited", &pid_files[0], &gate),
-            waiting_build("limited", &pid_files[1], &gate),
-            waiting_build("free", &pid_files[2], &gate),
+            json!({"projectName": "limited"}),
+            json!({"projectName": "limited"}),
+            json!({"projectName": "free"}),
         ],
     );
     let ids: Vec<&str> = started.iter().map(id_of).collect();
     // The other project runs beside the limited one.
-    wait_pids(&pid_files[0], 4);
-    wait_pids(&pid_files[2], 4);
+    waiting_pids(&server, ids[0]);
+    waiting_pids(&server, ids[2]);
     let builds = wait_builds_where(&server, &ids, "True");
     assert_eq!(builds[1]["currentPhase"], "QUEUED", "{:#}", builds[1]);
-    std::fs::write(&gate, "").unwrap();
+    let _gates = open_gates(&server, &ids);
     for build in wait_builds(&server, &ids) {
         assert_eq!(build["buildStatus"], "SUCCEEDED", "{build:#}");
     }
@@ -857,9 +965,8 @@ fn trivial_project(server: &KilnServer, name: &str) {
     create_project(server, &project(name, &repo.location()));
 }
 
-#[test]
-fn build_numbers_idempotency_tokens_and_retries() {
-    let server = KilnServer::start();
+fn build_numbers_idempotency_tokens_and_retries(executor: Executor) {
+    let server = executor.server();
     trivial_project(&server, "numbers");
     let out = boto3(
         &server,
@@ -922,18 +1029,16 @@ result = {
     assert!(build_log(&retried).contains("\nhello\n"));
 }
 
-#[test]
-fn list_builds_pages_newest_first_and_delete_spares_running_builds() {
-    let server = KilnServer::builder()
+fn list_builds_pages_newest_first_and_delete_spares_running_builds(executor: Executor) {
+    let server = executor
+        .builder()
         .args(["--max-concurrent-builds", "1"])
         .start();
     waiting_project(&server, "many", json!({}));
     trivial_project(&server, "other");
-    let gate = server.root().join("gate");
-    let pid_file = server.root().join("pids");
-    let running = start_builds(&server, &[waiting_build("many", &pid_file, &gate)]).remove(0);
+    let running = start_build(&server, "many", &[]);
     let running_id = id_of(&running).to_string();
-    wait_pids(&pid_file, 4);
+    waiting_pids(&server, &running_id);
     // 101 more builds wait behind the running one: more than one page of ids.
     let out = boto3(
         &server,
@@ -1012,7 +1117,7 @@ result = {{"stopped": sorted(set(stopped))}}
         ),
     );
     assert_eq!(out["stopped"], json!(["STOPPED"]), "{out:#}");
-    std::fs::write(&gate, "").unwrap();
+    open_gate(&server, &running_id);
     let running = wait_build(&server, &running_id);
     assert_eq!(running["buildStatus"], "SUCCEEDED", "{running:#}");
     let deleted = aws(
@@ -1040,28 +1145,29 @@ result = {{"stopped": sorted(set(stopped))}}
     assert_eq!(status, 404);
 }
 
-#[test]
-fn after_a_crash_running_builds_fault_and_queued_builds_still_run() {
-    let mut server = KilnServer::builder()
+fn after_a_crash_running_builds_fault_and_queued_builds_still_run(executor: Executor) {
+    let mut server = executor
+        .builder()
         .args(["--max-concurrent-builds", "1"])
         .start();
     waiting_project(&server, "crashing", json!({}));
     trivial_project(&server, "afterwards");
-    let pid_file = server.root().join("pids");
-    let gate = server.root().join("never-opened");
     let started = start_builds(
         &server,
         &[
-            waiting_build("crashing", &pid_file, &gate),
+            json!({"projectName": "crashing"}),
             json!({"projectName": "afterwards"}),
         ],
     );
     let ids: Vec<&str> = started.iter().map(id_of).collect();
-    let pids = wait_pids(&pid_file, 4);
+    let pids = waiting_pids(&server, ids[0]);
     server.kill9();
-    // Kiln died with them: the processes of its build are orphans the machine reaps.
-    for pid in &pids {
-        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    // Kiln died with them: on the host, the processes of its build are orphans the machine
+    // reaps; under Docker, the restarted Kiln reaps the container.
+    if executor == Executor::Local {
+        for pid in &pids {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
     }
 
     server.restart();
@@ -1077,11 +1183,12 @@ fn after_a_crash_running_builds_fault_and_queued_builds_still_run() {
     );
     assert_eq!(builds[1]["buildStatus"], "SUCCEEDED", "{:#}", builds[1]);
     assert!(build_log(&builds[1]).contains("\nhello\n"));
+    executor.wait_processes_gone(uuid_of(crashed), &pids);
 }
 
-#[test]
-fn sigterm_lets_a_running_build_finish_and_keeps_the_queue() {
-    let mut server = KilnServer::builder()
+fn sigterm_lets_a_running_build_finish_and_keeps_the_queue(executor: Executor) {
+    let mut server = executor
+        .builder()
         .args([
             "--max-concurrent-builds",
             "1",
@@ -1091,19 +1198,18 @@ fn sigterm_lets_a_running_build_finish_and_keeps_the_queue() {
         .start();
     waiting_project(&server, "graceful", json!({}));
     trivial_project(&server, "queued");
-    let pid_file = server.root().join("pids");
-    let gate = server.root().join("gate");
     let started = start_builds(
         &server,
         &[
-            waiting_build("graceful", &pid_file, &gate),
+            json!({"projectName": "graceful"}),
             json!({"projectName": "queued"}),
         ],
     );
     let ids: Vec<&str> = started.iter().map(id_of).collect();
-    wait_pids(&pid_file, 4);
+    waiting_pids(&server, ids[0]);
+    // The build goes on a second after the SIGTERM, which Kiln must wait for.
     let opener = {
-        let gate = gate.clone();
+        let gate = build_dir(&server, ids[0]).join("gate");
         thread::spawn(move || {
             thread::sleep(Duration::from_secs(1));
             std::fs::write(gate, "").unwrap();
@@ -1173,9 +1279,8 @@ fn run(program: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-#[test]
-fn zip_artifacts_land_in_the_local_store() {
-    let server = KilnServer::start();
+fn zip_artifacts_land_in_the_local_store(executor: Executor) {
+    let server = executor.server();
     artifact_project(&server, "zipped", "kiln-artifacts");
     let started = start_build(&server, "zipped", &[]);
     let build = wait_build(&server, id_of(&started));
@@ -1249,10 +1354,9 @@ impl Drop for Moto {
     }
 }
 
-#[test]
-fn zip_artifacts_reach_an_s3_compatible_endpoint() {
+fn zip_artifacts_reach_an_s3_compatible_endpoint(executor: Executor) {
     let moto = Moto::start();
-    let server = KilnServer::builder()
+    let server = executor.builder()
         .config(format!(
             "[artifacts]\ns3_endpoint = \"{}\"\nregion = \"us-east-1\"\naccess_key_id = \"testing\"\nsecret_access_key = \"testing-secret-key\"\n",
             moto.endpoint()
@@ -1320,10 +1424,9 @@ fn watch_command_lines(needle: String, done: Arc<AtomicBool>) -> thread::JoinHan
     })
 }
 
-#[test]
-fn a_private_repository_builds_with_an_imported_token_that_never_shows() {
+fn a_private_repository_builds_with_an_imported_token_that_never_shows(executor: Executor) {
     const TOKEN: &str = "ghp_kilnTestToken0123456789abcdefSECRET";
-    let server = KilnServer::start();
+    let server = executor.server();
     let repo = GitRepo::init(server.root().join("work"));
     let sha = repo.commit(
         &[(
@@ -1405,3 +1508,23 @@ fn a_private_repository_builds_with_an_imported_token_that_never_shows() {
     );
     assert_eq!(listed.ok()["sourceCredentialsInfos"], json!([]));
 }
+
+// Every test above runs against both executors.
+on_both_executors!(
+    a_successful_build_shows_what_codebuild_shows,
+    failing_phases_follow_codebuild_transitions,
+    buildspec_errors_and_inline_override,
+    source_versions_name_branches_tags_and_commits,
+    environment_precedence_and_exported_variables,
+    timeouts_end_builds_as_timed_out_running_or_queued,
+    stop_build_ends_the_build_and_every_process_within_seconds,
+    builds_wait_in_queued_under_the_concurrency_limits,
+    a_project_concurrent_build_limit_queues_only_that_project,
+    build_numbers_idempotency_tokens_and_retries,
+    list_builds_pages_newest_first_and_delete_spares_running_builds,
+    after_a_crash_running_builds_fault_and_queued_builds_still_run,
+    sigterm_lets_a_running_build_finish_and_keeps_the_queue,
+    zip_artifacts_land_in_the_local_store,
+    zip_artifacts_reach_an_s3_compatible_endpoint,
+    a_private_repository_builds_with_an_imported_token_that_never_shows,
+);

@@ -1,7 +1,7 @@
 //! The Docker executor end to end (issue 6, "Done when"): the real `kiln serve --executor docker`
 //! driven by the `aws` CLI and boto3, building local git repositories in containers of
-//! `kiln-test-busybox:latest`, an image made here (the engine cannot pull). Every test is skipped,
-//! saying so, when `docker info` fails.
+//! `kiln-test-busybox:latest`, an image made here (the engine cannot pull). The builds suite
+//! (`tests/builds.rs`) runs under this executor too; these are the Docker-specific cases.
 
 // The helpers below are test code too: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -9,140 +9,29 @@
 mod common;
 
 use std::process::Command;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use common::docker::{
+    BUSYBOX_IMAGE, IMAGE_MARKER_TEXT, containers_of, engine_available, ensure_image, server_config,
+    wait_no_container,
+};
 use common::git::GitRepo;
-use common::{ACCOUNT_A, KilnServer, aws, boto3, http_get, wait_until};
+use common::{ACCOUNT_A, KilnServer, aws, boto3, http_get};
 use serde_json::{Value, json};
 
 const ROLE: &str = "arn:aws:iam::111122223333:role/service-role/kiln-build";
-const TEST_IMAGE: &str = "kiln-test-busybox:latest";
-/// A file only the test image has, and what it holds.
-const IMAGE_MARKER: &str = "etc/kiln-test-image";
-const IMAGE_MARKER_TEXT: &str = "kiln busybox\n";
+const TEST_IMAGE: &str = BUSYBOX_IMAGE.name;
 /// How long any build of these tests may take to finish.
 const BUILD_DEADLINE: Duration = Duration::from_secs(90);
-/// How long a stopped, timed-out or crashed build's container may outlive it.
-const REMOVAL_DEADLINE: Duration = Duration::from_secs(15);
-
-/// Whether the machine's Docker Engine answers; when it does not, the test says it is skipped.
-fn docker_available(test: &str) -> bool {
-    let answered = Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !answered {
-        eprintln!(
-            "SKIPPED {test}: `docker info` failed, so there is no Docker Engine to test with"
-        );
-    }
-    answered
-}
-
-/// Runs `docker ARGS` and returns its trimmed stdout; panics when it fails.
-fn docker(args: &[&str]) -> String {
-    let output = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("running docker");
-    assert!(
-        output.status.success(),
-        "docker {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
-}
-
-static IMAGE_READY: Mutex<bool> = Mutex::new(false);
-
-/// Imports [`TEST_IMAGE`] (a root file system of Debian's static busybox, its applet links and
-/// [`IMAGE_MARKER`]) unless the engine has it, as the runner's Docker tests do.
-fn ensure_test_image() {
-    let mut ready = IMAGE_READY.lock().unwrap_or_else(|p| p.into_inner());
-    if *ready {
-        return;
-    }
-    let present = Command::new("docker")
-        .args(["image", "inspect", TEST_IMAGE])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !present {
-        let root = tempfile::tempdir().unwrap();
-        let bin = root.path().join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        for dir in ["etc", "tmp", "root"] {
-            std::fs::create_dir_all(root.path().join(dir)).unwrap();
-        }
-        std::fs::copy("/bin/busybox", bin.join("busybox"))
-            .expect("install busybox-static: apt-get install -y busybox-static");
-        let applets = Command::new("/bin/busybox").arg("--list").output().unwrap();
-        for applet in String::from_utf8(applets.stdout).unwrap().lines() {
-            if applet != "busybox" {
-                std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
-            }
-        }
-        std::fs::write(root.path().join(IMAGE_MARKER), IMAGE_MARKER_TEXT).unwrap();
-        let tar = root.path().with_extension("tar");
-        let packed = Command::new("tar")
-            .arg("-C")
-            .arg(root.path())
-            .arg("-cf")
-            .arg(&tar)
-            .arg(".")
-            .status()
-            .unwrap();
-        assert!(packed.success());
-        docker(&["import", tar.to_str().unwrap(), TEST_IMAGE]);
-        std::fs::remove_file(&tar).unwrap();
-    }
-    *ready = true;
-}
-
-/// A Kiln instance name no other server of any test run uses, so one server's reaping at start
-/// never removes another's containers.
-fn unique_instance() -> String {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "kiln-e2e-{}-{}-{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
 
 /// `kiln serve --executor docker ARGS…` with its own instance label, and the test image made.
 fn docker_server(args: &[&str]) -> KilnServer {
-    ensure_test_image();
+    ensure_image(&BUSYBOX_IMAGE);
     KilnServer::builder()
         .args(["--executor", "docker"])
         .args(args.iter().copied())
-        .config(format!("[docker]\ninstance = \"{}\"\n", unique_instance()))
+        .config(server_config(&BUSYBOX_IMAGE))
         .start()
-}
-
-/// The ids of every container, running or not, labelled as the build's.
-fn containers_of(uuid: &str) -> Vec<String> {
-    docker(&[
-        "ps",
-        "-a",
-        "-q",
-        "--filter",
-        &format!("label=kiln.build={uuid}"),
-    ])
-    .lines()
-    .map(ToString::to_string)
-    .collect()
-}
-
-fn wait_no_container(uuid: &str) {
-    wait_until(REMOVAL_DEADLINE, "the build's container to go", || {
-        containers_of(uuid).is_empty()
-    });
 }
 
 /// A `CreateProject` input building `buildspec` (inline) from a fresh local repository in `image`.
@@ -301,7 +190,7 @@ fn start_sleeping_build(server: &KilnServer, name: &str, extra: Value) -> Value 
 
 #[test]
 fn a_build_runs_in_the_image_with_its_tools_and_the_usual_phases_and_log() {
-    if !docker_available("a_build_runs_in_the_image_with_its_tools_and_the_usual_phases_and_log") {
+    if !engine_available("a_build_runs_in_the_image_with_its_tools_and_the_usual_phases_and_log") {
         return;
     }
     let server = docker_server(&[]);
@@ -392,7 +281,7 @@ phases:
 
 #[test]
 fn a_missing_image_fails_provisioning_with_a_client_error_and_a_failing_badge() {
-    if !docker_available(
+    if !engine_available(
         "a_missing_image_fails_provisioning_with_a_client_error_and_a_failing_badge",
     ) {
         return;
@@ -435,7 +324,7 @@ fn a_missing_image_fails_provisioning_with_a_client_error_and_a_failing_badge() 
 
 #[test]
 fn compute_type_limits_are_visible_inside_the_container() {
-    if !docker_available("compute_type_limits_are_visible_inside_the_container") {
+    if !engine_available("compute_type_limits_are_visible_inside_the_container") {
         return;
     }
     let server = docker_server(&[]);
@@ -461,7 +350,7 @@ fn compute_type_limits_are_visible_inside_the_container() {
 
 #[test]
 fn stop_build_leaves_no_container() {
-    if !docker_available("stop_build_leaves_no_container") {
+    if !engine_available("stop_build_leaves_no_container") {
         return;
     }
     let server = docker_server(&[]);
@@ -480,7 +369,7 @@ fn stop_build_leaves_no_container() {
 
 #[test]
 fn a_timed_out_build_leaves_no_container() {
-    if !docker_available("a_timed_out_build_leaves_no_container") {
+    if !engine_available("a_timed_out_build_leaves_no_container") {
         return;
     }
     let server = docker_server(&["--minute-seconds", "1"]);
@@ -492,7 +381,7 @@ fn a_timed_out_build_leaves_no_container() {
 
 #[test]
 fn after_a_crash_the_orphan_container_is_reaped_and_the_build_faults() {
-    if !docker_available("after_a_crash_the_orphan_container_is_reaped_and_the_build_faults") {
+    if !engine_available("after_a_crash_the_orphan_container_is_reaped_and_the_build_faults") {
         return;
     }
     let mut server = docker_server(&[]);
@@ -511,7 +400,7 @@ fn after_a_crash_the_orphan_container_is_reaped_and_the_build_faults() {
 
 #[test]
 fn an_unprivileged_container_cannot_reach_the_engine() {
-    if !docker_available("an_unprivileged_container_cannot_reach_the_engine") {
+    if !engine_available("an_unprivileged_container_cannot_reach_the_engine") {
         return;
     }
     assert!(
@@ -541,7 +430,7 @@ fn an_unprivileged_container_cannot_reach_the_engine() {
 
 #[test]
 fn a_windows_environment_is_refused_at_start_build() {
-    if !docker_available("a_windows_environment_is_refused_at_start_build") {
+    if !engine_available("a_windows_environment_is_refused_at_start_build") {
         return;
     }
     let server = docker_server(&[]);

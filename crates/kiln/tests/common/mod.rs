@@ -838,4 +838,5 @@ pub fn file_mode(path: &Path) -> u32 {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 pub mod browser;
+pub mod docker;
 pub mod git;
