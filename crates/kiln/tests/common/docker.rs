@@ -38,7 +38,7 @@ pub const BUILD_IMAGE: TestImage = TestImage {
 };
 
 /// Panics unless the machine's Docker Engine answers: the Docker tests must not pass by not
-/// running. `KILN_TEST_SKIP_DOCKER=1` skips them instead, saying so, on a machine without one.
+/// running. `KILN_SKIP_DOCKER_TESTS=1` skips them instead, saying so, on a machine without one.
 pub fn engine_available(test: &str) -> bool {
     let answered = Command::new("docker")
         .args(["info", "--format", "{{.ServerVersion}}"])
@@ -47,11 +47,11 @@ pub fn engine_available(test: &str) -> bool {
     if answered {
         return true;
     }
-    if std::env::var("KILN_TEST_SKIP_DOCKER").as_deref() == Ok("1") {
-        eprintln!("SKIPPED {test}: KILN_TEST_SKIP_DOCKER=1 and `docker info` failed");
+    if std::env::var("KILN_SKIP_DOCKER_TESTS").as_deref() == Ok("1") {
+        eprintln!("SKIPPED {test}: KILN_SKIP_DOCKER_TESTS=1 and `docker info` failed");
         return false;
     }
-    panic!("{test}: `docker info` failed; set KILN_TEST_SKIP_DOCKER=1 to skip the Docker tests");
+    panic!("{test}: `docker info` failed; set KILN_SKIP_DOCKER_TESTS=1 to skip the Docker tests");
 }
 
 /// Runs `docker ARGS` and returns its trimmed stdout; panics when it fails.
