@@ -2,6 +2,7 @@
 
 mod config;
 mod credentials;
+mod http;
 
 use std::sync::Arc;
 
@@ -154,14 +155,13 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 
     println!("listening on http://{bound}");
     let grace = settings.shutdown_grace;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            // Intake stops first; running builds get the grace period; then HTTP closes.
-            builds.shutdown(grace).await;
-        })
-        .await
-        .context("serving")?;
+    http::serve(listener, app, async move {
+        shutdown_signal().await;
+        // Intake stops first; running builds get the grace period; then HTTP closes.
+        builds.shutdown(grace).await;
+    })
+    .await
+    .context("serving")?;
     Ok(())
 }
 
