@@ -1,9 +1,11 @@
 //! The public badge endpoint: `GET /badges?uuid=…[&branch=…|&tag=…][&style=…][&label=…][&format=svg|json]`.
 //!
 //! A badge is right the moment a build's status is committed: every store write that can change
-//! a badge runs inside a [`BadgeEpoch`] change, and a cached status is only used while no change
-//! is in flight and none finished since it was read. Otherwise the store is asked, with
-//! concurrent requests for the same badge sharing one read that began after they arrived.
+//! a badge runs inside a [`BadgeEpoch`] change of its project, and a cached status is only used
+//! while no change of that project is in flight and none finished since it was read. Otherwise
+//! the store is asked, with concurrent requests for the same badge sharing one read that began
+//! after they arrived. Changes are counted per project (hashed into shards), so builds of other
+//! projects never send a badge to the store.
 //!
 //! The hot path (a cached status) takes no lock but one uncontended read lock, and allocates
 //! nothing but the response: the query is parsed in place, and rendered images are kept per
@@ -46,34 +48,111 @@ const CSP: HeaderValue =
     HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox");
 const ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
 
+/// Projects' changes are counted in this many shards.
+const EPOCH_SHARDS: usize = 1024;
+
 /// Counts badge-changing writes: `started` when one begins, `finished` when it has committed.
 #[derive(Default)]
-pub struct BadgeEpoch {
+struct ChangeCounter {
     started: AtomicU64,
     finished: AtomicU64,
 }
 
-/// Marks a badge-changing write in flight; dropping it marks the write finished.
-pub struct ChangeGuard<'a>(&'a BadgeEpoch);
-
-impl Drop for ChangeGuard<'_> {
-    fn drop(&mut self) {
-        self.0.finished.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-impl BadgeEpoch {
-    /// Call before a write that may change a badge; keep the guard until it has committed.
-    pub fn begin_change(&self) -> ChangeGuard<'_> {
-        self.started.fetch_add(1, Ordering::SeqCst);
-        ChangeGuard(self)
-    }
-
+impl ChangeCounter {
     /// The generation under which cached answers are valid, or `None` while a write is in flight.
     fn stable_generation(&self) -> Option<u64> {
         let finished = self.finished.load(Ordering::SeqCst);
         let started = self.started.load(Ordering::SeqCst);
         (started == finished).then_some(finished)
+    }
+}
+
+/// Badge-changing writes, counted per project shard and in total.
+pub struct BadgeEpoch {
+    /// Every change: for badges whose project is not known yet.
+    all: ChangeCounter,
+    shards: Box<[ChangeCounter]>,
+    /// Changes to projects themselves (rare, so counted together): they invalidate the cached
+    /// [`ProjectFacts`] that build changes leave alone.
+    projects: ChangeCounter,
+}
+
+impl Default for BadgeEpoch {
+    fn default() -> Self {
+        BadgeEpoch {
+            all: ChangeCounter::default(),
+            shards: (0..EPOCH_SHARDS).map(|_| ChangeCounter::default()).collect(),
+            projects: ChangeCounter::default(),
+        }
+    }
+}
+
+/// Which shard a project's changes are counted in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shard(usize);
+
+impl Shard {
+    fn of(account_id: &str, project_name: &str) -> Shard {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        (account_id, project_name).hash(&mut hasher);
+        Shard((hasher.finish() % EPOCH_SHARDS as u64) as usize)
+    }
+}
+
+/// Marks a badge-changing write in flight; dropping it marks the write finished.
+pub struct ChangeGuard<'a> {
+    epoch: &'a BadgeEpoch,
+    shard: Shard,
+    of_project: bool,
+}
+
+impl Drop for ChangeGuard<'_> {
+    fn drop(&mut self) {
+        if self.of_project {
+            self.epoch.projects.finished.fetch_add(1, Ordering::SeqCst);
+        }
+        self.epoch.counter(Some(self.shard)).finished.fetch_add(1, Ordering::SeqCst);
+        self.epoch.all.finished.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl BadgeEpoch {
+    /// Call before a write of a project's builds that may change a badge; keep the guard until
+    /// the write has committed.
+    pub fn begin_change(&self, account_id: &str, project_name: &str) -> ChangeGuard<'_> {
+        self.begin(account_id, project_name, false)
+    }
+
+    /// Call before a write of the project itself (its settings, or deleting it).
+    pub fn begin_project_change(&self, account_id: &str, project_name: &str) -> ChangeGuard<'_> {
+        self.begin(account_id, project_name, true)
+    }
+
+    fn begin(&self, account_id: &str, project_name: &str, of_project: bool) -> ChangeGuard<'_> {
+        let shard = Shard::of(account_id, project_name);
+        self.all.started.fetch_add(1, Ordering::SeqCst);
+        self.counter(Some(shard)).started.fetch_add(1, Ordering::SeqCst);
+        if of_project {
+            self.projects.started.fetch_add(1, Ordering::SeqCst);
+        }
+        ChangeGuard {
+            epoch: self,
+            shard,
+            of_project,
+        }
+    }
+
+    fn counter(&self, shard: Option<Shard>) -> &ChangeCounter {
+        shard
+            .and_then(|Shard(index)| self.shards.get(index))
+            .unwrap_or(&self.all)
+    }
+
+    /// The generation under which cached answers for a badge of a project in `shard` (of any
+    /// project when `None`) are valid, or `None` while such a write is in flight.
+    fn stable_generation(&self, shard: Option<Shard>) -> Option<u64> {
+        self.counter(shard).stable_generation()
     }
 }
 
@@ -266,6 +345,11 @@ const NO_STATUS: u64 = u64::MAX;
 /// One badge's (token and ref) cached status and the lock that lets requests share a read.
 struct BadgeSlot {
     git_ref: Option<GitRef>,
+    /// The shard of the token's project, once a read found it: a token never changes project.
+    shard: OnceLock<Shard>,
+    /// What the last read found of the token's project, and the project generation it is valid
+    /// under: a build's change needs only the build query.
+    facts: std::sync::Mutex<Option<(u64, Arc<ProjectFacts>)>>,
     /// `generation << 2 | status index`, or [`NO_STATUS`].
     cached: AtomicU64,
     /// The last read from the store: the tick it began at, and what it found.
@@ -276,9 +360,22 @@ impl BadgeSlot {
     fn new(git_ref: Option<GitRef>) -> BadgeSlot {
         BadgeSlot {
             git_ref,
+            shard: OnceLock::new(),
+            facts: std::sync::Mutex::new(None),
             cached: AtomicU64::new(NO_STATUS),
             last_read: tokio::sync::Mutex::new(None),
         }
+    }
+
+    fn facts(&self, generation: u64) -> Option<Arc<ProjectFacts>> {
+        match &*self.facts.lock().unwrap_or_else(PoisonError::into_inner) {
+            Some((g, facts)) if *g == generation => Some(Arc::clone(facts)),
+            _ => None,
+        }
+    }
+
+    fn remember_facts(&self, generation: u64, facts: Arc<ProjectFacts>) {
+        *self.facts.lock().unwrap_or_else(PoisonError::into_inner) = Some((generation, facts));
     }
 
     fn cached(&self, generation: u64) -> Option<BadgeStatus> {
@@ -394,20 +491,78 @@ fn badge_status(status: Option<BuildStatus>) -> BadgeStatus {
     }
 }
 
-/// The status for a well-formed token, straight from the store.
-async fn lookup_status(state: &AppState, token: &str, git_ref: Option<&GitRef>) -> BadgeStatus {
+/// What a badge needs of its project; `None` for a token no project has.
+#[derive(Debug)]
+struct ProjectFacts {
+    project: Option<BadgeProject>,
+}
+
+#[derive(Debug)]
+struct BadgeProject {
+    account_id: String,
+    name: String,
+    badge_enabled: bool,
+    source_epoch: i64,
+    /// The branch the project's `sourceVersion` names.
+    default_branch: Option<String>,
+}
+
+/// The project of a well-formed token, from the slot while no project changed since it was
+/// read, else from the store.
+async fn project_facts(state: &AppState, slot: &BadgeSlot, token: &str) -> Arc<ProjectFacts> {
+    let generation = state.badge_epoch.projects.stable_generation();
+    if let Some(facts) = generation.and_then(|g| slot.facts(g)) {
+        return facts;
+    }
     let project = match state.store.project_by_badge_token(token).await {
-        Ok(Some(p)) if p.badge_enabled => p,
-        Ok(_) => return BadgeStatus::Unknown,
+        Ok(found) => found.map(|p| BadgeProject {
+            default_branch: p.default_branch(),
+            account_id: p.account_id,
+            name: p.name,
+            badge_enabled: p.badge_enabled,
+            source_epoch: p.source_epoch,
+        }),
         Err(e) => {
             tracing::error!(error = %e, "badge lookup failed");
-            return BadgeStatus::Unknown;
+            // Not remembered: the next request asks again.
+            return Arc::new(ProjectFacts { project: None });
         }
     };
+    let facts = Arc::new(ProjectFacts { project });
+    if let Some(g) = generation {
+        slot.remember_facts(g, Arc::clone(&facts));
+    }
+    facts
+}
+
+/// The status for a well-formed token, straight from the store (but for the project's facts),
+/// and the shard of its project when there is one.
+async fn lookup_status(
+    state: &AppState,
+    slot: &BadgeSlot,
+    token: &str,
+) -> (Option<Shard>, BadgeStatus) {
+    let facts = project_facts(state, slot, token).await;
+    let Some(project) = &facts.project else {
+        return (None, BadgeStatus::Unknown);
+    };
+    let shard = Some(Shard::of(&project.account_id, &project.name));
+    if !project.badge_enabled {
+        return (shard, BadgeStatus::Unknown);
+    }
+    (shard, project_status(state, project, slot.git_ref.as_ref()).await)
+}
+
+/// The status of a badge-enabled project's badge for `git_ref` (its default branch if `None`).
+async fn project_status(
+    state: &AppState,
+    project: &BadgeProject,
+    git_ref: Option<&GitRef>,
+) -> BadgeStatus {
     let git_ref = match git_ref {
         Some(r) => r.clone(),
-        None => match project.default_branch() {
-            Some(b) => GitRef::Branch(b),
+        None => match &project.default_branch {
+            Some(b) => GitRef::Branch(b.clone()),
             None => match state
                 .store
                 .default_branch_built(&project.account_id, &project.name, project.source_epoch)
@@ -447,7 +602,8 @@ async fn current_status(state: &AppState, q: &BadgeQuery<'_>) -> BadgeStatus {
     };
     let cache = &state.badge_cache;
     let slot = cache.slot(token, q.git_ref.as_ref());
-    if let Some(g) = state.badge_epoch.stable_generation()
+    let shard = slot.shard.get().copied();
+    if let Some(g) = state.badge_epoch.stable_generation(shard)
         && let Some(status) = slot.cached(g)
     {
         return status;
@@ -463,11 +619,20 @@ async fn current_status(state: &AppState, q: &BadgeQuery<'_>) -> BadgeStatus {
         return status;
     }
     let began = cache.tick();
-    let generation = state.badge_epoch.stable_generation();
-    let status = lookup_status(state, token, slot.git_ref.as_ref()).await;
+    let generation = state.badge_epoch.stable_generation(shard);
+    let (found_shard, status) = lookup_status(state, &slot, token).await;
     *last_read = Some((began, status));
-    if let Some(g) = generation {
-        slot.remember(g, status);
+    match (shard, found_shard) {
+        // Cached under the generation of the counter it was read under.
+        (Some(_), _) | (None, None) => {
+            if let Some(g) = generation {
+                slot.remember(g, status);
+            }
+        }
+        // First sight of the project: from now on its own shard's generations count.
+        (None, Some(found)) => {
+            let _ = slot.shard.set(found);
+        }
     }
     status
 }
@@ -580,11 +745,24 @@ mod tests {
     #[test]
     fn epoch_is_unstable_while_a_change_is_in_flight() {
         let epoch = BadgeEpoch::default();
-        assert_eq!(epoch.stable_generation(), Some(0));
-        let guard = epoch.begin_change();
-        assert_eq!(epoch.stable_generation(), None);
+        let shard = Some(Shard::of("1", "app"));
+        assert_eq!(epoch.stable_generation(shard), Some(0));
+        let guard = epoch.begin_change("1", "app");
+        assert_eq!(epoch.stable_generation(shard), None);
+        assert_eq!(epoch.stable_generation(None), None, "every change counts in total");
         drop(guard);
-        assert_eq!(epoch.stable_generation(), Some(1));
+        assert_eq!(epoch.stable_generation(shard), Some(1));
+        assert_eq!(epoch.stable_generation(None), Some(1));
+    }
+
+    #[test]
+    fn another_projects_change_leaves_the_shard_stable() {
+        let epoch = BadgeEpoch::default();
+        let (app, other) = (Shard::of("1", "app"), Shard::of("1", "other"));
+        assert_ne!(app, other, "these two names hash apart");
+        let _guard = epoch.begin_change("1", "other");
+        assert_eq!(epoch.stable_generation(Some(app)), Some(0));
+        assert_eq!(epoch.stable_generation(Some(other)), None);
     }
 
     #[test]

@@ -112,7 +112,9 @@ impl BuildManager {
                     now_epoch(),
                 );
                 {
-                    let _change = self.badges.begin_change();
+                    let _change = self
+                        .badges
+                        .begin_change(&build.account_id, &build.project_name);
                     self.store.save_build(&build).await?;
                 }
                 tracing::warn!(build = %build.id(), "build ended as FAULT after a restart");
@@ -142,7 +144,9 @@ impl BuildManager {
                 PhaseContext::new(context_codes::BUILD_STOPPED, "Build was stopped"),
                 now_epoch(),
             );
-            let _change = self.badges.begin_change();
+            let _change = self
+                .badges
+                .begin_change(&build.account_id, &build.project_name);
             self.store.save_build(build).await?;
         }
         Ok(())
@@ -205,7 +209,9 @@ impl BuildManager {
                     now,
                 );
                 {
-                    let _change = self.badges.begin_change();
+                    let _change = self
+                        .badges
+                        .begin_change(&build.account_id, &build.project_name);
                     self.store.save_build(&build).await?;
                 }
                 continue;
@@ -348,7 +354,9 @@ struct StoreSink {
 #[async_trait]
 impl BuildSink for StoreSink {
     async fn save(&self, record: &BuildRecord) {
-        let _change = self.badges.begin_change();
+        let _change = self
+            .badges
+            .begin_change(&record.account_id, &record.project_name);
         match self.store.save_build(record).await {
             Ok(()) => {}
             // The project (and so the build) was deleted meanwhile: nothing to record.

@@ -114,7 +114,9 @@ pub(crate) fn new_build(
 /// Stores a new build and hands it to the scheduler.
 pub(crate) async fn submit(state: &AppState, build: &mut BuildRecord) -> Result<(), ApiError> {
     let result = {
-        let _change = state.badge_epoch.begin_change();
+        let _change = state
+            .badge_epoch
+            .begin_change(&build.account_id, &build.project_name);
         state.store.insert_build(build).await
     };
     match result {
@@ -299,7 +301,9 @@ pub async fn batch_delete(
                 not_deleted.push(json!({"id": id, "statusCode": "BUILD_IN_PROGRESS"}));
             }
             Some(build) => {
-                let _change = state.badge_epoch.begin_change();
+                let _change = state
+                    .badge_epoch
+                    .begin_change(&build.account_id, &build.project_name);
                 state
                     .store
                     .delete_build(&caller.account_id, &build.uuid)

@@ -83,7 +83,9 @@ pub async fn update(state: &AppState, caller: &Caller, input: Value) -> Result<V
         .map_err(store_failure)?
         .ok_or_else(|| not_found(name))?;
     project::apply_update(&mut record, input, state.now_epoch())?;
-    let change = state.badge_epoch.begin_change();
+    let change = state
+        .badge_epoch
+        .begin_project_change(&record.account_id, &record.name);
     let result = state.store.update_project(&record).await;
     drop(change);
     match result {
@@ -102,7 +104,9 @@ pub async fn delete(state: &AppState, caller: &Caller, input: Value) -> Result<V
     let input: NameInput = parse_input(input)?;
     let reference = validate::required("name", input.name)?;
     let name = name_from_reference(state, caller, &reference);
-    let _change = state.badge_epoch.begin_change();
+    let _change = state
+        .badge_epoch
+        .begin_project_change(&caller.account_id, name);
     let deleted = state
         .store
         .delete_project(&caller.account_id, name)
