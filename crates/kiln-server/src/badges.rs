@@ -81,7 +81,9 @@ impl Default for BadgeEpoch {
     fn default() -> Self {
         BadgeEpoch {
             all: ChangeCounter::default(),
-            shards: (0..EPOCH_SHARDS).map(|_| ChangeCounter::default()).collect(),
+            shards: (0..EPOCH_SHARDS)
+                .map(|_| ChangeCounter::default())
+                .collect(),
             projects: ChangeCounter::default(),
         }
     }
@@ -112,7 +114,10 @@ impl Drop for ChangeGuard<'_> {
         if self.of_project {
             self.epoch.projects.finished.fetch_add(1, Ordering::SeqCst);
         }
-        self.epoch.counter(Some(self.shard)).finished.fetch_add(1, Ordering::SeqCst);
+        self.epoch
+            .counter(Some(self.shard))
+            .finished
+            .fetch_add(1, Ordering::SeqCst);
         self.epoch.all.finished.fetch_add(1, Ordering::SeqCst);
     }
 }
@@ -132,7 +137,9 @@ impl BadgeEpoch {
     fn begin(&self, account_id: &str, project_name: &str, of_project: bool) -> ChangeGuard<'_> {
         let shard = Shard::of(account_id, project_name);
         self.all.started.fetch_add(1, Ordering::SeqCst);
-        self.counter(Some(shard)).started.fetch_add(1, Ordering::SeqCst);
+        self.counter(Some(shard))
+            .started
+            .fetch_add(1, Ordering::SeqCst);
         if of_project {
             self.projects.started.fetch_add(1, Ordering::SeqCst);
         }
@@ -550,7 +557,10 @@ async fn lookup_status(
     if !project.badge_enabled {
         return (shard, BadgeStatus::Unknown);
     }
-    (shard, project_status(state, project, slot.git_ref.as_ref()).await)
+    (
+        shard,
+        project_status(state, project, slot.git_ref.as_ref()).await,
+    )
 }
 
 /// The status of a badge-enabled project's badge for `git_ref` (its default branch if `None`).
@@ -749,7 +759,11 @@ mod tests {
         assert_eq!(epoch.stable_generation(shard), Some(0));
         let guard = epoch.begin_change("1", "app");
         assert_eq!(epoch.stable_generation(shard), None);
-        assert_eq!(epoch.stable_generation(None), None, "every change counts in total");
+        assert_eq!(
+            epoch.stable_generation(None),
+            None,
+            "every change counts in total"
+        );
         drop(guard);
         assert_eq!(epoch.stable_generation(shard), Some(1));
         assert_eq!(epoch.stable_generation(None), Some(1));

@@ -18,20 +18,6 @@ const PROJECT: &str = "console-demo";
 const BUILD_DEADLINE: Duration = Duration::from_secs(120);
 const BUILD_COMMANDS: &str = "echo \"hello from kiln\"\nsleep ${PAUSE:-2}\necho \"artifact content\" > out.txt\necho \"build finished\"";
 
-async fn sign_in(browser: &Browser, account: &Account<'_>) {
-    sign_in_with(browser, account.access_key_id, account.secret).await;
-    browser.wait_path("/").await;
-}
-
-async fn sign_in_with(browser: &Browser, key_id: &str, secret: &str) {
-    browser.goto("/sign-in").await;
-    browser.fill("#access_key_id", key_id).await;
-    browser.fill("#secret_access_key", secret).await;
-    browser
-        .click("form[action='/sign-in'] button[type=submit]")
-        .await;
-}
-
 async fn sign_out(browser: &Browser) {
     browser.click("form[action='/sign-out'] button").await;
     browser.wait_path("/sign-in").await;
@@ -77,13 +63,15 @@ async fn console_creates_builds_and_badges_a_project() {
     browser.goto("/").await;
     browser.wait_path("/sign-in").await;
     browser.screenshot("console-sign-in").await;
-    sign_in_with(&browser, ACCOUNT_A.access_key_id, "not-the-secret").await;
+    browser
+        .submit_sign_in(ACCOUNT_A.access_key_id, "not-the-secret")
+        .await;
     browser.wait_text("#secret-error", "not correct").await;
     assert_eq!(
         browser.prop("#secret_access_key", "ariaInvalid").await,
         "true"
     );
-    sign_in(&browser, &ACCOUNT_A).await;
+    browser.sign_in(&ACCOUNT_A).await;
     browser.wait_text("h1", "Build projects").await;
     let cookies = browser
         .client
@@ -344,7 +332,7 @@ result = True",
 
     // Another account sees none of it.
     sign_out(&browser).await;
-    sign_in(&browser, &ACCOUNT_B).await;
+    browser.sign_in(&ACCOUNT_B).await;
     browser.wait_text("main", "No build projects yet").await;
     assert!(!browser.exists(&format!("tr[data-name='{PROJECT}']")).await);
     browser.goto(&format!("/projects/{PROJECT}")).await;
@@ -358,7 +346,7 @@ result = True",
     );
     assert_eq!(browser.fetch("GET", &first_build, "").await.0, 404);
     sign_out(&browser).await;
-    sign_in(&browser, &ACCOUNT_A).await;
+    browser.sign_in(&ACCOUNT_A).await;
 
     // Delete, with confirmation.
     browser.goto(&format!("/projects/{PROJECT}")).await;

@@ -860,15 +860,7 @@ async fn the_console_lists_recent_deliveries() {
     wait_build(&server, &build_id);
 
     let browser = Browser::start(server.url()).await;
-    browser.goto("/sign-in").await;
-    browser
-        .fill("#access_key_id", ACCOUNT_A.access_key_id)
-        .await;
-    browser.fill("#secret_access_key", ACCOUNT_A.secret).await;
-    browser
-        .click("form[action='/sign-in'] button[type=submit]")
-        .await;
-    browser.wait_path("/").await;
+    browser.sign_in(&ACCOUNT_A).await;
     browser.goto("/projects/watched").await;
     assert_eq!(browser.value("#payload-url").await, hook.payload_url);
     let rows = browser

@@ -11,6 +11,8 @@ use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
+use super::Account;
+
 /// How long a page may take to show what a test waits for.
 pub const UI_DEADLINE: Duration = Duration::from_secs(30);
 
@@ -230,6 +232,22 @@ impl Browser {
     }
 
     /// Waits until the page is at `path` (without the query).
+    /// Fills in and sends the console's sign-in form.
+    pub async fn submit_sign_in(&self, key_id: &str, secret: &str) {
+        self.goto("/sign-in").await;
+        self.fill("#access_key_id", key_id).await;
+        self.fill("#secret_access_key", secret).await;
+        self.click("form[action='/sign-in'] button[type=submit]")
+            .await;
+    }
+
+    /// Signs in to the console as `account` and waits for the project list.
+    pub async fn sign_in(&self, account: &Account<'_>) {
+        self.submit_sign_in(account.access_key_id, account.secret)
+            .await;
+        self.wait_path("/").await;
+    }
+
     pub async fn wait_path(&self, path: &str) {
         self.wait_for(UI_DEADLINE, &format!("the page {path}"), || async {
             let url = self.client.current_url().await.ok()?;
