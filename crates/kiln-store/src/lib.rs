@@ -24,6 +24,9 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration error: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// A read on the calling thread failed (or the database was busy); the async read works.
+    #[error("direct read: {0}")]
+    Direct(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -97,6 +100,18 @@ pub trait Store: Send + Sync + 'static {
         git_ref: &GitRef,
         source_epoch: i64,
     ) -> StoreResult<Option<BuildStatus>>;
+    /// [`Store::latest_status_for_ref`], read on the calling thread: a point read that costs less
+    /// than handing it to another thread. `None` when the backend cannot read that way (callers
+    /// use the async method then). May block the thread for as long as one indexed read takes.
+    fn latest_status_for_ref_now(
+        &self,
+        _account_id: &str,
+        _project_name: &str,
+        _git_ref: &GitRef,
+        _source_epoch: i64,
+    ) -> Option<StoreResult<Option<BuildStatus>>> {
+        None
+    }
     /// The branch that the latest build without a source version checked out: the remote's
     /// default branch, as far as Kiln has seen it.
     async fn default_branch_built(

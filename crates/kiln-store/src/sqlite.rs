@@ -14,9 +14,14 @@ use sqlx::{Row, SqlitePool};
 
 use crate::{ConsoleSession, Page, ProjectSort, SourceCredential, Store, StoreError, StoreResult};
 
+mod direct;
+
+use direct::{DirectReads, LATEST_STATUS_FOR_REF};
+
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    direct: std::sync::Arc<DirectReads>,
 }
 
 impl SqliteStore {
@@ -34,7 +39,10 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            direct: std::sync::Arc::new(DirectReads::new(path)),
+        })
     }
 }
 
@@ -403,23 +411,33 @@ impl Store for SqliteStore {
         source_epoch: i64,
     ) -> StoreResult<Option<BuildStatus>> {
         let (kind, name) = git_ref.kind_and_name();
-        let status: Option<String> = sqlx::query_scalar(
-            "SELECT status FROM builds WHERE account_id = ? AND project_name = ? AND ref_kind = ?
-             AND ref_name = ? AND source_epoch = ? ORDER BY start_time DESC, build_number DESC LIMIT 1",
-        )
-        .bind(account_id)
-        .bind(project_name)
-        .bind(kind)
-        .bind(name)
-        .bind(source_epoch)
-        .fetch_optional(&self.pool)
-        .await?;
+        let status: Option<String> = sqlx::query_scalar(LATEST_STATUS_FOR_REF)
+            .bind(account_id)
+            .bind(project_name)
+            .bind(kind)
+            .bind(name)
+            .bind(source_epoch)
+            .fetch_optional(&self.pool)
+            .await?;
         status
             .map(|s| {
                 BuildStatus::parse(&s)
                     .ok_or_else(|| StoreError::Corrupt(format!("build status {s}")))
             })
             .transpose()
+    }
+
+    fn latest_status_for_ref_now(
+        &self,
+        account_id: &str,
+        project_name: &str,
+        git_ref: &GitRef,
+        source_epoch: i64,
+    ) -> Option<StoreResult<Option<BuildStatus>>> {
+        Some(
+            self.direct
+                .latest_status_for_ref(account_id, project_name, git_ref, source_epoch),
+        )
     }
 
     async fn default_branch_built(
@@ -958,5 +976,68 @@ mod tests {
                 .await,
             Err(StoreError::AlreadyExists)
         ));
+    }
+
+    #[tokio::test]
+    async fn direct_reads_see_each_committed_status() {
+        use kiln_domain::build::PhaseType;
+        use kiln_domain::start::StartBuildInput;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("kiln.db"))
+            .await
+            .unwrap();
+        let mut project = record("111111111111", "a", 1.0);
+        project.settings.source = serde_json::from_value(serde_json::json!(
+            {"type": "GITHUB", "location": "https://git.example.com/a.git"}
+        ))
+        .unwrap();
+        store.create_project(&project).await.unwrap();
+        let main = GitRef::Branch("main".into());
+        let direct = |store: &SqliteStore| {
+            store
+                .latest_status_for_ref_now("111111111111", "a", &main, 0)
+                .unwrap()
+                .unwrap()
+        };
+        assert_eq!(direct(&store), None);
+        let mut build = BuildRecord {
+            account_id: project.account_id.clone(),
+            project_name: project.name.clone(),
+            uuid: "5b2a7c0e-0000-4000-8000-000000000001".into(),
+            build_number: 0,
+            status: BuildStatus::InProgress,
+            current_phase: PhaseType::Queued,
+            phases: Vec::new(),
+            start_time: 10.0,
+            end_time: None,
+            initiator: "test".into(),
+            settings: StartBuildInput::default().resolve(&project).unwrap(),
+            resolved_source_version: None,
+            git_ref: Some(main.clone()),
+            source_epoch: 0,
+            artifacts: None,
+            secondary_artifacts: Vec::new(),
+            exported_environment_variables: Vec::new(),
+            idempotency_token: None,
+            trigger_variables: Vec::new(),
+        };
+        store.insert_build(&mut build).await.unwrap();
+        assert_eq!(direct(&store), Some(BuildStatus::InProgress));
+        build.status = BuildStatus::Succeeded;
+        store.save_build(&build).await.unwrap();
+        // The same thread's connection, read again after the write: never a stale snapshot.
+        assert_eq!(direct(&store), Some(BuildStatus::Succeeded));
+        assert_eq!(
+            direct(&store),
+            store
+                .latest_status_for_ref("111111111111", "a", &main, 0)
+                .await
+                .unwrap()
+        );
+        let other_source = store
+            .latest_status_for_ref_now("111111111111", "a", &main, 1)
+            .unwrap()
+            .unwrap();
+        assert_eq!(other_source, None, "builds of an older source do not count");
     }
 }

@@ -1,0 +1,100 @@
+//! Point reads on the calling thread, for the badge endpoint: each thread that asks gets its own
+//! read-only connection (rusqlite, on the same SQLite library as sqlx), so a read is a few
+//! microseconds of work where a hand-off to sqlx's worker thread and back waits for both
+//! threads to be scheduled. WAL readers never wait for the writer, and a busy database is
+//! reported rather than waited for, so a read never holds its thread.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use kiln_domain::build::BuildStatus;
+use kiln_domain::refs::GitRef;
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+
+use crate::{StoreError, StoreResult};
+
+/// The latest status among a ref's builds of the current source, as in `latest_status_for_ref`.
+pub(super) const LATEST_STATUS_FOR_REF: &str = "SELECT status FROM builds
+    WHERE account_id = ? AND project_name = ? AND ref_kind = ? AND ref_name = ? AND source_epoch = ?
+    ORDER BY start_time DESC, build_number DESC LIMIT 1";
+
+/// Most connections one thread keeps (one per open database; more only in tests).
+const MAX_CONNECTIONS_PER_THREAD: usize = 8;
+
+thread_local! {
+    /// This thread's read-only connections, by database.
+    static CONNECTIONS: RefCell<HashMap<u64, Connection>> = RefCell::new(HashMap::new());
+}
+
+/// Direct reads of one database file.
+pub(super) struct DirectReads {
+    path: PathBuf,
+    /// Tells this database's connections apart from others' in the thread-local map.
+    id: u64,
+}
+
+impl DirectReads {
+    pub(super) fn new(path: &Path) -> DirectReads {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        DirectReads {
+            path: path.to_path_buf(),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    pub(super) fn latest_status_for_ref(
+        &self,
+        account_id: &str,
+        project_name: &str,
+        git_ref: &GitRef,
+        source_epoch: i64,
+    ) -> StoreResult<Option<BuildStatus>> {
+        let (kind, name) = git_ref.kind_and_name();
+        let status: Option<String> = self.with_connection(|conn| {
+            conn.prepare_cached(LATEST_STATUS_FOR_REF)?
+                .query_row(
+                    (account_id, project_name, kind, name, source_epoch),
+                    |row| row.get(0),
+                )
+                .optional()
+        })?;
+        status
+            .map(|s| {
+                BuildStatus::parse(&s)
+                    .ok_or_else(|| StoreError::Corrupt(format!("build status {s}")))
+            })
+            .transpose()
+    }
+
+    fn with_connection<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> StoreResult<T> {
+        CONNECTIONS.with(|cell| {
+            let mut connections = cell.borrow_mut();
+            if !connections.contains_key(&self.id) {
+                if connections.len() >= MAX_CONNECTIONS_PER_THREAD {
+                    connections.clear();
+                }
+                let conn = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                conn.busy_timeout(std::time::Duration::ZERO)?;
+                connections.insert(self.id, conn);
+            }
+            match connections.get(&self.id) {
+                Some(conn) => Ok(read(conn)?),
+                None => Err(StoreError::Direct("no connection".into())),
+            }
+        })
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Direct(e.to_string())
+    }
+}
