@@ -2,6 +2,7 @@
 //! console's browser tests.
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,7 +20,7 @@ pub const UI_DEADLINE: Duration = Duration::from_secs(30);
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// A chromedriver process on a free port; killed when dropped.
+/// A chromedriver process on a free port; killed when dropped, with the Chromium it started.
 pub struct ChromeDriver {
     child: Child,
     port: u16,
@@ -31,8 +32,10 @@ impl ChromeDriver {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .unwrap();
+        // Its own process group, so dropping it ends the browser processes it started too.
         let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -52,7 +55,8 @@ impl ChromeDriver {
 
 impl Drop for ChromeDriver {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.wait();
     }
 }
