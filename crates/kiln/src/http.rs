@@ -20,9 +20,12 @@ use tokio::sync::{mpsc, watch};
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// How long open connections get to finish their requests once Kiln stops (a console page
+/// following a live log would otherwise hold the exit).
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves `app` on `listener` until `shutdown` completes, then stops accepting and waits for the
-/// open connections' requests to end.
+/// Serves `app` on `listener` until `shutdown` completes, then stops accepting and waits (up to
+/// [`DRAIN_TIMEOUT`]) for the open connections' requests to end.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
@@ -120,5 +123,10 @@ async fn serve_connections(
             _ = stop.changed() => break,
         }
     }
-    graceful.shutdown().await;
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the drain timeout were closed");
+    }
 }
