@@ -26,6 +26,7 @@ use kiln_badge::{BadgeStatus, DEFAULT_LABEL, Style};
 use kiln_domain::build::BuildStatus;
 use kiln_domain::refs::GitRef;
 use kiln_domain::token;
+use kiln_store::StoreError;
 use sha2::{Digest, Sha256};
 
 use crate::state::AppState;
@@ -517,30 +518,31 @@ struct BadgeProject {
 
 /// The project of a well-formed token, from the slot while no project changed since it was
 /// read, else from the store.
-async fn project_facts(state: &AppState, slot: &BadgeSlot, token: &str) -> Arc<ProjectFacts> {
+async fn project_facts(
+    state: &AppState,
+    slot: &BadgeSlot,
+    token: &str,
+) -> Result<Arc<ProjectFacts>, StoreError> {
     let generation = state.badge_epoch.projects.stable_generation();
     if let Some(facts) = generation.and_then(|g| slot.facts(g)) {
-        return facts;
+        return Ok(facts);
     }
-    let project = match state.store.project_by_badge_token(token).await {
-        Ok(found) => found.map(|p| BadgeProject {
+    let project = state
+        .store
+        .project_by_badge_token(token)
+        .await?
+        .map(|p| BadgeProject {
             default_branch: p.default_branch(),
             account_id: p.account_id,
             name: p.name,
             badge_enabled: p.badge_enabled,
             source_epoch: p.source_epoch,
-        }),
-        Err(e) => {
-            tracing::error!(error = %e, "badge lookup failed");
-            // Not remembered: the next request asks again.
-            return Arc::new(ProjectFacts { project: None });
-        }
-    };
+        });
     let facts = Arc::new(ProjectFacts { project });
     if let Some(g) = generation {
         slot.remember_facts(g, Arc::clone(&facts));
     }
-    facts
+    Ok(facts)
 }
 
 /// The status for a well-formed token, straight from the store (but for the project's facts),
@@ -549,19 +551,17 @@ async fn lookup_status(
     state: &AppState,
     slot: &BadgeSlot,
     token: &str,
-) -> (Option<Shard>, BadgeStatus) {
-    let facts = project_facts(state, slot, token).await;
+) -> Result<(Option<Shard>, BadgeStatus), StoreError> {
+    let facts = project_facts(state, slot, token).await?;
     let Some(project) = &facts.project else {
-        return (None, BadgeStatus::Unknown);
+        return Ok((None, BadgeStatus::Unknown));
     };
     let shard = Some(Shard::of(&project.account_id, &project.name));
     if !project.badge_enabled {
-        return (shard, BadgeStatus::Unknown);
+        return Ok((shard, BadgeStatus::Unknown));
     }
-    (
-        shard,
-        project_status(state, project, slot.git_ref.as_ref()).await,
-    )
+    let status = project_status(state, project, slot.git_ref.as_ref()).await?;
+    Ok((shard, status))
 }
 
 /// The status of a badge-enabled project's badge for `git_ref` (its default branch if `None`).
@@ -569,7 +569,7 @@ async fn project_status(
     state: &AppState,
     project: &BadgeProject,
     git_ref: Option<&GitRef>,
-) -> BadgeStatus {
+) -> Result<BadgeStatus, StoreError> {
     let git_ref = match git_ref {
         Some(r) => r.clone(),
         None => match &project.default_branch {
@@ -577,18 +577,14 @@ async fn project_status(
             None => match state
                 .store
                 .default_branch_built(&project.account_id, &project.name, project.source_epoch)
-                .await
+                .await?
             {
-                Ok(Some(b)) => GitRef::Branch(b),
-                Ok(None) => return BadgeStatus::Unknown,
-                Err(e) => {
-                    tracing::error!(error = %e, "badge lookup failed");
-                    return BadgeStatus::Unknown;
-                }
+                Some(b) => GitRef::Branch(b),
+                None => return Ok(BadgeStatus::Unknown),
             },
         },
     };
-    match state
+    let status = state
         .store
         .latest_status_for_ref(
             &project.account_id,
@@ -596,14 +592,8 @@ async fn project_status(
             &git_ref,
             project.source_epoch,
         )
-        .await
-    {
-        Ok(status) => badge_status(status),
-        Err(e) => {
-            tracing::error!(error = %e, "badge lookup failed");
-            BadgeStatus::Unknown
-        }
-    }
+        .await?;
+    Ok(badge_status(status))
 }
 
 /// The badge's status read on this thread, when its project's facts are cached and the store can
@@ -672,7 +662,15 @@ async fn current_status(state: &AppState, q: &BadgeQuery<'_>) -> BadgeStatus {
     }
     let began = cache.tick();
     let generation = state.badge_epoch.stable_generation(shard);
-    let (found_shard, status) = lookup_status(state, &slot, token).await;
+    let (found_shard, status) = match lookup_status(state, &slot, token).await {
+        Ok(found) => found,
+        Err(e) => {
+            // Shown (as UNKNOWN, like any badge Kiln cannot vouch for) but never cached.
+            tracing::error!(error = %e, "badge lookup failed");
+            *last_read = Some((began, BadgeStatus::Unknown));
+            return BadgeStatus::Unknown;
+        }
+    };
     *last_read = Some((began, status));
     match (shard, found_shard) {
         // Cached under the generation of the counter it was read under.
