@@ -43,6 +43,14 @@ const MAX_CONTEXT_COMMAND_CHARS: usize = 1000;
 const MAX_TIMEOUT_MINUTES: u32 = 2160;
 /// Longest expanded artifact name read back (S3 keys are at most 1024 bytes).
 const MAX_EXPANDED_NAME_BYTES: usize = 1024;
+/// The shell session's state directory inside a build's work directory.
+const SHELL_STATE_DIR: &str = "shell";
+
+/// Kills what a build of the local executor left running when Kiln died (its work directory
+/// still there). Returns how many process groups were killed.
+pub fn kill_leftover_processes(work_dir: &Path, build_id: &str) -> usize {
+    crate::shell::kill_leftover_groups(&work_dir.join(SHELL_STATE_DIR), work_dir, build_id)
+}
 
 /// Everything a build needs to run.
 pub struct BuildJob {
@@ -525,7 +533,7 @@ impl Run<'_> {
             self.log.line(warning);
         }
         let config = SessionConfig {
-            state_dir: self.work_dir.join("shell"),
+            state_dir: self.work_dir.join(SHELL_STATE_DIR),
             initial_cwd: self.src_dir.clone(),
             env: env.variables,
             shell: match buildspec.shell {

@@ -18,7 +18,7 @@
 mod process_group;
 mod script;
 
-pub use process_group::{CommandRunner, Launcher, LocalLauncher};
+pub use process_group::{CommandRunner, Launcher, LocalLauncher, kill_leftover_groups};
 
 use script::Variable;
 use std::collections::BTreeMap;

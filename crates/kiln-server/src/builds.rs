@@ -119,8 +119,14 @@ impl BuildManager {
                 }
                 tracing::warn!(build = %build.id(), "build ended as FAULT after a restart");
             }
-            // A leftover work directory of a dead build is removed; queued builds have none.
-            let _ = std::fs::remove_dir_all(self.settings.data_dir.join("work").join(&build.uuid));
+            // What a dead build left running is killed and its work directory removed; queued
+            // builds have neither.
+            let work_dir = self.settings.data_dir.join("work").join(&build.uuid);
+            let killed = kiln_runner::build::kill_leftover_processes(&work_dir, &build.id());
+            if killed > 0 {
+                tracing::warn!(build = %build.id(), process_groups = killed, "killed what the build left running");
+            }
+            let _ = std::fs::remove_dir_all(&work_dir);
         }
         let manager = Arc::clone(self);
         tokio::spawn(async move { manager.schedule_loop().await });

@@ -13,6 +13,10 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
+/// The file in a session's state directory listing each command's process group, one a line,
+/// so that what a build leaves running can be ended even after Kiln itself died.
+const PROCESS_GROUPS_FILE: &str = "process-groups";
+
 /// How long a process group gets between SIGTERM and SIGKILL.
 const TERMINATION_GRACE: Duration = Duration::from_secs(2);
 /// How long to wait for SIGKILLed processes to disappear.
@@ -116,6 +120,9 @@ impl CommandRunner for LocalRunner {
             .and_then(Pid::from_raw);
         self.process_groups.retain(|&group| group_is_alive(group));
         self.process_groups.extend(pgid);
+        if let (Some(pgid), Some(state_dir)) = (pgid, script.parent()) {
+            record_group(state_dir, pgid);
+        }
 
         let status = tokio::select! {
             status = child.wait() => status.map_err(ShellError::Wait)?,
@@ -150,6 +157,70 @@ impl Drop for LocalRunner {
             }
         }
     }
+}
+
+/// Appends `pgid` to the session's [`PROCESS_GROUPS_FILE`]. Best effort: without it only a crash
+/// of Kiln itself would leave the group running.
+fn record_group(state_dir: &Path, pgid: Pid) {
+    use std::io::Write;
+    let _ = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(state_dir.join(PROCESS_GROUPS_FILE))
+        .and_then(|mut file| writeln!(file, "{}", pgid.as_raw_nonzero()));
+}
+
+/// Kills what a session whose state lives in `state_dir` left running when Kiln died: every
+/// process group it recorded that still holds a process of the build, one whose working
+/// directory is inside `work_dir` or whose environment carries `CODEBUILD_BUILD_ID=build_id`
+/// (a recorded group id may since have been given to someone else). Returns how many groups
+/// were killed.
+pub fn kill_leftover_groups(state_dir: &Path, work_dir: &Path, build_id: &str) -> usize {
+    let Ok(recorded) = std::fs::read_to_string(state_dir.join(PROCESS_GROUPS_FILE)) else {
+        return 0;
+    };
+    let recorded: Vec<i32> = recorded
+        .lines()
+        .filter_map(|line| line.trim().parse().ok())
+        .collect();
+    let Ok(processes) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let marker = format!("CODEBUILD_BUILD_ID={build_id}");
+    let mut leftover: Vec<i32> = processes
+        .flatten()
+        .filter_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let group = process_group_of(pid)?;
+            (recorded.contains(&group) && belongs_to_build(pid, work_dir, &marker)).then_some(group)
+        })
+        .collect();
+    leftover.sort_unstable();
+    leftover.dedup();
+    leftover
+        .iter()
+        .filter_map(|&group| Pid::from_raw(group))
+        .filter(|&group| kill_process_group(group, Signal::KILL).is_ok())
+        .count()
+}
+
+/// The process group of `pid`, from `/proc/<pid>/stat` (`pid (comm) state ppid pgrp …`).
+fn process_group_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses; the fields follow its last `)`.
+    let (_, fields) = stat.rsplit_once(')')?;
+    fields.split_whitespace().nth(2)?.parse().ok()
+}
+
+fn belongs_to_build(pid: i32, work_dir: &Path, marker: &str) -> bool {
+    let in_work_dir =
+        std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(work_dir));
+    in_work_dir
+        || std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
+            environ
+                .split(|&b| b == 0)
+                .any(|entry| entry == marker.as_bytes())
+        })
 }
 
 /// Whether any process (zombies included) is still in the group.

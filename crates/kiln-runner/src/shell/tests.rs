@@ -407,3 +407,45 @@ fn buildspec_shell_tags() {
     assert_eq!(Shell::from_buildspec("/bin/sh"), Some(Shell::Sh));
     assert_eq!(Shell::from_buildspec("powershell.exe"), None);
 }
+
+#[test]
+fn leftover_groups_of_the_build_are_killed_and_others_spared() {
+    use std::os::unix::process::CommandExt;
+    let work = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let state = work.path().join("shell");
+    std::fs::create_dir_all(&state).unwrap();
+    let spawn = |cwd: &Path| {
+        std::process::Command::new("sleep")
+            .arg("60")
+            .current_dir(cwd)
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    };
+    // One group working in the build's directory, one that is not the build's (a reused id).
+    let mut ours = spawn(work.path());
+    let mut theirs = spawn(elsewhere.path());
+    std::fs::write(
+        state.join("process-groups"),
+        format!("{}\n{}\n", ours.id(), theirs.id()),
+    )
+    .unwrap();
+    assert_eq!(kill_leftover_groups(&state, work.path(), "app:1"), 1);
+    let status = ours.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9)
+    );
+    assert!(
+        theirs.try_wait().unwrap().is_none(),
+        "another group was killed"
+    );
+    theirs.kill().unwrap();
+    theirs.wait().unwrap();
+    // Nothing recorded, nothing killed.
+    assert_eq!(
+        kill_leftover_groups(elsewhere.path(), work.path(), "app:1"),
+        0
+    );
+}
