@@ -187,12 +187,17 @@ pub fn kill_leftover_groups(state_dir: &Path, work_dir: &Path, build_id: &str) -
         return 0;
     };
     let marker = format!("CODEBUILD_BUILD_ID={build_id}");
+    // `/proc/<pid>/cwd` is absolute and free of links; so must the directory compared be.
+    let work_dir = work_dir
+        .canonicalize()
+        .unwrap_or_else(|_| work_dir.to_path_buf());
     let mut leftover: Vec<i32> = processes
         .flatten()
         .filter_map(|entry| {
             let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
             let group = process_group_of(pid)?;
-            (recorded.contains(&group) && belongs_to_build(pid, work_dir, &marker)).then_some(group)
+            (recorded.contains(&group) && belongs_to_build(pid, &work_dir, &marker))
+                .then_some(group)
         })
         .collect();
     leftover.sort_unstable();

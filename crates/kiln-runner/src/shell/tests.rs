@@ -431,7 +431,9 @@ fn leftover_groups_of_the_build_are_killed_and_others_spared() {
         format!("{}\n{}\n", ours.id(), theirs.id()),
     )
     .unwrap();
-    assert_eq!(kill_leftover_groups(&state, work.path(), "app:1"), 1);
+    // Given as Kiln's default data dir gives it: relative to the current directory.
+    let relative = pathdiff_to_cwd(work.path());
+    assert_eq!(kill_leftover_groups(&state, &relative, "app:1"), 1);
     let status = ours.wait().unwrap();
     assert_eq!(
         std::os::unix::process::ExitStatusExt::signal(&status),
@@ -448,4 +450,18 @@ fn leftover_groups_of_the_build_are_killed_and_others_spared() {
         kill_leftover_groups(elsewhere.path(), work.path(), "app:1"),
         0
     );
+}
+
+/// `path` relative to the current directory (through `..` as needed).
+fn pathdiff_to_cwd(path: &Path) -> std::path::PathBuf {
+    let cwd = std::env::current_dir().unwrap();
+    let common = cwd
+        .ancestors()
+        .find(|a| path.starts_with(a))
+        .unwrap()
+        .to_path_buf();
+    let ups = cwd.strip_prefix(&common).unwrap().components().count();
+    let mut relative: std::path::PathBuf = std::iter::repeat_n("..", ups).collect();
+    relative.push(path.strip_prefix(&common).unwrap());
+    relative
 }
