@@ -16,6 +16,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::builds::{
+    build_log, context, create_project, curl_signed, get_build, id_of, phase, phase_types, uuid_of,
+    wait_build_complete, wait_builds_where,
+};
 use common::docker::{
     BUILD_IMAGE, containers_of, engine_available, ensure_image, server_config, wait_no_container,
 };
@@ -112,20 +116,6 @@ fn project(name: &str, location: &str) -> Value {
     })
 }
 
-fn create_project(server: &KilnServer, input: &Value) {
-    aws(
-        server,
-        &ACCOUNT_A,
-        &[
-            "codebuild",
-            "create-project",
-            "--cli-input-json",
-            &input.to_string(),
-        ],
-    )
-    .ok();
-}
-
 /// `aws codebuild start-build --project-name NAME ARGS…`; returns the `build`.
 fn start_build(server: &KilnServer, name: &str, args: &[&str]) -> Value {
     let mut all = vec!["codebuild", "start-build", "--project-name", name];
@@ -152,116 +142,13 @@ fn start_builds(server: &KilnServer, inputs: &[Value]) -> Vec<Value> {
         .collect()
 }
 
-/// `aws codebuild batch-get-builds --ids ID`.
-fn get_build(server: &KilnServer, id: &str) -> Value {
-    let out = aws(
-        server,
-        &ACCOUNT_A,
-        &["codebuild", "batch-get-builds", "--ids", id],
-    );
-    out.ok()["builds"][0].clone()
-}
-
-/// Polls BatchGetBuilds (boto3, one process) until `condition` (a Python expression over a
-/// build `b`) holds for every build; returns the builds as the last poll saw them, with times
-/// as epoch seconds.
-fn wait_builds_where(server: &KilnServer, ids: &[&str], condition: &str) -> Vec<Value> {
-    let script = format!(
-        r#"
-import datetime, time
-
-def plain(v):
-    if isinstance(v, datetime.datetime):
-        return v.timestamp()
-    if isinstance(v, dict):
-        return {{k: plain(x) for k, x in v.items()}}
-    if isinstance(v, list):
-        return [plain(x) for x in v]
-    return v
-
-ids = {ids}
-deadline = time.time() + {secs}
-while True:
-    found = {{b["id"]: b for b in client.batch_get_builds(ids=ids)["builds"]}}
-    if len(found) == len(ids) and all(({condition}) for b in found.values()):
-        break
-    if time.time() > deadline:
-        raise SystemExit("timed out waiting for " + {condition:?} + ": " + json.dumps(found, default=str))
-    time.sleep(0.05)
-result = [plain(found[i]) for i in ids]
-"#,
-        ids = serde_json::to_string(ids).unwrap(),
-        secs = BUILD_DEADLINE.as_secs(),
-    );
-    serde_json::from_value(boto3(server, &ACCOUNT_A, &script)).unwrap()
-}
-
 /// Waits for the builds to complete and returns them as boto3 reads them.
 fn wait_builds(server: &KilnServer, ids: &[&str]) -> Vec<Value> {
-    wait_builds_where(server, ids, r#"b["buildComplete"]"#)
+    wait_builds_where(server, ids, r#"b["buildComplete"]"#, BUILD_DEADLINE)
 }
 
 fn wait_build(server: &KilnServer, id: &str) -> Value {
-    wait_builds(server, &[id]).remove(0)
-}
-
-fn id_of(build: &Value) -> &str {
-    build["id"].as_str().unwrap()
-}
-
-fn uuid_of(build: &Value) -> &str {
-    id_of(build).split_once(':').unwrap().1
-}
-
-/// The build's phase of `phase_type`; panics when it has none.
-fn phase<'a>(build: &'a Value, phase_type: &str) -> &'a Value {
-    build["phases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["phaseType"] == phase_type)
-        .unwrap_or_else(|| panic!("no {phase_type} phase in {build:#}"))
-}
-
-fn phase_types(build: &Value) -> Vec<String> {
-    build["phases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["phaseType"].as_str().unwrap().to_string())
-        .collect()
-}
-
-/// The (statusCode, message) of the phase's first context.
-fn context(build: &Value, phase_type: &str) -> (String, String) {
-    let c = &phase(build, phase_type)["contexts"][0];
-    (
-        c["statusCode"].as_str().unwrap_or_default().to_string(),
-        c["message"].as_str().unwrap_or_default().to_string(),
-    )
-}
-
-/// `curl --aws-sigv4` of `url` as account A; returns (HTTP status, body).
-fn curl_signed(url: &str) -> (u16, String) {
-    let credentials = format!("{}:{}", ACCOUNT_A.access_key_id, ACCOUNT_A.secret);
-    let output = Command::new("curl")
-        .args(["-sS", "--max-time", "30", "-w", "\n%{http_code}"])
-        .args(["--aws-sigv4", "aws:amz:us-east-1:codebuild", "--user"])
-        .arg(&credentials)
-        .arg(url)
-        .output()
-        .expect("running curl");
-    assert!(output.status.success(), "curl failed: {output:?}");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let (body, status) = text.rsplit_once('\n').unwrap();
-    (status.parse().unwrap(), body.to_string())
-}
-
-/// The whole log of a build, read from its `logs.deepLink` with SigV4.
-fn build_log(build: &Value) -> String {
-    let (status, body) = curl_signed(build["logs"]["deepLink"].as_str().unwrap());
-    assert_eq!(status, 200, "reading the log: {body}");
-    body
+    wait_build_complete(server, id, BUILD_DEADLINE)
 }
 
 /// A repository whose `buildspec.yml` is `buildspec`.
@@ -904,11 +791,11 @@ fn builds_wait_in_queued_under_the_concurrency_limits(executor: Executor) {
     );
     let ids: Vec<&str> = started.iter().map(id_of).collect();
     waiting_pids(&server, ids[0]);
-    let builds = wait_builds_where(&server, &ids, "True");
+    let builds = wait_builds_where(&server, &ids, "True", BUILD_DEADLINE);
     assert_eq!(builds[0]["currentPhase"], "BUILD");
     assert_eq!(builds[1]["currentPhase"], "QUEUED");
     thread::sleep(Duration::from_millis(500));
-    let builds = wait_builds_where(&server, &ids, "True");
+    let builds = wait_builds_where(&server, &ids, "True", BUILD_DEADLINE);
     assert_eq!(builds[1]["currentPhase"], "QUEUED", "{:#}", builds[1]);
 
     let gates = open_gates(&server, &ids);
@@ -944,7 +831,7 @@ fn a_project_concurrent_build_limit_queues_only_that_project(executor: Executor)
     // The other project runs beside the limited one.
     waiting_pids(&server, ids[0]);
     waiting_pids(&server, ids[2]);
-    let builds = wait_builds_where(&server, &ids, "True");
+    let builds = wait_builds_where(&server, &ids, "True", BUILD_DEADLINE);
     assert_eq!(builds[1]["currentPhase"], "QUEUED", "{:#}", builds[1]);
     let _gates = open_gates(&server, &ids);
     for build in wait_builds(&server, &ids) {

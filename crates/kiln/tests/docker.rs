@@ -8,15 +8,18 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
+use common::builds::{
+    build_log, context, create_project, id_of, phase, uuid_of, wait_build_complete,
+    wait_builds_where,
+};
 use common::docker::{
     BUSYBOX_IMAGE, IMAGE_MARKER_TEXT, containers_of, engine_available, ensure_image, server_config,
     wait_no_container,
 };
 use common::git::GitRepo;
-use common::{ACCOUNT_A, KilnServer, aws, boto3, http_get};
+use common::{ACCOUNT_A, KilnServer, aws, http_get};
 use serde_json::{Value, json};
 
 const ROLE: &str = "arn:aws:iam::111122223333:role/service-role/kiln-build";
@@ -52,22 +55,6 @@ fn project(server: &KilnServer, name: &str, image: &str, buildspec: &str) -> Val
     })
 }
 
-/// `aws codebuild create-project`; returns the `project`.
-fn create_project(server: &KilnServer, input: &Value) -> Value {
-    aws(
-        server,
-        &ACCOUNT_A,
-        &[
-            "codebuild",
-            "create-project",
-            "--cli-input-json",
-            &input.to_string(),
-        ],
-    )
-    .ok()["project"]
-        .clone()
-}
-
 /// `aws codebuild start-build --project-name NAME`; returns the `build`.
 fn start_build(server: &KilnServer, name: &str) -> Value {
     aws(
@@ -77,85 +64,6 @@ fn start_build(server: &KilnServer, name: &str) -> Value {
     )
     .ok()["build"]
         .clone()
-}
-
-/// `aws codebuild batch-get-builds --ids ID`.
-fn get_build(server: &KilnServer, id: &str) -> Value {
-    aws(
-        server,
-        &ACCOUNT_A,
-        &["codebuild", "batch-get-builds", "--ids", id],
-    )
-    .ok()["builds"][0]
-        .clone()
-}
-
-/// Polls BatchGetBuilds (boto3, one process) until `condition`, a Python expression over the
-/// build `b`, holds; returns the build as the last poll saw it.
-fn wait_build_where(server: &KilnServer, id: &str, condition: &str) -> Value {
-    let script = format!(
-        r#"
-import time
-deadline = time.time() + {secs}
-while True:
-    b = client.batch_get_builds(ids=[{id:?}])["builds"][0]
-    if {condition}:
-        break
-    if time.time() > deadline:
-        raise SystemExit("timed out waiting for " + {condition:?} + ": " + json.dumps(b, default=str))
-    time.sleep(0.05)
-result = b["id"]
-"#,
-        secs = BUILD_DEADLINE.as_secs(),
-    );
-    boto3(server, &ACCOUNT_A, &script);
-    get_build(server, id)
-}
-
-fn wait_build(server: &KilnServer, id: &str) -> Value {
-    wait_build_where(server, id, r#"b["buildComplete"]"#)
-}
-
-fn id_of(build: &Value) -> &str {
-    build["id"].as_str().unwrap()
-}
-
-/// The build's uuid: its id after the project name, as the container label holds it.
-fn uuid_of(build: &Value) -> &str {
-    id_of(build).split_once(':').unwrap().1
-}
-
-/// The build's phase of `phase_type`; panics when it has none.
-fn phase<'a>(build: &'a Value, phase_type: &str) -> &'a Value {
-    build["phases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["phaseType"] == phase_type)
-        .unwrap_or_else(|| panic!("no {phase_type} phase in {build:#}"))
-}
-
-/// The (statusCode, message) of the phase's first context.
-fn context(build: &Value, phase_type: &str) -> (String, String) {
-    let c = &phase(build, phase_type)["contexts"][0];
-    (
-        c["statusCode"].as_str().unwrap_or_default().to_string(),
-        c["message"].as_str().unwrap_or_default().to_string(),
-    )
-}
-
-/// The whole log of a build, read from its `logs.deepLink` with `curl --aws-sigv4`.
-fn build_log(build: &Value) -> String {
-    let credentials = format!("{}:{}", ACCOUNT_A.access_key_id, ACCOUNT_A.secret);
-    let output = Command::new("curl")
-        .args(["-sS", "--fail", "--max-time", "30"])
-        .args(["--aws-sigv4", "aws:amz:us-east-1:codebuild", "--user"])
-        .arg(&credentials)
-        .arg(build["logs"]["deepLink"].as_str().unwrap())
-        .output()
-        .expect("running curl");
-    assert!(output.status.success(), "reading the log: {output:?}");
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// A buildspec for the busybox image (which has no bash) running `commands` in the build phase.
@@ -179,7 +87,13 @@ fn start_sleeping_build(server: &KilnServer, name: &str, extra: Value) -> Value 
     }
     create_project(server, &input);
     let started = start_build(server, name);
-    let running = wait_build_where(server, id_of(&started), r#"b["currentPhase"] == "BUILD""#);
+    let running = wait_builds_where(
+        server,
+        &[id_of(&started)],
+        r#"b["currentPhase"] == "BUILD""#,
+        BUILD_DEADLINE,
+    )
+    .remove(0);
     assert_eq!(
         containers_of(uuid_of(&running)).len(),
         1,
@@ -217,7 +131,7 @@ phases:
     create_project(&server, &project(&server, "inside", TEST_IMAGE, spec));
     let started = start_build(&server, "inside");
     let id = id_of(&started).to_string();
-    let build = wait_build(&server, &id);
+    let build = wait_build_complete(&server, &id, BUILD_DEADLINE);
     assert_eq!(build["buildStatus"], "SUCCEEDED", "{build:#}");
     assert_eq!(build["currentPhase"], "COMPLETED");
     let phases: Vec<&str> = build["phases"]
@@ -296,7 +210,7 @@ fn a_missing_image_fails_provisioning_with_a_client_error_and_a_failing_badge() 
     input["badgeEnabled"] = true.into();
     let created = create_project(&server, &input);
     let started = start_build(&server, "missing-image");
-    let build = wait_build(&server, id_of(&started));
+    let build = wait_build_complete(&server, id_of(&started), BUILD_DEADLINE);
     assert_eq!(build["buildStatus"], "FAILED", "{build:#}");
     assert_eq!(phase(&build, "PROVISIONING")["phaseStatus"], "FAILED");
     let (code, message) = context(&build, "PROVISIONING");
@@ -333,7 +247,7 @@ fn compute_type_limits_are_visible_inside_the_container() {
     ]);
     create_project(&server, &project(&server, "limits", TEST_IMAGE, &spec));
     let started = start_build(&server, "limits");
-    let build = wait_build(&server, id_of(&started));
+    let build = wait_build_complete(&server, id_of(&started), BUILD_DEADLINE);
     assert_eq!(build["buildStatus"], "SUCCEEDED", "{build:#}");
     let log = build_log(&build);
     let host_memory: u64 = std::fs::read_to_string("/proc/meminfo")
@@ -362,7 +276,7 @@ fn stop_build_leaves_no_container() {
     );
     assert_eq!(stopped.ok()["build"]["buildStatus"], "STOPPED");
     wait_no_container(uuid_of(&running));
-    let build = wait_build(&server, id_of(&running));
+    let build = wait_build_complete(&server, id_of(&running), BUILD_DEADLINE);
     assert_eq!(build["buildStatus"], "STOPPED", "{build:#}");
     assert_eq!(context(&build, "BUILD").0, "BUILD_STOPPED");
 }
@@ -374,7 +288,7 @@ fn a_timed_out_build_leaves_no_container() {
     }
     let server = docker_server(&["--minute-seconds", "1"]);
     let running = start_sleeping_build(&server, "timed-out", json!({"timeoutInMinutes": 5}));
-    let build = wait_build(&server, id_of(&running));
+    let build = wait_build_complete(&server, id_of(&running), BUILD_DEADLINE);
     assert_eq!(build["buildStatus"], "TIMED_OUT", "{build:#}");
     wait_no_container(uuid_of(&running));
 }
@@ -393,7 +307,7 @@ fn after_a_crash_the_orphan_container_is_reaped_and_the_build_faults() {
 
     server.restart();
     wait_no_container(&uuid);
-    let build = wait_build(&server, id_of(&running));
+    let build = wait_build_complete(&server, id_of(&running), BUILD_DEADLINE);
     assert_eq!(build["buildStatus"], "FAULT", "{build:#}");
     assert_eq!(context(&build, "BUILD").0, "SERVER_ERROR");
 }
@@ -417,7 +331,7 @@ fn an_unprivileged_container_cannot_reach_the_engine() {
         &project(&server, "unprivileged", TEST_IMAGE, &spec),
     );
     let started = start_build(&server, "unprivileged");
-    let build = wait_build(&server, id_of(&started));
+    let build = wait_build_complete(&server, id_of(&started), BUILD_DEADLINE);
     assert_eq!(build["buildStatus"], "SUCCEEDED", "{build:#}");
     let log = build_log(&build);
     assert!(log.contains("\nengine=unreachable\n"), "{log}");

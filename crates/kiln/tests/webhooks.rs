@@ -7,12 +7,12 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::browser::Browser;
+use common::builds::{self, build_log, wait_build_complete};
 use common::git::GitRepo;
-use common::{ACCOUNT_A, HttpReply, KilnServer, aws, boto3, http_get, http_post};
+use common::{ACCOUNT_A, HttpReply, KilnServer, aws, http_get, http_post};
 use fantoccini::Locator;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
@@ -172,17 +172,7 @@ fn create_project(server: &KilnServer, name: &str, location: &str) {
         "serviceRole": ROLE,
         "badgeEnabled": true
     });
-    aws(
-        server,
-        &ACCOUNT_A,
-        &[
-            "codebuild",
-            "create-project",
-            "--cli-input-json",
-            &input.to_string(),
-        ],
-    )
-    .ok();
+    builds::create_project(server, &input);
 }
 
 struct Hook {
@@ -226,44 +216,6 @@ fn build_ids(server: &KilnServer, project: &str) -> Vec<String> {
         ],
     );
     serde_json::from_value(out.ok()["ids"].clone()).unwrap()
-}
-
-/// Waits for a build to complete and returns it as boto3 reads it.
-fn wait_build(server: &KilnServer, id: &str) -> Value {
-    let script = format!(
-        r#"
-import time
-deadline = time.time() + {secs}
-while True:
-    b = client.batch_get_builds(ids=[{id:?}])["builds"][0]
-    if b["buildComplete"]:
-        break
-    if time.time() > deadline:
-        raise SystemExit("timed out waiting for the build: " + json.dumps(b, default=str))
-    time.sleep(0.05)
-result = json.loads(json.dumps(b, default=str))
-"#,
-        secs = BUILD_DEADLINE.as_secs(),
-    );
-    boto3(server, &ACCOUNT_A, &script)
-}
-
-/// The whole log of a build, read from its `logs.deepLink` with SigV4.
-fn build_log(build: &Value) -> String {
-    let url = build["logs"]["deepLink"].as_str().unwrap();
-    let credentials = format!("{}:{}", ACCOUNT_A.access_key_id, ACCOUNT_A.secret);
-    let output = Command::new("curl")
-        .args(["-sS", "--max-time", "30", "-w", "\n%{http_code}"])
-        .args(["--aws-sigv4", "aws:amz:us-east-1:codebuild", "--user"])
-        .arg(&credentials)
-        .arg(url)
-        .output()
-        .expect("running curl");
-    assert!(output.status.success(), "curl failed: {output:?}");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let (body, status) = text.rsplit_once('\n').unwrap();
-    assert_eq!(status, "200", "reading the log: {body}");
-    body.to_string()
 }
 
 /// The message a project's badge shows for `selector` (`&branch=main`, `&tag=v1`).
@@ -626,7 +578,7 @@ fn pushes_tags_and_pull_requests_build_as_codebuild_builds_them() {
     let answer = outcome(&reply, 200);
     assert_eq!(answer["outcome"], "BUILT", "{answer}");
     let build_id = answer["buildId"].as_str().unwrap().to_string();
-    let build = wait_build(&server, &build_id);
+    let build = wait_build_complete(&server, &build_id, BUILD_DEADLINE);
     assert_eq!(build["buildStatus"], "SUCCEEDED", "{build}");
     assert_eq!(build["sourceVersion"], pushed.as_str());
     assert_eq!(build["resolvedSourceVersion"], pushed.as_str());
@@ -670,7 +622,7 @@ fn pushes_tags_and_pull_requests_build_as_codebuild_builds_them() {
     );
     let answer = outcome(&reply, 200);
     assert_eq!(answer["outcome"], "BUILT", "{answer}");
-    let build = wait_build(&server, answer["buildId"].as_str().unwrap());
+    let build = wait_build_complete(&server, answer["buildId"].as_str().unwrap(), BUILD_DEADLINE);
     assert_eq!(build["buildStatus"], "SUCCEEDED", "{build}");
     let log = build_log(&build);
     assert!(log.contains("TRIGGER=tag/v1.0.0"), "{log}");
@@ -690,7 +642,7 @@ fn pushes_tags_and_pull_requests_build_as_codebuild_builds_them() {
     );
     let answer = outcome(&reply, 200);
     assert_eq!(answer["outcome"], "BUILT", "{answer}");
-    let build = wait_build(&server, answer["buildId"].as_str().unwrap());
+    let build = wait_build_complete(&server, answer["buildId"].as_str().unwrap(), BUILD_DEADLINE);
     assert_eq!(build["buildStatus"], "FAILED", "{build}");
     assert_eq!(build["resolvedSourceVersion"], pr_head.as_str());
     let log = build_log(&build);
@@ -816,7 +768,8 @@ fn other_forges_start_builds_too() {
         let reply = deliver(&hook, forge, event, delivery, &hook.secret, &payload);
         let answer = outcome(&reply, 200);
         assert_eq!(answer["outcome"], "BUILT", "{forge:?}: {answer}");
-        let build = wait_build(&server, answer["buildId"].as_str().unwrap());
+        let build =
+            wait_build_complete(&server, answer["buildId"].as_str().unwrap(), BUILD_DEADLINE);
         assert_eq!(build["buildStatus"], "SUCCEEDED", "{forge:?}: {build}");
         assert_eq!(build["initiator"], initiator);
         let log = build_log(&build);
@@ -857,7 +810,7 @@ async fn the_console_lists_recent_deliveries() {
         .as_str()
         .unwrap()
         .to_string();
-    wait_build(&server, &build_id);
+    wait_build_complete(&server, &build_id, BUILD_DEADLINE);
 
     let browser = Browser::start(server.url()).await;
     browser.sign_in(&ACCOUNT_A).await;

@@ -838,5 +838,6 @@ pub fn file_mode(path: &Path) -> u32 {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 pub mod browser;
+pub mod builds;
 pub mod docker;
 pub mod git;
