@@ -516,6 +516,18 @@ struct BadgeProject {
     default_branch: Option<String>,
 }
 
+impl BadgeProject {
+    /// The ref a badge asks for, or else the branch `sourceVersion` names; `None` when only
+    /// the builds can tell the default branch.
+    fn ref_for<'a>(&self, asked: Option<&'a GitRef>) -> Option<Cow<'a, GitRef>> {
+        asked.map(Cow::Borrowed).or_else(|| {
+            self.default_branch
+                .clone()
+                .map(|b| Cow::Owned(GitRef::Branch(b)))
+        })
+    }
+}
+
 /// The project of a well-formed token, from the slot while no project changed since it was
 /// read, else from the store.
 async fn project_facts(
@@ -570,18 +582,15 @@ async fn project_status(
     project: &BadgeProject,
     git_ref: Option<&GitRef>,
 ) -> Result<BadgeStatus, StoreError> {
-    let git_ref = match git_ref {
-        Some(r) => r.clone(),
-        None => match &project.default_branch {
-            Some(b) => GitRef::Branch(b.clone()),
-            None => match state
-                .store
-                .default_branch_built(&project.account_id, &project.name, project.source_epoch)
-                .await?
-            {
-                Some(b) => GitRef::Branch(b),
-                None => return Ok(BadgeStatus::Unknown),
-            },
+    let git_ref = match project.ref_for(git_ref) {
+        Some(r) => r.into_owned(),
+        None => match state
+            .store
+            .default_branch_built(&project.account_id, &project.name, project.source_epoch)
+            .await?
+        {
+            Some(b) => GitRef::Branch(b),
+            None => return Ok(BadgeStatus::Unknown),
         },
     };
     let status = state
@@ -606,19 +615,12 @@ fn direct_status(state: &AppState, slot: &BadgeSlot, shard: Option<Shard>) -> Op
     if !project.badge_enabled {
         return Some(BadgeStatus::Unknown);
     }
-    let default_ref;
-    let git_ref = match &slot.git_ref {
-        Some(r) => r,
-        None => {
-            default_ref = GitRef::Branch(project.default_branch.clone()?);
-            &default_ref
-        }
-    };
+    let git_ref = project.ref_for(slot.git_ref.as_ref())?;
     let generation = state.badge_epoch.stable_generation(Some(shard));
     let read = state.store.latest_status_for_ref_now(
         &project.account_id,
         &project.name,
-        git_ref,
+        &git_ref,
         project.source_epoch,
     )?;
     let status = match read {
