@@ -5,6 +5,7 @@ pub mod enums;
 pub mod error;
 pub mod project;
 pub mod refs;
+pub mod source;
 pub mod start;
 pub mod token;
 pub mod validate;

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::enums;
+use crate::source;
 use crate::error::{ApiError, ErrorKind};
 use crate::validate::Violations;
 
@@ -363,7 +364,7 @@ fn validate_service_role(v: &mut Violations, role: &str) {
     }
 }
 
-fn validate_source(v: &mut Violations, field: &str, source: &ProjectSource) {
+pub(crate) fn validate_source(v: &mut Violations, field: &str, source: &ProjectSource) {
     match source.source_type.as_deref() {
         None => v.missing(&format!("{field}.type")),
         Some(t) => {
@@ -371,6 +372,9 @@ fn validate_source(v: &mut Violations, field: &str, source: &ProjectSource) {
             let needs_location = !matches!(t, "CODEPIPELINE" | "NO_SOURCE");
             if needs_location && source.location.as_deref().is_none_or(str::is_empty) {
                 v.missing(&format!("{field}.location"));
+            }
+            if let Some(location) = source.location.as_deref().filter(|l| !l.is_empty()) {
+                validate_git_location(v, &format!("{field}.location"), Some(t), location);
             }
             if source.report_build_status == Some(true)
                 && !matches!(
@@ -405,6 +409,22 @@ fn validate_source(v: &mut Violations, field: &str, source: &ProjectSource) {
     }
 }
 
+/// `ProjectSourceVersion` lists (a project's `secondarySourceVersions`, StartBuild's
+/// `secondarySourcesVersionOverride`).
+pub fn validate_source_versions(v: &mut Violations, field: &str, list: &[ProjectSourceVersion]) {
+    for (i, entry) in list.iter().enumerate() {
+        let member = format!("{field}.{}.member", i + 1);
+        match entry.source_identifier.as_deref() {
+            None => v.missing(&format!("{member}.sourceIdentifier")),
+            Some(id) => v.min_length(&format!("{member}.sourceIdentifier"), id, 1),
+        }
+        match entry.source_version.as_deref() {
+            None => v.missing(&format!("{member}.sourceVersion")),
+            Some(version) => validate_source_version(v, &format!("{member}.sourceVersion"), version),
+        }
+    }
+}
+
 fn validate_artifacts(v: &mut Violations, field: &str, artifacts: &ProjectArtifacts) {
     match artifacts.artifacts_type.as_deref() {
         None => v.missing(&format!("{field}.type")),
@@ -434,19 +454,68 @@ fn validate_artifacts(v: &mut Violations, field: &str, artifacts: &ProjectArtifa
     }
 }
 
-/// Environment variables as `ProjectEnvironment` and `StartBuild` take them.
+/// A git source's location (for a source of `source_type`): nothing git would read as an
+/// option or a remote helper (see [`source::check_git_location`]).
+pub fn validate_git_location(
+    v: &mut Violations,
+    field: &str,
+    source_type: Option<&str>,
+    location: &str,
+) {
+    if !source::is_git_source_type(source_type) {
+        return;
+    }
+    if let Err(why) = source::check_git_location(location) {
+        v.add(
+            field,
+            &source::redact_password(location),
+            &format!("Member must be a git repository location: it {why}"),
+        );
+    }
+}
+
+/// A source version: nothing git would read as an option (see [`source::check_source_version`]).
+pub fn validate_source_version(v: &mut Violations, field: &str, version: &str) {
+    if let Err(why) = source::check_source_version(version) {
+        v.add(
+            field,
+            version,
+            &format!("Member must be a branch, tag, pull request or commit: it {why}"),
+        );
+    }
+}
+
+/// Environment variables as `ProjectEnvironment` and `StartBuild` take them: names are shell
+/// identifiers, values hold no NUL (neither can reach a process environment otherwise).
 pub fn validate_environment_variables(
     v: &mut Violations,
     field: &str,
     vars: &[EnvironmentVariable],
 ) {
     for (i, var) in vars.iter().enumerate() {
+        let name_field = format!("{field}.{}.member.name", i + 1);
         match var.name.as_deref() {
-            None => v.missing(&format!("{field}.{}.member.name", i + 1)),
-            Some(n) => v.min_length(&format!("{field}.{}.member.name", i + 1), n, 1),
+            None => v.missing(&name_field),
+            Some(n) if !source::is_variable_name(n) => v.add(
+                &name_field,
+                n,
+                &format!(
+                    "Member must satisfy regular expression pattern: {} and have length between 1 and {}, inclusive",
+                    source::VARIABLE_NAME_PATTERN,
+                    source::MAX_VARIABLE_NAME_LEN
+                ),
+            ),
+            Some(_) => {}
         }
-        if var.value.is_none() {
-            v.missing(&format!("{field}.{}.member.value", i + 1));
+        match var.value.as_deref() {
+            None => v.missing(&format!("{field}.{}.member.value", i + 1)),
+            // The value may be a secret: it is not shown.
+            Some(value) if value.contains('\0') => v.add(
+                &format!("{field}.{}.member.value", i + 1),
+                "***",
+                "Member must not contain NUL characters",
+            ),
+            Some(_) => {}
         }
         if let Some(t) = &var.var_type {
             v.one_of(
@@ -532,8 +601,12 @@ pub fn validate_settings(v: &mut Violations, s: &ProjectSettings, require_all: b
             validate_source(v, &format!("secondarySources.{}.member", i + 1), src);
         }
     }
+    if let Some(version) = &s.source_version {
+        validate_source_version(v, "sourceVersion", version);
+    }
     if let Some(list) = &s.secondary_source_versions {
         v.count("secondarySourceVersions", list.len(), 12);
+        validate_source_versions(v, "secondarySourceVersions", list);
     }
     match &s.artifacts {
         Some(a) => validate_artifacts(v, "artifacts", a),

@@ -8,7 +8,7 @@ use crate::enums;
 use crate::error::ApiError;
 use crate::project::{
     self, EnvironmentVariable, GitSubmodulesConfig, ProjectArtifacts, ProjectRecord,
-    RegistryCredential, validate_environment_variables,
+    ProjectSource, ProjectSourceVersion, RegistryCredential, validate_environment_variables,
 };
 use crate::validate::Violations;
 
@@ -21,6 +21,8 @@ pub struct StartBuildInput {
     pub source_version: Option<String>,
     pub source_type_override: Option<String>,
     pub source_location_override: Option<String>,
+    pub secondary_sources_override: Option<Vec<ProjectSource>>,
+    pub secondary_sources_version_override: Option<Vec<ProjectSourceVersion>>,
     pub git_clone_depth_override: Option<i64>,
     pub git_submodules_config_override: Option<GitSubmodulesConfig>,
     pub buildspec_override: Option<String>,
@@ -44,9 +46,6 @@ pub struct StartBuildInput {
     pub build_status_config_override: Option<Value>,
 }
 
-/// Longest source version Kiln accepts.
-const MAX_SOURCE_VERSION: usize = 1024;
-
 impl StartBuildInput {
     /// Checks the members that are present.
     pub fn validate(&self) -> Result<(), ApiError> {
@@ -56,7 +55,26 @@ impl StartBuildInput {
             Some(_) => {}
         }
         if let Some(sv) = &self.source_version {
-            v.length("sourceVersion", sv, 1, MAX_SOURCE_VERSION);
+            v.length("sourceVersion", sv, 1, crate::source::MAX_VERSION_LEN);
+            project::validate_source_version(&mut v, "sourceVersion", sv);
+        }
+        if let Some(location) = &self.source_location_override {
+            // Checked against the source's type once the project's settings are known.
+            v.length("sourceLocationOverride", location, 1, crate::source::MAX_LOCATION_LEN);
+        }
+        if let Some(list) = &self.secondary_sources_override {
+            v.count("secondarySourcesOverride", list.len(), 12);
+            for (i, source) in list.iter().enumerate() {
+                project::validate_source(
+                    &mut v,
+                    &format!("secondarySourcesOverride.{}.member", i + 1),
+                    source,
+                );
+            }
+        }
+        if let Some(list) = &self.secondary_sources_version_override {
+            v.count("secondarySourcesVersionOverride", list.len(), 12);
+            project::validate_source_versions(&mut v, "secondarySourcesVersionOverride", list);
         }
         if let Some(t) = &self.source_type_override {
             v.one_of("sourceTypeOverride", t, enums::SOURCE_TYPE);
@@ -154,6 +172,19 @@ impl StartBuildInput {
         if needs_location && source.location.as_deref().is_none_or(str::is_empty) {
             v.missing("sourceLocationOverride");
         }
+        if let Some(location) = source.location.as_deref().filter(|l| !l.is_empty()) {
+            let field = if self.source_location_override.is_some() {
+                "sourceLocationOverride"
+            } else {
+                "source.location"
+            };
+            project::validate_git_location(
+                &mut v,
+                field,
+                source.source_type.as_deref(),
+                location,
+            );
+        }
         v.finish()?;
         Ok(BuildSettings {
             source,
@@ -161,7 +192,11 @@ impl StartBuildInput {
                 .source_version
                 .clone()
                 .or_else(|| p.source_version.clone()),
-            secondary_sources: p.secondary_sources.clone().unwrap_or_default(),
+            secondary_sources: self
+                .secondary_sources_override
+                .clone()
+                .or_else(|| p.secondary_sources.clone())
+                .unwrap_or_default(),
             artifacts,
             secondary_artifacts: self
                 .secondary_artifacts_override

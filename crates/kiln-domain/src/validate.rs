@@ -16,7 +16,15 @@ impl Violations {
 
     /// Records that `value` at `field` breaks `constraint`.
     pub fn add(&mut self, field: &str, value: &str, constraint: &str) {
-        let shown: String = value.chars().take(256).collect();
+        // Control characters are shown escaped, so a message stays one printable line.
+        let mut shown = String::new();
+        for c in value.chars().take(256) {
+            if c.is_control() {
+                shown.extend(c.escape_default());
+            } else {
+                shown.push(c);
+            }
+        }
         self.problems.push(format!(
             "Value '{shown}' at '{field}' failed to satisfy constraint: {constraint}"
         ));
@@ -128,6 +136,13 @@ mod tests {
             err.message,
             "1 validation error detected: Value '3' at 'timeoutInMinutes' failed to satisfy constraint: Member must have value between 5 and 2160, inclusive"
         );
+    }
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        let mut v = Violations::new();
+        v.add("name", "A\0B\n", "c");
+        assert!(v.finish().unwrap_err().message.contains("Value 'A\\u{0}B\\n' at 'name'"));
     }
 
     #[test]
