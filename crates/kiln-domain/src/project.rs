@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::enums;
-use crate::source;
 use crate::error::{ApiError, ErrorKind};
+use crate::source;
 use crate::validate::Violations;
 
 /// Build timeout bounds and default, in minutes.
@@ -420,7 +420,9 @@ pub fn validate_source_versions(v: &mut Violations, field: &str, list: &[Project
         }
         match entry.source_version.as_deref() {
             None => v.missing(&format!("{member}.sourceVersion")),
-            Some(version) => validate_source_version(v, &format!("{member}.sourceVersion"), version),
+            Some(version) => {
+                validate_source_version(v, &format!("{member}.sourceVersion"), version)
+            }
         }
     }
 }

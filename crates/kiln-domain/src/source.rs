@@ -141,7 +141,10 @@ mod tests {
             redact_password("https://a:b@c:d@example.com/r"),
             "https://a:***@example.com/r"
         );
-        assert_eq!(redact_password("https://example.com/a:b@c"), "https://example.com/a:b@c");
+        assert_eq!(
+            redact_password("https://example.com/a:b@c"),
+            "https://example.com/a:b@c"
+        );
         assert_eq!(redact_password("--upload-pack=x"), "--upload-pack=x");
     }
 
@@ -158,7 +161,16 @@ mod tests {
 
     #[test]
     fn variable_names_are_shell_identifiers() {
-        for bad in ["A=B", "A\0B", "1ABC", "A B", "", "A-B", "é", &"A".repeat(256)] {
+        for bad in [
+            "A=B",
+            "A\0B",
+            "1ABC",
+            "A B",
+            "",
+            "A-B",
+            "é",
+            &"A".repeat(256),
+        ] {
             assert!(!is_variable_name(bad), "{bad:?}");
         }
         for good in ["A", "_", "_a1", "PATH", "CODEBUILD_X", &"A".repeat(255)] {
@@ -183,7 +195,11 @@ mod tests {
     fn refused_at(result: Result<(), crate::ApiError>, field: &str) {
         let err = result.unwrap_err();
         assert_eq!(err.kind, crate::ErrorKind::InvalidInput, "{}", err.message);
-        assert!(err.message.contains(&format!("at '{field}'")), "{}", err.message);
+        assert!(
+            err.message.contains(&format!("at '{field}'")),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
@@ -191,15 +207,19 @@ mod tests {
         let create = |changes| crate::project::validate_create(project_input(changes)).map(drop);
         for name in ["A=B", "A\0B", "1ABC", "A B", ""] {
             refused_at(
-                create(serde_json::json!({"environment": {"type": "LINUX_CONTAINER", "image": "i",
+                create(
+                    serde_json::json!({"environment": {"type": "LINUX_CONTAINER", "image": "i",
                     "computeType": "BUILD_GENERAL1_SMALL",
-                    "environmentVariables": [{"name": name, "value": "v"}]}})),
+                    "environmentVariables": [{"name": name, "value": "v"}]}}),
+                ),
                 "environment.environmentVariables.1.member.name",
             );
         }
-        let err = create(serde_json::json!({"environment": {"type": "LINUX_CONTAINER", "image": "i",
+        let err = create(
+            serde_json::json!({"environment": {"type": "LINUX_CONTAINER", "image": "i",
             "computeType": "BUILD_GENERAL1_SMALL",
-            "environmentVariables": [{"name": "OK", "value": "secret\0value"}]}}))
+            "environmentVariables": [{"name": "OK", "value": "secret\0value"}]}}),
+        )
         .unwrap_err();
         assert!(err.message.contains("member.value"), "{}", err.message);
         assert!(!err.message.contains("secret"), "{}", err.message);
@@ -215,8 +235,16 @@ mod tests {
             );
         }
         // S3 locations are not git's business (and `arn:aws:s3:::b/k` has a `::`).
-        assert!(create(serde_json::json!({"source": {"type": "S3", "location": "arn:aws:s3:::b/k.zip"}})).is_ok());
-        refused_at(create(serde_json::json!({"sourceVersion": "--output=/tmp/x"})), "sourceVersion");
+        assert!(
+            create(
+                serde_json::json!({"source": {"type": "S3", "location": "arn:aws:s3:::b/k.zip"}})
+            )
+            .is_ok()
+        );
+        refused_at(
+            create(serde_json::json!({"sourceVersion": "--output=/tmp/x"})),
+            "sourceVersion",
+        );
         refused_at(
             create(serde_json::json!({"secondarySourceVersions": [
                 {"sourceIdentifier": "s", "sourceVersion": "-x"}]})),
@@ -239,7 +267,8 @@ mod tests {
             serde_json::from_value::<StartBuildInput>(input).unwrap()
         };
         let project = {
-            let new = crate::project::validate_create(project_input(serde_json::json!({}))).unwrap();
+            let new =
+                crate::project::validate_create(project_input(serde_json::json!({}))).unwrap();
             crate::project::ProjectRecord {
                 account_id: "123456789012".into(),
                 name: new.name,
@@ -256,7 +285,9 @@ mod tests {
             input.resolve(&project).map(drop)
         };
         refused_at(
-            validate_and_resolve(start(serde_json::json!({"sourceVersion": "--upload-pack=x"}))),
+            validate_and_resolve(start(
+                serde_json::json!({"sourceVersion": "--upload-pack=x"}),
+            )),
             "sourceVersion",
         );
         refused_at(
@@ -265,7 +296,9 @@ mod tests {
             "environmentVariablesOverride.1.member.name",
         );
         refused_at(
-            validate_and_resolve(start(serde_json::json!({"sourceLocationOverride": "ext::sh -c x"}))),
+            validate_and_resolve(start(
+                serde_json::json!({"sourceLocationOverride": "ext::sh -c x"}),
+            )),
             "sourceLocationOverride",
         );
         refused_at(
@@ -274,8 +307,10 @@ mod tests {
             "secondarySourcesOverride.1.member.location",
         );
         refused_at(
-            validate_and_resolve(start(serde_json::json!({"secondarySourcesVersionOverride": [
-                {"sourceIdentifier": "s", "sourceVersion": "--output=x"}]}))),
+            validate_and_resolve(start(
+                serde_json::json!({"secondarySourcesVersionOverride": [
+                {"sourceIdentifier": "s", "sourceVersion": "--output=x"}]}),
+            )),
             "secondarySourcesVersionOverride.1.member.sourceVersion",
         );
         // Changing the type to one git never fetches makes the location none of git's business.
@@ -284,7 +319,10 @@ mod tests {
                 "sourceTypeOverride": "NO_SOURCE", "sourceLocationOverride": "-x"})))
             .is_ok()
         );
-        assert!(validate_and_resolve(start(serde_json::json!({"sourceVersion": "feature/a-b"}))).is_ok());
+        assert!(
+            validate_and_resolve(start(serde_json::json!({"sourceVersion": "feature/a-b"})))
+                .is_ok()
+        );
     }
 
     #[test]

@@ -7,8 +7,8 @@ use crate::build::BuildSettings;
 use crate::enums;
 use crate::error::ApiError;
 use crate::project::{
-    self, EnvironmentVariable, GitSubmodulesConfig, ProjectArtifacts, ProjectRecord,
-    ProjectSource, ProjectSourceVersion, RegistryCredential, validate_environment_variables,
+    self, EnvironmentVariable, GitSubmodulesConfig, ProjectArtifacts, ProjectRecord, ProjectSource,
+    ProjectSourceVersion, RegistryCredential, validate_environment_variables,
 };
 use crate::validate::Violations;
 
@@ -60,7 +60,12 @@ impl StartBuildInput {
         }
         if let Some(location) = &self.source_location_override {
             // Checked against the source's type once the project's settings are known.
-            v.length("sourceLocationOverride", location, 1, crate::source::MAX_LOCATION_LEN);
+            v.length(
+                "sourceLocationOverride",
+                location,
+                1,
+                crate::source::MAX_LOCATION_LEN,
+            );
         }
         if let Some(list) = &self.secondary_sources_override {
             v.count("secondarySourcesOverride", list.len(), 12);
@@ -178,12 +183,7 @@ impl StartBuildInput {
             } else {
                 "source.location"
             };
-            project::validate_git_location(
-                &mut v,
-                field,
-                source.source_type.as_deref(),
-                location,
-            );
+            project::validate_git_location(&mut v, field, source.source_type.as_deref(), location);
         }
         v.finish()?;
         Ok(BuildSettings {

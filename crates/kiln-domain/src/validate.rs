@@ -142,7 +142,12 @@ mod tests {
     fn control_characters_are_shown_escaped() {
         let mut v = Violations::new();
         v.add("name", "A\0B\n", "c");
-        assert!(v.finish().unwrap_err().message.contains("Value 'A\\u{0}B\\n' at 'name'"));
+        assert!(
+            v.finish()
+                .unwrap_err()
+                .message
+                .contains("Value 'A\\u{0}B\\n' at 'name'")
+        );
     }
 
     #[test]

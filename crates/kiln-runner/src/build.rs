@@ -61,7 +61,8 @@ pub struct BuildJob {
     pub work_dir: PathBuf,
     /// The build's log file (appended to; may already exist).
     pub log_path: PathBuf,
-    /// Credential for an `http(s)://` source location.
+    /// The imported credential of the source's forge; used only for an `https://` location on
+    /// one of its hosts (the log says why otherwise).
     pub source_credential: Option<GitCredential>,
     /// Where S3-type artifacts go.
     pub artifact_store: Arc<ArtifactStore>,
@@ -423,7 +424,18 @@ impl Run<'_> {
         let Some(location) = source.location.clone().filter(|l| !l.trim().is_empty()) else {
             return Ok(Err(client_error("The source has no location")));
         };
-        let is_http = location.starts_with("https://") || location.starts_with("http://");
+        let credential = self.source_credential.take().and_then(|credential| {
+            match credential.destination(&location) {
+                Ok(_) => Some(credential),
+                Err(withheld) => {
+                    self.log.line(&format!(
+                        "The imported {} source credential was not used: {withheld}",
+                        credential.server_type
+                    ));
+                    None
+                }
+            }
+        });
         let request = CheckoutRequest {
             version: self.record.settings.source_version.clone(),
             dest: self.src_dir.clone(),
@@ -435,12 +447,7 @@ impl Run<'_> {
                 .as_ref()
                 .and_then(|config| config.fetch_submodules)
                 .unwrap_or(false),
-            // The credential is for the git host only; git refuses it for other locations.
-            credential: if is_http {
-                self.source_credential.take()
-            } else {
-                None
-            },
+            credential,
             location,
         };
         match source::checkout(&request, self.log.file(), &self.cancel).await {

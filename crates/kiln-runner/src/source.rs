@@ -2,8 +2,10 @@
 //! `git` CLI (as Buildkite, GitLab Runner and Woodpecker do) in a scrubbed environment.
 //!
 //! Credentials reach git only through `GIT_ASKPASS`: a tiny script that echoes a token taken from
-//! the environment of the git child process, and only for the source's own origin. The token is
-//! never part of a URL, a process argument or anything written to the build log.
+//! the environment of the git child process, and only for the source's own origin. A credential
+//! is bound to its forge's hosts ([`kiln_domain::source::hosts`]): it is used only for an
+//! `https://` location on one of them, and git follows no redirect while it holds one. The
+//! token is never part of a URL, a process argument or anything written to the build log.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -12,15 +14,13 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use kiln_domain::source::hosts::{CredentialHost, HttpsLocation, Withheld, credential_destination};
+use kiln_domain::source::{MAX_VERSION_LEN, check_git_location};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
-/// Longest source version accepted (git itself has no limit; CodeBuild versions are short).
-const MAX_VERSION_LEN: usize = 1024;
-/// Longest source location accepted.
-const MAX_LOCATION_LEN: usize = 4096;
 /// Cap on what we read from git's stdout (`ls-remote` for a handful of refs, `rev-parse`).
 const MAX_GIT_STDOUT: usize = 1 << 20;
 /// How much of git's stderr is kept for the error message (all of it goes to the log).
@@ -40,6 +40,8 @@ const PASSED_THROUGH_ENV: &[&str] = &[
     "NO_PROXY",
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
+    "GIT_SSL_CAINFO",
+    "GIT_SSL_CAPATH",
 ];
 
 const ASKPASS_USERNAME_PROMPT: &str = "KILN_ASKPASS_USERNAME_PROMPT";
@@ -71,14 +73,26 @@ pub struct CheckoutRequest {
     /// `Some(n)` with `n > 0` makes a shallow fetch of depth `n`; `None` or `Some(0)` is full.
     pub clone_depth: Option<u32>,
     pub fetch_submodules: bool,
-    /// HTTP(S) credential; only for an `http://` or `https://` location.
+    /// Credential for an `https://` location on one of its hosts.
     pub credential: Option<GitCredential>,
 }
 
+/// An imported source credential and where it may be sent.
 #[derive(Debug)]
 pub struct GitCredential {
+    /// The forge it belongs to (`GITHUB`, …), for messages.
+    pub server_type: String,
     pub username: String,
     pub token: SecretString,
+    /// The only hosts it may be sent to, over https.
+    pub hosts: Vec<CredentialHost>,
+}
+
+impl GitCredential {
+    /// Where the credential goes for `location`, or why it may not go there.
+    pub fn destination(&self, location: &str) -> Result<HttpsLocation, Withheld> {
+        credential_destination(&self.server_type, &self.hosts, location)
+    }
 }
 
 /// The result of a checkout: HEAD is detached at `resolved_commit`, as in CodeBuild.
@@ -116,6 +130,8 @@ pub enum SourceError {
     },
     #[error("invalid source location: {0}")]
     InvalidLocation(&'static str),
+    #[error("the source credential cannot be used: {0}")]
+    CredentialWithheld(Withheld),
     #[error("checkout directory {} must be absent or an empty directory", .0.display())]
     DestinationNotEmpty(PathBuf),
     #[error("source version {0:?} not found: the repository has no such branch, tag or commit")]
@@ -233,70 +249,9 @@ fn validate_ref_name(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// The scheme, user and `host[:port]` of an `http(s)://` location, as git names them in its
-/// credential prompts.
-#[derive(Debug, PartialEq, Eq)]
-struct HttpOrigin {
-    scheme: String,
-    user: Option<String>,
-    host: String,
-}
-
+/// The API's check of a location, made again before git runs (the project may predate it).
 fn validate_location(location: &str) -> Result<(), SourceError> {
-    if location.trim().is_empty() {
-        return Err(SourceError::InvalidLocation("is empty"));
-    }
-    if location.len() > MAX_LOCATION_LEN {
-        return Err(SourceError::InvalidLocation("is too long"));
-    }
-    if location.starts_with('-') {
-        return Err(SourceError::InvalidLocation("must not start with '-'"));
-    }
-    if location.chars().any(char::is_control) {
-        return Err(SourceError::InvalidLocation(
-            "must not contain control characters",
-        ));
-    }
-    // `<transport>::<address>` runs a remote helper program; no CodeBuild source needs one.
-    if let Some((transport, _)) = location.split_once("::")
-        && !transport.contains('/')
-    {
-        return Err(SourceError::InvalidLocation(
-            "remote-helper locations (<transport>::<address>) are not supported",
-        ));
-    }
-    if let Some((_, rest)) = location.split_once("://") {
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        if let Some((userinfo, _)) = authority.rsplit_once('@')
-            && userinfo.contains(':')
-        {
-            return Err(SourceError::InvalidLocation(
-                "credentials must not be embedded in the location; use a source credential",
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn http_origin(location: &str) -> Option<HttpOrigin> {
-    let (scheme, rest) = location.split_once("://")?;
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "http" && scheme != "https" {
-        return None;
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let (user, host) = match authority.rsplit_once('@') {
-        Some((user, host)) => (Some(user.to_owned()), host),
-        None => (None, authority),
-    };
-    if host.is_empty() {
-        return None;
-    }
-    Some(HttpOrigin {
-        scheme,
-        user,
-        host: host.to_owned(),
-    })
+    check_git_location(location).map_err(SourceError::InvalidLocation)
 }
 
 /// Where the fetched version ends up, and what ref it is.
@@ -665,6 +620,10 @@ impl<'a> Git<'a> {
         log: &'a File,
         cancel: &'a CancellationToken,
     ) -> Result<Self, SourceError> {
+        let origin = credential
+            .map(|credential| credential.destination(location))
+            .transpose()
+            .map_err(SourceError::CredentialWithheld)?;
         let home = scratch.join("home");
         std::fs::create_dir(&home)?;
         let mut env: Vec<(OsString, OsString)> = PASSED_THROUGH_ENV
@@ -683,12 +642,19 @@ impl<'a> Git<'a> {
             ]
             .map(|(k, v)| (k.into(), v.to_owned())),
         );
-        if let Some(credential) = credential {
-            let origin = http_origin(location).ok_or(SourceError::InvalidLocation(
-                "a credential can only be used with an http:// or https:// location",
-            ))?;
+        if let (Some(credential), Some(origin)) = (credential, origin) {
             let askpass = write_askpass_script(scratch)?;
             env.extend(askpass_env(&origin, credential, &askpass));
+            // A redirect could move the fetch (and the credential git holds) to another host:
+            // none is followed while a credential is in play.
+            env.extend(
+                [
+                    ("GIT_CONFIG_COUNT", "1"),
+                    ("GIT_CONFIG_KEY_0", "http.followRedirects"),
+                    ("GIT_CONFIG_VALUE_0", "false"),
+                ]
+                .map(|(k, v)| (k.into(), v.into())),
+            );
         }
         Ok(Self { env, log, cancel })
     }
@@ -781,22 +747,22 @@ fn write_askpass_script(dir: &Path) -> Result<PathBuf, SourceError> {
 
 /// Environment for the git child: the askpass program and the only answers it may give.
 fn askpass_env(
-    origin: &HttpOrigin,
+    origin: &HttpsLocation,
     credential: &GitCredential,
     askpass: &Path,
 ) -> Vec<(OsString, OsString)> {
-    let HttpOrigin { scheme, user, host } = origin;
+    let authority = &origin.authority;
     // git asks for a username only when the URL has none, then for the password of that user.
-    let username = user.as_deref().unwrap_or(&credential.username);
+    let username = origin.user.as_deref().unwrap_or(&credential.username);
     vec![
         ("GIT_ASKPASS".into(), askpass.into()),
         (
             ASKPASS_USERNAME_PROMPT.into(),
-            format!("Username for '{scheme}://{host}': ").into(),
+            format!("Username for 'https://{authority}': ").into(),
         ),
         (
             ASKPASS_PASSWORD_PROMPT.into(),
-            format!("Password for '{scheme}://{username}@{host}': ").into(),
+            format!("Password for 'https://{username}@{authority}': ").into(),
         ),
         (ASKPASS_USERNAME.into(), username.into()),
         (

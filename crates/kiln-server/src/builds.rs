@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, PhaseType, context_codes};
+use kiln_domain::source::hosts::SourceHosts;
 use kiln_runner::artifacts::ArtifactStore;
 use kiln_runner::build::{BuildJob, BuildSink, run_build};
 use kiln_runner::docker::RegistryAuth;
@@ -31,6 +32,8 @@ pub struct BuildSettings {
     pub executor: Executor,
     /// Registry credentials by the name a project's `registryCredential.credential` gives.
     pub registry_credentials: HashMap<String, RegistryAuth>,
+    /// The hosts of the forges whose host is configured (GitHub Enterprise, GitLab self-managed).
+    pub source_hosts: SourceHosts,
 }
 
 /// A running build's handles.
@@ -323,7 +326,8 @@ impl BuildManager {
         });
     }
 
-    /// The imported credential for the build's source provider, if any.
+    /// The imported credential for the build's source provider, if any, bound to the
+    /// provider's hosts.
     async fn source_credential(&self, build: &BuildRecord) -> Option<GitCredential> {
         let server_type = build.settings.source.source_type.as_deref()?;
         let credentials = match self.store.source_credentials(&build.account_id).await {
@@ -345,6 +349,8 @@ impl BuildManager {
             .to_string()
         });
         Some(GitCredential {
+            hosts: self.settings.source_hosts.hosts_for(server_type),
+            server_type: server_type.to_owned(),
             username,
             token: credential.token.into(),
         })

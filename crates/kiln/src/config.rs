@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Args;
+use kiln_domain::source::hosts::{CredentialHost, SourceHosts};
 use serde::Deserialize;
 
 #[derive(Debug, Args)]
@@ -66,6 +67,41 @@ struct FileConfig {
     docker: DockerSection,
     #[serde(default)]
     registry_credentials: Vec<RegistryCredentialConfig>,
+    #[serde(default)]
+    source_hosts: SourceHostsConfig,
+}
+
+/// `[source_hosts]`: the hosts (`host` or `host:port`, https only) that GITHUB_ENTERPRISE and
+/// GITLAB_SELF_MANAGED source credentials may be sent to. GITHUB, GITLAB and BITBUCKET
+/// credentials go to github.com, gitlab.com and bitbucket.org only.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourceHostsConfig {
+    #[serde(default)]
+    github_enterprise: Vec<String>,
+    #[serde(default)]
+    gitlab_self_managed: Vec<String>,
+}
+
+impl SourceHostsConfig {
+    fn resolve(&self) -> anyhow::Result<SourceHosts> {
+        let parse = |key: &str, hosts: &[String]| {
+            hosts
+                .iter()
+                .map(|host| {
+                    CredentialHost::parse(host).map_err(|why| {
+                        anyhow::anyhow!(
+                            "source_hosts.{key}: {host:?} is not host or host:port: {why}"
+                        )
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()
+        };
+        Ok(SourceHosts {
+            github_enterprise: parse("github_enterprise", &self.github_enterprise)?,
+            gitlab_self_managed: parse("gitlab_self_managed", &self.gitlab_self_managed)?,
+        })
+    }
 }
 
 /// The Docker executor's settings.
@@ -117,6 +153,7 @@ pub struct Settings {
     pub executor: kiln_runner::executor::ExecutorChoice,
     pub docker: DockerSection,
     pub registry_credentials: Vec<RegistryCredentialConfig>,
+    pub source_hosts: SourceHosts,
 }
 
 impl Settings {
@@ -176,6 +213,7 @@ impl Settings {
                     anyhow::anyhow!("executor {text:?} must be docker, local or auto")
                 })?,
             },
+            source_hosts: file.source_hosts.resolve()?,
             docker: file.docker,
             registry_credentials: file.registry_credentials,
         })

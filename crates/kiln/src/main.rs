@@ -131,6 +131,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             artifact_store: Arc::new(artifact_store),
             executor: executor.clone(),
             registry_credentials,
+            source_hosts: settings.source_hosts.clone(),
         },
     );
     builds

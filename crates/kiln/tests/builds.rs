@@ -23,7 +23,7 @@ use common::builds::{
 use common::docker::{
     BUILD_IMAGE, containers_of, engine_available, ensure_image, server_config, wait_no_container,
 };
-use common::git::{GitHttpServer, GitRepo};
+use common::git::{GitHttpOptions, GitHttpServer, GitRepo, SelfSignedCert};
 use common::{
     ACCOUNT_A, KilnServer, KilnServerBuilder, aws, aws_batch, boto3, command, wait_until,
 };
@@ -1309,7 +1309,27 @@ fn watch_command_lines(needle: String, done: Arc<AtomicBool>) -> thread::JoinHan
 
 fn a_private_repository_builds_with_an_imported_token_that_never_shows(executor: Executor) {
     const TOKEN: &str = "ghp_kilnTestToken0123456789abcdefSECRET";
-    let server = executor.server();
+    let root = tempfile::tempdir().unwrap();
+    // A GitHub Enterprise host: https, listed in kiln.toml, its certificate trusted by git.
+    let cert = SelfSignedCert::create(&root.path().join("tls"));
+    let repos = root.path().join("served");
+    std::fs::create_dir_all(&repos).unwrap();
+    let git_server = GitHttpServer::start_with(
+        &repos,
+        TOKEN,
+        &GitHttpOptions {
+            tls: Some(&cert),
+            ..GitHttpOptions::default()
+        },
+    );
+    let server = executor
+        .builder()
+        .config(format!(
+            "[source_hosts]\ngithub_enterprise = [\"127.0.0.1:{}\"]",
+            git_server.port()
+        ))
+        .env("GIT_SSL_CAINFO", cert.cert.display().to_string())
+        .start();
     let repo = GitRepo::init(server.root().join("work"));
     let sha = repo.commit(
         &[(
@@ -1318,11 +1338,10 @@ fn a_private_repository_builds_with_an_imported_token_that_never_shows(executor:
         )],
         "private code",
     );
-    let repos = server.root().join("served");
-    std::fs::create_dir_all(&repos).unwrap();
     repo.bare_clone(&repos, "private");
-    let git_server = GitHttpServer::start(&repos, TOKEN);
-    create_project(&server, &project("private", &git_server.url("private")));
+    let mut input = project("private", &git_server.url("private"));
+    input["source"]["type"] = "GITHUB_ENTERPRISE".into();
+    create_project(&server, &input);
 
     // Without a credential the server refuses the checkout.
     let refused = wait_build(&server, id_of(&start_build(&server, "private", &[])));
@@ -1341,7 +1360,7 @@ fn a_private_repository_builds_with_an_imported_token_that_never_shows(executor:
             "codebuild",
             "import-source-credentials",
             "--server-type",
-            "GITHUB",
+            "GITHUB_ENTERPRISE",
             "--auth-type",
             "PERSONAL_ACCESS_TOKEN",
             "--token",

@@ -71,7 +71,9 @@ fn check_host(host: &str) -> Result<(), &'static str> {
             && label.len() <= 63
             && !label.starts_with('-')
             && !label.ends_with('-')
-            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
     };
     if host.is_empty() || host.len() > MAX_HOST_LEN || !host.split('.').all(label_ok) {
         return Err("the host must be a DNS name or an IPv4 address (letters, digits, '.', '-')");
@@ -179,8 +181,8 @@ pub fn credential_destination(
                 .join(", https://")
         ),
     };
-    let parsed = https_location(location)
-        .map_err(|why| Withheld(format!("{why}; {}", allowed())))?;
+    let parsed =
+        https_location(location).map_err(|why| Withheld(format!("{why}; {}", allowed())))?;
     if hosts.contains(&parsed.host) {
         Ok(parsed)
     } else {
@@ -222,7 +224,10 @@ mod tests {
             ("GITHUB_ENTERPRISE", "https://ghe.example.com/o/r.git"),
             ("GITHUB_ENTERPRISE", "https://127.0.0.1:8443/o/r.git"),
         ] {
-            assert!(decide(server_type, location).is_ok(), "{server_type} {location}");
+            assert!(
+                decide(server_type, location).is_ok(),
+                "{server_type} {location}"
+            );
         }
         let parsed = decide("BITBUCKET", "https://me@bitbucket.org/t/r.git").unwrap();
         assert_eq!(parsed.user.as_deref(), Some("me"));
@@ -259,9 +264,15 @@ mod tests {
             ("GITHUB_ENTERPRISE", "https://127.0.0.1/o/r.git"),
             ("GITHUB_ENTERPRISE", "https://127.0.0.1:8444/o/r.git"),
             ("GITLAB_SELF_MANAGED", "https://gitlab.example.com/o/r.git"),
-            ("CODECOMMIT", "https://git-codecommit.us-east-1.amazonaws.com/v1/repos/r"),
+            (
+                "CODECOMMIT",
+                "https://git-codecommit.us-east-1.amazonaws.com/v1/repos/r",
+            ),
         ] {
-            assert!(decide(server_type, location).is_err(), "{server_type} {location}");
+            assert!(
+                decide(server_type, location).is_err(),
+                "{server_type} {location}"
+            );
         }
     }
 
@@ -284,7 +295,9 @@ mod tests {
     #[test]
     fn configured_hosts_are_names_or_addresses_with_an_optional_port() {
         assert_eq!(
-            CredentialHost::parse("Git.Example.com:8443").unwrap().to_string(),
+            CredentialHost::parse("Git.Example.com:8443")
+                .unwrap()
+                .to_string(),
             "git.example.com:8443"
         );
         assert_eq!(CredentialHost::parse("h:443").unwrap().to_string(), "h");

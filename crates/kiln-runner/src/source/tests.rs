@@ -193,24 +193,6 @@ fn validates_locations() {
     }
 }
 
-#[test]
-fn parses_http_origins() {
-    assert_eq!(
-        http_origin("https://git.example.com:8443/org/repo.git?x=1"),
-        Some(HttpOrigin {
-            scheme: "https".into(),
-            user: None,
-            host: "git.example.com:8443".into(),
-        })
-    );
-    assert_eq!(
-        http_origin("HTTP://bob@example.com/repo").map(|o| (o.scheme, o.user)),
-        Some(("http".into(), Some("bob".into())))
-    );
-    assert_eq!(http_origin("ssh://git@example.com/repo"), None);
-    assert_eq!(http_origin("/srv/repo"), None);
-}
-
 #[tokio::test]
 async fn resolves_every_version_form() {
     let fx = fixture();
@@ -514,11 +496,21 @@ async fn fetches_submodules_when_asked() {
 
 const TOKEN: &str = "tok3n-Zq9-secret";
 
-fn credential() -> GitCredential {
+/// A credential bound to `hosts` (`host[:port]`).
+fn credential_for(hosts: &[&str]) -> GitCredential {
     GitCredential {
+        server_type: "GITHUB_ENTERPRISE".into(),
         username: "builder".into(),
         token: SecretString::from(TOKEN),
+        hosts: hosts
+            .iter()
+            .map(|h| CredentialHost::parse(h).unwrap())
+            .collect(),
     }
+}
+
+fn credential() -> GitCredential {
+    credential_for(&["git.example.com"])
 }
 
 fn run_askpass(env: &[(OsString, OsString)], prompt: &str) -> Option<String> {
@@ -548,7 +540,9 @@ fn askpass_answers_only_its_own_origin() {
         std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
         0o700
     );
-    let origin = http_origin("https://git.example.com/org/repo.git").unwrap();
+    let origin = credential()
+        .destination("https://git.example.com/org/repo.git")
+        .unwrap();
     let env = askpass_env(&origin, &credential(), &script);
 
     let user = run_askpass(&env, "Username for 'https://git.example.com': ");
@@ -587,34 +581,58 @@ fn token_is_never_a_process_argument() {
         .map(|(k, _)| k.to_owned())
         .collect();
     assert_eq!(holders, [OsString::from(ASKPASS_TOKEN)]);
+    // No redirect is followed while git holds the credential; set through the environment.
+    let env: Vec<(String, String)> = cmd
+        .get_envs()
+        .filter_map(|(k, v)| Some((k.to_str()?.to_owned(), v?.to_str()?.to_owned())))
+        .collect();
+    for pair in [
+        ("GIT_CONFIG_COUNT", "1"),
+        ("GIT_CONFIG_KEY_0", "http.followRedirects"),
+        ("GIT_CONFIG_VALUE_0", "false"),
+    ] {
+        assert!(
+            env.contains(&(pair.0.to_owned(), pair.1.to_owned())),
+            "{pair:?}"
+        );
+    }
     // The script on disk holds no secret.
     let script = std::fs::read_to_string(scratch.path().join("askpass.sh")).unwrap();
     assert!(!script.contains(TOKEN));
 }
 
 #[test]
-fn credential_needs_an_http_location() {
+fn credential_needs_an_https_location_on_its_hosts() {
     let scratch = tempfile::tempdir().unwrap();
     let log = log_file(scratch.path());
     let cancel = CancellationToken::new();
-    let err = Git::new(
-        scratch.path(),
+    for location in [
         "/srv/repo",
-        Some(&credential()),
-        &log,
-        &cancel,
-    )
-    .err()
-    .unwrap();
-    assert!(matches!(err, SourceError::InvalidLocation(_)), "{err}");
+        "http://git.example.com/org/repo.git",
+        "https://git.example.com:8443/org/repo.git",
+        "https://git.example.com@evil.example/org/repo.git",
+        "https://evil.example/org/repo.git",
+    ] {
+        let err = Git::new(scratch.path(), location, Some(&credential()), &log, &cancel)
+            .err()
+            .unwrap();
+        assert!(
+            matches!(err, SourceError::CredentialWithheld(_)),
+            "{location}: {err}"
+        );
+    }
 }
 
-/// A server that demands Basic auth and records every Authorization header it is sent.
-fn serve_unauthorized(listener: TcpListener) -> std::thread::JoinHandle<Vec<String>> {
+/// A server that demands Basic auth and records every Authorization header it is sent, over
+/// `connections` connections.
+fn serve_unauthorized(
+    listener: TcpListener,
+    connections: usize,
+) -> std::thread::JoinHandle<Vec<String>> {
     std::thread::spawn(move || {
         let mut seen = Vec::new();
         listener.set_nonblocking(false).unwrap();
-        for _ in 0..2 {
+        for _ in 0..connections {
             let Ok((mut conn, _)) = listener.accept() else {
                 break;
             };
@@ -645,30 +663,27 @@ fn serve_unauthorized(listener: TcpListener) -> std::thread::JoinHandle<Vec<Stri
 }
 
 #[tokio::test]
-async fn credential_reaches_server_but_not_the_log() {
+async fn credential_is_never_sent_in_clear_text() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let server = serve_unauthorized(listener);
+    let server = serve_unauthorized(listener, 1);
     let work = tempfile::tempdir().unwrap();
     let log = log_file(work.path());
     let mut req = request(Path::new("unused"), Some("main"), &work.path().join("src"));
     req.location = format!("http://127.0.0.1:{port}/org/repo.git");
-    req.credential = Some(credential());
+    // Even bound to this very host, a credential does not travel over http://.
+    req.credential = Some(credential_for(&[&format!("127.0.0.1:{port}")]));
     let err = run(&req, &log).await.unwrap_err();
-    assert!(matches!(err, SourceError::Git { .. }), "{err}");
+    assert!(matches!(err, SourceError::CredentialWithheld(_)), "{err}");
+    assert!(err.to_string().contains("only sent over https://"), "{err}");
     assert!(!err.to_string().contains(TOKEN));
 
-    let expected = StdCommand::new("sh")
-        .args(["-c", &format!("printf '%s' 'builder:{TOKEN}' | base64")])
-        .output()
-        .unwrap();
-    let expected = String::from_utf8(expected.stdout).unwrap();
+    // Without the credential git reaches the server, which sees no Authorization header.
+    req.credential = None;
+    let err = run(&req, &log).await.unwrap_err();
+    assert!(matches!(err, SourceError::Git { .. }), "{err}");
     let headers = server.join().unwrap();
-    assert_eq!(
-        headers,
-        [format!("Authorization: Basic {}", expected.trim())]
-    );
+    assert_eq!(headers, Vec::<String>::new());
     let logged = std::fs::read_to_string(work.path().join("log")).unwrap();
-    assert!(logged.contains("Authentication failed"), "{logged}");
     assert!(!logged.contains(TOKEN));
 }

@@ -86,23 +86,97 @@ impl GitRepo {
     }
 }
 
+/// A self-signed certificate for `127.0.0.1` (made with the `openssl` CLI), which is its own
+/// CA: git trusts it through `GIT_SSL_CAINFO`.
+pub struct SelfSignedCert {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl SelfSignedCert {
+    pub fn create(dir: &Path) -> SelfSignedCert {
+        std::fs::create_dir_all(dir).unwrap();
+        let cert = dir.join("cert.pem");
+        let key = dir.join("key.pem");
+        let output = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-keyout",
+            ])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("running openssl");
+        assert!(
+            output.status.success(),
+            "openssl req failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        SelfSignedCert { cert, key }
+    }
+}
+
+/// How a [`GitHttpServer`] serves.
+#[derive(Default)]
+pub struct GitHttpOptions<'a> {
+    /// Serve https with this certificate.
+    pub tls: Option<&'a SelfSignedCert>,
+    /// Answer every authorized request with a redirect to this base URL.
+    pub redirect_to: Option<String>,
+}
+
 /// `git http-backend` behind HTTP basic auth (`tests/py/git_http_server.py`), serving the bare
 /// repositories of one directory; any user name with the right password is let in. Every
 /// request line is kept in `<root>/requests.log`.
 pub struct GitHttpServer {
     child: Child,
     port: u16,
+    scheme: &'static str,
+    request_log: PathBuf,
 }
 
 impl GitHttpServer {
     pub fn start(repos_root: &Path, password: &str) -> GitHttpServer {
-        let mut child = Command::new("python3")
+        Self::start_with(repos_root, password, &GitHttpOptions::default())
+    }
+
+    pub fn start_with(
+        repos_root: &Path,
+        password: &str,
+        options: &GitHttpOptions<'_>,
+    ) -> GitHttpServer {
+        let mut command = Command::new("python3");
+        command
             .arg(concat!(
                 env!("CARGO_MANIFEST_DIR"),
                 "/tests/py/git_http_server.py"
             ))
             .arg(repos_root)
-            .env("KILN_TEST_GIT_PASSWORD", password)
+            .env("KILN_TEST_GIT_PASSWORD", password);
+        if let Some(tls) = options.tls {
+            command
+                .env("KILN_TEST_TLS_CERT", &tls.cert)
+                .env("KILN_TEST_TLS_KEY", &tls.key);
+        }
+        if let Some(target) = &options.redirect_to {
+            command.env("KILN_TEST_REDIRECT_TO", target);
+        }
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -116,12 +190,39 @@ impl GitHttpServer {
             .strip_prefix("port ")
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("git HTTP server did not say its port: {line:?}"));
-        GitHttpServer { child, port }
+        GitHttpServer {
+            child,
+            port,
+            scheme: if options.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            },
+            request_log: repos_root.join("requests.log"),
+        }
     }
 
-    /// `http://127.0.0.1:PORT/<name>.git`
+    /// `http(s)://127.0.0.1:PORT/<name>.git`
     pub fn url(&self, name: &str) -> String {
-        format!("http://127.0.0.1:{}/{name}.git", self.port)
+        format!("{}://127.0.0.1:{}/{name}.git", self.scheme, self.port)
+    }
+
+    /// `http(s)://127.0.0.1:PORT`
+    pub fn base_url(&self) -> String {
+        format!("{}://127.0.0.1:{}", self.scheme, self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Every request received so far: `METHOD PATH AUTHORIZATION` (`-` without one).
+    pub fn requests(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.request_log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
     }
 }
 

@@ -2,17 +2,26 @@
 
 Usage: git_http_server.py REPOS_ROOT   (password in KILN_TEST_GIT_PASSWORD)
 Prints `port N` once listening on 127.0.0.1. Requests without the password get 401 with a
-Basic challenge, so git asks its askpass program for credentials.
+Basic challenge, so git asks its askpass program for credentials. Every request is appended to
+REPOS_ROOT/requests.log as `METHOD PATH Authorization-header-or-"-"`.
+
+Optional: KILN_TEST_TLS_CERT and KILN_TEST_TLS_KEY (PEM files) serve https; with
+KILN_TEST_REDIRECT_TO=<base URL>, authorized requests are redirected (302) there.
 """
 
 import base64
 import os
+import ssl
 import subprocess
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ROOT = sys.argv[1]
 PASSWORD = os.environ["KILN_TEST_GIT_PASSWORD"]
+REDIRECT_TO = os.environ.get("KILN_TEST_REDIRECT_TO")
+REQUEST_LOG = os.path.join(ROOT, "requests.log")
+LOG_LOCK = threading.Lock()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -31,11 +40,23 @@ class Handler(BaseHTTPRequestHandler):
             return None
         return user if password == PASSWORD else None
 
+    def record(self):
+        line = f"{self.command} {self.path} {self.headers.get('Authorization', '-')}\n"
+        with LOG_LOCK, open(REQUEST_LOG, "a") as log:
+            log.write(line)
+
     def handle_any(self):
+        self.record()
         user = self.authorized()
         if user is None:
             self.send_response(401)
             self.send_header("WWW-Authenticate", 'Basic realm="kiln-test"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if REDIRECT_TO:
+            self.send_response(302)
+            self.send_header("Location", REDIRECT_TO + self.path)
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
@@ -83,5 +104,9 @@ class Handler(BaseHTTPRequestHandler):
 
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+if os.environ.get("KILN_TEST_TLS_CERT"):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(os.environ["KILN_TEST_TLS_CERT"], os.environ["KILN_TEST_TLS_KEY"])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 print(f"port {server.server_address[1]}", flush=True)
 server.serve_forever()
