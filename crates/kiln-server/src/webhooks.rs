@@ -3,7 +3,9 @@
 //!
 //! The token names the webhook; the forge's signature over the raw body proves the delivery
 //! genuine before anything is parsed. Every delivery to a known webhook is recorded with what
-//! became of it, and a delivery id is processed once.
+//! became of it. A delivery id is processed once, and so is a signed body within
+//! [`REPLAY_WINDOW`]: a body replayed under another delivery id, an upper-cased one or none is a
+//! duplicate. Both claims live in the store, shared by every Kiln serving the database.
 
 use std::sync::Arc;
 
@@ -20,8 +22,9 @@ use kiln_domain::webhook::filter;
 use kiln_domain::webhook::{
     BuildPlan, Delivery, DeliveryOutcome, DeliveryRecord, Forge, Headers, Parsed, WebhookRecord,
 };
-use kiln_store::StoreError;
+use kiln_store::{BodyClaim, Claim, StoreError};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use crate::api::builds::{new_build, refuse_unsupported_platform, submit};
 use crate::state::AppState;
@@ -31,6 +34,9 @@ use crate::state::AppState;
 pub const MAX_WEBHOOK_BODY: usize = 4 * 1024 * 1024;
 /// Most deliveries [`recent_deliveries`] returns.
 pub const MAX_RECENT_DELIVERIES: u64 = 500;
+/// How long a signed body, once received, makes the same body a duplicate. Forges send a new
+/// body for every event (timestamps, commits, ids), and redeliver under the same delivery id.
+pub const REPLAY_WINDOW: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 
 /// The request's headers, as the domain reads them.
 struct RequestHeaders<'a>(&'a HeaderMap);
@@ -142,9 +148,9 @@ async fn receive(state: &AppState, uri: &Uri, headers: &HeaderMap, body: Body) -
             save_unclaimed(state, &record).await;
             refusal
         }
-        Ok(decision) => {
+        Ok((decision, body_sha256)) => {
             record.verified = true;
-            act(state, &hook, decision, &mut record).await
+            act(state, &hook, decision, &body_sha256, &mut record).await
         }
     };
     tracing::info!(
@@ -171,13 +177,14 @@ enum Decision {
     },
 }
 
-/// Reads, authenticates and understands a delivery, or refuses it.
+/// Reads, authenticates and understands a delivery, or refuses it. Returns what it asks for
+/// and the SHA-256 (hex) of its signed body.
 async fn accept(
     hook: &WebhookRecord,
     delivery: Option<&Delivery>,
     headers: &RequestHeaders<'_>,
     body: Body,
-) -> Result<Decision, Reply> {
+) -> Result<(Decision, String), Reply> {
     let body = axum::body::to_bytes(body, MAX_WEBHOOK_BODY)
         .await
         .map_err(|_| {
@@ -198,7 +205,10 @@ async fn accept(
     let parsed = delivery
         .parse(&body)
         .map_err(|why| Reply::refused(StatusCode::BAD_REQUEST, why))?;
-    Ok(decide(hook, delivery, parsed))
+    Ok((
+        decide(hook, delivery, parsed),
+        hex::encode(Sha256::digest(&body)),
+    ))
 }
 
 fn decide(hook: &WebhookRecord, delivery: &Delivery, parsed: Parsed) -> Decision {
@@ -227,11 +237,12 @@ fn decide(hook: &WebhookRecord, delivery: &Delivery, parsed: Parsed) -> Decision
     }
 }
 
-/// Carries out a genuine delivery's decision, once per delivery id.
+/// Carries out a genuine delivery's decision, once per delivery id and signed body.
 async fn act(
     state: &AppState,
     hook: &WebhookRecord,
     decision: Decision,
+    body_sha256: &str,
     record: &mut DeliveryRecord,
 ) -> Reply {
     match decision {
@@ -241,7 +252,7 @@ async fn act(
             }
             record.outcome = DeliveryOutcome::Filtered;
             record.reason.clone_from(&why);
-            match claim(state, record).await {
+            match claim(state, record, body_sha256).await {
                 Ok(_) => Reply::filtered(why),
                 Err(reply) => reply,
             }
@@ -250,7 +261,7 @@ async fn act(
             record.event = event;
             record.outcome = DeliveryOutcome::Built;
             record.reason = "starting a build".into();
-            let seq = match claim(state, record).await {
+            let seq = match claim(state, record, body_sha256).await {
                 Ok(seq) => seq,
                 Err(reply) => return reply,
             };
@@ -272,34 +283,42 @@ async fn act(
     }
 }
 
-/// Records a genuine delivery and claims its delivery id; a duplicate is recorded as such and
-/// answered without acting.
-async fn claim(state: &AppState, record: &DeliveryRecord) -> Result<i64, Reply> {
-    match state.store.insert_webhook_delivery(record, true).await {
-        Ok(seq) => Ok(seq),
-        Err(StoreError::AlreadyExists) => {
-            let why = format!(
-                "duplicate: delivery {} was received before",
-                record.delivery_id.as_deref().unwrap_or_default()
-            );
-            let duplicate = DeliveryRecord {
-                outcome: DeliveryOutcome::Filtered,
-                reason: why.clone(),
-                ..record.clone()
-            };
-            save_unclaimed(state, &duplicate).await;
-            Err(Reply::filtered(why))
+/// Records a genuine delivery and claims its delivery id and its body; a duplicate is recorded
+/// as such and answered without acting.
+async fn claim(state: &AppState, record: &DeliveryRecord, body_sha256: &str) -> Result<i64, Reply> {
+    let body = BodyClaim {
+        body_sha256,
+        window_start: record.received_at - REPLAY_WINDOW.as_secs_f64(),
+    };
+    let why = match state.store.claim_webhook_delivery(record, &body).await {
+        Ok(Claim::Claimed(seq)) => return Ok(seq),
+        Ok(Claim::DuplicateDeliveryId) => format!(
+            "duplicate: delivery {} was received before",
+            record.delivery_id.as_deref().unwrap_or_default()
+        ),
+        Ok(Claim::DuplicateBody) => format!(
+            "duplicate: the same signed body was received within the last {} hours",
+            REPLAY_WINDOW.as_secs() / 3600
+        ),
+        Err(StoreError::NotFound) => {
+            return Err(Reply::refused(StatusCode::NOT_FOUND, "unknown webhook"));
         }
-        Err(StoreError::NotFound) => Err(Reply::refused(StatusCode::NOT_FOUND, "unknown webhook")),
         Err(err) => {
             tracing::error!(error = %err, "store failure");
-            Err(Reply::internal())
+            return Err(Reply::internal());
         }
-    }
+    };
+    let duplicate = DeliveryRecord {
+        outcome: DeliveryOutcome::Filtered,
+        reason: why.clone(),
+        ..record.clone()
+    };
+    save_unclaimed(state, &duplicate).await;
+    Err(Reply::filtered(why))
 }
 
 async fn save_unclaimed(state: &AppState, record: &DeliveryRecord) {
-    if let Err(err) = state.store.insert_webhook_delivery(record, false).await {
+    if let Err(err) = state.store.insert_webhook_delivery(record).await {
         tracing::error!(error = %err, "cannot record a webhook delivery");
     }
 }

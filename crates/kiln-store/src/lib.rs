@@ -145,14 +145,18 @@ pub trait Store: Send + Sync + 'static {
     async fn update_webhook(&self, webhook: &WebhookRecord) -> StoreResult<()>;
     /// Returns whether a webhook was deleted; its delivery history stays with the project.
     async fn delete_webhook(&self, account_id: &str, project_name: &str) -> StoreResult<bool>;
-    /// Records a delivery and returns its sequence number. With `claim`, the delivery also
-    /// claims its delivery id: `AlreadyExists` when an earlier delivery to the project did.
-    /// Only the most recent deliveries of each project are kept.
-    async fn insert_webhook_delivery(
+    /// Records a genuine delivery that claims its delivery id (when it has one) and its body:
+    /// a duplicate when an earlier delivery to the project claimed the same id, or the same body
+    /// since `claim.window_start`; nothing is recorded then. Only the most recent deliveries of
+    /// each project are kept.
+    async fn claim_webhook_delivery(
         &self,
         delivery: &DeliveryRecord,
-        claim: bool,
-    ) -> StoreResult<i64>;
+        claim: &BodyClaim<'_>,
+    ) -> StoreResult<Claim>;
+    /// Records a delivery that claims nothing (refused, or a duplicate) and returns its sequence
+    /// number.
+    async fn insert_webhook_delivery(&self, delivery: &DeliveryRecord) -> StoreResult<i64>;
     /// Sets what became of a recorded delivery.
     async fn set_webhook_delivery_outcome(
         &self,
@@ -179,6 +183,26 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<ConsoleSession>>;
     /// Ends a console session (sign-out); returns whether there was one.
     async fn delete_console_session(&self, token_hash: &str) -> StoreResult<bool>;
+}
+
+/// A delivery's body, as it claims it against replays.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyClaim<'a> {
+    /// SHA-256 (hex) of the signed body.
+    pub body_sha256: &'a str,
+    /// Epoch seconds: claims older than this no longer make a body a duplicate.
+    pub window_start: f64,
+}
+
+/// What became of a delivery's claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// The delivery was recorded with this sequence number; it is the first of its kind.
+    Claimed(i64),
+    /// An earlier delivery to the project had the same delivery id.
+    DuplicateDeliveryId,
+    /// An earlier delivery to the project within the window had the same body.
+    DuplicateBody,
 }
 
 /// A signed-in web console user: the access key they signed in with and its account.

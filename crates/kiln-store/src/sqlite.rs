@@ -12,8 +12,12 @@ use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord, WebhookRecord};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use crate::{ConsoleSession, Page, ProjectSort, SourceCredential, Store, StoreError, StoreResult};
+use crate::{
+    BodyClaim, Claim, ConsoleSession, Page, ProjectSort, SourceCredential, Store, StoreError,
+    StoreResult,
+};
 
+mod deliveries;
 mod direct;
 
 use direct::{DirectReads, LATEST_STATUS_FOR_REF};
@@ -110,9 +114,6 @@ fn sql_int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// Deliveries kept per project, for claims and for other deliveries each.
-const DELIVERIES_KEPT: i64 = 500;
-
 fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_foreign_key_violation())
 }
@@ -131,23 +132,6 @@ fn webhook_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<WebhookRecord>
         config: serde_json::from_str(&config).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         created: row.try_get("created")?,
         last_modified_secret: row.try_get("last_modified_secret")?,
-    })
-}
-
-fn delivery_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<DeliveryRecord> {
-    let outcome: String = row.try_get("outcome")?;
-    Ok(DeliveryRecord {
-        account_id: row.try_get("account_id")?,
-        project_name: row.try_get("project_name")?,
-        delivery_id: row.try_get("delivery_id")?,
-        forge: row.try_get("forge")?,
-        event: row.try_get("event")?,
-        outcome: DeliveryOutcome::parse(&outcome)
-            .ok_or_else(|| StoreError::Corrupt(format!("delivery outcome {outcome}")))?,
-        reason: row.try_get("reason")?,
-        build_id: row.try_get("build_id")?,
-        received_at: row.try_get("received_at")?,
-        verified: row.try_get("verified")?,
     })
 }
 
@@ -578,55 +562,16 @@ impl Store for SqliteStore {
         Ok(result.rows_affected() > 0)
     }
 
-    async fn insert_webhook_delivery(
+    async fn claim_webhook_delivery(
         &self,
         delivery: &DeliveryRecord,
-        claim: bool,
-    ) -> StoreResult<i64> {
-        let claimed = claim && delivery.delivery_id.is_some();
-        let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query_scalar(
-            "INSERT INTO webhook_deliveries (account_id, project_name, delivery_id, forge, event,
-                outcome, reason, build_id, received_at, verified, claimed)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
-        )
-        .bind(&delivery.account_id)
-        .bind(&delivery.project_name)
-        .bind(&delivery.delivery_id)
-        .bind(&delivery.forge)
-        .bind(&delivery.event)
-        .bind(delivery.outcome.as_str())
-        .bind(&delivery.reason)
-        .bind(&delivery.build_id)
-        .bind(delivery.received_at)
-        .bind(delivery.verified)
-        .bind(claimed)
-        .fetch_one(&mut *tx)
-        .await;
-        let seq: i64 = match inserted {
-            Ok(seq) => seq,
-            Err(e) if is_unique_violation(&e) => return Err(StoreError::AlreadyExists),
-            Err(e) if is_foreign_key_violation(&e) => return Err(StoreError::NotFound),
-            Err(e) => return Err(e.into()),
-        };
-        // Claims and other deliveries are kept apart, so a flood of refused requests cannot
-        // push out the claims that stop a replayed delivery from building again.
-        sqlx::query(
-            "DELETE FROM webhook_deliveries WHERE account_id = ? AND project_name = ? AND claimed = ?
-             AND seq <= (SELECT seq FROM webhook_deliveries WHERE account_id = ? AND project_name = ?
-                         AND claimed = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)",
-        )
-        .bind(&delivery.account_id)
-        .bind(&delivery.project_name)
-        .bind(claimed)
-        .bind(&delivery.account_id)
-        .bind(&delivery.project_name)
-        .bind(claimed)
-        .bind(DELIVERIES_KEPT)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(seq)
+        claim: &BodyClaim<'_>,
+    ) -> StoreResult<Claim> {
+        deliveries::claim(&self.pool, delivery, claim).await
+    }
+
+    async fn insert_webhook_delivery(&self, delivery: &DeliveryRecord) -> StoreResult<i64> {
+        deliveries::record(&self.pool, delivery).await
     }
 
     async fn set_webhook_delivery_outcome(
@@ -636,17 +581,7 @@ impl Store for SqliteStore {
         reason: &str,
         build_id: Option<&str>,
     ) -> StoreResult<()> {
-        // A delivery pruned meanwhile has nothing left to update.
-        sqlx::query(
-            "UPDATE webhook_deliveries SET outcome = ?, reason = ?, build_id = ? WHERE seq = ?",
-        )
-        .bind(outcome.as_str())
-        .bind(reason)
-        .bind(build_id)
-        .bind(seq)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        deliveries::set_outcome(&self.pool, seq, outcome, reason, build_id).await
     }
 
     async fn recent_webhook_deliveries(
@@ -655,16 +590,7 @@ impl Store for SqliteStore {
         project_name: &str,
         limit: u64,
     ) -> StoreResult<Vec<DeliveryRecord>> {
-        let rows = sqlx::query(
-            "SELECT * FROM webhook_deliveries WHERE account_id = ? AND project_name = ?
-             ORDER BY seq DESC LIMIT ?",
-        )
-        .bind(account_id)
-        .bind(project_name)
-        .bind(sql_int(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(delivery_from_row).collect()
+        deliveries::recent(&self.pool, account_id, project_name, sql_int(limit)).await
     }
 
     async fn create_console_session(&self, session: &ConsoleSession, now: f64) -> StoreResult<()> {
@@ -730,7 +656,7 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
 
-    fn record(account: &str, name: &str, created: f64) -> ProjectRecord {
+    pub(super) fn record(account: &str, name: &str, created: f64) -> ProjectRecord {
         ProjectRecord {
             account_id: account.into(),
             name: name.into(),
@@ -868,7 +794,7 @@ mod tests {
         }
     }
 
-    fn delivery(name: &str, id: Option<&str>) -> DeliveryRecord {
+    pub(super) fn delivery(name: &str, id: Option<&str>) -> DeliveryRecord {
         DeliveryRecord {
             account_id: "1".into(),
             project_name: name.into(),
@@ -908,7 +834,7 @@ mod tests {
             "rotated"
         );
         store
-            .insert_webhook_delivery(&delivery("a", Some("d")), true)
+            .insert_webhook_delivery(&delivery("a", Some("d")))
             .await
             .unwrap();
         assert!(store.delete_project("1", "a").await.unwrap());
@@ -920,62 +846,6 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
-    }
-
-    #[tokio::test]
-    async fn deliveries_claim_their_id_once_and_are_pruned() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("kiln.db"))
-            .await
-            .unwrap();
-        store.create_project(&record("1", "a", 1.0)).await.unwrap();
-        store.create_project(&record("1", "b", 1.0)).await.unwrap();
-        let first = store
-            .insert_webhook_delivery(&delivery("a", Some("d1")), true)
-            .await
-            .unwrap();
-        assert!(matches!(
-            store
-                .insert_webhook_delivery(&delivery("a", Some("d1")), true)
-                .await,
-            Err(StoreError::AlreadyExists)
-        ));
-        // Unclaimed rows (refused, duplicates) and other projects do not collide.
-        store
-            .insert_webhook_delivery(&delivery("a", Some("d1")), false)
-            .await
-            .unwrap();
-        store
-            .insert_webhook_delivery(&delivery("b", Some("d1")), true)
-            .await
-            .unwrap();
-        store
-            .set_webhook_delivery_outcome(first, DeliveryOutcome::Built, "built", Some("a:u"))
-            .await
-            .unwrap();
-        let recent = store.recent_webhook_deliveries("1", "a", 10).await.unwrap();
-        assert_eq!(recent.len(), 2);
-        assert_eq!(recent[1].outcome, DeliveryOutcome::Built);
-        assert_eq!(recent[1].build_id.as_deref(), Some("a:u"));
-
-        for i in 0..DELIVERIES_KEPT + 5 {
-            store
-                .insert_webhook_delivery(&delivery("a", Some(&format!("x{i}"))), false)
-                .await
-                .unwrap();
-        }
-        let all = store
-            .recent_webhook_deliveries("1", "a", 10_000)
-            .await
-            .unwrap();
-        // The unclaimed ones are capped; the claim survives the flood.
-        assert_eq!(all.len() as i64, DELIVERIES_KEPT + 1);
-        assert!(matches!(
-            store
-                .insert_webhook_delivery(&delivery("a", Some("d1")), true)
-                .await,
-            Err(StoreError::AlreadyExists)
-        ));
     }
 
     #[tokio::test]

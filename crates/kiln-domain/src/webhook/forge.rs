@@ -146,7 +146,7 @@ pub struct Delivery {
     pub forge: Forge,
     /// The forge's event name (`push`, `Merge Request Hook`, `repo:push`…), bounded.
     pub event_name: String,
-    /// The forge's id for this delivery; the same on a redelivery.
+    /// The forge's id for this delivery (a UUID), lower-cased; the same on a redelivery.
     pub delivery_id: Option<String>,
 }
 
@@ -179,7 +179,7 @@ impl Delivery {
                     && id.len() <= MAX_DELIVERY_ID_LEN
                     && id.bytes().all(|b| b.is_ascii_graphic())
             })
-            .map(str::to_string);
+            .map(str::to_ascii_lowercase);
         Some(Delivery {
             forge,
             event_name,

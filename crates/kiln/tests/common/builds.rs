@@ -138,3 +138,18 @@ pub fn build_log(build: &Value) -> String {
     assert_eq!(status, 200, "reading the log: {body}");
     body
 }
+
+/// The ids of a project's builds (`aws codebuild list-builds-for-project`), newest first.
+pub fn build_ids(server: &KilnServer, project: &str) -> Vec<String> {
+    let out = aws(
+        server,
+        &ACCOUNT_A,
+        &[
+            "codebuild",
+            "list-builds-for-project",
+            "--project-name",
+            project,
+        ],
+    );
+    serde_json::from_value(out.ok()["ids"].clone()).unwrap()
+}

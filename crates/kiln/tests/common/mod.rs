@@ -840,4 +840,5 @@ pub fn file_mode(path: &Path) -> u32 {
 pub mod browser;
 pub mod builds;
 pub mod docker;
+pub mod forges;
 pub mod git;
