@@ -143,7 +143,6 @@ pub(crate) fn printable_prefix(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
 
     const BOTOCORE_STYLE: &str = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31";
 
@@ -238,22 +237,5 @@ mod tests {
     fn echoes_at_most_a_bounded_prefix() {
         let long = format!("{}é", "x".repeat(127));
         assert_eq!(printable_prefix(&long).len(), 127);
-    }
-
-    proptest! {
-        #[test]
-        fn never_panics_on_garbage(header in ".{0,300}") {
-            let _ = Authorization::parse(&header);
-        }
-
-        #[test]
-        fn never_panics_on_near_misses(
-            credential in "[A-Za-z0-9/_=-]{0,60}",
-            signed in "[a-zA-Z;=-]{0,40}",
-            signature in "[0-9a-f,=]{0,70}",
-        ) {
-            let header = format!("AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders={signed}, Signature={signature}");
-            let _ = Authorization::parse(&header);
-        }
     }
 }

@@ -10,11 +10,12 @@ use aws_sigv4::http_request::{
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
-use proptest::prelude::*;
 use time::OffsetDateTime;
 use time::macros::datetime;
 
 use super::*;
+
+mod properties;
 
 const ACCESS_KEY_ID: &str = "AKIDEXAMPLE";
 const SESSION_ACCESS_KEY_ID: &str = "ASIAEXAMPLE";
@@ -112,6 +113,8 @@ struct Signing<'a> {
     time: OffsetDateTime,
     settings: SigningSettings,
     body: SignableBody<'a>,
+    /// The request target: path and query, as sent.
+    target: &'a str,
 }
 
 impl Default for Signing<'_> {
@@ -125,6 +128,7 @@ impl Default for Signing<'_> {
             time: NOW,
             settings: SigningSettings::default(),
             body: SignableBody::Bytes(LIST_PROJECTS_BODY),
+            target: "/",
         }
     }
 }
@@ -136,7 +140,7 @@ const LIST_PROJECTS_BODY: &[u8] = br#"{"sortBy": "NAME"}"#;
 fn signed_with(signing: Signing<'_>) -> Received {
     let mut request = Request::builder()
         .method("POST")
-        .uri("http://127.0.0.1:8080/")
+        .uri(format!("http://127.0.0.1:8080{}", signing.target))
         .header("host", "127.0.0.1:8080")
         .header("x-amz-target", "CodeBuild_20161006.ListProjects")
         .header("content-type", "application/x-amz-json-1.1")
@@ -176,7 +180,7 @@ fn signed_with(signing: Signing<'_>) -> Received {
     let (parts, body) = request.into_parts();
     Received {
         method: parts.method,
-        uri: Uri::from_static("/"),
+        uri: signing.target.parse().unwrap(),
         headers: parts.headers,
         body,
     }
@@ -566,7 +570,7 @@ fn claimed_access_key_id_reads_the_credential() {
 
 macro_rules! vectors {
     ($dir:literal: $($name:literal),+ $(,)?) => {
-        [$(($name, include_str!(concat!("testdata/", $dir, "/", $name, ".txt")))),+]
+        [$(($name, include_str!(concat!("../testdata/", $dir, "/", $name, ".txt")))),+]
     };
 }
 
@@ -628,35 +632,4 @@ fn test_suite_token_added_after_signing_is_rejected() {
             header: "x-amz-security-token".to_owned()
         })
     );
-}
-
-proptest! {
-    #[test]
-    fn never_panics_on_hostile_headers(
-        authorization in prop::collection::vec(any::<u8>(), 0..200),
-        date in "[0-9TZ]{0,20}",
-        content_sha in "[0-9a-fA-FU-]{0,70}",
-        path in "(/[a-z.%0-9]{0,8}){0,5}",
-    ) {
-        let mut request = signed();
-        if let Ok(value) = HeaderValue::from_bytes(&authorization) {
-            request.headers.insert(header::AUTHORIZATION, value);
-        }
-        request.set_header("x-amz-date", &date);
-        request.set_header("x-amz-content-sha256", &content_sha);
-        if let Ok(uri) = path.parse() {
-            request.uri = uri;
-        }
-        let _ = request.verify();
-    }
-
-    #[test]
-    fn any_body_signed_by_aws_sigv4_verifies(body in prop::collection::vec(any::<u8>(), 0..256)) {
-        let mut request = signed_with(Signing {
-            body: SignableBody::Bytes(&body),
-            ..Signing::default()
-        });
-        request.body = body.clone();
-        prop_assert!(request.verify().is_ok());
-    }
 }
