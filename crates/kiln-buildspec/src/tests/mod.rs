@@ -2,9 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use proptest::prelude::*;
-
 use super::*;
+
+mod properties;
 
 /// §3.2 "Full syntax" of the CodeBuild user guide, with the placeholders filled in.
 const FULL_SYNTAX: &str = r#"version: 0.2
@@ -626,39 +626,4 @@ fn aliases_within_limits_work() {
         spec.phases.post_build.expect("post").commands,
         owned(&["make"])
     );
-}
-
-/// Byte-level mutations of a valid buildspec: inserts, deletes and replacements.
-fn mutated(base: &str, edits: &[(usize, u8, u8)]) -> String {
-    let mut bytes = base.as_bytes().to_vec();
-    const ALPHABET: &[u8] = b" \t\n:-[]{}&*!|>'\"#%@`,?0aZ\\";
-    for &(at, kind, byte) in edits {
-        if bytes.is_empty() {
-            break;
-        }
-        let at = at % bytes.len();
-        let byte = ALPHABET[usize::from(byte) % ALPHABET.len()];
-        match kind % 3 {
-            0 => bytes.insert(at, byte),
-            1 => {
-                bytes.remove(at);
-            }
-            _ => bytes[at] = byte,
-        }
-    }
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
-
-    #[test]
-    fn mutated_buildspecs_never_panic(edits in prop::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 1..8)) {
-        let _ = parse(&mutated(FULL_SYNTAX, &edits));
-    }
-
-    #[test]
-    fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
-        let _ = parse(&text);
-    }
 }
