@@ -644,4 +644,6 @@ fn bitbucket_pull_request(key: &str, payload: &Value) -> Result<Parsed, String> 
 }
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
