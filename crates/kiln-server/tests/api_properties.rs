@@ -1,0 +1,388 @@
+//! Property tests of the API's input, per operation, through the seam every request takes after
+//! SigV4: the wire protocol's decode (`X-Amz-Target` and the JSON body) and `api::dispatch`, on
+//! a real store, without an HTTP server. For every operation, valid inputs mutated at the JSON
+//! level (hostile values, wrong types, unknown and missing members) and at the byte level, and
+//! arbitrary JSON, must be answered with success or a 4xx error of the catalogue: never a panic,
+//! never a 5xx. Each property runs a fixed number of cases (failures are kept in
+//! `proptest-regressions/` and replayed first); no case may take longer than
+//! [`CASE_TIME_LIMIT`]. Bodies stay far below the 4 MiB the server reads.
+
+// Test code: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
+
+use http::{HeaderMap, HeaderValue};
+use kiln_domain::ApiError;
+use kiln_runner::artifacts::{ArtifactStore, ArtifactStoreConfig};
+use kiln_runner::executor::Executor;
+use kiln_server::api::{Caller, dispatch};
+use kiln_server::auth::KeyRing;
+use kiln_server::badges::{BadgeCache, BadgeEpoch};
+use kiln_server::builds::{BuildManager, BuildSettings};
+use kiln_server::protocol::{AwsJson11, TARGET_PREFIX, WireProtocol};
+use kiln_server::state::AppState;
+use kiln_store::SqliteStore;
+use proptest::prelude::*;
+use proptest::test_runner::Config;
+use serde_json::{Value, json};
+
+/// Cases per property, fixed so CI runs the same amount of work every time.
+const CASES: u32 = 256;
+/// Far above what a call needs (a few store reads and writes); a case this slow means
+/// super-linear work on hostile input.
+const CASE_TIME_LIMIT: Duration = Duration::from_secs(3);
+const ACCOUNT: &str = "111122223333";
+
+fn config() -> Config {
+    Config {
+        cases: CASES,
+        ..Config::default()
+    }
+}
+
+/// One server state for all cases (on a store in a temporary directory), with a project whose
+/// name the example inputs use, so mutated calls reach past the lookups.
+struct Api {
+    runtime: tokio::runtime::Runtime,
+    state: AppState,
+    _dir: tempfile::TempDir,
+}
+
+static API: LazyLock<Api> = LazyLock::new(|| {
+    let dir = tempfile::tempdir().unwrap();
+    // Several properties run at once, each blocking on the runtime from its own thread.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let state = runtime.block_on(async {
+        let store: Arc<dyn kiln_store::Store> = Arc::new(
+            SqliteStore::open(&dir.path().join("kiln.db"))
+                .await
+                .unwrap(),
+        );
+        let badge_epoch = Arc::new(BadgeEpoch::default());
+        let builds = BuildManager::new(
+            Arc::clone(&store),
+            Arc::clone(&badge_epoch),
+            BuildSettings {
+                data_dir: dir.path().to_path_buf(),
+                max_concurrent_builds: 1,
+                region: "us-east-1".into(),
+                public_url: "http://127.0.0.1:1".into(),
+                minute: Duration::from_secs(60),
+                artifact_store: Arc::new(ArtifactStore::new(ArtifactStoreConfig::Local {
+                    root: dir.path().join("artifacts"),
+                })),
+                executor: Executor::local(),
+                registry_credentials: Default::default(),
+                source_hosts: Default::default(),
+            },
+        );
+        AppState {
+            store,
+            region: "us-east-1".into(),
+            public_url: "http://127.0.0.1:1".into(),
+            keys: KeyRing::new("us-east-1", Vec::new()),
+            builds,
+            badge_epoch,
+            badge_cache: BadgeCache::default(),
+        }
+    });
+    let api = Api {
+        runtime,
+        state,
+        _dir: dir,
+    };
+    let created = api.call("CreateProject", project("demo").to_string().as_bytes());
+    assert!(created.is_ok(), "{created:?}");
+    api
+});
+
+impl Api {
+    /// Decodes and runs one call as the API handler does after authentication.
+    fn call(&self, operation: &str, body: &[u8]) -> Result<Value, ApiError> {
+        let mut headers = HeaderMap::new();
+        if let Ok(target) = HeaderValue::from_str(&format!("{TARGET_PREFIX}{operation}")) {
+            headers.insert("x-amz-target", target);
+        }
+        let caller = Caller {
+            account_id: ACCOUNT.into(),
+            access_key_id: "AKIDPROPERTIES".into(),
+        };
+        let call = AwsJson11.decode(&headers, body)?;
+        self.runtime
+            .block_on(dispatch(&self.state, &caller, &call.operation, call.input))
+    }
+}
+
+fn project(name: &str) -> Value {
+    json!({
+        "name": name,
+        "description": "d",
+        "source": {"type": "GITHUB", "location": "https://github.com/o/r.git",
+                   "gitCloneDepth": 1, "buildspec": "version: 0.2\nphases: {}\n",
+                   "gitSubmodulesConfig": {"fetchSubmodules": false}},
+        "secondarySources": [{"type": "GITHUB", "location": "https://github.com/o/lib.git",
+                              "sourceIdentifier": "lib"}],
+        "sourceVersion": "main",
+        "secondarySourceVersions": [{"sourceIdentifier": "lib", "sourceVersion": "main"}],
+        "artifacts": {"type": "S3", "location": "bucket", "packaging": "ZIP", "name": "out"},
+        "secondaryArtifacts": [{"type": "NO_ARTIFACTS", "artifactIdentifier": "x"}],
+        "cache": {"type": "LOCAL", "modes": ["LOCAL_SOURCE_CACHE"]},
+        "environment": {"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                        "computeType": "BUILD_GENERAL1_SMALL",
+                        "environmentVariables": [{"name": "A", "value": "b", "type": "PLAINTEXT"}],
+                        "registryCredential": {"credential": "c", "credentialProvider": "SECRETS_MANAGER"}},
+        "serviceRole": "arn:aws:iam::111122223333:role/x",
+        "timeoutInMinutes": 60,
+        "queuedTimeoutInMinutes": 60,
+        "tags": [{"key": "k", "value": "v"}],
+        "logsConfig": {"cloudWatchLogs": {"status": "DISABLED"}},
+        "concurrentBuildLimit": 2,
+        "badgeEnabled": true
+    })
+}
+
+/// A valid input of every operation Kiln serves.
+fn examples() -> Vec<(&'static str, Value)> {
+    let build_id = "demo:00000000-0000-4000-8000-000000000000";
+    vec![
+        ("CreateProject", project("other")),
+        (
+            "UpdateProject",
+            json!({"name": "demo", "description": "e", "timeoutInMinutes": 30,
+                                 "environment": project("demo")["environment"].clone()}),
+        ),
+        ("DeleteProject", json!({"name": "gone"})),
+        ("BatchGetProjects", json!({"names": ["demo", "gone"]})),
+        (
+            "ListProjects",
+            json!({"sortBy": "NAME", "sortOrder": "ASCENDING", "nextToken": "bzow"}),
+        ),
+        ("ListCuratedEnvironmentImages", json!({})),
+        (
+            "StartBuild",
+            json!({"projectName": "demo", "sourceVersion": "main",
+            "environmentVariablesOverride": [{"name": "A", "value": "b"}],
+            "sourceLocationOverride": "https://github.com/o/r.git", "sourceTypeOverride": "GITHUB",
+            "secondarySourcesOverride": [{"type": "GITHUB", "location": "https://github.com/o/l.git",
+                                          "sourceIdentifier": "lib"}],
+            "secondarySourcesVersionOverride": [{"sourceIdentifier": "lib", "sourceVersion": "v1"}],
+            "buildspecOverride": "version: 0.2\nphases: {}\n", "timeoutInMinutesOverride": 10,
+            "idempotencyToken": "t", "artifactsOverride": {"type": "NO_ARTIFACTS"},
+            "imageOverride": "i", "computeTypeOverride": "BUILD_GENERAL1_SMALL"}),
+        ),
+        (
+            "RetryBuild",
+            json!({"id": build_id, "idempotencyToken": "r"}),
+        ),
+        ("StopBuild", json!({"id": build_id})),
+        ("BatchGetBuilds", json!({"ids": [build_id]})),
+        ("BatchDeleteBuilds", json!({"ids": [build_id]})),
+        ("ListBuilds", json!({"sortOrder": "DESCENDING"})),
+        (
+            "ListBuildsForProject",
+            json!({"projectName": "demo", "sortOrder": "ASCENDING"}),
+        ),
+        (
+            "ImportSourceCredentials",
+            json!({"token": "t", "serverType": "GITHUB",
+            "authType": "PERSONAL_ACCESS_TOKEN", "shouldOverwrite": true, "username": "u"}),
+        ),
+        ("ListSourceCredentials", json!({})),
+        (
+            "DeleteSourceCredentials",
+            json!({"arn": "arn:aws:codebuild:us-east-1:111122223333:token/github"}),
+        ),
+        (
+            "CreateWebhook",
+            json!({"projectName": "demo", "branchFilter": "^main$", "buildType": "BUILD",
+            "filterGroups": [[{"type": "EVENT", "pattern": "PUSH"},
+                              {"type": "HEAD_REF", "pattern": "^refs/heads/main$", "excludeMatchedPattern": false}]]}),
+        ),
+        (
+            "UpdateWebhook",
+            json!({"projectName": "demo", "rotateSecret": true,
+            "filterGroups": [[{"type": "EVENT", "pattern": "PUSH"}]]}),
+        ),
+        ("DeleteWebhook", json!({"projectName": "demo"})),
+    ]
+}
+
+/// Runs a call and checks the answer: success, or a 4xx catalogue error; never a 5xx.
+fn answered(operation: &str, body: &[u8]) -> Result<(), TestCaseError> {
+    let started = Instant::now();
+    let result = API.call(operation, body);
+    let elapsed = started.elapsed();
+    prop_assert!(elapsed < CASE_TIME_LIMIT, "{operation} took {elapsed:?}");
+    if let Err(err) = result {
+        let status = err.kind.http_status();
+        prop_assert!(
+            (400..500).contains(&status),
+            "{operation} answered {status} {}: {}",
+            err.kind.type_name(),
+            err.message
+        );
+    }
+    Ok(())
+}
+
+/// Any JSON value, a few levels deep, with the scalars inputs hold and hostile ones.
+fn json_value() -> impl Strategy<Value = Value> {
+    let scalar = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        Just(Value::from("")),
+        "\\PC{0,64}".prop_map(Value::from),
+        ".{0,64}".prop_map(Value::from),
+        "(--upload-pack=|ext::|-)[a-z ]{0,10}".prop_map(Value::from),
+        (1usize..200_000).prop_map(|n| Value::from("x".repeat(n))),
+    ];
+    scalar.prop_recursive(4, 64, 8, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+            prop::collection::btree_map("[a-zA-Z]{1,24}", inner, 0..8)
+                .prop_map(|map| Value::Object(map.into_iter().collect())),
+        ]
+    })
+}
+
+/// The JSON pointers of every node of `value`.
+fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                let escaped = key.replace('~', "~0").replace('/', "~1");
+                pointers(child, format!("{at}/{escaped}"), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                pointers(child, format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+    out.push(at);
+}
+
+/// What one JSON-level mutation does to the node it picks.
+#[derive(Debug, Clone)]
+enum Edit {
+    Replace(Value),
+    Remove,
+    AddMember(String, Value),
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        json_value().prop_map(Edit::Replace),
+        Just(Edit::Remove),
+        ("[a-zA-Z]{1,24}", json_value()).prop_map(|(k, v)| Edit::AddMember(k, v)),
+    ]
+}
+
+fn apply(doc: &mut Value, pick: usize, edit: &Edit) {
+    let mut all = Vec::new();
+    pointers(doc, String::new(), &mut all);
+    let pointer = &all[pick % all.len()];
+    match edit {
+        Edit::Replace(value) if !pointer.is_empty() => {
+            if let Some(slot) = doc.pointer_mut(pointer) {
+                *slot = value.clone();
+            }
+        }
+        Edit::Remove if !pointer.is_empty() => {
+            let (parent, last) = pointer.rsplit_once('/').unwrap_or(("", pointer));
+            let last = last.replace("~1", "/").replace("~0", "~");
+            match doc.pointer_mut(parent) {
+                Some(Value::Object(map)) => {
+                    map.remove(&last);
+                }
+                Some(Value::Array(items)) => {
+                    if let Ok(i) = last.parse::<usize>() {
+                        if i < items.len() {
+                            items.remove(i);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Edit::AddMember(key, value) => {
+            if let Some(Value::Object(map)) = doc.pointer_mut(pointer) {
+                map.insert(key.clone(), value.clone());
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Byte edits (insert, delete, replace) with the characters that matter to JSON.
+fn byte_mutated(base: &[u8], edits: &[(usize, u8, u8)]) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"{}[]\":,0-9aZ \\/\n\x00\xff";
+    let mut bytes = base.to_vec();
+    for &(at, kind, byte) in edits {
+        let byte = ALPHABET[usize::from(byte) % ALPHABET.len()];
+        let at = at % (bytes.len() + 1);
+        match kind % 3 {
+            0 => bytes.insert(at, byte),
+            1 if at < bytes.len() => {
+                bytes.remove(at);
+            }
+            _ if at < bytes.len() => bytes[at] = byte,
+            _ => bytes.push(byte),
+        }
+    }
+    bytes
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn mutated_inputs_of_every_operation_get_a_4xx_at_worst(
+        example in prop::sample::select(examples()),
+        edits in prop::collection::vec((any::<usize>(), edit()), 1..6),
+    ) {
+        let (operation, mut doc) = example;
+        for (pick, edit) in &edits {
+            apply(&mut doc, *pick, edit);
+        }
+        answered(operation, doc.to_string().as_bytes())?;
+    }
+
+    #[test]
+    fn byte_mutated_bodies_of_every_operation_get_a_4xx_at_worst(
+        example in prop::sample::select(examples()),
+        edits in prop::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 1..12),
+    ) {
+        let (operation, doc) = example;
+        answered(operation, &byte_mutated(doc.to_string().as_bytes(), &edits))?;
+    }
+
+    #[test]
+    fn arbitrary_json_for_every_operation_gets_a_4xx_at_worst(
+        example in prop::sample::select(examples()),
+        doc in json_value(),
+    ) {
+        let (operation, _) = example;
+        answered(operation, doc.to_string().as_bytes())?;
+    }
+
+    #[test]
+    fn arbitrary_operation_names_get_a_4xx(
+        operation in prop_oneof!["[A-Za-z]{0,40}", "\\PC{0,80}"],
+        body in prop::collection::vec(any::<u8>(), 0..256),
+    ) {
+        answered(&operation, &body)?;
+    }
+}
