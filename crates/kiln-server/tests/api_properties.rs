@@ -233,18 +233,19 @@ fn answered(operation: &str, body: &[u8]) -> Result<(), TestCaseError> {
 
 /// Any JSON value, a few levels deep, with the scalars inputs hold and hostile ones.
 fn json_value() -> impl Strategy<Value = Value> {
+    // Mostly strings: most members are strings, and a string of the wrong content goes
+    // furthest into an operation.
     let scalar = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        any::<u64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
-        Just(Value::from("")),
-        "\\PC{0,64}".prop_map(Value::from),
-        ".{0,64}".prop_map(Value::from),
-        "(--upload-pack=|ext::|-)[a-z ]{0,10}".prop_map(Value::from),
-        (1usize..200_000).prop_map(|n| Value::from("x".repeat(n))),
+        1 => Just(Value::Null),
+        1 => any::<bool>().prop_map(Value::from),
+        1 => any::<i64>().prop_map(Value::from),
+        1 => any::<u64>().prop_map(Value::from),
+        1 => any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        2 => Just(Value::from("")),
+        4 => "\\PC{0,64}".prop_map(Value::from),
+        2 => ".{0,64}".prop_map(Value::from),
+        2 => "(--upload-pack=|ext::|-)[a-z ]{0,10}".prop_map(Value::from),
+        1 => (1usize..200_000).prop_map(|n| Value::from("x".repeat(n))),
     ];
     scalar.prop_recursive(4, 64, 8, |inner| {
         prop_oneof![
@@ -284,9 +285,9 @@ enum Edit {
 
 fn edit() -> impl Strategy<Value = Edit> {
     prop_oneof![
-        json_value().prop_map(Edit::Replace),
-        Just(Edit::Remove),
-        ("[a-zA-Z]{1,24}", json_value()).prop_map(|(k, v)| Edit::AddMember(k, v)),
+        3 => json_value().prop_map(Edit::Replace),
+        1 => Just(Edit::Remove),
+        1 => ("[a-zA-Z]{1,24}", json_value()).prop_map(|(k, v)| Edit::AddMember(k, v)),
     ]
 }
 
@@ -350,14 +351,15 @@ proptest! {
 
     #[test]
     fn mutated_inputs_of_every_operation_get_a_4xx_at_worst(
-        example in prop::sample::select(examples()),
-        edits in prop::collection::vec((any::<usize>(), edit()), 1..6),
+        edits in prop::collection::vec((any::<usize>(), edit()), 1..4),
     ) {
-        let (operation, mut doc) = example;
-        for (pick, edit) in &edits {
-            apply(&mut doc, *pick, edit);
+        // The same edits, applied to every operation's input.
+        for (operation, mut doc) in examples() {
+            for (pick, edit) in &edits {
+                apply(&mut doc, *pick, edit);
+            }
+            answered(operation, doc.to_string().as_bytes())?;
         }
-        answered(operation, doc.to_string().as_bytes())?;
     }
 
     #[test]
