@@ -38,6 +38,10 @@ pub struct ServeArgs {
     /// Configuration file (default: ./kiln.toml when it exists).
     #[arg(long, env = "KILN_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Take the console's client address (for sign-in limits and logs) from the last
+    /// X-Forwarded-For address. Only behind a reverse proxy that sets it.
+    #[arg(long, env = "KILN_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
 }
 
 /// One access key pair from the environment or `kiln.toml`.
@@ -66,6 +70,7 @@ struct FileConfig {
     docker: DockerSection,
     #[serde(default)]
     registry_credentials: Vec<RegistryCredentialConfig>,
+    trust_forwarded_for: Option<bool>,
 }
 
 /// The Docker executor's settings.
@@ -117,6 +122,7 @@ pub struct Settings {
     pub executor: kiln_runner::executor::ExecutorChoice,
     pub docker: DockerSection,
     pub registry_credentials: Vec<RegistryCredentialConfig>,
+    pub trust_forwarded_for: bool,
 }
 
 impl Settings {
@@ -178,6 +184,8 @@ impl Settings {
             },
             docker: file.docker,
             registry_credentials: file.registry_credentials,
+            trust_forwarded_for: args.trust_forwarded_for
+                || file.trust_forwarded_for.unwrap_or(false),
         })
     }
 }

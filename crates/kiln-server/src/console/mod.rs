@@ -9,9 +9,12 @@ mod artifacts;
 mod builds;
 mod errors;
 mod form;
+mod form_token;
 mod logs;
+mod next;
 mod projects;
 mod session;
+mod sign_in_limit;
 mod view;
 
 use std::sync::Arc;
@@ -24,7 +27,17 @@ use axum::routing::{get, post};
 
 use crate::state::AppState;
 
+pub use form_token::FormKey;
 pub use session::SESSION_COOKIE;
+
+/// The console's settings.
+pub struct ConsoleConfig {
+    /// Whether the client address (for sign-in limits and logs) is the last address of
+    /// `X-Forwarded-For`, as a reverse proxy in front of Kiln sets it, rather than the peer.
+    pub trust_forwarded_for: bool,
+    /// Signs the sign-in form's CSRF token.
+    pub form_key: FormKey,
+}
 
 /// The console's routes; merged into [`crate::router`]. `POST /` stays the API.
 pub fn routes() -> Router<Arc<AppState>> {

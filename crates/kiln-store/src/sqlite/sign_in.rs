@@ -77,11 +77,13 @@ pub(super) async fn server_secret(
     name: &str,
     candidate: &[u8],
 ) -> StoreResult<Vec<u8>> {
-    sqlx::query("INSERT INTO server_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING")
-        .bind(name)
-        .bind(candidate)
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "INSERT INTO server_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(name)
+    .bind(candidate)
+    .execute(pool)
+    .await?;
     let row = sqlx::query("SELECT value FROM server_secrets WHERE name = ?")
         .bind(name)
         .fetch_one(pool)
@@ -160,7 +162,9 @@ mod tests {
         // Quiet subjects are forgotten.
         assert_eq!(
             attempt(pair("D"), 200.0).await,
-            SignInAttempt::Counted { locked_until: 200.0 }
+            SignInAttempt::Counted {
+                locked_until: 200.0
+            }
         );
     }
 
