@@ -16,6 +16,7 @@ mod projects;
 mod session;
 mod sign_in_limit;
 mod view;
+mod zip_entries;
 
 use std::sync::Arc;
 
