@@ -157,6 +157,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         console: ConsoleConfig {
             trust_forwarded_for: settings.trust_forwarded_for,
             form_key,
+            sign_in_backoff: settings.sign_in_backoff,
         },
     });
     let app = kiln_server::router(state);

@@ -30,6 +30,7 @@ use crate::state::AppState;
 
 pub use form_token::FormKey;
 pub use session::SESSION_COOKIE;
+pub use sign_in_limit::BACKOFF as SIGN_IN_BACKOFF;
 
 /// The console's settings.
 pub struct ConsoleConfig {
@@ -38,6 +39,8 @@ pub struct ConsoleConfig {
     pub trust_forwarded_for: bool,
     /// Signs the sign-in form's CSRF token.
     pub form_key: FormKey,
+    /// How failed sign-ins slow the next ones down ([`SIGN_IN_BACKOFF`] unless tests say).
+    pub sign_in_backoff: kiln_store::SignInBackoff,
 }
 
 /// The console's routes; merged into [`crate::router`]. `POST /` stays the API.

@@ -278,19 +278,14 @@ pub async fn sign_in(
     let subjects = sign_in_limit::subjects(client, key_id);
     let locked_until = match state
         .store
-        .begin_sign_in_attempt(&subjects, now, &sign_in_limit::BACKOFF)
+        .begin_sign_in_attempt(&subjects, now, &state.console.sign_in_backoff)
         .await
     {
         Ok(SignInAttempt::Counted { locked_until }) => locked_until,
         Ok(SignInAttempt::LockedOut { until }) => {
             tracing::warn!(%client, access_key_id = ?logged_key_id, "console sign-in refused: too many attempts");
-            let wait = sign_in_limit::retry_after_seconds(until, now);
-            let page = refusal(format!(
-                "Too many failed sign-in attempts. Try again in {} (after {}).",
-                seconds_text(wait),
-                view::format_time(now + wait as f64)
-            ));
-            return too_many_attempts(&state, jar, page, wait);
+            let reason = "Too many failed sign-in attempts.";
+            return too_many_attempts(&state, jar, refusal(String::new()), until, reason);
         }
         Err(err) => {
             tracing::error!(error = %err, "cannot count a console sign-in attempt");
@@ -313,13 +308,8 @@ pub async fn sign_in(
         tracing::info!(%client, access_key_id = ?logged_key_id, "console sign-in refused: wrong key or secret");
         let wrong = "The access key ID or secret access key is not correct.";
         if locked_until > now {
-            let wait = sign_in_limit::retry_after_seconds(locked_until, now);
-            let page = refusal(format!(
-                "{wrong} After too many failed attempts, the next one waits: try again in {} (after {}).",
-                seconds_text(wait),
-                view::format_time(now + wait as f64)
-            ));
-            return too_many_attempts(&state, jar, page, wait);
+            let reason = format!("{wrong} After too many failed attempts, the next one waits.");
+            return too_many_attempts(&state, jar, refusal(String::new()), locked_until, &reason);
         }
         return sign_in_form(&state, jar, StatusCode::UNAUTHORIZED, refusal(wrong.into()));
     };
@@ -353,8 +343,22 @@ pub async fn sign_in(
     (jar, view::redirect(&safe_next(Some(&form.next)))).into_response()
 }
 
-/// `429 Too Many Requests` with `Retry-After`, showing the sign-in form and when to retry.
-fn too_many_attempts(state: &AppState, jar: CookieJar, page: SignInPage, wait: u64) -> Response {
+/// `429 Too Many Requests` with `Retry-After`: the sign-in form again, saying when to retry.
+fn too_many_attempts(
+    state: &AppState,
+    jar: CookieJar,
+    mut page: SignInPage,
+    until: f64,
+    reason: &str,
+) -> Response {
+    // Measured from now: the attempt may have waited for others to be counted.
+    let now = state.now_epoch();
+    let wait = sign_in_limit::retry_after_seconds(until, now);
+    page.error = format!(
+        "{reason} Try again in {} (after {}).",
+        seconds_text(wait),
+        view::format_time(now + wait as f64)
+    );
     let mut response = sign_in_form(state, jar, StatusCode::TOO_MANY_REQUESTS, page);
     response
         .headers_mut()

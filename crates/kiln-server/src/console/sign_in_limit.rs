@@ -115,9 +115,11 @@ pub fn subjects(client: ClientAddress, key_id: &str) -> Vec<String> {
     vec![client.subject(), format!("key:{}", key_id_for_log(key_id))]
 }
 
-/// Whole seconds until `until`, at least 1, for `Retry-After` and the page.
+/// Whole seconds until `until`, at least 1, for `Retry-After` and the page. Times are
+/// milliseconds apart at best, so that is the precision rounded up from.
 pub fn retry_after_seconds(until: f64, now: f64) -> u64 {
-    (until - now).ceil().max(1.0) as u64
+    let millis = ((until - now) * 1000.0).round().max(1.0) as u64;
+    millis.div_ceil(1000)
 }
 
 #[cfg(test)]
@@ -182,5 +184,7 @@ mod tests {
         assert_eq!(retry_after_seconds(10.2, 10.0), 1);
         assert_eq!(retry_after_seconds(12.5, 10.0), 3);
         assert_eq!(retry_after_seconds(9.0, 10.0), 1);
+        let now = 1_700_000_000.123;
+        assert_eq!(retry_after_seconds(now + 4.0, now), 4);
     }
 }

@@ -839,5 +839,6 @@ pub fn file_mode(path: &Path) -> u32 {
 }
 pub mod browser;
 pub mod builds;
+pub mod console_http;
 pub mod docker;
 pub mod git;
