@@ -28,7 +28,7 @@ const LOCKOUT_DEADLINE: Duration = Duration::from_secs(60);
 
 fn server_with_short_lockouts() -> KilnServer {
     KilnServer::builder()
-        .args(["--sign-in-lockout-seconds", LOCKOUT_SECONDS])
+        .env("KILN_SIGN_IN_LOCKOUT_SECONDS", LOCKOUT_SECONDS)
         .start()
 }
 
@@ -161,8 +161,8 @@ fn x_forwarded_for_counts_only_behind_a_trusted_proxy() {
 
     // Trusted (behind a proxy): the proxy's last X-Forwarded-For address is the client.
     let proxied = KilnServer::builder()
-        .args(["--sign-in-lockout-seconds", LOCKOUT_SECONDS])
-        .arg("--trust-forwarded-for")
+        .env("KILN_SIGN_IN_LOCKOUT_SECONDS", LOCKOUT_SECONDS)
+        .env("KILN_TRUST_FORWARDED_FOR", "true")
         .start();
     let form = SignInForm::fetch(&proxied, &[]);
     exhaust_address(&proxied, &form, Some("192.0.2.99, 203.0.113.1"));
@@ -186,7 +186,7 @@ fn x_forwarded_for_counts_only_behind_a_trusted_proxy() {
 fn replicas_share_lockouts_and_sign_in_forms() {
     let first = server_with_short_lockouts();
     let second = KilnServer::builder()
-        .args(["--sign-in-lockout-seconds", LOCKOUT_SECONDS])
+        .env("KILN_SIGN_IN_LOCKOUT_SECONDS", LOCKOUT_SECONDS)
         .data_dir(first.data_dir())
         .start();
     let form = SignInForm::fetch(&first, &[]);
