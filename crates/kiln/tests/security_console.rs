@@ -288,26 +288,22 @@ async fn landed(browser: &Browser, origin: &url::Origin, what: &str) -> url::Url
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_stays_on_the_console_whatever_next_says() {
     let server = KilnServer::start();
-    let origin = url::Url::parse(server.url()).unwrap().origin();
-    let browser = Browser::start(server.url()).await;
+    let kiln = url::Url::parse(server.url()).unwrap();
+    let origin = kiln.origin();
+    // The "other site" resolves (to Kiln's port, under another name), so a browser that
+    // follows a hostile `next` visibly lands there instead of waiting on DNS.
+    let resolve = format!(
+        "--host-resolver-rules=MAP evil.example 127.0.0.1:{}",
+        kiln.port().unwrap()
+    );
+    let browser = Browser::start_with_args(server.url(), &[&resolve]).await;
 
-    // Signing in through the form.
-    browser.goto("/sign-in?next=%2F%09%2Fevil.example%2F").await;
-    browser
-        .fill("#access_key_id", ACCOUNT_A.access_key_id)
-        .await;
-    browser.fill("#secret_access_key", ACCOUNT_A.secret).await;
-    browser
-        .click("form[action='/sign-in'] button[type=submit]")
-        .await;
-    let url = landed(&browser, &origin, "the page after signing in").await;
-    assert_eq!(url.origin(), origin, "Chromium left Kiln for {url}");
-    assert_eq!(url.path(), "/");
-
-    // Already signed in: the sign-in page redirects at once.
+    // Signed in, the sign-in page sends the user on at once.
+    browser.sign_in(&ACCOUNT_A).await;
     for next in [
         "/\t/evil.example/",
         "/\\evil.example/",
+        "//evil.example/",
         "/%2F/evil.example/",
     ] {
         let query: String = url::form_urlencoded::Serializer::new(String::new())
@@ -322,6 +318,21 @@ async fn chromium_stays_on_the_console_whatever_next_says() {
         );
         assert_eq!(url.path(), "/", "{next:?}");
     }
+
+    // Signing in through the form.
+    browser.click("form[action='/sign-out'] button").await;
+    browser.wait_path("/sign-in").await;
+    browser.goto("/sign-in?next=%2F%09%2Fevil.example%2F").await;
+    browser
+        .fill("#access_key_id", ACCOUNT_A.access_key_id)
+        .await;
+    browser.fill("#secret_access_key", ACCOUNT_A.secret).await;
+    browser
+        .click("form[action='/sign-in'] button[type=submit]")
+        .await;
+    let url = landed(&browser, &origin, "the page after signing in").await;
+    assert_eq!(url.origin(), origin, "Chromium left Kiln for {url}");
+    assert_eq!(url.path(), "/");
 }
 
 #[test]
