@@ -94,7 +94,7 @@ fn canonical(ip: IpAddr) -> IpAddr {
 
 /// The last address of the last `X-Forwarded-For` header, if it is one.
 fn last_forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
-    let header = headers.get_all("x-forwarded-for").iter().last()?;
+    let header = headers.get_all("x-forwarded-for").iter().next_back()?;
     header
         .to_str()
         .ok()?
