@@ -586,7 +586,12 @@ fn respond(rendered: &Rendered, json: bool, request_headers: &HeaderMap) -> Resp
     } else {
         Response::new(Body::from(rendered.body.clone()))
     };
-    let h = response.headers_mut();
+    insert_badge_headers(response.headers_mut(), rendered, json);
+    response
+}
+
+/// The headers every badge answer carries, 304s included.
+fn insert_badge_headers(h: &mut HeaderMap, rendered: &Rendered, json: bool) {
     h.reserve(6);
     h.insert(
         header::CONTENT_TYPE,
@@ -601,6 +606,16 @@ fn respond(rendered: &Rendered, json: bool, request_headers: &HeaderMap) -> Resp
     h.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
     h.insert(header::CONTENT_SECURITY_POLICY, CSP);
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
+}
+
+/// The answer to a query that names no badge (status, headers and image), as the endpoint
+/// gives it: also what the HTTP layer sends for a badge URL too long for it to parse.
+pub fn unknown_badge() -> http::Response<Bytes> {
+    let query = BadgeQuery::UNKNOWN;
+    let label = query.label.as_deref().unwrap_or(DEFAULT_LABEL);
+    let rendered = Rendered::new(BadgeStatus::Unknown, query.style, label, query.json);
+    let mut response = http::Response::new(rendered.body.clone());
+    insert_badge_headers(response.headers_mut(), &rendered, query.json);
     response
 }
 
@@ -689,6 +704,18 @@ mod tests {
         assert!(!Arc::ptr_eq(&slot, &cache.slot("tok", Some(&tag))));
         assert!(!Arc::ptr_eq(&slot, &cache.slot("tok", None)));
         assert!(!Arc::ptr_eq(&slot, &cache.slot("other", Some(&main))));
+    }
+
+    #[test]
+    fn the_unknown_badge_is_what_a_query_naming_no_badge_gets() {
+        let query = parse_query(Some("uuid=a&uuid=b"));
+        let variants = Variants::default();
+        let rendered = variants.get(DEFAULT_LABEL, BadgeStatus::Unknown, query.style, query.json);
+        let served = respond(rendered, query.json, &HeaderMap::new());
+        let unknown = unknown_badge();
+        assert_eq!(unknown.status(), served.status());
+        assert_eq!(unknown.headers(), served.headers());
+        assert_eq!(*unknown.body(), rendered.body);
     }
 
     #[test]

@@ -19,6 +19,10 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tower::Layer;
 
+mod long_badge_uri;
+
+use long_badge_uri::LongBadgeUri;
+
 /// How long a client may take to send a request's headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
@@ -117,8 +121,9 @@ async fn serve_connections(
                 // Handlers that limit or log per client read the peer as `ConnectInfo`.
                 let service =
                     TowerToHyperService::new(Extension(ConnectInfo(peer)).layer(app.clone()));
-                let connection =
-                    graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                // A badge URL too long for hyper still gets an image.
+                let io = TokioIo::new(LongBadgeUri::new(stream));
+                let connection = graceful.watch(http.serve_connection(io, service));
                 tokio::spawn(async move {
                     if let Err(e) = connection.await {
                         tracing::debug!(error = %e, "connection ended with an error");

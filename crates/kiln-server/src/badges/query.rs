@@ -50,7 +50,7 @@ pub(super) struct BadgeQuery<'a> {
 
 impl BadgeQuery<'_> {
     /// The unknown badge as it looks by default.
-    const UNKNOWN: BadgeQuery<'static> = BadgeQuery {
+    pub(super) const UNKNOWN: BadgeQuery<'static> = BadgeQuery {
         token: None,
         git_ref: None,
         style: Style::Flat,

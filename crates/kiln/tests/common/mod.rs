@@ -842,3 +842,4 @@ pub mod builds;
 pub mod console_http;
 pub mod docker;
 pub mod git;
+pub mod raw_http;
