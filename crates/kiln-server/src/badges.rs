@@ -1,4 +1,6 @@
 //! The public badge endpoint: `GET /badges?uuid=…[&branch=…|&tag=…][&style=…][&label=…][&format=svg|json]`.
+//! It always answers with an image (`query`): the unknown badge for a query that names no
+//! badge, the default look for a garbled style, label or format.
 //!
 //! A badge is right the moment a build's status is committed: every store write that can change
 //! a badge runs inside a [`BadgeEpoch`] change of its project, and a cached status is only used
@@ -20,7 +22,7 @@ use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
 use kiln_badge::{BadgeStatus, DEFAULT_LABEL, Style};
 use kiln_domain::build::BuildStatus;
@@ -31,10 +33,10 @@ use sha2::{Digest, Sha256};
 
 use crate::state::AppState;
 
-/// Longest query string the endpoint reads.
-const MAX_QUERY_BYTES: usize = 2048;
-/// Longest branch or tag name (git allows more, but no real ref is this long).
-const MAX_REF_BYTES: usize = 1024;
+mod query;
+
+use query::{BadgeQuery, RefQuery, parse_query};
+
 /// Badges (token and ref) whose status is cached before the cache is cleared.
 const MAX_CACHED_BADGES: usize = 100_000;
 /// Refs cached per token before that token's entries are cleared.
@@ -163,122 +165,6 @@ impl BadgeEpoch {
     fn stable_generation(&self, shard: Option<Shard>) -> Option<u64> {
         self.counter(shard).stable_generation()
     }
-}
-
-/// A branch or tag as the query names it, borrowed from the query where possible.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum RefQuery<'a> {
-    Branch(Cow<'a, str>),
-    Tag(Cow<'a, str>),
-}
-
-impl RefQuery<'_> {
-    fn to_git_ref(&self) -> GitRef {
-        match self {
-            RefQuery::Branch(name) => GitRef::Branch(name.to_string()),
-            RefQuery::Tag(name) => GitRef::Tag(name.to_string()),
-        }
-    }
-
-    fn matches(&self, git_ref: &GitRef) -> bool {
-        match (self, git_ref) {
-            (RefQuery::Branch(a), GitRef::Branch(b)) | (RefQuery::Tag(a), GitRef::Tag(b)) => a == b,
-            _ => false,
-        }
-    }
-}
-
-/// What a badge request asks for.
-#[derive(Debug, PartialEq, Eq)]
-struct BadgeQuery<'a> {
-    token: Option<Cow<'a, str>>,
-    git_ref: Option<RefQuery<'a>>,
-    style: Style,
-    /// `None` for the default label.
-    label: Option<Cow<'a, str>>,
-    json: bool,
-}
-
-#[derive(Debug, PartialEq, Eq)]
-struct QueryError(String);
-
-/// Fills `slot` with `value`, refusing a parameter given twice.
-fn set_once<'a>(
-    slot: &mut Option<Cow<'a, str>>,
-    key: &str,
-    value: Cow<'a, str>,
-) -> Result<(), QueryError> {
-    if slot.replace(value).is_some() {
-        return Err(QueryError(format!(
-            "parameter '{key}' given more than once"
-        )));
-    }
-    Ok(())
-}
-
-fn parse_query(raw: Option<&str>) -> Result<BadgeQuery<'_>, QueryError> {
-    let raw = raw.unwrap_or_default();
-    if raw.len() > MAX_QUERY_BYTES {
-        return Err(QueryError(format!(
-            "query string longer than {MAX_QUERY_BYTES} bytes"
-        )));
-    }
-    let (mut token, mut branch, mut tag, mut style, mut label, mut format) =
-        (None, None, None, None, None, None);
-    for (key, value) in form_urlencoded::parse(raw.as_bytes()) {
-        let slot = match key.as_ref() {
-            "uuid" => &mut token,
-            "branch" => &mut branch,
-            "tag" => &mut tag,
-            "style" => &mut style,
-            "label" => &mut label,
-            "format" => &mut format,
-            // Others (cache busters such as `v=2`) are ignored, as shields.io does.
-            _ => continue,
-        };
-        set_once(slot, &key, value)?;
-    }
-    let git_ref = match (branch, tag) {
-        (Some(_), Some(_)) => {
-            return Err(QueryError("give either 'branch' or 'tag', not both".into()));
-        }
-        (Some(b), None) => Some(RefQuery::Branch(check_ref("branch", b)?)),
-        (None, Some(t)) => Some(RefQuery::Tag(check_ref("tag", t)?)),
-        (None, None) => None,
-    };
-    let style = match style {
-        Some(s) => s.parse::<Style>().map_err(|_| {
-            QueryError(
-                "unknown style; use one of flat, flat-square, plastic, for-the-badge, social"
-                    .into(),
-            )
-        })?,
-        None => Style::Flat,
-    };
-    if let Some(l) = &label {
-        kiln_badge::check_label(l).map_err(|e| QueryError(format!("label: {e}")))?;
-    }
-    let json = match format.as_deref() {
-        None | Some("svg") => false,
-        Some("json") => true,
-        Some(_) => return Err(QueryError("format must be svg or json".into())),
-    };
-    Ok(BadgeQuery {
-        token,
-        git_ref,
-        style,
-        label: label.filter(|l| l != DEFAULT_LABEL),
-        json,
-    })
-}
-
-fn check_ref<'a>(what: &str, name: Cow<'a, str>) -> Result<Cow<'a, str>, QueryError> {
-    if name.is_empty() || name.len() > MAX_REF_BYTES || name.chars().any(char::is_control) {
-        return Err(QueryError(format!(
-            "{what} must be 1 to {MAX_REF_BYTES} bytes without control characters"
-        )));
-    }
-    Ok(name)
 }
 
 /// A rendered badge and its entity tag.
@@ -689,15 +575,6 @@ async fn current_status(state: &AppState, q: &BadgeQuery<'_>) -> BadgeStatus {
     status
 }
 
-fn bad_request(QueryError(message): QueryError) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        format!("bad badge request: {message}\n"),
-    )
-        .into_response()
-}
-
 fn respond(rendered: &Rendered, json: bool, request_headers: &HeaderMap) -> Response {
     let not_modified = request_headers
         .get(header::IF_NONE_MATCH)
@@ -709,7 +586,12 @@ fn respond(rendered: &Rendered, json: bool, request_headers: &HeaderMap) -> Resp
     } else {
         Response::new(Body::from(rendered.body.clone()))
     };
-    let h = response.headers_mut();
+    insert_badge_headers(response.headers_mut(), rendered, json);
+    response
+}
+
+/// The headers every badge answer carries, 304s included.
+fn insert_badge_headers(h: &mut HeaderMap, rendered: &Rendered, json: bool) {
     h.reserve(6);
     h.insert(
         header::CONTENT_TYPE,
@@ -724,14 +606,21 @@ fn respond(rendered: &Rendered, json: bool, request_headers: &HeaderMap) -> Resp
     h.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
     h.insert(header::CONTENT_SECURITY_POLICY, CSP);
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
+}
+
+/// The answer to a query that names no badge (status, headers and image), as the endpoint
+/// gives it: also what the HTTP layer sends for a badge URL too long for it to parse.
+pub fn unknown_badge() -> http::Response<Bytes> {
+    let query = BadgeQuery::UNKNOWN;
+    let label = query.label.as_deref().unwrap_or(DEFAULT_LABEL);
+    let rendered = Rendered::new(BadgeStatus::Unknown, query.style, label, query.json);
+    let mut response = http::Response::new(rendered.body.clone());
+    insert_badge_headers(response.headers_mut(), &rendered, query.json);
     response
 }
 
 pub async fn badge_handler(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let query = match parse_query(request.uri().query()) {
-        Ok(q) => q,
-        Err(e) => return bad_request(e),
-    };
+    let query = parse_query(request.uri().query());
     let status = current_status(&state, &query).await;
     match query.label.as_deref() {
         None => {
@@ -753,46 +642,6 @@ pub async fn badge_handler(State(state): State<Arc<AppState>>, request: Request)
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_a_full_query() {
-        let q = parse_query(Some(
-            "uuid=abc&branch=feature%2Fx&style=flat-square&label=ci&format=json&v=2",
-        ))
-        .unwrap();
-        assert_eq!(q.token.as_deref(), Some("abc"));
-        assert_eq!(q.git_ref, Some(RefQuery::Branch("feature/x".into())));
-        assert_eq!(q.style, Style::FlatSquare);
-        assert_eq!(q.label.as_deref(), Some("ci"));
-        assert!(q.json);
-        let tag = parse_query(Some("uuid=abc&tag=v1&label=build")).unwrap();
-        assert_eq!(tag.git_ref, Some(RefQuery::Tag("v1".into())));
-        assert_eq!(tag.label, None, "the default label spelled out");
-    }
-
-    #[test]
-    fn refuses_odd_queries() {
-        for raw in [
-            "uuid=a&uuid=b",
-            "uuid=a&branch=x&tag=y",
-            "uuid=a&style=fancy",
-            "uuid=a&format=png",
-            "uuid=a&branch=",
-            "uuid=a&branch=%0a",
-            "uuid=a&label=x&label=y",
-        ] {
-            assert!(parse_query(Some(raw)).is_err(), "{raw}");
-        }
-        let long = format!("uuid={}", "a".repeat(MAX_QUERY_BYTES));
-        assert!(parse_query(Some(&long)).is_err());
-        let long_label = format!("uuid=a&label={}", "a".repeat(65));
-        assert!(parse_query(Some(&long_label)).is_err());
-    }
-
-    #[test]
-    fn missing_token_is_not_an_error() {
-        assert_eq!(parse_query(None).unwrap().token, None);
-    }
 
     #[test]
     fn epoch_is_unstable_while_a_change_is_in_flight() {
@@ -855,6 +704,18 @@ mod tests {
         assert!(!Arc::ptr_eq(&slot, &cache.slot("tok", Some(&tag))));
         assert!(!Arc::ptr_eq(&slot, &cache.slot("tok", None)));
         assert!(!Arc::ptr_eq(&slot, &cache.slot("other", Some(&main))));
+    }
+
+    #[test]
+    fn the_unknown_badge_is_what_a_query_naming_no_badge_gets() {
+        let query = parse_query(Some("uuid=a&uuid=b"));
+        let variants = Variants::default();
+        let rendered = variants.get(DEFAULT_LABEL, BadgeStatus::Unknown, query.style, query.json);
+        let served = respond(rendered, query.json, &HeaderMap::new());
+        let unknown = unknown_badge();
+        assert_eq!(unknown.status(), served.status());
+        assert_eq!(unknown.headers(), served.headers());
+        assert_eq!(*unknown.body(), rendered.body);
     }
 
     #[test]

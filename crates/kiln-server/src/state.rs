@@ -7,6 +7,7 @@ use kiln_store::Store;
 use crate::auth::KeyRing;
 use crate::badges::{BadgeCache, BadgeEpoch};
 use crate::builds::BuildManager;
+use crate::console::ConsoleConfig;
 
 pub struct AppState {
     pub store: Arc<dyn Store>,
@@ -17,6 +18,7 @@ pub struct AppState {
     pub builds: Arc<BuildManager>,
     pub badge_epoch: Arc<BadgeEpoch>,
     pub badge_cache: BadgeCache,
+    pub console: ConsoleConfig,
 }
 
 impl AppState {

@@ -21,6 +21,7 @@ use kiln_server::api::{Caller, dispatch};
 use kiln_server::auth::KeyRing;
 use kiln_server::badges::{BadgeCache, BadgeEpoch};
 use kiln_server::builds::{BuildManager, BuildSettings};
+use kiln_server::console::{ConsoleConfig, FormKey, SIGN_IN_BACKOFF};
 use kiln_server::protocol::{AwsJson11, TARGET_PREFIX, WireProtocol};
 use kiln_server::state::AppState;
 use kiln_store::SqliteStore;
@@ -82,6 +83,7 @@ static API: LazyLock<Api> = LazyLock::new(|| {
                 source_hosts: Default::default(),
             },
         );
+        let form_key = FormKey::load(store.as_ref()).await.unwrap();
         AppState {
             store,
             region: "us-east-1".into(),
@@ -90,6 +92,11 @@ static API: LazyLock<Api> = LazyLock::new(|| {
             builds,
             badge_epoch,
             badge_cache: BadgeCache::default(),
+            console: ConsoleConfig {
+                trust_forwarded_for: false,
+                form_key,
+                sign_in_backoff: SIGN_IN_BACKOFF,
+            },
         }
     });
     let api = Api {

@@ -183,6 +183,56 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<ConsoleSession>>;
     /// Ends a console session (sign-out); returns whether there was one.
     async fn delete_console_session(&self, token_hash: &str) -> StoreResult<bool>;
+
+    /// Counts a console sign-in attempt against every subject (client address, access key),
+    /// unless one of them is locked out at `now`: then nothing is counted. Atomic, so attempts
+    /// racing each other (from any replica) are all counted. Forgets subjects quiet for
+    /// `backoff.forget_after` seconds.
+    async fn begin_sign_in_attempt(
+        &self,
+        subjects: &[String],
+        now: f64,
+        backoff: &SignInBackoff,
+    ) -> StoreResult<SignInAttempt>;
+    /// A sign-in succeeded: its subjects' attempts are forgotten.
+    async fn clear_sign_in_attempts(&self, subjects: &[String]) -> StoreResult<()>;
+
+    /// The secret stored under `name`; the first caller stores `candidate`, so every replica
+    /// gets the same secret.
+    async fn server_secret(&self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>>;
+}
+
+/// How console sign-in attempts are slowed down: the first `free_attempts` of a subject are
+/// not limited; from then on each attempt locks the subject out for `first_lockout` seconds,
+/// doubling with every further attempt up to `max_lockout`. A subject quiet for `forget_after`
+/// seconds starts afresh.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SignInBackoff {
+    pub free_attempts: u32,
+    pub first_lockout: f64,
+    pub max_lockout: f64,
+    pub forget_after: f64,
+}
+
+impl SignInBackoff {
+    /// Seconds a subject is locked out for after its `attempts`-th attempt (counting it).
+    pub fn lockout_after(&self, attempts: u32) -> f64 {
+        if attempts < self.free_attempts {
+            return 0.0;
+        }
+        let doublings = (attempts - self.free_attempts).min(62);
+        (self.first_lockout * (1u64 << doublings) as f64).min(self.max_lockout)
+    }
+}
+
+/// What [`Store::begin_sign_in_attempt`] decided.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SignInAttempt {
+    /// The attempt was counted. Should it fail, further attempts are refused until
+    /// `locked_until` (not after `now` when there is no lockout).
+    Counted { locked_until: f64 },
+    /// A subject is locked out until `until`: the attempt must be refused, whatever it carries.
+    LockedOut { until: f64 },
 }
 
 /// A delivery's body, as it claims it against replays.

@@ -13,12 +13,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use crate::{
-    BodyClaim, Claim, ConsoleSession, Page, ProjectSort, SourceCredential, Store, StoreError,
-    StoreResult,
+    BodyClaim, Claim, ConsoleSession, Page, ProjectSort, SignInAttempt, SignInBackoff,
+    SourceCredential, Store, StoreError, StoreResult,
 };
 
 mod deliveries;
 mod direct;
+mod sign_in;
 
 use direct::{DirectReads, LATEST_STATUS_FOR_REF};
 
@@ -649,6 +650,23 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn begin_sign_in_attempt(
+        &self,
+        subjects: &[String],
+        now: f64,
+        backoff: &SignInBackoff,
+    ) -> StoreResult<SignInAttempt> {
+        sign_in::begin_attempt(&self.pool, subjects, now, backoff).await
+    }
+
+    async fn clear_sign_in_attempts(&self, subjects: &[String]) -> StoreResult<()> {
+        sign_in::clear_attempts(&self.pool, subjects).await
+    }
+
+    async fn server_secret(&self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {
+        sign_in::server_secret(&self.pool, name, candidate).await
     }
 }
 

@@ -39,6 +39,13 @@ pub struct ServeArgs {
     /// Configuration file (default: ./kiln.toml when it exists).
     #[arg(long, env = "KILN_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Take the console's client address (for sign-in limits and logs) from the last
+    /// X-Forwarded-For address. Only behind a reverse proxy that sets it.
+    #[arg(long, env = "KILN_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
+    /// Seconds of the first console sign-in lockout (doubling after). Only tests change it.
+    #[arg(long, env = "KILN_SIGN_IN_LOCKOUT_SECONDS", hide = true)]
+    pub sign_in_lockout_seconds: Option<f64>,
 }
 
 /// One access key pair from the environment or `kiln.toml`.
@@ -69,6 +76,7 @@ struct FileConfig {
     registry_credentials: Vec<RegistryCredentialConfig>,
     #[serde(default)]
     source_hosts: SourceHostsConfig,
+    trust_forwarded_for: Option<bool>,
 }
 
 /// `[source_hosts]`: the hosts (`host` or `host:port`, https only) that GITHUB_ENTERPRISE and
@@ -154,6 +162,8 @@ pub struct Settings {
     pub docker: DockerSection,
     pub registry_credentials: Vec<RegistryCredentialConfig>,
     pub source_hosts: SourceHosts,
+    pub trust_forwarded_for: bool,
+    pub sign_in_backoff: kiln_store::SignInBackoff,
 }
 
 impl Settings {
@@ -216,6 +226,9 @@ impl Settings {
             source_hosts: file.source_hosts.resolve()?,
             docker: file.docker,
             registry_credentials: file.registry_credentials,
+            trust_forwarded_for: args.trust_forwarded_for
+                || file.trust_forwarded_for.unwrap_or(false),
+            sign_in_backoff: sign_in_backoff(args.sign_in_lockout_seconds)?,
         })
     }
 }
@@ -227,6 +240,23 @@ fn minute_length(seconds: Option<f64>) -> anyhow::Result<std::time::Duration> {
             Ok(std::time::Duration::from_secs_f64(s))
         }
         Some(s) => bail!("minute length {s} must be more than 0 and at most 60 seconds"),
+    }
+}
+
+fn sign_in_backoff(first_lockout: Option<f64>) -> anyhow::Result<kiln_store::SignInBackoff> {
+    let default = kiln_server::console::SIGN_IN_BACKOFF;
+    match first_lockout {
+        None => Ok(default),
+        Some(s) if s.is_finite() && s > 0.0 && s <= default.max_lockout => {
+            Ok(kiln_store::SignInBackoff {
+                first_lockout: s,
+                ..default
+            })
+        }
+        Some(s) => bail!(
+            "sign-in lockout {s} must be more than 0 and at most {} seconds",
+            default.max_lockout
+        ),
     }
 }
 

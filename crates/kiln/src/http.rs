@@ -4,17 +4,24 @@
 //! shared work-stealing runtime spends most of its time on under that load (`bench/README.md`).
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::thread;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::{Extension, Router};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
+use tower::Layer;
+
+mod long_badge_uri;
+
+use long_badge_uri::LongBadgeUri;
 
 /// How long a client may take to send a request's headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -58,11 +65,11 @@ pub async fn serve(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 // Handed over as a plain socket, to be registered with its thread's own reactor.
-                Ok((stream, _)) => match stream.into_std() {
+                Ok((stream, peer)) => match stream.into_std() {
                     Ok(stream) => {
                         // A queue only closes when its thread has died, which a panic would
                         // cause: the connection is dropped and the next thread gets the next.
-                        let _ = queues[next % workers].send(stream);
+                        let _ = queues[next % workers].send((stream, peer));
                         next = next.wrapping_add(1);
                     }
                     Err(e) => tracing::warn!(error = %e, "handing over a connection failed"),
@@ -90,7 +97,7 @@ pub async fn serve(
 
 /// One thread's share: serves each connection it is handed until told to stop.
 async fn serve_connections(
-    mut incoming: mpsc::UnboundedReceiver<std::net::TcpStream>,
+    mut incoming: mpsc::UnboundedReceiver<(std::net::TcpStream, SocketAddr)>,
     app: Router,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -101,7 +108,7 @@ async fn serve_connections(
     loop {
         tokio::select! {
             stream = incoming.recv() => {
-                let Some(stream) = stream else { break };
+                let Some((stream, peer)) = stream else { break };
                 let stream = match tokio::net::TcpStream::from_std(stream) {
                     Ok(stream) => stream,
                     Err(e) => {
@@ -111,9 +118,12 @@ async fn serve_connections(
                 };
                 // Responses are written whole; waiting to coalesce them only adds latency.
                 let _ = stream.set_nodelay(true);
-                let service = TowerToHyperService::new(app.clone());
-                let connection =
-                    graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                // Handlers that limit or log per client read the peer as `ConnectInfo`.
+                let service =
+                    TowerToHyperService::new(Extension(ConnectInfo(peer)).layer(app.clone()));
+                // A badge URL too long for hyper still gets an image.
+                let io = TokioIo::new(LongBadgeUri::new(stream));
+                let connection = graceful.watch(http.serve_connection(io, service));
                 tokio::spawn(async move {
                     if let Err(e) = connection.await {
                         tracing::debug!(error = %e, "connection ended with an error");

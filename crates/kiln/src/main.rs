@@ -14,6 +14,7 @@ use kiln_runner::executor::Executor;
 use kiln_server::auth::{Credential, KeyRing};
 use kiln_server::badges::{BadgeCache, BadgeEpoch};
 use kiln_server::builds::{BuildManager, BuildSettings};
+use kiln_server::console::{ConsoleConfig, FormKey};
 use kiln_server::state::AppState;
 use kiln_sigv4::SecretKey;
 use kiln_store::SqliteStore;
@@ -118,6 +119,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             )
         })
         .collect();
+    let form_key = FormKey::load(store.as_ref())
+        .await
+        .context("reading the console's form key")?;
     let badge_epoch = Arc::new(BadgeEpoch::default());
     let builds = BuildManager::new(
         Arc::clone(&store),
@@ -151,6 +155,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         builds: Arc::clone(&builds),
         badge_epoch,
         badge_cache: BadgeCache::default(),
+        console: ConsoleConfig {
+            trust_forwarded_for: settings.trust_forwarded_for,
+            form_key,
+            sign_in_backoff: settings.sign_in_backoff,
+        },
     });
     let app = kiln_server::router(state);
 

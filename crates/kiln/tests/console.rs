@@ -10,8 +10,9 @@ mod common;
 use std::time::Duration;
 
 use common::browser::{Browser, UI_DEADLINE};
+use common::console_http::{exchange, header, hidden_value, http_sign_in};
 use common::git::GitRepo;
-use common::{ACCOUNT_A, ACCOUNT_B, Account, KilnServer, boto3, http_get, http_post};
+use common::{ACCOUNT_A, ACCOUNT_B, KilnServer, boto3, http_get, http_post};
 
 const PROJECT: &str = "console-demo";
 /// How long a build of the test's buildspec may take.
@@ -365,54 +366,6 @@ result = True",
     assert!(http_get(&copied, &[]).body.contains(">unknown<"));
 }
 
-/// One HTTP exchange without following redirects: (status, headers, body).
-fn exchange(
-    method: &str,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, Vec<(String, String)>, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .build()
-        .into();
-    let mut response = if method == "POST" {
-        let mut request = agent.post(url);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        request.send(body).unwrap()
-    } else {
-        let mut request = agent.get(url);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        request.call().unwrap()
-    };
-    let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                v.to_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
-    let body = response.body_mut().read_to_string().unwrap_or_default();
-    (status, headers, body)
-}
-
-fn header<'a>(headers: &'a [(String, String)], name: &str, starting: &str) -> &'a str {
-    headers
-        .iter()
-        .find(|(k, v)| k == name && v.starts_with(starting))
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_else(|| panic!("no {name} header starting with {starting:?} in {headers:?}"))
-}
-
 /// The cookie and CSRF rules, seen on the wire.
 #[test]
 fn sign_in_sets_a_strict_http_only_session_and_forms_need_the_token() {
@@ -480,37 +433,6 @@ fn sign_in_sets_a_strict_http_only_session_and_forms_need_the_token() {
     let (status, headers, _) = exchange("GET", &url("/"), &[("cookie", &session_pair)], b"");
     assert_eq!(status, 303);
     assert!(header(&headers, "location", "/sign-in").starts_with("/sign-in"));
-}
-
-/// Signs in over plain HTTP and returns the session cookie (`kiln_session=…`).
-fn http_sign_in(server: &KilnServer, account: &Account<'_>) -> String {
-    let (_, headers, page) = exchange("GET", &format!("{}/sign-in", server.url()), &[], b"");
-    let cookie_pair = header(&headers, "set-cookie", "kiln_sign_in=")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let body = format!(
-        "csrf={}&access_key_id={}&secret_access_key={}",
-        hidden_value(&page, "csrf"),
-        account.access_key_id,
-        account.secret
-    );
-    let (status, headers, _) = exchange(
-        "POST",
-        &format!("{}/sign-in", server.url()),
-        &[
-            ("content-type", "application/x-www-form-urlencoded"),
-            ("cookie", &cookie_pair),
-        ],
-        body.as_bytes(),
-    );
-    assert_eq!(status, 303);
-    header(&headers, "set-cookie", "kiln_session=")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string()
 }
 
 /// The live log's events carry byte offsets as ids; a reconnect with `Last-Event-ID` resumes
@@ -626,14 +548,4 @@ fn sessions_survive_a_restart() {
         home.contains(ACCOUNT_B.account_id),
         "the page names the account"
     );
-}
-
-/// The value of the first hidden input named `name` in a page.
-fn hidden_value(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} field"))
-        + marker.len();
-    html[start..].split('"').next().unwrap().to_string()
 }

@@ -1,5 +1,6 @@
 //! Artifact downloads: the objects a build uploaded, read back from the artifact store, for
-//! the build's own account only and never outside the build's artifact key.
+//! the build's own account only and never outside the build's artifact key. A ZIP artifact is
+//! served whole, and each of its files from inside it.
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use serde_json::Value;
 use super::builds::{build_not_found, get_build};
 use super::session::Session;
 use super::view;
+use super::zip_entries::{self, ArchiveObject, ZipEntryError};
 use crate::state::AppState;
 
 /// Most files listed for one artifact.
@@ -66,6 +68,14 @@ fn encode_segment(segment: &str) -> String {
         .collect()
 }
 
+/// A `/`-separated path, each segment percent-encoded.
+fn encode_path(path: &str) -> String {
+    path.split('/')
+        .map(encode_segment)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 fn human_size(bytes: u64) -> String {
     match bytes {
         b if b < 1024 => format!("{b} B"),
@@ -97,9 +107,22 @@ pub async fn links(
         if let Ok(meta) = store.head(&path).await {
             links.push(ArtifactLink {
                 label: key.to_string(),
-                url: base,
+                url: base.clone(),
                 size: human_size(meta.size),
             });
+            let archive = ArchiveObject {
+                store,
+                path,
+                size: meta.size,
+            };
+            match zip_entries::list(archive, MAX_LISTED_FILES).await {
+                Ok(files) => links.extend(files.into_iter().map(|(name, size)| ArtifactLink {
+                    label: format!("{key} › {name}"),
+                    url: format!("{base}/{}", encode_path(&name)),
+                    size: human_size(size),
+                })),
+                Err(err) => tracing::debug!(error = %err, "cannot list a ZIP artifact"),
+            }
             continue;
         }
         let prefix = format!("{}/", path.as_ref());
@@ -108,10 +131,9 @@ pub async fn links(
             let Some(relative) = meta.location.as_ref().strip_prefix(&prefix) else {
                 continue;
             };
-            let encoded: Vec<String> = relative.split('/').map(encode_segment).collect();
             links.push(ArtifactLink {
                 label: format!("{key}/{relative}"),
-                url: format!("{base}/{}", encoded.join("/")),
+                url: format!("{base}/{}", encode_path(relative)),
                 size: human_size(meta.size),
             });
         }
@@ -207,6 +229,29 @@ async fn download(
     let Ok(store) = state.builds.artifact_store().bucket(bucket) else {
         return missing();
     };
+    // A file of a ZIP artifact: the object at the key is the archive.
+    if let Some(file) = file
+        && let Ok(meta) = store.head(&key_path).await
+    {
+        let archive = ArchiveObject {
+            store,
+            path: key_path,
+            size: meta.size,
+        };
+        return match zip_entries::open_entry(archive, file.to_string()).await {
+            Ok((size, body)) => attachment(body, size, file),
+            Err(ZipEntryError::NotFound) => missing(),
+            Err(err) => {
+                tracing::info!(error = %err, "cannot serve a file from a ZIP artifact");
+                view::error_page(
+                    Some(session),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "File unavailable",
+                    &format!("{err}. Download the whole archive instead."),
+                )
+            }
+        };
+    }
     let found = match store.get(&object).await {
         Ok(found) => found,
         Err(object_store::Error::NotFound { .. }) => return missing(),
@@ -221,7 +266,16 @@ async fn download(
         }
     };
     let size = found.meta.size;
-    let mut response = (StatusCode::OK, Body::from_stream(found.into_stream())).into_response();
+    attachment(
+        Body::from_stream(found.into_stream()),
+        size,
+        object.as_ref(),
+    )
+}
+
+/// A download: never shown inline, never sniffed, never cached.
+fn attachment(body: Body, size: u64, path: &str) -> Response {
+    let mut response = (StatusCode::OK, body).into_response();
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -230,13 +284,17 @@ async fn download(
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
     if let Ok(disposition) = HeaderValue::from_str(&format!(
         "attachment; filename=\"{}\"",
-        attachment_name(object.as_ref())
+        attachment_name(path)
     )) {
         h.insert(header::CONTENT_DISPOSITION, disposition);
     }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'"),
     );
     h.insert(
         header::CACHE_CONTROL,
@@ -258,6 +316,7 @@ mod tests {
         assert_eq!(bucket_and_key("arn:aws:s3:::b"), None);
         assert_eq!(bucket_and_key("s3://b/k"), None);
         assert_eq!(encode_segment("a b%.txt"), "a%20b%25.txt");
+        assert_eq!(encode_path("d ir/x?.txt"), "d%20ir/x%3F.txt");
         assert_eq!(attachment_name("k/dir/my \"file\".txt"), "my__file_.txt");
         assert_eq!(human_size(2048), "2.0 KiB");
     }

@@ -9,10 +9,14 @@ mod artifacts;
 mod builds;
 mod errors;
 mod form;
+mod form_token;
 mod logs;
+mod next;
 mod projects;
 mod session;
+mod sign_in_limit;
 mod view;
+mod zip_entries;
 
 use std::sync::Arc;
 
@@ -24,7 +28,20 @@ use axum::routing::{get, post};
 
 use crate::state::AppState;
 
+pub use form_token::FormKey;
 pub use session::SESSION_COOKIE;
+pub use sign_in_limit::BACKOFF as SIGN_IN_BACKOFF;
+
+/// The console's settings.
+pub struct ConsoleConfig {
+    /// Whether the client address (for sign-in limits and logs) is the last address of
+    /// `X-Forwarded-For`, as a reverse proxy in front of Kiln sets it, rather than the peer.
+    pub trust_forwarded_for: bool,
+    /// Signs the sign-in form's CSRF token.
+    pub form_key: FormKey,
+    /// How failed sign-ins slow the next ones down ([`SIGN_IN_BACKOFF`] unless tests say).
+    pub sign_in_backoff: kiln_store::SignInBackoff,
+}
 
 /// The console's routes; merged into [`crate::router`]. `POST /` stays the API.
 pub fn routes() -> Router<Arc<AppState>> {

@@ -12,15 +12,17 @@ use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use kiln_store::ConsoleSession;
+use kiln_store::{ConsoleSession, SignInAttempt};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::next::safe_next;
+use super::sign_in_limit::{self, ClientAddress};
 use super::view::{self, Chrome};
 use crate::api::Caller;
 use crate::state::AppState;
@@ -170,21 +172,6 @@ fn cookie(
         .build()
 }
 
-/// Where to go after signing in: a console path, never another site.
-fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n)
-            if n.starts_with('/')
-                && !n.starts_with("//")
-                && !n.contains('\\')
-                && n.len() < 2048 =>
-        {
-            n.to_string()
-        }
-        _ => "/".to_string(),
-    }
-}
-
 #[derive(Template)]
 #[template(path = "sign_in.html")]
 struct SignInPage {
@@ -221,11 +208,13 @@ pub async fn sign_in_page(
         return view::redirect(&next);
     }
     let jar = CookieJar::from_headers(&headers);
+    let now = state.now_epoch();
+    // Another tab's token is kept (so its form still works) only when Kiln issued it.
     let csrf = jar
         .get(SIGN_IN_COOKIE)
         .map(|c| c.value().to_string())
-        .filter(|v| kiln_domain::token::is_well_formed(v))
-        .unwrap_or_else(kiln_domain::token::new_token);
+        .filter(|v| state.console.form_key.reusable(v, now))
+        .unwrap_or_else(|| state.console.form_key.issue(now));
     let page = SignInPage {
         chrome: Chrome::of(None),
         csrf,
@@ -244,17 +233,28 @@ pub struct SignInForm {
     next: String,
 }
 
+/// True when the browser says the form was sent from another site (`Sec-Fetch-Site`); a
+/// browser that does not say is judged by the token alone.
+fn sent_from_elsewhere(headers: &HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-site")
+        .is_some_and(|site| site.as_bytes() != b"same-origin")
+}
+
 pub async fn sign_in(
     State(state): State<Arc<AppState>>,
+    client: ClientAddress,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let jar = CookieJar::from_headers(&headers);
+    let now = state.now_epoch();
     let expected = jar
         .get(SIGN_IN_COOKIE)
         .map(|c| c.value().to_string())
+        .filter(|v| state.console.form_key.verify(v, now))
         .unwrap_or_default();
-    if !tokens_match(csrf_field(&body).as_deref(), &expected) {
+    if sent_from_elsewhere(&headers) || !tokens_match(csrf_field(&body).as_deref(), &expected) {
         return csrf_refused(None);
     }
     let Ok(form) = serde_html_form::from_bytes::<SignInForm>(&body) else {
@@ -266,6 +266,37 @@ pub async fn sign_in(
         );
     };
     let key_id = form.access_key_id.trim();
+    let logged_key_id = sign_in_limit::key_id_for_log(key_id);
+    let refusal = |error: String| SignInPage {
+        chrome: Chrome::of(None),
+        csrf: expected.clone(),
+        next: safe_next(Some(&form.next)),
+        access_key_id: logged_key_id.clone(),
+        error,
+    };
+    // Counted before the secret is looked at, so a lockout holds even for the right secret.
+    let subjects = sign_in_limit::subjects(client, key_id);
+    let locked_until = match state
+        .store
+        .begin_sign_in_attempt(&subjects, now, &state.console.sign_in_backoff)
+        .await
+    {
+        Ok(SignInAttempt::Counted { locked_until }) => locked_until,
+        Ok(SignInAttempt::LockedOut { until }) => {
+            tracing::warn!(%client, access_key_id = ?logged_key_id, "console sign-in refused: too many attempts");
+            let reason = "Too many failed sign-in attempts.";
+            return too_many_attempts(&state, jar, refusal(String::new()), until, reason);
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "cannot count a console sign-in attempt");
+            return view::error_page(
+                None,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-in unavailable",
+                "Kiln could not check the sign-in. Try again.",
+            );
+        }
+    };
     let credential = state.keys.get(key_id);
     let expected_secret = credential.map_or(NO_SECRET, |c| c.secret_access_key.expose_secret());
     let secret_ok = bool::from(
@@ -274,18 +305,18 @@ pub async fn sign_in(
             .ct_eq(expected_secret.as_bytes()),
     );
     let Some(credential) = credential.filter(|_| secret_ok) else {
-        tracing::info!("console sign-in refused");
-        let page = SignInPage {
-            chrome: Chrome::of(None),
-            csrf: expected,
-            next: safe_next(Some(&form.next)),
-            access_key_id: key_id.chars().take(128).collect(),
-            error: "The access key ID or secret access key is not correct.".to_string(),
-        };
-        return sign_in_form(&state, jar, StatusCode::UNAUTHORIZED, page);
+        tracing::info!(%client, access_key_id = ?logged_key_id, "console sign-in refused: wrong key or secret");
+        let wrong = "The access key ID or secret access key is not correct.";
+        if locked_until > now {
+            let reason = format!("{wrong} After too many failed attempts, the next one waits.");
+            return too_many_attempts(&state, jar, refusal(String::new()), locked_until, &reason);
+        }
+        return sign_in_form(&state, jar, StatusCode::UNAUTHORIZED, refusal(wrong.into()));
     };
+    if let Err(err) = state.store.clear_sign_in_attempts(&subjects).await {
+        tracing::error!(error = %err, "cannot clear console sign-in attempts");
+    }
     let token = kiln_domain::token::new_token();
-    let now = state.now_epoch();
     let session = ConsoleSession {
         token_hash: hash_token(&token),
         account_id: credential.account_id.clone(),
@@ -310,6 +341,37 @@ pub async fn sign_in(
         .remove(Cookie::build(SIGN_IN_COOKIE).path("/sign-in"))
         .add(session_cookie);
     (jar, view::redirect(&safe_next(Some(&form.next)))).into_response()
+}
+
+/// `429 Too Many Requests` with `Retry-After`: the sign-in form again, saying when to retry.
+fn too_many_attempts(
+    state: &AppState,
+    jar: CookieJar,
+    mut page: SignInPage,
+    until: f64,
+    reason: &str,
+) -> Response {
+    // Measured from now: the attempt may have waited for others to be counted.
+    let now = state.now_epoch();
+    let wait = sign_in_limit::retry_after_seconds(until, now);
+    page.error = format!(
+        "{reason} Try again in {} (after {}).",
+        seconds_text(wait),
+        view::format_time(now + wait as f64)
+    );
+    let mut response = sign_in_form(state, jar, StatusCode::TOO_MANY_REQUESTS, page);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    response
+}
+
+fn seconds_text(seconds: u64) -> String {
+    match seconds {
+        1 => "1 second".to_string(),
+        s if s < 120 => format!("{s} seconds"),
+        s => format!("{} minutes", s.div_ceil(60)),
+    }
 }
 
 #[derive(Deserialize)]
@@ -338,15 +400,6 @@ pub async fn sign_out(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn next_stays_on_the_console() {
-        assert_eq!(safe_next(Some("/projects/a?x=1")), "/projects/a?x=1");
-        assert_eq!(safe_next(Some("//evil.example")), "/");
-        assert_eq!(safe_next(Some("https://evil.example")), "/");
-        assert_eq!(safe_next(Some("/\\evil")), "/");
-        assert_eq!(safe_next(None), "/");
-    }
 
     #[test]
     fn csrf_tokens() {

@@ -95,16 +95,27 @@ pub struct Browser {
 impl Browser {
     /// Starts chromedriver and a headless Chromium with a laptop-sized window.
     pub async fn start(base_url: &str) -> Browser {
+        Self::start_with_args(base_url, &[]).await
+    }
+
+    /// [`Self::start`] with more Chromium command-line arguments.
+    pub async fn start_with_args(base_url: &str, extra_args: &[&str]) -> Browser {
         let driver = ChromeDriver::start();
+        let mut args = vec![
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--window-size=1280,900",
+            "--hide-scrollbars",
+            "--force-color-profile=srgb",
+            "--lang=en-US",
+        ];
+        args.extend_from_slice(extra_args);
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
-            json!({
-                "binary": CHROMIUM,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--window-size=1280,900", "--hide-scrollbars", "--force-color-profile=srgb",
-                         "--lang=en-US"],
-            }),
+            json!({"binary": CHROMIUM, "args": args}),
         );
         let client = ClientBuilder::rustls()
             .unwrap()

@@ -839,6 +839,8 @@ pub fn file_mode(path: &Path) -> u32 {
 }
 pub mod browser;
 pub mod builds;
+pub mod console_http;
 pub mod docker;
 pub mod forges;
 pub mod git;
+pub mod raw_http;
