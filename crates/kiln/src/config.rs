@@ -38,6 +38,20 @@ pub struct ServeArgs {
     /// Configuration file (default: ./kiln.toml when it exists).
     #[arg(long, env = "KILN_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Allows the local executor with more than one account: every account's builds then run
+    /// on this host (as users of their own when Kiln is root).
+    #[arg(
+        long,
+        env = "KILN_TRUST_LOCAL_BUILDS",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub trust_local_builds: Option<bool>,
+    /// Uids (and gids) local builds run as when Kiln is root, FIRST-LAST (default
+    /// 2000000000-2000065535).
+    #[arg(long, env = "KILN_BUILD_UID_RANGE")]
+    pub build_uid_range: Option<String>,
 }
 
 /// One access key pair from the environment or `kiln.toml`.
@@ -47,6 +61,9 @@ pub struct CredentialConfig {
     pub access_key_id: String,
     pub secret_access_key: String,
     pub account_id: String,
+    /// Where this account's local sources may be, when Kiln has several accounts.
+    #[serde(default)]
+    pub local_source_roots: Vec<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -66,6 +83,8 @@ struct FileConfig {
     docker: DockerSection,
     #[serde(default)]
     registry_credentials: Vec<RegistryCredentialConfig>,
+    trust_local_builds: Option<bool>,
+    build_uid_range: Option<String>,
 }
 
 /// The Docker executor's settings.
@@ -117,6 +136,8 @@ pub struct Settings {
     pub executor: kiln_runner::executor::ExecutorChoice,
     pub docker: DockerSection,
     pub registry_credentials: Vec<RegistryCredentialConfig>,
+    pub trust_local_builds: bool,
+    pub build_uid_range: kiln_runner::build_user::UidRange,
 }
 
 impl Settings {
@@ -178,6 +199,14 @@ impl Settings {
             },
             docker: file.docker,
             registry_credentials: file.registry_credentials,
+            trust_local_builds: args
+                .trust_local_builds
+                .or(file.trust_local_builds)
+                .unwrap_or(false),
+            build_uid_range: match args.build_uid_range.or(file.build_uid_range) {
+                None => kiln_runner::build_user::UidRange::DEFAULT,
+                Some(text) => text.parse()?,
+            },
         })
     }
 }
@@ -220,6 +249,7 @@ fn credential_from_env() -> anyhow::Result<Option<CredentialConfig>> {
             access_key_id,
             secret_access_key,
             account_id: account.unwrap_or_else(|| "000000000000".into()),
+            local_source_roots: Vec::new(),
         })),
         _ => bail!("KILN_ACCESS_KEY_ID and KILN_SECRET_ACCESS_KEY must be set together"),
     }
