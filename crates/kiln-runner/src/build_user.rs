@@ -101,10 +101,15 @@ pub struct BuildUserPool {
 
 impl BuildUserPool {
     pub fn new(range: UidRange) -> Arc<Self> {
+        // Each start begins somewhere else in the range, so a restart does not hand out again
+        // the uids the last run used first.
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
         Arc::new(Self {
             range,
             in_use: Mutex::new(HashSet::new()),
-            next: AtomicU32::new(0),
+            next: AtomicU32::new(seed % range.len()),
         })
     }
 
