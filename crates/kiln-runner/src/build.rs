@@ -16,6 +16,7 @@ mod log;
 mod tests;
 mod upload;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -32,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 use crate::artifacts::ArtifactStore;
 use crate::docker::{ProvisionError, ProvisionRequest, RegistryAuth};
 use crate::executor::{Environment, Executor};
+use crate::local_source::LocalSourcePolicy;
 use crate::shell::{CommandOutcome, Semantics, SessionConfig, Shell, ShellError, ShellSession};
 use crate::source::{self, CheckoutRequest, GitCredential, SourceError};
 use buildspec_file::Location;
@@ -47,9 +49,21 @@ const MAX_EXPANDED_NAME_BYTES: usize = 1024;
 const SHELL_STATE_DIR: &str = "shell";
 
 /// Kills what a build of the local executor left running when Kiln died (its work directory
-/// still there). Returns how many process groups were killed.
-pub fn kill_leftover_processes(work_dir: &Path, build_id: &str) -> usize {
-    crate::shell::kill_leftover_groups(&work_dir.join(SHELL_STATE_DIR), work_dir, build_id)
+/// still there): the process groups it recorded, and every process of its own user (the owner
+/// of its work directory, when `executor` gives builds users of their own). Returns how many
+/// process groups were killed.
+pub fn kill_leftover_processes(executor: &Executor, work_dir: &Path, build_id: &str) -> usize {
+    let killed =
+        crate::shell::kill_leftover_groups(&work_dir.join(SHELL_STATE_DIR), work_dir, build_id);
+    if let Some(range) = executor.build_uid_range()
+        && let Ok(meta) = std::fs::symlink_metadata(work_dir)
+    {
+        use std::os::unix::fs::MetadataExt;
+        if range.contains(meta.uid()) {
+            crate::build_user::kill_all_processes_of(meta.uid());
+        }
+    }
+    killed
 }
 
 /// Everything a build needs to run.
@@ -64,6 +78,8 @@ pub struct BuildJob {
     /// The imported credential of the source's forge; used only for an `https://` location on
     /// one of its hosts (the log says why otherwise).
     pub source_credential: Option<GitCredential>,
+    /// Which host paths the build may check out (its account's rule).
+    pub local_sources: LocalSourcePolicy,
     /// Where S3-type artifacts go.
     pub artifact_store: Arc<ArtifactStore>,
     /// Length of one minute of `timeoutInMinutes` (60 s; tests shrink it).
@@ -95,6 +111,7 @@ pub async fn run_build(
         work_dir,
         log_path,
         source_credential,
+        local_sources,
         artifact_store,
         minute,
         log_link,
@@ -126,6 +143,7 @@ pub async fn run_build(
         home_dir: work_dir.join("home"),
         work_dir,
         source_credential,
+        local_sources,
         artifact_store,
         executor: executor.clone(),
         registry_auth,
@@ -169,6 +187,7 @@ struct Run<'a> {
     src_dir: PathBuf,
     home_dir: PathBuf,
     source_credential: Option<GitCredential>,
+    local_sources: LocalSourcePolicy,
     artifact_store: Arc<ArtifactStore>,
     executor: Executor,
     registry_auth: Option<RegistryAuth>,
@@ -339,11 +358,18 @@ impl Run<'_> {
             .map_err(|err| {
                 Interrupt::Fault(format!("Cannot empty {}: {err}", self.work_dir.display()))
             })?;
-        for dir in [&self.work_dir, &self.src_dir, &self.home_dir] {
+        let state_dir = self.work_dir.join(SHELL_STATE_DIR);
+        for dir in [&self.work_dir, &self.src_dir, &self.home_dir, &state_dir] {
             tokio::fs::create_dir_all(dir).await.map_err(|err| {
                 Interrupt::Fault(format!("Cannot create {}: {err}", dir.display()))
             })?;
         }
+        // Private to Kiln until it is handed to the build's own user, if any.
+        tokio::fs::set_permissions(&self.work_dir, std::fs::Permissions::from_mode(0o700))
+            .await
+            .map_err(|err| {
+                Interrupt::Fault(format!("Cannot protect {}: {err}", self.work_dir.display()))
+            })?;
         match environment::user_variables(&self.record.settings) {
             Ok(vars) => self.user_variables = vars,
             Err(message) => return Ok(Err(client_error(message))),
@@ -394,6 +420,7 @@ impl Run<'_> {
         if let Err(context) = self.check_out().await? {
             return Ok(Err(context));
         }
+        self.hand_over_work_dir().await?;
         let buildspec = match self.load_buildspec().await {
             Ok(spec) => spec,
             Err(context) => return Ok(Err(context)),
@@ -410,6 +437,20 @@ impl Run<'_> {
         result
     }
 
+    /// Gives the work directory (source, home, shell state) to the build's own user, if it has
+    /// one. Kiln checked the source out as itself; no command of the build has run yet.
+    async fn hand_over_work_dir(&self) -> Result<(), Interrupt> {
+        let Some(user) = self.environment.as_ref().and_then(Environment::build_user) else {
+            return Ok(());
+        };
+        let (uid, gid) = (user.uid(), user.gid());
+        let work_dir = self.work_dir.clone();
+        tokio::task::spawn_blocking(move || crate::build_user::hand_over(&work_dir, uid, gid))
+            .await
+            .map_err(|err| Interrupt::Fault(err.to_string()))?
+            .map_err(|err| Interrupt::Fault(err.to_string()))
+    }
+
     async fn check_out(&mut self) -> Result<PhaseResult, Interrupt> {
         let source = &self.record.settings.source;
         match source.source_type.as_deref() {
@@ -423,6 +464,14 @@ impl Run<'_> {
         }
         let Some(location) = source.location.clone().filter(|l| !l.trim().is_empty()) else {
             return Ok(Err(client_error("The source has no location")));
+        };
+        let location = match self.local_sources.resolve_for_checkout(&location) {
+            Ok(location) => location,
+            Err(err) => {
+                let message = format!("Cannot download the source: {err}");
+                self.log.line(&message);
+                return Ok(Err(client_error(message)));
+            }
         };
         let credential = self.source_credential.take().and_then(|credential| {
             match credential.destination(&location) {

@@ -133,13 +133,18 @@ pub enum ProvisionError {
     Container(String),
     #[error("provisioning was cancelled")]
     Cancelled,
+    #[error(transparent)]
+    BuildUser(#[from] crate::build_user::BuildUserError),
 }
 
 impl ProvisionError {
     /// Whether the build's settings are at fault (a `CLIENT_ERROR` context) rather than Kiln
     /// or its host (`SERVER_ERROR`).
     pub fn is_client_error(&self) -> bool {
-        !matches!(self, Self::Container(_) | Self::Cancelled)
+        !matches!(
+            self,
+            Self::Container(_) | Self::Cancelled | Self::BuildUser(_)
+        )
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::build_user::{BuildUser, BuildUserPool, UidRange, kiln_is_root};
 use crate::docker::{
     self, BuildContainer, DockerConfig, DockerError, DockerExecutor, ProvisionError,
     ProvisionRequest,
@@ -40,8 +41,15 @@ impl FromStr for ExecutorChoice {
 /// Runs builds; shared by all builds of a server.
 #[derive(Clone)]
 pub enum Executor {
-    Local(Arc<dyn Launcher>),
+    Local(LocalExecutor),
     Docker(Arc<DockerExecutor>),
+}
+
+/// Runs builds on this host: as Kiln's own user, or (Kiln being root) each as a user of its own.
+#[derive(Clone)]
+pub struct LocalExecutor {
+    launcher: LocalLauncher,
+    build_users: Option<Arc<BuildUserPool>>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -51,16 +59,30 @@ impl std::fmt::Debug for Executor {
 }
 
 impl Executor {
-    /// The executor running commands on this host.
+    /// The executor running commands on this host as Kiln's own user.
     pub fn local() -> Self {
-        Self::Local(Arc::new(LocalLauncher::new()))
+        Self::Local(LocalExecutor {
+            launcher: LocalLauncher::new(),
+            build_users: None,
+        })
+    }
+
+    /// The executor running commands on this host; when Kiln is root, each build runs as a uid
+    /// of `build_uids` of its own.
+    pub fn local_isolated(build_uids: UidRange) -> Self {
+        Self::Local(LocalExecutor {
+            launcher: LocalLauncher::new(),
+            build_users: kiln_is_root().then(|| BuildUserPool::new(build_uids)),
+        })
     }
 
     /// The executor `choice` names. For docker (and auto when an Engine answers) this connects
-    /// to the Engine and reaps what a crash left behind.
+    /// to the Engine and reaps what a crash left behind; local builds take their users from
+    /// `build_uids` (see [`Self::local_isolated`]).
     pub async fn select(
         choice: ExecutorChoice,
         config: &DockerConfig,
+        build_uids: UidRange,
     ) -> Result<Self, DockerError> {
         let use_docker = match choice {
             ExecutorChoice::Local => false,
@@ -72,7 +94,7 @@ impl Executor {
             },
         };
         if !use_docker {
-            return Ok(Self::local());
+            return Ok(Self::local_isolated(build_uids));
         }
         let executor = DockerExecutor::connect(config).await?;
         executor.reap_orphans().await?;
@@ -87,6 +109,14 @@ impl Executor {
         }
     }
 
+    /// The uids local builds run as, when they run as users of their own.
+    pub fn build_uid_range(&self) -> Option<UidRange> {
+        match self {
+            Self::Local(local) => local.build_users.as_ref().map(|pool| pool.range()),
+            Self::Docker(_) => None,
+        }
+    }
+
     /// Prepares where a build's commands run, writing what it does to `log` (one line per call).
     /// The request's work directory and log file must exist.
     pub async fn provision(
@@ -96,7 +126,7 @@ impl Executor {
         cancel: &CancellationToken,
     ) -> Result<Environment, ProvisionError> {
         match self {
-            Self::Local(launcher) => {
+            Self::Local(local) => {
                 // The type is checked here too: a Windows build cannot run on this host either.
                 docker::PlatformRequest::for_environment_type(
                     request.environment.env_type.as_deref(),
@@ -105,7 +135,21 @@ impl Executor {
                 log(&format!(
                     "Running on Kiln, local executor: commands run on this host (image {image} is not used)"
                 ));
-                Ok(Environment::Local(launcher.clone()))
+                let Some(pool) = &local.build_users else {
+                    return Ok(Environment::Local {
+                        launcher: Arc::new(local.launcher.clone()),
+                        user: None,
+                    });
+                };
+                let user = pool.allocate()?;
+                log(&format!(
+                    "Commands run as uid {uid}, gid {uid}, a user of this build's own",
+                    uid = user.uid()
+                ));
+                Ok(Environment::Local {
+                    launcher: Arc::new(local.launcher.as_user(user.uid(), user.gid())),
+                    user: Some(user),
+                })
             }
             Self::Docker(executor) => executor
                 .provision(request, log, cancel)
@@ -117,14 +161,18 @@ impl Executor {
 
 /// Where one build's commands run.
 pub enum Environment {
-    Local(Arc<dyn Launcher>),
+    Local {
+        launcher: Arc<dyn Launcher>,
+        /// The build's own user, when Kiln is root; its processes end with the environment.
+        user: Option<BuildUser>,
+    },
     Container(BuildContainer),
 }
 
 impl std::fmt::Debug for Environment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Local(_) => f.write_str("Local"),
+            Self::Local { user, .. } => f.debug_struct("Local").field("user", user).finish(),
             Self::Container(container) => f.debug_tuple("Container").field(container).finish(),
         }
     }
@@ -134,7 +182,7 @@ impl Environment {
     /// What the build's shell session runs its commands with.
     pub fn launcher(&self) -> Arc<dyn Launcher> {
         match self {
-            Self::Local(launcher) => launcher.clone(),
+            Self::Local { launcher, .. } => launcher.clone(),
             Self::Container(container) => container.launcher(),
         }
     }
@@ -143,7 +191,7 @@ impl Environment {
     /// `PATH` for the local executor, the image's environment in a container.
     pub fn base_variables(&self) -> Vec<(String, String)> {
         match self {
-            Self::Local(_) => std::env::var_os("PATH")
+            Self::Local { .. } => std::env::var_os("PATH")
                 .map(|path| ("PATH".to_owned(), path.to_string_lossy().into_owned()))
                 .into_iter()
                 .collect(),
@@ -156,10 +204,23 @@ impl Environment {
         matches!(self, Self::Container(_))
     }
 
-    /// Ends everything the environment runs (the container); safe to call more than once.
+    /// The user the build's commands run as, when it is one of its own.
+    pub fn build_user(&self) -> Option<&BuildUser> {
+        match self {
+            Self::Local { user, .. } => user.as_ref(),
+            Self::Container(_) => None,
+        }
+    }
+
+    /// Ends everything the environment runs (the container, or every process of the build's
+    /// user); safe to call more than once.
     pub async fn teardown(&self) {
-        if let Self::Container(container) = self {
-            container.teardown().await;
+        match self {
+            Self::Container(container) => container.teardown().await,
+            Self::Local {
+                user: Some(user), ..
+            } => user.end_all_processes().await,
+            Self::Local { user: None, .. } => {}
         }
     }
 }

@@ -3,7 +3,9 @@
 
 pub mod artifacts;
 pub mod build;
+pub mod build_user;
 pub mod docker;
 pub mod executor;
+pub mod local_source;
 pub mod shell;
 pub mod source;

@@ -13,6 +13,7 @@ use kiln_runner::artifacts::ArtifactStore;
 use kiln_runner::build::{BuildJob, BuildSink, run_build};
 use kiln_runner::docker::RegistryAuth;
 use kiln_runner::executor::Executor;
+use kiln_runner::local_source::{LocalSourcePolicies, LocalSourcePolicy};
 use kiln_runner::source::GitCredential;
 use kiln_store::Store;
 use tokio::sync::Notify;
@@ -34,6 +35,8 @@ pub struct BuildSettings {
     pub registry_credentials: HashMap<String, RegistryAuth>,
     /// The hosts of the forges whose host is configured (GitHub Enterprise, GitLab self-managed).
     pub source_hosts: SourceHosts,
+    /// Which host paths each account's builds may check out.
+    pub local_sources: LocalSourcePolicies,
 }
 
 /// A running build's handles.
@@ -89,6 +92,11 @@ impl BuildManager {
         &self.settings.artifact_store
     }
 
+    /// The local-source rule of `account_id`, for the API and for its builds.
+    pub fn local_sources(&self, account_id: &str) -> LocalSourcePolicy {
+        self.settings.local_sources.for_account(account_id)
+    }
+
     fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, Running>> {
         self.running.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -125,7 +133,11 @@ impl BuildManager {
             // What a dead build left running is killed and its work directory removed; queued
             // builds have neither.
             let work_dir = self.settings.data_dir.join("work").join(&build.uuid);
-            let killed = kiln_runner::build::kill_leftover_processes(&work_dir, &build.id());
+            let killed = kiln_runner::build::kill_leftover_processes(
+                &self.settings.executor,
+                &work_dir,
+                &build.id(),
+            );
             if killed > 0 {
                 tracing::warn!(build = %build.id(), process_groups = killed, "killed what the build left running");
             }
@@ -280,6 +292,7 @@ impl BuildManager {
             work_dir: self.settings.data_dir.join("work").join(&build.uuid),
             log_path: self.log_path(&build.uuid),
             source_credential: credential,
+            local_sources: self.local_sources(&build.account_id),
             artifact_store: Arc::clone(&self.settings.artifact_store),
             minute: self.settings.minute,
             log_link: self.log_link(&build.uuid),

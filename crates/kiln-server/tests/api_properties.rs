@@ -17,6 +17,7 @@ use http::{HeaderMap, HeaderValue};
 use kiln_domain::ApiError;
 use kiln_runner::artifacts::{ArtifactStore, ArtifactStoreConfig};
 use kiln_runner::executor::Executor;
+use kiln_runner::local_source::LocalSourcePolicies;
 use kiln_server::api::{Caller, dispatch};
 use kiln_server::auth::KeyRing;
 use kiln_server::badges::{BadgeCache, BadgeEpoch};
@@ -81,6 +82,11 @@ static API: LazyLock<Api> = LazyLock::new(|| {
                 executor: Executor::local(),
                 registry_credentials: Default::default(),
                 source_hosts: Default::default(),
+                local_sources: LocalSourcePolicies::new(
+                    dir.path().to_path_buf(),
+                    1,
+                    Default::default(),
+                ),
             },
         );
         let form_key = FormKey::load(store.as_ref()).await.unwrap();

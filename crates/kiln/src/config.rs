@@ -46,6 +46,20 @@ pub struct ServeArgs {
     /// Seconds of the first console sign-in lockout (doubling after). Only tests change it.
     #[arg(long, env = "KILN_SIGN_IN_LOCKOUT_SECONDS", hide = true)]
     pub sign_in_lockout_seconds: Option<f64>,
+    /// Allows the local executor with more than one account: every account's builds then run
+    /// on this host (as users of their own when Kiln is root).
+    #[arg(
+        long,
+        env = "KILN_TRUST_LOCAL_BUILDS",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub trust_local_builds: Option<bool>,
+    /// Uids (and gids) local builds run as when Kiln is root, FIRST-LAST (default
+    /// 2000000000-2000065535).
+    #[arg(long, env = "KILN_BUILD_UID_RANGE")]
+    pub build_uid_range: Option<String>,
 }
 
 /// One access key pair from the environment or `kiln.toml`.
@@ -55,6 +69,9 @@ pub struct CredentialConfig {
     pub access_key_id: String,
     pub secret_access_key: String,
     pub account_id: String,
+    /// Where this account's local sources may be, when Kiln has several accounts.
+    #[serde(default)]
+    pub local_source_roots: Vec<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -77,6 +94,8 @@ struct FileConfig {
     #[serde(default)]
     source_hosts: SourceHostsConfig,
     trust_forwarded_for: Option<bool>,
+    trust_local_builds: Option<bool>,
+    build_uid_range: Option<String>,
 }
 
 /// `[source_hosts]`: the hosts (`host` or `host:port`, https only) that GITHUB_ENTERPRISE and
@@ -164,6 +183,8 @@ pub struct Settings {
     pub source_hosts: SourceHosts,
     pub trust_forwarded_for: bool,
     pub sign_in_backoff: kiln_store::SignInBackoff,
+    pub trust_local_builds: bool,
+    pub build_uid_range: kiln_runner::build_user::UidRange,
 }
 
 impl Settings {
@@ -229,6 +250,14 @@ impl Settings {
             trust_forwarded_for: args.trust_forwarded_for
                 || file.trust_forwarded_for.unwrap_or(false),
             sign_in_backoff: sign_in_backoff(args.sign_in_lockout_seconds)?,
+            trust_local_builds: args
+                .trust_local_builds
+                .or(file.trust_local_builds)
+                .unwrap_or(false),
+            build_uid_range: match args.build_uid_range.or(file.build_uid_range) {
+                None => kiln_runner::build_user::UidRange::DEFAULT,
+                Some(text) => text.parse()?,
+            },
         })
     }
 }
@@ -288,6 +317,7 @@ fn credential_from_env() -> anyhow::Result<Option<CredentialConfig>> {
             access_key_id,
             secret_access_key,
             account_id: account.unwrap_or_else(|| "000000000000".into()),
+            local_source_roots: Vec::new(),
         })),
         _ => bail!("KILN_ACCESS_KEY_ID and KILN_SECRET_ACCESS_KEY must be set together"),
     }

@@ -2,15 +2,19 @@
 
 mod config;
 mod credentials;
+mod data_dir;
 mod http;
 
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use kiln_runner::artifacts::{ArtifactStore, ArtifactStoreConfig};
 use kiln_runner::docker::{DockerConfig, RegistryAuth};
 use kiln_runner::executor::Executor;
+use kiln_runner::local_source::LocalSourcePolicies;
 use kiln_server::auth::{Credential, KeyRing};
 use kiln_server::badges::{BadgeCache, BadgeEpoch};
 use kiln_server::builds::{BuildManager, BuildSettings};
@@ -53,13 +57,19 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
+    let real_data_dir = data_dir::prepare(&settings.data_dir)?;
     let credentials = if settings.credentials.is_empty() {
         credentials::load_or_generate(&settings.data_dir, &settings.region)?
     } else {
         settings.credentials
     };
+    let accounts: BTreeSet<&str> = credentials.iter().map(|c| c.account_id.as_str()).collect();
+    let local_sources = LocalSourcePolicies::new(
+        real_data_dir,
+        accounts.len(),
+        local_source_roots(&credentials)?,
+    );
+    let several_accounts = accounts.len() > 1;
     let store = SqliteStore::open(&settings.data_dir.join("kiln.db"))
         .await
         .context("opening the database")?;
@@ -102,9 +112,28 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             images: settings.docker.images.clone(),
             instance: settings.docker.instance.clone().unwrap_or_default(),
         },
+        settings.build_uid_range,
     )
     .await
     .context("setting up the build executor")?;
+    if matches!(executor, Executor::Local(_)) && several_accounts && !settings.trust_local_builds {
+        bail!(
+            "refusing the local executor{fallback}: several accounts are configured, and local \
+             builds run on this host{rights}. Start with --trust-local-builds \
+             (KILN_TRUST_LOCAL_BUILDS=true, or trust_local_builds = true in kiln.toml) to allow \
+             it, or use --executor docker",
+            fallback = if settings.executor == kiln_runner::executor::ExecutorChoice::Auto {
+                " (auto found no Docker Engine)"
+            } else {
+                ""
+            },
+            rights = if executor.build_uid_range().is_some() {
+                ", each as a user of its own that can read whatever this host lets anyone read"
+            } else {
+                " with Kiln's own rights, and can read its database"
+            },
+        );
+    }
     let registry_credentials = settings
         .registry_credentials
         .iter()
@@ -136,6 +165,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             executor: executor.clone(),
             registry_credentials,
             source_hosts: settings.source_hosts.clone(),
+            local_sources,
         },
     );
     builds
@@ -145,6 +175,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(
         executor = executor.name(),
         max_concurrent_builds = settings.max_concurrent_builds,
+        build_uids = executor.build_uid_range().map(|r| r.to_string()),
         "build executor ready"
     );
     let state = Arc::new(AppState {
@@ -173,6 +204,36 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     .await
     .context("serving")?;
     Ok(())
+}
+
+/// Each account's `local_source_roots`, as real paths; every root must exist.
+fn local_source_roots(
+    credentials: &[config::CredentialConfig],
+) -> anyhow::Result<HashMap<String, Vec<PathBuf>>> {
+    let mut roots: HashMap<String, Vec<PathBuf>> = HashMap::new();
+    for credential in credentials {
+        for root in &credential.local_source_roots {
+            if !root.is_absolute() {
+                bail!(
+                    "local source root {} of account {} must be an absolute path",
+                    root.display(),
+                    credential.account_id
+                );
+            }
+            let real = std::fs::canonicalize(root).with_context(|| {
+                format!(
+                    "local source root {} of account {}",
+                    root.display(),
+                    credential.account_id
+                )
+            })?;
+            roots
+                .entry(credential.account_id.clone())
+                .or_default()
+                .push(real);
+        }
+    }
+    Ok(roots)
 }
 
 async fn shutdown_signal() {

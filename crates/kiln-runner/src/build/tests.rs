@@ -186,6 +186,7 @@ impl Harness {
             work_dir: self.dir.path().join("work"),
             log_path: self.dir.path().join("build.log"),
             source_credential: None,
+            local_sources: LocalSourcePolicy::anywhere_outside(self.dir.path().join("data")),
             artifact_store: Arc::new(ArtifactStore::new(ArtifactStoreConfig::Local {
                 root: self.store_root(),
             })),

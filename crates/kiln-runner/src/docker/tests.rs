@@ -2,6 +2,7 @@
 //! cannot pull). Set `KILN_SKIP_DOCKER_TESTS=1` on a machine without an Engine.
 
 use super::*;
+use crate::build_user::UidRange;
 use crate::executor::{Environment, Executor, ExecutorChoice};
 use crate::shell::{CommandOutcome, Semantics, SessionConfig, Shell, ShellSession};
 use std::sync::Mutex;
@@ -553,15 +554,19 @@ async fn executor_selection_and_local_environment() {
         ExecutorChoice::Auto
     );
     assert!("podman".parse::<ExecutorChoice>().is_err());
-    let local = Executor::select(ExecutorChoice::Local, &DockerConfig::default())
-        .await
-        .unwrap();
+    let local = Executor::select(
+        ExecutorChoice::Local,
+        &DockerConfig::default(),
+        UidRange::DEFAULT,
+    )
+    .await
+    .unwrap();
     assert_eq!(local.name(), "local");
     let config = DockerConfig {
         instance: format!("kiln-test-{}", uuid_like()),
         ..Default::default()
     };
-    let auto = Executor::select(ExecutorChoice::Auto, &config)
+    let auto = Executor::select(ExecutorChoice::Auto, &config, UidRange::DEFAULT)
         .await
         .unwrap();
     assert_eq!(auto.name(), "docker");
@@ -584,7 +589,7 @@ async fn executor_selection_and_local_environment() {
         )
         .await
         .unwrap();
-    assert!(matches!(provisioned, Environment::Local(_)));
+    assert!(matches!(provisioned, Environment::Local { .. }));
     assert!(!provisioned.is_container());
     assert!(lines.lock().unwrap()[0].contains("local executor"));
     provisioned.teardown().await;
@@ -595,6 +600,7 @@ mod builds {
     use super::*;
     use crate::artifacts::{ArtifactStore, ArtifactStoreConfig};
     use crate::build::{BuildJob, BuildSink, run_build};
+    use crate::local_source::LocalSourcePolicy;
     use kiln_domain::build::{BuildRecord, BuildSettings, BuildStatus, PhaseType, context_codes};
     use kiln_domain::project::{ProjectArtifacts, ProjectSource};
 
@@ -691,6 +697,7 @@ mod builds {
             work_dir: dir.path().join("work"),
             log_path: dir.path().join("build.log"),
             source_credential: None,
+            local_sources: LocalSourcePolicy::anywhere_outside(dir.path().join("data")),
             artifact_store: Arc::new(ArtifactStore::new(ArtifactStoreConfig::Local {
                 root: dir.path().join("store"),
             })),

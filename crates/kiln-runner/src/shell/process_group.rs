@@ -55,6 +55,8 @@ pub trait CommandRunner: Send {
 #[derive(Debug, Clone)]
 pub struct LocalLauncher {
     host_path: Option<OsString>,
+    /// The uid and gid the shell drops to before `exec`; `None` keeps Kiln's own.
+    user: Option<(u32, u32)>,
 }
 
 impl LocalLauncher {
@@ -63,6 +65,16 @@ impl LocalLauncher {
     pub fn new() -> Self {
         Self {
             host_path: std::env::var_os("PATH"),
+            user: None,
+        }
+    }
+
+    /// The same launcher for commands that run as `uid`:`gid`, with no supplementary groups
+    /// (std drops them when a uid is set and Kiln is root).
+    pub fn as_user(&self, uid: u32, gid: u32) -> Self {
+        Self {
+            host_path: self.host_path.clone(),
+            user: Some((uid, gid)),
         }
     }
 }
@@ -77,6 +89,7 @@ impl Launcher for LocalLauncher {
     fn runner(&self) -> Box<dyn CommandRunner> {
         Box::new(LocalRunner {
             host_path: self.host_path.clone(),
+            user: self.user,
             process_groups: Vec::new(),
         })
     }
@@ -85,6 +98,7 @@ impl Launcher for LocalLauncher {
 /// One session's commands on this host.
 struct LocalRunner {
     host_path: Option<OsString>,
+    user: Option<(u32, u32)>,
     /// Process groups started by this session that may still have members.
     process_groups: Vec<Pid>,
 }
@@ -104,6 +118,11 @@ impl CommandRunner for LocalRunner {
         command.env_clear();
         if let Some(path) = &self.host_path {
             command.env("PATH", path);
+        }
+        if let (Some((uid, gid)), Some(state_dir)) = (self.user, script.parent()) {
+            // The child changes to its state directory after dropping to the build's user, so
+            // it starts somewhere it may be (Kiln's own working directory may be closed to it).
+            command.uid(uid).gid(gid).current_dir(state_dir);
         }
         command
             .arg(script)

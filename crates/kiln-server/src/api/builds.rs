@@ -158,6 +158,12 @@ pub async fn start(state: &AppState, caller: &Caller, input: Value) -> Result<Va
         .ok_or_else(|| ApiError::not_found(format!("Project cannot be found: {name}")))?;
     let settings = input.resolve(&project)?;
     refuse_unsupported_platform(&settings)?;
+    super::local_sources::check_build(
+        state,
+        &caller.account_id,
+        &settings,
+        input.source_location_override.is_some(),
+    )?;
 
     if let Some(token) = &input.idempotency_token {
         let since = state.now_epoch() - IDEMPOTENCY_WINDOW_SECS;
@@ -233,6 +239,7 @@ pub async fn retry(state: &AppState, caller: &Caller, input: Value) -> Result<Va
         .ok_or_else(|| {
             ApiError::not_found(format!("Project cannot be found: {}", old.project_name))
         })?;
+    super::local_sources::check_build(state, &caller.account_id, &old.settings, false)?;
     let mut build = new_build(
         state,
         &caller.account_id,

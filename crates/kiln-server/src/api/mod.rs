@@ -3,6 +3,7 @@
 
 pub(crate) mod builds;
 mod credentials;
+mod local_sources;
 pub(crate) mod projects;
 pub(crate) mod webhooks;
 

@@ -51,6 +51,7 @@ fn parse_project_input(input: Value) -> Result<ProjectInput, ApiError> {
 pub async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
     let input = parse_project_input(input)?;
     let new = project::validate_create(input)?;
+    super::local_sources::check_project(state, &caller.account_id, &new.settings)?;
     let now = state.now_epoch();
     let record = ProjectRecord {
         account_id: caller.account_id.clone(),
@@ -83,6 +84,7 @@ pub async fn update(state: &AppState, caller: &Caller, input: Value) -> Result<V
         .map_err(store_failure)?
         .ok_or_else(|| not_found(name))?;
     project::apply_update(&mut record, input, state.now_epoch())?;
+    super::local_sources::check_project(state, &caller.account_id, &record.settings)?;
     let change = state
         .badge_epoch
         .begin_project_change(&record.account_id, &record.name);

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{ACCOUNT_A, KilnServer, aws, boto3};
+use super::{ACCOUNT_A, Account, KilnServer, aws, boto3};
 
 /// `aws codebuild create-project --cli-input-json INPUT`; returns the `project`.
 pub fn create_project(server: &KilnServer, input: &Value) -> Value {
@@ -44,6 +44,17 @@ pub fn wait_builds_where(
     condition: &str,
     deadline: Duration,
 ) -> Vec<Value> {
+    wait_builds_of(server, &ACCOUNT_A, ids, condition, deadline)
+}
+
+/// [`wait_builds_where`] for builds of `account`.
+pub fn wait_builds_of(
+    server: &KilnServer,
+    account: &Account<'_>,
+    ids: &[&str],
+    condition: &str,
+    deadline: Duration,
+) -> Vec<Value> {
     let script = format!(
         r#"
 import datetime, time
@@ -71,7 +82,7 @@ result = [plain(found[i]) for i in ids]
         ids = serde_json::to_string(ids).unwrap(),
         secs = deadline.as_secs(),
     );
-    serde_json::from_value(boto3(server, &ACCOUNT_A, &script)).unwrap()
+    serde_json::from_value(boto3(server, account, &script)).unwrap()
 }
 
 /// Waits (up to `deadline`) for the build to complete; returns it as boto3 reads it.

@@ -58,6 +58,10 @@ pub struct KilnServerBuilder {
     env: Vec<(String, String)>,
     config: String,
     configure_accounts: bool,
+    /// Each configured account's `local_source_roots`; `None`: the server's temporary directory
+    /// (see [`KilnServer::root`]), where the tests keep their repositories.
+    local_source_roots: Option<BTreeMap<String, Vec<PathBuf>>>,
+    trust_local_builds: bool,
     listen: String,
     data_dir: Option<PathBuf>,
 }
@@ -99,6 +103,29 @@ impl KilnServerBuilder {
         self
     }
 
+    /// Gives `account` these `local_source_roots` instead of the default (the server's
+    /// temporary directory); accounts not named this way get none.
+    pub fn local_source_roots(mut self, account: &Account<'_>, roots: &[&Path]) -> Self {
+        self.local_source_roots.get_or_insert_default().insert(
+            account.account_id.to_string(),
+            roots.iter().map(|r| r.to_path_buf()).collect(),
+        );
+        self
+    }
+
+    /// Configures no `local_source_roots` for any account.
+    pub fn without_local_source_roots(mut self) -> Self {
+        self.local_source_roots = Some(BTreeMap::new());
+        self
+    }
+
+    /// Leaves out `KILN_TRUST_LOCAL_BUILDS`, which the harness otherwise sets for its two
+    /// accounts, so that most suites can build on the local executor.
+    pub fn untrusted_local_builds(mut self) -> Self {
+        self.trust_local_builds = false;
+        self
+    }
+
     /// The `--listen` address (default `127.0.0.1:0`).
     pub fn listen(mut self, addr: impl Into<String>) -> Self {
         self.listen = addr.into();
@@ -133,9 +160,16 @@ impl KilnServerBuilder {
         let mut config = self.config.clone();
         if self.configure_accounts {
             for account in [ACCOUNT_A, ACCOUNT_B] {
+                let roots = match &self.local_source_roots {
+                    None => vec![root.path().to_path_buf()],
+                    Some(roots) => roots.get(account.account_id).cloned().unwrap_or_default(),
+                };
                 config.push_str(&format!(
-                    "\n[[credentials]]\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"\naccount_id = \"{}\"\n",
-                    account.access_key_id, account.secret, account.account_id
+                    "\n[[credentials]]\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"\naccount_id = \"{}\"\nlocal_source_roots = {}\n",
+                    account.access_key_id,
+                    account.secret,
+                    account.account_id,
+                    toml_strings(&roots)
                 ));
             }
         }
@@ -158,6 +192,15 @@ impl KilnServerBuilder {
         server.spawn()?;
         Ok(server)
     }
+}
+
+/// `paths` as a TOML array of strings.
+fn toml_strings(paths: &[PathBuf]) -> String {
+    let quoted: Vec<String> = paths
+        .iter()
+        .map(|p| serde_json::to_string(&p.display().to_string()).unwrap())
+        .collect();
+    format!("[{}]", quoted.join(", "))
 }
 
 /// A running `kiln serve` on a private temporary directory; killed when dropped.
@@ -186,6 +229,8 @@ impl KilnServer {
             env: Vec::new(),
             config: String::new(),
             configure_accounts: true,
+            local_source_roots: None,
+            trust_local_builds: true,
             listen: "127.0.0.1:0".into(),
             data_dir: None,
         }
@@ -304,6 +349,9 @@ impl KilnServer {
             }
         }
         command.env("NO_COLOR", "1");
+        if self.options.configure_accounts && self.options.trust_local_builds {
+            command.env("KILN_TRUST_LOCAL_BUILDS", "true");
+        }
         for (name, value) in &self.options.env {
             command.env(name, value);
         }

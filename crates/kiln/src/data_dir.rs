@@ -1,0 +1,72 @@
+//! The data directory is Kiln's alone: builds of the local executor that run as users of their
+//! own may pass through it to their work directory, and nothing else. Modes are set on every
+//! start, so data dirs made by earlier versions are closed too.
+
+use std::io::ErrorKind;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+/// Traversable, not listable: a build reaches its own work directory by its full path.
+const TRAVERSE_ONLY: u32 = 0o711;
+const PRIVATE_DIR: u32 = 0o700;
+const PRIVATE_FILE: u32 = 0o600;
+
+/// Directories inside the data dir, with their modes.
+const DIRECTORIES: &[(&str, u32)] = &[
+    ("logs", PRIVATE_DIR),
+    ("artifacts", PRIVATE_DIR),
+    // Each build's directory inside is its own (0700, owned by the build's user).
+    ("work", TRAVERSE_ONLY),
+];
+
+/// Files Kiln keeps at the top of the data dir. SQLite creates `-wal` and `-shm` with the mode
+/// of the database file.
+const FILES: &[&str] = &["kiln.db", "kiln.db-wal", "kiln.db-shm", "credentials.toml"];
+
+/// Creates the data dir and its directories with their modes, closes existing files, and
+/// returns the data dir's real path.
+pub fn prepare(data_dir: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    let data_dir = &std::fs::canonicalize(data_dir)
+        .with_context(|| format!("resolving data dir {}", data_dir.display()))?;
+    set_mode(data_dir, TRAVERSE_ONLY)?;
+    for (name, mode) in DIRECTORIES {
+        let dir = data_dir.join(name);
+        match std::fs::create_dir(&dir) {
+            Err(err) if err.kind() != ErrorKind::AlreadyExists => {
+                return Err(err).with_context(|| format!("creating {}", dir.display()));
+            }
+            _ => set_mode(&dir, *mode)?,
+        }
+    }
+    // The database is created private, before SQLite makes it with the default mode.
+    let database = data_dir.join(FILES[0]);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(PRIVATE_FILE)
+        .open(&database)
+        .with_context(|| format!("creating {}", database.display()))?;
+    for name in FILES {
+        let path = data_dir.join(name);
+        if std::fs::symlink_metadata(&path).is_ok_and(|meta| meta.is_file()) {
+            set_mode(&path, PRIVATE_FILE)?;
+        }
+    }
+    Ok(data_dir.clone())
+}
+
+/// Sets `path`'s mode, unless it is a symlink (whose target is not Kiln's to change).
+fn set_mode(path: &Path, mode: u32) -> anyhow::Result<()> {
+    let meta =
+        std::fs::symlink_metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    if meta.file_type().is_symlink() {
+        return Ok(());
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("setting the mode of {}", path.display()))
+}
