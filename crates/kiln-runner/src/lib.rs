@@ -3,6 +3,7 @@
 
 pub mod artifacts;
 pub mod build;
+pub mod confined;
 pub mod docker;
 pub mod executor;
 pub mod shell;
