@@ -45,6 +45,8 @@ const MAX_TIMEOUT_MINUTES: u32 = 2160;
 const MAX_EXPANDED_NAME_BYTES: usize = 1024;
 /// The shell session's state directory inside a build's work directory.
 const SHELL_STATE_DIR: &str = "shell";
+/// The source directory (`CODEBUILD_SRC_DIR`) inside a build's work directory.
+const SOURCE_DIR: &str = "src";
 
 /// Kills what a build of the local executor left running when Kiln died (its work directory
 /// still there). Returns how many process groups were killed.
@@ -121,7 +123,7 @@ pub async fn run_build(
     let mut run = Run {
         record,
         region,
-        src_dir: work_dir.join("src"),
+        src_dir: work_dir.join(SOURCE_DIR),
         home_dir: work_dir.join("home"),
         work_dir,
         source_credential,
@@ -641,7 +643,7 @@ impl Run<'_> {
         let uploader = upload::Uploader {
             store: &self.artifact_store,
             log: &self.log,
-            src_dir: &self.src_dir,
+            work_dir: &self.work_dir,
             build_uuid: &self.record.uuid,
             project_name: &self.record.project_name,
         };

@@ -31,8 +31,14 @@ fn links_are_followed_only_beneath_the_directory() {
     symlink("/proc/self/root/etc/passwd", base.join("magic")).unwrap();
     symlink(tmp.path().join("outside"), base.join("outdir")).unwrap();
 
-    assert_eq!(read(&root, "alias", Follow::Beneath).unwrap().unwrap(), b"inside");
-    assert_eq!(read(&root, "sub/up", Follow::Beneath).unwrap().unwrap(), b"inside");
+    assert_eq!(
+        read(&root, "alias", Follow::Beneath).unwrap().unwrap(),
+        b"inside"
+    );
+    assert_eq!(
+        read(&root, "sub/up", Follow::Beneath).unwrap().unwrap(),
+        b"inside"
+    );
     for escaping in [
         "relative_escape",
         "absolute",
@@ -55,7 +61,12 @@ fn links_are_followed_only_beneath_the_directory() {
 fn only_regular_files_are_read() {
     let (tmp, root) = fixture();
     let base = tmp.path().join("root");
-    rustix::fs::mkfifoat(rustix::fs::CWD, base.join("fifo"), rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        base.join("fifo"),
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap();
     for not_regular in ["fifo", "sub"] {
         let err = read(&root, not_regular, Follow::Beneath).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{not_regular}");
@@ -72,10 +83,16 @@ fn a_directory_replaced_by_a_link_is_refused() {
     std::fs::create_dir(&work).unwrap();
     symlink("/", work.join("src")).unwrap();
     let err = open_dir_in(&work, "src").unwrap_err();
-    assert!(is_link_refused(&err) || err.kind() == io::ErrorKind::NotADirectory, "{err:?}");
+    assert!(
+        is_link_refused(&err) || err.kind() == io::ErrorKind::NotADirectory,
+        "{err:?}"
+    );
     // The work directory itself, by path, must not be a link either.
     let err = open_ambient_dir(&work.join("src")).unwrap_err();
-    assert!(is_link_refused(&err) || err.kind() == io::ErrorKind::NotADirectory, "{err:?}");
+    assert!(
+        is_link_refused(&err) || err.kind() == io::ErrorKind::NotADirectory,
+        "{err:?}"
+    );
 
     std::fs::remove_file(work.join("src")).unwrap();
     std::fs::create_dir(work.join("src")).unwrap();
@@ -92,7 +109,11 @@ fn writes_never_go_through_a_link() {
     symlink(&victim, base.join("state")).unwrap();
     replace_file(&root, "state", b"new").unwrap();
     assert_eq!(std::fs::read(&victim).unwrap(), b"secret");
-    assert!(!std::fs::symlink_metadata(base.join("state")).unwrap().is_symlink());
+    assert!(
+        !std::fs::symlink_metadata(base.join("state"))
+            .unwrap()
+            .is_symlink()
+    );
     assert_eq!(std::fs::read(base.join("state")).unwrap(), b"new");
 
     symlink(&victim, base.join("appended")).unwrap();
