@@ -517,4 +517,8 @@ pub(crate) fn validate_bucket(bucket: &str) -> Result<(), ArtifactError> {
 }
 
 #[cfg(test)]
+mod confinement_tests;
+#[cfg(test)]
+mod glob_proptests;
+#[cfg(test)]
 mod tests;
