@@ -38,9 +38,10 @@ pub enum Follow {
 pub fn open_ambient_dir(path: &Path) -> io::Result<Dir> {
     let path = std::path::absolute(path)?;
     match (path.parent(), path.file_name()) {
-        (Some(parent), Some(name)) => {
-            Dir::open_ambient_dir(parent, cap_std::ambient_authority())?.open_dir_nofollow(name)
-        }
+        (Some(parent), Some(name)) => open_dir(
+            &Dir::open_ambient_dir(parent, cap_std::ambient_authority())?,
+            name,
+        ),
         _ => Dir::open_ambient_dir(&path, cap_std::ambient_authority()),
     }
 }
@@ -48,7 +49,19 @@ pub fn open_ambient_dir(path: &Path) -> io::Result<Dir> {
 /// Opens the directory `name` inside `parent`, refusing a symbolic link there: a build that
 /// replaces its `src` with a link to `/` gets an error, not the host's root.
 pub fn open_dir(parent: &Dir, name: impl AsRef<Path>) -> io::Result<Dir> {
-    parent.open_dir_nofollow(name)
+    let name = name.as_ref();
+    parent.open_dir_nofollow(name).map_err(|err| {
+        // The kernel says "not a directory" for a link; say what it is (`ELOOP`, as `open`
+        // with `O_NOFOLLOW` does), for the build's log. The refusal itself is the kernel's.
+        if parent
+            .symlink_metadata(name)
+            .is_ok_and(|meta| meta.is_symlink())
+        {
+            io::Error::from_raw_os_error(rustix::io::Errno::LOOP.raw_os_error())
+        } else {
+            err
+        }
+    })
 }
 
 /// [`open_dir`] of a directory Kiln made inside a directory Kiln made, by path.
