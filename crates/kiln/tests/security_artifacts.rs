@@ -160,27 +160,31 @@ struct Seen {
     zipped_d: usize,
     /// `d` was a link when Kiln selected the files: they were left out.
     left_out_d: usize,
-    /// `d` became a link between selection and reading: Kiln refused to read through it.
+    /// `d` changed between selection and reading: Kiln refused to read through the link (or
+    /// found the file missing mid-swap).
     refused: usize,
+    /// Artifact entries holding anything but the build's own bytes: the defect.
+    leaks: Vec<String>,
+    /// Builds that ended otherwise than by one of the above.
+    unexpected: Vec<String>,
 }
 
 fn check_build(server: &KilnServer, build: &Value, seen: &mut Seen) {
+    let id = id_of(build);
     match build["buildStatus"].as_str().unwrap() {
         "SUCCEEDED" => {
             let location = build["artifacts"]["location"].as_str().unwrap();
             let key = location.strip_prefix("arn:aws:s3:::").unwrap();
-            let zip = server.data_dir().join("artifacts").join(key);
-            let entries = zip_entries(&zip);
+            let entries = zip_entries(&server.data_dir().join("artifacts").join(key));
             for (name, content) in &entries {
-                for sign in HOST_SIGNS {
-                    assert!(!holds(content, sign), "{name} of {zip:?} holds host bytes");
-                }
-                match name.as_str() {
-                    "aaa_big" => assert_eq!(content.len(), BIG_BYTES, "{zip:?}"),
-                    "d/kiln.db-wal" | "d/kiln.db" | "d/passwd" | "d/marker" => {
-                        assert_eq!(content, FAKE, "{name} of {zip:?}");
-                    }
-                    other => panic!("unexpected entry {other} in {zip:?}"),
+                let own = match name.as_str() {
+                    "aaa_big" => content.len() == BIG_BYTES,
+                    "d/kiln.db-wal" | "d/kiln.db" | "d/passwd" | "d/marker" => content == FAKE,
+                    _ => false,
+                };
+                if !own || HOST_SIGNS.iter().any(|sign| holds(content, sign)) {
+                    let start = String::from_utf8_lossy(&content[..content.len().min(40)]);
+                    seen.leaks.push(format!("{id}: {name} holds {start:?}…"));
                 }
             }
             if entries.len() > 1 {
@@ -191,13 +195,16 @@ fn check_build(server: &KilnServer, build: &Value, seen: &mut Seen) {
         }
         "FAILED" => {
             let (code, message) = context(build, "UPLOAD_ARTIFACTS");
-            assert_eq!(code, "CLIENT_ERROR", "{build:#}");
-            // Refused through the link, or found missing mid-swap; never read elsewhere.
-            assert!(message.contains("was not read: "), "{message}");
-            assert!(build["artifacts"]["location"].is_null(), "{build:#}");
-            seen.refused += 1;
+            if code == "CLIENT_ERROR"
+                && message.contains("was not read: ")
+                && build["artifacts"]["location"].is_null()
+            {
+                seen.refused += 1;
+            } else {
+                seen.unexpected.push(format!("{id}: {code} {message}"));
+            }
         }
-        other => panic!("build ended {other}: {build:#}"),
+        other => seen.unexpected.push(format!("{id} ended {other}")),
     }
 }
 
@@ -216,7 +223,13 @@ fn artifacts_never_hold_host_bytes(executor: Executor) {
         );
         check_build(&server, build, &mut seen);
     }
-    eprintln!("{executor:?}: {seen:?}");
+    eprintln!("{executor:?}: {seen:#?}");
+    assert!(
+        seen.leaks.is_empty(),
+        "host bytes in artifacts: {:#?}",
+        seen.leaks
+    );
+    assert!(seen.unexpected.is_empty(), "{:#?}", seen.unexpected);
     // The attack really ran: some builds met `d` as a link.
     assert!(
         seen.left_out_d + seen.refused > 0,
