@@ -1,6 +1,10 @@
 //! Build artifacts, as the buildspec `artifacts` section and the project's `ProjectArtifacts`
 //! describe them: select files from the source directory, package them (ZIP or as they are) and
 //! upload them to an object store under CodeBuild's key layout.
+//!
+//! The build can change its source directory at any moment, so files are selected and read
+//! only through a handle on it ([`crate::confined`]): each selected file is kept as a path
+//! relative to that handle and opened beneath it, by the kernel, when it is read.
 
 mod store;
 mod walk;
@@ -129,7 +133,7 @@ pub enum ArtifactError {
     #[error("artifact file name {} is not valid UTF-8", .0.display())]
     NonUtf8Path(PathBuf),
     #[error(
-        "the source directory holds more than {} entries (or links nested deeper than {}) to search",
+        "the source directory holds more than {} entries, or directories nested deeper than {}",
         walk::MAX_WALK_ENTRIES,
         walk::MAX_WALK_DEPTH
     )]
@@ -177,10 +181,7 @@ pub fn collect(root: &Dir, spec: &ArtifactSelection) -> Result<Collected, Artifa
     let mut left_out = BTreeSet::new();
     for base in &bases {
         walker.walk(base, &mut |entry| {
-            if matches!(entry.kind, Kind::Dir)
-                || !files.is_match(&entry.relative)
-                || excludes.is_match(&entry.relative)
-            {
+            if !files.is_match(&entry.relative) || excludes.is_match(&entry.relative) {
                 return Ok(());
             }
             let is_link = match entry.kind {

@@ -149,6 +149,89 @@ fn swapping_a_directory_for_a_link_during_packaging_never_leaks_outside_bytes() 
 }
 
 #[test]
+fn symlinks_never_escape_the_source_directory() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret"), "secret").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for (path, content) in [("a.txt", "a"), ("dir/c.txt", "c"), ("dir/sub/d.txt", "d")] {
+        std::fs::create_dir_all(root.join(path).parent().unwrap()).unwrap();
+        std::fs::write(root.join(path), content).unwrap();
+    }
+    symlink("/etc/passwd", root.join("passwd")).unwrap();
+    symlink(outside.path(), root.join("outside")).unwrap();
+    symlink(outside.path().join("secret"), root.join("dir/secret")).unwrap();
+    symlink("../../a.txt", root.join("dir/sub/up.txt")).unwrap();
+    symlink("../../../etc/passwd", root.join("dir/sub/escape")).unwrap();
+    symlink("dir", root.join("inside")).unwrap();
+    // Absolute links are never followed, even to inside the tree: the kernel resolves them
+    // from the host's root (a container's link means the container's root).
+    symlink(root.join("dir"), root.join("absolute_inside")).unwrap();
+    symlink("a.txt", root.join("alias.txt")).unwrap();
+    symlink(".", root.join("dir/loop")).unwrap();
+    symlink("missing", root.join("dangling")).unwrap();
+
+    let collected = collect(&open(root), &selection(&["**/*"])).unwrap();
+    let paths: Vec<&str> = collected
+        .files
+        .iter()
+        .map(|f| f.archive_path.as_str())
+        .collect();
+    for escaped in [
+        "passwd",
+        "outside/secret",
+        "dir/secret",
+        "dir/sub/escape",
+        "dangling",
+        "absolute_inside/c.txt",
+    ] {
+        assert!(!paths.contains(&escaped), "{escaped} in {paths:?}");
+    }
+    for followed in [
+        "inside/c.txt",
+        "inside/sub/d.txt",
+        "alias.txt",
+        "dir/sub/up.txt",
+    ] {
+        assert!(paths.contains(&followed), "{followed} not in {paths:?}");
+    }
+    assert_eq!(
+        collected.left_out,
+        [
+            "absolute_inside: it leads outside the directory",
+            "dangling: it is a link that leads nowhere",
+            "dir/secret: it leads outside the directory",
+            "dir/sub/escape: it leads outside the directory",
+            // The same links, reached through `inside`.
+            "inside/secret: it leads outside the directory",
+            "inside/sub/escape: it leads outside the directory",
+            "outside: it leads outside the directory",
+            "passwd: it leads outside the directory",
+        ]
+    );
+    let alias = collected
+        .files
+        .iter()
+        .find(|f| f.archive_path == "alias.txt")
+        .unwrap();
+    assert_eq!(alias.source, Path::new("alias.txt"));
+
+    // A base directory that is a symlink out of the tree is not found.
+    let mut spec = selection(&["**/*"]);
+    spec.base_directory = Some("outside".into());
+    assert!(matches!(
+        collect(&open(root), &spec),
+        Err(ArtifactError::BaseDirectoryNotFound(_))
+    ));
+    // Nor is one whose glob only a link out of the tree matches.
+    spec.base_directory = Some("outs*".into());
+    assert!(matches!(
+        collect(&open(root), &spec),
+        Err(ArtifactError::BaseDirectoryNotFound(_))
+    ));
+}
+
+#[test]
 fn enable_symlinks_stores_links_as_links() {
     let outside = outside();
     let src = tempfile::tempdir().unwrap();
