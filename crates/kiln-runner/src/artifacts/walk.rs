@@ -12,8 +12,8 @@ use crate::confined::{self, Dir};
 
 /// Most entries one collection looks at: links can make a small tree look huge.
 pub(super) const MAX_WALK_ENTRIES: usize = 1_000_000;
-/// Deepest directory nesting walked.
-pub(super) const MAX_WALK_DEPTH: usize = 256;
+/// Deepest directory nesting walked (each level holds a directory handle open).
+pub(super) const MAX_WALK_DEPTH: usize = 128;
 
 /// What an entry of the tree is, as collection sees it.
 #[derive(Debug)]
