@@ -142,7 +142,7 @@ pub struct ArtifactsSpec {
     pub discard_paths: bool,
     pub base_directory: Option<String>,
     pub exclude_paths: Vec<String>,
-    /// `enable-symlinks` (not honoured yet).
+    /// `enable-symlinks`: a ZIP keeps symbolic links as links instead of following them.
     pub enable_symlinks: bool,
     pub s3_prefix: Option<String>,
     /// `secondary-artifacts`: artifact identifier → artifacts (never nested further).
@@ -199,14 +199,6 @@ const UNSUPPORTED: &[(&str, Used)] = &[
     ("batch", Used::InBuildspec(|b| b.has_batch)),
     ("reports", Used::InBuildspec(|b| !b.reports.is_empty())),
     ("cache", Used::InBuildspec(|b| b.cache.is_some())),
-    (
-        "artifacts.enable-symlinks",
-        Used::InBuildspec(|b| {
-            b.artifacts.as_ref().is_some_and(|a| {
-                a.enable_symlinks || a.secondary.iter().any(|(_, s)| s.enable_symlinks)
-            })
-        }),
-    ),
     ("run-as", Used::InPhase(|p| p.run_as.is_some())),
     (
         "runtime-versions",

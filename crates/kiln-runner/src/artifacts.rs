@@ -1,20 +1,28 @@
 //! Build artifacts, as the buildspec `artifacts` section and the project's `ProjectArtifacts`
 //! describe them: select files from the source directory, package them (ZIP or as they are) and
 //! upload them to an object store under CodeBuild's key layout.
+//!
+//! The build can change its source directory at any moment, so files are selected and read
+//! only through a handle on it ([`crate::confined`]): each selected file is kept as a path
+//! relative to that handle and opened beneath it, by the kernel, when it is read.
 
 mod store;
+mod walk;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
 use md5::Md5;
 use sha2::{Digest, Sha256};
 
+use crate::confined::{self, Dir, Follow};
 pub use store::{ArtifactStore, ArtifactStoreConfig, UploadedArtifact};
+use walk::{Kind, Walker};
 
 /// Most files one artifact may hold.
 pub const MAX_ARTIFACT_FILES: usize = 100_000;
@@ -34,15 +42,29 @@ pub struct ArtifactSelection {
     pub discard_paths: bool,
     /// Globs relative to the base directory of files to leave out.
     pub exclude_paths: Vec<String>,
+    /// Keep symbolic links as links (`enable-symlinks`, for ZIP packaging) instead of following
+    /// them.
+    pub enable_symlinks: bool,
 }
 
 /// One file of an artifact.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArtifactFile {
-    /// Absolute, symlink-free path inside the source directory.
+    /// Path relative to the source directory, opened beneath it when the file is read.
     pub source: PathBuf,
     /// Relative path inside the artifact, `/`-separated.
     pub archive_path: String,
+    /// A symbolic link, stored in the ZIP as a link (`enable-symlinks`).
+    pub is_link: bool,
+}
+
+/// What [`collect`] selected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collected {
+    pub files: Vec<ArtifactFile>,
+    /// Selected paths that were left out, each with the reason (a link leading out of the
+    /// source directory or nowhere, a FIFO, a device), for the build log.
+    pub left_out: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,8 +77,12 @@ pub enum Packaging {
 #[derive(Debug)]
 pub enum Package {
     Zip(ZipPackage),
-    /// Uploaded one object per file, under the artifact key as a prefix.
-    Files(Vec<ArtifactFile>),
+    /// Uploaded one object per file, under the artifact key as a prefix; each file is opened
+    /// beneath `root` when it is uploaded.
+    Files {
+        root: Arc<Dir>,
+        files: Vec<ArtifactFile>,
+    },
 }
 
 /// A ZIP archive in a temporary file (removed on drop).
@@ -106,6 +132,16 @@ pub enum ArtifactError {
     DuplicateArchivePath(String),
     #[error("artifact file name {} is not valid UTF-8", .0.display())]
     NonUtf8Path(PathBuf),
+    #[error(
+        "the source directory holds more than {} entries, or directories nested deeper than {}",
+        walk::MAX_WALK_ENTRIES,
+        walk::MAX_WALK_DEPTH
+    )]
+    TreeTooLarge,
+    #[error("cannot open the source directory: {0}")]
+    SourceDirectory(String),
+    #[error("artifact file {} was not read: {reason}", path.display())]
+    Unreadable { path: PathBuf, reason: String },
     #[error("invalid artifact location: {0}")]
     InvalidTarget(String),
     #[error("I/O error on {}: {source}", path.display())]
@@ -126,36 +162,46 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> ArtifactError + '_ {
     }
 }
 
-/// Selects the artifact files under `src_dir` as CodeBuild does. Files are never taken from
-/// outside `src_dir`: patterns cannot leave it and symlinks that resolve outside are skipped.
-pub fn collect(
-    src_dir: &Path,
-    spec: &ArtifactSelection,
-) -> Result<Vec<ArtifactFile>, ArtifactError> {
+/// Selects the artifact files beneath `root` (the source directory) as CodeBuild does. Every
+/// look at the tree goes through `root`, so nothing outside it is ever listed or taken:
+/// patterns cannot leave it, and links are followed only where the kernel finds them to stay
+/// beneath it (others are left out, and named in [`Collected::left_out`] when selected).
+pub fn collect(root: &Dir, spec: &ArtifactSelection) -> Result<Collected, ArtifactError> {
     if spec.files.is_empty() {
         return Err(ArtifactError::NoPatterns);
     }
-    let root = src_dir.canonicalize().map_err(io_error(src_dir))?;
     let files = glob_set(&spec.files)?;
     let excludes = glob_set(&spec.exclude_paths)?;
+    let mut walker = Walker::new(root, spec.enable_symlinks);
     let bases = match spec.base_directory.as_deref().map(str::trim) {
-        None | Some("") => vec![root.clone()],
-        Some(base) => base_directories(&root, base)?,
+        None | Some("") => vec![PathBuf::new()],
+        Some(base) => base_directories(&mut walker, base)?,
     };
     let mut selected = BTreeMap::new();
+    let mut left_out = BTreeSet::new();
     for base in &bases {
-        for entry in walk(&root, base) {
-            let (path, relative, is_dir) = entry?;
-            if is_dir || !files.is_match(&relative) || excludes.is_match(&relative) {
-                continue;
+        walker.walk(base, &mut |entry| {
+            if !files.is_match(&entry.relative) || excludes.is_match(&entry.relative) {
+                return Ok(());
             }
-            let Some(source) = real_file_inside(&root, &path)? else {
-                continue;
+            let is_link = match entry.kind {
+                Kind::File => false,
+                Kind::Link => true,
+                Kind::Dir => return Ok(()),
+                Kind::LeftOut(reason) => {
+                    left_out.insert(format!("{}: {reason}", entry.source.display()));
+                    return Ok(());
+                }
             };
             let archive_path = if spec.discard_paths {
-                relative.rsplit('/').next().unwrap_or(&relative).to_owned()
+                entry
+                    .relative
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or(&entry.relative)
+                    .to_owned()
             } else {
-                relative
+                entry.relative
             };
             if selected.contains_key(&archive_path) {
                 return Err(ArtifactError::DuplicateArchivePath(archive_path));
@@ -163,19 +209,24 @@ pub fn collect(
             if selected.len() == MAX_ARTIFACT_FILES {
                 return Err(ArtifactError::TooManyFiles);
             }
-            selected.insert(archive_path, source);
-        }
+            selected.insert(archive_path, (entry.source, is_link));
+            Ok(())
+        })?;
     }
     if selected.is_empty() {
         return Err(ArtifactError::NoMatchingPaths);
     }
-    Ok(selected
-        .into_iter()
-        .map(|(archive_path, source)| ArtifactFile {
-            source,
-            archive_path,
-        })
-        .collect())
+    Ok(Collected {
+        files: selected
+            .into_iter()
+            .map(|(archive_path, (source, is_link))| ArtifactFile {
+                source,
+                archive_path,
+                is_link,
+            })
+            .collect(),
+        left_out: left_out.into_iter().collect(),
+    })
 }
 
 /// Checks a pattern stays inside its directory and normalises a leading `./`.
@@ -236,27 +287,29 @@ fn is_glob(pattern: &str) -> bool {
     pattern.contains(['*', '?', '[', '{'])
 }
 
-/// The directories `base_directory` names: one literal path, or every directory matching a glob.
-fn base_directories(root: &Path, base_directory: &str) -> Result<Vec<PathBuf>, ArtifactError> {
+/// The directories `base_directory` names (relative to the root): one literal path, or every
+/// directory matching a glob.
+fn base_directories(
+    walker: &mut Walker<'_>,
+    base_directory: &str,
+) -> Result<Vec<PathBuf>, ArtifactError> {
     let not_found =
         || ArtifactError::BaseDirectoryNotFound(base_directory.chars().take(200).collect());
     let pattern = checked_pattern(base_directory)?.trim_end_matches('/');
     let bases = if is_glob(pattern) {
         let matcher: GlobMatcher = glob(pattern)?.compile_matcher();
-        walk(root, root)
-            .filter_map(|entry| match entry {
-                Ok((path, relative, is_dir)) => {
-                    (is_dir && matcher.is_match(&relative)).then_some(Ok(path))
-                }
-                Err(err) => Some(Err(err)),
-            })
-            .collect::<Result<Vec<_>, _>>()?
+        let mut bases = Vec::new();
+        walker.walk(Path::new(""), &mut |entry| {
+            if matches!(entry.kind, Kind::Dir) && matcher.is_match(&entry.relative) {
+                bases.push(entry.source);
+            }
+            Ok(())
+        })?;
+        bases
+    } else if walker.is_dir(Path::new(pattern)) {
+        vec![PathBuf::from(pattern)]
     } else {
-        let path = root.join(pattern);
-        match path.canonicalize() {
-            Ok(real) if real.starts_with(root) && real.is_dir() => vec![path],
-            _ => Vec::new(),
-        }
+        Vec::new()
     };
     if bases.is_empty() {
         Err(not_found())
@@ -265,80 +318,35 @@ fn base_directories(root: &Path, base_directory: &str) -> Result<Vec<PathBuf>, A
     }
 }
 
-/// The real path of `path` if it is a regular file inside `root`. Checked on the real path
-/// because a followed directory symlink may itself hold symlinks.
-fn real_file_inside(root: &Path, path: &Path) -> Result<Option<PathBuf>, ArtifactError> {
-    let real = path.canonicalize().map_err(io_error(path))?;
-    Ok((real.starts_with(root) && real.is_file()).then_some(real))
-}
-
-/// Walks `base` following symlinks, but never into a directory outside `root`; dangling
-/// symlinks and symlink loops are skipped.
-fn walk<'a>(
-    root: &'a Path,
-    base: &'a Path,
-) -> impl Iterator<Item = Result<(PathBuf, String, bool), ArtifactError>> + 'a {
-    walkdir::WalkDir::new(base)
-        .follow_links(true)
-        .min_depth(1)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(move |entry| {
-            !entry.path_is_symlink()
-                || entry
-                    .path()
-                    .canonicalize()
-                    .is_ok_and(|real| real.starts_with(root))
-        })
-        .filter_map(move |entry| match entry {
-            Ok(entry) => {
-                let relative = match relative_path(base, entry.path()) {
-                    Ok(relative) => relative,
-                    Err(err) => return Some(Err(err)),
-                };
-                Some(Ok((
-                    entry.path().to_owned(),
-                    relative,
-                    entry.file_type().is_dir(),
-                )))
-            }
-            Err(err) if err.loop_ancestor().is_some() => None,
-            Err(err) => {
-                let path = err.path().map(Path::to_owned).unwrap_or_default();
-                match err.into_io_error() {
-                    Some(io) if io.kind() == std::io::ErrorKind::NotFound => None,
-                    Some(io) => Some(Err(ArtifactError::Io { path, source: io })),
-                    None => None,
-                }
-            }
-        })
-}
-
-fn relative_path(base: &Path, path: &Path) -> Result<String, ArtifactError> {
-    let relative = path.strip_prefix(base).unwrap_or(path);
-    let mut parts = Vec::new();
-    for component in relative.components() {
-        match component {
-            Component::Normal(part) => parts.push(
-                part.to_str()
-                    .ok_or_else(|| ArtifactError::NonUtf8Path(path.to_owned()))?,
-            ),
-            _ => return Err(ArtifactError::NonUtf8Path(path.to_owned())),
-        }
-    }
-    Ok(parts.join("/"))
-}
-
-/// Packages the files: a deflated ZIP written to a temporary file, or the files as they are.
+/// Packages the files: a deflated ZIP written to a temporary file, or the files as they are
+/// (read at upload). Every file is opened beneath `root` at the moment it is read, so a file
+/// swapped for a link out of the tree after selection is refused by the kernel, never read.
 /// Blocking (file I/O); call it from `spawn_blocking` in async code.
-pub fn package(files: &[ArtifactFile], packaging: Packaging) -> Result<Package, ArtifactError> {
+pub fn package(
+    root: &Dir,
+    files: &[ArtifactFile],
+    packaging: Packaging,
+) -> Result<Package, ArtifactError> {
     match packaging {
-        Packaging::None => Ok(Package::Files(files.to_vec())),
-        Packaging::Zip => write_zip(files).map(Package::Zip),
+        Packaging::None => Ok(Package::Files {
+            root: Arc::new(root.try_clone().map_err(io_error(Path::new(".")))?),
+            files: files.to_vec(),
+        }),
+        Packaging::Zip => write_zip(root, files).map(Package::Zip),
     }
 }
 
-fn write_zip(files: &[ArtifactFile]) -> Result<ZipPackage, ArtifactError> {
+/// Opens an artifact file beneath the root for reading, as late as possible.
+pub(crate) fn open_artifact_file(root: &Dir, file: &ArtifactFile) -> Result<File, ArtifactError> {
+    confined::open_regular(root, &file.source, Follow::Beneath).map_err(|err| {
+        ArtifactError::Unreadable {
+            path: file.source.clone(),
+            reason: confined::describe(&err),
+        }
+    })
+}
+
+fn write_zip(root: &Dir, files: &[ArtifactFile]) -> Result<ZipPackage, ArtifactError> {
     let temp = tempfile::Builder::new()
         .prefix("kiln-artifact-")
         .suffix(".zip")
@@ -347,7 +355,24 @@ fn write_zip(files: &[ArtifactFile]) -> Result<ZipPackage, ArtifactError> {
     let handle = temp.reopen().map_err(io_error(temp.path()))?;
     let mut zip = zip::ZipWriter::new(handle);
     for file in files {
-        let mut source = File::open(&file.source).map_err(io_error(&file.source))?;
+        if file.is_link {
+            let target =
+                root.read_link_contents(&file.source)
+                    .map_err(|err| ArtifactError::Unreadable {
+                        path: file.source.clone(),
+                        reason: confined::describe(&err),
+                    })?;
+            let target = target
+                .to_str()
+                .ok_or_else(|| ArtifactError::NonUtf8Path(target.clone()))?;
+            zip.add_symlink(
+                file.archive_path.as_str(),
+                target,
+                zip::write::SimpleFileOptions::default(),
+            )?;
+            continue;
+        }
+        let mut source = open_artifact_file(root, file)?;
         let meta = source.metadata().map_err(io_error(&file.source))?;
         let mut options = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated)
@@ -492,5 +517,9 @@ pub(crate) fn validate_bucket(bucket: &str) -> Result<(), ArtifactError> {
     }
 }
 
+#[cfg(test)]
+mod confinement_tests;
+#[cfg(test)]
+mod glob_proptests;
 #[cfg(test)]
 mod tests;

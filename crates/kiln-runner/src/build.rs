@@ -31,6 +31,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::artifacts::ArtifactStore;
+use crate::confined::{self, Follow};
 use crate::docker::{ProvisionError, ProvisionRequest, RegistryAuth};
 use crate::executor::{Environment, Executor};
 use crate::local_source::LocalSourcePolicy;
@@ -47,6 +48,10 @@ const MAX_TIMEOUT_MINUTES: u32 = 2160;
 const MAX_EXPANDED_NAME_BYTES: usize = 1024;
 /// The shell session's state directory inside a build's work directory.
 const SHELL_STATE_DIR: &str = "shell";
+/// The source directory (`CODEBUILD_SRC_DIR`) inside a build's work directory.
+const SOURCE_DIR: &str = "src";
+/// Where the build's shell writes an expanded artifact name, inside the work directory.
+const EXPANDED_NAME_FILE: &str = "expanded-name";
 
 /// Kills what a build of the local executor left running when Kiln died (its work directory
 /// still there): the process groups it recorded, and every process of its own user (the owner
@@ -139,7 +144,7 @@ pub async fn run_build(
     let mut run = Run {
         record,
         region,
-        src_dir: work_dir.join("src"),
+        src_dir: work_dir.join(SOURCE_DIR),
         home_dir: work_dir.join("home"),
         work_dir,
         source_credential,
@@ -541,17 +546,23 @@ impl Run<'_> {
                     "YAML location is {}",
                     self.src_dir.join(relative).display()
                 ));
-                let path = buildspec_file::resolve_inside(&self.src_dir, relative)
-                    .map_err(|context| self.log_yaml_error(context))?;
-                let Some(path) = path else {
+                let (work_dir, path) = (self.work_dir.clone(), relative.to_owned());
+                let read =
+                    tokio::task::spawn_blocking(move || buildspec_file::read(&work_dir, &path))
+                        .await
+                        .unwrap_or_else(|err| {
+                            Err(PhaseContext::new(
+                                context_codes::YAML_FILE_ERROR,
+                                format!("cannot read buildspec {relative}: {err}"),
+                            ))
+                        });
+                let Some(yaml) = read.map_err(|context| self.log_yaml_error(context))? else {
                     return Err(self.log_yaml_error(PhaseContext::new(
                         context_codes::YAML_FILE_ERROR,
                         "YAML file does not exist",
                     )));
                 };
-                buildspec_file::read(&path, relative)
-                    .await
-                    .map_err(|context| self.log_yaml_error(context))?
+                yaml
             }
         };
         buildspec_file::parse(&yaml).map_err(|context| self.log_yaml_error(context))
@@ -697,7 +708,7 @@ impl Run<'_> {
         let uploader = upload::Uploader {
             store: &self.artifact_store,
             log: &self.log,
-            src_dir: &self.src_dir,
+            work_dir: &self.work_dir,
             build_uuid: &self.record.uuid,
             project_name: &self.record.project_name,
         };
@@ -758,7 +769,7 @@ impl Run<'_> {
         let Some(shell) = self.shell.as_mut() else {
             return Ok(text);
         };
-        let out = self.work_dir.join("expanded-name");
+        let out = self.work_dir.join(EXPANDED_NAME_FILE);
         let command = format!(
             "printf '%s' \"{text}\" > {}",
             shell_quote(&out.to_string_lossy())
@@ -774,8 +785,17 @@ impl Run<'_> {
                 return Ok(text);
             }
         }
-        match tokio::fs::read(&out).await {
-            Ok(bytes) if bytes.len() <= MAX_EXPANDED_NAME_BYTES => {
+        // The build could have put a link (or a FIFO) there: read it beneath the work
+        // directory, never following a link, and never more than a name.
+        let work_dir = self.work_dir.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            let dir = confined::open_ambient_dir(&work_dir)?;
+            let limit = MAX_EXPANDED_NAME_BYTES as u64 + 1;
+            confined::read_regular(&dir, EXPANDED_NAME_FILE, Follow::Never, limit)
+        })
+        .await;
+        match read {
+            Ok(Ok(Some(bytes))) if bytes.len() <= MAX_EXPANDED_NAME_BYTES => {
                 Ok(String::from_utf8_lossy(&bytes).trim().to_owned())
             }
             _ => Ok(text),
@@ -877,21 +897,16 @@ impl Run<'_> {
     }
 }
 
-/// Removes `dir` and everything in it, even directories a build made read-only.
+/// Removes `dir` and everything in it, even directories a build made read-only. Links are
+/// never followed (`remove_dir_all` unlinks them; permissions are changed through a handle on
+/// `dir`), so nothing outside the build directory is touched.
 fn remove_tree(dir: &Path) -> std::io::Result<()> {
     match std::fs::remove_dir_all(dir) {
         Ok(()) => Ok(()),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(_) => {
-            use std::os::unix::fs::PermissionsExt;
-            // Symlinks are not followed, so nothing outside the build directory is touched.
-            for entry in walkdir::WalkDir::new(dir).into_iter().flatten() {
-                if entry.file_type().is_dir() {
-                    let _ = std::fs::set_permissions(
-                        entry.path(),
-                        std::fs::Permissions::from_mode(0o700),
-                    );
-                }
+            if let Ok(opened) = confined::open_ambient_dir(dir) {
+                confined::make_dirs_writable(&opened);
             }
             std::fs::remove_dir_all(dir)
         }

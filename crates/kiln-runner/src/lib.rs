@@ -4,6 +4,7 @@
 pub mod artifacts;
 pub mod build;
 pub mod build_user;
+pub mod confined;
 pub mod docker;
 pub mod executor;
 pub mod local_source;

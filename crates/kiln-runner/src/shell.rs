@@ -20,12 +20,12 @@ mod script;
 
 pub use process_group::{CommandRunner, Launcher, LocalLauncher, kill_leftover_groups};
 
+use crate::confined::{self, Dir, Follow};
 use script::Variable;
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
 /// Largest command text accepted (buildspecs are far smaller).
@@ -135,7 +135,11 @@ pub enum ShellError {
 
 /// One build's logical shell session.
 pub struct ShellSession {
+    /// Where the shell finds the wrapper script.
     state_dir: PathBuf,
+    /// The same directory, opened once: the build can write there (and, under Docker, as root),
+    /// so Kiln reaches its files only through this handle and never through a link.
+    state: Arc<Dir>,
     shell: Shell,
     semantics: Semantics,
     runner: Box<dyn CommandRunner>,
@@ -150,12 +154,14 @@ impl ShellSession {
             path: config.state_dir.clone(),
             source,
         };
-        std::fs::create_dir_all(&config.state_dir).map_err(|source| io_error("create", source))?;
         // The wrapper script locates its state files from its own absolute path.
         let state_dir =
             std::path::absolute(&config.state_dir).map_err(|source| io_error("resolve", source))?;
+        let state =
+            confined::create_ambient_dir(&state_dir).map_err(|source| io_error("open", source))?;
         let mut session = Self {
             state_dir,
+            state: Arc::new(state),
             shell: config.shell,
             semantics: config.semantics,
             runner: launcher.runner(),
@@ -242,49 +248,52 @@ impl ShellSession {
     }
 
     async fn prepare_files(&self, command: &str) -> Result<(), ShellError> {
-        for stale in [
-            script::EXPORTED_STATE_FILE,
-            script::PLAIN_STATE_FILE,
-            script::CWD_STATE_FILE,
-            script::STATE_COMPLETE_FILE,
-        ] {
-            let path = self.state_dir.join(stale);
-            match tokio::fs::remove_file(&path).await {
-                Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(ShellError::Io {
-                        action: "remove",
-                        path,
-                        source: error,
-                    });
-                }
-                _ => {}
-            }
-        }
         let mut command_text = command.as_bytes().to_vec();
         command_text.push(b'\n');
-        self.write_file(script::COMMAND_FILE, &command_text).await?;
         let wrapper =
             script::wrapper_script(self.shell, self.semantics, &self.variables, &self.cwd);
-        self.write_file(script::SCRIPT_FILE, &wrapper).await
+        self.with_state("write", move |state| {
+            for stale in [
+                script::EXPORTED_STATE_FILE,
+                script::PLAIN_STATE_FILE,
+                script::CWD_STATE_FILE,
+                script::STATE_COMPLETE_FILE,
+            ] {
+                confined::remove_file(state, stale)?;
+            }
+            // A link the build left in place of either file is removed, never written through.
+            confined::replace_file(state, script::COMMAND_FILE, &command_text)?;
+            confined::replace_file(state, script::SCRIPT_FILE, &wrapper)
+        })
+        .await
     }
 
-    async fn write_file(&self, name: &str, contents: &[u8]) -> Result<(), ShellError> {
-        let path = self.state_dir.join(name);
-        tokio::fs::write(&path, contents)
-            .await
-            .map_err(|source| ShellError::Io {
-                action: "write",
-                path,
-                source,
-            })
+    /// Runs file work on the state directory off the async threads.
+    async fn with_state<T: Send + 'static>(
+        &self,
+        action: &'static str,
+        work: impl FnOnce(&Dir) -> std::io::Result<T> + Send + 'static,
+    ) -> Result<T, ShellError> {
+        let state = Arc::clone(&self.state);
+        let io_error = |source| ShellError::Io {
+            action,
+            path: self.state_dir.clone(),
+            source,
+        };
+        match tokio::task::spawn_blocking(move || work(&state)).await {
+            Ok(result) => result.map_err(io_error),
+            Err(err) => Err(io_error(std::io::Error::other(err))),
+        }
     }
 
     /// Adopts the state the EXIT trap saved; keeps the previous state if it saved none.
     async fn load_saved_state(&mut self) -> Result<(), ShellError> {
-        if !tokio::fs::try_exists(self.state_dir.join(script::STATE_COMPLETE_FILE))
-            .await
-            .unwrap_or(false)
-        {
+        let complete = self
+            .with_state("read", |state| {
+                Ok(state.symlink_metadata(script::STATE_COMPLETE_FILE).is_ok())
+            })
+            .await?;
+        if !complete {
             return Ok(());
         }
         let Some(cwd_output) = self
@@ -319,28 +328,33 @@ impl ShellSession {
         Ok(())
     }
 
-    /// Reads a state file of at most `max` bytes; `None` if it does not exist.
-    async fn read_state(&self, name: &str, max: u64) -> Result<Option<Vec<u8>>, ShellError> {
-        let path = self.state_dir.join(name);
-        let io_error = |source| ShellError::Io {
-            action: "read",
-            path: path.clone(),
-            source,
-        };
-        let file = match tokio::fs::File::open(&path).await {
-            Ok(file) => file,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(io_error(error)),
-        };
-        let mut contents = Vec::new();
-        file.take(max + 1)
-            .read_to_end(&mut contents)
-            .await
-            .map_err(io_error)?;
-        if contents.len() as u64 > max {
-            return Err(ShellError::StateTooLarge { path, max });
+    /// Reads a state file of at most `max` bytes; `None` if it does not exist, or if it is a
+    /// link or anything but a regular file (which the EXIT trap never makes: the build did).
+    async fn read_state(
+        &self,
+        name: &'static str,
+        max: u64,
+    ) -> Result<Option<Vec<u8>>, ShellError> {
+        let contents = self
+            .with_state("read", move |state| {
+                match confined::read_regular(state, name, Follow::Never, max + 1) {
+                    Err(err)
+                        if confined::is_link_refused(&err)
+                            || err.kind() == std::io::ErrorKind::InvalidInput =>
+                    {
+                        Ok(None)
+                    }
+                    read => read,
+                }
+            })
+            .await?;
+        if contents.as_ref().is_some_and(|c| c.len() as u64 > max) {
+            return Err(ShellError::StateTooLarge {
+                path: self.state_dir.join(name),
+                max,
+            });
         }
-        Ok(Some(contents))
+        Ok(contents)
     }
 }
 

@@ -261,15 +261,19 @@ fn minimal_buildspec_has_no_unsupported_keys() {
 }
 
 #[test]
-fn enable_symlinks_and_git_helper_warn_only_when_yes() {
+fn git_helper_warns_only_when_yes_and_enable_symlinks_never() {
     let spec = parse(
         "version: 0.2\nenv:\n  git-credential-helper: no\nphases: {}\n\
          artifacts:\n  files: ['**/*']\n  enable-symlinks: yes\n",
     )
     .expect("parses");
+    assert!(spec.unsupported_keys().is_empty());
+    assert!(spec.artifacts.is_some_and(|a| a.enable_symlinks));
+    let helper =
+        parse("version: 0.2\nenv:\n  git-credential-helper: yes\nphases: {}\n").expect("parses");
     assert_eq!(
-        spec.unsupported_keys(),
-        owned(&["artifacts.enable-symlinks"])
+        helper.unsupported_keys(),
+        owned(&["env.git-credential-helper"])
     );
 }
 

@@ -12,7 +12,8 @@ use object_store::path::Path as ObjectPath;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::io::AsyncWriteExt;
 
-use super::{ArtifactError, ArtifactFile, Package, io_error, validate_bucket};
+use super::{ArtifactError, ArtifactFile, Package, io_error, open_artifact_file, validate_bucket};
+use crate::confined::Dir;
 
 /// How many files of an unpackaged artifact are uploaded at once.
 const UPLOAD_CONCURRENCY: usize = 4;
@@ -103,22 +104,28 @@ impl ArtifactStore {
                         "a ZIP artifact needs a non-empty key".to_owned(),
                     ));
                 }
-                upload_file(&store, &object_path(key)?, zip.path()).await?;
+                let archive = tokio::fs::File::open(zip.path())
+                    .await
+                    .map_err(io_error(zip.path()))?;
+                upload_file(&store, &object_path(key)?, archive, zip.path()).await?;
                 Ok(UploadedArtifact {
                     location,
                     sha256sum: Some(zip.sha256.clone()),
                     md5sum: Some(zip.md5.clone()),
                 })
             }
-            Package::Files(files) => {
+            Package::Files { root, files } => {
                 let uploads = files
                     .iter()
-                    .map(|file| file_object(key, file).map(|path| (path, file.source.as_path())))
+                    .map(|file| file_object(key, file).map(|path| (path, file)))
                     .collect::<Result<Vec<_>, _>>()?;
                 futures::stream::iter(uploads)
-                    .map(|(path, source)| {
+                    .map(|(path, file)| {
                         let store = &store;
-                        async move { upload_file(store, &path, source).await }
+                        async move {
+                            let source = open_beneath(root, file).await?;
+                            upload_file(store, &path, source, &file.source).await
+                        }
                     })
                     .buffer_unordered(UPLOAD_CONCURRENCY)
                     .try_collect::<()>()
@@ -145,15 +152,29 @@ fn file_object(key: &str, file: &ArtifactFile) -> Result<ObjectPath, ArtifactErr
     }
 }
 
+/// Opens an artifact file beneath its root, at the moment it is uploaded.
+async fn open_beneath(
+    root: &Arc<Dir>,
+    file: &ArtifactFile,
+) -> Result<tokio::fs::File, ArtifactError> {
+    let (root, file) = (Arc::clone(root), file.clone());
+    let path = file.source.clone();
+    match tokio::task::spawn_blocking(move || open_artifact_file(&root, &file)).await {
+        Ok(opened) => opened.map(tokio::fs::File::from_std),
+        Err(err) => Err(ArtifactError::Io {
+            path,
+            source: std::io::Error::other(err),
+        }),
+    }
+}
+
 /// Streams a file into one object (multipart above the buffer size).
 async fn upload_file(
     store: &Arc<dyn ObjectStore>,
     path: &ObjectPath,
+    mut file: tokio::fs::File,
     source: &Path,
 ) -> Result<(), ArtifactError> {
-    let mut file = tokio::fs::File::open(source)
-        .await
-        .map_err(io_error(source))?;
     let mut writer = BufWriter::new(Arc::clone(store), path.clone());
     if let Err(err) = tokio::io::copy(&mut file, &mut writer).await {
         // Best effort: a failed multipart upload should not leave parts behind. (Only valid

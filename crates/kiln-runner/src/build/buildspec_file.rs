@@ -1,11 +1,12 @@
 //! Finding and parsing the build's buildspec (codebuild.md §3.1): inline YAML from the build
 //! settings, or a file inside the source directory (`buildspec.yml` by default).
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 
 use kiln_buildspec::{Buildspec, MAX_BUILDSPEC_BYTES};
 use kiln_domain::build::{PhaseContext, context_codes};
-use tokio::io::AsyncReadExt;
+
+use crate::confined::{self, Follow};
 
 const DEFAULT_FILE: &str = "buildspec.yml";
 
@@ -33,12 +34,12 @@ fn yaml_error(message: impl Into<String>) -> PhaseContext {
     PhaseContext::new(context_codes::YAML_FILE_ERROR, message)
 }
 
-/// Resolves `relative` inside `src_dir`, refusing anything that would leave it (`..`, absolute
-/// paths, symlinks pointing outside). `Ok(None)` when the file does not exist.
-pub(super) fn resolve_inside(
-    src_dir: &Path,
-    relative: &str,
-) -> Result<Option<PathBuf>, PhaseContext> {
+/// Reads the buildspec file at `relative` in the source directory of `work_dir`; `Ok(None)`
+/// when there is none. The source directory is opened beneath the work directory (never
+/// through a link) and the file beneath it, so `..`, absolute paths and links leading out
+/// of the source are refused by the kernel. Reads at most one byte more than a buildspec may
+/// have, so the parser reports the size. Blocking.
+pub(super) fn read(work_dir: &Path, relative: &str) -> Result<Option<String>, PhaseContext> {
     let escapes = || {
         yaml_error(format!(
             "buildspec path {relative} must stay inside the source directory"
@@ -50,45 +51,35 @@ pub(super) fn resolve_inside(
             "buildspec files stored in S3 are not supported by Kiln; use a path in the source or inline YAML",
         ));
     }
-    let path = Path::new(relative);
-    if path
+    if Path::new(relative)
         .components()
         .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
     {
         return Err(escapes());
     }
-    let candidate = src_dir.join(path);
-    let real = match std::fs::canonicalize(&candidate) {
-        Ok(real) => real,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+    let root = confined::open_dir_in(work_dir, super::SOURCE_DIR).map_err(|err| {
+        yaml_error(format!(
+            "cannot read the source directory: {}",
+            confined::describe(&err)
+        ))
+    })?;
+    let limit = MAX_BUILDSPEC_BYTES as u64 + 1;
+    let bytes = match confined::read_regular(&root, relative, Follow::Beneath, limit) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Ok(None),
+        Err(err) if confined::is_escape(&err) => return Err(escapes()),
+        Err(err) if err.kind() == std::io::ErrorKind::InvalidInput => {
+            return Err(yaml_error(format!("buildspec {relative} is not a file")));
+        }
         Err(err) => {
             return Err(yaml_error(format!(
                 "cannot read buildspec {relative}: {err}"
             )));
         }
     };
-    let root = std::fs::canonicalize(src_dir)
-        .map_err(|err| yaml_error(format!("cannot read the source directory: {err}")))?;
-    if !real.starts_with(&root) {
-        return Err(escapes());
-    }
-    Ok(Some(real))
-}
-
-/// Reads at most one byte more than a buildspec may have, so the parser reports the size.
-pub(super) async fn read(path: &Path, relative: &str) -> Result<String, PhaseContext> {
-    let cannot_read =
-        |err: std::io::Error| yaml_error(format!("cannot read buildspec {relative}: {err}"));
-    let file = tokio::fs::File::open(path).await.map_err(cannot_read)?;
-    if !file.metadata().await.map_err(cannot_read)?.is_file() {
-        return Err(yaml_error(format!("buildspec {relative} is not a file")));
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_BUILDSPEC_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .await
-        .map_err(cannot_read)?;
-    String::from_utf8(bytes).map_err(|_| yaml_error("the buildspec is not valid UTF-8"))
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| yaml_error("the buildspec is not valid UTF-8"))
 }
 
 pub(super) fn parse(yaml: &str) -> Result<Buildspec, PhaseContext> {
@@ -117,23 +108,44 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("src");
         std::fs::create_dir(&src).unwrap();
+        std::fs::create_dir(src.join("ci")).unwrap();
         std::fs::write(dir.path().join("outside.yml"), "version: 0.2").unwrap();
         std::fs::write(src.join("inside.yml"), "version: 0.2").unwrap();
         std::os::unix::fs::symlink(dir.path().join("outside.yml"), src.join("link.yml")).unwrap();
+        std::os::unix::fs::symlink("../../outside.yml", src.join("ci/up.yml")).unwrap();
+        std::os::unix::fs::symlink("../inside.yml", src.join("ci/alias.yml")).unwrap();
 
-        assert!(resolve_inside(&src, "inside.yml").unwrap().is_some());
-        assert!(resolve_inside(&src, "./inside.yml").unwrap().is_some());
-        assert_eq!(resolve_inside(&src, "missing.yml").unwrap(), None);
+        for good in ["inside.yml", "./inside.yml", "ci/alias.yml"] {
+            assert_eq!(
+                read(dir.path(), good).unwrap().as_deref(),
+                Some("version: 0.2"),
+                "{good}"
+            );
+        }
+        assert_eq!(read(dir.path(), "missing.yml").unwrap(), None);
         for bad in [
             "../outside.yml",
             "/etc/passwd",
             "link.yml",
+            "ci/up.yml",
             "a/../../outside.yml",
         ] {
-            let err = resolve_inside(&src, bad).unwrap_err();
+            let err = read(dir.path(), bad).unwrap_err();
             assert_eq!(err.status_code, context_codes::YAML_FILE_ERROR, "{bad}");
+            assert!(err.message.contains("must stay inside"), "{bad}: {err:?}");
         }
-        let s3 = resolve_inside(&src, "arn:aws:s3:::bucket/buildspec.yml").unwrap_err();
+        let not_a_file = read(dir.path(), "ci").unwrap_err();
+        assert!(
+            not_a_file.message.contains("is not a file"),
+            "{not_a_file:?}"
+        );
+        let s3 = read(dir.path(), "arn:aws:s3:::bucket/buildspec.yml").unwrap_err();
         assert_eq!(s3.status_code, context_codes::CLIENT_ERROR);
+
+        // A source directory replaced by a link is not read through.
+        std::fs::rename(&src, dir.path().join("src_real")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("src_real"), &src).unwrap();
+        let err = read(dir.path(), "inside.yml").unwrap_err();
+        assert!(err.message.contains("source directory"), "{err:?}");
     }
 }

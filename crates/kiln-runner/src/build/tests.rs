@@ -856,3 +856,5 @@ async fn leftovers_in_the_work_dir_are_cleared_and_an_unopenable_log_is_a_fault(
     assert_eq!(provisioning.phase_type, Provisioning);
     assert_eq!(provisioning.contexts[0].status_code, "SERVER_ERROR");
 }
+
+mod confinement;

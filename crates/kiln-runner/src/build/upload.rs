@@ -11,6 +11,7 @@ use super::log::BuildLog;
 use crate::artifacts::{
     self, ArtifactError, ArtifactSelection, ArtifactStore, ArtifactTarget, Packaging,
 };
+use crate::confined;
 
 /// Why an artifact could not be uploaded: the message for a CLIENT_ERROR context.
 pub(super) type UploadError = String;
@@ -25,7 +26,8 @@ pub(super) struct Uploaded {
 pub(super) struct Uploader<'a> {
     pub store: &'a ArtifactStore,
     pub log: &'a BuildLog,
-    pub src_dir: &'a Path,
+    /// The build's work directory, holding the source directory [`super::SOURCE_DIR`].
+    pub work_dir: &'a Path,
     pub build_uuid: &'a str,
     pub project_name: &'a str,
 }
@@ -113,6 +115,8 @@ impl Uploader<'_> {
             base_directory: spec.base_directory.clone(),
             discard_paths: spec.discard_paths,
             exclude_paths: spec.exclude_paths.clone(),
+            // CodeBuild keeps links only in a ZIP.
+            enable_symlinks: spec.enable_symlinks && target.packaging_zip,
         };
         let base = selection.base_directory.as_deref().unwrap_or(".");
         self.log
@@ -121,15 +125,28 @@ impl Uploader<'_> {
         for pattern in &selection.files {
             self.log.line(&format!("Expanding {pattern}"));
         }
-        let src_dir: PathBuf = self.src_dir.to_owned();
-        let files = blocking(move || artifacts::collect(&src_dir, &selection)).await?;
+        // The source directory is opened once, beneath the work directory and never through
+        // a link, and every file is then found and read through that handle.
+        let work_dir: PathBuf = self.work_dir.to_owned();
+        let (root, collected) = blocking(move || {
+            let root = confined::open_dir_in(&work_dir, super::SOURCE_DIR)
+                .map_err(|err| ArtifactError::SourceDirectory(confined::describe(&err)))?;
+            let collected = artifacts::collect(&root, &selection)?;
+            Ok((root, collected))
+        })
+        .await?;
+        for left_out in &collected.left_out {
+            self.log
+                .line(&format!("Warning: left out of the artifact: {left_out}"));
+        }
+        let files = collected.files;
         self.log.line(&format!("Found {} file(s)", files.len()));
         let packaging = if target.packaging_zip {
             Packaging::Zip
         } else {
             Packaging::None
         };
-        let package = blocking(move || artifacts::package(&files, packaging)).await?;
+        let package = blocking(move || artifacts::package(&root, &files, packaging)).await?;
         let uploaded = self
             .store
             .upload(&bucket, &key, &package)

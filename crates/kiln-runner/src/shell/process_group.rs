@@ -2,6 +2,7 @@
 //! in a process group and ends whole groups (the shell, its children and grandchildren).
 
 use super::{CommandOutcome, Shell, ShellError};
+use crate::confined::{self, Follow};
 use async_trait::async_trait;
 use rustix::process::{Pid, Signal, kill_process_group, test_kill_process_group};
 use std::ffi::OsString;
@@ -16,6 +17,8 @@ use tokio_util::sync::CancellationToken;
 /// The file in a session's state directory listing each command's process group, one a line,
 /// so that what a build leaves running can be ended even after Kiln itself died.
 const PROCESS_GROUPS_FILE: &str = "process-groups";
+/// Most of that file read back (a build could make it huge).
+const MAX_PROCESS_GROUPS_BYTES: u64 = 1024 * 1024;
 
 /// How long a process group gets between SIGTERM and SIGKILL.
 const TERMINATION_GRACE: Duration = Duration::from_secs(2);
@@ -179,14 +182,12 @@ impl Drop for LocalRunner {
 }
 
 /// Appends `pgid` to the session's [`PROCESS_GROUPS_FILE`]. Best effort: without it only a crash
-/// of Kiln itself would leave the group running.
+/// of Kiln itself would leave the group running. The build can write the state directory, so
+/// neither the directory nor the file is followed if it became a link.
 fn record_group(state_dir: &Path, pgid: Pid) {
-    use std::io::Write;
-    let _ = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(state_dir.join(PROCESS_GROUPS_FILE))
-        .and_then(|mut file| writeln!(file, "{}", pgid.as_raw_nonzero()));
+    let line = format!("{}\n", pgid.as_raw_nonzero());
+    let _ = confined::open_ambient_dir(state_dir)
+        .and_then(|dir| confined::append_to_file(&dir, PROCESS_GROUPS_FILE, line.as_bytes()));
 }
 
 /// Kills what a session whose state lives in `state_dir` left running when Kiln died: every
@@ -195,10 +196,18 @@ fn record_group(state_dir: &Path, pgid: Pid) {
 /// (a recorded group id may since have been given to someone else). Returns how many groups
 /// were killed.
 pub fn kill_leftover_groups(state_dir: &Path, work_dir: &Path, build_id: &str) -> usize {
-    let Ok(recorded) = std::fs::read_to_string(state_dir.join(PROCESS_GROUPS_FILE)) else {
+    let recorded = confined::open_ambient_dir(state_dir).and_then(|dir| {
+        confined::read_regular(
+            &dir,
+            PROCESS_GROUPS_FILE,
+            Follow::Never,
+            MAX_PROCESS_GROUPS_BYTES,
+        )
+    });
+    let Ok(Some(recorded)) = recorded else {
         return 0;
     };
-    let recorded: Vec<i32> = recorded
+    let recorded: Vec<i32> = String::from_utf8_lossy(&recorded)
         .lines()
         .filter_map(|line| line.trim().parse().ok())
         .collect();

@@ -465,3 +465,71 @@ fn pathdiff_to_cwd(path: &Path) -> std::path::PathBuf {
     relative.push(path.strip_prefix(&common).unwrap());
     relative
 }
+
+/// A build owns its state directory (under Docker, as root): state files it swaps for links
+/// are never written through, and never read, so it can neither make Kiln write a host file nor
+/// read one (here, a dump-shaped file, as `/proc/<kiln>/environ` is) into its variables.
+#[tokio::test]
+async fn state_files_swapped_for_links_are_neither_written_through_nor_read() {
+    let mut fixture = Fixture::new(Shell::Bash, Semantics::SharedSession);
+    let host = tempfile::tempdir().unwrap();
+    let victim = host.path().join("victim");
+    let secret = host.path().join("secret");
+    let victim_dir = host.path().join("victim_dir");
+    std::fs::write(&victim, "precious\n").unwrap();
+    std::fs::write(&secret, "STOLEN=from-the-host\0").unwrap();
+    std::fs::create_dir(&victim_dir).unwrap();
+    let state = fixture.dir.path().join("state");
+    let (state_q, victim_q, secret_q) = (
+        state.display().to_string(),
+        victim.display().to_string(),
+        secret.display().to_string(),
+    );
+
+    // Write side: the wrapper, the command and the process-group record all become links.
+    fixture
+        .run_ok(&[&format!(
+            "for f in script.sh command.sh process-groups; do ln -sf '{victim_q}' '{state_q}'/$f; done"
+        )])
+        .await;
+    fixture.run_ok(&["echo still running"]).await;
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+
+    // Read side: the command drops the saving trap and leaves links where the state goes.
+    fixture
+        .run_ok(&[&format!(
+            "trap - EXIT; pwd > '{state_q}/state.cwd'; \
+             ln -s '{secret_q}' '{state_q}/state.env'; ln -s '{secret_q}' '{state_q}/state.plain'; \
+             : > '{state_q}/state.ok'"
+        )])
+        .await;
+    fixture.run_ok(&["echo \"[${STOLEN-}]\""]).await;
+    assert_eq!(fixture.session.var("STOLEN"), None);
+    assert!(
+        fixture.log_text().ends_with("still running\n[]\n"),
+        "{}",
+        fixture.log_text()
+    );
+
+    // The directory itself replaced by a link: Kiln keeps writing through its handle on the
+    // real one, and the shell, which follows the build's link, finds no script there.
+    fixture
+        .run_ok(&[&format!(
+            "mv '{state_q}' '{state_q}.moved' && ln -s '{}' '{state_q}'",
+            victim_dir.display()
+        )])
+        .await;
+    assert_eq!(
+        fixture.run("echo unreachable").await,
+        CommandOutcome::Exited(127)
+    );
+    // (The state the shell's EXIT trap saved went through the link: the build's own writes.)
+    for written_by_kiln in ["script.sh", "command.sh", "process-groups"] {
+        assert!(
+            !victim_dir.join(written_by_kiln).exists(),
+            "{written_by_kiln}"
+        );
+    }
+    assert!(state.with_extension("moved").join("script.sh").is_file());
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+}
