@@ -19,14 +19,7 @@ pub(crate) fn check_project(
     if let Some(source) = &settings.source {
         check(&policy, "source.location", source)?;
     }
-    for (i, source) in settings.secondary_sources.iter().flatten().enumerate() {
-        check(
-            &policy,
-            &format!("secondarySources.{}.location", i + 1),
-            source,
-        )?;
-    }
-    Ok(())
+    check_secondary(&policy, settings.secondary_sources.iter().flatten())
 }
 
 /// Checks the sources a build will check out; `location_overridden` names the primary one
@@ -44,9 +37,16 @@ pub(crate) fn check_build(
         "source.location"
     };
     check(&policy, field, &settings.source)?;
-    for (i, source) in settings.secondary_sources.iter().enumerate() {
+    check_secondary(&policy, &settings.secondary_sources)
+}
+
+fn check_secondary<'a>(
+    policy: &LocalSourcePolicy,
+    sources: impl IntoIterator<Item = &'a ProjectSource>,
+) -> Result<(), ApiError> {
+    for (i, source) in sources.into_iter().enumerate() {
         check(
-            &policy,
+            policy,
             &format!("secondarySources.{}.location", i + 1),
             source,
         )?;
