@@ -3,6 +3,7 @@
 
 pub mod artifacts;
 pub mod build;
+pub mod disk;
 pub mod docker;
 pub mod executor;
 pub mod shell;

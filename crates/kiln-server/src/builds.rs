@@ -3,13 +3,15 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, PhaseType, context_codes};
 use kiln_runner::artifacts::ArtifactStore;
-use kiln_runner::build::{BuildJob, BuildSink, run_build};
+use kiln_runner::build::{BuildJob, BuildLimits, BuildSink, run_build};
+use kiln_runner::disk::DiskReserve;
 use kiln_runner::docker::RegistryAuth;
 use kiln_runner::executor::Executor;
 use kiln_runner::source::GitCredential;
@@ -31,6 +33,10 @@ pub struct BuildSettings {
     pub executor: Executor,
     /// Registry credentials by the name a project's `registryCredential.credential` gives.
     pub registry_credentials: HashMap<String, RegistryAuth>,
+    /// Each build's log size limit in bytes.
+    pub max_log_bytes: u64,
+    /// The data dir's free-space reserve: below it queued builds wait and running ones end.
+    pub disk_reserve: DiskReserve,
 }
 
 /// A running build's handles.
@@ -48,6 +54,8 @@ pub struct BuildManager {
     wake: Notify,
     /// Cancelled when the server shuts down: no queued build starts after that.
     intake_closed: CancellationToken,
+    /// Whether queued builds wait for disk space (so the change is logged once).
+    waiting_for_disk: AtomicBool,
 }
 
 impl BuildManager {
@@ -63,6 +71,7 @@ impl BuildManager {
             running: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             intake_closed: CancellationToken::new(),
+            waiting_for_disk: AtomicBool::new(false),
         })
     }
 
@@ -202,6 +211,7 @@ impl BuildManager {
             .filter(|b| b.current_phase <= PhaseType::Queued && !self.is_running(&b.uuid))
             .collect();
         let now = now_epoch();
+        let disk_has_room = queued.is_empty() || self.disk_has_room();
         for mut build in queued {
             let queued_limit = self.settings.minute.as_secs_f64()
                 * build.settings.queued_timeout_in_minutes as f64;
@@ -222,12 +232,30 @@ impl BuildManager {
                 }
                 continue;
             }
-            if !self.has_slot(&build).await? {
+            if !disk_has_room || !self.has_slot(&build).await? {
                 continue;
             }
             self.launch(build).await;
         }
         Ok(())
+    }
+
+    /// Whether the data dir's free space is above its reserve, so builds may start. Below it
+    /// they stay QUEUED (until their queued timeout): a disk is often freed soon, and a build
+    /// refused at StartBuild (a webhook's) would be lost.
+    fn disk_has_room(&self) -> bool {
+        let check = self.settings.disk_reserve.check();
+        let was_waiting = self
+            .waiting_for_disk
+            .swap(check.is_err(), Ordering::Relaxed);
+        match &check {
+            Err(full) if !was_waiting => {
+                tracing::warn!("queued builds wait until space is freed: {full}");
+            }
+            Ok(()) if was_waiting => tracing::info!("disk space is back above the reserve"),
+            _ => {}
+        }
+        check.is_ok()
     }
 
     /// Whether the build may start now: a free global slot and room under its project's limit.
@@ -280,6 +308,10 @@ impl BuildManager {
             artifact_store: Arc::clone(&self.settings.artifact_store),
             minute: self.settings.minute,
             log_link: self.log_link(&build.uuid),
+            limits: BuildLimits {
+                max_log_bytes: self.settings.max_log_bytes,
+                disk_reserve: Some(self.settings.disk_reserve.clone()),
+            },
             record: build,
         };
         let manager = Arc::clone(self);

@@ -689,7 +689,7 @@ impl Store for SqliteStore {
             if is_unique_violation(&e) {
                 StoreError::AlreadyExists
             } else {
-                StoreError::Database(e)
+                StoreError::from(e)
             }
         })?;
         tx.commit().await?;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use kiln_runner::artifacts::{ArtifactStore, ArtifactStoreConfig};
+use kiln_runner::disk::DiskReserve;
 use kiln_runner::docker::{DockerConfig, RegistryAuth};
 use kiln_runner::executor::Executor;
 use kiln_server::auth::{Credential, KeyRing};
@@ -131,6 +132,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             artifact_store: Arc::new(artifact_store),
             executor: executor.clone(),
             registry_credentials,
+            max_log_bytes: settings.max_log_bytes,
+            disk_reserve: DiskReserve::new(&settings.data_dir, settings.disk_reserve_bytes),
         },
     );
     builds
