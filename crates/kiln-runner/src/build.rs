@@ -861,6 +861,9 @@ impl Run<'_> {
                 ),
             ),
             Interrupt::DiskFull(message) => {
+                // The build's own files are the likeliest to fill the disk: removing them first
+                // lets this line, and the build's final state, be written.
+                self.clean_up().await;
                 self.log.line(&message);
                 (
                     BuildStatus::Fault,

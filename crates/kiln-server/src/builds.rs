@@ -328,7 +328,7 @@ impl BuildManager {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 runtime.block_on(async {
                     let finished = run_build(&executor, job, registry_auth, &sink, stop).await;
-                    sink.save(&finished).await;
+                    manager.save_final(&finished).await;
                 })
             }));
             if outcome.is_err() {
@@ -353,6 +353,33 @@ impl BuildManager {
             manager.running().remove(&uuid);
             manager.wake();
         });
+    }
+
+    /// Saves a finished build's last state, retrying while the store cannot write (a full
+    /// disk): the build keeps its slot until its outcome is recorded.
+    async fn save_final(&self, record: &BuildRecord) {
+        let mut pause = Duration::from_millis(100);
+        loop {
+            let saved = {
+                let _change = self
+                    .badges
+                    .begin_change(&record.account_id, &record.project_name);
+                self.store.save_build(record).await
+            };
+            match saved {
+                // The project (and so the build) was deleted meanwhile: nothing to record.
+                Ok(()) | Err(kiln_store::StoreError::NotFound) => return,
+                Err(e) if e.is_unavailable() && !self.intake_closed.is_cancelled() => {
+                    tracing::warn!(build = %record.id(), error = %e, "cannot save the build's final state yet; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(10));
+                }
+                Err(e) => {
+                    tracing::error!(build = %record.id(), error = %e, "cannot save the build's final state");
+                    return;
+                }
+            }
+        }
     }
 
     /// The imported credential for the build's source provider, if any.

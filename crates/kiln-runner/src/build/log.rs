@@ -357,3 +357,6 @@ fn stamped(text: &str) -> String {
         .unwrap_or_default();
     format!("[Container] {stamp} {text}\n")
 }
+
+#[cfg(test)]
+mod tests;
