@@ -1,7 +1,6 @@
 //! The log as Kiln writes it: order, limit, cut.
 
 use super::*;
-use std::io::Write as _;
 use tokio_util::sync::CancellationToken;
 
 fn open(dir: &Path, limit: u64) -> (BuildLog, Halt, std::path::PathBuf) {
