@@ -131,7 +131,7 @@ pub async fn run_build(
     }
     let cancel = stop.child_token();
     let halt = Halt::new(cancel.clone());
-    let log = match BuildLog::open(&log_path, limits.max_log_bytes, halt.clone()) {
+    let log = match BuildLog::open(&log_path, &limits, halt.clone()) {
         Ok(log) => log,
         Err(err) => {
             let context = PhaseContext::new(

@@ -365,6 +365,26 @@ fn a_build_filling_the_data_disk_ends_fault_saying_disk_full() {
     );
     // The build's files are gone, and with them the shortage.
     assert!(disk.available() > RESERVE);
+
+    // Fills it with its log, under a log limit larger than the disk: Kiln stops writing the
+    // log at the reserve, so the build's end is recorded at once.
+    create_project(
+        &server,
+        &project("fill-log", &build_commands(&["yes kiln-disk-flood"])),
+    );
+    let done = wait_build_complete(
+        &server,
+        id_of(&start_build(&server, "fill-log")),
+        BUILD_DEADLINE,
+    );
+    assert_eq!(done["buildStatus"], "FAULT", "{done:#}");
+    let (_, message) = context(&done, "BUILD");
+    assert!(message.contains("disk full"), "{message}");
+    let available = disk.available();
+    assert!(
+        available > RESERVE / 2,
+        "the log stopped near the reserve, {available} bytes left"
+    );
 }
 
 #[test]

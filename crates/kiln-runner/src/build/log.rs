@@ -9,7 +9,9 @@
 //!
 //! Past the limit, output is dropped, the log ends with a line saying it was cut, and the build
 //! is halted. A little room ([`CLOSING_ROOM`]) is kept below the limit for that line and Kiln's
-//! last lines, so the log file never grows past the limit.
+//! last lines, so the log file never grows past the limit. Output is also dropped, and the build
+//! halted, once the data dir's free space is below its reserve: checked every
+//! [`DISK_CHECK_BYTES`], a loud build cannot fill a disk between two checks of the watchdog.
 
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Write};
@@ -26,8 +28,9 @@ use time::OffsetDateTime;
 use time::format_description::FormatItem;
 use time::macros::format_description;
 
+use super::BuildLimits;
 use super::halt::{Halt, HaltReason};
-use crate::disk::Bytes;
+use crate::disk::{Bytes, DiskReserve};
 
 /// CodeBuild's agent timestamp, e.g. `2026/11/24 14:00:00.123456` (UTC).
 const TIMESTAMP: &[FormatItem<'static>] =
@@ -49,6 +52,8 @@ const CHUNK_BYTES: usize = 1024 * 1024;
 /// write per ~1 MiB instead of per 8 KiB. Kiln's own lines still copy what is pending first.
 const BATCH_PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
 const BATCH_BYTES: u64 = 64 * 1024;
+/// How much output is written between two checks of the data dir's free space.
+const DISK_CHECK_BYTES: u64 = 4 * 1024 * 1024;
 
 pub(super) struct BuildLog {
     shared: Arc<Shared>,
@@ -70,6 +75,11 @@ struct LogState {
     limit: u64,
     /// Whether the log reached its limit (the cut line is written).
     cut: bool,
+    disk_reserve: Option<DiskReserve>,
+    /// Output written since the last look at the free space.
+    unchecked: u64,
+    /// Whether output is dropped because the disk is below its reserve.
+    disk_full: bool,
     ends_with_newline: bool,
     buffer: Vec<u8>,
 }
@@ -83,16 +93,20 @@ struct OutputPipe {
 }
 
 impl BuildLog {
-    /// Opens (or creates) the log for appending, at most `limit` bytes long (existing content
-    /// counts). Reaching the limit or failing to write halts the build through `halt`.
-    pub(super) fn open(path: &Path, limit: u64, halt: Halt) -> std::io::Result<Self> {
+    /// Opens (or creates) the log for appending, at most `limits.max_log_bytes` long (existing
+    /// content counts). Reaching the limit, the disk's reserve or failing to write halts the
+    /// build through `halt`.
+    pub(super) fn open(path: &Path, limits: &BuildLimits, halt: Halt) -> std::io::Result<Self> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let written = file.metadata()?.len();
         let state = LogState {
             file,
             written,
-            limit: limit.max(MIN_MAX_LOG_BYTES),
+            limit: limits.max_log_bytes.max(MIN_MAX_LOG_BYTES),
             cut: false,
+            disk_reserve: limits.disk_reserve.clone(),
+            unchecked: 0,
+            disk_full: false,
             ends_with_newline: true,
             buffer: Vec::new(),
         };
@@ -283,8 +297,17 @@ impl LogState {
 
     /// Appends command output, up to the limit; what goes past it cuts the log.
     fn append_output(&mut self, bytes: &[u8], halt: &Halt) {
-        if self.cut {
+        if self.cut || self.disk_full {
             return;
+        }
+        self.unchecked += bytes.len() as u64;
+        if self.unchecked >= DISK_CHECK_BYTES {
+            self.unchecked = 0;
+            if let Some(Err(full)) = self.disk_reserve.as_ref().map(DiskReserve::check) {
+                self.disk_full = true;
+                halt.halt(HaltReason::DiskFull(format!("Build stopped: {full}")));
+                return;
+            }
         }
         let room = usize::try_from(self.room()).unwrap_or(usize::MAX);
         if bytes.len() <= room {
@@ -336,12 +359,13 @@ impl LogState {
                 }
                 Err(err) if err.kind() == ErrorKind::Interrupted => {}
                 Err(err) => {
-                    let message = format!("cannot write the build log: {err}");
                     halt.halt(match err.kind() {
-                        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => {
-                            HaltReason::DiskFull(message)
+                        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => HaltReason::DiskFull(
+                            format!("Build stopped: disk full: cannot write the build log: {err}"),
+                        ),
+                        _ => {
+                            HaltReason::LogUnwritable(format!("cannot write the build log: {err}"))
                         }
-                        _ => HaltReason::LogUnwritable(message),
                     });
                     return;
                 }

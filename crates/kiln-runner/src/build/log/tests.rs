@@ -6,7 +6,11 @@ use tokio_util::sync::CancellationToken;
 fn open(dir: &Path, limit: u64) -> (BuildLog, Halt, std::path::PathBuf) {
     let path = dir.join("build.log");
     let halt = Halt::new(CancellationToken::new());
-    let mut log = BuildLog::open(&path, limit, halt.clone()).unwrap();
+    let limits = BuildLimits {
+        max_log_bytes: limit,
+        disk_reserve: None,
+    };
+    let mut log = BuildLog::open(&path, &limits, halt.clone()).unwrap();
     log.open_output(&dir.join("output.fifo")).unwrap();
     (log, halt, path)
 }
@@ -68,11 +72,49 @@ fn output_past_the_limit_is_cut_and_halts_the_build() {
 fn a_log_line_past_the_limit_cuts_too() {
     let dir = tempfile::tempdir().unwrap();
     let halt = Halt::new(CancellationToken::new());
-    let log = BuildLog::open(&dir.path().join("build.log"), 0, halt.clone()).unwrap();
+    let limits = BuildLimits {
+        max_log_bytes: 0,
+        disk_reserve: None,
+    };
+    let log = BuildLog::open(&dir.path().join("build.log"), &limits, halt.clone()).unwrap();
     let long = "z".repeat(80 * 1024);
     log.line(&long);
     assert_eq!(
         halt.reason(),
         Some(&HaltReason::LogLimit(MIN_MAX_LOG_BYTES))
+    );
+}
+
+#[test]
+fn output_stops_when_the_disk_is_below_its_reserve() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("build.log");
+    let halt = Halt::new(CancellationToken::new());
+    let limits = BuildLimits {
+        max_log_bytes: DEFAULT_MAX_LOG_BYTES,
+        // More than any disk has.
+        disk_reserve: Some(DiskReserve::new(dir.path(), Some(u64::MAX))),
+    };
+    let mut log = BuildLog::open(&path, &limits, halt.clone()).unwrap();
+    log.open_output(&dir.path().join("output.fifo")).unwrap();
+    let chunk = vec![b'd'; 64 * 1024];
+    let mut output = log.output().unwrap();
+    for _ in 0..128 {
+        output.write_all(&chunk).unwrap();
+    }
+    log.close_output();
+    match halt.reason() {
+        Some(HaltReason::DiskFull(message)) => {
+            assert!(
+                message.starts_with("Build stopped: disk full: the data dir"),
+                "{message}"
+            );
+        }
+        other => panic!("halted for {other:?}"),
+    }
+    let size = std::fs::metadata(&path).unwrap().len();
+    assert!(
+        size <= DISK_CHECK_BYTES + CHUNK_BYTES as u64,
+        "{size} bytes"
     );
 }
