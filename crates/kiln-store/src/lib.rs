@@ -263,3 +263,17 @@ impl std::fmt::Debug for SourceCredential {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_failures_are_unavailable_and_statement_failures_are_not() {
+        let full_disk = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        assert!(StoreError::from(sqlx::Error::Io(full_disk)).is_unavailable());
+        assert!(StoreError::from(sqlx::Error::PoolTimedOut).is_unavailable());
+        assert!(!StoreError::from(sqlx::Error::RowNotFound).is_unavailable());
+        assert!(!StoreError::NotFound.is_unavailable());
+    }
+}

@@ -744,6 +744,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_database_that_cannot_grow_is_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("kiln.db"))
+            .await
+            .unwrap();
+        let mut connection = store.pool.acquire().await.unwrap();
+        // SQLite's page limit (raised to the current size) stands in for a full disk: both
+        // fail with SQLITE_FULL.
+        sqlx::query("PRAGMA max_page_count = 1")
+            .execute(&mut *connection)
+            .await
+            .unwrap();
+        let err = sqlx::query("CREATE TABLE filler (x BLOB)")
+            .execute(&mut *connection)
+            .await
+            .unwrap_err();
+        assert!(StoreError::from(err).is_unavailable());
+    }
+
+    #[tokio::test]
     async fn projects_round_trip_and_stay_in_their_account() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("kiln.db"))
