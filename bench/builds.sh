@@ -34,6 +34,8 @@ trap cleanup EXIT
 export KILN_ACCESS_KEY_ID=AKIDKILNBENCH0000001
 export KILN_SECRET_ACCESS_KEY=kilnBenchSecret000000000000000000000001
 export KILN_ACCOUNT_ID=111122223333
+# The loud build prints more than the default 64 MiB log limit.
+export KILN_MAX_LOG_BYTES=$((BYTES + 64 * 1024 * 1024))
 
 # The source: a local repository with a one-command buildspec.
 git init -q -b main "$WORK/repo"

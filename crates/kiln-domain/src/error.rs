@@ -42,6 +42,7 @@ error_catalogue! {
     UnrecognizedClient => "UnrecognizedClientException", 400;
     Throttling => "ThrottlingException", 400;
     InternalFailure => "InternalFailure", 500;
+    ServiceUnavailable => "ServiceUnavailableException", 503;
 }
 
 /// An error as the API reports it: a kind from the catalogue and a message for people.
@@ -69,6 +70,14 @@ impl ApiError {
 
     pub fn internal() -> Self {
         Self::new(ErrorKind::InternalFailure, "An internal error occurred.")
+    }
+
+    /// Kiln cannot store anything right now (its disk is full); the same call may work later.
+    pub fn storage_unavailable() -> Self {
+        Self::new(
+            ErrorKind::ServiceUnavailable,
+            "Kiln cannot write to its storage right now (its disk is full or failing). Try again later.",
+        )
     }
 }
 

@@ -11,6 +11,7 @@
 
 mod buildspec_file;
 mod environment;
+mod halt;
 mod log;
 #[cfg(test)]
 mod tests;
@@ -32,13 +33,16 @@ use tokio_util::sync::CancellationToken;
 
 use crate::artifacts::ArtifactStore;
 use crate::confined::{self, Follow};
+use crate::disk::{Bytes, DiskFull, DiskReserve};
 use crate::docker::{ProvisionError, ProvisionRequest, RegistryAuth};
 use crate::executor::{Environment, Executor};
 use crate::local_source::LocalSourcePolicy;
 use crate::shell::{CommandOutcome, Semantics, SessionConfig, Shell, ShellError, ShellSession};
 use crate::source::{self, CheckoutRequest, GitCredential, SourceError};
 use buildspec_file::Location;
+use halt::{Halt, HaltReason};
 use log::BuildLog;
+pub use log::{DEFAULT_MAX_LOG_BYTES, MIN_MAX_LOG_BYTES};
 
 /// Longest command text quoted in a phase context message (the log has it whole).
 const MAX_CONTEXT_COMMAND_CHARS: usize = 1000;
@@ -52,6 +56,10 @@ const SHELL_STATE_DIR: &str = "shell";
 const SOURCE_DIR: &str = "src";
 /// Where the build's shell writes an expanded artifact name, inside the work directory.
 const EXPANDED_NAME_FILE: &str = "expanded-name";
+/// The FIFO inside a build's work directory that its commands write their output to.
+const OUTPUT_FIFO: &str = "output.fifo";
+/// How often the data dir's free space is checked while a build runs.
+const DISK_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Kills what a build of the local executor left running when Kiln died (its work directory
 /// still there): the process groups it recorded, and every process of its own user (the owner
@@ -91,6 +99,25 @@ pub struct BuildJob {
     pub minute: Duration,
     /// Where the log can be read, printed at the top of the log.
     pub log_link: String,
+    pub limits: BuildLimits,
+}
+
+/// What a build may take of the host.
+#[derive(Debug, Clone)]
+pub struct BuildLimits {
+    /// The log's size limit (at least [`MIN_MAX_LOG_BYTES`]); past it the build ends FAILED.
+    pub max_log_bytes: u64,
+    /// The data dir's free-space reserve; below it the build ends FAULT.
+    pub disk_reserve: Option<DiskReserve>,
+}
+
+impl Default for BuildLimits {
+    fn default() -> Self {
+        Self {
+            max_log_bytes: DEFAULT_MAX_LOG_BYTES,
+            disk_reserve: None,
+        }
+    }
 }
 
 /// Receives the record after every change, so API readers and badges see progress.
@@ -120,11 +147,14 @@ pub async fn run_build(
         artifact_store,
         minute,
         log_link,
+        limits,
     } = job;
     if record.is_complete() {
         return record;
     }
-    let log = match BuildLog::open(&log_path) {
+    let cancel = stop.child_token();
+    let halt = Halt::new(cancel.clone());
+    let log = match BuildLog::open(&log_path, &limits, halt.clone()) {
         Ok(log) => log,
         Err(err) => {
             let context = PhaseContext::new(
@@ -141,6 +171,7 @@ pub async fn run_build(
         }
     };
     let work_dir = std::path::absolute(&work_dir).unwrap_or(work_dir);
+    let output_fifo = work_dir.join(OUTPUT_FIFO);
     let mut run = Run {
         record,
         region,
@@ -153,14 +184,16 @@ pub async fn run_build(
         executor: executor.clone(),
         registry_auth,
         environment: None,
-        log_path: std::path::absolute(&log_path).unwrap_or(log_path),
+        output_fifo,
         minute,
         log_link,
         log,
         sink,
-        cancel: stop.child_token(),
+        cancel,
+        halt,
+        disk_reserve: limits.disk_reserve,
         stop,
-        timer: None,
+        watchdog: None,
         buildspec: None,
         user_variables: Vec::new(),
         shell: None,
@@ -178,6 +211,10 @@ pub async fn run_build(
 enum Interrupt {
     Stopped,
     TimedOut,
+    /// The log reached its limit of this many bytes.
+    LogLimit(u64),
+    /// The data dir's disk is full; the message is for the phase context and names the cause.
+    DiskFull(String),
     /// Kiln itself failed; the message is for the phase context.
     Fault(String),
 }
@@ -198,15 +235,20 @@ struct Run<'a> {
     registry_auth: Option<RegistryAuth>,
     /// Where the commands run, once provisioned.
     environment: Option<Environment>,
-    log_path: PathBuf,
+    /// The pipe the build's commands write their output to (see [`log`]).
+    output_fifo: PathBuf,
     minute: Duration,
     log_link: String,
     log: BuildLog,
     sink: &'a dyn BuildSink,
     stop: CancellationToken,
-    /// Cancelled on stop or timeout; everything that waits listens to it.
+    /// Cancelled on stop, or by `halt`; everything that waits listens to it.
     cancel: CancellationToken,
-    timer: Option<JoinHandle<()>>,
+    /// Cancels `cancel` for a reason of Kiln's own (timeout, log limit, full disk).
+    halt: Halt,
+    disk_reserve: Option<DiskReserve>,
+    /// Ends the build at its timeout or when the disk is below its reserve.
+    watchdog: Option<JoinHandle<()>>,
     buildspec: Option<Buildspec>,
     /// Project and StartBuild variables, checked during PROVISIONING.
     user_variables: Vec<(String, String)>,
@@ -242,7 +284,7 @@ impl Run<'_> {
             return Err(self.interruption());
         }
         self.record.end_phase(BuildStatus::Succeeded, None, now());
-        self.start_timer();
+        self.start_watchdog();
         let mut phase = PhaseType::Provisioning;
         while phase != PhaseType::Completed {
             self.begin(phase).await;
@@ -260,6 +302,12 @@ impl Run<'_> {
                 PhaseType::Finalizing => self.finalize().await,
                 PhaseType::Submitted | PhaseType::Queued | PhaseType::Completed => Ok(()),
             };
+            if let Err(context) = &result
+                && let Some(full) = self.disk_full()
+            {
+                // The failure most likely comes from the full disk: say so, and end as FAULT.
+                return Err(Interrupt::DiskFull(format!("{}; {full}", context.message)));
+            }
             let succeeded = result.is_ok();
             self.end(phase, result).await;
             phase = phase.next(succeeded, self.on_failure(phase));
@@ -272,27 +320,48 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Cancels everything when the build's time is up.
-    fn start_timer(&mut self) {
+    /// Cancels everything when the build's time is up, or when the data dir's free space falls
+    /// below its reserve.
+    fn start_watchdog(&mut self) {
         let minutes = u32::try_from(self.record.settings.timeout_in_minutes.max(1))
             .unwrap_or(MAX_TIMEOUT_MINUTES)
             .min(MAX_TIMEOUT_MINUTES);
         let limit = self.minute.saturating_mul(minutes);
-        let cancel = self.cancel.clone();
-        self.timer = Some(tokio::spawn(async move {
-            tokio::time::sleep(limit).await;
-            cancel.cancel();
+        let halt = self.halt.clone();
+        let disk_reserve = self.disk_reserve.clone();
+        self.watchdog = Some(tokio::spawn(async move {
+            let timeout = tokio::time::sleep(limit);
+            tokio::pin!(timeout);
+            let mut disk_checks = tokio::time::interval(DISK_CHECK_INTERVAL);
+            loop {
+                tokio::select! {
+                    () = &mut timeout => return halt.halt(HaltReason::TimedOut),
+                    _ = disk_checks.tick() => {
+                        if let Some(Err(full)) = disk_reserve.as_ref().map(DiskReserve::check) {
+                            return halt.halt(HaltReason::DiskFull(format!("Build stopped: {full}")));
+                        }
+                    }
+                }
+            }
         }));
     }
 
     fn interruption(&self) -> Interrupt {
         if self.stop.is_cancelled() {
-            Interrupt::Stopped
-        } else if self.cancel.is_cancelled() {
-            Interrupt::TimedOut
-        } else {
-            Interrupt::Fault("work was cancelled unexpectedly".to_owned())
+            return Interrupt::Stopped;
         }
+        match self.halt.reason() {
+            Some(HaltReason::TimedOut) => Interrupt::TimedOut,
+            Some(HaltReason::LogLimit(limit)) => Interrupt::LogLimit(*limit),
+            Some(HaltReason::DiskFull(message)) => Interrupt::DiskFull(message.clone()),
+            Some(HaltReason::LogUnwritable(message)) => Interrupt::Fault(message.clone()),
+            None => Interrupt::Fault("work was cancelled unexpectedly".to_owned()),
+        }
+    }
+
+    /// Whether the data dir is below its free-space reserve now.
+    fn disk_full(&self) -> Option<DiskFull> {
+        self.disk_reserve.as_ref()?.check().err()
     }
 
     async fn begin(&mut self, phase: PhaseType) {
@@ -375,6 +444,9 @@ impl Run<'_> {
             .map_err(|err| {
                 Interrupt::Fault(format!("Cannot protect {}: {err}", self.work_dir.display()))
             })?;
+        self.log.open_output(&self.output_fifo).map_err(|err| {
+            Interrupt::Fault(format!("Cannot make the build's output pipe: {err}"))
+        })?;
         match environment::user_variables(&self.record.settings) {
             Ok(vars) => self.user_variables = vars,
             Err(message) => return Ok(Err(client_error(message))),
@@ -393,7 +465,7 @@ impl Run<'_> {
             build_uuid: &self.record.uuid,
             environment: &self.record.settings.environment,
             work_dir: &self.work_dir,
-            log_path: &self.log_path,
+            output_path: &self.output_fifo,
             registry_auth: self.registry_auth.as_ref(),
         };
         let log = &self.log;
@@ -504,7 +576,8 @@ impl Run<'_> {
             credential,
             location,
         };
-        match source::checkout(&request, self.log.file(), &self.cancel).await {
+        let output = self.log.output().ok_or_else(output_not_open)?;
+        match source::checkout(&request, output, &self.cancel).await {
             Ok(checked_out) => {
                 self.log.line(&format!(
                     "Source checked out at commit {}",
@@ -679,7 +752,8 @@ impl Run<'_> {
             ));
         };
         self.log.line(&format!("Running command {command}"));
-        let reason = match shell.run(command, self.log.file(), &self.cancel).await {
+        let output = self.log.output().ok_or_else(output_not_open)?;
+        let reason = match shell.run(command, output, &self.cancel).await {
             Ok(CommandOutcome::Exited(0)) => return Ok(Ok(())),
             Ok(CommandOutcome::Cancelled) => return Err(self.interruption()),
             Ok(CommandOutcome::Exited(code)) => format!("exit status {code}"),
@@ -774,7 +848,8 @@ impl Run<'_> {
             "printf '%s' \"{text}\" > {}",
             shell_quote(&out.to_string_lossy())
         );
-        let outcome = shell.run(&command, self.log.file(), &self.cancel).await;
+        let output = self.log.output().ok_or_else(output_not_open)?;
+        let outcome = shell.run(&command, output, &self.cancel).await;
         match outcome {
             Ok(CommandOutcome::Exited(0)) => {}
             Ok(CommandOutcome::Cancelled) => return Err(self.interruption()),
@@ -805,6 +880,7 @@ impl Run<'_> {
     async fn finalize(&mut self) -> PhaseResult {
         self.capture_exported_variables();
         self.stop_processes().await;
+        self.log.close_output();
         Ok(())
     }
 
@@ -850,7 +926,32 @@ impl Run<'_> {
                     ),
                 )
             }
+            Interrupt::LogLimit(limit) => (
+                BuildStatus::Failed,
+                PhaseContext::new(
+                    context_codes::CLIENT_ERROR,
+                    format!(
+                        "The build log reached its limit of {} (max_log_bytes); the build's processes were stopped",
+                        Bytes(limit)
+                    ),
+                ),
+            ),
+            Interrupt::DiskFull(message) => {
+                // The build's own files are the likeliest to fill the disk: removing them first
+                // lets this line, and the build's final state, be written.
+                self.clean_up().await;
+                self.log.line(&message);
+                (
+                    BuildStatus::Fault,
+                    PhaseContext::new(context_codes::SERVER_ERROR, message),
+                )
+            }
             Interrupt::Fault(message) => {
+                // A write that failed for want of space fails as "cannot write …": name why.
+                let message = match self.disk_full() {
+                    Some(full) => format!("{message}; {full}"),
+                    None => message,
+                };
                 self.log.line(&format!("Kiln internal error: {message}"));
                 (
                     BuildStatus::Fault,
@@ -865,8 +966,8 @@ impl Run<'_> {
 
     /// Ends every process of the build. Safe to call twice.
     async fn stop_processes(&mut self) {
-        if let Some(timer) = self.timer.take() {
-            timer.abort();
+        if let Some(watchdog) = self.watchdog.take() {
+            watchdog.abort();
         }
         if let Some(mut shell) = self.shell.take() {
             shell.shutdown().await;
@@ -881,6 +982,7 @@ impl Run<'_> {
     /// is over for its readers.
     async fn clean_up(&mut self) {
         self.stop_processes().await;
+        self.log.close_output();
         let work_dir = self.work_dir.clone();
         let removed = tokio::task::spawn_blocking(move || remove_tree(&work_dir)).await;
         match removed {
@@ -911,6 +1013,10 @@ fn remove_tree(dir: &Path) -> std::io::Result<()> {
             std::fs::remove_dir_all(dir)
         }
     }
+}
+
+fn output_not_open() -> Interrupt {
+    Interrupt::Fault("the build's output pipe is not open".to_owned())
 }
 
 /// How Go (CodeBuild's agent) describes a death by signal.

@@ -2,10 +2,11 @@
 //! through the Docker Engine API (`bollard`).
 //!
 //! Provisioning pulls the image if it is missing, then starts a container that idles until the
-//! build's commands are run in it with the exec API. The build's work directory and its log file
-//! are bind-mounted at their host paths, so `CODEBUILD_SRC_DIR`, the shell session's state files
-//! and the log have the same paths inside and out: the source is checked out on the host, and
-//! artifacts are collected on the host. Every container carries the [`MANAGED_LABEL`],
+//! build's commands are run in it with the exec API. The build's work directory and its output
+//! pipe (a FIFO whose other end Kiln reads into the log) are bind-mounted at their host paths, so
+//! `CODEBUILD_SRC_DIR`, the shell session's state files and the pipe have the same paths inside
+//! and out: the source is checked out on the host, and artifacts are collected on the host. The
+//! log file itself is not in the container. Every container carries the [`MANAGED_LABEL`],
 //! [`INSTANCE_LABEL`] and [`BUILD_LABEL`] labels, so a crash's leftovers can be reaped.
 
 mod exec;
@@ -92,8 +93,9 @@ pub struct ProvisionRequest<'a> {
     pub environment: &'a ProjectEnvironment,
     /// The build's private directory (it must exist); mounted at the same path.
     pub work_dir: &'a Path,
-    /// The build log (it must exist); mounted at the same path so commands append to it.
-    pub log_path: &'a Path,
+    /// Where commands write their output (it must exist; a FIFO Kiln reads): mounted at the
+    /// same path, on its own even inside the work directory, so the build cannot replace it.
+    pub output_path: &'a Path,
     pub registry_auth: Option<&'a RegistryAuth>,
 }
 
@@ -337,7 +339,7 @@ impl DockerExecutor {
             launcher: Arc::new(ContainerLauncher {
                 docker: self.docker.clone(),
                 container,
-                log_path: absolute(request.log_path),
+                output_path: absolute(request.output_path),
             }),
             image,
             image_variables,
@@ -453,12 +455,10 @@ impl DockerExecutor {
                 ..Default::default()
             }
         };
-        let (work_dir, log_path) = (absolute(request.work_dir), absolute(request.log_path));
-        let mut mounts = vec![bind(&work_dir)];
-        // A log inside the work directory is mounted with it.
-        if !log_path.starts_with(&work_dir) {
-            mounts.push(bind(&log_path));
-        }
+        let mounts = vec![
+            bind(&absolute(request.work_dir)),
+            bind(&absolute(request.output_path)),
+        ];
         let host_config = HostConfig {
             mounts: Some(mounts),
             init: Some(true),

@@ -5,6 +5,7 @@ pub mod artifacts;
 pub mod build;
 pub mod build_user;
 pub mod confined;
+pub mod disk;
 pub mod docker;
 pub mod executor;
 pub mod local_source;

@@ -12,8 +12,8 @@
 //! changes after replacing the EXIT trap or `exec`-ing another program (its state is then lost and
 //! the previous state kept). Changes made before an `exit n` are kept, as in CodeBuild.
 //!
-//! Command output goes straight from the shell and all its children to the build log file (the
-//! same open file, so the order of writes is kept and nothing is copied through Kiln).
+//! Command output goes from the shell and all its children to the one open file they are given:
+//! the build's output pipe, which Kiln copies into the log under the log's limit.
 
 mod process_group;
 mod script;
@@ -203,7 +203,7 @@ impl ShellSession {
     }
 
     /// Runs one buildspec command. Its output (and that of every process it starts) is written
-    /// straight to `log`, which should be opened in append mode. On cancellation the launcher
+    /// to `log`: the build's output pipe, or a file opened in append mode. On cancellation the launcher
     /// ends the command with all its processes (locally: SIGTERM to its process group, then
     /// SIGKILL after a grace period); this returns within about 3 seconds.
     pub async fn run(

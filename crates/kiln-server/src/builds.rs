@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -10,7 +11,8 @@ use async_trait::async_trait;
 use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, PhaseType, context_codes};
 use kiln_domain::source::hosts::SourceHosts;
 use kiln_runner::artifacts::ArtifactStore;
-use kiln_runner::build::{BuildJob, BuildSink, run_build};
+use kiln_runner::build::{BuildJob, BuildLimits, BuildSink, run_build};
+use kiln_runner::disk::DiskReserve;
 use kiln_runner::docker::RegistryAuth;
 use kiln_runner::executor::Executor;
 use kiln_runner::local_source::{LocalSourcePolicies, LocalSourcePolicy};
@@ -37,6 +39,10 @@ pub struct BuildSettings {
     pub source_hosts: SourceHosts,
     /// Which host paths each account's builds may check out.
     pub local_sources: LocalSourcePolicies,
+    /// Each build's log size limit in bytes.
+    pub max_log_bytes: u64,
+    /// The data dir's free-space reserve: below it queued builds wait and running ones end.
+    pub disk_reserve: DiskReserve,
 }
 
 /// A running build's handles.
@@ -54,6 +60,8 @@ pub struct BuildManager {
     wake: Notify,
     /// Cancelled when the server shuts down: no queued build starts after that.
     intake_closed: CancellationToken,
+    /// Whether queued builds wait for disk space (so the change is logged once).
+    waiting_for_disk: AtomicBool,
 }
 
 impl BuildManager {
@@ -69,6 +77,7 @@ impl BuildManager {
             running: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             intake_closed: CancellationToken::new(),
+            waiting_for_disk: AtomicBool::new(false),
         })
     }
 
@@ -217,6 +226,7 @@ impl BuildManager {
             .filter(|b| b.current_phase <= PhaseType::Queued && !self.is_running(&b.uuid))
             .collect();
         let now = now_epoch();
+        let disk_has_room = queued.is_empty() || self.disk_has_room();
         for mut build in queued {
             let queued_limit = self.settings.minute.as_secs_f64()
                 * build.settings.queued_timeout_in_minutes as f64;
@@ -237,12 +247,30 @@ impl BuildManager {
                 }
                 continue;
             }
-            if !self.has_slot(&build).await? {
+            if !disk_has_room || !self.has_slot(&build).await? {
                 continue;
             }
             self.launch(build).await;
         }
         Ok(())
+    }
+
+    /// Whether the data dir's free space is above its reserve, so builds may start. Below it
+    /// they stay QUEUED (until their queued timeout): a disk is often freed soon, and a build
+    /// refused at StartBuild (a webhook's) would be lost.
+    fn disk_has_room(&self) -> bool {
+        let check = self.settings.disk_reserve.check();
+        let was_waiting = self
+            .waiting_for_disk
+            .swap(check.is_err(), Ordering::Relaxed);
+        match &check {
+            Err(full) if !was_waiting => {
+                tracing::warn!("queued builds wait until space is freed: {full}");
+            }
+            Ok(()) if was_waiting => tracing::info!("disk space is back above the reserve"),
+            _ => {}
+        }
+        check.is_ok()
     }
 
     /// Whether the build may start now: a free global slot and room under its project's limit.
@@ -296,6 +324,10 @@ impl BuildManager {
             artifact_store: Arc::clone(&self.settings.artifact_store),
             minute: self.settings.minute,
             log_link: self.log_link(&build.uuid),
+            limits: BuildLimits {
+                max_log_bytes: self.settings.max_log_bytes,
+                disk_reserve: Some(self.settings.disk_reserve.clone()),
+            },
             record: build,
         };
         let manager = Arc::clone(self);
@@ -312,7 +344,7 @@ impl BuildManager {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 runtime.block_on(async {
                     let finished = run_build(&executor, job, registry_auth, &sink, stop).await;
-                    sink.save(&finished).await;
+                    manager.save_final(&finished).await;
                 })
             }));
             if outcome.is_err() {
@@ -337,6 +369,33 @@ impl BuildManager {
             manager.running().remove(&uuid);
             manager.wake();
         });
+    }
+
+    /// Saves a finished build's last state, retrying while the store cannot write (a full
+    /// disk): the build keeps its slot until its outcome is recorded.
+    async fn save_final(&self, record: &BuildRecord) {
+        let mut pause = Duration::from_millis(100);
+        loop {
+            let saved = {
+                let _change = self
+                    .badges
+                    .begin_change(&record.account_id, &record.project_name);
+                self.store.save_build(record).await
+            };
+            match saved {
+                // The project (and so the build) was deleted meanwhile: nothing to record.
+                Ok(()) | Err(kiln_store::StoreError::NotFound) => return,
+                Err(e) if e.is_unavailable() && !self.intake_closed.is_cancelled() => {
+                    tracing::warn!(build = %record.id(), error = %e, "cannot save the build's final state yet; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(10));
+                }
+                Err(e) => {
+                    tracing::error!(build = %record.id(), error = %e, "cannot save the build's final state");
+                    return;
+                }
+            }
+        }
     }
 
     /// The imported credential for the build's source provider, if any, bound to the

@@ -74,8 +74,14 @@ impl Reply {
         }
     }
 
-    fn internal() -> Reply {
-        Reply::refused(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    /// 503 when the store cannot write (a full disk: the forge redelivers later), else 500.
+    fn store_failure(err: StoreError) -> Reply {
+        tracing::error!(error = %err, "store failure");
+        if err.is_unavailable() {
+            Reply::refused(StatusCode::SERVICE_UNAVAILABLE, "storage unavailable")
+        } else {
+            Reply::refused(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
     }
 }
 
@@ -120,10 +126,7 @@ async fn receive(state: &AppState, uri: &Uri, headers: &HeaderMap, body: Body) -
     let hook = match state.store.webhook_by_token(&hook_token).await {
         Ok(Some(hook)) => hook,
         Ok(None) => return Reply::refused(StatusCode::NOT_FOUND, "unknown webhook"),
-        Err(err) => {
-            tracing::error!(error = %err, "store failure");
-            return Reply::internal();
-        }
+        Err(err) => return Reply::store_failure(err),
     };
     let headers = RequestHeaders(headers);
     let delivery = Delivery::identify(&headers);
@@ -303,10 +306,7 @@ async fn claim(state: &AppState, record: &DeliveryRecord, body_sha256: &str) -> 
         Err(StoreError::NotFound) => {
             return Err(Reply::refused(StatusCode::NOT_FOUND, "unknown webhook"));
         }
-        Err(err) => {
-            tracing::error!(error = %err, "store failure");
-            return Err(Reply::internal());
-        }
+        Err(err) => return Err(Reply::store_failure(err)),
     };
     let duplicate = DeliveryRecord {
         outcome: DeliveryOutcome::Filtered,
@@ -337,10 +337,7 @@ async fn start_build(
     {
         Ok(Some(project)) => project,
         Ok(None) => return Reply::refused(StatusCode::NOT_FOUND, "the project no longer exists"),
-        Err(err) => {
-            tracing::error!(error = %err, "store failure");
-            return Reply::internal();
-        }
+        Err(err) => return Reply::store_failure(err),
     };
     let input = StartBuildInput {
         project_name: Some(project.name.clone()),
@@ -369,7 +366,12 @@ async fn start_build(
     build.git_ref = plan.git_ref;
     build.trigger_variables = plan.trigger_variables;
     if let Err(err) = submit(state, &mut build).await {
-        return Reply::refused(StatusCode::INTERNAL_SERVER_ERROR, err.message);
+        let status = if err.kind == kiln_domain::ErrorKind::ServiceUnavailable {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        return Reply::refused(status, err.message);
     }
     let wants_status = project
         .settings

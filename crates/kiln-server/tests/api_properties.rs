@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use http::{HeaderMap, HeaderValue};
 use kiln_domain::ApiError;
 use kiln_runner::artifacts::{ArtifactStore, ArtifactStoreConfig};
+use kiln_runner::disk::DiskReserve;
 use kiln_runner::executor::Executor;
 use kiln_runner::local_source::LocalSourcePolicies;
 use kiln_server::api::{Caller, dispatch};
@@ -82,6 +83,8 @@ static API: LazyLock<Api> = LazyLock::new(|| {
                 executor: Executor::local(),
                 registry_credentials: Default::default(),
                 source_hosts: Default::default(),
+                max_log_bytes: 64 << 20,
+                disk_reserve: DiskReserve::new(dir.path(), None),
                 local_sources: LocalSourcePolicies::new(
                     dir.path().to_path_buf(),
                     1,

@@ -21,12 +21,51 @@ pub enum StoreError {
     #[error("corrupt record: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+    /// The database cannot be written or read right now (its disk is full, or an IO error),
+    /// which another try may not meet: the API answers 503, not 500.
+    #[error("storage unavailable: {0}")]
+    Unavailable(sqlx::Error),
     #[error("migration error: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     /// A read on the calling thread failed (or the database was busy); the async read works.
     #[error("direct read: {0}")]
     Direct(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        if is_unavailable(&err) {
+            Self::Unavailable(err)
+        } else {
+            Self::Database(err)
+        }
+    }
+}
+
+impl StoreError {
+    /// Whether the storage itself failed (full disk, IO error) rather than a request or a record.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+/// SQLite's primary result codes (the low byte of an extended code) for a full disk and an IO
+/// error (<https://www.sqlite.org/rescode.html>).
+const SQLITE_IOERR: i64 = 10;
+const SQLITE_FULL: i64 = 13;
+
+/// Errors of the storage rather than of the statement: SQLite's "database or disk is full" and
+/// IO errors, the file system's own errors, and no free connection within the pool's timeout.
+fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|code| code.parse::<i64>().ok())
+            .is_some_and(|code| matches!(code & 0xff, SQLITE_IOERR | SQLITE_FULL)),
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
+        _ => false,
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -296,5 +335,19 @@ impl std::fmt::Debug for SourceCredential {
             .field("server_type", &self.server_type)
             .field("token", &"<redacted>")
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_failures_are_unavailable_and_statement_failures_are_not() {
+        let full_disk = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        assert!(StoreError::from(sqlx::Error::Io(full_disk)).is_unavailable());
+        assert!(StoreError::from(sqlx::Error::PoolTimedOut).is_unavailable());
+        assert!(!StoreError::from(sqlx::Error::RowNotFound).is_unavailable());
+        assert!(!StoreError::NotFound.is_unavailable());
     }
 }

@@ -616,7 +616,7 @@ impl Store for SqliteStore {
             if is_unique_violation(&e) {
                 StoreError::AlreadyExists
             } else {
-                StoreError::Database(e)
+                StoreError::from(e)
             }
         })?;
         tx.commit().await?;
@@ -685,6 +685,26 @@ mod tests {
             last_modified: created,
             source_epoch: 0,
         }
+    }
+
+    #[tokio::test]
+    async fn a_database_that_cannot_grow_is_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("kiln.db"))
+            .await
+            .unwrap();
+        let mut connection = store.pool.acquire().await.unwrap();
+        // SQLite's page limit (raised to the current size) stands in for a full disk: both
+        // fail with SQLITE_FULL.
+        sqlx::query("PRAGMA max_page_count = 1")
+            .execute(&mut *connection)
+            .await
+            .unwrap();
+        let err = sqlx::query("CREATE TABLE filler (x BLOB)")
+            .execute(&mut *connection)
+            .await
+            .unwrap_err();
+        assert!(StoreError::from(err).is_unavailable());
     }
 
     #[tokio::test]

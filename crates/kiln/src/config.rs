@@ -36,6 +36,15 @@ pub struct ServeArgs {
     /// answers).
     #[arg(long, env = "KILN_EXECUTOR")]
     pub executor: Option<String>,
+    /// Largest build log in bytes; a build whose log reaches it ends FAILED (default 64 MiB,
+    /// at least 64 KiB).
+    #[arg(long, env = "KILN_MAX_LOG_BYTES")]
+    pub max_log_bytes: Option<u64>,
+    /// Free space in bytes kept on the data dir's file system for Kiln's own writes: below it,
+    /// running builds end FAULT and queued ones wait (default: 1 GiB, or 5% of the file system
+    /// when smaller; at least 1 MiB).
+    #[arg(long, env = "KILN_DISK_RESERVE_BYTES")]
+    pub disk_reserve_bytes: Option<u64>,
     /// Configuration file (default: ./kiln.toml when it exists).
     #[arg(long, env = "KILN_CONFIG")]
     pub config: Option<PathBuf>,
@@ -83,6 +92,8 @@ struct FileConfig {
     region: Option<String>,
     max_concurrent_builds: Option<usize>,
     shutdown_grace_seconds: Option<u64>,
+    max_log_bytes: Option<u64>,
+    disk_reserve_bytes: Option<u64>,
     #[serde(default)]
     credentials: Vec<CredentialConfig>,
     artifacts: Option<ArtifactStoreConfig>,
@@ -176,6 +187,9 @@ pub struct Settings {
     pub max_concurrent_builds: usize,
     pub shutdown_grace: std::time::Duration,
     pub minute: std::time::Duration,
+    pub max_log_bytes: u64,
+    /// `None`: the default reserve.
+    pub disk_reserve_bytes: Option<u64>,
     pub artifacts: Option<ArtifactStoreConfig>,
     pub executor: kiln_runner::executor::ExecutorChoice,
     pub docker: DockerSection,
@@ -237,6 +251,8 @@ impl Settings {
                     .unwrap_or(60),
             ),
             minute: minute_length(args.minute_seconds)?,
+            max_log_bytes: max_log_bytes(args.max_log_bytes.or(file.max_log_bytes))?,
+            disk_reserve_bytes: args.disk_reserve_bytes.or(file.disk_reserve_bytes),
             artifacts: file.artifacts,
             executor: match args.executor.or(file.executor) {
                 None => kiln_runner::executor::ExecutorChoice::Local,
@@ -259,6 +275,15 @@ impl Settings {
                 Some(text) => text.parse()?,
             },
         })
+    }
+}
+
+fn max_log_bytes(bytes: Option<u64>) -> anyhow::Result<u64> {
+    use kiln_runner::build::{DEFAULT_MAX_LOG_BYTES, MIN_MAX_LOG_BYTES};
+    match bytes {
+        None => Ok(DEFAULT_MAX_LOG_BYTES),
+        Some(bytes) if bytes >= MIN_MAX_LOG_BYTES => Ok(bytes),
+        Some(bytes) => bail!("max_log_bytes {bytes} must be at least {MIN_MAX_LOG_BYTES}"),
     }
 }
 

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use kiln_runner::artifacts::{ArtifactStore, ArtifactStoreConfig};
+use kiln_runner::disk::DiskReserve;
 use kiln_runner::docker::{DockerConfig, RegistryAuth};
 use kiln_runner::executor::Executor;
 use kiln_runner::local_source::LocalSourcePolicies;
@@ -166,6 +167,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             registry_credentials,
             source_hosts: settings.source_hosts.clone(),
             local_sources,
+            max_log_bytes: settings.max_log_bytes,
+            disk_reserve: DiskReserve::new(&settings.data_dir, settings.disk_reserve_bytes),
         },
     );
     builds

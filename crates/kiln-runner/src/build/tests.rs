@@ -192,6 +192,7 @@ impl Harness {
             })),
             minute: self.minute,
             log_link: "https://kiln.example/logs/demo".to_owned(),
+            limits: BuildLimits::default(),
         }
     }
 

@@ -1,9 +1,9 @@
 //! Running a session's commands in the build container through the Engine's exec API.
 //!
-//! The build log is bind-mounted into the container at its host path, and each command's shell
-//! appends to it directly, as on the host: no output passes through Kiln, and background jobs
-//! keep writing after their command ends. The exec's own stdout is held only by a small `sh`
-//! that waits for the shell, so the exec stream ends exactly when the command does.
+//! The build's output pipe is bind-mounted into the container at its host path, and each
+//! command's shell writes to it, as on the host: Kiln reads the other end into the log, and
+//! background jobs keep writing after their command ends. The exec's own stdout is held only by
+//! a small `sh` that waits for the shell, so the exec stream ends exactly when the command does.
 
 use std::fs::File;
 use std::io::Write;
@@ -19,8 +19,8 @@ use tokio_util::sync::CancellationToken;
 use super::remove_container;
 use crate::shell::{CommandOutcome, CommandRunner, Launcher, Shell, ShellError};
 
-/// Runs `$0 $1` (the shell and the wrapper script) with its output appended to `$2` (the log),
-/// without letting the exec's stdout reach the command's processes.
+/// Runs `$0 $1` (the shell and the wrapper script) with its output appended to `$2` (the output
+/// pipe), without letting the exec's stdout reach the command's processes.
 const EXEC_WRAPPER: &str =
     "\"$0\" \"$1\" </dev/null >>\"$2\" 2>&1; __kiln_status=$?; exit \"$__kiln_status\"";
 /// First wait between looks at an exec whose stream ended before the Engine saw it exit; it
@@ -33,7 +33,7 @@ const MAX_EXIT_POLL: Duration = Duration::from_millis(500);
 pub(super) struct ContainerLauncher {
     pub(super) docker: Docker,
     pub(super) container: String,
-    pub(super) log_path: PathBuf,
+    pub(super) output_path: PathBuf,
 }
 
 impl Launcher for ContainerLauncher {
@@ -85,7 +85,7 @@ impl ContainerLauncher {
                 EXEC_WRAPPER.to_owned(),
                 shell.program().to_owned(),
                 script.to_string_lossy().into_owned(),
-                self.log_path.to_string_lossy().into_owned(),
+                self.output_path.to_string_lossy().into_owned(),
             ]),
             ..Default::default()
         };

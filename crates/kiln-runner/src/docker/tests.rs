@@ -133,7 +133,7 @@ impl Build {
             build_uuid: &uuid,
             environment,
             work_dir: dir.path(),
-            log_path: &log_path,
+            output_path: &log_path,
             registry_auth: None,
         };
         let container = executor
@@ -277,7 +277,7 @@ async fn missing_image_fails_provisioning_clearly() {
         build_uuid: "missing",
         environment: &environment,
         work_dir: dir.path(),
-        log_path: &log_path,
+        output_path: &log_path,
         registry_auth: Some(&RegistryAuth {
             username: "user".to_owned(),
             password: SecretString::from("hunter2-secret"),
@@ -325,7 +325,7 @@ async fn unavailable_platforms_fail_provisioning() {
             build_uuid: "platform",
             environment: &environment,
             work_dir: dir.path(),
-            log_path: dir.path(),
+            output_path: dir.path(),
             registry_auth: None,
         };
         let err = executor
@@ -469,7 +469,7 @@ async fn privileged_mode_gives_every_capability() {
         build_uuid: &uuid_like(),
         environment: &privileged,
         work_dir: dir.path(),
-        log_path: &log_path,
+        output_path: &log_path,
         registry_auth: None,
     };
     let lines = Mutex::new(Vec::new());
@@ -578,7 +578,7 @@ async fn executor_selection_and_local_environment() {
         build_uuid: "local",
         environment: &environment,
         work_dir: dir.path(),
-        log_path: dir.path(),
+        output_path: dir.path(),
         registry_auth: None,
     };
     let provisioned = local
@@ -599,7 +599,7 @@ async fn executor_selection_and_local_environment() {
 mod builds {
     use super::*;
     use crate::artifacts::{ArtifactStore, ArtifactStoreConfig};
-    use crate::build::{BuildJob, BuildSink, run_build};
+    use crate::build::{BuildJob, BuildLimits, BuildSink, run_build};
     use crate::local_source::LocalSourcePolicy;
     use kiln_domain::build::{BuildRecord, BuildSettings, BuildStatus, PhaseType, context_codes};
     use kiln_domain::project::{ProjectArtifacts, ProjectSource};
@@ -703,6 +703,7 @@ mod builds {
             })),
             minute,
             log_link: "https://kiln.example/logs".to_owned(),
+            limits: BuildLimits::default(),
         };
         let record = run_build(executor, job, None, &NoSink, stop).await;
         let log = std::fs::read_to_string(dir.path().join("build.log")).unwrap();

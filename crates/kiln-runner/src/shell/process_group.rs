@@ -37,8 +37,9 @@ pub trait Launcher: Send + Sync {
 pub trait CommandRunner: Send {
     /// Runs `shell` on `script`, the absolute path of the wrapper script in the session's state
     /// directory, which must be the same path wherever the shell runs (the script finds its state
-    /// files next to itself). The shell and everything it starts write to `log`, opened for
-    /// appending. On cancellation the command is ended with all its processes and
+    /// files next to itself). The shell and everything it starts write to `log` (the build's
+    /// output pipe, which Kiln copies into the log). On cancellation the command is ended with
+    /// all its processes and
     /// [`CommandOutcome::Cancelled`] is returned within a few seconds.
     async fn run(
         &mut self,

@@ -116,9 +116,15 @@ pub(crate) fn parse_input<T: DeserializeOwned>(input: Value) -> Result<T, ApiErr
     })
 }
 
+/// The API's answer to a store failure: 503 when the storage itself fails (a full disk), so
+/// clients retry later; 500 otherwise.
 pub(crate) fn store_failure(err: kiln_store::StoreError) -> ApiError {
     tracing::error!(error = %err, "store failure");
-    ApiError::internal()
+    if err.is_unavailable() {
+        ApiError::storage_unavailable()
+    } else {
+        ApiError::internal()
+    }
 }
 
 /// `nextToken` values are opaque to callers: base64 of the offset of the next page.

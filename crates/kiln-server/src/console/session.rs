@@ -329,7 +329,11 @@ pub async fn sign_in(
         tracing::error!(error = %err, "cannot save a console session");
         return view::error_page(
             None,
-            StatusCode::INTERNAL_SERVER_ERROR,
+            if err.is_unavailable() {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            },
             "Sign-in failed",
             "Kiln could not record the sign-in. Try again.",
         );
