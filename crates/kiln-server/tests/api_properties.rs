@@ -11,10 +11,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::{Arc, LazyLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue};
 use kiln_domain::ApiError;
+use kiln_hostile_input::{JSON_ALPHABET, config, edits, json_pointers, mutated, timed_as};
 use kiln_runner::artifacts::{ArtifactStore, ArtifactStoreConfig};
 use kiln_runner::disk::DiskReserve;
 use kiln_runner::executor::Executor;
@@ -28,22 +29,12 @@ use kiln_server::protocol::{AwsJson11, TARGET_PREFIX, WireProtocol};
 use kiln_server::state::AppState;
 use kiln_store::SqliteStore;
 use proptest::prelude::*;
-use proptest::test_runner::Config;
 use serde_json::{Value, json};
 
-/// Cases per property, fixed so CI runs the same amount of work every time.
-const CASES: u32 = 256;
 /// Far above what a call needs (a few store reads and writes); a case this slow means
 /// super-linear work on hostile input.
 const CASE_TIME_LIMIT: Duration = Duration::from_secs(3);
 const ACCOUNT: &str = "111122223333";
-
-fn config() -> Config {
-    Config {
-        cases: CASES,
-        ..Config::default()
-    }
-}
 
 /// One server state for all cases (on a store in a temporary directory), with a project whose
 /// name the example inputs use, so mutated calls reach past the lookups.
@@ -231,11 +222,7 @@ fn examples() -> Vec<(&'static str, Value)> {
 
 /// Runs a call and checks the answer: success, or a 4xx catalogue error; never a 5xx.
 fn answered(operation: &str, body: &[u8]) -> Result<(), TestCaseError> {
-    let started = Instant::now();
-    let result = API.call(operation, body);
-    let elapsed = started.elapsed();
-    prop_assert!(elapsed < CASE_TIME_LIMIT, "{operation} took {elapsed:?}");
-    if let Err(err) = result {
+    if let Err(err) = timed_as(operation, CASE_TIME_LIMIT, || API.call(operation, body))? {
         let status = err.kind.http_status();
         prop_assert!(
             (400..500).contains(&status),
@@ -272,25 +259,6 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
-/// The JSON pointers of every node of `value`.
-fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
-    match value {
-        Value::Object(map) => {
-            for (key, child) in map {
-                let escaped = key.replace('~', "~0").replace('/', "~1");
-                pointers(child, format!("{at}/{escaped}"), out);
-            }
-        }
-        Value::Array(items) => {
-            for (i, child) in items.iter().enumerate() {
-                pointers(child, format!("{at}/{i}"), out);
-            }
-        }
-        _ => {}
-    }
-    out.push(at);
-}
-
 /// What one JSON-level mutation does to the node it picks.
 #[derive(Debug, Clone)]
 enum Edit {
@@ -308,8 +276,7 @@ fn edit() -> impl Strategy<Value = Edit> {
 }
 
 fn apply(doc: &mut Value, pick: usize, edit: &Edit) {
-    let mut all = Vec::new();
-    pointers(doc, String::new(), &mut all);
+    let all = json_pointers(doc);
     let pointer = &all[pick % all.len()];
     match edit {
         Edit::Replace(value) if !pointer.is_empty() => {
@@ -343,27 +310,8 @@ fn apply(doc: &mut Value, pick: usize, edit: &Edit) {
     }
 }
 
-/// Byte edits (insert, delete, replace) with the characters that matter to JSON.
-fn byte_mutated(base: &[u8], edits: &[(usize, u8, u8)]) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"{}[]\":,0-9aZ \\/\n\x00\xff";
-    let mut bytes = base.to_vec();
-    for &(at, kind, byte) in edits {
-        let byte = ALPHABET[usize::from(byte) % ALPHABET.len()];
-        let at = at % (bytes.len() + 1);
-        match kind % 3 {
-            0 => bytes.insert(at, byte),
-            1 if at < bytes.len() => {
-                bytes.remove(at);
-            }
-            _ if at < bytes.len() => bytes[at] = byte,
-            _ => bytes.push(byte),
-        }
-    }
-    bytes
-}
-
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(config(256))]
 
     #[test]
     fn mutated_inputs_of_every_operation_get_a_4xx_at_worst(
@@ -381,10 +329,10 @@ proptest! {
     #[test]
     fn byte_mutated_bodies_of_every_operation_get_a_4xx_at_worst(
         example in prop::sample::select(examples()),
-        edits in prop::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 1..12),
+        edits in edits(1..12),
     ) {
         let (operation, doc) = example;
-        answered(operation, &byte_mutated(doc.to_string().as_bytes(), &edits))?;
+        answered(operation, &mutated(doc.to_string().as_bytes(), JSON_ALPHABET, &edits))?;
     }
 
     #[test]

@@ -4,60 +4,29 @@
 //! number of cases (failures are kept in `proptest-regressions/` and replayed first); no case
 //! may panic or take longer than [`CASE_TIME_LIMIT`].
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use kiln_hostile_input::{config, edits, mutated_text, timed_as};
 use proptest::prelude::*;
-use proptest::test_runner::Config;
 use serde_json::{Map, Value};
 
 use super::*;
 
-/// Cases per property, fixed so CI runs the same amount of work every time.
-const CASES: u32 = 256;
 /// Far above what a case needs (a 1 MiB document parses in well under this in a debug build);
 /// a case this slow means super-linear work on hostile input.
 const CASE_TIME_LIMIT: Duration = Duration::from_secs(3);
 
-fn config() -> Config {
-    Config {
-        cases: CASES,
-        ..Config::default()
-    }
-}
-
 /// Parses `yaml`, failing the case when it took longer than [`CASE_TIME_LIMIT`].
 fn timed_parse(yaml: &str) -> Result<Result<Buildspec, BuildspecError>, TestCaseError> {
-    let started = Instant::now();
-    let parsed = parse(yaml);
-    let elapsed = started.elapsed();
-    prop_assert!(
-        elapsed < CASE_TIME_LIMIT,
-        "{} bytes took {elapsed:?}",
-        yaml.len()
-    );
-    Ok(parsed)
+    timed_as(
+        format_args!("{} bytes", yaml.len()),
+        CASE_TIME_LIMIT,
+        || parse(yaml),
+    )
 }
 
-/// Byte-level mutations of a valid buildspec: inserts, deletes and replacements.
-fn mutated(base: &str, edits: &[(usize, u8, u8)]) -> String {
-    let mut bytes = base.as_bytes().to_vec();
-    const ALPHABET: &[u8] = b" \t\n:-[]{}&*!|>'\"#%@`,?0aZ\\";
-    for &(at, kind, byte) in edits {
-        if bytes.is_empty() {
-            break;
-        }
-        let at = at % bytes.len();
-        let byte = ALPHABET[usize::from(byte) % ALPHABET.len()];
-        match kind % 3 {
-            0 => bytes.insert(at, byte),
-            1 => {
-                bytes.remove(at);
-            }
-            _ => bytes[at] = byte,
-        }
-    }
-    String::from_utf8_lossy(&bytes).into_owned()
-}
+/// The bytes mutations of a valid buildspec insert and replace with: those that matter to YAML.
+const ALPHABET: &[u8] = b" \t\n:-[]{}&*!|>'\"#%@`,?0aZ\\";
 
 /// The keys a buildspec has, at any level, so generated documents reach deep into validation.
 const KEYS: &[&str] = &[
@@ -155,13 +124,13 @@ fn expensive(levels: usize, fan_out: usize, depth: usize, items: usize, width: u
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(config(256))]
 
     #[test]
     fn mutated_buildspecs_never_panic(
-        edits in prop::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 1..16),
+        edits in edits(1..16),
     ) {
-        timed_parse(&mutated(FULL_SYNTAX, &edits))?.ok();
+        timed_parse(&mutated_text(FULL_SYNTAX, ALPHABET, &edits))?.ok();
     }
 
     #[test]

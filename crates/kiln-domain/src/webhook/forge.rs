@@ -643,6 +643,18 @@ fn bitbucket_pull_request(key: &str, payload: &Value) -> Result<Parsed, String> 
     })))
 }
 
+/// A real-format payload the integration tests post, for this module's tests.
+#[cfg(test)]
+macro_rules! fixture {
+    ($name:literal) => {
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../kiln/tests/fixtures/webhooks/",
+            $name
+        ))
+    };
+}
+
 #[cfg(test)]
 mod properties;
 #[cfg(test)]

@@ -4,8 +4,9 @@
 use std::io::Read as _;
 use std::os::unix::fs::symlink;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use kiln_hostile_input::{config, timed};
 use proptest::prelude::*;
 
 use super::*;
@@ -168,17 +169,12 @@ fn spec() -> impl Strategy<Value = ArtifactSelection> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 256,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(config(256))]
 
     #[test]
     fn hostile_globs_select_only_files_beneath_the_root(spec in spec()) {
         let tree = tree();
-        let started = Instant::now();
-        let collected = collect(&tree.root, &spec);
-        prop_assert!(started.elapsed() < TIME_LIMIT, "took {:?}", started.elapsed());
+        let collected = timed(TIME_LIMIT, || collect(&tree.root, &spec))?;
         let Ok(collected) = collected else { return Ok(()) };
         prop_assert!(!collected.files.is_empty());
         for file in &collected.files {

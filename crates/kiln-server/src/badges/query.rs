@@ -144,8 +144,9 @@ fn plain_ref(name: Cow<'_, str>) -> Result<Cow<'_, str>, ()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kiln_hostile_input::{config, timed};
     use proptest::prelude::*;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     #[test]
     fn parses_a_full_query() {
@@ -252,25 +253,20 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig {
-            cases: 2000,
-            failure_persistence: Some(Box::new(
-                proptest::test_runner::FileFailurePersistence::SourceParallel("proptest-regressions"),
-            )),
-            ..ProptestConfig::default()
-        })]
+        #![proptest_config(config(2000))]
 
         /// Any query reads as a badge that renders, quickly, and garbage never names one.
         #[test]
         fn any_query_is_a_badge(raw in any_query()) {
-            let started = Instant::now();
-            let q = parse_query(Some(&raw));
-            let label = q.label.as_deref().unwrap_or(DEFAULT_LABEL);
-            prop_assert!(kiln_badge::check_label(label).is_ok());
-            let svg = kiln_badge::render_status(kiln_badge::BadgeStatus::Unknown, q.style, label);
-            prop_assert!(svg.starts_with("<svg "));
-            prop_assert!(kiln_badge::endpoint_json(kiln_badge::BadgeStatus::Unknown, label).is_ok());
-            prop_assert!(started.elapsed() < Duration::from_secs(1));
+            let q = timed(Duration::from_secs(1), || {
+                let q = parse_query(Some(&raw));
+                let label = q.label.as_deref().unwrap_or(DEFAULT_LABEL);
+                prop_assert!(kiln_badge::check_label(label).is_ok());
+                let svg = kiln_badge::render_status(kiln_badge::BadgeStatus::Unknown, q.style, label);
+                prop_assert!(svg.starts_with("<svg "));
+                prop_assert!(kiln_badge::endpoint_json(kiln_badge::BadgeStatus::Unknown, label).is_ok());
+                Ok(q)
+            })??;
             if raw.len() > MAX_QUERY_BYTES {
                 prop_assert!(q.token.is_none());
             }

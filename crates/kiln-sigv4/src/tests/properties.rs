@@ -4,60 +4,23 @@
 //! may panic or take longer than [`CASE_TIME_LIMIT`]. Inputs stay within the limits the server
 //! enforces before SigV4 sees a request (8 KiB headers, a bounded body).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use kiln_hostile_input::{config, edits, mutated_text, timed};
 use proptest::prelude::*;
-use proptest::test_runner::Config;
 
 use super::*;
 use crate::canonical::{canonical_header_value, canonical_query, canonical_uri};
 
-/// Cases per property, fixed so CI runs the same amount of work every time.
-const CASES: u32 = 256;
 /// Far above what a case needs; a case this slow means super-linear work on hostile input.
 const CASE_TIME_LIMIT: Duration = Duration::from_secs(1);
-
-fn config() -> Config {
-    Config {
-        cases: CASES,
-        ..Config::default()
-    }
-}
-
-/// Runs `f` and fails the case when it took longer than [`CASE_TIME_LIMIT`].
-fn timed<T>(f: impl FnOnce() -> T) -> Result<T, TestCaseError> {
-    let started = Instant::now();
-    let out = f();
-    let elapsed = started.elapsed();
-    prop_assert!(elapsed < CASE_TIME_LIMIT, "took {elapsed:?}");
-    Ok(out)
-}
 
 /// A header as botocore sends it.
 const VALID_AUTHORIZATION: &str = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/codebuild/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31";
 
-/// Byte edits (insert, delete, replace) with the characters that matter to the grammar.
-fn mutated(base: &str, edits: &[(usize, u8, u8)]) -> String {
-    const ALPHABET: &[u8] = b" ,=/;\t-_aZ09\xc3\xa9";
-    let mut bytes = base.as_bytes().to_vec();
-    for &(at, kind, byte) in edits {
-        let byte = ALPHABET[usize::from(byte) % ALPHABET.len()];
-        let at = at % (bytes.len() + 1);
-        match kind % 3 {
-            0 => bytes.insert(at, byte),
-            1 if at < bytes.len() => {
-                bytes.remove(at);
-            }
-            _ if at < bytes.len() => bytes[at] = byte,
-            _ => bytes.push(byte),
-        }
-    }
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
-fn edits() -> impl Strategy<Value = Vec<(usize, u8, u8)>> {
-    prop::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 1..12)
-}
+/// The bytes near misses of [`VALID_AUTHORIZATION`] are made of: those that matter to the
+/// grammar, and a two-byte UTF-8 character.
+const ALPHABET: &[u8] = b" ,=/;\t-_aZ09\xc3\xa9";
 
 /// Percent-encoded text, as a path segment or query part. Text, not bytes: for a query that
 /// encodes bytes that are not UTF-8, aws-sigv4 signs U+FFFD in their place (botocore signs the
@@ -71,11 +34,11 @@ fn encoded_part(max: usize) -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(config(256))]
 
     #[test]
     fn authorization_parsing_survives_garbage(header in "\\PC{0,9000}") {
-        let parsed = timed(|| Authorization::parse(&header))?;
+        let parsed = timed(CASE_TIME_LIMIT, || Authorization::parse(&header))?;
         if let Ok(parsed) = parsed {
             prop_assert!(header.len() <= 8 * 1024);
             prop_assert!(parsed.signed_headers.len() <= 64);
@@ -83,9 +46,9 @@ proptest! {
     }
 
     #[test]
-    fn authorization_parsing_survives_near_misses(edits in edits()) {
-        let header = mutated(VALID_AUTHORIZATION, &edits);
-        if let Ok(parsed) = timed(|| Authorization::parse(&header))? {
+    fn authorization_parsing_survives_near_misses(edits in edits(1..12)) {
+        let header = mutated_text(VALID_AUTHORIZATION, ALPHABET, &edits);
+        if let Ok(parsed) = timed(CASE_TIME_LIMIT, || Authorization::parse(&header))? {
             prop_assert!(!parsed.access_key_id.is_empty());
             let lowercase = parsed
                 .signed_headers
@@ -101,7 +64,7 @@ proptest! {
         query in "\\PC{0,600}",
         value in prop::collection::vec(any::<u8>(), 0..600),
     ) {
-        let (uri, canonical, header) = timed(|| (
+        let (uri, canonical, header) = timed(CASE_TIME_LIMIT, || (
             canonical_uri(&path),
             canonical_query(Some(&query)),
             canonical_header_value(&value),
@@ -120,7 +83,7 @@ proptest! {
     fn verification_survives_hostile_requests(
         authorization in prop_oneof![
             "\\PC{0,400}".boxed(),
-            edits().prop_map(|e| mutated(VALID_AUTHORIZATION, &e)).boxed(),
+            edits(1..12).prop_map(|e| mutated_text(VALID_AUTHORIZATION, ALPHABET, &e)).boxed(),
         ],
         date in "[0-9TZ]{0,20}",
         content_sha in "[0-9a-fA-FU-]{0,70}",
@@ -135,24 +98,24 @@ proptest! {
         if let Ok(uri) = target.parse() {
             request.uri = uri;
         }
-        timed(|| request.verify())?.ok();
+        timed(CASE_TIME_LIMIT, || request.verify())?.ok();
     }
 
     #[test]
     fn a_changed_body_never_verifies(
         body in prop::collection::vec(any::<u8>(), 0..4096),
-        edit in edits(),
+        edit in edits(1..12),
     ) {
         let mut request = signed_with(Signing {
             body: SignableBody::Bytes(&body),
             ..Signing::default()
         });
         request.body = body.clone();
-        prop_assert!(timed(|| request.verify())?.is_ok());
-        let changed: Vec<u8> = mutated(&String::from_utf8_lossy(&body), &edit).into_bytes();
+        prop_assert!(timed(CASE_TIME_LIMIT, || request.verify())?.is_ok());
+        let changed: Vec<u8> = mutated_text(&String::from_utf8_lossy(&body), ALPHABET, &edit).into_bytes();
         if changed != body {
             request.body = changed;
-            prop_assert!(timed(|| request.verify())?.is_err());
+            prop_assert!(timed(CASE_TIME_LIMIT, || request.verify())?.is_err());
         }
     }
 
@@ -170,7 +133,7 @@ proptest! {
             target: &target,
             ..Signing::default()
         });
-        let verified = timed(|| request.verify())?;
+        let verified = timed(CASE_TIME_LIMIT, || request.verify())?;
         prop_assert!(verified.is_ok(), "{target}: {verified:?}");
     }
 }

@@ -6,44 +6,16 @@
 //! [`CASE_TIME_LIMIT`]. Bodies stay far below the receiver's 4 MiB limit.
 
 use std::sync::LazyLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use kiln_hostile_input::{JSON_ALPHABET, config, edits, json_pointers, mutated, timed};
 use proptest::prelude::*;
-use proptest::test_runner::Config;
 
 use super::*;
 use crate::webhook::{CreateWebhookInput, WebhookConfig, filter};
 
-/// Cases per property, fixed so CI runs the same amount of work every time.
-const CASES: u32 = 256;
 /// Far above what a case needs; a case this slow means super-linear work on hostile input.
 const CASE_TIME_LIMIT: Duration = Duration::from_secs(1);
-
-fn config() -> Config {
-    Config {
-        cases: CASES,
-        ..Config::default()
-    }
-}
-
-/// Runs `f` and fails the case when it took longer than [`CASE_TIME_LIMIT`].
-fn timed<T>(f: impl FnOnce() -> T) -> Result<T, TestCaseError> {
-    let started = Instant::now();
-    let out = f();
-    let elapsed = started.elapsed();
-    prop_assert!(elapsed < CASE_TIME_LIMIT, "took {elapsed:?}");
-    Ok(out)
-}
-
-macro_rules! fixture {
-    ($name:literal) => {
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../kiln/tests/fixtures/webhooks/",
-            $name
-        ))
-    };
-}
 
 /// The headers each forge is recognized by, with its event names, and real payloads.
 type Sample = (&'static [(&'static str, &'static str)], &'static str);
@@ -171,9 +143,9 @@ fn understand(
     filters: &WebhookConfig,
 ) -> Result<(), TestCaseError> {
     let delivery = Delivery::identify(headers).unwrap();
-    let parsed = timed(|| delivery.parse(body))?;
+    let parsed = timed(CASE_TIME_LIMIT, || delivery.parse(body))?;
     if let Ok(Parsed::Event(event)) = parsed {
-        timed(|| filter::evaluate(filters, &event))?.ok();
+        timed(CASE_TIME_LIMIT, || filter::evaluate(filters, &event))?.ok();
         if let Ok(plan) = event.plan_build(delivery.delivery_id.as_deref()) {
             prop_assert!(
                 crate::source::check_source_version(&plan.source_version).is_ok(),
@@ -187,25 +159,6 @@ fn understand(
         }
     }
     Ok(())
-}
-
-/// Byte edits (insert, delete, replace) with the characters that matter to JSON.
-fn mutated(base: &str, edits: &[(usize, u8, u8)]) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"{}[]\":,0-9aZ \\/\n\x00\xff";
-    let mut bytes = base.as_bytes().to_vec();
-    for &(at, kind, byte) in edits {
-        let byte = ALPHABET[usize::from(byte) % ALPHABET.len()];
-        let at = at % (bytes.len() + 1);
-        match kind % 3 {
-            0 => bytes.insert(at, byte),
-            1 if at < bytes.len() => {
-                bytes.remove(at);
-            }
-            _ if at < bytes.len() => bytes[at] = byte,
-            _ => bytes.push(byte),
-        }
-    }
-    bytes
 }
 
 /// Any JSON value, a few levels deep, with the scalars payloads hold and hostile ones.
@@ -235,8 +188,7 @@ fn json_value() -> impl Strategy<Value = Value> {
 /// the matching replacement.
 fn replace_nodes(doc: &mut Value, picks: &[(usize, Value)]) {
     for (pick, replacement) in picks {
-        let mut pointers = Vec::new();
-        collect_pointers(doc, String::new(), &mut pointers);
+        let pointers = json_pointers(doc);
         let pointer = &pointers[pick % pointers.len()];
         if let Some(slot) = doc.pointer_mut(pointer) {
             *slot = replacement.clone();
@@ -244,26 +196,8 @@ fn replace_nodes(doc: &mut Value, picks: &[(usize, Value)]) {
     }
 }
 
-fn collect_pointers(value: &Value, at: String, out: &mut Vec<String>) {
-    match value {
-        Value::Object(map) => {
-            for (key, child) in map {
-                let escaped = key.replace('~', "~0").replace('/', "~1");
-                collect_pointers(child, format!("{at}/{escaped}"), out);
-            }
-        }
-        Value::Array(items) => {
-            for (i, child) in items.iter().enumerate() {
-                collect_pointers(child, format!("{at}/{i}"), out);
-            }
-        }
-        _ => {}
-    }
-    out.push(at);
-}
-
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(config(256))]
 
     #[test]
     fn any_headers_identify_at_most_a_bounded_delivery(
@@ -274,7 +208,7 @@ proptest! {
         ),
     ) {
         let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        if let Some(delivery) = timed(|| Delivery::identify(&pairs[..]))? {
+        if let Some(delivery) = timed(CASE_TIME_LIMIT, || Delivery::identify(&pairs[..]))? {
             prop_assert!(delivery.event_name.chars().count() <= MAX_EVENT_NAME_LEN);
             prop_assert!(!delivery.event_name.chars().any(char::is_control));
             if let Some(id) = &delivery.delivery_id {
@@ -302,7 +236,7 @@ proptest! {
             headers.push((name, &signature));
         }
         let delivery = Delivery::identify(&headers[..]).unwrap();
-        let verified = timed(|| delivery.verify(&headers[..], &secret, &body))?;
+        let verified = timed(CASE_TIME_LIMIT, || delivery.verify(&headers[..], &secret, &body))?;
         // GitLab sends the secret itself: only the secret verifies.
         let genuine = delivery.forge == Forge::GitLab && signature.trim() == secret && !secret.trim().is_empty();
         prop_assert_eq!(verified.is_ok(), genuine);
@@ -330,7 +264,7 @@ proptest! {
             ("X-Gitlab-Token", secret.as_str()),
         ]);
         let delivery = Delivery::identify(&headers[..]).unwrap();
-        let verified = timed(|| delivery.verify(&headers[..], &secret, &body))?;
+        let verified = timed(CASE_TIME_LIMIT, || delivery.verify(&headers[..], &secret, &body))?;
         // GitLab's header is trimmed; a secret with outer spaces cannot be sent as is.
         if !(delivery.forge == Forge::GitLab && secret.trim() != secret) {
             prop_assert!(verified.is_ok(), "{:?}", verified);
@@ -340,10 +274,10 @@ proptest! {
     #[test]
     fn byte_mutated_payloads_are_understood_or_refused(
         sample in prop::sample::select(samples()),
-        edits in prop::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 1..16),
+        edits in edits(1..16),
     ) {
         let (headers, payload) = sample;
-        understand(headers, &mutated(payload, &edits), &EVERY_FILTER)?;
+        understand(headers, &mutated(payload.as_bytes(), JSON_ALPHABET, &edits), &EVERY_FILTER)?;
     }
 
     #[test]

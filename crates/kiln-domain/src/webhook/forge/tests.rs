@@ -3,16 +3,6 @@
 
 use super::*;
 
-macro_rules! fixture {
-    ($name:literal) => {
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../kiln/tests/fixtures/webhooks/",
-            $name
-        ))
-    };
-}
-
 const A: &str = "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c";
 const B: &str = "6113728f27ae82c7b1a177c8d03f9e96e0adf246";
 const H: &str = "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432";
