@@ -16,8 +16,9 @@ use serde_json::{Value, json};
 
 const ROLE: &str = "arn:aws:iam::111122223333:role/service-role/kiln-build";
 
-/// A project whose builds wait for a `gate` file that never comes, one at a time: its first
-/// build runs until stopped and every later one stays QUEUED.
+/// A project whose builds wait, one at a time, for a `gate` file that never comes: its first
+/// build runs until stopped (or two minutes pass, so a failed test leaves nothing running for
+/// long) and every later one stays QUEUED.
 fn one_at_a_time_project(server: &KilnServer, name: &str) {
     let repo = GitRepo::init(server.root().join(format!("repo-{name}")));
     repo.commit(&[("README", name)], "init");
@@ -28,7 +29,7 @@ fn one_at_a_time_project(server: &KilnServer, name: &str) {
             "source": {
                 "type": "GITHUB",
                 "location": repo.location(),
-                "buildspec": "version: 0.2\nphases:\n  build:\n    commands:\n      - while [ ! -e ../gate ]; do sleep 0.05; done\n"
+                "buildspec": "version: 0.2\nphases:\n  build:\n    commands:\n      - for i in $(seq 1200); do [ -e ../gate ] && break; sleep 0.1; done\n"
             },
             "artifacts": {"type": "NO_ARTIFACTS"},
             "environment": {
