@@ -419,12 +419,16 @@ impl Store for SqliteStore {
                 return Ok(InsertedBuild::Existing(Box::new(build_from_row(&row)?)));
             }
         }
+        // From a counter that never goes back: a deleted build's seq is never given again.
+        let seq: i64 =
+            sqlx::query_scalar("UPDATE build_seq SET last = last + 1 WHERE id = 1 RETURNING last")
+                .fetch_one(&mut *tx)
+                .await?;
         let (ref_kind, ref_name) = ref_columns(build);
         sqlx::query(
             "INSERT INTO builds (uuid, account_id, project_name, build_number, status, complete,
                 ref_kind, ref_name, source_epoch, start_time, idempotency_token, record, seq)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-                (SELECT COALESCE(MAX(seq), 0) + 1 FROM builds))",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&build.uuid)
         .bind(&build.account_id)
@@ -438,6 +442,7 @@ impl Store for SqliteStore {
         .bind(build.start_time)
         .bind(&build.idempotency_token)
         .bind(build_json(build)?)
+        .bind(seq)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -175,6 +175,25 @@ async fn pages_neither_repeat_nor_skip_while_builds_start_and_go() {
         .await
         .unwrap();
     assert_eq!(rest.items[..], all.items[2..]);
+
+    // Nor does deleting the newest build: an ascending walk past it still sees the next one.
+    let newest = store
+        .list_builds(ACCOUNT, None, false, None, 1)
+        .await
+        .unwrap();
+    let newest_uuid = newest.items[0].split(':').nth(1).unwrap().to_string();
+    let key_of_newest: i64 = sqlx::query_scalar("SELECT seq FROM builds WHERE uuid = ?")
+        .bind(&newest_uuid)
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    assert!(store.delete_build(ACCOUNT, &newest_uuid).await.unwrap());
+    let started = insert(&store, "p", 1000).await;
+    let after = store
+        .list_builds(ACCOUNT, None, true, Some(key_of_newest), 10)
+        .await
+        .unwrap();
+    assert_eq!(after.items, vec![started]);
 }
 
 #[tokio::test]
