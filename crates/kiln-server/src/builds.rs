@@ -419,7 +419,7 @@ impl BuildSink for StoreSink {
             .begin_change(&record.account_id, &record.project_name);
         match self.store.save_build(record).await {
             Ok(()) => {}
-            // The project (and so the build) was deleted meanwhile: nothing to record.
+            // The build was deleted meanwhile: nothing to record.
             Err(kiln_store::StoreError::NotFound) => {}
             Err(e) => tracing::error!(build = %record.id(), error = %e, "cannot save build state"),
         }
