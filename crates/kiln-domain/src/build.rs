@@ -173,11 +173,15 @@ impl BuildPhase {
             out["endTime"] = end.into();
             out["durationInSeconds"] = ((end - self.start_time).max(0.0).round() as i64).into();
         }
-        // As on CodeBuild, SUBMITTED and QUEUED carry no contexts and COMPLETED none at all.
-        let has_contexts = !matches!(
-            self.phase_type,
-            PhaseType::Submitted | PhaseType::Queued | PhaseType::Completed
-        );
+        // As on CodeBuild, SUBMITTED and QUEUED carry no contexts and COMPLETED none at all;
+        // a QUEUED phase that ended the build (stopped, timed out) carries the reason.
+        let ended_the_build = self.phase_type == PhaseType::Queued
+            && self.phase_status != Some(BuildStatus::Succeeded);
+        let has_contexts = ended_the_build
+            || !matches!(
+                self.phase_type,
+                PhaseType::Submitted | PhaseType::Queued | PhaseType::Completed
+            );
         if has_contexts && self.end_time.is_some() {
             out["contexts"] = serde_json::to_value(&self.contexts).unwrap_or(Value::Null);
         }

@@ -58,6 +58,10 @@ pub struct BuildManager {
     settings: BuildSettings,
     running: Mutex<HashMap<String, Running>>,
     wake: Notify,
+    /// Held while a queued build is re-read and marked running, while a queued build is
+    /// stopped and while a project is deleted: a build stopped or dropped from the queue is
+    /// never launched afterwards.
+    launch_gate: tokio::sync::Mutex<()>,
     /// Cancelled when the server shuts down: no queued build starts after that.
     intake_closed: CancellationToken,
     /// Whether queued builds wait for disk space (so the change is logged once).
@@ -76,6 +80,7 @@ impl BuildManager {
             settings,
             running: Mutex::new(HashMap::new()),
             wake: Notify::new(),
+            launch_gate: tokio::sync::Mutex::new(()),
             intake_closed: CancellationToken::new(),
             waiting_for_disk: AtomicBool::new(false),
         })
@@ -164,6 +169,7 @@ impl BuildManager {
 
     /// Stops a build: a running one is cancelled, a queued one ends at once.
     pub async fn stop(&self, build: &mut BuildRecord) -> Result<(), kiln_store::StoreError> {
+        let _gate = self.launch_gate.lock().await;
         if let Some(running) = self.running().get(&build.uuid) {
             running.stop.cancel();
             return Ok(());
@@ -180,6 +186,30 @@ impl BuildManager {
             self.store.save_build(build).await?;
         }
         Ok(())
+    }
+
+    /// Deletes a project: its queued builds end STOPPED (in the store's transaction) and its
+    /// running builds are stopped. Returns whether there was a project.
+    pub async fn delete_project(
+        &self,
+        account_id: &str,
+        name: &str,
+    ) -> Result<bool, kiln_store::StoreError> {
+        let _gate = self.launch_gate.lock().await;
+        let deleted = self
+            .store
+            .delete_project(account_id, name, now_epoch())
+            .await?;
+        if deleted {
+            let running = self.running();
+            let of_project = running
+                .values()
+                .filter(|r| r.account_id == account_id && r.project_name == name);
+            for build in of_project {
+                build.stop.cancel();
+            }
+        }
+        Ok(deleted)
     }
 
     /// Stops intake and waits up to `grace` for running builds; the rest are stopped.
@@ -250,7 +280,12 @@ impl BuildManager {
             if !disk_has_room || !self.has_slot(&build).await? {
                 continue;
             }
-            self.launch(build).await;
+            let _gate = self.launch_gate.lock().await;
+            // Since the queue was read, the build may have been stopped or its project deleted.
+            match self.store.get_build(&build.account_id, &build.uuid).await? {
+                Some(fresh) if !fresh.is_complete() => self.launch(fresh).await,
+                _ => continue,
+            }
         }
         Ok(())
     }
@@ -443,7 +478,7 @@ impl BuildSink for StoreSink {
             .begin_change(&record.account_id, &record.project_name);
         match self.store.save_build(record).await {
             Ok(()) => {}
-            // The project (and so the build) was deleted meanwhile: nothing to record.
+            // The build was deleted meanwhile: nothing to record.
             Err(kiln_store::StoreError::NotFound) => {}
             Err(e) => tracing::error!(build = %record.id(), error = %e, "cannot save build state"),
         }

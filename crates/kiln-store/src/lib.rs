@@ -78,11 +78,29 @@ pub enum ProjectSort {
     LastModified,
 }
 
-/// One page of a listing, with the offset of the next page if there is one.
+/// One page of a listing, with the key the next page starts after, if there is one. Keys are
+/// keyset positions, so a page boundary does not move when items are inserted or deleted.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Page<T> {
+pub struct Page<T, K> {
     pub items: Vec<T>,
-    pub next_offset: Option<u64>,
+    pub next: Option<K>,
+}
+
+/// Where a page of projects ends: the last project's sort value (`created` or `last_modified`;
+/// unused when sorting by name) and its name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectKey {
+    pub sort_value: f64,
+    pub name: String,
+}
+
+/// What [`Store::insert_build`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InsertedBuild {
+    /// The build was stored with its new build number.
+    Inserted,
+    /// A build of the project already holds the idempotency token within its window.
+    Existing(Box<BuildRecord>),
 }
 
 #[async_trait]
@@ -92,42 +110,45 @@ pub trait Store: Send + Sync + 'static {
     -> StoreResult<Option<ProjectRecord>>;
     /// Replaces a stored project; `NotFound` when it is gone.
     async fn update_project(&self, project: &ProjectRecord) -> StoreResult<()>;
-    /// Returns whether a project was deleted.
-    async fn delete_project(&self, account_id: &str, name: &str) -> StoreResult<bool>;
+    /// Deletes a project and returns whether there was one. In the same transaction its queued
+    /// builds end STOPPED (stamped `now`) and all its builds move to a past generation: they
+    /// stay readable by id, and a project re-created under the name numbers builds from 1.
+    async fn delete_project(&self, account_id: &str, name: &str, now: f64) -> StoreResult<bool>;
     async fn list_projects(
         &self,
         account_id: &str,
         sort: ProjectSort,
         ascending: bool,
-        offset: u64,
+        after: Option<&ProjectKey>,
         limit: u64,
-    ) -> StoreResult<Page<String>>;
+    ) -> StoreResult<Page<String, ProjectKey>>;
     async fn project_by_badge_token(&self, token: &str) -> StoreResult<Option<ProjectRecord>>;
 
     /// Stores a new build, giving it the project's next build number (no gaps, no duplicates,
-    /// whatever runs concurrently). `NotFound` when the project is gone.
-    async fn insert_build(&self, build: &mut BuildRecord) -> StoreResult<()>;
-    async fn get_build(&self, account_id: &str, uuid: &str) -> StoreResult<Option<BuildRecord>>;
-    /// A build started with this idempotency token at or after `since`.
-    async fn build_by_idempotency_token(
+    /// whatever runs concurrently). `NotFound` when the project is gone. When the build carries
+    /// an idempotency token that a build of the project started at or after
+    /// `idempotency_since` holds, nothing is stored and that build is returned: the check and
+    /// the insert are one transaction, so concurrent calls with one token store one build.
+    async fn insert_build(
         &self,
-        account_id: &str,
-        project_name: &str,
-        token: &str,
-        since: f64,
-    ) -> StoreResult<Option<BuildRecord>>;
+        build: &mut BuildRecord,
+        idempotency_since: f64,
+    ) -> StoreResult<InsertedBuild>;
+    async fn get_build(&self, account_id: &str, uuid: &str) -> StoreResult<Option<BuildRecord>>;
     /// Replaces a stored build's state.
     async fn save_build(&self, build: &BuildRecord) -> StoreResult<()>;
     async fn delete_build(&self, account_id: &str, uuid: &str) -> StoreResult<bool>;
-    /// Build ids (`project:uuid`), newest first unless `ascending`.
+    /// Build ids (`project:uuid`) of the account, or of one live project, newest first unless
+    /// `ascending`. The key is the build's insertion sequence in the account listing, its build
+    /// number in a project's.
     async fn list_builds(
         &self,
         account_id: &str,
         project_name: Option<&str>,
         ascending: bool,
-        offset: u64,
+        after: Option<i64>,
         limit: u64,
-    ) -> StoreResult<Page<String>>;
+    ) -> StoreResult<Page<String, i64>>;
     /// Every build not yet complete, in every account, oldest first.
     async fn incomplete_builds(&self) -> StoreResult<Vec<BuildRecord>>;
     /// The status of the most recently started build for `git_ref` among the builds of the

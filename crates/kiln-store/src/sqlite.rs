@@ -5,7 +5,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use kiln_domain::build::{BuildRecord, BuildStatus};
+use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, PhaseType, context_codes};
 use kiln_domain::project::{ProjectRecord, ProjectSettings};
 use kiln_domain::refs::GitRef;
 use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord, WebhookRecord};
@@ -13,13 +13,15 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use crate::{
-    BodyClaim, Claim, ConsoleSession, Page, ProjectSort, SignInAttempt, SignInBackoff,
-    SourceCredential, Store, StoreError, StoreResult,
+    BodyClaim, Claim, ConsoleSession, InsertedBuild, Page, ProjectKey, ProjectSort, SignInAttempt,
+    SignInBackoff, SourceCredential, Store, StoreError, StoreResult,
 };
 
 mod deliveries;
 mod direct;
 mod sign_in;
+#[cfg(test)]
+mod store_semantics_tests;
 
 use direct::{DirectReads, LATEST_STATUS_FOR_REF};
 
@@ -90,6 +92,31 @@ fn ref_columns(build: &BuildRecord) -> (Option<&'static str>, Option<&str>) {
     }
 }
 
+/// Replaces a stored build's state; `NotFound` when it is gone.
+async fn write_build_state<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    build: &BuildRecord,
+) -> StoreResult<()> {
+    let (ref_kind, ref_name) = ref_columns(build);
+    let result = sqlx::query(
+        "UPDATE builds SET status = ?, complete = ?, ref_kind = ?, ref_name = ?, record = ?
+         WHERE uuid = ? AND account_id = ?",
+    )
+    .bind(build.status.as_str())
+    .bind(build.is_complete())
+    .bind(ref_kind)
+    .bind(ref_name)
+    .bind(build_json(build)?)
+    .bind(&build.uuid)
+    .bind(&build.account_id)
+    .execute(executor)
+    .await?;
+    if result.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
 fn credential_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<SourceCredential> {
     Ok(SourceCredential {
         arn: row.try_get("arn")?,
@@ -101,14 +128,74 @@ fn credential_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<SourceCrede
     })
 }
 
-fn page_of<T>(mut items: Vec<T>, offset: u64, limit: u64) -> Page<T> {
-    let next_offset = if items.len() as u64 > limit {
-        items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        Some(offset + limit)
-    } else {
-        None
+/// A page from `limit + 1` rows read in order: the extra row says that a next page exists,
+/// which starts after the key of the page's last item.
+fn page_of<R, T, K>(
+    mut rows: Vec<R>,
+    limit: u64,
+    item: impl Fn(&R) -> T,
+    key: impl Fn(&R) -> K,
+) -> Page<T, K> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = if more { rows.last().map(key) } else { None };
+    Page {
+        items: rows.iter().map(item).collect(),
+        next,
+    }
+}
+
+/// A page of project names. Only fixed SQL text is ever built here: the column and direction
+/// come from enums. Each sort has its index (account_id, column, name), so a page is one range
+/// scan.
+fn list_projects_sql(sort: ProjectSort, ascending: bool, after: bool) -> String {
+    let column = match sort {
+        ProjectSort::Name => "name",
+        ProjectSort::Created => "created",
+        ProjectSort::LastModified => "last_modified",
     };
-    Page { items, next_offset }
+    let (direction, beyond) = if ascending {
+        ("ASC", ">")
+    } else {
+        ("DESC", "<")
+    };
+    let keyset = match (after, sort) {
+        (false, _) => String::new(),
+        (true, ProjectSort::Name) => format!("AND name {beyond} ?"),
+        (true, _) => format!("AND ({column}, name) {beyond} (?, ?)"),
+    };
+    format!(
+        "SELECT name, {column} AS sort_value FROM projects WHERE account_id = ? {keyset}
+         ORDER BY {column} {direction}, name {direction} LIMIT ?"
+    )
+}
+
+/// A page of build ids: a range scan of builds_by_account (account_id, seq) or of
+/// builds_by_project (…, project_generation, build_number). Fixed SQL text only.
+fn list_builds_sql(of_project: bool, ascending: bool, after: bool) -> String {
+    let (direction, beyond) = if ascending {
+        ("ASC", ">")
+    } else {
+        ("DESC", "<")
+    };
+    let (scope, key) = if of_project {
+        (
+            "account_id = ? AND project_name = ? AND project_generation = 0",
+            "build_number",
+        )
+    } else {
+        ("account_id = ?", "seq")
+    };
+    let keyset = if after {
+        format!("AND {key} {beyond} ?")
+    } else {
+        String::new()
+    };
+    format!(
+        "SELECT project_name || ':' || uuid AS id, {key} AS page_key FROM builds
+         WHERE {scope} {keyset} ORDER BY {key} {direction} LIMIT ?"
+    )
 }
 
 fn sql_int(n: u64) -> i64 {
@@ -196,23 +283,53 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn delete_project(&self, account_id: &str, name: &str) -> StoreResult<bool> {
+    async fn delete_project(&self, account_id: &str, name: &str, now: f64) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
         let result = sqlx::query("DELETE FROM projects WHERE account_id = ? AND name = ?")
             .bind(account_id)
             .bind(name)
             .execute(&mut *tx)
             .await?;
-        // A project's finished builds go with it; running ones finish and are then dropped.
+        if result.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let rows = sqlx::query(
+            "SELECT record FROM builds
+             WHERE account_id = ? AND project_name = ? AND project_generation = 0 AND complete = 0",
+        )
+        .bind(account_id)
+        .bind(name)
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &rows {
+            let mut build = build_from_row(row)?;
+            // Running builds are stopped by their runner; queued ones never launch.
+            if build.current_phase > PhaseType::Queued {
+                continue;
+            }
+            build.abort(
+                BuildStatus::Stopped,
+                PhaseContext::new(
+                    context_codes::BUILD_STOPPED,
+                    "The build's project was deleted before the build started",
+                ),
+                now,
+            );
+            write_build_state(&mut *tx, &build).await?;
+        }
+        // The builds stay readable by id, in a past generation of the project.
         sqlx::query(
-            "DELETE FROM builds WHERE account_id = ? AND project_name = ? AND complete = 1",
+            "UPDATE builds SET project_generation = (
+                 SELECT MAX(project_generation) + 1 FROM builds
+                 WHERE account_id = ?1 AND project_name = ?2)
+             WHERE account_id = ?1 AND project_name = ?2 AND project_generation = 0",
         )
         .bind(account_id)
         .bind(name)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(result.rows_affected() > 0)
+        Ok(true)
     }
 
     async fn list_projects(
@@ -220,31 +337,34 @@ impl Store for SqliteStore {
         account_id: &str,
         sort: ProjectSort,
         ascending: bool,
-        offset: u64,
+        after: Option<&ProjectKey>,
         limit: u64,
-    ) -> StoreResult<Page<String>> {
-        // Only fixed SQL text is ever built here: the column and direction come from enums.
-        let column = match sort {
-            ProjectSort::Name => "name",
-            ProjectSort::Created => "created",
-            ProjectSort::LastModified => "last_modified",
-        };
-        let direction = if ascending { "ASC" } else { "DESC" };
-        let sql = format!(
-            "SELECT name FROM projects WHERE account_id = ? ORDER BY {column} {direction}, name {direction} LIMIT ? OFFSET ?"
-        );
-        let fetch = limit.saturating_add(1);
-        let rows = sqlx::query(&sql)
-            .bind(account_id)
-            .bind(sql_int(fetch))
-            .bind(sql_int(offset))
+    ) -> StoreResult<Page<String, ProjectKey>> {
+        let sql = list_projects_sql(sort, ascending, after.is_some());
+        let mut query = sqlx::query(&sql).bind(account_id);
+        match (after, sort) {
+            (None, _) => {}
+            (Some(key), ProjectSort::Name) => query = query.bind(&key.name),
+            (Some(key), _) => query = query.bind(key.sort_value).bind(&key.name),
+        }
+        let rows = query
+            .bind(sql_int(limit.saturating_add(1)))
             .fetch_all(&self.pool)
             .await?;
-        let items = rows
+        let keys = rows
             .iter()
-            .map(|r| r.try_get::<String, _>("name"))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(page_of(items, offset, limit))
+            .map(|r| {
+                let sort_value = match sort {
+                    ProjectSort::Name => 0.0,
+                    _ => r.try_get("sort_value")?,
+                };
+                Ok(ProjectKey {
+                    sort_value,
+                    name: r.try_get("name")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        Ok(page_of(keys, limit, |key| key.name.clone(), Clone::clone))
     }
 
     async fn project_by_badge_token(&self, token: &str) -> StoreResult<Option<ProjectRecord>> {
@@ -255,7 +375,13 @@ impl Store for SqliteStore {
         row.as_ref().map(project_from_row).transpose()
     }
 
-    async fn insert_build(&self, build: &mut BuildRecord) -> StoreResult<()> {
+    async fn insert_build(
+        &self,
+        build: &mut BuildRecord,
+        idempotency_since: f64,
+    ) -> StoreResult<InsertedBuild> {
+        // The first statement writes, so the transaction holds SQLite's write lock from the
+        // start: the token check below and the insert cannot interleave with another insert.
         let mut tx = self.pool.begin().await?;
         let number: Option<i64> = sqlx::query_scalar(
             "UPDATE projects SET build_counter = build_counter + 1
@@ -266,11 +392,43 @@ impl Store for SqliteStore {
         .fetch_optional(&mut *tx)
         .await?;
         build.build_number = number.ok_or(StoreError::NotFound)?;
+        if let Some(token) = &build.idempotency_token {
+            // A token whose window has passed is released, so it can name a new build.
+            sqlx::query(
+                "UPDATE builds SET idempotency_token = NULL
+                 WHERE account_id = ? AND project_name = ? AND project_generation = 0
+                 AND idempotency_token = ? AND start_time < ?",
+            )
+            .bind(&build.account_id)
+            .bind(&build.project_name)
+            .bind(token)
+            .bind(idempotency_since)
+            .execute(&mut *tx)
+            .await?;
+            let existing = sqlx::query(
+                "SELECT record FROM builds WHERE account_id = ? AND project_name = ?
+                 AND project_generation = 0 AND idempotency_token = ?",
+            )
+            .bind(&build.account_id)
+            .bind(&build.project_name)
+            .bind(token)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = existing {
+                // Dropping the transaction rolls the build counter back.
+                return Ok(InsertedBuild::Existing(Box::new(build_from_row(&row)?)));
+            }
+        }
+        // From a counter that never goes back: a deleted build's seq is never given again.
+        let seq: i64 =
+            sqlx::query_scalar("UPDATE build_seq SET last = last + 1 WHERE id = 1 RETURNING last")
+                .fetch_one(&mut *tx)
+                .await?;
         let (ref_kind, ref_name) = ref_columns(build);
         sqlx::query(
             "INSERT INTO builds (uuid, account_id, project_name, build_number, status, complete,
-                ref_kind, ref_name, source_epoch, start_time, idempotency_token, record)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ref_kind, ref_name, source_epoch, start_time, idempotency_token, record, seq)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&build.uuid)
         .bind(&build.account_id)
@@ -284,10 +442,11 @@ impl Store for SqliteStore {
         .bind(build.start_time)
         .bind(&build.idempotency_token)
         .bind(build_json(build)?)
+        .bind(seq)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(InsertedBuild::Inserted)
     }
 
     async fn get_build(&self, account_id: &str, uuid: &str) -> StoreResult<Option<BuildRecord>> {
@@ -299,45 +458,8 @@ impl Store for SqliteStore {
         row.as_ref().map(build_from_row).transpose()
     }
 
-    async fn build_by_idempotency_token(
-        &self,
-        account_id: &str,
-        project_name: &str,
-        token: &str,
-        since: f64,
-    ) -> StoreResult<Option<BuildRecord>> {
-        let row = sqlx::query(
-            "SELECT record FROM builds WHERE account_id = ? AND project_name = ?
-             AND idempotency_token = ? AND start_time >= ? ORDER BY start_time DESC LIMIT 1",
-        )
-        .bind(account_id)
-        .bind(project_name)
-        .bind(token)
-        .bind(since)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(build_from_row).transpose()
-    }
-
     async fn save_build(&self, build: &BuildRecord) -> StoreResult<()> {
-        let (ref_kind, ref_name) = ref_columns(build);
-        let result = sqlx::query(
-            "UPDATE builds SET status = ?, complete = ?, ref_kind = ?, ref_name = ?, record = ?
-             WHERE uuid = ? AND account_id = ?",
-        )
-        .bind(build.status.as_str())
-        .bind(build.is_complete())
-        .bind(ref_kind)
-        .bind(ref_name)
-        .bind(build_json(build)?)
-        .bind(&build.uuid)
-        .bind(&build.account_id)
-        .execute(&self.pool)
-        .await?;
-        if result.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        write_build_state(&self.pool, build).await
     }
 
     async fn delete_build(&self, account_id: &str, uuid: &str) -> StoreResult<bool> {
@@ -354,29 +476,31 @@ impl Store for SqliteStore {
         account_id: &str,
         project_name: Option<&str>,
         ascending: bool,
-        offset: u64,
+        after: Option<i64>,
         limit: u64,
-    ) -> StoreResult<Page<String>> {
-        // Fixed SQL text only: the direction comes from a bool.
-        let direction = if ascending { "ASC" } else { "DESC" };
-        let sql = format!(
-            "SELECT project_name || ':' || uuid AS id FROM builds
-             WHERE account_id = ? AND (? IS NULL OR project_name = ?)
-             ORDER BY start_time {direction}, build_number {direction} LIMIT ? OFFSET ?"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(account_id)
-            .bind(project_name)
-            .bind(project_name)
+    ) -> StoreResult<Page<String, i64>> {
+        let sql = list_builds_sql(project_name.is_some(), ascending, after.is_some());
+        let mut query = sqlx::query(&sql).bind(account_id);
+        if let Some(project_name) = project_name {
+            query = query.bind(project_name);
+        }
+        if let Some(after) = after {
+            query = query.bind(after);
+        }
+        let rows = query
             .bind(sql_int(limit.saturating_add(1)))
-            .bind(sql_int(offset))
             .fetch_all(&self.pool)
             .await?;
-        let items = rows
+        let rows = rows
             .iter()
-            .map(|r| r.try_get::<String, _>("id"))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(page_of(items, offset, limit))
+            .map(|r| {
+                Ok((
+                    r.try_get::<String, _>("id")?,
+                    r.try_get::<i64, _>("page_key")?,
+                ))
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        Ok(page_of(rows, limit, |(id, _)| id.clone(), |(_, key)| *key))
     }
 
     async fn incomplete_builds(&self) -> StoreResult<Vec<BuildRecord>> {
@@ -433,7 +557,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<String>> {
         let name: Option<String> = sqlx::query_scalar(
             "SELECT ref_name FROM builds WHERE account_id = ? AND project_name = ? AND source_epoch = ?
-             AND ref_kind = 'branch' AND json_extract(record, '$.settings.sourceVersion') IS NULL
+             AND project_generation = 0 AND ref_kind = 'branch' AND json_extract(record, '$.settings.sourceVersion') IS NULL
              ORDER BY start_time DESC LIMIT 1",
         )
         .bind(account_id)
@@ -671,7 +795,7 @@ impl Store for SqliteStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     pub(super) fn record(account: &str, name: &str, created: f64) -> ProjectRecord {
@@ -740,7 +864,12 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
-        assert!(store.delete_project("111111111111", "a").await.unwrap());
+        assert!(
+            store
+                .delete_project("111111111111", "a", 9.0)
+                .await
+                .unwrap()
+        );
         assert!(
             store
                 .get_project("222222222222", "a")
@@ -763,22 +892,28 @@ mod tests {
                 .unwrap();
         }
         let page = store
-            .list_projects("1", ProjectSort::Name, true, 0, 2)
+            .list_projects("1", ProjectSort::Name, true, None, 2)
             .await
             .unwrap();
         assert_eq!(page.items, vec!["a", "b"]);
-        assert_eq!(page.next_offset, Some(2));
+        let next = page.next.unwrap();
+        assert_eq!(next.name, "b");
         let page = store
-            .list_projects("1", ProjectSort::Name, true, 2, 2)
+            .list_projects("1", ProjectSort::Name, true, Some(&next), 2)
             .await
             .unwrap();
         assert_eq!(page.items, vec!["c"]);
-        assert_eq!(page.next_offset, None);
+        assert_eq!(page.next, None);
         let page = store
-            .list_projects("1", ProjectSort::Created, false, 0, 10)
+            .list_projects("1", ProjectSort::Created, false, None, 2)
             .await
             .unwrap();
-        assert_eq!(page.items, vec!["b", "a", "c"]);
+        assert_eq!(page.items, vec!["b", "a"]);
+        let page = store
+            .list_projects("1", ProjectSort::Created, false, page.next.as_ref(), 2)
+            .await
+            .unwrap();
+        assert_eq!(page.items, vec!["c"]);
     }
 
     #[tokio::test]
@@ -875,7 +1010,7 @@ mod tests {
             .insert_webhook_delivery(&delivery("a", Some("d")))
             .await
             .unwrap();
-        assert!(store.delete_project("1", "a").await.unwrap());
+        assert!(store.delete_project("1", "a", 9.0).await.unwrap());
         assert!(store.webhook_by_token("hook-1-a").await.unwrap().is_none());
         assert!(
             store
@@ -929,7 +1064,7 @@ mod tests {
             idempotency_token: None,
             trigger_variables: Vec::new(),
         };
-        store.insert_build(&mut build).await.unwrap();
+        store.insert_build(&mut build, 0.0).await.unwrap();
         assert_eq!(direct(&store), Some(BuildStatus::InProgress));
         build.status = BuildStatus::Succeeded;
         store.save_build(&build).await.unwrap();

@@ -9,6 +9,8 @@ use kiln_domain::{ApiError, enums};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use kiln_store::InsertedBuild;
+
 use super::{Caller, paging, parse_input, store_failure};
 use crate::state::AppState;
 
@@ -112,16 +114,28 @@ pub(crate) fn new_build(
 }
 
 /// Stores a new build and hands it to the scheduler.
+/// Queues a new build. When its idempotency token already names a build of the project within
+/// the window, nothing is queued and `build` becomes that build (refused if its settings differ).
 pub(crate) async fn submit(state: &AppState, build: &mut BuildRecord) -> Result<(), ApiError> {
+    let idempotency_since = state.now_epoch() - IDEMPOTENCY_WINDOW_SECS;
     let result = {
         let _change = state
             .badge_epoch
             .begin_change(&build.account_id, &build.project_name);
-        state.store.insert_build(build).await
+        state.store.insert_build(build, idempotency_since).await
     };
     match result {
-        Ok(()) => {
+        Ok(InsertedBuild::Inserted) => {
             state.builds.wake();
+            Ok(())
+        }
+        Ok(InsertedBuild::Existing(existing)) if existing.settings != build.settings => {
+            Err(ApiError::invalid_input(
+                "The idempotency token was used with different parameters within the last 5 minutes",
+            ))
+        }
+        Ok(InsertedBuild::Existing(existing)) => {
+            *build = *existing;
             Ok(())
         }
         Err(kiln_store::StoreError::NotFound) => Err(ApiError::not_found(format!(
@@ -164,23 +178,6 @@ pub async fn start(state: &AppState, caller: &Caller, input: Value) -> Result<Va
         &settings,
         input.source_location_override.is_some(),
     )?;
-
-    if let Some(token) = &input.idempotency_token {
-        let since = state.now_epoch() - IDEMPOTENCY_WINDOW_SECS;
-        if let Some(existing) = state
-            .store
-            .build_by_idempotency_token(&caller.account_id, &project.name, token, since)
-            .await
-            .map_err(store_failure)?
-        {
-            if existing.settings != settings {
-                return Err(ApiError::invalid_input(
-                    "The idempotency token was used with different parameters within the last 5 minutes",
-                ));
-            }
-            return Ok(json!({ "build": build_json(state, &existing) }));
-        }
-    }
 
     let mut build = new_build(
         state,
@@ -344,15 +341,21 @@ async fn list_ids(
     }
     v.finish()?;
     let ascending = input.sort_order.as_deref() == Some("ASCENDING");
-    let offset = paging::decode(input.next_token.as_deref())?;
+    // A token only continues the listing (account or project, sort order) that issued it.
+    let listing = format!(
+        "builds:{}:{}",
+        project.unwrap_or("*"),
+        if ascending { "ASC" } else { "DESC" }
+    );
+    let after: Option<i64> = paging::decode(&listing, input.next_token.as_deref())?;
     let page = state
         .store
-        .list_builds(&caller.account_id, project, ascending, offset, PAGE_SIZE)
+        .list_builds(&caller.account_id, project, ascending, after, PAGE_SIZE)
         .await
         .map_err(store_failure)?;
     let mut out = json!({ "ids": page.items });
-    if let Some(next) = page.next_offset {
-        out["nextToken"] = Value::String(paging::encode(next));
+    if let Some(next) = page.next {
+        out["nextToken"] = Value::String(paging::encode(&listing, &next));
     }
     Ok(out)
 }

@@ -127,25 +127,39 @@ pub(crate) fn store_failure(err: kiln_store::StoreError) -> ApiError {
     }
 }
 
-/// `nextToken` values are opaque to callers: base64 of the offset of the next page.
+/// `nextToken` values are opaque to callers: base64 of the listing they belong to and of the
+/// keyset position where the next page starts (the key of the last item returned), so pages do
+/// not shift while items come and go. A token that does not decode, or that belongs to another
+/// listing or sort order, is refused as invalid input.
 pub(crate) mod paging {
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use kiln_domain::ApiError;
+    use serde::Serialize;
+    use serde::de::DeserializeOwned;
 
-    pub fn encode(offset: u64) -> String {
-        URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
+    /// Far longer than any token Kiln hands out.
+    const MAX_TOKEN_LEN: usize = 2048;
+
+    pub fn encode<K: Serialize>(listing: &str, key: &K) -> String {
+        let text = serde_json::to_string(&(listing, key)).unwrap_or_default();
+        URL_SAFE_NO_PAD.encode(text)
     }
 
-    pub fn decode(token: Option<&str>) -> Result<u64, ApiError> {
+    /// The key a page starts after: `None` for the first page.
+    pub fn decode<K: DeserializeOwned>(
+        listing: &str,
+        token: Option<&str>,
+    ) -> Result<Option<K>, ApiError> {
         let Some(token) = token.filter(|t| !t.is_empty()) else {
-            return Ok(0);
+            return Ok(None);
         };
-        URL_SAFE_NO_PAD
-            .decode(token)
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .and_then(|text| text.strip_prefix("o:").and_then(|n| n.parse().ok()))
+        Some(token)
+            .filter(|t| t.len() <= MAX_TOKEN_LEN)
+            .and_then(|t| URL_SAFE_NO_PAD.decode(t).ok())
+            .and_then(|bytes| serde_json::from_slice::<(String, K)>(&bytes).ok())
+            .filter(|(of, _)| of == listing)
+            .map(|(_, key)| Some(key))
             .ok_or_else(|| ApiError::invalid_input("Invalid pagination token: nextToken"))
     }
 
@@ -153,9 +167,13 @@ pub(crate) mod paging {
     mod tests {
         #[test]
         fn round_trip_and_garbage() {
-            assert_eq!(super::decode(Some(&super::encode(100))).unwrap(), 100);
-            assert_eq!(super::decode(None).unwrap(), 0);
-            assert!(super::decode(Some("garbage!")).is_err());
+            use super::{decode, encode};
+            assert_eq!(decode("l", Some(&encode("l", &100))).unwrap(), Some(100));
+            assert_eq!(decode::<i64>("l", None).unwrap(), None);
+            assert!(decode::<i64>("l", Some("garbage!")).is_err());
+            assert!(decode::<i64>("other", Some(&encode("l", &100))).is_err());
+            assert!(decode::<i64>("l", Some(&encode("l", &"text"))).is_err());
+            assert!(decode::<i64>("l", Some(&"A".repeat(5000))).is_err());
         }
     }
 }

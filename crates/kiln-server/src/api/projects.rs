@@ -4,7 +4,7 @@
 use kiln_domain::project::{self, ProjectInput, ProjectRecord, PublicLinks};
 use kiln_domain::validate::{self, Violations};
 use kiln_domain::{ApiError, ErrorKind, enums, token};
-use kiln_store::{ProjectSort, StoreError};
+use kiln_store::{ProjectKey, ProjectSort, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -110,7 +110,7 @@ pub async fn delete(state: &AppState, caller: &Caller, input: Value) -> Result<V
         .badge_epoch
         .begin_project_change(&caller.account_id, name);
     let deleted = state
-        .store
+        .builds
         .delete_project(&caller.account_id, name)
         .await
         .map_err(store_failure)?;
@@ -186,15 +186,38 @@ pub async fn list(state: &AppState, caller: &Caller, input: Value) -> Result<Val
         _ => ProjectSort::Name,
     };
     let ascending = input.sort_order.as_deref() != Some("DESCENDING");
-    let offset = paging::decode(input.next_token.as_deref())?;
+    let listing = format!(
+        "projects:{sort:?}:{}",
+        if ascending { "ASC" } else { "DESC" }
+    );
+    // The sort value travels as its bits: a time read back exactly, whatever its digits.
+    let after = match paging::decode::<(u64, String)>(&listing, input.next_token.as_deref())? {
+        Some((bits, name)) if f64::from_bits(bits).is_finite() => Some(ProjectKey {
+            sort_value: f64::from_bits(bits),
+            name,
+        }),
+        Some(_) => {
+            return Err(ApiError::invalid_input(
+                "Invalid pagination token: nextToken",
+            ));
+        }
+        None => None,
+    };
     let page = state
         .store
-        .list_projects(&caller.account_id, sort, ascending, offset, PAGE_SIZE)
+        .list_projects(
+            &caller.account_id,
+            sort,
+            ascending,
+            after.as_ref(),
+            PAGE_SIZE,
+        )
         .await
         .map_err(store_failure)?;
     let mut out = json!({ "projects": page.items });
-    if let Some(next) = page.next_offset {
-        out["nextToken"] = Value::String(paging::encode(next));
+    if let Some(next) = page.next {
+        let key = (next.sort_value.to_bits(), next.name);
+        out["nextToken"] = Value::String(paging::encode(&listing, &key));
     }
     Ok(out)
 }

@@ -18,7 +18,7 @@ use crate::{StoreError, StoreResult};
 /// The latest status among a ref's builds of the current source, as in `latest_status_for_ref`.
 pub(super) const LATEST_STATUS_FOR_REF: &str = "SELECT status FROM builds
     WHERE account_id = ? AND project_name = ? AND ref_kind = ? AND ref_name = ? AND source_epoch = ?
-    ORDER BY start_time DESC, build_number DESC LIMIT 1";
+    AND project_generation = 0 ORDER BY start_time DESC, build_number DESC LIMIT 1";
 
 /// Most connections one thread keeps (one per open database; more only in tests).
 const MAX_CONNECTIONS_PER_THREAD: usize = 8;
