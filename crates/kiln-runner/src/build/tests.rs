@@ -3,7 +3,7 @@
 use super::*;
 use crate::artifacts::ArtifactStoreConfig;
 use crate::executor::Executor;
-use kiln_domain::build::{BuildPhase, BuildSettings};
+use kiln_domain::build::{BuildPhase, BuildSettings, ExportedVariable};
 use kiln_domain::project::{EnvironmentVariable, ProjectEnvironment, ProjectSource};
 use kiln_domain::refs;
 use std::process::Command as StdCommand;

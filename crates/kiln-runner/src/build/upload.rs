@@ -7,11 +7,19 @@ use kiln_buildspec::ArtifactsSpec;
 use kiln_domain::build::BuildArtifacts;
 use kiln_domain::project::ProjectArtifacts;
 
+use super::interrupt::{Interrupt, output_not_open};
 use super::log::BuildLog;
+use super::{PhaseResult, Run, client_error};
 use crate::artifacts::{
     self, ArtifactError, ArtifactSelection, ArtifactStore, ArtifactTarget, Packaging,
 };
-use crate::confined;
+use crate::confined::{self, Follow};
+use crate::shell::CommandOutcome;
+
+/// Longest expanded artifact name read back (S3 keys are at most 1024 bytes).
+const MAX_EXPANDED_NAME_BYTES: usize = 1024;
+/// Where the build's shell writes an expanded artifact name, inside the work directory.
+const EXPANDED_NAME_FILE: &str = "expanded-name";
 
 /// Why an artifact could not be uploaded: the message for a CLIENT_ERROR context.
 pub(super) type UploadError = String;
@@ -162,6 +170,114 @@ impl Uploader<'_> {
             artifact_identifier: project.artifact_identifier.clone(),
         })
     }
+}
+
+impl Run<'_> {
+    pub(super) async fn upload_artifacts(&mut self) -> Result<PhaseResult, Interrupt> {
+        let spec = self.artifacts_spec().await?;
+        let settings = &self.record.settings;
+        let uploader = Uploader {
+            store: &self.artifact_store,
+            log: &self.log,
+            work_dir: &self.work_dir,
+            build_uuid: &self.record.uuid,
+            project_name: &self.record.project_name,
+        };
+        let uploading = uploader.upload_all(
+            &settings.artifacts,
+            &settings.secondary_artifacts,
+            spec.as_ref(),
+        );
+        let uploaded = tokio::select! {
+            uploaded = uploading => uploaded,
+            () = self.cancel.cancelled() => return Err(self.interruption()),
+        };
+        match uploaded {
+            Ok(uploaded) => {
+                self.record.artifacts = uploaded.primary;
+                self.record.secondary_artifacts = uploaded.secondary;
+                Ok(Ok(()))
+            }
+            Err(message) => {
+                self.log.line(&message);
+                Ok(Err(client_error(message)))
+            }
+        }
+    }
+
+    /// The buildspec's `artifacts`, with the names that replace the project's artifact names
+    /// expanded by the build's shell, as CodeBuild does (`name: app-$CODEBUILD_BUILD_NUMBER`).
+    async fn artifacts_spec(&mut self) -> Result<Option<ArtifactsSpec>, Interrupt> {
+        let Some(mut spec) = self.buildspec.as_ref().and_then(|b| b.artifacts.clone()) else {
+            return Ok(None);
+        };
+        let settings = &self.record.settings;
+        let primary_overridden = settings.artifacts.override_artifact_name == Some(true);
+        let overridden: Vec<String> = settings
+            .secondary_artifacts
+            .iter()
+            .filter(|a| a.override_artifact_name == Some(true))
+            .filter_map(|a| a.artifact_identifier.clone())
+            .collect();
+        if primary_overridden && let Some(name) = spec.name.take() {
+            spec.name = Some(self.expand_in_shell(name).await?);
+        }
+        for (id, secondary) in &mut spec.secondary {
+            if overridden.contains(id)
+                && let Some(name) = secondary.name.take()
+            {
+                secondary.name = Some(self.expand_in_shell(name).await?);
+            }
+        }
+        Ok(Some(spec))
+    }
+
+    /// `text` as the shell expands it inside double quotes; `text` itself if that fails.
+    async fn expand_in_shell(&mut self, text: String) -> Result<String, Interrupt> {
+        if !text.contains(['$', '`']) {
+            return Ok(text);
+        }
+        let Some(shell) = self.shell.as_mut() else {
+            return Ok(text);
+        };
+        let out = self.work_dir.join(EXPANDED_NAME_FILE);
+        let command = format!(
+            "printf '%s' \"{text}\" > {}",
+            shell_quote(&out.to_string_lossy())
+        );
+        let output = self.log.output().ok_or_else(output_not_open)?;
+        let outcome = shell.run(&command, output, &self.cancel).await;
+        match outcome {
+            Ok(CommandOutcome::Exited(0)) => {}
+            Ok(CommandOutcome::Cancelled) => return Err(self.interruption()),
+            _ => {
+                self.log.line(&format!(
+                    "Warning: cannot expand artifact name {text}; using it as written"
+                ));
+                return Ok(text);
+            }
+        }
+        // The build could have put a link (or a FIFO) there: read it beneath the work
+        // directory, never following a link, and never more than a name.
+        let work_dir = self.work_dir.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            let dir = confined::open_ambient_dir(&work_dir)?;
+            let limit = MAX_EXPANDED_NAME_BYTES as u64 + 1;
+            confined::read_regular(&dir, EXPANDED_NAME_FILE, Follow::Never, limit)
+        })
+        .await;
+        match read {
+            Ok(Ok(Some(bytes))) if bytes.len() <= MAX_EXPANDED_NAME_BYTES => {
+                Ok(String::from_utf8_lossy(&bytes).trim().to_owned())
+            }
+            _ => Ok(text),
+        }
+    }
+}
+
+/// `text` as one single-quoted shell word.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 /// Whether artifacts of this kind are uploaded at all; Kiln uploads only to S3.
