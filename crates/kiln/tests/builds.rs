@@ -17,16 +17,14 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::builds::{
-    build_log, context, create_project, curl_signed, get_build, id_of, phase, phase_types, uuid_of,
-    wait_build_complete, wait_builds_where,
+    build_log, context, create_project, curl_signed, get_build, id_of, phase, phase_types,
+    start_builds, uuid_of, wait_build_complete, wait_builds_where,
 };
 use common::docker::{
     BUILD_IMAGE, containers_of, engine_available, ensure_image, server_config, wait_no_container,
 };
 use common::git::{GitHttpOptions, GitHttpServer, GitRepo, SelfSignedCert};
-use common::{
-    ACCOUNT_A, KilnServer, KilnServerBuilder, aws, aws_batch, boto3, command, wait_until,
-};
+use common::{ACCOUNT_A, KilnServer, KilnServerBuilder, aws, boto3, wait_until};
 use serde_json::{Value, json};
 
 const ROLE: &str = "arn:aws:iam::111122223333:role/service-role/kiln-build";
@@ -121,25 +119,6 @@ fn start_build(server: &KilnServer, name: &str, args: &[&str]) -> Value {
     let mut all = vec!["codebuild", "start-build", "--project-name", name];
     all.extend_from_slice(args);
     aws(server, &ACCOUNT_A, &all).ok()["build"].clone()
-}
-
-/// `aws codebuild start-build --cli-input-json INPUT` for each input, in one CLI process.
-fn start_builds(server: &KilnServer, inputs: &[Value]) -> Vec<Value> {
-    let commands: Vec<Vec<String>> = inputs
-        .iter()
-        .map(|input| {
-            command(&[
-                "codebuild",
-                "start-build",
-                "--cli-input-json",
-                &input.to_string(),
-            ])
-        })
-        .collect();
-    aws_batch(server, &ACCOUNT_A, &commands)
-        .iter()
-        .map(|out| out.ok()["build"].clone())
-        .collect()
 }
 
 /// Waits for the builds to complete and returns them as boto3 reads them.

@@ -14,10 +14,10 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::builds::{context, create_project, id_of};
+use common::KilnServer;
+use common::builds::{context, create_project, id_of, start_builds};
 use common::docker::{BUILD_IMAGE, engine_available, ensure_image, server_config};
 use common::git::GitRepo;
-use common::{ACCOUNT_A, KilnServer, aws_batch, command};
 use serde_json::{Value, json};
 
 const ROLE: &str = "arn:aws:iam::111122223333:role/service-role/kiln-build";
@@ -113,26 +113,20 @@ fn start_races(server: &KilnServer, targets: &[PathBuf]) -> Vec<String> {
             "serviceRole": ROLE
         }),
     );
-    let commands: Vec<Vec<String>> = (0..RACES)
+    let inputs: Vec<Value> = (0..RACES)
         .map(|i| {
             let target = targets[i % targets.len()].display().to_string();
-            let input = json!({
+            json!({
                 "projectName": "race",
                 "environmentVariablesOverride": [
                     {"name": "TARGET", "value": target, "type": "PLAINTEXT"}
                 ]
-            });
-            command(&[
-                "codebuild",
-                "start-build",
-                "--cli-input-json",
-                &input.to_string(),
-            ])
+            })
         })
         .collect();
-    aws_batch(server, &ACCOUNT_A, &commands)
+    start_builds(server, &inputs)
         .iter()
-        .map(|out| id_of(&out.ok()["build"]).to_owned())
+        .map(|build| id_of(build).to_owned())
         .collect()
 }
 

@@ -98,20 +98,7 @@ fn assert_refused(result: Result<Value, AwsError>, words: &[&str]) {
 fn another_accounts_running_build_and_the_data_dir_are_never_sources() {
     let server = KilnServer::start();
     let repo = repo_at(&server.root().join("repo"));
-    create(
-        &server,
-        &ACCOUNT_A,
-        &project("holder", &repo.location(), SLOW),
-    )
-    .unwrap();
-    let running = start(&server, &ACCOUNT_A, "holder", &[]).unwrap();
-    wait_builds_of(
-        &server,
-        &ACCOUNT_A,
-        &[id_of(&running)],
-        r#"b["currentPhase"] == "BUILD""#,
-        DEADLINE,
-    );
+    let running = start_holder(&server, &repo);
     let data = server.data_dir().canonicalize().unwrap();
     let their_src = data.join("work").join(uuid_of(&running)).join("src");
     assert!(their_src.join("README").exists(), "A's checkout is there");
@@ -298,20 +285,7 @@ fn the_runner_checks_the_path_again_at_download_source() {
         .args(["--max-concurrent-builds", "1"])
         .start();
     let repo = repo_at(&server.root().join("repo"));
-    create(
-        &server,
-        &ACCOUNT_A,
-        &project("holder", &repo.location(), SLOW),
-    )
-    .unwrap();
-    let holder = start(&server, &ACCOUNT_A, "holder", &[]).unwrap();
-    wait_builds_of(
-        &server,
-        &ACCOUNT_A,
-        &[id_of(&holder)],
-        r#"b["currentPhase"] == "BUILD""#,
-        DEADLINE,
-    );
+    let holder = start_holder(&server, &repo);
     // Not there yet: judged by the directory it will be in, which is allowed.
     let late = server.root().join("late");
     create(
@@ -333,4 +307,24 @@ fn the_runner_checks_the_path_again_at_download_source() {
     let (code, message) = context(&built, "DOWNLOAD_SOURCE");
     assert_eq!(code, "CLIENT_ERROR");
     assert!(message.contains("data directory"), "{message}");
+}
+
+/// Starts account A's project `holder` from `repo`, a build that sleeps, and waits until it
+/// runs its BUILD phase.
+fn start_holder(server: &KilnServer, repo: &GitRepo) -> Value {
+    create(
+        server,
+        &ACCOUNT_A,
+        &project("holder", &repo.location(), SLOW),
+    )
+    .unwrap();
+    let holder = start(server, &ACCOUNT_A, "holder", &[]).unwrap();
+    wait_builds_of(
+        server,
+        &ACCOUNT_A,
+        &[id_of(&holder)],
+        r#"b["currentPhase"] == "BUILD""#,
+        DEADLINE,
+    );
+    holder
 }

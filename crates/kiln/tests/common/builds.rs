@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{ACCOUNT_A, Account, KilnServer, aws, boto3};
+use super::{ACCOUNT_A, Account, KilnServer, aws, aws_batch, boto3, command};
 
 /// `aws codebuild create-project --cli-input-json INPUT`; returns the `project`.
 pub fn create_project(server: &KilnServer, input: &Value) -> Value {
@@ -163,4 +163,23 @@ pub fn build_ids(server: &KilnServer, project: &str) -> Vec<String> {
         ],
     );
     serde_json::from_value(out.ok()["ids"].clone()).unwrap()
+}
+
+/// `aws codebuild start-build --cli-input-json INPUT` for each input, in one CLI process.
+pub fn start_builds(server: &KilnServer, inputs: &[Value]) -> Vec<Value> {
+    let commands: Vec<Vec<String>> = inputs
+        .iter()
+        .map(|input| {
+            command(&[
+                "codebuild",
+                "start-build",
+                "--cli-input-json",
+                &input.to_string(),
+            ])
+        })
+        .collect();
+    aws_batch(server, &ACCOUNT_A, &commands)
+        .iter()
+        .map(|out| out.ok()["build"].clone())
+        .collect()
 }
