@@ -27,7 +27,7 @@ use kiln_server::builds::{BuildManager, BuildSettings};
 use kiln_server::console::{ConsoleConfig, FormKey, SIGN_IN_BACKOFF};
 use kiln_server::protocol::{AwsJson11, TARGET_PREFIX, WireProtocol};
 use kiln_server::state::AppState;
-use kiln_store::SqliteStore;
+use kiln_store_sqlite::SqliteStore;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 

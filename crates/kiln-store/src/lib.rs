@@ -1,6 +1,6 @@
-//! Storage behind one trait. The embedded default is SQLite; each backend keeps its own
-//! migrations (`migrations/<backend>/`) so a PostgreSQL implementation can follow without
-//! changing callers.
+//! Storage behind one trait. Each backend is a crate of its own with its own migrations
+//! (`kiln-store-sqlite`, the embedded default, and `kiln-store-postgres`); callers see only this
+//! trait and its backend-neutral errors.
 
 use async_trait::async_trait;
 use kiln_domain::build::{BuildRecord, BuildStatus};
@@ -8,9 +8,12 @@ use kiln_domain::project::ProjectRecord;
 use kiln_domain::refs::GitRef;
 use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord, WebhookRecord};
 
-mod sqlite;
+mod events;
 
-pub use sqlite::SqliteStore;
+pub use events::{EventFeed, EventSubscription, StoreEvent};
+
+/// A backend's own error, kept for its message and source chain.
+pub type BackendError = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -21,13 +24,13 @@ pub enum StoreError {
     #[error("corrupt record: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]
-    Database(sqlx::Error),
-    /// The database cannot be written or read right now (its disk is full, or an IO error),
-    /// which another try may not meet: the API answers 503, not 500.
+    Database(BackendError),
+    /// The database cannot be written or read right now (its disk is full, an IO error, no
+    /// connection), which another try may not meet: the API answers 503, not 500.
     #[error("storage unavailable: {0}")]
-    Unavailable(sqlx::Error),
+    Unavailable(BackendError),
     #[error("migration error: {0}")]
-    Migration(#[from] sqlx::migrate::MigrateError),
+    Migration(BackendError),
     /// A read on the calling thread failed (or the database was busy); the async read works.
     #[error("direct read: {0}")]
     Direct(String),
@@ -36,10 +39,16 @@ pub enum StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         if is_unavailable(&err) {
-            Self::Unavailable(err)
+            Self::Unavailable(Box::new(err))
         } else {
-            Self::Database(err)
+            Self::Database(Box::new(err))
         }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(err: sqlx::migrate::MigrateError) -> Self {
+        Self::Migration(Box::new(err))
     }
 }
 
@@ -51,19 +60,33 @@ impl StoreError {
 }
 
 /// SQLite's primary result codes (the low byte of an extended code) for a full disk and an IO
-/// error (<https://www.sqlite.org/rescode.html>).
+/// error (<https://www.sqlite.org/rescode.html>). SQLite reports codes as decimal numbers of at
+/// most four digits; PostgreSQL as five-character SQLSTATEs.
 const SQLITE_IOERR: i64 = 10;
 const SQLITE_FULL: i64 = 13;
 
-/// Errors of the storage rather than of the statement: SQLite's "database or disk is full" and
-/// IO errors, the file system's own errors, and no free connection within the pool's timeout.
+/// PostgreSQL SQLSTATE classes of the server's resources and state rather than the statement:
+/// 08 connection exception, 53 insufficient resources (disk full, out of memory), 57P admin
+/// shutdown / cannot connect now, 58 system error (IO).
+fn is_postgres_unavailable(sqlstate: &str) -> bool {
+    ["08", "53", "57P", "58"]
+        .iter()
+        .any(|class| sqlstate.starts_with(class))
+}
+
+/// Errors of the storage rather than of the statement: a full disk and IO errors, the file
+/// system's own errors, a lost connection, and no free connection within the pool's timeout.
 fn is_unavailable(err: &sqlx::Error) -> bool {
     match err {
-        sqlx::Error::Database(db) => db
-            .code()
-            .and_then(|code| code.parse::<i64>().ok())
-            .is_some_and(|code| matches!(code & 0xff, SQLITE_IOERR | SQLITE_FULL)),
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            if code.len() == 5 {
+                is_postgres_unavailable(&code)
+            } else {
+                code.parse::<i64>()
+                    .is_ok_and(|code| matches!(code & 0xff, SQLITE_IOERR | SQLITE_FULL))
+            }
+        }),
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
         _ => false,
     }
 }
@@ -105,6 +128,10 @@ pub enum InsertedBuild {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Subscribes to the change feed: every event committed after this call, by any process
+    /// sharing the store (see [`StoreEvent`]).
+    fn subscribe(&self) -> EventSubscription;
+
     async fn create_project(&self, project: &ProjectRecord) -> StoreResult<()>;
     async fn get_project(&self, account_id: &str, name: &str)
     -> StoreResult<Option<ProjectRecord>>;

@@ -22,7 +22,7 @@ use kiln_server::builds::{BuildManager, BuildSettings};
 use kiln_server::console::{ConsoleConfig, FormKey};
 use kiln_server::state::AppState;
 use kiln_sigv4::SecretKey;
-use kiln_store::SqliteStore;
+use kiln_store_sqlite::SqliteStore;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{ServeArgs, Settings};

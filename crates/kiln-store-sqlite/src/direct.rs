@@ -13,7 +13,7 @@ use kiln_domain::build::BuildStatus;
 use kiln_domain::refs::GitRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use crate::{StoreError, StoreResult};
+use kiln_store::{StoreError, StoreResult};
 
 /// The latest status among a ref's builds of the current source, as in `latest_status_for_ref`.
 pub(super) const LATEST_STATUS_FOR_REF: &str = "SELECT status FROM builds
@@ -81,20 +81,20 @@ impl DirectReads {
                 let conn = Connection::open_with_flags(
                     &self.path,
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                conn.busy_timeout(std::time::Duration::ZERO)?;
+                )
+                .map_err(direct_error)?;
+                conn.busy_timeout(std::time::Duration::ZERO)
+                    .map_err(direct_error)?;
                 connections.insert(self.id, conn);
             }
             match connections.get(&self.id) {
-                Some(conn) => Ok(read(conn)?),
+                Some(conn) => read(conn).map_err(direct_error),
                 None => Err(StoreError::Direct("no connection".into())),
             }
         })
     }
 }
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError::Direct(e.to_string())
-    }
+fn direct_error(e: rusqlite::Error) -> StoreError {
+    StoreError::Direct(e.to_string())
 }

@@ -3,7 +3,7 @@
 
 use sqlx::{Row, SqlitePool};
 
-use crate::{SignInAttempt, SignInBackoff, StoreResult};
+use kiln_store::{SignInAttempt, SignInBackoff, StoreResult};
 
 pub(super) async fn begin_attempt(
     pool: &SqlitePool,
@@ -93,8 +93,8 @@ pub(super) async fn server_secret(
 
 #[cfg(test)]
 mod tests {
-    use super::super::SqliteStore;
-    use crate::{SignInAttempt, SignInBackoff, Store};
+    use crate::SqliteStore;
+    use kiln_store::{SignInAttempt, SignInBackoff, Store};
 
     const BACKOFF: SignInBackoff = SignInBackoff {
         free_attempts: 3,

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use kiln_domain::build::{BuildRecord, BuildStatus, PhaseType};
 use kiln_domain::start::StartBuildInput;
 
-use super::tests::record;
-use super::{SqliteStore, list_builds_sql, list_projects_sql};
-use crate::{InsertedBuild, ProjectSort, Store};
+use crate::tests::record;
+use crate::{SqliteStore, list_builds_sql, list_projects_sql};
+use kiln_store::{InsertedBuild, ProjectSort, Store};
 
 const ACCOUNT: &str = "111111111111";
 

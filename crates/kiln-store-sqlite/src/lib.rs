@@ -12,9 +12,10 @@ use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord, WebhookRecord};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use crate::{
-    BodyClaim, Claim, ConsoleSession, InsertedBuild, Page, ProjectKey, ProjectSort, SignInAttempt,
-    SignInBackoff, SourceCredential, Store, StoreError, StoreResult,
+use kiln_store::{
+    BodyClaim, Claim, ConsoleSession, EventFeed, EventSubscription, InsertedBuild, Page,
+    ProjectKey, ProjectSort, SignInAttempt, SignInBackoff, SourceCredential, Store, StoreError,
+    StoreEvent, StoreResult,
 };
 
 mod deliveries;
@@ -29,6 +30,8 @@ use direct::{DirectReads, LATEST_STATUS_FOR_REF};
 pub struct SqliteStore {
     pool: SqlitePool,
     direct: std::sync::Arc<DirectReads>,
+    /// One process uses the file, so the change feed is in process: announced after commit.
+    events: EventFeed,
 }
 
 impl SqliteStore {
@@ -45,11 +48,21 @@ impl SqliteStore {
             .max_connections(8)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(SqliteStore {
             pool,
             direct: std::sync::Arc::new(DirectReads::new(path)),
+            events: EventFeed::default(),
         })
+    }
+}
+
+impl SqliteStore {
+    fn project_changed(&self, account_id: &str, project_name: &str) {
+        self.events.publish(StoreEvent::ProjectChanged {
+            account_id: account_id.to_owned(),
+            project_name: project_name.to_owned(),
+        });
     }
 }
 
@@ -229,6 +242,10 @@ fn settings_json(project: &ProjectRecord) -> StoreResult<String> {
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn subscribe(&self) -> EventSubscription {
+        self.events.subscribe()
+    }
+
     async fn create_project(&self, project: &ProjectRecord) -> StoreResult<()> {
         let result = sqlx::query(
             "INSERT INTO projects (account_id, name, settings, badge_enabled, badge_token, created, last_modified, source_epoch)
@@ -245,7 +262,10 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                self.project_changed(&project.account_id, &project.name);
+                Ok(())
+            }
             Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists),
             Err(e) => Err(e.into()),
         }
@@ -280,6 +300,7 @@ impl Store for SqliteStore {
         if result.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        self.project_changed(&project.account_id, &project.name);
         Ok(())
     }
 
@@ -329,6 +350,8 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.project_changed(account_id, name);
+        self.events.publish(StoreEvent::QueueChanged);
         Ok(true)
     }
 
@@ -446,6 +469,8 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.project_changed(&build.account_id, &build.project_name);
+        self.events.publish(StoreEvent::QueueChanged);
         Ok(InsertedBuild::Inserted)
     }
 
@@ -459,16 +484,29 @@ impl Store for SqliteStore {
     }
 
     async fn save_build(&self, build: &BuildRecord) -> StoreResult<()> {
-        write_build_state(&self.pool, build).await
+        write_build_state(&self.pool, build).await?;
+        self.project_changed(&build.account_id, &build.project_name);
+        if build.is_complete() {
+            self.events.publish(StoreEvent::QueueChanged);
+        }
+        Ok(())
     }
 
     async fn delete_build(&self, account_id: &str, uuid: &str) -> StoreResult<bool> {
-        let result = sqlx::query("DELETE FROM builds WHERE account_id = ? AND uuid = ?")
-            .bind(account_id)
-            .bind(uuid)
-            .execute(&self.pool)
-            .await?;
-        Ok(result.rows_affected() > 0)
+        let project: Option<String> = sqlx::query_scalar(
+            "DELETE FROM builds WHERE account_id = ? AND uuid = ? RETURNING project_name",
+        )
+        .bind(account_id)
+        .bind(uuid)
+        .fetch_optional(&self.pool)
+        .await?;
+        match project {
+            Some(project_name) => {
+                self.project_changed(account_id, &project_name);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     async fn list_builds(
@@ -795,10 +833,10 @@ impl Store for SqliteStore {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+mod tests {
     use super::*;
 
-    pub(super) fn record(account: &str, name: &str, created: f64) -> ProjectRecord {
+    pub(crate) fn record(account: &str, name: &str, created: f64) -> ProjectRecord {
         ProjectRecord {
             account_id: account.into(),
             name: name.into(),
@@ -967,7 +1005,7 @@ pub(super) mod tests {
         }
     }
 
-    pub(super) fn delivery(name: &str, id: Option<&str>) -> DeliveryRecord {
+    pub(crate) fn delivery(name: &str, id: Option<&str>) -> DeliveryRecord {
         DeliveryRecord {
             account_id: "1".into(),
             project_name: name.into(),

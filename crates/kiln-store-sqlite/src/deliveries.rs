@@ -7,8 +7,8 @@
 use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
-use super::{is_foreign_key_violation, is_unique_violation};
-use crate::{BodyClaim, Claim, StoreError, StoreResult};
+use crate::{is_foreign_key_violation, is_unique_violation};
+use kiln_store::{BodyClaim, Claim, StoreError, StoreResult};
 
 /// Deliveries kept per project, for claims and for other deliveries each.
 pub(super) const DELIVERIES_KEPT: i64 = 500;
@@ -174,9 +174,10 @@ fn delivery_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<DeliveryRecor
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{delivery, record};
     use super::*;
-    use crate::{SqliteStore, Store};
+    use crate::SqliteStore;
+    use crate::tests::{delivery, record};
+    use kiln_store::Store;
 
     const DAY: f64 = 86_400.0;
 
