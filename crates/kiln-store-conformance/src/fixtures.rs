@@ -1,0 +1,71 @@
+//! Records the cases store: projects and queued builds as the API would make them.
+
+use std::sync::Arc;
+
+use kiln_domain::build::{BuildRecord, BuildStatus, PhaseType};
+use kiln_domain::project::{ProjectRecord, ProjectSettings};
+use kiln_domain::start::StartBuildInput;
+use kiln_store::Store;
+
+pub const ACCOUNT: &str = "111111111111";
+pub const OTHER_ACCOUNT: &str = "222222222222";
+
+/// A project that builds from a remote git repository.
+pub fn project(account: &str, name: &str, created: f64) -> ProjectRecord {
+    let settings = ProjectSettings {
+        source: serde_json::from_value(serde_json::json!(
+            {"type": "GITHUB", "location": "https://git.example.com/a.git"}
+        ))
+        .unwrap(),
+        ..ProjectSettings::default()
+    };
+    ProjectRecord {
+        account_id: account.into(),
+        name: name.into(),
+        settings,
+        badge_enabled: true,
+        badge_token: format!("token-{account}-{name}-{created}"),
+        created,
+        last_modified: created,
+        source_epoch: 0,
+    }
+}
+
+/// A build of `project` as StartBuild queues it (numbered by the store on insert).
+pub fn queued_build(account: &str, project: &str, n: u64, token: Option<&str>) -> BuildRecord {
+    BuildRecord {
+        account_id: account.into(),
+        project_name: project.into(),
+        uuid: format!("5b2a7c0e-0000-4000-8000-{n:012}"),
+        build_number: 0,
+        status: BuildStatus::InProgress,
+        current_phase: PhaseType::Queued,
+        phases: Vec::new(),
+        start_time: 100.0 + n as f64,
+        end_time: None,
+        initiator: "test".into(),
+        settings: StartBuildInput::default()
+            .resolve(&self::project(account, project, 1.0))
+            .unwrap(),
+        resolved_source_version: None,
+        git_ref: None,
+        source_epoch: 0,
+        artifacts: None,
+        secondary_artifacts: Vec::new(),
+        exported_environment_variables: Vec::new(),
+        idempotency_token: token.map(Into::into),
+        trigger_variables: Vec::new(),
+    }
+}
+
+/// Inserts build `n` of `project` in [`ACCOUNT`] and returns its id (`project:uuid`).
+pub async fn insert(store: &Arc<dyn Store>, project: &str, n: u64) -> String {
+    let mut build = queued_build(ACCOUNT, project, n, None);
+    store.insert_build(&mut build, 0.0).await.unwrap();
+    build.id()
+}
+
+/// The uuid part of a build id.
+pub fn uuid_of(id: &str) -> &str {
+    id.split_once(':').map_or(id, |(_, uuid)| uuid)
+}

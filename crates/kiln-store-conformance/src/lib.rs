@@ -1,0 +1,34 @@
+//! The `Store` contract, as one suite every backend runs unchanged.
+//!
+//! A backend's test target calls [`suite!`] with an async expression that opens a fresh, empty
+//! store and returns it with whatever keeps it alive (a temporary directory, a database that is
+//! dropped afterwards). Each case below becomes one `#[tokio::test]` of that target. Cases use
+//! only the trait, and assert what a caller of the trait relies on.
+#![allow(clippy::unwrap_used)] // Test code: a failed step fails the test.
+
+pub mod builds;
+pub mod fixtures;
+
+/// Expands into one test per case of the contract, each on a fresh store from `$open`.
+///
+/// `$open` is an async expression of type `(G, std::sync::Arc<dyn kiln_store::Store>)`, where
+/// `G` is kept alive for the test's length.
+#[macro_export]
+macro_rules! suite {
+    ($open:expr) => {
+        $crate::suite!(@cases $open;
+            builds::racing_start_builds_with_one_token_store_one_build,
+            builds::pages_neither_repeat_nor_skip_while_builds_start_and_go,
+            builds::deleting_a_project_stops_its_queue_and_frees_its_name,
+        );
+    };
+    (@cases $open:expr; $($module:ident :: $case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let (_keep, store) = $open.await;
+                $crate::$module::$case(store).await;
+            }
+        )*
+    };
+}
