@@ -1,8 +1,5 @@
 //! SQLite's query plans: every listing is an index range scan.
 
-use kiln_domain::build::{BuildRecord, BuildStatus, PhaseType};
-use kiln_domain::start::StartBuildInput;
-
 use crate::tests::record;
 use crate::{SqliteStore, list_builds_sql, list_projects_sql};
 use kiln_store::{ProjectSort, Store};
