@@ -8,9 +8,8 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -24,6 +23,7 @@ use common::docker::{
     BUILD_IMAGE, containers_of, engine_available, ensure_image, server_config, wait_no_container,
 };
 use common::git::{GitHttpOptions, GitHttpServer, GitRepo, SelfSignedCert};
+use common::moto::Moto;
 use common::{ACCOUNT_A, KilnServer, KilnServerBuilder, aws, boto3, wait_until};
 use serde_json::{Value, json};
 
@@ -1170,60 +1170,9 @@ fn zip_artifacts_land_in_the_local_store(executor: Executor) {
     );
 }
 
-/// moto's S3-compatible server on a free port of 127.0.0.1; killed when dropped.
-struct Moto {
-    child: Child,
-    port: u16,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("python3")
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting moto's server");
-        let moto = Moto { child, port };
-        wait_until(Duration::from_secs(30), "moto to listen", || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        moto
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn zip_artifacts_reach_an_s3_compatible_endpoint(executor: Executor) {
     let moto = Moto::start();
-    let server = executor.builder()
-        .config(format!(
-            "[artifacts]\ns3_endpoint = \"{}\"\nregion = \"us-east-1\"\naccess_key_id = \"testing\"\nsecret_access_key = \"testing-secret-key\"\n",
-            moto.endpoint()
-        ))
-        .start();
+    let server = executor.builder().config(moto.artifacts_config()).start();
     let s3 = format!(
         r#"
 s3 = boto3.client("s3", endpoint_url={endpoint:?}, region_name="us-east-1",

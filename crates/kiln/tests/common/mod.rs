@@ -145,7 +145,16 @@ impl KilnServerBuilder {
     }
 
     /// Starts the server, or reports how it failed: the exit status and its stderr.
-    pub fn try_start(self) -> Result<KilnServer, String> {
+    pub fn try_start(mut self) -> Result<KilnServer, String> {
+        // With KILN_TEST_BACKEND=postgres every suite runs on a database of its own; the
+        // server is the only replica, so its local artifact store is allowed.
+        if postgres::suites_use_postgres() && !self.args.iter().any(|a| a == "--database-url") {
+            self.args.extend([
+                "--database-url".to_string(),
+                postgres::fresh_database_url(),
+                "--allow-local-artifacts".to_string(),
+            ]);
+        }
         let root = tempfile::Builder::new()
             .prefix("kiln-test-")
             .tempdir()
@@ -891,4 +900,6 @@ pub mod console_http;
 pub mod docker;
 pub mod forges;
 pub mod git;
+pub mod moto;
+pub mod postgres;
 pub mod raw_http;

@@ -1,0 +1,50 @@
+//! The test PostgreSQL cluster that `scripts/test.sh` starts: a fresh database per server.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The admin URL of the test cluster; tests that need PostgreSQL fail without it.
+pub fn admin_url() -> String {
+    std::env::var("KILN_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!(
+            "KILN_TEST_POSTGRES_URL is not set: run the tests with `bash scripts/test.sh`, which \
+             starts a throwaway PostgreSQL cluster (or `source scripts/postgres-cluster.sh start`)"
+        )
+    })
+}
+
+/// Whether the integration suites run against PostgreSQL (`KILN_TEST_BACKEND=postgres`)
+/// rather than the embedded SQLite default.
+pub fn suites_use_postgres() -> bool {
+    match std::env::var("KILN_TEST_BACKEND").as_deref() {
+        Ok("postgres") => true,
+        Ok("sqlite") | Err(_) => false,
+        Ok(other) => panic!("KILN_TEST_BACKEND must be sqlite or postgres, not {other}"),
+    }
+}
+
+/// Creates an empty database on the test cluster and returns its URL.
+pub fn fresh_database_url() -> String {
+    let admin = admin_url();
+    // Each test runs in a process of its own (nextest), and the cluster lives for one run.
+    static CREATED: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "kiln_test_{}_{}",
+        std::process::id(),
+        CREATED.fetch_add(1, Ordering::Relaxed)
+    );
+    let output = Command::new("psql")
+        .args([&admin, "-v", "ON_ERROR_STOP=1", "-qc"])
+        .arg(format!("CREATE DATABASE {name}"))
+        .output()
+        .expect("running psql");
+    assert!(
+        output.status.success(),
+        "creating database {name}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    match admin.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{name}"),
+        None => panic!("KILN_TEST_POSTGRES_URL has no database part: {admin}"),
+    }
+}
