@@ -7,8 +7,8 @@ use axum::http::{HeaderMap, Method, Uri};
 use kiln_domain::{ApiError, ErrorKind};
 use kiln_sigv4::{AccessKey, KeyLookup, SecretKey, SigV4Error, Verifier, VerifyRequest};
 
-use crate::api::Caller;
 use crate::state::AppState;
+use kiln_domain::caller::Caller;
 
 /// One access key pair and the account it acts for.
 #[derive(Debug, Clone)]

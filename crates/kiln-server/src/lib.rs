@@ -4,7 +4,6 @@
 pub mod api;
 pub mod auth;
 pub mod badges;
-pub mod builds;
 pub mod console;
 pub mod logs;
 pub mod protocol;

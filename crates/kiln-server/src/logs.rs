@@ -10,9 +10,9 @@ use axum::response::{IntoResponse, Response};
 use kiln_domain::ApiError;
 use tokio::io::AsyncSeekExt;
 
-use crate::api::Caller;
 use crate::protocol::{AwsJson11, WireProtocol};
 use crate::state::AppState;
+use kiln_domain::caller::Caller;
 
 /// Parses `offset=N` out of the query string.
 fn offset_of(raw: Option<&str>) -> Result<u64, String> {
