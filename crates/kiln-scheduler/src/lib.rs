@@ -195,3 +195,7 @@ impl BuildManager {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed step fails the test.
+mod tests;

@@ -442,8 +442,9 @@ impl Store for SqliteStore {
         let (ref_kind, ref_name) = ref_columns(build);
         sqlx::query(
             "INSERT INTO builds (uuid, account_id, project_name, build_number, status, complete,
-                ref_kind, ref_name, source_epoch, start_time, idempotency_token, record, seq)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ref_kind, ref_name, source_epoch, start_time, idempotency_token, record, seq,
+                queued_timeout_minutes)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&build.uuid)
         .bind(&build.account_id)
@@ -458,6 +459,7 @@ impl Store for SqliteStore {
         .bind(&build.idempotency_token)
         .bind(build_json(build)?)
         .bind(seq)
+        .bind(build.settings.queued_timeout_in_minutes)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
