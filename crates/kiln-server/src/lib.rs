@@ -77,7 +77,7 @@ async fn handle_api(
                 format!("Request body exceeds the limit of {MAX_API_BODY} bytes"),
             )
         })?;
-    let caller = auth::authenticate(state, method, uri, headers, &body)?;
+    let caller = auth::authenticate(&state.keys, method, uri, headers, &body)?;
     let call = protocol.decode(headers, &body)?;
     tracing::debug!(operation = %call.operation, account = %caller.account_id, "API call");
     api::dispatch(state, &caller, &call.operation, call.input).await

@@ -102,7 +102,7 @@ pub async fn log_handler(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let caller = match crate::auth::authenticate(&state, &method, &uri, &headers, b"") {
+    let caller = match crate::auth::authenticate(&state.keys, &method, &uri, &headers, b"") {
         Ok(c) => c,
         Err(err) => return auth_failure(err),
     };
