@@ -1,6 +1,9 @@
 //! Kiln's domain: projects, builds and their rules. Pure: no IO, no clocks, no async.
 
+pub mod badge_epoch;
 pub mod build;
+pub mod caller;
+pub mod clock;
 pub mod enums;
 pub mod error;
 pub mod project;

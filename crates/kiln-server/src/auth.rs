@@ -4,11 +4,9 @@
 use std::collections::HashMap;
 
 use axum::http::{HeaderMap, Method, Uri};
+use kiln_domain::caller::Caller;
 use kiln_domain::{ApiError, ErrorKind};
 use kiln_sigv4::{AccessKey, KeyLookup, SecretKey, SigV4Error, Verifier, VerifyRequest};
-
-use crate::api::Caller;
-use crate::state::AppState;
 
 /// One access key pair and the account it acts for.
 #[derive(Debug, Clone)]
@@ -60,9 +58,9 @@ fn sigv4_error(err: SigV4Error) -> ApiError {
     ApiError::new(kind, err.to_string())
 }
 
-/// Verifies the request's signature and names the caller.
+/// Verifies the request's signature against `keys` and names the caller.
 pub fn authenticate(
-    state: &AppState,
+    keys: &KeyRing,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
@@ -74,10 +72,9 @@ pub fn authenticate(
         headers,
         body,
     };
-    let verified = state
-        .keys
+    let verified = keys
         .verifier
-        .verify(&request, &state.keys, time::OffsetDateTime::now_utc())
+        .verify(&request, keys, time::OffsetDateTime::now_utc())
         .map_err(sigv4_error)?;
     Ok(Caller {
         account_id: verified.principal,

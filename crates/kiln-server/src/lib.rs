@@ -4,7 +4,6 @@
 pub mod api;
 pub mod auth;
 pub mod badges;
-pub mod builds;
 pub mod console;
 pub mod logs;
 pub mod protocol;
@@ -78,7 +77,7 @@ async fn handle_api(
                 format!("Request body exceeds the limit of {MAX_API_BODY} bytes"),
             )
         })?;
-    let caller = auth::authenticate(state, method, uri, headers, &body)?;
+    let caller = auth::authenticate(&state.keys, method, uri, headers, &body)?;
     let call = protocol.decode(headers, &body)?;
     tracing::debug!(operation = %call.operation, account = %caller.account_id, "API call");
     api::dispatch(state, &caller, &call.operation, call.input).await

@@ -10,9 +10,9 @@ use axum::response::{IntoResponse, Response};
 use kiln_domain::ApiError;
 use tokio::io::AsyncSeekExt;
 
-use crate::api::Caller;
 use crate::protocol::{AwsJson11, WireProtocol};
 use crate::state::AppState;
+use kiln_domain::caller::Caller;
 
 /// Parses `offset=N` out of the query string.
 fn offset_of(raw: Option<&str>) -> Result<u64, String> {
@@ -102,7 +102,7 @@ pub async fn log_handler(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let caller = match crate::auth::authenticate(&state, &method, &uri, &headers, b"") {
+    let caller = match crate::auth::authenticate(&state.keys, &method, &uri, &headers, b"") {
         Ok(c) => c,
         Err(err) => return auth_failure(err),
     };

@@ -5,8 +5,10 @@ use std::sync::Arc;
 use kiln_store::Store;
 
 use crate::auth::KeyRing;
-use crate::badges::{BadgeCache, BadgeEpoch};
-use crate::builds::BuildManager;
+use kiln_domain::badge_epoch::BadgeEpoch;
+use kiln_scheduler::BuildManager;
+
+use crate::badges::BadgeCache;
 use crate::console::ConsoleConfig;
 
 pub struct AppState {
@@ -23,6 +25,6 @@ pub struct AppState {
 
 impl AppState {
     pub fn now_epoch(&self) -> f64 {
-        crate::builds::now_epoch()
+        kiln_domain::clock::now_epoch()
     }
 }

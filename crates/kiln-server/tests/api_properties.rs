@@ -15,15 +15,16 @@ use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue};
 use kiln_domain::ApiError;
+use kiln_domain::badge_epoch::BadgeEpoch;
 use kiln_hostile_input::{JSON_ALPHABET, config, edits, json_pointers, mutated, timed_as};
 use kiln_runner::artifacts::{ArtifactStore, ArtifactStoreConfig};
 use kiln_runner::disk::DiskReserve;
 use kiln_runner::executor::Executor;
 use kiln_runner::local_source::LocalSourcePolicies;
+use kiln_scheduler::{BuildManager, BuildSettings};
 use kiln_server::api::{Caller, dispatch};
 use kiln_server::auth::KeyRing;
-use kiln_server::badges::{BadgeCache, BadgeEpoch};
-use kiln_server::builds::{BuildManager, BuildSettings};
+use kiln_server::badges::BadgeCache;
 use kiln_server::console::{ConsoleConfig, FormKey, SIGN_IN_BACKOFF};
 use kiln_server::protocol::{AwsJson11, TARGET_PREFIX, WireProtocol};
 use kiln_server::state::AppState;
@@ -64,7 +65,10 @@ static API: LazyLock<Api> = LazyLock::new(|| {
             Arc::clone(&badge_epoch),
             BuildSettings {
                 data_dir: dir.path().to_path_buf(),
+                instance: "api-properties".into(),
                 max_concurrent_builds: 1,
+                max_concurrent_builds_per_account: None,
+                lease: kiln_scheduler::DEFAULT_LEASE,
                 region: "us-east-1".into(),
                 public_url: "http://127.0.0.1:1".into(),
                 minute: Duration::from_secs(60),

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use kiln_domain::build::{BuildRecord, BuildStatus, PhaseType};
+use kiln_domain::build::{BuildPhase, BuildRecord, BuildStatus, PhaseType};
 use kiln_domain::project::{ProjectRecord, ProjectSettings};
 use kiln_domain::start::StartBuildInput;
-use kiln_store::Store;
+use kiln_store::{ClaimRequest, Store};
 
 pub const ACCOUNT: &str = "111111111111";
 pub const OTHER_ACCOUNT: &str = "222222222222";
@@ -40,7 +40,13 @@ pub fn queued_build(account: &str, project: &str, n: u64, token: Option<&str>) -
         build_number: 0,
         status: BuildStatus::InProgress,
         current_phase: PhaseType::Queued,
-        phases: Vec::new(),
+        phases: vec![BuildPhase {
+            phase_type: PhaseType::Queued,
+            phase_status: None,
+            start_time: 100.0 + n as f64,
+            end_time: None,
+            contexts: Vec::new(),
+        }],
         start_time: 100.0 + n as f64,
         end_time: None,
         initiator: "test".into(),
@@ -68,4 +74,29 @@ pub async fn insert(store: &Arc<dyn Store>, project: &str, n: u64) -> String {
 /// The uuid part of a build id.
 pub fn uuid_of(id: &str) -> &str {
     id.split_once(':').map_or(id, |(_, uuid)| uuid)
+}
+
+/// Lease length in the cases: long enough never to expire unless a case moves the clock.
+pub const LEASE_SECONDS: f64 = 30.0;
+
+/// A claim by `owner` at `now` of at most `capacity` builds, with no account limit.
+pub fn claim_request(owner: &str, now: f64, capacity: u32) -> ClaimRequest<'_> {
+    ClaimRequest {
+        owner,
+        now,
+        lease_seconds: LEASE_SECONDS,
+        capacity,
+        account_limit: None,
+        minute_seconds: 60.0,
+    }
+}
+
+/// The reason a build ended with: the message of the first phase context that has a code.
+pub fn end_reason(build: &BuildRecord) -> Option<&str> {
+    build
+        .phases
+        .iter()
+        .flat_map(|phase| &phase.contexts)
+        .find(|context| !context.status_code.is_empty())
+        .map(|context| context.message.as_str())
 }

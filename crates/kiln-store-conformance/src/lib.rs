@@ -8,6 +8,7 @@
 
 pub mod builds;
 pub mod fixtures;
+pub mod queue;
 
 /// Expands into one test per case of the contract, each on a fresh store from `$open`.
 ///
@@ -20,6 +21,16 @@ macro_rules! suite {
             builds::racing_start_builds_with_one_token_store_one_build,
             builds::pages_neither_repeat_nor_skip_while_builds_start_and_go,
             builds::deleting_a_project_stops_its_queue_and_frees_its_name,
+            queue::claims_honour_capacity_project_and_account_limits,
+            queue::racing_owners_never_exceed_a_limit_nor_claim_a_build_twice,
+            queue::a_lost_lease_cannot_save,
+            queue::a_completed_build_releases_its_lease,
+            queue::renewing_keeps_a_lease_and_reports_stop_requests,
+            queue::stop_requests_end_queued_mark_leased_and_leave_complete,
+            queue::a_stop_racing_claims_ends_each_build_once,
+            queue::expiry_ends_each_build_exactly_once,
+            queue::queued_builds_past_their_deadline_are_not_claimed,
+            queue::deleting_a_project_marks_its_leased_builds,
         );
     };
     (@cases $open:expr; $($module:ident :: $case:ident),* $(,)?) => {

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, PhaseType, context_codes};
+use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, context_codes};
 use kiln_domain::project::{ProjectRecord, ProjectSettings};
 use kiln_domain::refs::GitRef;
 use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord, WebhookRecord};
@@ -13,13 +13,14 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use kiln_store::{
-    BodyClaim, Claim, ConsoleSession, EventFeed, EventSubscription, InsertedBuild, Page,
-    ProjectKey, ProjectSort, SignInAttempt, SignInBackoff, SourceCredential, Store, StoreError,
-    StoreEvent, StoreResult,
+    BodyClaim, Claim, ClaimRequest, ConsoleSession, EventFeed, EventSubscription, HeldLease,
+    InsertedBuild, Lease, LeasedBuild, Page, ProjectKey, ProjectSort, SignInAttempt, SignInBackoff,
+    SourceCredential, Store, StoreError, StoreEvent, StoreResult,
 };
 
 mod deliveries;
 mod direct;
+mod queue;
 mod sign_in;
 #[cfg(test)]
 mod store_semantics_tests;
@@ -103,31 +104,6 @@ fn ref_columns(build: &BuildRecord) -> (Option<&'static str>, Option<&str>) {
         }
         None => (None, None),
     }
-}
-
-/// Replaces a stored build's state; `NotFound` when it is gone.
-async fn write_build_state<'e>(
-    executor: impl sqlx::SqliteExecutor<'e>,
-    build: &BuildRecord,
-) -> StoreResult<()> {
-    let (ref_kind, ref_name) = ref_columns(build);
-    let result = sqlx::query(
-        "UPDATE builds SET status = ?, complete = ?, ref_kind = ?, ref_name = ?, record = ?
-         WHERE uuid = ? AND account_id = ?",
-    )
-    .bind(build.status.as_str())
-    .bind(build.is_complete())
-    .bind(ref_kind)
-    .bind(ref_name)
-    .bind(build_json(build)?)
-    .bind(&build.uuid)
-    .bind(&build.account_id)
-    .execute(executor)
-    .await?;
-    if result.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
 }
 
 fn credential_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<SourceCredential> {
@@ -248,8 +224,8 @@ impl Store for SqliteStore {
 
     async fn create_project(&self, project: &ProjectRecord) -> StoreResult<()> {
         let result = sqlx::query(
-            "INSERT INTO projects (account_id, name, settings, badge_enabled, badge_token, created, last_modified, source_epoch)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO projects (account_id, name, settings, badge_enabled, badge_token, created, last_modified, source_epoch, concurrent_build_limit)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&project.account_id)
         .bind(&project.name)
@@ -259,6 +235,7 @@ impl Store for SqliteStore {
         .bind(project.created)
         .bind(project.last_modified)
         .bind(project.source_epoch)
+        .bind(project.settings.concurrent_build_limit)
         .execute(&self.pool)
         .await;
         match result {
@@ -286,13 +263,15 @@ impl Store for SqliteStore {
 
     async fn update_project(&self, project: &ProjectRecord) -> StoreResult<()> {
         let result = sqlx::query(
-            "UPDATE projects SET settings = ?, badge_enabled = ?, last_modified = ?, source_epoch = ?
+            "UPDATE projects SET settings = ?, badge_enabled = ?, last_modified = ?, source_epoch = ?,
+                 concurrent_build_limit = ?
              WHERE account_id = ? AND name = ?",
         )
         .bind(settings_json(project)?)
         .bind(project.badge_enabled)
         .bind(project.last_modified)
         .bind(project.source_epoch)
+        .bind(project.settings.concurrent_build_limit)
         .bind(&project.account_id)
         .bind(&project.name)
         .execute(&self.pool)
@@ -305,7 +284,7 @@ impl Store for SqliteStore {
     }
 
     async fn delete_project(&self, account_id: &str, name: &str, now: f64) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let result = sqlx::query("DELETE FROM projects WHERE account_id = ? AND name = ?")
             .bind(account_id)
             .bind(name)
@@ -314,20 +293,17 @@ impl Store for SqliteStore {
         if result.rows_affected() == 0 {
             return Ok(false);
         }
-        let rows = sqlx::query(
-            "SELECT record FROM builds
-             WHERE account_id = ? AND project_name = ? AND project_generation = 0 AND complete = 0",
+        // Queued builds never launch; running ones are stopped by their owners.
+        let queued = sqlx::query(
+            "SELECT record, version FROM builds WHERE account_id = ? AND project_name = ?
+             AND project_generation = 0 AND complete = 0 AND lease_owner IS NULL",
         )
         .bind(account_id)
         .bind(name)
         .fetch_all(&mut *tx)
         .await?;
-        for row in &rows {
+        for row in &queued {
             let mut build = build_from_row(row)?;
-            // Running builds are stopped by their runner; queued ones never launch.
-            if build.current_phase > PhaseType::Queued {
-                continue;
-            }
             build.abort(
                 BuildStatus::Stopped,
                 PhaseContext::new(
@@ -336,8 +312,21 @@ impl Store for SqliteStore {
                 ),
                 now,
             );
-            write_build_state(&mut *tx, &build).await?;
+            queue::write_fenced(
+                &mut tx,
+                &build,
+                queue::Fence::Version(row.try_get("version")?),
+            )
+            .await?;
         }
+        let running: Vec<String> = sqlx::query_scalar(
+            "UPDATE builds SET stop_requested = 1 WHERE account_id = ? AND project_name = ?
+             AND project_generation = 0 AND lease_owner IS NOT NULL RETURNING uuid",
+        )
+        .bind(account_id)
+        .bind(name)
+        .fetch_all(&mut *tx)
+        .await?;
         // The builds stay readable by id, in a past generation of the project.
         sqlx::query(
             "UPDATE builds SET project_generation = (
@@ -352,6 +341,9 @@ impl Store for SqliteStore {
         tx.commit().await?;
         self.project_changed(account_id, name);
         self.events.publish(StoreEvent::QueueChanged);
+        for uuid in running {
+            self.events.publish(StoreEvent::StopRequested { uuid });
+        }
         Ok(true)
     }
 
@@ -450,8 +442,9 @@ impl Store for SqliteStore {
         let (ref_kind, ref_name) = ref_columns(build);
         sqlx::query(
             "INSERT INTO builds (uuid, account_id, project_name, build_number, status, complete,
-                ref_kind, ref_name, source_epoch, start_time, idempotency_token, record, seq)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ref_kind, ref_name, source_epoch, start_time, idempotency_token, record, seq,
+                queued_timeout_minutes)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&build.uuid)
         .bind(&build.account_id)
@@ -466,6 +459,7 @@ impl Store for SqliteStore {
         .bind(&build.idempotency_token)
         .bind(build_json(build)?)
         .bind(seq)
+        .bind(build.settings.queued_timeout_in_minutes)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -481,15 +475,6 @@ impl Store for SqliteStore {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(build_from_row).transpose()
-    }
-
-    async fn save_build(&self, build: &BuildRecord) -> StoreResult<()> {
-        write_build_state(&self.pool, build).await?;
-        self.project_changed(&build.account_id, &build.project_name);
-        if build.is_complete() {
-            self.events.publish(StoreEvent::QueueChanged);
-        }
-        Ok(())
     }
 
     async fn delete_build(&self, account_id: &str, uuid: &str) -> StoreResult<bool> {
@@ -541,13 +526,42 @@ impl Store for SqliteStore {
         Ok(page_of(rows, limit, |(id, _)| id.clone(), |(_, key)| *key))
     }
 
-    async fn incomplete_builds(&self) -> StoreResult<Vec<BuildRecord>> {
-        let rows = sqlx::query(
-            "SELECT record FROM builds WHERE complete = 0 ORDER BY start_time, build_number",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(build_from_row).collect()
+    async fn claim_builds(&self, request: &ClaimRequest<'_>) -> StoreResult<Vec<LeasedBuild>> {
+        self.claim(request).await
+    }
+
+    async fn save_leased_build(&self, build: &BuildRecord, lease: &Lease) -> StoreResult<()> {
+        self.save_leased(build, lease).await
+    }
+
+    async fn renew_leases(
+        &self,
+        owner: &str,
+        now: f64,
+        lease_seconds: f64,
+    ) -> StoreResult<Vec<HeldLease>> {
+        self.renew(owner, now, lease_seconds).await
+    }
+
+    async fn request_stop(
+        &self,
+        account_id: &str,
+        uuid: &str,
+        now: f64,
+    ) -> StoreResult<BuildRecord> {
+        self.stop(account_id, uuid, now).await
+    }
+
+    async fn expire_leases(&self, now: f64) -> StoreResult<Vec<BuildRecord>> {
+        self.expire_leased(now).await
+    }
+
+    async fn expire_queued(&self, now: f64, minute_seconds: f64) -> StoreResult<Vec<BuildRecord>> {
+        self.expire_waiting(now, minute_seconds).await
+    }
+
+    async fn leased_build(&self, uuid: &str) -> StoreResult<Option<LeasedBuild>> {
+        self.leased(uuid).await
     }
 
     async fn latest_status_for_ref(
@@ -862,7 +876,8 @@ mod tests {
             .execute(&mut *connection)
             .await
             .unwrap();
-        let err = sqlx::query("CREATE TABLE filler (x BLOB)")
+        // A page the migrations freed may still take a small table; a large row cannot fit.
+        let err = sqlx::query("CREATE TABLE filler AS SELECT zeroblob(1000000) AS x")
             .execute(&mut *connection)
             .await
             .unwrap_err();
@@ -1104,8 +1119,22 @@ mod tests {
         };
         store.insert_build(&mut build, 0.0).await.unwrap();
         assert_eq!(direct(&store), Some(BuildStatus::InProgress));
+        let claimed = store
+            .claim_builds(&ClaimRequest {
+                owner: "test",
+                now: 10.0,
+                lease_seconds: 30.0,
+                capacity: 1,
+                account_limit: None,
+                minute_seconds: 60.0,
+            })
+            .await
+            .unwrap();
         build.status = BuildStatus::Succeeded;
-        store.save_build(&build).await.unwrap();
+        store
+            .save_leased_build(&build, &claimed[0].lease)
+            .await
+            .unwrap();
         // The same thread's connection, read again after the write: never a stale snapshot.
         assert_eq!(direct(&store), Some(BuildStatus::Succeeded));
         assert_eq!(

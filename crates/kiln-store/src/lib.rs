@@ -9,8 +9,12 @@ use kiln_domain::refs::GitRef;
 use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord, WebhookRecord};
 
 mod events;
+mod queue;
 
 pub use events::{EventFeed, EventSubscription, StoreEvent};
+pub use queue::{
+    ClaimRequest, HeldLease, LEASE_EXPIRED_REASON, Lease, LeasedBuild, QUEUED_TIMEOUT_REASON,
+};
 
 /// A backend's own error, kept for its message and source chain.
 pub type BackendError = Box<dyn std::error::Error + Send + Sync>;
@@ -34,6 +38,10 @@ pub enum StoreError {
     /// A read on the calling thread failed (or the database was busy); the async read works.
     #[error("direct read: {0}")]
     Direct(String),
+    /// The caller no longer holds the build's lease (it expired, another owner claimed the
+    /// build, or the build ended): it must stop running the build and save nothing more.
+    #[error("the build's lease was lost")]
+    LeaseLost,
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -138,8 +146,9 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces a stored project; `NotFound` when it is gone.
     async fn update_project(&self, project: &ProjectRecord) -> StoreResult<()>;
     /// Deletes a project and returns whether there was one. In the same transaction its queued
-    /// builds end STOPPED (stamped `now`) and all its builds move to a past generation: they
-    /// stay readable by id, and a project re-created under the name numbers builds from 1.
+    /// builds end STOPPED (stamped `now`), its leased builds are marked stop_requested
+    /// (StopRequested is published for each), and all its builds move to a past generation:
+    /// they stay readable by id, and a project re-created under the name numbers builds from 1.
     async fn delete_project(&self, account_id: &str, name: &str, now: f64) -> StoreResult<bool>;
     async fn list_projects(
         &self,
@@ -162,8 +171,6 @@ pub trait Store: Send + Sync + 'static {
         idempotency_since: f64,
     ) -> StoreResult<InsertedBuild>;
     async fn get_build(&self, account_id: &str, uuid: &str) -> StoreResult<Option<BuildRecord>>;
-    /// Replaces a stored build's state.
-    async fn save_build(&self, build: &BuildRecord) -> StoreResult<()>;
     async fn delete_build(&self, account_id: &str, uuid: &str) -> StoreResult<bool>;
     /// Build ids (`project:uuid`) of the account, or of one live project, newest first unless
     /// `ascending`. The key is the build's insertion sequence in the account listing, its build
@@ -176,8 +183,47 @@ pub trait Store: Send + Sync + 'static {
         after: Option<i64>,
         limit: u64,
     ) -> StoreResult<Page<String, i64>>;
-    /// Every build not yet complete, in every account, oldest first.
-    async fn incomplete_builds(&self) -> StoreResult<Vec<BuildRecord>>;
+
+    /// Claims queued builds for `request.owner`, oldest first: as many as its capacity leaves
+    /// room for, within each project's `concurrentBuildLimit` and the account limit (both
+    /// counting leased, incomplete builds of live projects, whoever holds them). Builds past
+    /// their queued deadline are left to [`Store::expire_queued`]. Each claimed build gets a
+    /// lease (owner, `now + lease_seconds`, a new version). Claimers never exceed a limit and
+    /// never claim one build twice, however many run at once.
+    async fn claim_builds(&self, request: &ClaimRequest<'_>) -> StoreResult<Vec<LeasedBuild>>;
+    /// Saves a leased build's state, only while `lease` still holds it (owner and version
+    /// match); else `LeaseLost`, and nothing is written. Saving a complete build releases its
+    /// lease. Publishes ProjectChanged, and QueueChanged when the build completed.
+    async fn save_leased_build(&self, build: &BuildRecord, lease: &Lease) -> StoreResult<()>;
+    /// Pushes the expiry of every lease `owner` holds to `now + lease_seconds` and returns
+    /// them: a build of the owner's that is missing here is no longer its own.
+    async fn renew_leases(
+        &self,
+        owner: &str,
+        now: f64,
+        lease_seconds: f64,
+    ) -> StoreResult<Vec<HeldLease>>;
+    /// StopBuild: a queued build ends STOPPED at once (never overtaken by a racing claim); a
+    /// leased one is marked stop_requested and StopRequested is published, for its owner to
+    /// stop it; a complete one is left as it is. Returns the build as it now stands;
+    /// `NotFound` when there is none.
+    async fn request_stop(
+        &self,
+        account_id: &str,
+        uuid: &str,
+        now: f64,
+    ) -> StoreResult<BuildRecord>;
+    /// Ends FAULT ([`LEASE_EXPIRED_REASON`]) every incomplete build whose lease expired before
+    /// `now`, and returns them. Each is ended by exactly one of any number of racing callers.
+    async fn expire_leases(&self, now: f64) -> StoreResult<Vec<BuildRecord>>;
+    /// Ends TIMED_OUT ([`QUEUED_TIMEOUT_REASON`]) every queued, unleased build that waited
+    /// longer than its `queuedTimeoutInMinutes` (minutes of `minute_seconds`), and returns
+    /// them; each exactly once, whoever else calls.
+    async fn expire_queued(&self, now: f64, minute_seconds: f64) -> StoreResult<Vec<BuildRecord>>;
+    /// An incomplete, leased build by id alone, with its current lease. For a process that
+    /// inherited a build's work from its predecessor (the work directory is its own) and ends
+    /// it at once rather than waiting for the lease to expire.
+    async fn leased_build(&self, uuid: &str) -> StoreResult<Option<LeasedBuild>>;
     /// The status of the most recently started build for `git_ref` among the builds of the
     /// project's current source (`source_epoch`).
     async fn latest_status_for_ref(

@@ -26,6 +26,16 @@ pub struct ServeArgs {
     /// Builds that may run at once (default: the number of cores).
     #[arg(long, env = "KILN_MAX_CONCURRENT_BUILDS")]
     pub max_concurrent_builds: Option<usize>,
+    /// Builds one account may run at once, across every replica (default: no limit).
+    #[arg(long, env = "KILN_MAX_CONCURRENT_BUILDS_PER_ACCOUNT")]
+    pub max_concurrent_builds_per_account: Option<u32>,
+    /// This replica's name: the owner of the builds it runs, in their logs and leases
+    /// (default: the host name and a random suffix).
+    #[arg(long, env = "KILN_INSTANCE")]
+    pub instance: Option<String>,
+    /// Seconds a build's lease lasts unless its replica renews it. Only tests shorten it.
+    #[arg(long, env = "KILN_LEASE_SECONDS", hide = true)]
+    pub lease_seconds: Option<f64>,
     /// Seconds a running build gets to finish after SIGTERM before it is stopped.
     #[arg(long, env = "KILN_SHUTDOWN_GRACE_SECONDS")]
     pub shutdown_grace_seconds: Option<u64>,
@@ -91,6 +101,9 @@ struct FileConfig {
     public_url: Option<String>,
     region: Option<String>,
     max_concurrent_builds: Option<usize>,
+    max_concurrent_builds_per_account: Option<u32>,
+    instance: Option<String>,
+    lease_seconds: Option<f64>,
     shutdown_grace_seconds: Option<u64>,
     max_log_bytes: Option<u64>,
     disk_reserve_bytes: Option<u64>,
@@ -185,6 +198,9 @@ pub struct Settings {
     pub region: String,
     pub credentials: Vec<CredentialConfig>,
     pub max_concurrent_builds: usize,
+    pub max_concurrent_builds_per_account: Option<u32>,
+    pub instance: String,
+    pub lease: std::time::Duration,
     pub shutdown_grace: std::time::Duration,
     pub minute: std::time::Duration,
     pub max_log_bytes: u64,
@@ -245,6 +261,15 @@ impl Settings {
                 .or(file.max_concurrent_builds)
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
                 .max(1),
+            max_concurrent_builds_per_account: match args
+                .max_concurrent_builds_per_account
+                .or(file.max_concurrent_builds_per_account)
+            {
+                Some(0) => bail!("max_concurrent_builds_per_account must be at least 1"),
+                limit => limit,
+            },
+            instance: instance_name(args.instance.or(file.instance))?,
+            lease: lease_length(args.lease_seconds.or(file.lease_seconds))?,
             shutdown_grace: std::time::Duration::from_secs(
                 args.shutdown_grace_seconds
                     .or(file.shutdown_grace_seconds)
@@ -284,6 +309,39 @@ fn max_log_bytes(bytes: Option<u64>) -> anyhow::Result<u64> {
         None => Ok(DEFAULT_MAX_LOG_BYTES),
         Some(bytes) if bytes >= MIN_MAX_LOG_BYTES => Ok(bytes),
         Some(bytes) => bail!("max_log_bytes {bytes} must be at least {MIN_MAX_LOG_BYTES}"),
+    }
+}
+
+/// The configured instance name, or the host name with a random suffix: unique among the
+/// replicas sharing a store, and readable in logs.
+fn instance_name(configured: Option<String>) -> anyhow::Result<String> {
+    if let Some(name) = configured {
+        if name.is_empty()
+            || name.len() > 128
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            bail!("instance {name:?} must be 1 to 128 letters, digits, '-', '_' or '.'");
+        }
+        return Ok(name);
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "kiln".to_owned());
+    let suffix: u32 = rand::random();
+    Ok(format!("{host}-{suffix:08x}"))
+}
+
+fn lease_length(seconds: Option<f64>) -> anyhow::Result<std::time::Duration> {
+    match seconds {
+        None => Ok(kiln_scheduler::DEFAULT_LEASE),
+        Some(s) if s.is_finite() && (0.3..=3600.0).contains(&s) => {
+            Ok(std::time::Duration::from_secs_f64(s))
+        }
+        Some(s) => bail!("lease length {s} must be from 0.3 to 3600 seconds"),
     }
 }
 

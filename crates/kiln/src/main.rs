@@ -11,14 +11,15 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use kiln_domain::badge_epoch::BadgeEpoch;
 use kiln_runner::artifacts::{ArtifactStore, ArtifactStoreConfig};
 use kiln_runner::disk::DiskReserve;
 use kiln_runner::docker::{DockerConfig, RegistryAuth};
 use kiln_runner::executor::Executor;
 use kiln_runner::local_source::LocalSourcePolicies;
+use kiln_scheduler::{BuildManager, BuildSettings};
 use kiln_server::auth::{Credential, KeyRing};
-use kiln_server::badges::{BadgeCache, BadgeEpoch};
-use kiln_server::builds::{BuildManager, BuildSettings};
+use kiln_server::badges::BadgeCache;
 use kiln_server::console::{ConsoleConfig, FormKey};
 use kiln_server::state::AppState;
 use kiln_sigv4::SecretKey;
@@ -158,7 +159,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         Arc::clone(&badge_epoch),
         BuildSettings {
             data_dir: settings.data_dir.clone(),
+            instance: settings.instance.clone(),
             max_concurrent_builds: settings.max_concurrent_builds,
+            max_concurrent_builds_per_account: settings.max_concurrent_builds_per_account,
+            lease: settings.lease,
             region: settings.region.clone(),
             public_url: public_url.trim_end_matches('/').to_string(),
             minute: settings.minute,
@@ -176,6 +180,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .context("recovering builds")?;
     tracing::info!(
+        instance = %settings.instance,
         executor = executor.name(),
         max_concurrent_builds = settings.max_concurrent_builds,
         build_uids = executor.build_uid_range().map(|r| r.to_string()),

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::builds::{create_project, id_of, wait_builds_where};
+use common::builds::{build_log, create_project, id_of, phase_types, wait_builds_where};
 use common::git::GitRepo;
 use common::{ACCOUNT_A, KilnServer, aws, boto3};
 use serde_json::{Value, json};
@@ -20,6 +20,11 @@ const ROLE: &str = "arn:aws:iam::111122223333:role/service-role/kiln-build";
 /// build runs until stopped (or two minutes pass, so a failed test leaves nothing running for
 /// long) and every later one stays QUEUED.
 fn one_at_a_time_project(server: &KilnServer, name: &str) {
+    gated_project(server, name, 1);
+}
+
+/// A project whose builds wait for a `gate` file that never comes, `limit` at a time.
+fn gated_project(server: &KilnServer, name: &str, limit: u32) {
     let repo = GitRepo::init(server.root().join(format!("repo-{name}")));
     repo.commit(&[("README", name)], "init");
     create_project(
@@ -38,7 +43,7 @@ fn one_at_a_time_project(server: &KilnServer, name: &str) {
                 "computeType": "BUILD_GENERAL1_SMALL"
             },
             "serviceRole": ROLE,
-            "concurrentBuildLimit": 1
+            "concurrentBuildLimit": limit
         }),
     );
 }
@@ -244,4 +249,70 @@ fn a_deleted_projects_queue_is_dropped_and_its_name_starts_again_at_build_one() 
         "{old:#?}"
     );
     delete_project(&server, "again");
+}
+
+#[test]
+fn a_stop_that_lands_while_the_build_is_claimed_ends_it_stopped_for_good() {
+    let server = KilnServer::builder()
+        .args(["--instance", "stop-race-1", "--max-concurrent-builds", "1"])
+        .start();
+    gated_project(&server, "stopped", 100);
+    // Each StopBuild follows its StartBuild at once, from 12 threads: stops land while the
+    // build is queued, while the scheduler claims and launches it, and while it runs.
+    let out = boto3(
+        &server,
+        &ACCOUNT_A,
+        r#"
+import threading
+barrier = threading.Barrier(12)
+ids = []
+def start_and_stop():
+    barrier.wait()
+    build = client.start_build(projectName="stopped")["build"]
+    client.stop_build(id=build["id"])
+    ids.append(build["id"])
+threads = [threading.Thread(target=start_and_stop) for _ in range(12)]
+for t in threads: t.start()
+for t in threads: t.join()
+result = {"ids": ids}
+"#,
+    );
+    let ids: Vec<&str> = out["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 12, "{out:#}");
+    let ended = wait_builds_where(&server, &ids, "b['buildComplete']", Duration::from_secs(60));
+    for build in &ended {
+        assert_eq!(build["buildStatus"], "STOPPED", "{build:#}");
+    }
+    // One build runs at a time, so another build runs only once every runner before it has
+    // let go of the slot: by then no runner of a stopped build can write any more.
+    let last = aws(
+        &server,
+        &ACCOUNT_A,
+        &["codebuild", "start-build", "--project-name", "stopped"],
+    );
+    let last_id = id_of(&last.ok()["build"]).to_string();
+    wait_builds_where(
+        &server,
+        &[&last_id],
+        "b['currentPhase'] == 'BUILD'",
+        Duration::from_secs(60),
+    );
+    let again = wait_builds_where(&server, &ids, "True", Duration::from_secs(10));
+    assert_eq!(again, ended, "a stopped build was written after it ended");
+    let ran: Vec<&Value> = again
+        .iter()
+        .filter(|b| phase_types(b).iter().any(|p| p == "PROVISIONING"))
+        .collect();
+    for build in ran {
+        assert!(
+            build_log(build).contains("Running on instance stop-race-1"),
+            "{build:#}"
+        );
+    }
+    delete_project(&server, "stopped");
 }

@@ -374,6 +374,16 @@ impl LogState {
     }
 }
 
+/// Appends one of Kiln's own lines to a build's log from outside the build's run: where the
+/// build runs, before it starts; why it ends, when its runner lost the build.
+pub fn append_line(path: &Path, text: &str) -> std::io::Result<()> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?
+        .write_all(stamped(text).as_bytes())
+}
+
 /// `[Container] <timestamp> <text>\n`.
 fn stamped(text: &str) -> String {
     let stamp = OffsetDateTime::now_utc()

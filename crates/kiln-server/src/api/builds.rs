@@ -202,10 +202,13 @@ struct IdInput {
 pub async fn stop(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
     let input: IdInput = parse_input(input)?;
     let id = validate::required("id", input.id)?;
-    let mut build = find_build(state, caller, &id)
+    let build = find_build(state, caller, &id)
         .await?
         .ok_or_else(|| build_not_found(&id))?;
-    state.builds.stop(&mut build).await.map_err(store_failure)?;
+    let mut build = state.builds.stop(&build).await.map_err(|e| match e {
+        kiln_store::StoreError::NotFound => build_not_found(&id),
+        e => store_failure(e),
+    })?;
     // A running build stops within seconds; answer with its state once it has, when it does soon.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
     while !build.is_complete() && tokio::time::Instant::now() < deadline {

@@ -13,12 +13,7 @@ use serde_json::Value;
 
 use crate::state::AppState;
 
-/// Who is calling: the account every operation is scoped to.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub account_id: String,
-    pub access_key_id: String,
-}
+pub use kiln_domain::caller::Caller;
 
 /// Runs one operation by its CodeBuild name.
 pub async fn dispatch(

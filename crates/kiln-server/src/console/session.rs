@@ -24,8 +24,8 @@ use subtle::ConstantTimeEq;
 use super::next::safe_next;
 use super::sign_in_limit::{self, ClientAddress};
 use super::view::{self, Chrome};
-use crate::api::Caller;
 use crate::state::AppState;
+use kiln_domain::caller::Caller;
 
 pub const SESSION_COOKIE: &str = "kiln_session";
 /// Holds the sign-in form's CSRF token until a session exists.

@@ -1,0 +1,158 @@
+//! Counts of badge-changing writes, per project shard: the write side (every store write
+//! that can move a badge runs inside a change) and the read side (a cached badge status is
+//! valid only while no change of its project is in flight and none finished since it was
+//! read). Shared by the HTTP server's badge cache and the scheduler, which both write builds.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Projects' changes are counted in this many shards.
+const EPOCH_SHARDS: usize = 1024;
+
+/// Counts badge-changing writes: `started` when one begins, `finished` when it has committed.
+#[derive(Default)]
+struct ChangeCounter {
+    started: AtomicU64,
+    finished: AtomicU64,
+}
+
+impl ChangeCounter {
+    /// The generation under which cached answers are valid, or `None` while a write is in flight.
+    fn stable_generation(&self) -> Option<u64> {
+        let finished = self.finished.load(Ordering::SeqCst);
+        let started = self.started.load(Ordering::SeqCst);
+        (started == finished).then_some(finished)
+    }
+}
+
+/// Badge-changing writes, counted per project shard and in total.
+pub struct BadgeEpoch {
+    /// Every change: for badges whose project is not known yet.
+    all: ChangeCounter,
+    shards: Box<[ChangeCounter]>,
+    /// Changes to projects themselves (rare, so counted together): they invalidate the cached
+    /// [`ProjectFacts`] that build changes leave alone.
+    projects: ChangeCounter,
+}
+
+impl Default for BadgeEpoch {
+    fn default() -> Self {
+        BadgeEpoch {
+            all: ChangeCounter::default(),
+            shards: (0..EPOCH_SHARDS)
+                .map(|_| ChangeCounter::default())
+                .collect(),
+            projects: ChangeCounter::default(),
+        }
+    }
+}
+
+/// Which shard a project's changes are counted in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard(usize);
+
+impl Shard {
+    pub fn of(account_id: &str, project_name: &str) -> Shard {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        (account_id, project_name).hash(&mut hasher);
+        Shard((hasher.finish() % EPOCH_SHARDS as u64) as usize)
+    }
+}
+
+/// Marks a badge-changing write in flight; dropping it marks the write finished.
+pub struct ChangeGuard<'a> {
+    epoch: &'a BadgeEpoch,
+    shard: Shard,
+    of_project: bool,
+}
+
+impl Drop for ChangeGuard<'_> {
+    fn drop(&mut self) {
+        if self.of_project {
+            self.epoch.projects.finished.fetch_add(1, Ordering::SeqCst);
+        }
+        self.epoch
+            .counter(Some(self.shard))
+            .finished
+            .fetch_add(1, Ordering::SeqCst);
+        self.epoch.all.finished.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl BadgeEpoch {
+    /// Call before a write of a project's builds that may change a badge; keep the guard until
+    /// the write has committed.
+    pub fn begin_change(&self, account_id: &str, project_name: &str) -> ChangeGuard<'_> {
+        self.begin(account_id, project_name, false)
+    }
+
+    /// Call before a write of the project itself (its settings, or deleting it).
+    pub fn begin_project_change(&self, account_id: &str, project_name: &str) -> ChangeGuard<'_> {
+        self.begin(account_id, project_name, true)
+    }
+
+    fn begin(&self, account_id: &str, project_name: &str, of_project: bool) -> ChangeGuard<'_> {
+        let shard = Shard::of(account_id, project_name);
+        self.all.started.fetch_add(1, Ordering::SeqCst);
+        self.counter(Some(shard))
+            .started
+            .fetch_add(1, Ordering::SeqCst);
+        if of_project {
+            self.projects.started.fetch_add(1, Ordering::SeqCst);
+        }
+        ChangeGuard {
+            epoch: self,
+            shard,
+            of_project,
+        }
+    }
+
+    /// [`BadgeEpoch::stable_generation`] of changes to projects themselves.
+    pub fn projects_stable_generation(&self) -> Option<u64> {
+        self.projects.stable_generation()
+    }
+
+    fn counter(&self, shard: Option<Shard>) -> &ChangeCounter {
+        shard
+            .and_then(|Shard(index)| self.shards.get(index))
+            .unwrap_or(&self.all)
+    }
+
+    /// The generation under which cached answers for a badge of a project in `shard` (of any
+    /// project when `None`) are valid, or `None` while such a write is in flight.
+    pub fn stable_generation(&self, shard: Option<Shard>) -> Option<u64> {
+        self.counter(shard).stable_generation()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_is_unstable_while_a_change_is_in_flight() {
+        let epoch = BadgeEpoch::default();
+        let shard = Some(Shard::of("1", "app"));
+        assert_eq!(epoch.stable_generation(shard), Some(0));
+        let guard = epoch.begin_change("1", "app");
+        assert_eq!(epoch.stable_generation(shard), None);
+        assert_eq!(
+            epoch.stable_generation(None),
+            None,
+            "every change counts in total"
+        );
+        drop(guard);
+        assert_eq!(epoch.stable_generation(shard), Some(1));
+        assert_eq!(epoch.stable_generation(None), Some(1));
+    }
+
+    #[test]
+    fn another_projects_change_leaves_the_shard_stable() {
+        let epoch = BadgeEpoch::default();
+        let (app, other) = (Shard::of("1", "app"), Shard::of("1", "other"));
+        assert_ne!(app, other, "these two names hash apart");
+        let _guard = epoch.begin_change("1", "other");
+        assert_eq!(epoch.stable_generation(Some(app)), Some(0));
+        assert_eq!(epoch.stable_generation(Some(other)), None);
+    }
+}

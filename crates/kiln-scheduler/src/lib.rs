@@ -1,0 +1,201 @@
+//! The build scheduler: claims queued builds from the store with a lease (within this
+//! replica's capacity, each project's `concurrentBuildLimit` and the account limit, all
+//! counted by the store), runs them with the runner, renews their leases by heartbeat, stops
+//! them on request, and ends builds whose leases expired or that waited too long in the queue.
+//! Nothing here counts builds in memory for a limit: any number of replicas share one queue.
+//! See `docs/queue.md`.
+
+mod lease;
+mod recovery;
+mod schedule;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use kiln_domain::badge_epoch::BadgeEpoch;
+use kiln_domain::build::BuildRecord;
+use kiln_domain::clock::now_epoch;
+use kiln_domain::source::hosts::SourceHosts;
+use kiln_runner::artifacts::ArtifactStore;
+use kiln_runner::disk::DiskReserve;
+use kiln_runner::docker::RegistryAuth;
+use kiln_runner::executor::Executor;
+use kiln_runner::local_source::{LocalSourcePolicies, LocalSourcePolicy};
+use kiln_store::{Store, StoreError};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// How long a lease lasts unless renewed, by default.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
+/// Settings of the build manager.
+pub struct BuildSettings {
+    pub data_dir: PathBuf,
+    /// This replica's instance name: the owner of the leases it takes.
+    pub instance: String,
+    /// The most builds this replica runs at once.
+    pub max_concurrent_builds: usize,
+    /// The most builds one account may run at once, across all replicas.
+    pub max_concurrent_builds_per_account: Option<u32>,
+    /// How long a lease lasts unless renewed; renewed every third of it.
+    pub lease: Duration,
+    pub region: String,
+    pub public_url: String,
+    /// Length of one "minute" of `timeoutInMinutes` (shortened only by tests).
+    pub minute: Duration,
+    pub artifact_store: Arc<ArtifactStore>,
+    pub executor: Executor,
+    /// Registry credentials by the name a project's `registryCredential.credential` gives.
+    pub registry_credentials: HashMap<String, RegistryAuth>,
+    /// The hosts of the forges whose host is configured (GitHub Enterprise, GitLab self-managed).
+    pub source_hosts: SourceHosts,
+    /// Which host paths each account's builds may check out.
+    pub local_sources: LocalSourcePolicies,
+    /// Each build's log size limit in bytes.
+    pub max_log_bytes: u64,
+    /// The data dir's free-space reserve: below it queued builds wait and running ones end.
+    pub disk_reserve: DiskReserve,
+}
+
+/// A build this replica runs.
+struct Running {
+    stop: CancellationToken,
+    /// Set once this process no longer holds the lease: lost (the build is cancelled and
+    /// nothing more of it is saved) or released by the final save.
+    released: Arc<AtomicBool>,
+}
+
+pub struct BuildManager {
+    store: Arc<dyn Store>,
+    badges: Arc<BadgeEpoch>,
+    settings: BuildSettings,
+    running: Mutex<HashMap<String, Running>>,
+    wake: Notify,
+    /// Cancelled when the server shuts down: no queued build is claimed after that.
+    intake_closed: CancellationToken,
+    /// Whether queued builds wait for disk space (so the change is logged once).
+    waiting_for_disk: AtomicBool,
+}
+
+impl BuildManager {
+    pub fn new(
+        store: Arc<dyn Store>,
+        badges: Arc<BadgeEpoch>,
+        settings: BuildSettings,
+    ) -> Arc<Self> {
+        Arc::new(BuildManager {
+            store,
+            badges,
+            settings,
+            running: Mutex::new(HashMap::new()),
+            wake: Notify::new(),
+            intake_closed: CancellationToken::new(),
+            waiting_for_disk: AtomicBool::new(false),
+        })
+    }
+
+    pub fn instance(&self) -> &str {
+        &self.settings.instance
+    }
+
+    pub fn log_path(&self, uuid: &str) -> PathBuf {
+        self.settings
+            .data_dir
+            .join("logs")
+            .join(format!("{uuid}.log"))
+    }
+
+    pub fn log_link(&self, uuid: &str) -> String {
+        format!("{}/builds/{uuid}/log", self.settings.public_url)
+    }
+
+    pub fn minute(&self) -> Duration {
+        self.settings.minute
+    }
+
+    /// Where builds upload their artifacts; the console serves downloads from it.
+    pub fn artifact_store(&self) -> &ArtifactStore {
+        &self.settings.artifact_store
+    }
+
+    /// The local-source rule of `account_id`, for the API and for its builds.
+    pub fn local_sources(&self, account_id: &str) -> LocalSourcePolicy {
+        self.settings.local_sources.for_account(account_id)
+    }
+
+    fn running(&self) -> MutexGuard<'_, HashMap<String, Running>> {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether this replica runs the build.
+    pub fn is_running(&self, uuid: &str) -> bool {
+        self.running().contains_key(uuid)
+    }
+
+    /// Ends the builds this data dir's previous process left running, then starts claiming,
+    /// the heartbeat and the expiry of leases and queued builds.
+    pub async fn recover_and_start(self: &Arc<Self>) -> Result<(), StoreError> {
+        for dir in ["logs", "work"] {
+            if let Err(e) = std::fs::create_dir_all(self.settings.data_dir.join(dir)) {
+                tracing::error!(error = %e, dir, "cannot create data directory");
+            }
+        }
+        // Subscribed before the first claim: no queue change or stop request is missed.
+        let events = self.store.subscribe();
+        self.recover_own_work().await?;
+        tokio::spawn(Arc::clone(self).follow_events(events));
+        tokio::spawn(Arc::clone(self).heartbeat_loop());
+        tokio::spawn(Arc::clone(self).expiry_loop());
+        tokio::spawn(Arc::clone(self).schedule_loop());
+        Ok(())
+    }
+
+    /// Tells the scheduler a build was queued.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// StopBuild: a queued build ends STOPPED at once; a running one (on any replica) is asked
+    /// to stop, and its owner stops it. Returns the build as it now stands.
+    pub async fn stop(&self, build: &BuildRecord) -> Result<BuildRecord, StoreError> {
+        let _change = self
+            .badges
+            .begin_change(&build.account_id, &build.project_name);
+        self.store
+            .request_stop(&build.account_id, &build.uuid, now_epoch())
+            .await
+    }
+
+    /// Deletes a project: its queued builds end STOPPED and its running builds (on any
+    /// replica) are asked to stop, in the store's transaction. Returns whether there was one.
+    pub async fn delete_project(&self, account_id: &str, name: &str) -> Result<bool, StoreError> {
+        self.store
+            .delete_project(account_id, name, now_epoch())
+            .await
+    }
+
+    /// Stops intake and waits up to `grace` for running builds; the rest are stopped.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.intake_closed.cancel();
+        let deadline = tokio::time::Instant::now() + grace;
+        while !self.running().is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let left: Vec<CancellationToken> =
+            self.running().values().map(|r| r.stop.clone()).collect();
+        for stop in &left {
+            stop.cancel();
+        }
+        let hard_deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !self.running().is_empty() && tokio::time::Instant::now() < hard_deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed step fails the test.
+mod tests;

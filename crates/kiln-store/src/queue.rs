@@ -1,0 +1,55 @@
+//! The build queue's types: who holds a build (a lease), and what a claim asks for.
+//!
+//! A queued build is claimed with a lease: an owner (a replica's instance name), an expiry the
+//! owner keeps pushing forward by heartbeat, and a fencing version. Every write of a leased
+//! build is a compare-and-set on the owner and the version, so a runner that lost its lease
+//! (it expired, or the build ended without it) cannot overwrite the build. See `docs/queue.md`.
+
+use kiln_domain::build::BuildRecord;
+
+/// Who runs a build, and the fencing version every save of it must match.
+///
+/// The version changes whenever the build changes hands or is written by anyone but its
+/// holder (a claim, a lease expiry, a stop of a queued build, a queued timeout); the holder's
+/// own saves keep it, so one `Lease` stays valid for as long as it is held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub owner: String,
+    pub version: i64,
+}
+
+/// A build as its claim returned it, with the lease that lets its owner save it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeasedBuild {
+    pub record: BuildRecord,
+    pub lease: Lease,
+}
+
+/// What [`crate::Store::claim_builds`] may take.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimRequest<'a> {
+    /// The claiming replica's instance name.
+    pub owner: &'a str,
+    pub now: f64,
+    /// How long a claimed lease lasts unless renewed.
+    pub lease_seconds: f64,
+    /// The most builds `owner` may hold at once; the store counts those it holds.
+    pub capacity: u32,
+    /// The most builds one account may have leased at once, across all owners.
+    pub account_limit: Option<u32>,
+    /// Length of one minute of `queuedTimeoutInMinutes` (shortened only by tests).
+    pub minute_seconds: f64,
+}
+
+/// A lease its owner still holds, as [`crate::Store::renew_leases`] renewed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldLease {
+    pub uuid: String,
+    /// StopBuild was accepted for the build: its owner stops it.
+    pub stop_requested: bool,
+}
+
+/// The reason a build whose lease expired ends FAULT with.
+pub const LEASE_EXPIRED_REASON: &str = "the replica running it stopped renewing its lease";
+/// The reason a build that waited in the queue past its queued timeout ends TIMED_OUT with.
+pub const QUEUED_TIMEOUT_REASON: &str = "Build has timed out while queued";
