@@ -8,6 +8,7 @@
 
 pub mod builds;
 pub mod fixtures;
+pub mod logs;
 
 /// Expands into one test per case of the contract, each on a fresh store from `$open`.
 ///
@@ -20,6 +21,10 @@ macro_rules! suite {
             builds::racing_start_builds_with_one_token_store_one_build,
             builds::pages_neither_repeat_nor_skip_while_builds_start_and_go,
             builds::deleting_a_project_stops_its_queue_and_frees_its_name,
+            logs::a_log_reads_back_from_any_offset_across_pieces,
+            logs::appending_a_piece_again_changes_nothing,
+            logs::appending_publishes_log_appended,
+            logs::deleting_a_build_deletes_its_log,
         );
     };
     (@cases $open:expr; $($module:ident :: $case:ident),* $(,)?) => {
