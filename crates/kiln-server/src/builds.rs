@@ -22,6 +22,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::badges::BadgeEpoch;
+use crate::log_shipper::LogShipper;
 
 /// Settings of the build manager.
 pub struct BuildSettings {
@@ -128,6 +129,15 @@ impl BuildManager {
         }
         for mut build in self.store.incomplete_builds().await? {
             if build.current_phase > PhaseType::Queued {
+                // What the build logged before Kiln stopped is kept with its end.
+                LogShipper::start(
+                    Arc::clone(&self.store),
+                    build.uuid.clone(),
+                    self.log_path(&build.uuid),
+                    self.intake_closed.clone(),
+                )
+                .finish()
+                .await;
                 build.abort(
                     BuildStatus::Fault,
                     PhaseContext::new(
@@ -365,6 +375,12 @@ impl BuildManager {
             },
             record: build,
         };
+        let mut shipper = LogShipper::start(
+            Arc::clone(&self.store),
+            job.record.uuid.clone(),
+            job.log_path.clone(),
+            self.intake_closed.clone(),
+        );
         let manager = Arc::clone(self);
         let runtime = tokio::runtime::Handle::current();
         // The build future is not `Send` (it borrows across awaits in ways rustc cannot prove
@@ -379,12 +395,15 @@ impl BuildManager {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 runtime.block_on(async {
                     let finished = run_build(&executor, job, registry_auth, &sink, stop).await;
+                    // The whole log is stored before the build shows as complete.
+                    shipper.finish().await;
                     manager.save_final(&finished).await;
                 })
             }));
             if outcome.is_err() {
                 // A bug in the runner must not leave the build IN_PROGRESS or hold its slot.
                 runtime.block_on(async {
+                    shipper.finish().await;
                     let mut faulted =
                         match manager.store.get_build(&fallback.account_id, &uuid).await {
                             Ok(Some(saved)) => saved,

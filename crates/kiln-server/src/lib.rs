@@ -6,6 +6,7 @@ pub mod auth;
 pub mod badges;
 pub mod builds;
 pub mod console;
+pub mod log_shipper;
 pub mod logs;
 pub mod protocol;
 pub mod state;
