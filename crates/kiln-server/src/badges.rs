@@ -33,8 +33,11 @@ use sha2::{Digest, Sha256};
 
 use crate::state::AppState;
 
+mod epoch;
 mod query;
 
+use epoch::Shard;
+pub use epoch::{BadgeEpoch, ChangeGuard, follow_store};
 use query::{BadgeQuery, RefQuery, parse_query};
 
 /// Badges (token and ref) whose status is cached before the cache is cleared.
@@ -51,121 +54,6 @@ const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 const CSP: HeaderValue =
     HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox");
 const ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
-
-/// Projects' changes are counted in this many shards.
-const EPOCH_SHARDS: usize = 1024;
-
-/// Counts badge-changing writes: `started` when one begins, `finished` when it has committed.
-#[derive(Default)]
-struct ChangeCounter {
-    started: AtomicU64,
-    finished: AtomicU64,
-}
-
-impl ChangeCounter {
-    /// The generation under which cached answers are valid, or `None` while a write is in flight.
-    fn stable_generation(&self) -> Option<u64> {
-        let finished = self.finished.load(Ordering::SeqCst);
-        let started = self.started.load(Ordering::SeqCst);
-        (started == finished).then_some(finished)
-    }
-}
-
-/// Badge-changing writes, counted per project shard and in total.
-pub struct BadgeEpoch {
-    /// Every change: for badges whose project is not known yet.
-    all: ChangeCounter,
-    shards: Box<[ChangeCounter]>,
-    /// Changes to projects themselves (rare, so counted together): they invalidate the cached
-    /// [`ProjectFacts`] that build changes leave alone.
-    projects: ChangeCounter,
-}
-
-impl Default for BadgeEpoch {
-    fn default() -> Self {
-        BadgeEpoch {
-            all: ChangeCounter::default(),
-            shards: (0..EPOCH_SHARDS)
-                .map(|_| ChangeCounter::default())
-                .collect(),
-            projects: ChangeCounter::default(),
-        }
-    }
-}
-
-/// Which shard a project's changes are counted in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Shard(usize);
-
-impl Shard {
-    fn of(account_id: &str, project_name: &str) -> Shard {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::hash::DefaultHasher::new();
-        (account_id, project_name).hash(&mut hasher);
-        Shard((hasher.finish() % EPOCH_SHARDS as u64) as usize)
-    }
-}
-
-/// Marks a badge-changing write in flight; dropping it marks the write finished.
-pub struct ChangeGuard<'a> {
-    epoch: &'a BadgeEpoch,
-    shard: Shard,
-    of_project: bool,
-}
-
-impl Drop for ChangeGuard<'_> {
-    fn drop(&mut self) {
-        if self.of_project {
-            self.epoch.projects.finished.fetch_add(1, Ordering::SeqCst);
-        }
-        self.epoch
-            .counter(Some(self.shard))
-            .finished
-            .fetch_add(1, Ordering::SeqCst);
-        self.epoch.all.finished.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-impl BadgeEpoch {
-    /// Call before a write of a project's builds that may change a badge; keep the guard until
-    /// the write has committed.
-    pub fn begin_change(&self, account_id: &str, project_name: &str) -> ChangeGuard<'_> {
-        self.begin(account_id, project_name, false)
-    }
-
-    /// Call before a write of the project itself (its settings, or deleting it).
-    pub fn begin_project_change(&self, account_id: &str, project_name: &str) -> ChangeGuard<'_> {
-        self.begin(account_id, project_name, true)
-    }
-
-    fn begin(&self, account_id: &str, project_name: &str, of_project: bool) -> ChangeGuard<'_> {
-        let shard = Shard::of(account_id, project_name);
-        self.all.started.fetch_add(1, Ordering::SeqCst);
-        self.counter(Some(shard))
-            .started
-            .fetch_add(1, Ordering::SeqCst);
-        if of_project {
-            self.projects.started.fetch_add(1, Ordering::SeqCst);
-        }
-        ChangeGuard {
-            epoch: self,
-            shard,
-            of_project,
-        }
-    }
-
-    fn counter(&self, shard: Option<Shard>) -> &ChangeCounter {
-        shard
-            .and_then(|Shard(index)| self.shards.get(index))
-            .unwrap_or(&self.all)
-    }
-
-    /// The generation under which cached answers for a badge of a project in `shard` (of any
-    /// project when `None`) are valid, or `None` while such a write is in flight.
-    fn stable_generation(&self, shard: Option<Shard>) -> Option<u64> {
-        self.counter(shard).stable_generation()
-    }
-}
 
 /// A rendered badge and its entity tag.
 struct Rendered {
@@ -421,7 +309,7 @@ async fn project_facts(
     slot: &BadgeSlot,
     token: &str,
 ) -> Result<Arc<ProjectFacts>, StoreError> {
-    let generation = state.badge_epoch.projects.stable_generation();
+    let generation = state.badge_epoch.projects_generation();
     if let Some(facts) = generation.and_then(|g| slot.facts(g)) {
         return Ok(facts);
     }
@@ -496,7 +384,7 @@ async fn project_status(
 /// read shared with other requests. `None` leaves it to the shared read.
 fn direct_status(state: &AppState, slot: &BadgeSlot, shard: Option<Shard>) -> Option<BadgeStatus> {
     let shard = shard?;
-    let facts = slot.facts(state.badge_epoch.projects.stable_generation()?)?;
+    let facts = slot.facts(state.badge_epoch.projects_generation()?)?;
     let project = facts.project.as_ref()?;
     if !project.badge_enabled {
         return Some(BadgeStatus::Unknown);
@@ -642,33 +530,6 @@ pub async fn badge_handler(State(state): State<Arc<AppState>>, request: Request)
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn epoch_is_unstable_while_a_change_is_in_flight() {
-        let epoch = BadgeEpoch::default();
-        let shard = Some(Shard::of("1", "app"));
-        assert_eq!(epoch.stable_generation(shard), Some(0));
-        let guard = epoch.begin_change("1", "app");
-        assert_eq!(epoch.stable_generation(shard), None);
-        assert_eq!(
-            epoch.stable_generation(None),
-            None,
-            "every change counts in total"
-        );
-        drop(guard);
-        assert_eq!(epoch.stable_generation(shard), Some(1));
-        assert_eq!(epoch.stable_generation(None), Some(1));
-    }
-
-    #[test]
-    fn another_projects_change_leaves_the_shard_stable() {
-        let epoch = BadgeEpoch::default();
-        let (app, other) = (Shard::of("1", "app"), Shard::of("1", "other"));
-        assert_ne!(app, other, "these two names hash apart");
-        let _guard = epoch.begin_change("1", "other");
-        assert_eq!(epoch.stable_generation(Some(app)), Some(0));
-        assert_eq!(epoch.stable_generation(Some(other)), None);
-    }
 
     #[test]
     fn if_none_match_compares_weakly_and_takes_lists() {
