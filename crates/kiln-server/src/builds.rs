@@ -417,7 +417,7 @@ impl BuildManager {
                         ),
                         now_epoch(),
                     );
-                    sink.save(&faulted).await;
+                    manager.save_final(&faulted).await;
                 });
             }
             manager.running().remove(&uuid);
@@ -483,7 +483,9 @@ impl BuildManager {
     }
 }
 
-/// Persists every state the runner reports, and tells badges about it.
+/// Persists every state the runner reports but the last, and tells badges about it. The last
+/// (complete) state waits for [`BuildManager::save_final`], after the log is stored: a build
+/// that shows as complete has its whole log in the store.
 struct StoreSink {
     store: Arc<dyn Store>,
     badges: Arc<BadgeEpoch>,
@@ -492,6 +494,9 @@ struct StoreSink {
 #[async_trait]
 impl BuildSink for StoreSink {
     async fn save(&self, record: &BuildRecord) {
+        if record.is_complete() {
+            return;
+        }
         let _change = self
             .badges
             .begin_change(&record.account_id, &record.project_name);
