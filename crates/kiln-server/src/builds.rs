@@ -134,6 +134,7 @@ impl BuildManager {
                     Arc::clone(&self.store),
                     build.uuid.clone(),
                     self.log_path(&build.uuid),
+                    self.settings.disk_reserve.clone(),
                     self.intake_closed.clone(),
                 )
                 .finish()
@@ -379,6 +380,7 @@ impl BuildManager {
             Arc::clone(&self.store),
             job.record.uuid.clone(),
             job.log_path.clone(),
+            self.settings.disk_reserve.clone(),
             self.intake_closed.clone(),
         );
         let manager = Arc::clone(self);

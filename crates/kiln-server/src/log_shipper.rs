@@ -6,11 +6,17 @@
 //! again at once; when the file has nothing new it looks again after [`IDLE_PAUSE`]. Once the
 //! build is complete ([`LogShipper::finish`]) it stores the rest, and only then is the build's
 //! final state saved: a reader that sees a complete build finds its whole log.
+//!
+//! The stored copy takes disk space too when the store is on the data dir's disk (SQLite), so
+//! the shipper keeps to the data dir's reserve as the runner does: below it, pieces wait; if
+//! space has not come back when the build is complete, the stored log ends with a line saying
+//! why (the file keeps the rest).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kiln_runner::disk::{DiskFull, DiskReserve};
 use kiln_store::{MAX_LOG_CHUNK_BYTES, Store, StoreError};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::task::JoinHandle;
@@ -32,11 +38,13 @@ pub struct LogShipper {
 
 impl LogShipper {
     /// Starts shipping the log file at `path` of build `uuid`, from what the store already
-    /// holds of it. Retries while the store is unavailable, until `give_up` is cancelled.
+    /// holds of it, while `disk_reserve` allows. Retries while the store is
+    /// unavailable, until `give_up` is cancelled.
     pub fn start(
         store: Arc<dyn Store>,
         uuid: String,
         path: PathBuf,
+        disk_reserve: DiskReserve,
         give_up: CancellationToken,
     ) -> Self {
         let complete = CancellationToken::new();
@@ -44,6 +52,7 @@ impl LogShipper {
             store,
             uuid,
             path,
+            disk_reserve,
             complete: complete.clone(),
             give_up,
         };
@@ -76,6 +85,7 @@ struct Tail {
     store: Arc<dyn Store>,
     uuid: String,
     path: PathBuf,
+    disk_reserve: DiskReserve,
     complete: CancellationToken,
     give_up: CancellationToken,
 }
@@ -86,25 +96,31 @@ impl Tail {
             return;
         };
         let mut file = None;
+        // The next piece to store, once read: it waits there while the disk is short of space.
         let mut piece = Vec::with_capacity(MAX_LOG_CHUNK_BYTES);
         loop {
             // Looked at before the file is read: once the build is complete the file stops
             // growing, so a read after that which finds nothing new has found the end.
             let completed = self.complete.is_cancelled();
-            if let Err(e) = read_piece(&self.path, &mut file, offset, &mut piece).await {
+            if piece.is_empty()
+                && let Err(e) = read_piece(&self.path, &mut file, offset, &mut piece).await
+            {
                 tracing::error!(build = %self.uuid, error = %e, "cannot read the build's log file");
                 file = None;
                 piece.clear();
             }
-            if piece.is_empty() {
-                if completed {
-                    return;
+            let short_of_space = self.disk_reserve.check().err();
+            match (piece.is_empty(), short_of_space) {
+                (true, _) if completed => return,
+                (false, Some(full)) if completed => return self.end_short(offset, &full).await,
+                (true, _) | (false, Some(_)) => {
+                    tokio::select! {
+                        () = self.complete.cancelled() => {}
+                        () = tokio::time::sleep(IDLE_PAUSE) => {}
+                    }
+                    continue;
                 }
-                tokio::select! {
-                    () = self.complete.cancelled() => {}
-                    () = tokio::time::sleep(IDLE_PAUSE) => {}
-                }
-                continue;
+                (false, None) => {}
             }
             let stored = self
                 .retrying(|| self.store.append_log(&self.uuid, offset, &piece))
@@ -113,7 +129,19 @@ impl Tail {
                 return;
             }
             offset += piece.len() as u64;
+            piece.clear();
         }
+    }
+
+    /// Ends the stored log at `offset` with a line saying why the rest is not stored.
+    async fn end_short(&self, offset: u64, full: &DiskFull) {
+        let notice = kiln_runner::build::stamped(&format!(
+            "The rest of the build log is not stored: {full}"
+        ));
+        tracing::warn!(build = %self.uuid, "{full}: the rest of the build's log is not stored");
+        let _ = self
+            .retrying(|| self.store.append_log(&self.uuid, offset, notice.as_bytes()))
+            .await;
     }
 
     /// Runs a store call until it succeeds or fails for good; `None` then (logged, except for

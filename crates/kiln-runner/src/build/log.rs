@@ -374,8 +374,8 @@ impl LogState {
     }
 }
 
-/// `[Container] <timestamp> <text>\n`.
-fn stamped(text: &str) -> String {
+/// `[Container] <timestamp> <text>\n`: one of Kiln's own log lines.
+pub fn stamped(text: &str) -> String {
     let stamp = OffsetDateTime::now_utc()
         .format(TIMESTAMP)
         .unwrap_or_default();
