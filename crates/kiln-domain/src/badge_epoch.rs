@@ -1,7 +1,10 @@
 //! Counts of badge-changing writes, per project shard: the write side (every store write
 //! that can move a badge runs inside a change) and the read side (a cached badge status is
 //! valid only while no change of its project is in flight and none finished since it was
-//! read). Shared by the HTTP server's badge cache and the scheduler, which both write builds.
+//! read). Shared by the HTTP server's badge cache and the scheduler, which both write builds;
+//! changes committed by other replicas arrive through the store's change feed
+//! (`kiln_server::badges::follow_store`), and while that feed is interrupted nothing cached
+//! is trusted.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -21,6 +24,12 @@ impl ChangeCounter {
         let finished = self.finished.load(Ordering::SeqCst);
         let started = self.started.load(Ordering::SeqCst);
         (started == finished).then_some(finished)
+    }
+
+    /// A change made elsewhere, already committed: begun and finished at once.
+    fn count_committed(&self) {
+        self.started.fetch_add(1, Ordering::SeqCst);
+        self.finished.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -107,11 +116,6 @@ impl BadgeEpoch {
         }
     }
 
-    /// [`BadgeEpoch::stable_generation`] of changes to projects themselves.
-    pub fn projects_stable_generation(&self) -> Option<u64> {
-        self.projects.stable_generation()
-    }
-
     fn counter(&self, shard: Option<Shard>) -> &ChangeCounter {
         shard
             .and_then(|Shard(index)| self.shards.get(index))
@@ -122,6 +126,48 @@ impl BadgeEpoch {
     /// project when `None`) are valid, or `None` while such a write is in flight.
     pub fn stable_generation(&self, shard: Option<Shard>) -> Option<u64> {
         self.counter(shard).stable_generation()
+    }
+
+    /// The generation under which cached facts of projects are valid, or `None` while a write
+    /// of a project is in flight.
+    pub fn projects_stable_generation(&self) -> Option<u64> {
+        self.projects.stable_generation()
+    }
+
+    fn every_counter(&self) -> impl Iterator<Item = &ChangeCounter> {
+        [&self.all, &self.projects]
+            .into_iter()
+            .chain(self.shards.iter())
+    }
+
+    /// A change another process committed to a project or one of its builds (the change feed
+    /// does not say which): it invalidates the project's shard and the projects' facts.
+    pub fn count_committed_change(&self, account_id: &str, project_name: &str) {
+        self.counter(Some(Shard::of(account_id, project_name)))
+            .count_committed();
+        self.projects.count_committed();
+        self.all.count_committed();
+    }
+
+    /// Changes may be going unheard (the change feed is interrupted): every counter shows a
+    /// change in flight, so nothing cached is used and nothing read meanwhile is cached, until
+    /// [`BadgeEpoch::resume_trust`].
+    pub fn suspend_trust(&self) {
+        for counter in self.every_counter() {
+            counter.started.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// The change feed is whole again: every counter moves past what was cached before, and
+    /// the one in flight since [`BadgeEpoch::suspend_trust`] (if `suspended`) is finished.
+    pub fn resume_trust(&self, suspended: bool) {
+        for counter in self.every_counter() {
+            if suspended {
+                counter.finished.fetch_add(1, Ordering::SeqCst);
+            } else {
+                counter.count_committed();
+            }
+        }
     }
 }
 
@@ -154,5 +200,17 @@ mod tests {
         let _guard = epoch.begin_change("1", "other");
         assert_eq!(epoch.stable_generation(Some(app)), Some(0));
         assert_eq!(epoch.stable_generation(Some(other)), None);
+    }
+
+    #[test]
+    fn the_replica_making_a_change_still_sees_it_in_flight() {
+        let epoch = BadgeEpoch::default();
+        let app = Some(Shard::of("1", "app"));
+        let guard = epoch.begin_change("1", "app");
+        // Its own change's event arrives before the write's guard is dropped.
+        epoch.count_committed_change("1", "app");
+        assert_eq!(epoch.stable_generation(app), None);
+        drop(guard);
+        assert_eq!(epoch.stable_generation(app), Some(2));
     }
 }

@@ -44,7 +44,7 @@ use crate::source::GitCredential;
 use halt::Halt;
 use interrupt::Interrupt;
 use log::BuildLog;
-pub use log::{DEFAULT_MAX_LOG_BYTES, MIN_MAX_LOG_BYTES, append_line as append_log_line};
+pub use log::{DEFAULT_MAX_LOG_BYTES, MIN_MAX_LOG_BYTES, append_line as append_log_line, stamped};
 
 /// The shell session's state directory inside a build's work directory.
 const SHELL_STATE_DIR: &str = "shell";

@@ -84,7 +84,12 @@ impl LeasedSink {
 
 #[async_trait]
 impl BuildSink for LeasedSink {
+    /// Every state but the last: the complete one waits for [`LeasedSink::save_final`], after
+    /// the log is stored, so a build that shows as complete has its whole log in the store.
     async fn save(&self, record: &BuildRecord) {
+        if record.is_complete() {
+            return;
+        }
         if let Err(e) = self.try_save(record).await {
             tracing::error!(build = %record.id(), error = %e, "cannot save build state");
         }

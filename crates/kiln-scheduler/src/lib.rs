@@ -6,6 +6,7 @@
 //! See `docs/queue.md`.
 
 mod lease;
+mod log_shipper;
 mod recovery;
 mod schedule;
 

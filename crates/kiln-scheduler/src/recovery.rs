@@ -4,11 +4,14 @@
 //! other build is left to lease expiry: a restarting replica never touches builds that other
 //! replicas run.
 
+use std::sync::Arc;
+
 use kiln_domain::build::{BuildStatus, PhaseContext, context_codes};
 use kiln_domain::clock::now_epoch;
 use kiln_store::StoreError;
 
 use crate::BuildManager;
+use crate::log_shipper::LogShipper;
 
 impl BuildManager {
     pub(crate) async fn recover_own_work(&self) -> Result<(), StoreError> {
@@ -40,6 +43,16 @@ impl BuildManager {
             }
             let _ = std::fs::remove_dir_all(&work_dir);
             let Some(mut leased) = leased else { continue };
+            // What the build logged before Kiln stopped is kept with its end.
+            LogShipper::start(
+                Arc::clone(&self.store),
+                uuid.clone(),
+                self.log_path(&uuid),
+                self.settings.disk_reserve.clone(),
+                self.intake_closed.clone(),
+            )
+            .finish()
+            .await;
             leased.record.abort(
                 BuildStatus::Fault,
                 PhaseContext::new(

@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, context_codes};
 use kiln_domain::clock::now_epoch;
-use kiln_runner::build::{BuildJob, BuildLimits, BuildSink, run_build};
+use kiln_runner::build::{BuildJob, BuildLimits, run_build};
 use kiln_runner::source::GitCredential;
 use kiln_store::{ClaimRequest, LeasedBuild, StoreError};
 use tokio_util::sync::CancellationToken;
 
 use crate::lease::LeasedSink;
+use crate::log_shipper::LogShipper;
 use crate::{BuildManager, Running};
 
 /// How often the queue is looked at when no event said it changed: the safety net for a
@@ -125,6 +126,13 @@ impl BuildManager {
             },
             record: build,
         };
+        let mut shipper = LogShipper::start(
+            Arc::clone(&self.store),
+            job.record.uuid.clone(),
+            job.log_path.clone(),
+            self.settings.disk_reserve.clone(),
+            self.intake_closed.clone(),
+        );
         let manager = Arc::clone(self);
         let runtime = tokio::runtime::Handle::current();
         // The build future is not `Send` (it borrows across awaits in ways rustc cannot prove
@@ -142,12 +150,15 @@ impl BuildManager {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 runtime.block_on(async {
                     let finished = run_build(&executor, job, registry_auth, &sink, stop).await;
+                    // The whole log is stored before the build shows as complete.
+                    shipper.finish().await;
                     sink.save_final(&finished).await;
                 })
             }));
             if outcome.is_err() {
                 // A bug in the runner must not leave the build IN_PROGRESS or hold its slot.
                 runtime.block_on(async {
+                    shipper.finish().await;
                     if let Ok(Some(saved)) =
                         manager.store.get_build(&last_state.account_id, &uuid).await
                     {
@@ -161,7 +172,7 @@ impl BuildManager {
                         ),
                         now_epoch(),
                     );
-                    sink.save(&last_state).await;
+                    sink.save_final(&last_state).await;
                 });
             }
             manager.running().remove(&uuid);

@@ -34,8 +34,10 @@ use sha2::{Digest, Sha256};
 
 use crate::state::AppState;
 
+mod epoch;
 mod query;
 
+pub use epoch::follow_store;
 use query::{BadgeQuery, RefQuery, parse_query};
 
 /// Badges (token and ref) whose status is cached before the cache is cleared.

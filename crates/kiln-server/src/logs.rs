@@ -8,7 +8,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use kiln_domain::ApiError;
-use tokio::io::AsyncSeekExt;
+use kiln_store::{MAX_LOG_CHUNK_BYTES, Store, StoreError};
 
 use crate::protocol::{AwsJson11, WireProtocol};
 use crate::state::AppState;
@@ -46,33 +46,19 @@ pub async fn read_log(
             )
         })?
         .ok_or((StatusCode::NOT_FOUND, "no such build".to_string()))?;
-    let path = state.builds.log_path(&build.uuid);
-    let (body, size) = match tokio::fs::File::open(&path).await {
-        Ok(mut file) => {
-            let size = file.metadata().await.map(|m| m.len()).map_err(|_| {
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "log unreadable".to_string(),
-                )
-            })?;
-            let start = offset.min(size);
-            file.seek(std::io::SeekFrom::Start(start))
-                .await
-                .map_err(|_| {
-                    (
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "log unreadable".to_string(),
-                    )
-                })?;
-            // Only what was written when the request came in, so `size` is the next offset.
-            let limited = tokio::io::AsyncReadExt::take(file, size - start);
-            (
-                Body::from_stream(tokio_util::io::ReaderStream::new(limited)),
-                size,
-            )
-        }
-        Err(_) => (Body::empty(), 0),
-    };
+    // Only what was stored when the request came in, so `size` is the next offset.
+    let size = state.store.log_size(&build.uuid).await.map_err(|_| {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "log unreadable".to_string(),
+        )
+    })?;
+    let body = Body::from_stream(stored_log(
+        Arc::clone(&state.store),
+        build.uuid.clone(),
+        offset.min(size),
+        size,
+    ));
     let mut response = (StatusCode::OK, body).into_response();
     let h = response.headers_mut();
     h.insert(
@@ -92,6 +78,34 @@ pub async fn read_log(
         HeaderValue::from_static(if build.is_complete() { "true" } else { "false" }),
     );
     Ok(response)
+}
+
+/// Bytes `start..end` of a build's stored log, read a piece at a time.
+pub fn stored_log(
+    store: Arc<dyn Store>,
+    uuid: String,
+    start: u64,
+    end: u64,
+) -> impl futures::Stream<Item = Result<Vec<u8>, StoreError>> {
+    futures::stream::try_unfold(start, move |position| {
+        let store = Arc::clone(&store);
+        let uuid = uuid.clone();
+        async move {
+            let wanted = usize::try_from(end.saturating_sub(position))
+                .unwrap_or(usize::MAX)
+                .min(MAX_LOG_CHUNK_BYTES);
+            if wanted == 0 {
+                return Ok(None);
+            }
+            let bytes = store.read_log(&uuid, position, wanted).await?;
+            // Nothing where something was: the build was deleted meanwhile.
+            if bytes.is_empty() {
+                return Ok(None);
+            }
+            let next = position + bytes.len() as u64;
+            Ok(Some((bytes, next)))
+        }
+    })
 }
 
 pub async fn log_handler(

@@ -8,6 +8,7 @@
 
 pub mod builds;
 pub mod fixtures;
+pub mod logs;
 pub mod queue;
 
 /// Expands into one test per case of the contract, each on a fresh store from `$open`.
@@ -31,6 +32,10 @@ macro_rules! suite {
             queue::expiry_ends_each_build_exactly_once,
             queue::queued_builds_past_their_deadline_are_not_claimed,
             queue::deleting_a_project_marks_its_leased_builds,
+            logs::a_log_reads_back_from_any_offset_across_pieces,
+            logs::appending_a_piece_again_changes_nothing,
+            logs::appending_publishes_log_appended,
+            logs::deleting_a_build_deletes_its_log,
         );
     };
     (@cases $open:expr; $($module:ident :: $case:ident),* $(,)?) => {

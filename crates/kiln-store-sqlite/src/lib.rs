@@ -20,6 +20,7 @@ use kiln_store::{
 
 mod deliveries;
 mod direct;
+mod logs;
 mod queue;
 mod sign_in;
 #[cfg(test)]
@@ -524,6 +525,26 @@ impl Store for SqliteStore {
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
         Ok(page_of(rows, limit, |(id, _)| id.clone(), |(_, key)| *key))
+    }
+
+    async fn append_log(&self, uuid: &str, start_offset: u64, data: &[u8]) -> StoreResult<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        if logs::append(&self.pool, uuid, start_offset, data).await? {
+            self.events.publish(StoreEvent::LogAppended {
+                uuid: uuid.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn read_log(&self, uuid: &str, offset: u64, max_bytes: usize) -> StoreResult<Vec<u8>> {
+        logs::read(&self.pool, uuid, offset, max_bytes).await
+    }
+
+    async fn log_size(&self, uuid: &str) -> StoreResult<u64> {
+        logs::size(&self.pool, uuid).await
     }
 
     async fn claim_builds(&self, request: &ClaimRequest<'_>) -> StoreResult<Vec<LeasedBuild>> {

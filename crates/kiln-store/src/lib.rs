@@ -9,9 +9,11 @@ use kiln_domain::refs::GitRef;
 use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord, WebhookRecord};
 
 mod events;
+mod logs;
 mod queue;
 
 pub use events::{EventFeed, EventSubscription, StoreEvent};
+pub use logs::join_log_pieces;
 pub use queue::{
     ClaimRequest, HeldLease, LEASE_EXPIRED_REASON, Lease, LeasedBuild, QUEUED_TIMEOUT_REASON,
 };
@@ -101,6 +103,10 @@ fn is_unavailable(err: &sqlx::Error) -> bool {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// The largest log piece a shipper stores at once: big enough that a loud build costs few
+/// writes, small enough that a reader slicing one piece reads little it does not need.
+pub const MAX_LOG_CHUNK_BYTES: usize = 1024 * 1024;
+
 /// How `list_projects` orders names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProjectSort {
@@ -171,6 +177,7 @@ pub trait Store: Send + Sync + 'static {
         idempotency_since: f64,
     ) -> StoreResult<InsertedBuild>;
     async fn get_build(&self, account_id: &str, uuid: &str) -> StoreResult<Option<BuildRecord>>;
+    /// Deletes a build and its stored log; returns whether there was one.
     async fn delete_build(&self, account_id: &str, uuid: &str) -> StoreResult<bool>;
     /// Build ids (`project:uuid`) of the account, or of one live project, newest first unless
     /// `ascending`. The key is the build's insertion sequence in the account listing, its build
@@ -224,6 +231,19 @@ pub trait Store: Send + Sync + 'static {
     /// inherited a build's work from its predecessor (the work directory is its own) and ends
     /// it at once rather than waiting for the lease to expire.
     async fn leased_build(&self, uuid: &str) -> StoreResult<Option<LeasedBuild>>;
+    /// Stores `data` as the piece of the build's log that starts at byte `start_offset`.
+    /// Idempotent per (uuid, start_offset): a piece already stored there is kept and nothing
+    /// changes (a shipper that retries after an unclear failure stores each byte once). A
+    /// writer appends contiguous pieces in order; a piece may be of any size (shippers keep
+    /// them at most [`MAX_LOG_CHUNK_BYTES`]). `NotFound` when the build is gone. Publishes
+    /// [`StoreEvent::LogAppended`] once the piece is stored.
+    async fn append_log(&self, uuid: &str, start_offset: u64, data: &[u8]) -> StoreResult<()>;
+    /// Up to `max_bytes` of the build's stored log from byte `offset`, across pieces: fewer at
+    /// the end of what is stored, none at or past it (or for an unknown build).
+    async fn read_log(&self, uuid: &str, offset: u64, max_bytes: usize) -> StoreResult<Vec<u8>>;
+    /// How many bytes of the build's log are stored (0 for an unknown build): the offset the
+    /// next piece starts at.
+    async fn log_size(&self, uuid: &str) -> StoreResult<u64>;
     /// The status of the most recently started build for `git_ref` among the builds of the
     /// project's current source (`source_epoch`).
     async fn latest_status_for_ref(

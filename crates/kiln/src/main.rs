@@ -154,6 +154,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .context("reading the console's form key")?;
     let badge_epoch = Arc::new(BadgeEpoch::default());
+    kiln_server::badges::follow_store(Arc::clone(&badge_epoch), store.subscribe());
     let builds = BuildManager::new(
         Arc::clone(&store),
         Arc::clone(&badge_epoch),

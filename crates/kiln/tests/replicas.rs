@@ -104,7 +104,12 @@ fn sourceless_project(server: &KilnServer, name: &str, commands: &[&str], extra:
 
 /// Starts `count` builds of `project`, round-robin across `urls`, in one boto3 process; returns
 /// their ids in start order.
-fn start_round_robin(server: &KilnServer, urls: &[String], project: &str, count: usize) -> Vec<String> {
+fn start_round_robin(
+    server: &KilnServer,
+    urls: &[String],
+    project: &str,
+    count: usize,
+) -> Vec<String> {
     let script = format!(
         r#"
 import os
@@ -121,12 +126,19 @@ result = [clients[i % len(clients)].start_build(projectName={project:?})["build"
 }
 
 /// Waits for every build to satisfy `condition`, reading through `server` 100 ids at a time.
-fn wait_all(server: &KilnServer, ids: &[String], condition: &str, deadline: Duration) -> Vec<Value> {
+fn wait_all(
+    server: &KilnServer,
+    ids: &[String],
+    condition: &str,
+    deadline: Duration,
+) -> Vec<Value> {
     let started = Instant::now();
     let mut builds = Vec::new();
     for chunk in ids.chunks(100) {
         let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
-        let left = deadline.saturating_sub(started.elapsed()).max(Duration::from_secs(1));
+        let left = deadline
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_secs(1));
         builds.extend(wait_builds_where(server, &chunk, condition, left));
     }
     builds
@@ -138,15 +150,24 @@ fn runner_of(server: &KilnServer, uuid: &str) -> Option<String> {
     assert_eq!(status, 200, "{log}");
     log.lines()
         .find_map(|line| line.split("running on instance ").nth(1))
-        .map(|rest| rest.split_whitespace().next().unwrap_or_default().to_string())
+        .map(|rest| {
+            rest.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
 }
 
 fn wait_runner(server: &KilnServer, uuid: &str) -> String {
     let mut runner = None;
-    wait_until(Duration::from_secs(30), "the build to start on a replica", || {
-        runner = runner_of(server, uuid);
-        runner.is_some()
-    });
+    wait_until(
+        Duration::from_secs(30),
+        "the build to start on a replica",
+        || {
+            runner = runner_of(server, uuid);
+            runner.is_some()
+        },
+    );
     runner.unwrap()
 }
 
@@ -167,7 +188,10 @@ fn three_hundred_builds_started_round_robin_each_run_exactly_once() {
     sourceless_project(
         server,
         "many",
-        &[&format!("echo $CODEBUILD_BUILD_ID >> {}", ids_file.display())],
+        &[&format!(
+            "echo $CODEBUILD_BUILD_ID >> {}",
+            ids_file.display()
+        )],
         json!({}),
     );
     let ids = start_round_robin(server, &replicas.urls(), "many", 300);
@@ -178,7 +202,8 @@ fn three_hundred_builds_started_round_robin_each_run_exactly_once() {
         Duration::from_secs(240),
     );
     let statuses: BTreeMap<String, usize> = builds.iter().fold(BTreeMap::new(), |mut m, b| {
-        *m.entry(b["buildStatus"].as_str().unwrap().to_string()).or_default() += 1;
+        *m.entry(b["buildStatus"].as_str().unwrap().to_string())
+            .or_default() += 1;
         m
     });
     assert_eq!(statuses, BTreeMap::from([("SUCCEEDED".to_string(), 300)]));
@@ -194,9 +219,14 @@ fn three_hundred_builds_started_round_robin_each_run_exactly_once() {
     // Every replica took its share of the queue.
     let mut runners = BTreeMap::new();
     for id in ids.iter().step_by(10) {
-        *runners.entry(runner_of(server, uuid_in(id)).unwrap()).or_insert(0) += 1;
+        *runners
+            .entry(runner_of(server, uuid_in(id)).unwrap())
+            .or_insert(0) += 1;
     }
-    assert!(runners.len() >= 2, "builds ran on several replicas: {runners:?}");
+    assert!(
+        runners.len() >= 2,
+        "builds ran on several replicas: {runners:?}"
+    );
 }
 
 /// The intervals (start, end) during which each build ran, from its phase timestamps: from the
@@ -247,7 +277,10 @@ fn a_concurrent_build_limit_holds_across_replicas() {
             .count();
         most = most.max(overlapping);
     }
-    assert_eq!(most, 2, "at most two at once, and the limit was used: {intervals:?}");
+    assert_eq!(
+        most, 2,
+        "at most two at once, and the limit was used: {intervals:?}"
+    );
 }
 
 #[test]
@@ -286,7 +319,10 @@ fn a_killed_replica_loses_only_its_builds_and_the_others_drain_the_queue() {
     for build in &builds {
         let id = id_of(build).to_string();
         if on_victim.contains(&id) {
-            assert_eq!(build["buildStatus"], "FAULT", "{id} ran on the killed replica");
+            assert_eq!(
+                build["buildStatus"], "FAULT",
+                "{id} ran on the killed replica"
+            );
             let context = build["phases"]
                 .as_array()
                 .unwrap()
@@ -296,7 +332,10 @@ fn a_killed_replica_loses_only_its_builds_and_the_others_drain_the_queue() {
                 .filter_map(|c| c["message"].as_str())
                 .collect::<Vec<_>>()
                 .join(" ");
-            assert!(context.contains("stopped renewing its lease"), "{id}: {context}");
+            assert!(
+                context.contains("stopped renewing its lease"),
+                "{id}: {context}"
+            );
         } else {
             assert_eq!(build["buildStatus"], "SUCCEEDED", "{id} did not run on it");
         }
@@ -397,8 +436,15 @@ fn a_badge_read_through_one_replica_follows_builds_run_by_another() {
             "serviceRole": ROLE,
         }),
     );
-    let badge_url = project["badge"]["badgeRequestUrl"].as_str().unwrap().to_string();
-    for (outcome, expected) in [("pass", "passing"), ("fail", "failing"), ("pass", "passing")] {
+    let badge_url = project["badge"]["badgeRequestUrl"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (outcome, expected) in [
+        ("pass", "passing"),
+        ("fail", "failing"),
+        ("pass", "passing"),
+    ] {
         repo.commit(&[("outcome", outcome)], outcome);
         let id = start_round_robin(server, &replicas.urls(), "badged", 1).remove(0);
         wait_all(
@@ -416,7 +462,10 @@ fn a_badge_read_through_one_replica_follows_builds_run_by_another() {
             if status == expected {
                 break;
             }
-            assert!(Instant::now() < deadline, "badge says {status}, not {expected}");
+            assert!(
+                Instant::now() < deadline,
+                "badge says {status}, not {expected}"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -432,7 +481,10 @@ fn a_log_is_followed_live_through_a_replica_that_does_not_run_the_build() {
         "chatty",
         &[
             "echo first line",
-            &format!("while ! grep -q go {}; do sleep 0.1; done", release.display()),
+            &format!(
+                "while ! grep -q go {}; do sleep 0.1; done",
+                release.display()
+            ),
             "echo second line",
         ],
         json!({}),
@@ -443,10 +495,14 @@ fn a_log_is_followed_live_through_a_replica_that_does_not_run_the_build() {
     let reader = &replicas.servers[(runner + 1) % 3];
     let log_url = format!("{}/builds/{uuid}/log", reader.url());
     let mut log = String::new();
-    wait_until(Duration::from_secs(30), "the first line through another replica", || {
-        log = curl_signed(&log_url).1;
-        log.contains("first line")
-    });
+    wait_until(
+        Duration::from_secs(30),
+        "the first line through another replica",
+        || {
+            log = curl_signed(&log_url).1;
+            log.contains("first line")
+        },
+    );
     assert!(!log.contains("second line"));
     // Follow from where the first read ended, as a tail does.
     let offset = log.len();
@@ -456,5 +512,8 @@ fn a_log_is_followed_live_through_a_replica_that_does_not_run_the_build() {
         rest = curl_signed(&format!("{log_url}?offset={offset}")).1;
         rest.contains("second line")
     });
-    assert!(!rest.contains("first line"), "the offset skips what was read");
+    assert!(
+        !rest.contains("first line"),
+        "the offset skips what was read"
+    );
 }

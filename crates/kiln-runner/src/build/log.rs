@@ -384,8 +384,8 @@ pub fn append_line(path: &Path, text: &str) -> std::io::Result<()> {
         .write_all(stamped(text).as_bytes())
 }
 
-/// `[Container] <timestamp> <text>\n`.
-fn stamped(text: &str) -> String {
+/// `[Container] <timestamp> <text>\n`: one of Kiln's own log lines.
+pub fn stamped(text: &str) -> String {
     let stamp = OffsetDateTime::now_utc()
         .format(TIMESTAMP)
         .unwrap_or_default();

@@ -9,7 +9,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use kiln_domain::{ApiError, ErrorKind};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::artifacts::{self, ArtifactLink};
 use super::errors::FieldErrors;
@@ -188,29 +187,26 @@ pub(super) fn phase_rows(build: &Value) -> Vec<PhaseRow> {
         .collect()
 }
 
-/// The last [`MAX_INLINE_LOG`] bytes of a log, its size, and whether the start was cut.
-async fn read_log_tail(path: &std::path::Path) -> (String, u64, bool) {
-    let Ok(mut file) = tokio::fs::File::open(path).await else {
-        return (String::new(), 0, false);
+/// The last [`MAX_INLINE_LOG`] bytes of a build's stored log, its size, and whether the start
+/// was cut.
+async fn read_log_tail(state: &AppState, uuid: &str) -> (String, u64, bool) {
+    let tail = async {
+        let size = state.store.log_size(uuid).await?;
+        let start = size.saturating_sub(MAX_INLINE_LOG);
+        let wanted = usize::try_from(size - start).unwrap_or(usize::MAX);
+        let bytes = state.store.read_log(uuid, start, wanted).await?;
+        Ok::<_, kiln_store::StoreError>((start, bytes))
     };
-    let size = file.metadata().await.map(|m| m.len()).unwrap_or(0);
-    let start = size.saturating_sub(MAX_INLINE_LOG);
-    let mut bytes = Vec::new();
-    if file.seek(std::io::SeekFrom::Start(start)).await.is_err()
-        || (&mut file)
-            .take(size - start)
-            .read_to_end(&mut bytes)
-            .await
-            .is_err()
-    {
-        return (String::new(), 0, false);
+    match tail.await {
+        Ok((start, bytes)) => {
+            let end = start + bytes.len() as u64;
+            (String::from_utf8_lossy(&bytes).into_owned(), end, start > 0)
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "cannot read a build's log");
+            (String::new(), 0, false)
+        }
     }
-    let read = bytes.len() as u64;
-    (
-        String::from_utf8_lossy(&bytes).into_owned(),
-        start + read,
-        start > 0,
-    )
 }
 
 pub async fn details(
@@ -234,7 +230,7 @@ async fn build_page(
         Err(err) => return view::api_error_page(session, &err),
     };
     let uuid = uuid_of(&build);
-    let (log, log_offset, log_truncated) = read_log_tail(&state.builds.log_path(&uuid)).await;
+    let (log, log_offset, log_truncated) = read_log_tail(state, &uuid).await;
     let status = build["buildStatus"]
         .as_str()
         .unwrap_or_default()

@@ -1,4 +1,6 @@
-//! The live log: server-sent events that follow a build's log file by polling its size.
+//! The live log: server-sent events that follow a build's stored log, from any replica. The
+//! follower reads the store when the change feed says the log grew or the build changed
+//! (`LogAppended`, `ProjectChanged`), and every [`SAFETY_POLL`] whatever it heard.
 //!
 //! Each event carries the text that was added (as a JSON string, so no character can break
 //! the event framing) and, as its id, the byte offset after it. A reconnecting `EventSource`
@@ -7,7 +9,6 @@
 //! completed and its log is read to the end, an `end` event names the final status.
 
 use std::convert::Infallible;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,18 +16,18 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use kiln_store::{EventSubscription, MAX_LOG_CHUNK_BYTES, StoreEvent};
 use serde::Deserialize;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::builds::{build_not_found, get_build, phase_rows, uuid_of};
 use super::session::Session;
 use super::view;
 use crate::state::AppState;
 
-/// How often the log file is looked at.
-const POLL_INTERVAL: Duration = Duration::from_millis(250);
+/// How often the store is read when the feed says nothing: in case an event was lost.
+const SAFETY_POLL: Duration = Duration::from_secs(2);
 /// Most bytes sent in one event.
-const MAX_CHUNK: u64 = 64 * 1024;
+const MAX_CHUNK: usize = 64 * 1024;
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -54,11 +55,14 @@ pub async fn events(
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(query.from);
     let follower = LogFollower {
-        path: state.builds.log_path(&uuid),
+        // Subscribed before the first read, so no change after it goes unheard.
+        feed: state.store.subscribe(),
         account_id: session.caller.account_id.clone(),
+        project_name: project,
         uuid,
         state,
         offset,
+        unsent: Vec::new(),
         progress_sent: None,
         done: false,
     };
@@ -73,10 +77,14 @@ pub async fn events(
 
 struct LogFollower {
     state: Arc<AppState>,
+    feed: EventSubscription,
     account_id: String,
+    project_name: String,
     uuid: String,
-    path: PathBuf,
+    /// The offset of the next byte to send.
     offset: u64,
+    /// Bytes read from the store at `offset`, not sent yet.
+    unsent: Vec<u8>,
     /// The last `progress` event's data, so only changes are sent.
     progress_sent: Option<String>,
     done: bool,
@@ -97,37 +105,53 @@ fn decode_chunk(bytes: &[u8], finished: bool) -> Option<(String, usize)> {
 }
 
 impl LogFollower {
-    async fn size(&self) -> u64 {
-        tokio::fs::metadata(&self.path).await.map_or(0, |m| m.len())
-    }
-
-    async fn read(&self, size: u64) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        if let Ok(mut file) = tokio::fs::File::open(&self.path).await
-            && file
-                .seek(std::io::SeekFrom::Start(self.offset))
-                .await
-                .is_ok()
-        {
-            let _ = file
-                .take((size - self.offset).min(MAX_CHUNK))
-                .read_to_end(&mut bytes)
-                .await;
-        }
-        bytes
-    }
-
     /// The next log text, if the log has grown; `finished` sends a cut character as it is.
     async fn log_event(&mut self, finished: bool) -> Option<Event> {
-        let size = self.size().await;
-        if size <= self.offset {
+        if self.unsent.len() < MAX_CHUNK {
+            let from = self.offset + self.unsent.len() as u64;
+            match self
+                .state
+                .store
+                .read_log(&self.uuid, from, MAX_LOG_CHUNK_BYTES)
+                .await
+            {
+                Ok(bytes) => self.unsent.extend_from_slice(&bytes),
+                Err(err) => tracing::error!(error = %err, "cannot read a build's live log"),
+            }
+        }
+        let take = self.unsent.len().min(MAX_CHUNK);
+        if take == 0 {
             return None;
         }
-        let bytes = self.read(size).await;
-        let (text, used) = decode_chunk(&bytes, finished)?;
+        let all = take == self.unsent.len();
+        let (text, used) = decode_chunk(&self.unsent[..take], finished && all)?;
+        self.unsent.drain(..used);
         self.offset += used as u64;
         let data = serde_json::to_string(&text).unwrap_or_default();
         Some(Event::default().id(self.offset.to_string()).data(data))
+    }
+
+    /// Waits until the feed says this build's log or state may have changed, or for
+    /// [`SAFETY_POLL`].
+    async fn wait_for_change(&mut self) {
+        let heard = async {
+            loop {
+                match self.feed.next().await {
+                    Some(StoreEvent::LogAppended { uuid }) if uuid == self.uuid => return,
+                    Some(StoreEvent::ProjectChanged {
+                        account_id,
+                        project_name,
+                    }) if account_id == self.account_id && project_name == self.project_name => {
+                        return;
+                    }
+                    Some(StoreEvent::FeedInterrupted | StoreEvent::FeedResumed) => return,
+                    Some(_) => {}
+                    // The store is gone: only the safety poll is left.
+                    None => std::future::pending::<()>().await,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(SAFETY_POLL, heard).await;
     }
 
     async fn next_event(&mut self) -> Option<Event> {
@@ -147,7 +171,7 @@ impl LogFollower {
                 Ok(build) => build,
                 Err(err) => {
                     tracing::error!(error = %err, "cannot read a build for its live log");
-                    tokio::time::sleep(POLL_INTERVAL).await;
+                    tokio::time::sleep(SAFETY_POLL).await;
                     continue;
                 }
             };
@@ -169,7 +193,7 @@ impl LogFollower {
                 self.done = true;
                 return Some(Event::default().event("end").data(build.status.as_str()));
             }
-            tokio::time::sleep(POLL_INTERVAL).await;
+            self.wait_for_change().await;
         }
     }
 }

@@ -59,4 +59,3 @@ impl Drop for Moto {
         let _ = self.child.wait();
     }
 }
-

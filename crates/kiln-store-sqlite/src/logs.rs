@@ -1,0 +1,77 @@
+//! Build logs in the database: contiguous pieces keyed by (uuid, start_offset), so that a read
+//! at any byte offset is one index range scan, whichever replica serves it.
+
+use sqlx::{Row, SqlitePool};
+
+use kiln_store::{StoreError, StoreResult};
+
+use crate::{is_foreign_key_violation, sql_int};
+
+/// Stores one piece; true when it was new (a piece already at `start_offset` is kept).
+pub(super) async fn append(
+    pool: &SqlitePool,
+    uuid: &str,
+    start_offset: u64,
+    data: &[u8],
+) -> StoreResult<bool> {
+    let result = sqlx::query(
+        "INSERT INTO build_log_chunks (uuid, start_offset, data) VALUES (?, ?, ?)
+         ON CONFLICT (uuid, start_offset) DO NOTHING",
+    )
+    .bind(uuid)
+    .bind(sql_int(start_offset))
+    .bind(data)
+    .execute(pool)
+    .await;
+    match result {
+        Ok(done) => Ok(done.rows_affected() > 0),
+        Err(e) if is_foreign_key_violation(&e) => Err(StoreError::NotFound),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The pieces that hold bytes `offset..offset + max_bytes`: the last one starting at or before
+/// `offset`, and those after it that start before the end.
+pub(super) async fn read(
+    pool: &SqlitePool,
+    uuid: &str,
+    offset: u64,
+    max_bytes: usize,
+) -> StoreResult<Vec<u8>> {
+    let end = offset.saturating_add(u64::try_from(max_bytes).unwrap_or(u64::MAX));
+    if end == offset {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(
+        "SELECT start_offset, data FROM build_log_chunks
+         WHERE uuid = ?1 AND start_offset < ?3 AND start_offset >= COALESCE(
+             (SELECT MAX(start_offset) FROM build_log_chunks WHERE uuid = ?1 AND start_offset <= ?2),
+             0)
+         ORDER BY start_offset",
+    )
+    .bind(uuid)
+    .bind(sql_int(offset))
+    .bind(sql_int(end))
+    .fetch_all(pool)
+    .await?;
+    let mut pieces = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let start: i64 = row.try_get("start_offset")?;
+        let start = u64::try_from(start)
+            .map_err(|_| StoreError::Corrupt(format!("log piece at offset {start}")))?;
+        pieces.push((start, row.try_get::<&[u8], _>("data")?));
+    }
+    Ok(kiln_store::join_log_pieces(pieces, offset, max_bytes))
+}
+
+/// The offset after the last stored piece.
+pub(super) async fn size(pool: &SqlitePool, uuid: &str) -> StoreResult<u64> {
+    let end: Option<i64> = sqlx::query_scalar(
+        "SELECT start_offset + length(data) FROM build_log_chunks WHERE uuid = ?
+         ORDER BY start_offset DESC LIMIT 1",
+    )
+    .bind(uuid)
+    .fetch_optional(pool)
+    .await?;
+    Ok(end.map_or(0, |end| u64::try_from(end).unwrap_or(0)))
+}
