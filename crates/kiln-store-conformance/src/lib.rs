@@ -6,9 +6,9 @@
 //! only the trait, and assert what a caller of the trait relies on.
 #![allow(clippy::unwrap_used)] // Test code: a failed step fails the test.
 
-pub mod badge_lookups;
 pub mod builds;
 pub mod fixtures;
+pub mod lookups;
 
 /// Expands into one test per case of the contract, each on a fresh store from `$open`.
 ///
@@ -21,8 +21,9 @@ macro_rules! suite {
             builds::racing_start_builds_with_one_token_store_one_build,
             builds::pages_neither_repeat_nor_skip_while_builds_start_and_go,
             builds::deleting_a_project_stops_its_queue_and_frees_its_name,
-            badge_lookups::the_default_branch_is_the_latest_one_built_without_a_source_version,
-            badge_lookups::a_refs_status_is_its_latest_builds,
+            lookups::the_default_branch_is_the_latest_one_built_without_a_source_version,
+            lookups::a_refs_status_is_its_latest_builds,
+            lookups::builds_are_got_by_uuid_within_their_account,
         );
     };
     (@cases $open:expr; $($module:ident :: $case:ident),* $(,)?) => {

@@ -5,7 +5,7 @@ use crate::direct::LATEST_STATUS_FOR_REF;
 use crate::tests::record;
 use crate::{
     DEFAULT_BRANCH_BUILT, GET_BUILD, GET_PROJECT, PROJECT_BY_BADGE_TOKEN, SqliteStore,
-    list_builds_sql, list_projects_sql,
+    get_builds_sql, list_builds_sql, list_projects_sql,
 };
 use kiln_store::{ProjectSort, Store};
 
@@ -49,6 +49,7 @@ fn every_list_and_lookup() -> Vec<(String, usize)> {
         (GET_PROJECT.to_owned(), 2),
         (PROJECT_BY_BADGE_TOKEN.to_owned(), 1),
         (GET_BUILD.to_owned(), 2),
+        (get_builds_sql(100), 101),
         (LATEST_STATUS_FOR_REF.to_owned(), 5),
         (DEFAULT_BRANCH_BUILT.to_owned(), 3),
     ];

@@ -1,5 +1,5 @@
-//! The badge's lookups: a ref's latest status, and the default branch of a project without
-//! `sourceVersion`.
+//! Lookups: builds by uuid (BatchGetBuilds), and the badge's: a ref's latest status, and the
+//! default branch of a project without `sourceVersion`.
 
 use std::sync::Arc;
 
@@ -7,7 +7,7 @@ use kiln_domain::build::{BuildRecord, BuildStatus};
 use kiln_domain::refs::GitRef;
 use kiln_store::Store;
 
-use crate::fixtures::{ACCOUNT, project, queued_build};
+use crate::fixtures::{ACCOUNT, OTHER_ACCOUNT, insert, project, queued_build, uuid_of};
 
 /// Build `n` of `project`, complete with `status`, having checked out `git_ref` for
 /// `source_version` (None: the remote's default branch).
@@ -127,4 +127,37 @@ pub async fn a_refs_status_is_its_latest_builds(store: Arc<dyn Store>) {
     assert_eq!(status("main").await, Some(BuildStatus::Succeeded));
     assert_eq!(status("dev").await, Some(BuildStatus::Failed));
     assert_eq!(status("other").await, None);
+}
+
+pub async fn builds_are_got_by_uuid_within_their_account(store: Arc<dyn Store>) {
+    for account in [ACCOUNT, OTHER_ACCOUNT] {
+        store
+            .create_project(&project(account, "p", 1.0))
+            .await
+            .unwrap();
+    }
+    let mut ids = Vec::new();
+    for n in 0..150 {
+        ids.push(insert(&store, "p", n).await);
+    }
+    let mut elsewhere = queued_build(OTHER_ACCOUNT, "p", 1000, None);
+    store.insert_build(&mut elsewhere, 0.0).await.unwrap();
+    let mut asked: Vec<&str> = ids[..98].iter().map(|id| uuid_of(id)).collect();
+    asked.push("no-such-build");
+    asked.push(&elsewhere.uuid);
+    let mut got: Vec<String> = store
+        .get_builds(ACCOUNT, &asked)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.id())
+        .collect();
+    got.sort();
+    let mut expected = ids[..98].to_vec();
+    expected.sort();
+    assert_eq!(
+        got, expected,
+        "the 98 builds of the account, not the others"
+    );
+    assert!(store.get_builds(ACCOUNT, &[]).await.unwrap().is_empty());
 }
