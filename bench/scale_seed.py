@@ -104,6 +104,7 @@ def record_writer(record):
         "build_number": "\x00number\x00",
         "status": "\x00status\x00",
         "start_time": "\x00start\x00",
+        "end_time": "\x00end\x00",
     }
     record = dict(record, **fields)
     record["settings"] = dict(record["settings"], sourceVersion="\x00version\x00")
@@ -111,6 +112,7 @@ def record_writer(record):
     # Numbers are written without quotes; the source version is null or a string.
     text = text.replace('"\\u0000number\\u0000"', "\x00number\x00")
     text = text.replace('"\\u0000start\\u0000"', "\x00start\x00")
+    text = text.replace('"\\u0000end\\u0000"', "\x00end\x00")
     text = text.replace('"\\u0000version\\u0000"', "\x00version\x00")
     text = re.sub(r"\\u0000(\w+)\\u0000", "\x00\\1\x00", text)
     pieces = text.split("\x00")
@@ -144,6 +146,7 @@ def main():
         sys.exit(f"the template build should have checked out a branch, not {git_ref}")
     branch = build["ref_name"]
     render = record_writer(record)
+    duration = record["end_time"] - record["start_time"]
 
     names = [BIG, SMALL] + [f"scale-{p:05d}" for p in range(2, projects)]
     versionless = {BIG, SMALL} | {n for i, n in enumerate(names) if i >= 2 and i % 2 == 0}
@@ -187,7 +190,7 @@ def main():
             project_generation=0,
             record=render(
                 dict(uuid=build_uuid, project=name, number=str(number), status=status,
-                     start=repr(started), version=version)
+                     start=repr(started), end=repr(started + duration), version=version)
             ),
         )
         if "default_branch" in values:

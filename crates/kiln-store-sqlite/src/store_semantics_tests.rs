@@ -53,12 +53,9 @@ fn every_list_and_lookup() -> Vec<(String, usize)> {
         (LATEST_STATUS_FOR_REF.to_owned(), 5),
         (DEFAULT_BRANCH_BUILT.to_owned(), 3),
     ];
+    queries.extend(every_build_listing());
     for ascending in [true, false] {
         for after in [false, true] {
-            for of_project in [false, true] {
-                let binds = 2 + usize::from(of_project) + usize::from(after);
-                queries.push((list_builds_sql(of_project, ascending, after), binds));
-            }
             for sort in [
                 ProjectSort::Name,
                 ProjectSort::Created,
@@ -76,6 +73,20 @@ fn every_list_and_lookup() -> Vec<(String, usize)> {
     queries
 }
 
+/// ListBuilds and ListBuildsForProject, both orders, first and later pages.
+fn every_build_listing() -> Vec<(String, usize)> {
+    let mut queries = Vec::new();
+    for ascending in [true, false] {
+        for after in [false, true] {
+            for of_project in [false, true] {
+                let binds = 2 + usize::from(of_project) + usize::from(after);
+                queries.push((list_builds_sql(of_project, ascending, after), binds));
+            }
+        }
+    }
+    queries
+}
+
 async fn assert_every_plan_is_a_range_scan(store: &SqliteStore) {
     for (sql, binds) in every_list_and_lookup() {
         let plan = query_plan(store, &sql, binds).await;
@@ -87,6 +98,11 @@ async fn assert_every_plan_is_a_range_scan(store: &SqliteStore) {
             "{sql}\n=> {plan}"
         );
         assert!(!sql.contains("json_extract"), "{sql}");
+    }
+    // A page of build ids reads the index alone, never the builds' rows.
+    for (sql, binds) in every_build_listing() {
+        let plan = query_plan(store, &sql, binds).await;
+        assert!(plan.contains("USING COVERING INDEX"), "{sql}\n=> {plan}");
     }
 }
 
