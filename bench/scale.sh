@@ -4,19 +4,22 @@
 #
 #   bench/scale.sh [--backend sqlite|postgres] [--database-url postgres://USER@HOST:PORT/DB]
 #
-# For each store (small, then large):
+# Steps 1-2 for each store (small, then large), 3-4 on both:
 # 1. A release `kiln serve` on a fresh store runs one real build through the API (a project
 #    without sourceVersion, so the build checks out the default branch); Kiln stops.
 # 2. scale_seed.py copies those two rows into PROJECTS projects and BUILDS builds (`scale-big`
 #    with BIG_BUILDS, `scale-small` with SMALL_BUILDS, the rest round-robin) straight into the
 #    store: SQLite's kiln.db, or PostgreSQL through psql \copy.
-# 3. Kiln starts on it. scale_client.py times, on one keep-alive connection with each request
-#    signed before its clock starts: BatchGetBuilds of 1 and of 100 ids, page 1 and page 500 of
-#    ListBuildsForProject (scale-big) and of ListBuilds (page 500 reached by walking nextToken;
-#    the 500th call itself is timed; a store with fewer pages uses its last page), and
-#    scale-small's first page. SAMPLES samples each after 10 warm-up calls.
-# 4. The badge of scale-big (no sourceVersion: the default-branch lookup) on a cold cache:
-#    Kiln restarts before each of BADGE_SAMPLES requests.
+# 3. One Kiln starts on each store, side by side. scale_client.py times, on one keep-alive
+#    connection per Kiln with each request signed before its clock starts: BatchGetBuilds of 1
+#    and of 100 ids, page 1 and page 500 of ListBuildsForProject (scale-big) and of ListBuilds
+#    (page 500 reached by walking nextToken; the 500th call itself is timed; a store with fewer
+#    pages uses its last full page), and scale-small's first page. 10 warm-up rounds, then
+#    SAMPLES rounds; each round makes every call once on each store in turn, so load from
+#    elsewhere on the machine weighs on both stores alike.
+# 4. The badge of scale-big (no sourceVersion: the default-branch lookup) on a cold cache: for
+#    each of BADGE_SAMPLES samples Kiln starts, serves scale-small's badge (warming the process,
+#    not scale-big's cache entry), then scale-big's, which is timed.
 # Prints p50 per call for both stores and the large/small ratio (goals: p50 < 2 ms for the
 # single-page calls, ratio <= 1.5). Raw samples stay in $OUT.
 #
@@ -27,7 +30,8 @@
 #
 # Environment: SAMPLES (200), BADGE_SAMPLES (21), PROJECTS (10000), BUILDS (1000000),
 # BIG_BUILDS (200000), SMALL_BUILDS (50), SMALL_STORE_PROJECTS (100), SMALL_STORE_BUILDS (1000),
-# SMALL_STORE_BIG_BUILDS (200), KILN_BIN (default: cargo build --release), OUT.
+# SMALL_STORE_BIG_BUILDS (200), KILN_BIN (default: cargo build --release), OUT, REUSE (set: measure
+# the stores an earlier run seeded in $OUT again, without seeding).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -66,35 +70,42 @@ fi
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-KILN_PID=
+declare -A KILN_PID=() KILN_URL=()
 cleanup() {
-    if [[ -n $KILN_PID ]]; then kill "$KILN_PID" 2>/dev/null || true; wait "$KILN_PID" 2>/dev/null || true; fi
+    for pid in "${KILN_PID[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
 }
 trap cleanup EXIT
 
-KILN_PORT=$(free_port)
-KILN_URL=http://127.0.0.1:$KILN_PORT
-STORE= DATA= STORE_URL=
-# Starts Kiln on the current store; prints the milliseconds until it listened.
+# The data dir (SQLite) and database URL (PostgreSQL) of store $1.
+data_dir() { echo "$OUT/$1"; }
+store_url() {
+    python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/kiln_scale_" + sys.argv[2])))' "$DATABASE_URL" "$1"
+}
+
+# Starts Kiln on store $1; appends the milliseconds until it listened to $OUT/$1.startup_ms.
 start_kiln() {
-    local store_args=(--data-dir "$DATA")
-    [[ $BACKEND == postgres ]] && store_args+=(--database-url "$STORE_URL")
-    : >"$OUT/$STORE.kiln.stdout"
+    local store=$1 port
+    port=$(free_port)
+    local store_args=(--data-dir "$(data_dir "$store")")
+    [[ $BACKEND == postgres ]] && store_args+=(--database-url "$(store_url "$store")")
+    : >"$OUT/$store.kiln.stdout"
     local started=$EPOCHREALTIME
-    "$KILN_BIN" serve --listen "127.0.0.1:$KILN_PORT" "${store_args[@]}" "${SERVE_ARGS[@]}" \
-        >"$OUT/$STORE.kiln.stdout" 2>>"$OUT/$STORE.kiln.stderr" &
-    KILN_PID=$!
+    "$KILN_BIN" serve --listen "127.0.0.1:$port" "${store_args[@]}" "${SERVE_ARGS[@]}" \
+        >"$OUT/$store.kiln.stdout" 2>>"$OUT/$store.kiln.stderr" &
+    KILN_PID[$store]=$!
+    KILN_URL[$store]=http://127.0.0.1:$port
     for _ in $(seq 2000); do
-        if grep -q '^listening on' "$OUT/$STORE.kiln.stdout"; then
-            python3 -c "print(f'{($EPOCHREALTIME - $started) * 1000:.0f}')"
+        if grep -q '^listening on' "$OUT/$store.kiln.stdout"; then
+            python3 -c "print(f'{($EPOCHREALTIME - $started) * 1000:.0f}')" >>"$OUT/$store.startup_ms"
             return
         fi
         sleep 0.005
     done
-    echo "kiln did not start" >&2; cat "$OUT/$STORE.kiln.stderr" >&2; exit 1
+    echo "kiln did not start on $store" >&2; cat "$OUT/$store.kiln.stderr" >&2; exit 1
 }
-stop_kiln() { kill "$KILN_PID"; wait "$KILN_PID" || true; KILN_PID=; }
-api() { aws --endpoint-url "$KILN_URL" --output json codebuild "$@"; }
+stop_kiln() { kill "${KILN_PID[$1]}"; wait "${KILN_PID[$1]}" || true; unset "KILN_PID[$1]"; }
+api() { aws --endpoint-url "${KILN_URL[$1]}" --output json codebuild "${@:2}"; }
 
 # The template build's source: a local repository whose default branch is main.
 REPO=$OUT/repo
@@ -103,26 +114,22 @@ printf 'version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n' >"$RE
 git -C "$REPO" add buildspec.yml
 git -C "$REPO" -c user.name=bench -c user.email=bench@kiln.invalid commit -qm bench
 
-# A fresh, empty store named $1.
-fresh_store() {
-    STORE=$1 DATA=$OUT/$1
-    rm -rf "$DATA" && mkdir -p "$DATA"
+# Store $1, fresh and empty, with one project and one real build made through the API.
+template_build() {
+    local store=$1
+    rm -rf "$(data_dir "$store")" "$OUT/$store".* && mkdir -p "$(data_dir "$store")"
     if [[ $BACKEND == postgres ]]; then
         psql "$DATABASE_URL" -X -q -v ON_ERROR_STOP=1 \
-            -c "DROP DATABASE IF EXISTS kiln_scale_$1" -c "CREATE DATABASE kiln_scale_$1"
-        STORE_URL=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/kiln_scale_" + sys.argv[2])))' "$DATABASE_URL" "$1")
+            -c "DROP DATABASE IF EXISTS kiln_scale_$store" -c "CREATE DATABASE kiln_scale_$store"
     fi
-}
-
-template_build() {
-    start_kiln >/dev/null
-    api create-project --name template --badge-enabled \
+    start_kiln "$store"
+    api "$store" create-project --name template --badge-enabled \
         --source "type=GITHUB,location=$REPO" --artifacts type=NO_ARTIFACTS \
         --service-role arn:aws:iam::111122223333:role/bench \
         --environment type=LINUX_CONTAINER,image=aws/codebuild/standard:7.0,computeType=BUILD_GENERAL1_SMALL >/dev/null
     local id
-    id=$(api start-build --project-name template --query build.id --output text)
-    python3 - "$KILN_URL" "$id" <<'EOF'
+    id=$(api "$store" start-build --project-name template --query build.id --output text)
+    python3 - "${KILN_URL[$store]}" "$id" <<'EOF'
 import sys, time, boto3
 api = boto3.client("codebuild", endpoint_url=sys.argv[1])
 deadline = time.time() + 120
@@ -133,46 +140,54 @@ while time.time() < deadline:
     time.sleep(0.1)
 sys.exit("the template build did not complete within 120 s")
 EOF
-    stop_kiln
+    stop_kiln "$store"
 }
 
-seed() {
-    local target=(--sqlite "$DATA/kiln.db")
-    [[ $BACKEND == postgres ]] && target=(--psql "$STORE_URL")
-    python3 "$HERE/scale_seed.py" "${target[@]}" "$@" >"$OUT/$STORE.seeded.json"
+# Seeds store $1 with $2 projects and $3 builds, $4 of them scale-big's.
+seed_store() {
+    local store=$1
+    if [[ -n ${REUSE:-} && -s $OUT/$store.seeded.json ]]; then
+        log "$store: seeded before (REUSE)"
+        return
+    fi
+    log "$store: template build"
+    template_build "$store"
+    log "$store: seeding $2 projects, $3 builds ($4 in scale-big) [$BACKEND]"
+    local target=(--sqlite "$(data_dir "$store")/kiln.db") started=$EPOCHREALTIME
+    [[ $BACKEND == postgres ]] && target=(--psql "$(store_url "$store")")
+    python3 "$HERE/scale_seed.py" "${target[@]}" "$2" "$3" "$4" "${SMALL_BUILDS:-50}" \
+        >"$OUT/$store.seeded.json"
+    log "$store: seeded in $(python3 -c "print(f'{$EPOCHREALTIME - $started:.0f}')") s"
+    if [[ $BACKEND == sqlite ]]; then
+        log "$store: kiln.db is $(du -sh "$(data_dir "$store")/kiln.db" | cut -f1)"
+    fi
 }
 
-measure() {
-    log "$STORE: kiln starts on the seeded store"
-    start_kiln >"$OUT/$STORE.startup_ms"
-    python3 "$HERE/scale_client.py" calls "$KILN_URL" "$OUT/$STORE.seeded.json" "$SAMPLES" \
-        >"$OUT/$STORE.calls.json"
-    stop_kiln
-    log "$STORE: $BADGE_SAMPLES cold badges, one per start"
-    local token
-    token=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["big_badge_token"])' "$OUT/$STORE.seeded.json")
-    : >"$OUT/$STORE.badge_ms"
-    for _ in $(seq "$BADGE_SAMPLES"); do
-        start_kiln >>"$OUT/$STORE.startup_ms"
-        python3 "$HERE/scale_client.py" badge "$KILN_URL" "$token" >>"$OUT/$STORE.badge_ms"
-        stop_kiln
-    done
-}
-
-run_store() {
-    local name=$1 projects=$2 builds=$3 big=$4
-    fresh_store "$name"
-    log "$name: template build"
-    template_build
-    log "$name: seeding $projects projects, $builds builds ($big in scale-big) [$BACKEND]"
-    local started=$EPOCHREALTIME
-    seed "$projects" "$builds" "$big" "${SMALL_BUILDS:-50}"
-    log "$name: seeded in $(python3 -c "print(f'{$EPOCHREALTIME - $started:.0f}')") s"
-    [[ $BACKEND == sqlite ]] && log "$name: kiln.db is $(du -sh "$DATA/kiln.db" | cut -f1)"
-    measure
+badge_tokens() {
+    python3 -c 'import json, sys; t = json.load(open(sys.argv[1]))["badge_tokens"]; print(t["scale-small"], t["scale-big"])' "$OUT/$1.seeded.json"
 }
 
 log "kiln $("$KILN_BIN" --version), backend $BACKEND, results in $OUT"
-run_store small "${SMALL_STORE_PROJECTS:-100}" "${SMALL_STORE_BUILDS:-1000}" "${SMALL_STORE_BIG_BUILDS:-200}"
-run_store large "${PROJECTS:-10000}" "${BUILDS:-1000000}" "${BIG_BUILDS:-200000}"
+seed_store small "${SMALL_STORE_PROJECTS:-100}" "${SMALL_STORE_BUILDS:-1000}" "${SMALL_STORE_BIG_BUILDS:-200}"
+seed_store large "${PROJECTS:-10000}" "${BUILDS:-1000000}" "${BIG_BUILDS:-200000}"
+rm -f "$OUT"/{small,large}.{startup_ms,badge_ms}
+
+log "both stores: API calls, $SAMPLES rounds"
+start_kiln small
+start_kiln large
+python3 "$HERE/scale_client.py" calls "${KILN_URL[small]}" "$OUT/small.seeded.json" \
+    "${KILN_URL[large]}" "$OUT/large.seeded.json" "$SAMPLES" >"$OUT/calls.json"
+stop_kiln small
+stop_kiln large
+
+log "both stores: $BADGE_SAMPLES cold badges, each on a Kiln just started"
+for _ in $(seq "$BADGE_SAMPLES"); do
+    for store in small large; do
+        start_kiln "$store"
+        # shellcheck disable=SC2046 # two tokens
+        python3 "$HERE/scale_client.py" badge "${KILN_URL[$store]}" $(badge_tokens "$store") \
+            >>"$OUT/$store.badge_ms"
+        stop_kiln "$store"
+    done
+done
 python3 "$HERE/scale_summary.py" "$OUT" | tee "$OUT/summary.txt"

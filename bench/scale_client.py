@@ -3,12 +3,14 @@
 (SigV4, botocore) before its clock starts, so a sample is the request's round trip alone.
 
 Usage:
-  scale_client.py calls URL SEEDED_JSON SAMPLES   all the API calls; prints JSON {call: [ms…]}
-  scale_client.py badge URL TOKEN                 one badge request on a fresh connection; ms
+  scale_client.py calls SMALL_URL SMALL_SEEDED LARGE_URL LARGE_SEEDED SAMPLES
+      all the API calls on both stores, alternating; prints JSON {store: {call: [ms…]}}
+  scale_client.py badge URL WARM_TOKEN TOKEN      TOKEN's badge, uncached, after WARM_TOKEN's; ms
 """
 
 import http.client
 import json
+import random
 import statistics
 import sys
 import time
@@ -50,33 +52,31 @@ class Api:
         return json.loads(answer), elapsed
 
 
-def repeat(samples, sample):
-    for _ in range(WARM_UP):
-        sample()
-    return [sample() for _ in range(samples)]
-
-
 def deep_token(api, operation, body):
-    """The nextToken of page DEEP_PAGE - 1, walked page by page (or of the last page, when there
-    are fewer pages), the page number it asks for, and the walk's time per page."""
+    """The token of page DEEP_PAGE, walked page by page, the page number, and the walk's time
+    per page. A store with fewer pages uses its last full page (a page of 100 ids, as deep pages
+    of the large store are)."""
     token, page, walk = None, 1, []
-    while page < DEEP_PAGE:
+    full = (None, 1)
+    while page <= DEEP_PAGE:
         answer, ms = api.call(operation, dict(body, **({"nextToken": token} if token else {})))
         walk.append(ms)
-        if "nextToken" not in answer:
+        if len(answer["ids"]) == 100:
+            full = (token, page)
+        if page == DEEP_PAGE or "nextToken" not in answer:
             break
         token, page = answer["nextToken"], page + 1
-    return token, page, walk
+    return full[0], full[1], walk
 
 
-def calls(url, seeded, samples):
+def store_calls(url, seeded, notes):
+    """The timed calls on one store, each a function returning one sample's milliseconds."""
     api = Api(url)
     ids = seeded["samples"]
-    big = {"projectName": seeded["big"]}
-    results, notes = {}, {}
     turn = iter(range(1 << 62))
-    results["BatchGetBuilds 1 id"] = repeat(
-        samples, lambda: api.call("BatchGetBuilds", {"ids": [ids[next(turn) % len(ids)]]})[1])
+
+    def one():
+        return api.call("BatchGetBuilds", {"ids": [ids[next(turn) % len(ids)]]})[1]
 
     def hundred():
         start = next(turn) * 100
@@ -84,47 +84,78 @@ def calls(url, seeded, samples):
         answer, ms = api.call("BatchGetBuilds", {"ids": chunk})
         assert len(answer["builds"]) == 100, answer.get("buildsNotFound")
         return ms
-    results["BatchGetBuilds 100 ids"] = repeat(samples, hundred)
 
+    def page(operation, body):
+        return lambda: api.call(operation, body)[1]
+
+    calls = {"BatchGetBuilds 1 id": one, "BatchGetBuilds 100 ids": hundred}
+    big = {"projectName": seeded["big"]}
     for operation, body, label in (
         ("ListBuildsForProject", big, "ListBuildsForProject (big)"),
         ("ListBuilds", {}, "ListBuilds"),
     ):
-        results[f"{label} page 1"] = repeat(samples, lambda: api.call(operation, body)[1])
-        token, page, walk = deep_token(api, operation, body)
-        notes[f"{label} deep page"] = {"page": page, "walk_ms_total": round(sum(walk), 1),
+        calls[f"{label} page 1"] = page(operation, body)
+        token, number, walk = deep_token(api, operation, body)
+        notes[f"{label} deep page"] = {"page": number, "walk_ms_total": round(sum(walk), 1),
                                        "walk_ms_p50": round(statistics.median(walk), 3)}
-        deep = dict(body, **({"nextToken": token} if token else {}))
-        results[f"{label} page {DEEP_PAGE}"] = repeat(samples, lambda: api.call(operation, deep)[1])
-    small = {"projectName": seeded["small"]}
-    results["ListBuildsForProject (small) page 1"] = repeat(
-        samples, lambda: api.call("ListBuildsForProject", small)[1])
+        calls[f"{label} page {DEEP_PAGE}"] = page(
+            operation, dict(body, **({"nextToken": token} if token else {})))
+    calls["ListBuildsForProject (small) page 1"] = page(
+        "ListBuildsForProject", {"projectName": seeded["small"]})
+    return calls
+
+
+def calls(stores, samples):
+    """Round after round, each call once on each store in turn, so that whatever else loads the
+    machine weighs on both stores' samples alike. Each round shuffles the calls and which store
+    goes first: a call that follows a big answer (BatchGetBuilds of 100) runs while the machine
+    still finishes that one, and this spreads the cost over all calls and both stores."""
+    notes = {name: {} for name in stores}
+    timed = {name: store_calls(url, seeded, notes[name]) for name, (url, seeded) in stores.items()}
+    results = {name: {call: [] for call in timed[name]} for name in stores}
+    shuffle = random.Random(12)
+    names, call_names = list(stores), list(results[next(iter(stores))])
+    for round_number in range(WARM_UP + samples):
+        shuffle.shuffle(call_names)
+        for call in call_names:
+            shuffle.shuffle(names)
+            for name in names:
+                ms = timed[name][call]()
+                if round_number >= WARM_UP:
+                    results[name][call].append(ms)
     print(json.dumps({"samples_ms": results, "notes": notes}))
 
 
-def badge(url, token):
+def badge(url, warm_token, token):
+    """One badge request for `token`, on a Kiln that has just served `warm_token`'s badge (so
+    the process, its threads and its store connections are warm, and only `token`'s badge is
+    not cached)."""
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port)
-    conn.connect()
-    started = time.perf_counter()
-    conn.request("GET", f"/badges?uuid={token}")
-    response = conn.getresponse()
-    body = response.read()
-    elapsed = (time.perf_counter() - started) * 1000
-    if response.status != 200 or b"<svg" not in body:
-        sys.exit(f"badge: HTTP {response.status} {body[:200]!r}")
-    # The big project's latest build of its default branch: a known status, not "unknown".
-    if b"unknown" in body.lower():
-        sys.exit(f"badge shows no status: {body[:300]!r}")
-    print(f"{elapsed:.3f}")
+    timings = []
+    for badge_token in (warm_token, token):
+        started = time.perf_counter()
+        conn.request("GET", f"/badges?uuid={badge_token}")
+        response = conn.getresponse()
+        body = response.read()
+        timings.append((time.perf_counter() - started) * 1000)
+        if response.status != 200 or b"<svg" not in body:
+            sys.exit(f"badge: HTTP {response.status} {body[:200]!r}")
+        # The latest build of the project's default branch: a known status, not "unknown".
+        if b"unknown" in body.lower():
+            sys.exit(f"badge shows no status: {body[:300]!r}")
+    print(f"{timings[1]:.3f}")
 
 
 def main():
-    if len(sys.argv) == 5 and sys.argv[1] == "calls":
-        with open(sys.argv[3]) as f:
-            calls(sys.argv[2], json.load(f), int(sys.argv[4]))
-    elif len(sys.argv) == 4 and sys.argv[1] == "badge":
-        badge(sys.argv[2], sys.argv[3])
+    if len(sys.argv) == 7 and sys.argv[1] == "calls":
+        stores = {}
+        for name, url, seeded in (("small", *sys.argv[2:4]), ("large", *sys.argv[4:6])):
+            with open(seeded) as f:
+                stores[name] = (url, json.load(f))
+        calls(stores, int(sys.argv[6]))
+    elif len(sys.argv) == 5 and sys.argv[1] == "badge":
+        badge(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         sys.exit(__doc__)
 

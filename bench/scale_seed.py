@@ -16,7 +16,7 @@ SUCCEEDED/FAILED, each build checked out branch main.
 PostgreSQL rows go through `psql … \\copy` (no driver needed); the tables and columns are the
 ones the SQLite migrations define, which the PostgreSQL migrations mirror.
 
-Prints one JSON line: names, the big project's badge token, 1,000 build ids
+Prints one JSON line: names, the big and small projects' badge tokens, 1,000 build ids
 spread over the account.
 """
 
@@ -150,7 +150,6 @@ def main():
 
     names = [BIG, SMALL] + [f"scale-{p:05d}" for p in range(2, projects)]
     versionless = {BIG, SMALL} | {n for i, n in enumerate(names) if i >= 2 and i % 2 == 0}
-    big_token = base64.urlsafe_b64encode(os.urandom(24)).decode().rstrip("=")
     counters = dict.fromkeys(names, 0)
     others = names[2:]
     start = build["start_time"] - builds * 30.0
@@ -204,12 +203,13 @@ def main():
     target.insert("builds", columns, rows)
 
     project_columns = list(project.keys())
-    project_rows = []
+    project_rows, tokens = [], {}
     for i, name in enumerate(names):
         project_settings = dict(settings)
         if name not in versionless:
             project_settings["sourceVersion"] = branch
-        token = big_token if name == BIG else base64.urlsafe_b64encode(os.urandom(24)).decode().rstrip("=")
+        token = base64.urlsafe_b64encode(os.urandom(24)).decode().rstrip("=")
+        tokens[name] = token
         created = start + i * 0.001
         values = dict(
             project,
@@ -226,7 +226,7 @@ def main():
     target.insert("projects", project_columns, project_rows)
     target.execute(f"UPDATE build_seq SET last = {base_seq + builds}")
     target.finish()
-    print(json.dumps({"account": account, "big": BIG, "small": SMALL, "big_badge_token": big_token,
+    print(json.dumps({"account": account, "big": BIG, "small": SMALL, "badge_tokens": {BIG: tokens[BIG], SMALL: tokens[SMALL]},
                       "samples": samples}))
 
 
