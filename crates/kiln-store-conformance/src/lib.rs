@@ -9,6 +9,7 @@
 pub mod builds;
 pub mod fixtures;
 pub mod logs;
+pub mod lookups;
 pub mod queue;
 
 /// Expands into one test per case of the contract, each on a fresh store from `$open`.
@@ -36,6 +37,9 @@ macro_rules! suite {
             logs::appending_a_piece_again_changes_nothing,
             logs::appending_publishes_log_appended,
             logs::deleting_a_build_deletes_its_log,
+            lookups::the_default_branch_is_the_latest_one_built_without_a_source_version,
+            lookups::a_refs_status_is_its_latest_builds,
+            lookups::builds_are_got_by_uuid_within_their_account,
         );
     };
     (@cases $open:expr; $($module:ident :: $case:ident),* $(,)?) => {

@@ -51,6 +51,12 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
+        // Statistics for the planner, refreshed where they are missing or stale, within a
+        // bounded amount of work (SQLite's advice for connections that live long). The queries'
+        // plans do not depend on them (store_semantics_tests), but SQLite's other choices do.
+        sqlx::query("PRAGMA optimize=0x10002")
+            .execute(&pool)
+            .await?;
         Ok(SqliteStore {
             pool,
             direct: std::sync::Arc::new(DirectReads::new(path)),
@@ -104,6 +110,14 @@ fn ref_columns(build: &BuildRecord) -> (Option<&'static str>, Option<&str>) {
             (Some(kind), Some(name))
         }
         None => (None, None),
+    }
+}
+
+/// The `default_branch` column: the branch a build without a source version checked out.
+pub(crate) fn default_branch_column(build: &BuildRecord) -> Option<&str> {
+    match (&build.settings.source_version, &build.git_ref) {
+        (None, Some(GitRef::Branch(name))) => Some(name),
+        _ => None,
     }
 }
 
@@ -188,6 +202,22 @@ fn list_builds_sql(of_project: bool, ascending: bool, after: bool) -> String {
     )
 }
 
+const GET_PROJECT: &str = "SELECT * FROM projects WHERE account_id = ? AND name = ?";
+const PROJECT_BY_BADGE_TOKEN: &str = "SELECT * FROM projects WHERE badge_token = ?";
+const GET_BUILD: &str = "SELECT record FROM builds WHERE account_id = ? AND uuid = ?";
+
+/// Builds by uuid, `count` of them: one lookup of the uuid index each. Fixed SQL text only.
+fn get_builds_sql(count: usize) -> String {
+    let marks = vec!["?"; count].join(", ");
+    format!("SELECT record FROM builds WHERE account_id = ? AND uuid IN ({marks})")
+}
+
+/// The latest default-branch build of a project's current source: the first entry of one
+/// range of builds_by_default_branch.
+const DEFAULT_BRANCH_BUILT: &str = "SELECT default_branch FROM builds
+    WHERE account_id = ? AND project_name = ? AND project_generation = 0 AND source_epoch = ?
+    AND default_branch IS NOT NULL ORDER BY start_time DESC, build_number DESC LIMIT 1";
+
 fn sql_int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
@@ -254,7 +284,7 @@ impl Store for SqliteStore {
         account_id: &str,
         name: &str,
     ) -> StoreResult<Option<ProjectRecord>> {
-        let row = sqlx::query("SELECT * FROM projects WHERE account_id = ? AND name = ?")
+        let row = sqlx::query(GET_PROJECT)
             .bind(account_id)
             .bind(name)
             .fetch_optional(&self.pool)
@@ -384,7 +414,7 @@ impl Store for SqliteStore {
     }
 
     async fn project_by_badge_token(&self, token: &str) -> StoreResult<Option<ProjectRecord>> {
-        let row = sqlx::query("SELECT * FROM projects WHERE badge_token = ?")
+        let row = sqlx::query(PROJECT_BY_BADGE_TOKEN)
             .bind(token)
             .fetch_optional(&self.pool)
             .await?;
@@ -443,9 +473,9 @@ impl Store for SqliteStore {
         let (ref_kind, ref_name) = ref_columns(build);
         sqlx::query(
             "INSERT INTO builds (uuid, account_id, project_name, build_number, status, complete,
-                ref_kind, ref_name, source_epoch, start_time, idempotency_token, record, seq,
-                queued_timeout_minutes)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ref_kind, ref_name, default_branch, source_epoch, start_time, idempotency_token,
+                record, seq, queued_timeout_minutes)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&build.uuid)
         .bind(&build.account_id)
@@ -455,6 +485,7 @@ impl Store for SqliteStore {
         .bind(build.is_complete())
         .bind(ref_kind)
         .bind(ref_name)
+        .bind(default_branch_column(build))
         .bind(build.source_epoch)
         .bind(build.start_time)
         .bind(&build.idempotency_token)
@@ -470,12 +501,25 @@ impl Store for SqliteStore {
     }
 
     async fn get_build(&self, account_id: &str, uuid: &str) -> StoreResult<Option<BuildRecord>> {
-        let row = sqlx::query("SELECT record FROM builds WHERE account_id = ? AND uuid = ?")
+        let row = sqlx::query(GET_BUILD)
             .bind(account_id)
             .bind(uuid)
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(build_from_row).transpose()
+    }
+
+    async fn get_builds(&self, account_id: &str, uuids: &[&str]) -> StoreResult<Vec<BuildRecord>> {
+        if uuids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = get_builds_sql(uuids.len());
+        let mut query = sqlx::query(&sql).bind(account_id);
+        for uuid in uuids {
+            query = query.bind(*uuid);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(build_from_row).collect()
     }
 
     async fn delete_build(&self, account_id: &str, uuid: &str) -> StoreResult<bool> {
@@ -628,16 +672,12 @@ impl Store for SqliteStore {
         project_name: &str,
         source_epoch: i64,
     ) -> StoreResult<Option<String>> {
-        let name: Option<String> = sqlx::query_scalar(
-            "SELECT ref_name FROM builds WHERE account_id = ? AND project_name = ? AND source_epoch = ?
-             AND project_generation = 0 AND ref_kind = 'branch' AND json_extract(record, '$.settings.sourceVersion') IS NULL
-             ORDER BY start_time DESC LIMIT 1",
-        )
-        .bind(account_id)
-        .bind(project_name)
-        .bind(source_epoch)
-        .fetch_optional(&self.pool)
-        .await?;
+        let name: Option<String> = sqlx::query_scalar(DEFAULT_BRANCH_BUILT)
+            .bind(account_id)
+            .bind(project_name)
+            .bind(source_epoch)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(name)
     }
 

@@ -14,7 +14,7 @@ use kiln_store::{
 };
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
-use crate::{SqliteStore, build_from_row, build_json, ref_columns};
+use crate::{SqliteStore, build_from_row, build_json, default_branch_column, ref_columns};
 
 /// Queued builds read per step of a claim.
 const CLAIM_BATCH: i64 = 256;
@@ -45,8 +45,8 @@ pub(crate) async fn write_fenced(
         Fence::Version(version) => (None, version, true),
     };
     let result = sqlx::query(
-        "UPDATE builds SET status = ?, complete = ?, ref_kind = ?, ref_name = ?, record = ?,
-             version = version + ?,
+        "UPDATE builds SET status = ?, complete = ?, ref_kind = ?, ref_name = ?, default_branch = ?,
+             record = ?, version = version + ?,
              lease_owner = CASE WHEN ? THEN NULL ELSE lease_owner END,
              lease_expires = CASE WHEN ? THEN NULL ELSE lease_expires END
          WHERE uuid = ? AND account_id = ? AND version = ?
@@ -56,6 +56,7 @@ pub(crate) async fn write_fenced(
     .bind(complete)
     .bind(ref_kind)
     .bind(ref_name)
+    .bind(default_branch_column(build))
     .bind(build_json(build)?)
     .bind(i64::from(bump))
     .bind(complete)

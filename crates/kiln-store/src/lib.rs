@@ -177,6 +177,15 @@ pub trait Store: Send + Sync + 'static {
         idempotency_since: f64,
     ) -> StoreResult<InsertedBuild>;
     async fn get_build(&self, account_id: &str, uuid: &str) -> StoreResult<Option<BuildRecord>>;
+    /// The builds of `account_id` among `uuids` (at most 100: one BatchGetBuilds), in no
+    /// particular order; absent ones are left out. One read where a backend can.
+    async fn get_builds(&self, account_id: &str, uuids: &[&str]) -> StoreResult<Vec<BuildRecord>> {
+        let mut builds = Vec::with_capacity(uuids.len());
+        for uuid in uuids {
+            builds.extend(self.get_build(account_id, uuid).await?);
+        }
+        Ok(builds)
+    }
     /// Deletes a build and its stored log; returns whether there was one.
     async fn delete_build(&self, account_id: &str, uuid: &str) -> StoreResult<bool>;
     /// Build ids (`project:uuid`) of the account, or of one live project, newest first unless

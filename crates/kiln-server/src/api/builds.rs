@@ -1,6 +1,8 @@
 //! Build operations: StartBuild, RetryBuild, StopBuild, BatchGetBuilds, BatchDeleteBuilds,
 //! ListBuilds and ListBuildsForProject.
 
+use std::collections::HashMap;
+
 use kiln_domain::build::{BuildPhase, BuildRecord, BuildStatus, PhaseType};
 use kiln_domain::refs::{self, GitRef};
 use kiln_domain::start::StartBuildInput;
@@ -281,11 +283,29 @@ fn required_ids(ids: Option<Vec<String>>) -> Result<Vec<String>, ApiError> {
 pub async fn batch_get(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
     let input: IdsInput = parse_input(input)?;
     let ids = required_ids(input.ids)?;
+    let wanted: Vec<_> = ids
+        .iter()
+        .map(|id| parse_build_id(state, caller, id))
+        .collect();
+    let uuids: Vec<&str> = wanted.iter().flatten().map(|(_, uuid)| *uuid).collect();
+    let found = state
+        .store
+        .get_builds(&caller.account_id, &uuids)
+        .await
+        .map_err(store_failure)?;
+    let by_uuid: HashMap<&str, &BuildRecord> = found.iter().map(|b| (b.uuid.as_str(), b)).collect();
     let mut builds = Vec::new();
     let mut not_found = Vec::new();
-    for id in &ids {
-        match find_build(state, caller, id).await? {
-            Some(build) => builds.push(build_json(state, &build)),
+    // In the order asked, each id's build only if it is of the project the id names.
+    for (id, wanted) in ids.iter().zip(&wanted) {
+        let build = wanted.and_then(|(project, uuid)| {
+            by_uuid
+                .get(uuid)
+                .filter(|b| b.project_name == project)
+                .copied()
+        });
+        match build {
+            Some(build) => builds.push(build_json(state, build)),
             None => not_found.push(Value::String(id.clone())),
         }
     }
