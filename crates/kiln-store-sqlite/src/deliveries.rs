@@ -7,11 +7,10 @@
 use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
-use crate::{is_foreign_key_violation, is_unique_violation};
-use kiln_store::{BodyClaim, Claim, StoreError, StoreResult};
-
-/// Deliveries kept per project, for claims and for other deliveries each.
-pub(super) const DELIVERIES_KEPT: i64 = 500;
+use kiln_store::{
+    BodyClaim, Claim, DELIVERIES_KEPT, StoreError, StoreResult, is_foreign_key_violation,
+    is_unique_violation,
+};
 
 pub(super) async fn claim(
     pool: &SqlitePool,

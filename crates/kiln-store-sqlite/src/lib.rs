@@ -15,7 +15,7 @@ use sqlx::{Row, SqlitePool};
 use kiln_store::{
     BodyClaim, Claim, ConsoleSession, EventFeed, EventSubscription, InsertedBuild, Page,
     ProjectKey, ProjectSort, SignInAttempt, SignInBackoff, SourceCredential, Store, StoreError,
-    StoreEvent, StoreResult,
+    StoreEvent, StoreResult, is_foreign_key_violation, is_unique_violation, sql_int,
 };
 
 mod deliveries;
@@ -64,10 +64,6 @@ impl SqliteStore {
             project_name: project_name.to_owned(),
         });
     }
-}
-
-fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
 fn project_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<ProjectRecord> {
@@ -141,24 +137,6 @@ fn credential_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<SourceCrede
     })
 }
 
-/// A page from `limit + 1` rows read in order: the extra row says that a next page exists,
-/// which starts after the key of the page's last item.
-fn page_of<R, T, K>(
-    mut rows: Vec<R>,
-    limit: u64,
-    item: impl Fn(&R) -> T,
-    key: impl Fn(&R) -> K,
-) -> Page<T, K> {
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next = if more { rows.last().map(key) } else { None };
-    Page {
-        items: rows.iter().map(item).collect(),
-        next,
-    }
-}
-
 /// A page of project names. Only fixed SQL text is ever built here: the column and direction
 /// come from enums. Each sort has its index (account_id, column, name), so a page is one range
 /// scan.
@@ -209,14 +187,6 @@ fn list_builds_sql(of_project: bool, ascending: bool, after: bool) -> String {
         "SELECT project_name || ':' || uuid AS id, {key} AS page_key FROM builds
          WHERE {scope} {keyset} ORDER BY {key} {direction} LIMIT ?"
     )
-}
-
-fn sql_int(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.is_foreign_key_violation())
 }
 
 fn webhook_config_json(webhook: &WebhookRecord) -> StoreResult<String> {
@@ -387,7 +357,12 @@ impl Store for SqliteStore {
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        Ok(page_of(keys, limit, |key| key.name.clone(), Clone::clone))
+        Ok(Page::from_overfetched(
+            keys,
+            limit,
+            |key| key.name.clone(),
+            Clone::clone,
+        ))
     }
 
     async fn project_by_badge_token(&self, token: &str) -> StoreResult<Option<ProjectRecord>> {
@@ -538,7 +513,12 @@ impl Store for SqliteStore {
                 ))
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        Ok(page_of(rows, limit, |(id, _)| id.clone(), |(_, key)| *key))
+        Ok(Page::from_overfetched(
+            rows,
+            limit,
+            |(id, _)| id.clone(),
+            |(_, key)| *key,
+        ))
     }
 
     async fn incomplete_builds(&self) -> StoreResult<Vec<BuildRecord>> {
