@@ -5,6 +5,7 @@ use std::sync::Arc;
 use kiln_domain::build::{BuildRecord, BuildStatus, PhaseType};
 use kiln_domain::project::{ProjectRecord, ProjectSettings};
 use kiln_domain::start::StartBuildInput;
+use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord, WebhookConfig, WebhookRecord};
 use kiln_store::Store;
 
 pub const ACCOUNT: &str = "111111111111";
@@ -68,4 +69,39 @@ pub async fn insert(store: &Arc<dyn Store>, project: &str, n: u64) -> String {
 /// The uuid part of a build id.
 pub fn uuid_of(id: &str) -> &str {
     id.split_once(':').map_or(id, |(_, uuid)| uuid)
+}
+
+/// A webhook of `project` as CreateWebhook stores it.
+pub fn webhook(account: &str, project: &str) -> WebhookRecord {
+    WebhookRecord {
+        account_id: account.into(),
+        project_name: project.into(),
+        token: format!("hook-{account}-{project}"),
+        secret: "s".into(),
+        config: WebhookConfig {
+            branch_filter: None,
+            filter_groups: Vec::new(),
+            build_type: "BUILD".into(),
+            manual_creation: None,
+            pull_request_build_policy: None,
+        },
+        created: 1.0,
+        last_modified_secret: 1.0,
+    }
+}
+
+/// A verified push delivery to `project` in [`ACCOUNT`], received at 5 s.
+pub fn delivery(project: &str, id: Option<&str>) -> DeliveryRecord {
+    DeliveryRecord {
+        account_id: ACCOUNT.into(),
+        project_name: project.into(),
+        delivery_id: id.map(Into::into),
+        forge: Some("GitHub".into()),
+        event: "PUSH".into(),
+        outcome: DeliveryOutcome::Filtered,
+        reason: "received".into(),
+        build_id: None,
+        received_at: 5.0,
+        verified: true,
+    }
 }

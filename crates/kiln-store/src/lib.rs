@@ -437,4 +437,17 @@ mod tests {
         assert!(!StoreError::from(sqlx::Error::RowNotFound).is_unavailable());
         assert!(!StoreError::NotFound.is_unavailable());
     }
+
+    #[test]
+    fn sign_in_lockouts_double_up_to_the_cap() {
+        let backoff = SignInBackoff {
+            free_attempts: 3,
+            first_lockout: 10.0,
+            max_lockout: 35.0,
+            forget_after: 100.0,
+        };
+        let lockouts: Vec<f64> = (1..=7).map(|n| backoff.lockout_after(n)).collect();
+        assert_eq!(lockouts, [0.0, 0.0, 10.0, 20.0, 35.0, 35.0, 35.0]);
+        assert_eq!(backoff.lockout_after(u32::MAX), 35.0);
+    }
 }
