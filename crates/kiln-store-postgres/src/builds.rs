@@ -185,7 +185,7 @@ pub(crate) async fn retire_project_builds(
 /// A page of project names. Only fixed SQL text is ever built here: the column and direction
 /// come from enums. Each sort has its index (account_id, column, name), so a page is one range
 /// scan.
-pub(crate) fn list_projects_sql(sort: ProjectSort, ascending: bool, after: bool) -> String {
+pub fn list_projects_sql(sort: ProjectSort, ascending: bool, after: bool) -> String {
     let column = match sort {
         ProjectSort::Name => "name",
         ProjectSort::Created => "created",
@@ -249,7 +249,7 @@ pub(crate) async fn list_projects(
 
 /// A page of build ids: a range scan of builds_by_account (account_id, seq) or of
 /// builds_by_project (…, project_generation, build_number). Fixed SQL text only.
-pub(crate) fn list_builds_sql(of_project: bool, ascending: bool, after: bool) -> String {
+pub fn list_builds_sql(of_project: bool, ascending: bool, after: bool) -> String {
     let (direction, beyond) = if ascending {
         ("ASC", ">")
     } else {
@@ -314,14 +314,14 @@ pub(crate) async fn list_builds(
 
 /// The latest status among a ref's builds of the current source: the first entry of one
 /// range of builds_by_ref.
-pub(crate) const LATEST_STATUS_FOR_REF: &str = "SELECT status FROM builds
+pub const LATEST_STATUS_FOR_REF: &str = "SELECT status FROM builds
     WHERE account_id = $1 AND project_name = $2 AND project_generation = 0 AND ref_kind = $3
     AND ref_name = $4 AND source_epoch = $5
     ORDER BY start_time DESC, build_number DESC LIMIT 1";
 
 /// The branch of the latest build without a source version: the first entry of one range of
 /// builds_by_default_branch.
-pub(crate) const DEFAULT_BRANCH_BUILT: &str = "SELECT default_branch FROM builds
+pub const DEFAULT_BRANCH_BUILT: &str = "SELECT default_branch FROM builds
     WHERE account_id = $1 AND project_name = $2 AND project_generation = 0 AND source_epoch = $3
     AND default_branch IS NOT NULL
     ORDER BY start_time DESC, build_number DESC LIMIT 1";

@@ -26,6 +26,14 @@ mod sign_in;
 
 pub use feed::LISTENER_APPLICATION_NAME;
 
+/// The SQL of the listings and badge lookups, for the query-plan test.
+#[doc(hidden)]
+pub mod sql {
+    pub use crate::builds::{
+        DEFAULT_BRANCH_BUILT, LATEST_STATUS_FOR_REF, list_builds_sql, list_projects_sql,
+    };
+}
+
 /// Connections one replica keeps open (besides its listener's).
 const MAX_CONNECTIONS: u32 = 16;
 
