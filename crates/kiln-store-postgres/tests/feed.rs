@@ -1,5 +1,6 @@
 //! The change feed across replicas: what one store writes, another store's subscribers hear;
 //! a lost listening connection is reported, and listening resumes by itself.
+#![allow(clippy::unwrap_used)] // Test code: a failed step fails the test.
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! PostgreSQL's query plans: on a store with some history, every listing and badge lookup is an
 //! index scan that sorts nothing.
+#![allow(clippy::unwrap_used)] // Test code: a failed step fails the test.
 
 mod common;
 
