@@ -3,6 +3,7 @@
 mod config;
 mod credentials;
 mod data_dir;
+mod database;
 mod http;
 
 use std::collections::{BTreeSet, HashMap};
@@ -22,7 +23,6 @@ use kiln_server::builds::{BuildManager, BuildSettings};
 use kiln_server::console::{ConsoleConfig, FormKey};
 use kiln_server::state::AppState;
 use kiln_sigv4::SecretKey;
-use kiln_store_sqlite::SqliteStore;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{ServeArgs, Settings};
@@ -71,9 +71,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         local_source_roots(&credentials)?,
     );
     let several_accounts = accounts.len() > 1;
-    let store = SqliteStore::open(&settings.data_dir.join("kiln.db"))
-        .await
-        .context("opening the database")?;
+    let store = settings.database.open().await?;
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -93,7 +91,6 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             })
             .collect(),
     );
-    let store: Arc<dyn kiln_store::Store> = Arc::new(store);
     let artifact_store = ArtifactStore::new(match &settings.artifacts {
         None => ArtifactStoreConfig::Local {
             root: settings.data_dir.join("artifacts"),
