@@ -54,7 +54,12 @@ impl PgStore {
         // session-level advisory lock on it, which a failed run would leave held on a pooled
         // connection.
         let mut migrating = PgConnection::connect_with(&options).await?;
-        let migrated = sqlx::migrate!("./migrations").run(&mut migrating).await;
+        // `run_direct` rather than `run`: the future of `run` on a connection is not `Send`
+        // for every lifetime (sqlx's "Acquire is not general enough"), and `connect` must be
+        // spawnable.
+        let migrated = sqlx::migrate!("./migrations")
+            .run_direct(&mut migrating)
+            .await;
         migrating.close().await?;
         migrated?;
         let pool = PgPoolOptions::new()
