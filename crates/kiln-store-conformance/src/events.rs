@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kiln_domain::build::{BuildStatus, PhaseType};
-use kiln_store::{EventSubscription, Store, StoreEvent};
+use kiln_store::{EventSubscription, InsertedBuild, Store, StoreEvent};
 
 use crate::fixtures::{ACCOUNT, project, queued_build};
 
@@ -54,4 +54,46 @@ pub async fn subscribers_hear_every_kind_of_write(store: Arc<dyn Store>) {
     assert!(store.delete_project(ACCOUNT, "p", 3.0).await.unwrap());
     hear(&mut feed, &changed("p")).await;
     hear(&mut feed, &StoreEvent::QueueChanged).await;
+}
+
+pub async fn refused_writes_announce_nothing(store: Arc<dyn Store>) {
+    // Subscribed first, and the setup's own events heard: a backend may deliver an event
+    // committed just before a subscription (PostgreSQL's arrive through the server).
+    let mut feed = store.subscribe();
+    store
+        .create_project(&project(ACCOUNT, "p", 1.0))
+        .await
+        .unwrap();
+    let mut first = queued_build(ACCOUNT, "p", 1, Some("token"));
+    store.insert_build(&mut first, 0.0).await.unwrap();
+    hear(&mut feed, &changed("p")).await;
+    hear(&mut feed, &changed("p")).await;
+    hear(&mut feed, &StoreEvent::QueueChanged).await;
+    // A duplicate project, a build refused for its token, a build of no project, a missing
+    // project's update and deletion: none of them changed anything.
+    assert!(
+        store
+            .create_project(&project(ACCOUNT, "p", 2.0))
+            .await
+            .is_err()
+    );
+    let mut again = queued_build(ACCOUNT, "p", 2, Some("token"));
+    let refused = store.insert_build(&mut again, 0.0).await.unwrap();
+    assert_eq!(refused, InsertedBuild::Existing(Box::new(first)));
+    let mut orphan = queued_build(ACCOUNT, "gone", 3, None);
+    assert!(store.insert_build(&mut orphan, 0.0).await.is_err());
+    assert!(
+        store
+            .update_project(&project(ACCOUNT, "gone", 1.0))
+            .await
+            .is_err()
+    );
+    assert!(!store.delete_project(ACCOUNT, "gone", 5.0).await.unwrap());
+    assert!(!store.delete_build(ACCOUNT, "no-such-build").await.unwrap());
+    // The first event heard is the next real change's.
+    store
+        .create_project(&project(ACCOUNT, "next", 1.0))
+        .await
+        .unwrap();
+    hear(&mut feed, &changed("next")).await;
 }

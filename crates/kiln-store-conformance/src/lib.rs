@@ -42,6 +42,7 @@ macro_rules! suite {
             console::racing_sign_in_attempts_are_all_counted,
             console::the_first_server_secret_stays,
             events::subscribers_hear_every_kind_of_write,
+            events::refused_writes_announce_nothing,
         );
     };
     (@cases $open:expr; $($module:ident :: $case:ident),* $(,)?) => {

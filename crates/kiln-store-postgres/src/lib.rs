@@ -20,9 +20,11 @@ use kiln_store::{
 };
 
 mod builds;
+mod credentials;
 mod deliveries;
 mod feed;
 mod sign_in;
+mod webhooks;
 
 pub use feed::LISTENER_APPLICATION_NAME;
 
@@ -102,34 +104,6 @@ fn project_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<ProjectRecord> {
         last_modified: row.try_get("last_modified")?,
         source_epoch: row.try_get("source_epoch")?,
     })
-}
-
-fn credential_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<SourceCredential> {
-    Ok(SourceCredential {
-        arn: row.try_get("arn")?,
-        account_id: row.try_get("account_id")?,
-        server_type: row.try_get("server_type")?,
-        auth_type: row.try_get("auth_type")?,
-        username: row.try_get("username")?,
-        token: row.try_get("token")?,
-    })
-}
-
-fn webhook_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<WebhookRecord> {
-    let config: String = row.try_get("config")?;
-    Ok(WebhookRecord {
-        account_id: row.try_get("account_id")?,
-        project_name: row.try_get("project_name")?,
-        token: row.try_get("token")?,
-        secret: row.try_get("secret")?,
-        config: serde_json::from_str(&config).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        created: row.try_get("created")?,
-        last_modified_secret: row.try_get("last_modified_secret")?,
-    })
-}
-
-fn webhook_config_json(webhook: &WebhookRecord) -> StoreResult<String> {
-    serde_json::to_string(&webhook.config).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 fn settings_json(project: &ProjectRecord) -> StoreResult<String> {
@@ -381,66 +355,19 @@ impl Store for PgStore {
         credential: &SourceCredential,
         overwrite: bool,
     ) -> StoreResult<()> {
-        let sql = if overwrite {
-            "INSERT INTO source_credentials (arn, account_id, server_type, auth_type, username, token)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (account_id, server_type) DO UPDATE SET
-               arn = excluded.arn, auth_type = excluded.auth_type, username = excluded.username,
-               token = excluded.token"
-        } else {
-            "INSERT INTO source_credentials (arn, account_id, server_type, auth_type, username, token)
-             VALUES ($1, $2, $3, $4, $5, $6)"
-        };
-        sqlx::query(sql)
-            .bind(&credential.arn)
-            .bind(&credential.account_id)
-            .bind(&credential.server_type)
-            .bind(&credential.auth_type)
-            .bind(&credential.username)
-            .bind(&credential.token)
-            .execute(&self.pool)
-            .await
-            .map_err(key_violation)?;
-        Ok(())
+        credentials::put(&self.pool, credential, overwrite).await
     }
 
     async fn source_credentials(&self, account_id: &str) -> StoreResult<Vec<SourceCredential>> {
-        let rows = sqlx::query(
-            "SELECT * FROM source_credentials WHERE account_id = $1 ORDER BY server_type",
-        )
-        .bind(account_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(credential_from_row).collect()
+        credentials::of_account(&self.pool, account_id).await
     }
 
     async fn delete_source_credential(&self, account_id: &str, arn: &str) -> StoreResult<bool> {
-        let result =
-            sqlx::query("DELETE FROM source_credentials WHERE account_id = $1 AND arn = $2")
-                .bind(account_id)
-                .bind(arn)
-                .execute(&self.pool)
-                .await?;
-        Ok(result.rows_affected() > 0)
+        credentials::delete(&self.pool, account_id, arn).await
     }
 
     async fn create_webhook(&self, webhook: &WebhookRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO webhooks (account_id, project_name, token, secret, config, created,
-                last_modified_secret)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&webhook.account_id)
-        .bind(&webhook.project_name)
-        .bind(&webhook.token)
-        .bind(&webhook.secret)
-        .bind(webhook_config_json(webhook)?)
-        .bind(webhook.created)
-        .bind(webhook.last_modified_secret)
-        .execute(&self.pool)
-        .await
-        .map_err(key_violation)?;
-        Ok(())
+        webhooks::create(&self.pool, webhook).await
     }
 
     async fn get_webhook(
@@ -448,48 +375,19 @@ impl Store for PgStore {
         account_id: &str,
         project_name: &str,
     ) -> StoreResult<Option<WebhookRecord>> {
-        let row = sqlx::query("SELECT * FROM webhooks WHERE account_id = $1 AND project_name = $2")
-            .bind(account_id)
-            .bind(project_name)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(webhook_from_row).transpose()
+        webhooks::get(&self.pool, account_id, project_name).await
     }
 
     async fn webhook_by_token(&self, token: &str) -> StoreResult<Option<WebhookRecord>> {
-        let row = sqlx::query("SELECT * FROM webhooks WHERE token = $1")
-            .bind(token)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(webhook_from_row).transpose()
+        webhooks::by_token(&self.pool, token).await
     }
 
     async fn update_webhook(&self, webhook: &WebhookRecord) -> StoreResult<()> {
-        let result = sqlx::query(
-            "UPDATE webhooks SET secret = $1, config = $2, last_modified_secret = $3
-             WHERE account_id = $4 AND project_name = $5",
-        )
-        .bind(&webhook.secret)
-        .bind(webhook_config_json(webhook)?)
-        .bind(webhook.last_modified_secret)
-        .bind(&webhook.account_id)
-        .bind(&webhook.project_name)
-        .execute(&self.pool)
-        .await?;
-        if result.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        webhooks::update(&self.pool, webhook).await
     }
 
     async fn delete_webhook(&self, account_id: &str, project_name: &str) -> StoreResult<bool> {
-        let result =
-            sqlx::query("DELETE FROM webhooks WHERE account_id = $1 AND project_name = $2")
-                .bind(account_id)
-                .bind(project_name)
-                .execute(&self.pool)
-                .await?;
-        Ok(result.rows_affected() > 0)
+        webhooks::delete(&self.pool, account_id, project_name).await
     }
 
     async fn claim_webhook_delivery(
