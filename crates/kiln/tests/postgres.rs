@@ -6,43 +6,15 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::builds::{create_project, get_build, id_of, wait_build_complete};
-use common::{ACCOUNT_A, KilnServer, aws};
+use common::{ACCOUNT_A, KilnServer, aws, fresh_postgres_database};
 use serde_json::json;
-
-/// A database of its own in the test cluster; its URL.
-fn fresh_database() -> String {
-    let admin = std::env::var("KILN_TEST_POSTGRES_URL").unwrap_or_else(|_| {
-        panic!(
-            "KILN_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, which starts \
-             a throwaway PostgreSQL cluster"
-        )
-    });
-    let name = format!(
-        "kiln_serve_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
-    let created = Command::new("psql")
-        .args([&admin, "-qc", &format!("CREATE DATABASE {name}")])
-        .status()
-        .expect("psql");
-    assert!(created.success(), "CREATE DATABASE {name}");
-    let base = admin
-        .rsplit_once('/')
-        .map_or(admin.as_str(), |(base, _)| base);
-    format!("{base}/{name}")
-}
 
 #[test]
 fn local_disk_artifacts_are_refused_with_postgresql() {
-    let url = fresh_database();
+    let url = fresh_postgres_database();
     let failure = KilnServer::builder()
         .args(["--database-url", &url])
         .try_start()
@@ -56,7 +28,7 @@ fn local_disk_artifacts_are_refused_with_postgresql() {
 
 #[test]
 fn a_build_run_by_one_replica_is_read_through_another() {
-    let url = fresh_database();
+    let url = fresh_postgres_database();
     let replica = |url: &str| {
         KilnServer::builder()
             .args(["--database-url", url, "--allow-local-artifacts"])

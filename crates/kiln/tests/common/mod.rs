@@ -145,7 +145,17 @@ impl KilnServerBuilder {
     }
 
     /// Starts the server, or reports how it failed: the exit status and its stderr.
-    pub fn try_start(self) -> Result<KilnServer, String> {
+    pub fn try_start(mut self) -> Result<KilnServer, String> {
+        if std::env::var("KILN_TEST_STORE").as_deref() == Ok("postgres")
+            && !self.args.iter().any(|arg| arg == "--database-url")
+        {
+            // The whole suite on PostgreSQL: each server on a database of its own (kept across
+            // restarts), with artifacts on its disk as on SQLite.
+            self.env
+                .push(("KILN_DATABASE_URL".into(), fresh_postgres_database()));
+            self.env
+                .push(("KILN_ALLOW_LOCAL_ARTIFACTS".into(), "true".into()));
+        }
         let root = tempfile::Builder::new()
             .prefix("kiln-test-")
             .tempdir()
@@ -192,6 +202,32 @@ impl KilnServerBuilder {
         server.spawn()?;
         Ok(server)
     }
+}
+
+/// A new, empty database in the PostgreSQL test cluster (`KILN_TEST_POSTGRES_URL`, which
+/// `scripts/test.sh` sets); its URL.
+pub fn fresh_postgres_database() -> String {
+    let admin = std::env::var("KILN_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!(
+            "KILN_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, which starts \
+             a throwaway PostgreSQL cluster"
+        )
+    });
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let name = format!(
+        "kiln_serve_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let created = Command::new("psql")
+        .args([admin.as_str(), "-qc", &format!("CREATE DATABASE {name}")])
+        .status()
+        .expect("running psql");
+    assert!(created.success(), "CREATE DATABASE {name}");
+    let base = admin
+        .rsplit_once('/')
+        .map_or(admin.as_str(), |(base, _)| base);
+    format!("{base}/{name}")
 }
 
 /// `paths` as a TOML array of strings.
