@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Kiln test on a fresh machine: installs what the tests need, then the lints and the
 # whole suite (unit tests, and integration tests that drive the real binary with the aws CLI,
-# boto3, git, Docker and headless Chromium).
+# boto3, git, Docker and headless Chromium), with a throwaway PostgreSQL cluster for the tests
+# of the PostgreSQL store (stopped when this script ends, however it ends).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,11 @@ import awscli, boto3, moto  # noqa: F401
 PY
 command -v aws >/dev/null || python3 -m pip install -q awscli
 command -v cargo-nextest >/dev/null || cargo install -q cargo-nextest --locked
+
+# shellcheck source=postgres-cluster.sh
+source scripts/postgres-cluster.sh
+postgres_cluster_start
+trap postgres_cluster_stop EXIT
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -q -- -D warnings

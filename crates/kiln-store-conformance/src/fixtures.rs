@@ -7,6 +7,8 @@ use kiln_domain::project::{ProjectRecord, ProjectSettings};
 use kiln_domain::start::StartBuildInput;
 use kiln_store::{ClaimRequest, Store};
 
+use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord, WebhookConfig, WebhookRecord};
+
 pub const ACCOUNT: &str = "111111111111";
 pub const OTHER_ACCOUNT: &str = "222222222222";
 
@@ -99,4 +101,39 @@ pub fn end_reason(build: &BuildRecord) -> Option<&str> {
         .flat_map(|phase| &phase.contexts)
         .find(|context| !context.status_code.is_empty())
         .map(|context| context.message.as_str())
+}
+
+/// A webhook of `project` as CreateWebhook stores it.
+pub fn webhook(account: &str, project: &str) -> WebhookRecord {
+    WebhookRecord {
+        account_id: account.into(),
+        project_name: project.into(),
+        token: format!("hook-{account}-{project}"),
+        secret: "s".into(),
+        config: WebhookConfig {
+            branch_filter: None,
+            filter_groups: Vec::new(),
+            build_type: "BUILD".into(),
+            manual_creation: None,
+            pull_request_build_policy: None,
+        },
+        created: 1.0,
+        last_modified_secret: 1.0,
+    }
+}
+
+/// A verified push delivery to `project` in [`ACCOUNT`], received at 5 s.
+pub fn delivery(project: &str, id: Option<&str>) -> DeliveryRecord {
+    DeliveryRecord {
+        account_id: ACCOUNT.into(),
+        project_name: project.into(),
+        delivery_id: id.map(Into::into),
+        forge: Some("GitHub".into()),
+        event: "PUSH".into(),
+        outcome: DeliveryOutcome::Filtered,
+        reason: "received".into(),
+        build_id: None,
+        received_at: 5.0,
+        verified: true,
+    }
 }

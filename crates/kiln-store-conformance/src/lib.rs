@@ -6,11 +6,18 @@
 //! only the trait, and assert what a caller of the trait relies on.
 #![allow(clippy::unwrap_used)] // Test code: a failed step fails the test.
 
+pub mod build_reads;
 pub mod builds;
+pub mod console;
+pub mod credentials;
+pub mod events;
 pub mod fixtures;
 pub mod logs;
 pub mod lookups;
 pub mod queue;
+
+pub mod projects;
+pub mod webhooks;
 
 /// Expands into one test per case of the contract, each on a fresh store from `$open`.
 ///
@@ -40,6 +47,24 @@ macro_rules! suite {
             lookups::the_default_branch_is_the_latest_one_built_without_a_source_version,
             lookups::a_refs_status_is_its_latest_builds,
             lookups::builds_are_got_by_uuid_within_their_account,
+
+            build_reads::builds_are_read_saved_and_deleted_in_their_account,
+            build_reads::a_ref_shows_the_status_of_its_latest_build,
+            build_reads::the_default_branch_is_the_one_built_without_a_source_version,
+            projects::projects_round_trip_and_stay_in_their_account,
+            projects::updates_replace_a_project_that_still_exists,
+            projects::listings_sort_and_page,
+            credentials::source_credentials_are_one_per_server_type,
+            webhooks::webhooks_belong_to_their_project,
+            webhooks::deliveries_claim_their_id_once_and_are_pruned,
+            webhooks::a_body_is_claimed_once_per_window_whatever_its_delivery_id,
+            webhooks::racing_claims_of_one_delivery_claim_it_once,
+            console::console_sessions_expire_and_end,
+            console::sign_in_attempts_lock_out_every_subject_and_a_success_clears_them,
+            console::racing_sign_in_attempts_are_all_counted,
+            console::the_first_server_secret_stays,
+            events::subscribers_hear_every_kind_of_write,
+            events::refused_writes_announce_nothing,
         );
     };
     (@cases $open:expr; $($module:ident :: $case:ident),* $(,)?) => {

@@ -15,7 +15,8 @@ use sqlx::{Row, SqlitePool};
 use kiln_store::{
     BodyClaim, Claim, ClaimRequest, ConsoleSession, EventFeed, EventSubscription, HeldLease,
     InsertedBuild, Lease, LeasedBuild, Page, ProjectKey, ProjectSort, SignInAttempt, SignInBackoff,
-    SourceCredential, Store, StoreError, StoreEvent, StoreResult,
+    SourceCredential, Store, StoreError, StoreEvent, StoreResult, is_foreign_key_violation,
+    is_unique_violation, sql_int,
 };
 
 mod deliveries;
@@ -74,10 +75,6 @@ impl SqliteStore {
     }
 }
 
-fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
-}
-
 fn project_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<ProjectRecord> {
     let settings: String = row.try_get("settings")?;
     let settings: ProjectSettings =
@@ -130,24 +127,6 @@ fn credential_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<SourceCrede
         username: row.try_get("username")?,
         token: row.try_get("token")?,
     })
-}
-
-/// A page from `limit + 1` rows read in order: the extra row says that a next page exists,
-/// which starts after the key of the page's last item.
-fn page_of<R, T, K>(
-    mut rows: Vec<R>,
-    limit: u64,
-    item: impl Fn(&R) -> T,
-    key: impl Fn(&R) -> K,
-) -> Page<T, K> {
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next = if more { rows.last().map(key) } else { None };
-    Page {
-        items: rows.iter().map(item).collect(),
-        next,
-    }
 }
 
 /// A page of project names. Only fixed SQL text is ever built here: the column and direction
@@ -217,14 +196,6 @@ fn get_builds_sql(count: usize) -> String {
 const DEFAULT_BRANCH_BUILT: &str = "SELECT default_branch FROM builds
     WHERE account_id = ? AND project_name = ? AND project_generation = 0 AND source_epoch = ?
     AND default_branch IS NOT NULL ORDER BY start_time DESC, build_number DESC LIMIT 1";
-
-fn sql_int(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.is_foreign_key_violation())
-}
 
 fn webhook_config_json(webhook: &WebhookRecord) -> StoreResult<String> {
     serde_json::to_string(&webhook.config).map_err(|e| StoreError::Corrupt(e.to_string()))
@@ -410,7 +381,12 @@ impl Store for SqliteStore {
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        Ok(page_of(keys, limit, |key| key.name.clone(), Clone::clone))
+        Ok(Page::from_overfetched(
+            keys,
+            limit,
+            |key| key.name.clone(),
+            Clone::clone,
+        ))
     }
 
     async fn project_by_badge_token(&self, token: &str) -> StoreResult<Option<ProjectRecord>> {
@@ -568,7 +544,12 @@ impl Store for SqliteStore {
                 ))
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        Ok(page_of(rows, limit, |(id, _)| id.clone(), |(_, key)| *key))
+        Ok(Page::from_overfetched(
+            rows,
+            limit,
+            |(id, _)| id.clone(),
+            |(_, key)| *key,
+        ))
     }
 
     async fn append_log(&self, uuid: &str, start_offset: u64, data: &[u8]) -> StoreResult<()> {
@@ -943,196 +924,6 @@ mod tests {
             .await
             .unwrap_err();
         assert!(StoreError::from(err).is_unavailable());
-    }
-
-    #[tokio::test]
-    async fn projects_round_trip_and_stay_in_their_account() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("kiln.db"))
-            .await
-            .unwrap();
-        store
-            .create_project(&record("111111111111", "a", 1.0))
-            .await
-            .unwrap();
-        assert!(matches!(
-            store
-                .create_project(&record("111111111111", "a", 2.0))
-                .await,
-            Err(StoreError::AlreadyExists)
-        ));
-        store
-            .create_project(&record("222222222222", "a", 3.0))
-            .await
-            .unwrap();
-        let got = store
-            .get_project("111111111111", "a")
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(got.created, 1.0);
-        assert!(
-            store
-                .get_project("333333333333", "a")
-                .await
-                .unwrap()
-                .is_none()
-        );
-        assert!(
-            store
-                .delete_project("111111111111", "a", 9.0)
-                .await
-                .unwrap()
-        );
-        assert!(
-            store
-                .get_project("222222222222", "a")
-                .await
-                .unwrap()
-                .is_some()
-        );
-    }
-
-    #[tokio::test]
-    async fn listing_sorts_and_pages() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("kiln.db"))
-            .await
-            .unwrap();
-        for (i, name) in ["c", "a", "b"].iter().enumerate() {
-            store
-                .create_project(&record("1", name, i as f64))
-                .await
-                .unwrap();
-        }
-        let page = store
-            .list_projects("1", ProjectSort::Name, true, None, 2)
-            .await
-            .unwrap();
-        assert_eq!(page.items, vec!["a", "b"]);
-        let next = page.next.unwrap();
-        assert_eq!(next.name, "b");
-        let page = store
-            .list_projects("1", ProjectSort::Name, true, Some(&next), 2)
-            .await
-            .unwrap();
-        assert_eq!(page.items, vec!["c"]);
-        assert_eq!(page.next, None);
-        let page = store
-            .list_projects("1", ProjectSort::Created, false, None, 2)
-            .await
-            .unwrap();
-        assert_eq!(page.items, vec!["b", "a"]);
-        let page = store
-            .list_projects("1", ProjectSort::Created, false, page.next.as_ref(), 2)
-            .await
-            .unwrap();
-        assert_eq!(page.items, vec!["c"]);
-    }
-
-    #[tokio::test]
-    async fn console_sessions_expire_and_end() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("kiln.db"))
-            .await
-            .unwrap();
-        let session = |hash: &str, expires: f64| ConsoleSession {
-            token_hash: hash.into(),
-            account_id: "111122223333".into(),
-            access_key_id: "AKID".into(),
-            csrf_token: "csrf".into(),
-            created: 0.0,
-            expires,
-        };
-        store
-            .create_console_session(&session("old", 10.0), 0.0)
-            .await
-            .unwrap();
-        store
-            .create_console_session(&session("new", 100.0), 50.0)
-            .await
-            .unwrap();
-        assert_eq!(
-            store.console_session("new", 60.0).await.unwrap(),
-            Some(session("new", 100.0))
-        );
-        assert_eq!(store.console_session("new", 101.0).await.unwrap(), None);
-        // Expired sessions are purged by the next sign-in.
-        assert!(!store.delete_console_session("old").await.unwrap());
-        assert!(store.delete_console_session("new").await.unwrap());
-        assert_eq!(store.console_session("new", 60.0).await.unwrap(), None);
-    }
-
-    fn webhook(account: &str, name: &str) -> WebhookRecord {
-        WebhookRecord {
-            account_id: account.into(),
-            project_name: name.into(),
-            token: format!("hook-{account}-{name}"),
-            secret: "s".into(),
-            config: kiln_domain::webhook::WebhookConfig {
-                branch_filter: None,
-                filter_groups: Vec::new(),
-                build_type: "BUILD".into(),
-                manual_creation: None,
-                pull_request_build_policy: None,
-            },
-            created: 1.0,
-            last_modified_secret: 1.0,
-        }
-    }
-
-    pub(crate) fn delivery(name: &str, id: Option<&str>) -> DeliveryRecord {
-        DeliveryRecord {
-            account_id: "1".into(),
-            project_name: name.into(),
-            delivery_id: id.map(Into::into),
-            forge: Some("GitHub".into()),
-            event: "PUSH".into(),
-            outcome: DeliveryOutcome::Filtered,
-            reason: "received".into(),
-            build_id: None,
-            received_at: 5.0,
-            verified: true,
-        }
-    }
-
-    #[tokio::test]
-    async fn webhooks_belong_to_their_project() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("kiln.db"))
-            .await
-            .unwrap();
-        assert!(matches!(
-            store.create_webhook(&webhook("1", "a")).await,
-            Err(StoreError::NotFound)
-        ));
-        store.create_project(&record("1", "a", 1.0)).await.unwrap();
-        store.create_webhook(&webhook("1", "a")).await.unwrap();
-        assert!(matches!(
-            store.create_webhook(&webhook("1", "a")).await,
-            Err(StoreError::AlreadyExists)
-        ));
-        let mut hook = store.webhook_by_token("hook-1-a").await.unwrap().unwrap();
-        assert_eq!(hook.project_name, "a");
-        hook.secret = "rotated".into();
-        store.update_webhook(&hook).await.unwrap();
-        assert_eq!(
-            store.get_webhook("1", "a").await.unwrap().unwrap().secret,
-            "rotated"
-        );
-        store
-            .insert_webhook_delivery(&delivery("a", Some("d")))
-            .await
-            .unwrap();
-        assert!(store.delete_project("1", "a", 9.0).await.unwrap());
-        assert!(store.webhook_by_token("hook-1-a").await.unwrap().is_none());
-        assert!(
-            store
-                .recent_webhook_deliveries("1", "a", 10)
-                .await
-                .unwrap()
-                .is_empty()
-        );
     }
 
     #[tokio::test]

@@ -107,6 +107,25 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// writes, small enough that a reader slicing one piece reads little it does not need.
 pub const MAX_LOG_CHUNK_BYTES: usize = 1024 * 1024;
 
+/// Whether a statement failed on a unique key (SQLite and PostgreSQL alike).
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// Whether a statement failed on a foreign key (SQLite and PostgreSQL alike).
+pub fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_foreign_key_violation())
+}
+
+/// A count as SQL's signed 64-bit integer (a `LIMIT`), saturating.
+pub fn sql_int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Deliveries a backend keeps per project, for claims and for other deliveries each (see
+/// [`Store::claim_webhook_delivery`]).
+pub const DELIVERIES_KEPT: i64 = 500;
+
 /// How `list_projects` orders names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProjectSort {
@@ -121,6 +140,26 @@ pub enum ProjectSort {
 pub struct Page<T, K> {
     pub items: Vec<T>,
     pub next: Option<K>,
+}
+
+impl<T, K> Page<T, K> {
+    /// A page from `limit + 1` rows read in order: the extra row says that a next page exists,
+    /// which starts after the key of the page's last item.
+    pub fn from_overfetched<R>(
+        mut rows: Vec<R>,
+        limit: u64,
+        item: impl Fn(&R) -> T,
+        key: impl Fn(&R) -> K,
+    ) -> Self {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next = if more { rows.last().map(key) } else { None };
+        Page {
+            items: rows.iter().map(item).collect(),
+            next,
+        }
+    }
 }
 
 /// Where a page of projects ends: the last project's sort value (`created` or `last_modified`;
@@ -472,5 +511,18 @@ mod tests {
         assert!(StoreError::from(sqlx::Error::PoolTimedOut).is_unavailable());
         assert!(!StoreError::from(sqlx::Error::RowNotFound).is_unavailable());
         assert!(!StoreError::NotFound.is_unavailable());
+    }
+
+    #[test]
+    fn sign_in_lockouts_double_up_to_the_cap() {
+        let backoff = SignInBackoff {
+            free_attempts: 3,
+            first_lockout: 10.0,
+            max_lockout: 35.0,
+            forget_after: 100.0,
+        };
+        let lockouts: Vec<f64> = (1..=7).map(|n| backoff.lockout_after(n)).collect();
+        assert_eq!(lockouts, [0.0, 0.0, 10.0, 20.0, 35.0, 35.0, 35.0]);
+        assert_eq!(backoff.lockout_after(u32::MAX), 35.0);
     }
 }

@@ -9,6 +9,8 @@ use clap::Args;
 use kiln_domain::source::hosts::{CredentialHost, SourceHosts};
 use serde::Deserialize;
 
+use crate::database::{Database, check_artifacts_shared};
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port.
@@ -55,6 +57,20 @@ pub struct ServeArgs {
     /// when smaller; at least 1 MiB).
     #[arg(long, env = "KILN_DISK_RESERVE_BYTES")]
     pub disk_reserve_bytes: Option<u64>,
+    /// The database: `postgres://…` (several replicas share it) or `sqlite://PATH` (default:
+    /// `<data-dir>/kiln.db`).
+    #[arg(long, env = "KILN_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Allows artifacts on the local disk with PostgreSQL, for a single replica: other
+    /// replicas cannot read them.
+    #[arg(
+        long,
+        env = "KILN_ALLOW_LOCAL_ARTIFACTS",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub allow_local_artifacts: Option<bool>,
     /// Configuration file (default: ./kiln.toml when it exists).
     #[arg(long, env = "KILN_CONFIG")]
     pub config: Option<PathBuf>,
@@ -98,6 +114,8 @@ pub struct CredentialConfig {
 struct FileConfig {
     listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    allow_local_artifacts: Option<bool>,
     public_url: Option<String>,
     region: Option<String>,
     max_concurrent_builds: Option<usize>,
@@ -194,6 +212,7 @@ pub struct ArtifactStoreConfig {
 pub struct Settings {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    pub database: Database,
     pub public_url: Option<String>,
     pub region: String,
     pub credentials: Vec<CredentialConfig>,
@@ -244,15 +263,28 @@ impl Settings {
         {
             bail!("public URL {url:?} must start with http:// or https://");
         }
+        let data_dir = args
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./kiln-data"));
+        let database = Database::from_url(
+            args.database_url.or(file.database_url).as_deref(),
+            &data_dir,
+        )?;
+        check_artifacts_shared(
+            &database,
+            file.artifacts.is_none(),
+            args.allow_local_artifacts
+                .or(file.allow_local_artifacts)
+                .unwrap_or(false),
+        )?;
         Ok(Settings {
             listen: args
                 .listen
                 .or(file.listen)
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
-            data_dir: args
-                .data_dir
-                .or(file.data_dir)
-                .unwrap_or_else(|| PathBuf::from("./kiln-data")),
+            data_dir,
+            database,
             public_url,
             region,
             credentials,

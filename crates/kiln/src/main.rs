@@ -3,6 +3,7 @@
 mod config;
 mod credentials;
 mod data_dir;
+mod database;
 mod http;
 
 use std::collections::{BTreeSet, HashMap};
@@ -23,7 +24,6 @@ use kiln_server::badges::BadgeCache;
 use kiln_server::console::{ConsoleConfig, FormKey};
 use kiln_server::state::AppState;
 use kiln_sigv4::SecretKey;
-use kiln_store_sqlite::SqliteStore;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{ServeArgs, Settings};
@@ -72,9 +72,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         local_source_roots(&credentials)?,
     );
     let several_accounts = accounts.len() > 1;
-    let store = SqliteStore::open(&settings.data_dir.join("kiln.db"))
-        .await
-        .context("opening the database")?;
+    let store = settings.database.open().await?;
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -94,7 +92,6 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             })
             .collect(),
     );
-    let store: Arc<dyn kiln_store::Store> = Arc::new(store);
     let artifact_store = ArtifactStore::new(match &settings.artifacts {
         None => ArtifactStoreConfig::Local {
             root: settings.data_dir.join("artifacts"),

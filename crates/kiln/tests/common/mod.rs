@@ -146,7 +146,7 @@ impl KilnServerBuilder {
 
     /// Starts the server, or reports how it failed: the exit status and its stderr.
     pub fn try_start(mut self) -> Result<KilnServer, String> {
-        // With KILN_TEST_BACKEND=postgres every suite runs on a database of its own; the
+        // With KILN_TEST_STORE=postgres every suite runs on a database of its own; the
         // server is the only replica, so its local artifact store is allowed.
         if postgres::suites_use_postgres() && !self.args.iter().any(|a| a == "--database-url") {
             self.args.extend([

@@ -13,13 +13,13 @@ pub fn admin_url() -> String {
     })
 }
 
-/// Whether the integration suites run against PostgreSQL (`KILN_TEST_BACKEND=postgres`)
+/// Whether the integration suites run against PostgreSQL (`KILN_TEST_STORE=postgres`)
 /// rather than the embedded SQLite default.
 pub fn suites_use_postgres() -> bool {
-    match std::env::var("KILN_TEST_BACKEND").as_deref() {
+    match std::env::var("KILN_TEST_STORE").as_deref() {
         Ok("postgres") => true,
         Ok("sqlite") | Err(_) => false,
-        Ok(other) => panic!("KILN_TEST_BACKEND must be sqlite or postgres, not {other}"),
+        Ok(other) => panic!("KILN_TEST_STORE must be sqlite or postgres, not {other}"),
     }
 }
 

@@ -1,0 +1,327 @@
+//! Builds: numbering, idempotency, keyset pages, and what deleting their project does to them.
+
+use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, PhaseType, context_codes};
+use kiln_domain::refs::GitRef;
+use sqlx::{PgConnection, PgPool, Row};
+
+use kiln_store::{InsertedBuild, Page, ProjectKey, ProjectSort, StoreError, StoreResult, sql_int};
+
+pub(crate) fn build_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<BuildRecord> {
+    let record: String = row.try_get("record")?;
+    serde_json::from_str(&record).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn build_json(build: &BuildRecord) -> StoreResult<String> {
+    serde_json::to_string(build).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn ref_columns(build: &BuildRecord) -> (Option<&'static str>, Option<&str>) {
+    match &build.git_ref {
+        Some(r) => {
+            let (kind, name) = r.kind_and_name();
+            (Some(kind), Some(name))
+        }
+        None => (None, None),
+    }
+}
+
+/// The branch a build without a source version checked out: the remote's default branch.
+fn default_branch(build: &BuildRecord) -> Option<&str> {
+    match (&build.settings.source_version, &build.git_ref) {
+        (None, Some(GitRef::Branch(name))) => Some(name),
+        _ => None,
+    }
+}
+
+/// Replaces a stored build's state; `NotFound` when it is gone.
+pub(crate) async fn write_state(
+    connection: &mut PgConnection,
+    build: &BuildRecord,
+) -> StoreResult<()> {
+    let (ref_kind, ref_name) = ref_columns(build);
+    let result = sqlx::query(
+        "UPDATE builds SET status = $1, complete = $2, ref_kind = $3, ref_name = $4,
+            default_branch = $5, record = $6
+         WHERE uuid = $7 AND account_id = $8",
+    )
+    .bind(build.status.as_str())
+    .bind(build.is_complete())
+    .bind(ref_kind)
+    .bind(ref_name)
+    .bind(default_branch(build))
+    .bind(build_json(build)?)
+    .bind(&build.uuid)
+    .bind(&build.account_id)
+    .execute(connection)
+    .await?;
+    if result.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Numbers and stores a build in the caller's transaction (see `Store::insert_build`).
+pub(crate) async fn insert(
+    tx: &mut PgConnection,
+    build: &mut BuildRecord,
+    idempotency_since: f64,
+) -> StoreResult<InsertedBuild> {
+    // The project's row stays locked to commit: inserts into one project run one after the
+    // other, so the token check below sees every build committed before it.
+    let number: Option<i64> = sqlx::query_scalar(
+        "UPDATE projects SET build_counter = build_counter + 1
+         WHERE account_id = $1 AND name = $2 RETURNING build_counter",
+    )
+    .bind(&build.account_id)
+    .bind(&build.project_name)
+    .fetch_optional(&mut *tx)
+    .await?;
+    build.build_number = number.ok_or(StoreError::NotFound)?;
+    if let Some(token) = &build.idempotency_token {
+        // A token whose window has passed is released, so it can name a new build.
+        sqlx::query(
+            "UPDATE builds SET idempotency_token = NULL
+             WHERE account_id = $1 AND project_name = $2 AND project_generation = 0
+             AND idempotency_token = $3 AND start_time < $4",
+        )
+        .bind(&build.account_id)
+        .bind(&build.project_name)
+        .bind(token)
+        .bind(idempotency_since)
+        .execute(&mut *tx)
+        .await?;
+        let existing = sqlx::query(
+            "SELECT record FROM builds WHERE account_id = $1 AND project_name = $2
+             AND project_generation = 0 AND idempotency_token = $3",
+        )
+        .bind(&build.account_id)
+        .bind(&build.project_name)
+        .bind(token)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = existing {
+            // The caller drops the transaction, which rolls the build counter back.
+            return Ok(InsertedBuild::Existing(Box::new(build_from_row(&row)?)));
+        }
+    }
+    // From a counter that never goes back: a deleted build's seq is never given again.
+    let seq: i64 =
+        sqlx::query_scalar("UPDATE build_seq SET last = last + 1 WHERE id = 1 RETURNING last")
+            .fetch_one(&mut *tx)
+            .await?;
+    let (ref_kind, ref_name) = ref_columns(build);
+    sqlx::query(
+        "INSERT INTO builds (uuid, account_id, project_name, build_number, status, complete,
+            ref_kind, ref_name, source_epoch, start_time, idempotency_token, record, seq,
+            queued_timeout_minutes, default_branch)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+    )
+    .bind(&build.uuid)
+    .bind(&build.account_id)
+    .bind(&build.project_name)
+    .bind(build.build_number)
+    .bind(build.status.as_str())
+    .bind(build.is_complete())
+    .bind(ref_kind)
+    .bind(ref_name)
+    .bind(build.source_epoch)
+    .bind(build.start_time)
+    .bind(&build.idempotency_token)
+    .bind(build_json(build)?)
+    .bind(seq)
+    .bind(build.settings.queued_timeout_in_minutes)
+    .bind(default_branch(build))
+    .execute(&mut *tx)
+    .await?;
+    Ok(InsertedBuild::Inserted)
+}
+
+/// In the caller's transaction, after the project's row is deleted: its queued builds end
+/// STOPPED and all its builds move to a past generation.
+pub(crate) async fn retire_project_builds(
+    tx: &mut PgConnection,
+    account_id: &str,
+    name: &str,
+    now: f64,
+) -> StoreResult<()> {
+    let rows = sqlx::query(
+        "SELECT record FROM builds
+         WHERE account_id = $1 AND project_name = $2 AND project_generation = 0 AND NOT complete",
+    )
+    .bind(account_id)
+    .bind(name)
+    .fetch_all(&mut *tx)
+    .await?;
+    for row in &rows {
+        let mut build = build_from_row(row)?;
+        // Running builds are stopped by their runner; queued ones never launch.
+        if build.current_phase > PhaseType::Queued {
+            continue;
+        }
+        build.abort(
+            BuildStatus::Stopped,
+            PhaseContext::new(
+                context_codes::BUILD_STOPPED,
+                "The build's project was deleted before the build started",
+            ),
+            now,
+        );
+        write_state(&mut *tx, &build).await?;
+    }
+    // The builds stay readable by id, in a past generation of the project.
+    sqlx::query(
+        "UPDATE builds SET project_generation = (
+             SELECT MAX(project_generation) + 1 FROM builds
+             WHERE account_id = $1 AND project_name = $2)
+         WHERE account_id = $1 AND project_name = $2 AND project_generation = 0",
+    )
+    .bind(account_id)
+    .bind(name)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// A page of project names. Only fixed SQL text is ever built here: the column and direction
+/// come from enums. Each sort has its index (account_id, column, name), so a page is one range
+/// scan.
+pub fn list_projects_sql(sort: ProjectSort, ascending: bool, after: bool) -> String {
+    let column = match sort {
+        ProjectSort::Name => "name",
+        ProjectSort::Created => "created",
+        ProjectSort::LastModified => "last_modified",
+    };
+    let (direction, beyond) = if ascending {
+        ("ASC", ">")
+    } else {
+        ("DESC", "<")
+    };
+    let (keyset, limit) = match (after, sort) {
+        (false, _) => (String::new(), "$2"),
+        (true, ProjectSort::Name) => (format!("AND name {beyond} $2"), "$3"),
+        (true, _) => (format!("AND ({column}, name) {beyond} ($2, $3)"), "$4"),
+    };
+    format!(
+        "SELECT name, {column} AS sort_value FROM projects WHERE account_id = $1 {keyset}
+         ORDER BY {column} {direction}, name {direction} LIMIT {limit}"
+    )
+}
+
+pub(crate) async fn list_projects(
+    pool: &PgPool,
+    account_id: &str,
+    sort: ProjectSort,
+    ascending: bool,
+    after: Option<&ProjectKey>,
+    limit: u64,
+) -> StoreResult<Page<String, ProjectKey>> {
+    let sql = list_projects_sql(sort, ascending, after.is_some());
+    let mut query = sqlx::query(&sql).bind(account_id);
+    match (after, sort) {
+        (None, _) => {}
+        (Some(key), ProjectSort::Name) => query = query.bind(&key.name),
+        (Some(key), _) => query = query.bind(key.sort_value).bind(&key.name),
+    }
+    let rows = query
+        .bind(sql_int(limit.saturating_add(1)))
+        .fetch_all(pool)
+        .await?;
+    let keys = rows
+        .iter()
+        .map(|r| {
+            let sort_value = match sort {
+                ProjectSort::Name => 0.0,
+                _ => r.try_get("sort_value")?,
+            };
+            Ok(ProjectKey {
+                sort_value,
+                name: r.try_get("name")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(Page::from_overfetched(
+        keys,
+        limit,
+        |key| key.name.clone(),
+        Clone::clone,
+    ))
+}
+
+/// A page of build ids: a range scan of builds_by_account (account_id, seq) or of
+/// builds_by_project (…, project_generation, build_number). Fixed SQL text only.
+pub fn list_builds_sql(of_project: bool, ascending: bool, after: bool) -> String {
+    let (direction, beyond) = if ascending {
+        ("ASC", ">")
+    } else {
+        ("DESC", "<")
+    };
+    let (scope, key, next) = if of_project {
+        (
+            "account_id = $1 AND project_name = $2 AND project_generation = 0",
+            "build_number",
+            3,
+        )
+    } else {
+        ("account_id = $1", "seq", 2)
+    };
+    let (keyset, limit) = if after {
+        (format!("AND {key} {beyond} ${next}"), next + 1)
+    } else {
+        (String::new(), next)
+    };
+    format!(
+        "SELECT project_name || ':' || uuid AS id, {key} AS page_key FROM builds
+         WHERE {scope} {keyset} ORDER BY {key} {direction} LIMIT ${limit}"
+    )
+}
+
+pub(crate) async fn list_builds(
+    pool: &PgPool,
+    account_id: &str,
+    project_name: Option<&str>,
+    ascending: bool,
+    after: Option<i64>,
+    limit: u64,
+) -> StoreResult<Page<String, i64>> {
+    let sql = list_builds_sql(project_name.is_some(), ascending, after.is_some());
+    let mut query = sqlx::query(&sql).bind(account_id);
+    if let Some(project_name) = project_name {
+        query = query.bind(project_name);
+    }
+    if let Some(after) = after {
+        query = query.bind(after);
+    }
+    let rows = query
+        .bind(sql_int(limit.saturating_add(1)))
+        .fetch_all(pool)
+        .await?;
+    let rows = rows
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get::<String, _>("id")?,
+                r.try_get::<i64, _>("page_key")?,
+            ))
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(Page::from_overfetched(
+        rows,
+        limit,
+        |(id, _)| id.clone(),
+        |(_, key)| *key,
+    ))
+}
+
+/// The latest status among a ref's builds of the current source: the first entry of one
+/// range of builds_by_ref.
+pub const LATEST_STATUS_FOR_REF: &str = "SELECT status FROM builds
+    WHERE account_id = $1 AND project_name = $2 AND project_generation = 0 AND ref_kind = $3
+    AND ref_name = $4 AND source_epoch = $5
+    ORDER BY start_time DESC, build_number DESC LIMIT 1";
+
+/// The branch of the latest build without a source version: the first entry of one range of
+/// builds_by_default_branch.
+pub const DEFAULT_BRANCH_BUILT: &str = "SELECT default_branch FROM builds
+    WHERE account_id = $1 AND project_name = $2 AND project_generation = 0 AND source_epoch = $3
+    AND default_branch IS NOT NULL
+    ORDER BY start_time DESC, build_number DESC LIMIT 1";

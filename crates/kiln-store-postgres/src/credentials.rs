@@ -1,0 +1,66 @@
+//! Source credentials (`ImportSourceCredentials`): one per account and server type.
+
+use sqlx::{PgPool, Row};
+
+use crate::key_violation;
+use kiln_store::{SourceCredential, StoreResult};
+
+fn credential_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<SourceCredential> {
+    Ok(SourceCredential {
+        arn: row.try_get("arn")?,
+        account_id: row.try_get("account_id")?,
+        server_type: row.try_get("server_type")?,
+        auth_type: row.try_get("auth_type")?,
+        username: row.try_get("username")?,
+        token: row.try_get("token")?,
+    })
+}
+
+pub(super) async fn put(
+    pool: &PgPool,
+    credential: &SourceCredential,
+    overwrite: bool,
+) -> StoreResult<()> {
+    let sql = if overwrite {
+        "INSERT INTO source_credentials (arn, account_id, server_type, auth_type, username, token)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (account_id, server_type) DO UPDATE SET
+           arn = excluded.arn, auth_type = excluded.auth_type, username = excluded.username,
+           token = excluded.token"
+    } else {
+        "INSERT INTO source_credentials (arn, account_id, server_type, auth_type, username, token)
+         VALUES ($1, $2, $3, $4, $5, $6)"
+    };
+    sqlx::query(sql)
+        .bind(&credential.arn)
+        .bind(&credential.account_id)
+        .bind(&credential.server_type)
+        .bind(&credential.auth_type)
+        .bind(&credential.username)
+        .bind(&credential.token)
+        .execute(pool)
+        .await
+        .map_err(key_violation)?;
+    Ok(())
+}
+
+pub(super) async fn of_account(
+    pool: &PgPool,
+    account_id: &str,
+) -> StoreResult<Vec<SourceCredential>> {
+    let rows =
+        sqlx::query("SELECT * FROM source_credentials WHERE account_id = $1 ORDER BY server_type")
+            .bind(account_id)
+            .fetch_all(pool)
+            .await?;
+    rows.iter().map(credential_from_row).collect()
+}
+
+pub(super) async fn delete(pool: &PgPool, account_id: &str, arn: &str) -> StoreResult<bool> {
+    let result = sqlx::query("DELETE FROM source_credentials WHERE account_id = $1 AND arn = $2")
+        .bind(account_id)
+        .bind(arn)
+        .execute(pool)
+        .await?;
+    Ok(result.rows_affected() > 0)
+}

@@ -1,0 +1,496 @@
+//! The store for several replicas: PostgreSQL. Every replica shares the database; writes that
+//! others must hear of are announced with `NOTIFY` in their transaction (see [`feed`]).
+//! Migrations run at connect under sqlx's advisory lock, so replicas may start at once.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kiln_domain::build::{BuildRecord, BuildStatus};
+use kiln_domain::project::{ProjectRecord, ProjectSettings};
+use kiln_domain::refs::GitRef;
+use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord, WebhookRecord};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool, Row};
+
+use kiln_store::{
+    BodyClaim, Claim, ConsoleSession, EventFeed, EventSubscription, InsertedBuild, Page,
+    ProjectKey, ProjectSort, SignInAttempt, SignInBackoff, SourceCredential, Store, StoreError,
+    StoreEvent, StoreResult, is_foreign_key_violation, is_unique_violation, sql_int,
+};
+
+mod builds;
+mod credentials;
+mod deliveries;
+mod feed;
+mod sign_in;
+mod webhooks;
+
+pub use feed::LISTENER_APPLICATION_NAME;
+
+/// The SQL of the listings and badge lookups, for the query-plan test.
+#[doc(hidden)]
+pub mod sql {
+    pub use crate::builds::{
+        DEFAULT_BRANCH_BUILT, LATEST_STATUS_FOR_REF, list_builds_sql, list_projects_sql,
+    };
+}
+
+/// Connections one replica keeps open (besides its listener's).
+const MAX_CONNECTIONS: u32 = 16;
+
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    events: EventFeed,
+    /// Forwards every replica's announcements into `events` while any clone of the store lives.
+    _listener: Arc<feed::Listener>,
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (`postgres://…`), runs the migrations and starts
+    /// listening for changes.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let options = PgConnectOptions::from_str(url)?;
+        // Migrations run on a connection of their own, closed afterwards: sqlx holds its
+        // session-level advisory lock on it, which a failed run would leave held on a pooled
+        // connection.
+        let mut migrating = PgConnection::connect_with(&options).await?;
+        // `run_direct` rather than `run`: the future of `run` on a connection is not `Send`
+        // for every lifetime (sqlx's "Acquire is not general enough"), and `connect` must be
+        // spawnable.
+        let migrated = sqlx::migrate!("./migrations")
+            .run_direct(&mut migrating)
+            .await;
+        migrating.close().await?;
+        migrated?;
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect_with(options.clone())
+            .await?;
+        let events = EventFeed::default();
+        let listener = feed::Listener::start(&options, events.clone()).await?;
+        Ok(PgStore {
+            pool,
+            events,
+            _listener: Arc::new(listener),
+        })
+    }
+
+    /// The connection pool, for tests that read the database directly.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+fn project_changed(account_id: &str, project_name: &str) -> StoreEvent {
+    StoreEvent::ProjectChanged {
+        account_id: account_id.to_owned(),
+        project_name: project_name.to_owned(),
+    }
+}
+
+fn project_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<ProjectRecord> {
+    let settings: String = row.try_get("settings")?;
+    let settings: ProjectSettings =
+        serde_json::from_str(&settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(ProjectRecord {
+        account_id: row.try_get("account_id")?,
+        name: row.try_get("name")?,
+        settings,
+        badge_enabled: row.try_get("badge_enabled")?,
+        badge_token: row.try_get("badge_token")?,
+        created: row.try_get("created")?,
+        last_modified: row.try_get("last_modified")?,
+        source_epoch: row.try_get("source_epoch")?,
+    })
+}
+
+fn settings_json(project: &ProjectRecord) -> StoreResult<String> {
+    serde_json::to_string(&project.settings).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// A unique key's violation as `AlreadyExists`, a foreign key's as `NotFound` (the row it
+/// belongs to is gone).
+fn key_violation(err: sqlx::Error) -> StoreError {
+    if is_unique_violation(&err) {
+        StoreError::AlreadyExists
+    } else if is_foreign_key_violation(&err) {
+        StoreError::NotFound
+    } else {
+        err.into()
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn subscribe(&self) -> EventSubscription {
+        self.events.subscribe()
+    }
+
+    async fn create_project(&self, project: &ProjectRecord) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO projects (account_id, name, settings, badge_enabled, badge_token, created,
+                last_modified, source_epoch, concurrent_build_limit)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&project.account_id)
+        .bind(&project.name)
+        .bind(settings_json(project)?)
+        .bind(project.badge_enabled)
+        .bind(&project.badge_token)
+        .bind(project.created)
+        .bind(project.last_modified)
+        .bind(project.source_epoch)
+        .bind(project.settings.concurrent_build_limit)
+        .execute(&mut *tx)
+        .await
+        .map_err(key_violation)?;
+        let changed = project_changed(&project.account_id, &project.name);
+        feed::announce(&mut tx, &[changed]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_project(
+        &self,
+        account_id: &str,
+        name: &str,
+    ) -> StoreResult<Option<ProjectRecord>> {
+        let row = sqlx::query("SELECT * FROM projects WHERE account_id = $1 AND name = $2")
+            .bind(account_id)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(project_from_row).transpose()
+    }
+
+    async fn update_project(&self, project: &ProjectRecord) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let result = sqlx::query(
+            "UPDATE projects SET settings = $1, badge_enabled = $2, last_modified = $3,
+                source_epoch = $4, concurrent_build_limit = $5
+             WHERE account_id = $6 AND name = $7",
+        )
+        .bind(settings_json(project)?)
+        .bind(project.badge_enabled)
+        .bind(project.last_modified)
+        .bind(project.source_epoch)
+        .bind(project.settings.concurrent_build_limit)
+        .bind(&project.account_id)
+        .bind(&project.name)
+        .execute(&mut *tx)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let changed = project_changed(&project.account_id, &project.name);
+        feed::announce(&mut tx, &[changed]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_project(&self, account_id: &str, name: &str, now: f64) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let result = sqlx::query("DELETE FROM projects WHERE account_id = $1 AND name = $2")
+            .bind(account_id)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        if result.rows_affected() == 0 {
+            return Ok(false);
+        }
+        builds::retire_project_builds(&mut tx, account_id, name, now).await?;
+        let events = [project_changed(account_id, name), StoreEvent::QueueChanged];
+        feed::announce(&mut tx, &events).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn list_projects(
+        &self,
+        account_id: &str,
+        sort: ProjectSort,
+        ascending: bool,
+        after: Option<&ProjectKey>,
+        limit: u64,
+    ) -> StoreResult<Page<String, ProjectKey>> {
+        builds::list_projects(&self.pool, account_id, sort, ascending, after, limit).await
+    }
+
+    async fn project_by_badge_token(&self, token: &str) -> StoreResult<Option<ProjectRecord>> {
+        let row = sqlx::query("SELECT * FROM projects WHERE badge_token = $1")
+            .bind(token)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(project_from_row).transpose()
+    }
+
+    async fn insert_build(
+        &self,
+        build: &mut BuildRecord,
+        idempotency_since: f64,
+    ) -> StoreResult<InsertedBuild> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = builds::insert(&mut tx, build, idempotency_since).await?;
+        if inserted == InsertedBuild::Inserted {
+            let events = [
+                project_changed(&build.account_id, &build.project_name),
+                StoreEvent::QueueChanged,
+            ];
+            feed::announce(&mut tx, &events).await?;
+            tx.commit().await?;
+        }
+        Ok(inserted)
+    }
+
+    async fn get_build(&self, account_id: &str, uuid: &str) -> StoreResult<Option<BuildRecord>> {
+        let row = sqlx::query("SELECT record FROM builds WHERE account_id = $1 AND uuid = $2")
+            .bind(account_id)
+            .bind(uuid)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(builds::build_from_row).transpose()
+    }
+
+    async fn save_build(&self, build: &BuildRecord) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        builds::write_state(&mut tx, build).await?;
+        let mut events = vec![project_changed(&build.account_id, &build.project_name)];
+        if build.is_complete() {
+            events.push(StoreEvent::QueueChanged);
+        }
+        feed::announce(&mut tx, &events).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_build(&self, account_id: &str, uuid: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let project: Option<String> = sqlx::query_scalar(
+            "DELETE FROM builds WHERE account_id = $1 AND uuid = $2 RETURNING project_name",
+        )
+        .bind(account_id)
+        .bind(uuid)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(project_name) = project else {
+            return Ok(false);
+        };
+        feed::announce(&mut tx, &[project_changed(account_id, &project_name)]).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn list_builds(
+        &self,
+        account_id: &str,
+        project_name: Option<&str>,
+        ascending: bool,
+        after: Option<i64>,
+        limit: u64,
+    ) -> StoreResult<Page<String, i64>> {
+        builds::list_builds(
+            &self.pool,
+            account_id,
+            project_name,
+            ascending,
+            after,
+            limit,
+        )
+        .await
+    }
+
+    async fn incomplete_builds(&self) -> StoreResult<Vec<BuildRecord>> {
+        let rows = sqlx::query(
+            "SELECT record FROM builds WHERE NOT complete ORDER BY start_time, build_number",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(builds::build_from_row).collect()
+    }
+
+    async fn latest_status_for_ref(
+        &self,
+        account_id: &str,
+        project_name: &str,
+        git_ref: &GitRef,
+        source_epoch: i64,
+    ) -> StoreResult<Option<BuildStatus>> {
+        let (kind, name) = git_ref.kind_and_name();
+        let status: Option<String> = sqlx::query_scalar(builds::LATEST_STATUS_FOR_REF)
+            .bind(account_id)
+            .bind(project_name)
+            .bind(kind)
+            .bind(name)
+            .bind(source_epoch)
+            .fetch_optional(&self.pool)
+            .await?;
+        status
+            .map(|s| {
+                BuildStatus::parse(&s)
+                    .ok_or_else(|| StoreError::Corrupt(format!("build status {s}")))
+            })
+            .transpose()
+    }
+
+    async fn default_branch_built(
+        &self,
+        account_id: &str,
+        project_name: &str,
+        source_epoch: i64,
+    ) -> StoreResult<Option<String>> {
+        let name: Option<String> = sqlx::query_scalar(builds::DEFAULT_BRANCH_BUILT)
+            .bind(account_id)
+            .bind(project_name)
+            .bind(source_epoch)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(name)
+    }
+
+    async fn put_source_credential(
+        &self,
+        credential: &SourceCredential,
+        overwrite: bool,
+    ) -> StoreResult<()> {
+        credentials::put(&self.pool, credential, overwrite).await
+    }
+
+    async fn source_credentials(&self, account_id: &str) -> StoreResult<Vec<SourceCredential>> {
+        credentials::of_account(&self.pool, account_id).await
+    }
+
+    async fn delete_source_credential(&self, account_id: &str, arn: &str) -> StoreResult<bool> {
+        credentials::delete(&self.pool, account_id, arn).await
+    }
+
+    async fn create_webhook(&self, webhook: &WebhookRecord) -> StoreResult<()> {
+        webhooks::create(&self.pool, webhook).await
+    }
+
+    async fn get_webhook(
+        &self,
+        account_id: &str,
+        project_name: &str,
+    ) -> StoreResult<Option<WebhookRecord>> {
+        webhooks::get(&self.pool, account_id, project_name).await
+    }
+
+    async fn webhook_by_token(&self, token: &str) -> StoreResult<Option<WebhookRecord>> {
+        webhooks::by_token(&self.pool, token).await
+    }
+
+    async fn update_webhook(&self, webhook: &WebhookRecord) -> StoreResult<()> {
+        webhooks::update(&self.pool, webhook).await
+    }
+
+    async fn delete_webhook(&self, account_id: &str, project_name: &str) -> StoreResult<bool> {
+        webhooks::delete(&self.pool, account_id, project_name).await
+    }
+
+    async fn claim_webhook_delivery(
+        &self,
+        delivery: &DeliveryRecord,
+        claim: &BodyClaim<'_>,
+    ) -> StoreResult<Claim> {
+        deliveries::claim(&self.pool, delivery, claim).await
+    }
+
+    async fn insert_webhook_delivery(&self, delivery: &DeliveryRecord) -> StoreResult<i64> {
+        deliveries::record(&self.pool, delivery).await
+    }
+
+    async fn set_webhook_delivery_outcome(
+        &self,
+        seq: i64,
+        outcome: DeliveryOutcome,
+        reason: &str,
+        build_id: Option<&str>,
+    ) -> StoreResult<()> {
+        deliveries::set_outcome(&self.pool, seq, outcome, reason, build_id).await
+    }
+
+    async fn recent_webhook_deliveries(
+        &self,
+        account_id: &str,
+        project_name: &str,
+        limit: u64,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        deliveries::recent(&self.pool, account_id, project_name, sql_int(limit)).await
+    }
+
+    async fn create_console_session(&self, session: &ConsoleSession, now: f64) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM console_sessions WHERE expires < $1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO console_sessions (token_hash, account_id, access_key_id, csrf_token,
+                created, expires)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&session.token_hash)
+        .bind(&session.account_id)
+        .bind(&session.access_key_id)
+        .bind(&session.csrf_token)
+        .bind(session.created)
+        .bind(session.expires)
+        .execute(&mut *tx)
+        .await
+        .map_err(key_violation)?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn console_session(
+        &self,
+        token_hash: &str,
+        now: f64,
+    ) -> StoreResult<Option<ConsoleSession>> {
+        let row =
+            sqlx::query("SELECT * FROM console_sessions WHERE token_hash = $1 AND expires >= $2")
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|row| {
+            Ok(ConsoleSession {
+                token_hash: row.try_get("token_hash")?,
+                account_id: row.try_get("account_id")?,
+                access_key_id: row.try_get("access_key_id")?,
+                csrf_token: row.try_get("csrf_token")?,
+                created: row.try_get("created")?,
+                expires: row.try_get("expires")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn delete_console_session(&self, token_hash: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM console_sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn begin_sign_in_attempt(
+        &self,
+        subjects: &[String],
+        now: f64,
+        backoff: &SignInBackoff,
+    ) -> StoreResult<SignInAttempt> {
+        sign_in::begin_attempt(&self.pool, subjects, now, backoff).await
+    }
+
+    async fn clear_sign_in_attempts(&self, subjects: &[String]) -> StoreResult<()> {
+        sign_in::clear_attempts(&self.pool, subjects).await
+    }
+
+    async fn server_secret(&self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {
+        sign_in::server_secret(&self.pool, name, candidate).await
+    }
+}

@@ -1,0 +1,105 @@
+//! PostgreSQL's query plans: on a store with some history, every listing and badge lookup is an
+//! index scan that sorts nothing.
+#![allow(clippy::unwrap_used)] // Test code: a failed step fails the test.
+
+mod common;
+
+use kiln_store::ProjectSort;
+use kiln_store_postgres::sql::{
+    DEFAULT_BRANCH_BUILT, LATEST_STATUS_FOR_REF, list_builds_sql, list_projects_sql,
+};
+use sqlx::PgPool;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+
+const ACCOUNT: &str = "111111111111";
+
+/// 2 accounts × 100 projects, and 20,000 builds over the first account's projects, analysed.
+async fn fill(pool: &PgPool) {
+    for sql in [
+        "INSERT INTO projects (account_id, name, settings, badge_enabled, badge_token, created,
+            last_modified)
+         SELECT account, 'p' || n, '{}', true, account || '-' || n, n, n
+         FROM generate_series(1, 100) AS n, (VALUES ('111111111111'), ('222222222222')) AS a(account)",
+        "INSERT INTO builds (uuid, account_id, project_name, build_number, status, complete,
+            ref_kind, ref_name, source_epoch, start_time, record, seq, default_branch)
+         SELECT 'u' || n, '111111111111', 'p' || (n % 100), n, 'SUCCEEDED', true, 'branch',
+            'b' || (n % 7), 0, n, '{}', n, CASE WHEN n % 3 = 0 THEN 'main' END
+         FROM generate_series(1, 20000) AS n",
+        "ANALYZE",
+    ] {
+        sqlx::query(sql).execute(pool).await.unwrap();
+    }
+}
+
+async fn plan(pool: &PgPool, query: Query<'_, sqlx::Postgres, PgArguments>) -> String {
+    let rows: Vec<String> = query
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| sqlx::Row::get::<String, _>(row, 0))
+        .collect();
+    rows.join("\n")
+}
+
+#[tokio::test]
+async fn every_listing_and_lookup_is_an_index_scan_without_a_sort() {
+    let database = common::TestDatabase::create().await;
+    let store = database.store().await;
+    let pool = store.pool();
+    fill(pool).await;
+    let mut plans = Vec::new();
+    for ascending in [true, false] {
+        for after in [false, true] {
+            for of_project in [false, true] {
+                let sql = format!("EXPLAIN {}", list_builds_sql(of_project, ascending, after));
+                let mut query = sqlx::query(&sql).bind(ACCOUNT);
+                if of_project {
+                    query = query.bind("p7");
+                }
+                if after {
+                    query = query.bind(5000_i64);
+                }
+                plans.push((sql.clone(), plan(pool, query.bind(11_i64)).await));
+            }
+            for sort in [
+                ProjectSort::Name,
+                ProjectSort::Created,
+                ProjectSort::LastModified,
+            ] {
+                let sql = format!("EXPLAIN {}", list_projects_sql(sort, ascending, after));
+                let mut query = sqlx::query(&sql).bind(ACCOUNT);
+                match (after, sort) {
+                    (false, _) => {}
+                    (true, ProjectSort::Name) => query = query.bind("p50"),
+                    (true, _) => query = query.bind(50.0_f64).bind("p50"),
+                }
+                plans.push((sql.clone(), plan(pool, query.bind(11_i64)).await));
+            }
+        }
+    }
+    let sql = format!("EXPLAIN {LATEST_STATUS_FOR_REF}");
+    let query = sqlx::query(&sql)
+        .bind(ACCOUNT)
+        .bind("p7")
+        .bind("branch")
+        .bind("b0")
+        .bind(0_i64);
+    plans.push((sql.clone(), plan(pool, query).await));
+    let sql = format!("EXPLAIN {DEFAULT_BRANCH_BUILT}");
+    let query = sqlx::query(&sql).bind(ACCOUNT).bind("p7").bind(0_i64);
+    plans.push((sql.clone(), plan(pool, query).await));
+
+    for (sql, plan) in plans {
+        assert!(
+            plan.contains("Index Scan") || plan.contains("Index Only Scan"),
+            "{sql}\n=> {plan}"
+        );
+        assert!(
+            !plan.contains("Sort") && !plan.contains("Seq Scan"),
+            "{sql}\n=> {plan}"
+        );
+        assert!(!sql.contains("json"), "{sql}");
+    }
+}
