@@ -98,10 +98,6 @@ impl BuildManager {
         })
     }
 
-    pub fn instance(&self) -> &str {
-        &self.settings.instance
-    }
-
     pub fn log_path(&self, uuid: &str) -> PathBuf {
         self.settings
             .data_dir
@@ -129,11 +125,6 @@ impl BuildManager {
 
     fn running(&self) -> MutexGuard<'_, HashMap<String, Running>> {
         self.running.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Whether this replica runs the build.
-    pub fn is_running(&self, uuid: &str) -> bool {
-        self.running().contains_key(uuid)
     }
 
     /// Ends the builds this data dir's previous process left running, then starts claiming,

@@ -71,7 +71,8 @@ pub(crate) async fn write_fenced(
     Ok(result.rows_affected() == 1)
 }
 
-/// Builds leased and incomplete in a scope, whoever holds them.
+/// Leased builds (never complete) whoever holds them: of a live project, and of an account
+/// (a deleted project's builds count until they end: they still run).
 #[derive(Default)]
 struct LeaseCounts {
     projects: HashMap<(String, String), (Option<i64>, i64)>,
@@ -119,8 +120,7 @@ impl LeaseCounts {
             return Ok(*known);
         }
         let leased: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM builds WHERE account_id = ? AND lease_owner IS NOT NULL
-             AND project_generation = 0",
+            "SELECT COUNT(*) FROM builds WHERE account_id = ? AND lease_owner IS NOT NULL",
         )
         .bind(account_id)
         .fetch_one(&mut **tx)

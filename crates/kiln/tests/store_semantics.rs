@@ -9,9 +9,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::builds::{build_log, create_project, id_of, phase_types, wait_builds_where};
+use common::builds::{build_log, id_of, phase_types, wait_builds_of, wait_builds_where};
 use common::git::GitRepo;
-use common::{ACCOUNT_A, KilnServer, aws, boto3};
+use common::{ACCOUNT_A, ACCOUNT_B, Account, KilnServer, aws, boto3};
 use serde_json::{Value, json};
 
 const ROLE: &str = "arn:aws:iam::111122223333:role/service-role/kiln-build";
@@ -25,27 +25,40 @@ fn one_at_a_time_project(server: &KilnServer, name: &str) {
 
 /// A project whose builds wait for a `gate` file that never comes, `limit` at a time.
 fn gated_project(server: &KilnServer, name: &str, limit: u32) {
+    gated_project_of(server, &ACCOUNT_A, name, limit);
+}
+
+/// [`gated_project`] in `account`.
+fn gated_project_of(server: &KilnServer, account: &Account<'_>, name: &str, limit: u32) {
     let repo = GitRepo::init(server.root().join(format!("repo-{name}")));
     repo.commit(&[("README", name)], "init");
-    create_project(
+    let input = json!({
+        "name": name,
+        "source": {
+            "type": "GITHUB",
+            "location": repo.location(),
+            "buildspec": "version: 0.2\nphases:\n  build:\n    commands:\n      - for i in $(seq 1200); do [ -e ../gate ] && break; sleep 0.1; done\n"
+        },
+        "artifacts": {"type": "NO_ARTIFACTS"},
+        "environment": {
+            "type": "LINUX_CONTAINER",
+            "image": "aws/codebuild/standard:7.0",
+            "computeType": "BUILD_GENERAL1_SMALL"
+        },
+        "serviceRole": ROLE,
+        "concurrentBuildLimit": limit
+    });
+    aws(
         server,
-        &json!({
-            "name": name,
-            "source": {
-                "type": "GITHUB",
-                "location": repo.location(),
-                "buildspec": "version: 0.2\nphases:\n  build:\n    commands:\n      - for i in $(seq 1200); do [ -e ../gate ] && break; sleep 0.1; done\n"
-            },
-            "artifacts": {"type": "NO_ARTIFACTS"},
-            "environment": {
-                "type": "LINUX_CONTAINER",
-                "image": "aws/codebuild/standard:7.0",
-                "computeType": "BUILD_GENERAL1_SMALL"
-            },
-            "serviceRole": ROLE,
-            "concurrentBuildLimit": limit
-        }),
-    );
+        account,
+        &[
+            "codebuild",
+            "create-project",
+            "--cli-input-json",
+            &input.to_string(),
+        ],
+    )
+    .ok();
 }
 
 fn delete_project(server: &KilnServer, name: &str) {
@@ -315,4 +328,74 @@ result = {"ids": ids}
         );
     }
     delete_project(&server, "stopped");
+}
+
+#[test]
+fn the_account_limit_holds_across_projects_and_leaves_other_accounts_alone() {
+    let server = KilnServer::builder()
+        .config("instance = \"toml-replica\"\nmax_concurrent_builds_per_account = 1")
+        .args(["--max-concurrent-builds", "4"])
+        .start();
+    gated_project(&server, "first", 10);
+    gated_project(&server, "second", 10);
+    gated_project_of(&server, &ACCOUNT_B, "other", 10);
+    let start = |account: &Account<'_>, project: &str| -> String {
+        let started = aws(
+            &server,
+            account,
+            &["codebuild", "start-build", "--project-name", project],
+        );
+        id_of(&started.ok()["build"]).to_string()
+    };
+    let running = start(&ACCOUNT_A, "first");
+    let ran = wait_builds_where(
+        &server,
+        &[&running],
+        "b['currentPhase'] == 'BUILD'",
+        Duration::from_secs(60),
+    );
+    let waiting = start(&ACCOUNT_A, "second");
+    let other = start(&ACCOUNT_B, "other");
+    // Claims go oldest first: once the newer build of the other account runs, the scheduler
+    // has passed over the older one, which the account limit holds back.
+    wait_builds_of(
+        &server,
+        &ACCOUNT_B,
+        &[&other],
+        "b['currentPhase'] == 'BUILD'",
+        Duration::from_secs(60),
+    );
+    let held = wait_builds_where(&server, &[&waiting], "True", Duration::from_secs(10));
+    assert_eq!(held[0]["currentPhase"], "QUEUED", "{:#}", held[0]);
+    assert!(
+        build_log(&ran[0]).contains("Running on instance toml-replica"),
+        "{:#}",
+        ran[0]
+    );
+
+    // The running build's slot, once freed, goes to the build that waited.
+    let stop = aws(
+        &server,
+        &ACCOUNT_A,
+        &["codebuild", "stop-build", "--id", &running],
+    );
+    assert_eq!(stop.ok()["build"]["id"], running.as_str());
+    wait_builds_where(
+        &server,
+        &[&waiting],
+        "b['currentPhase'] == 'BUILD'",
+        Duration::from_secs(60),
+    );
+    for (account, project) in [
+        (&ACCOUNT_A, "first"),
+        (&ACCOUNT_A, "second"),
+        (&ACCOUNT_B, "other"),
+    ] {
+        aws(
+            &server,
+            account,
+            &["codebuild", "delete-project", "--name", project],
+        )
+        .ok();
+    }
 }
