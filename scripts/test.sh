@@ -2,7 +2,8 @@
 # Runs every Kiln test on a fresh machine: installs what the tests need, then the lints and the
 # whole suite (unit tests, and integration tests that drive the real binary with the aws CLI,
 # boto3, git, Docker and headless Chromium), with a throwaway PostgreSQL cluster for the tests
-# of the PostgreSQL store (stopped when this script ends, however it ends).
+# of the PostgreSQL store and the replicas (stopped when this script ends, however it ends);
+# then the API, builds, badges, console, webhooks and logs suites once more on PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,3 +33,8 @@ trap postgres_cluster_stop EXIT
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -q -- -D warnings
 cargo nextest run --workspace --no-fail-fast "$@"
+
+# The user-facing suites again, with every server on a PostgreSQL database of its own.
+KILN_TEST_STORE=postgres cargo nextest run -p kiln --no-fail-fast \
+  --test api_projects --test builds --test badges --test console --test webhooks \
+  --test logs --test store_semantics "$@"

@@ -60,10 +60,13 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let real_data_dir = data_dir::prepare(&settings.data_dir)?;
-    let credentials = if settings.credentials.is_empty() {
-        credentials::load_or_generate(&settings.data_dir, &settings.region)?
-    } else {
+    let store = settings.database.open().await?;
+    let credentials = if !settings.credentials.is_empty() {
         settings.credentials
+    } else if settings.database.is_shared() {
+        credentials::shared_in_store(store.as_ref(), &settings.region).await?
+    } else {
+        credentials::load_or_generate(&settings.data_dir, &settings.region)?
     };
     let accounts: BTreeSet<&str> = credentials.iter().map(|c| c.account_id.as_str()).collect();
     let local_sources = LocalSourcePolicies::new(
@@ -72,7 +75,6 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         local_source_roots(&credentials)?,
     );
     let several_accounts = accounts.len() > 1;
-    let store = settings.database.open().await?;
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

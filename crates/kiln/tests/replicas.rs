@@ -181,6 +181,51 @@ fn replica_index(instance: &str) -> usize {
 }
 
 #[test]
+fn replicas_without_configured_keys_share_the_key_the_first_one_generated() {
+    let database_url = fresh_database_url();
+    let replica = || {
+        KilnServer::builder()
+            .without_accounts()
+            .args(["--database-url", &database_url, "--allow-local-artifacts"])
+            .start()
+    };
+    let first = replica();
+    let second = replica();
+    let announced = |server: &KilnServer| {
+        server
+            .stdout_lines()
+            .iter()
+            .filter_map(|l| l.trim().strip_prefix("aws configure set aws_access_key_id "))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let key_id = announced(&first);
+    assert_eq!(key_id.len(), 1, "the first replica generated and announced one key");
+    assert!(announced(&second).is_empty(), "the second one generated none");
+    let secret = first
+        .stdout_lines()
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("aws configure set aws_secret_access_key ").map(str::to_owned))
+        .unwrap();
+    let account_id = first
+        .stdout_lines()
+        .iter()
+        .find_map(|l| {
+            l.strip_prefix("Generated an access key for account ")
+                .and_then(|rest| rest.split_whitespace().next())
+                .map(str::to_owned)
+        })
+        .unwrap();
+    let generated = common::Account {
+        access_key_id: &key_id[0],
+        secret: &secret,
+        account_id: &account_id,
+    };
+    let listed = common::aws(&second, &generated, &["codebuild", "list-projects"]);
+    assert_eq!(listed.ok()["projects"], json!([]));
+}
+
+#[test]
 fn three_hundred_builds_started_round_robin_each_run_exactly_once() {
     let replicas = Replicas::start(3);
     let ids_file = replicas.shared_file("ids");
