@@ -15,12 +15,13 @@ pub(super) async fn append(
     data: &[u8],
 ) -> StoreResult<bool> {
     let result = sqlx::query(
-        "INSERT INTO build_log_chunks (uuid, start_offset, data) VALUES (?, ?, ?)
+        "INSERT INTO build_log_chunks (uuid, start_offset, raw_length, data) VALUES (?, ?, ?, ?)
          ON CONFLICT (uuid, start_offset) DO NOTHING",
     )
     .bind(uuid)
     .bind(sql_int(start_offset))
-    .bind(data)
+    .bind(sql_int(data.len() as u64))
+    .bind(kiln_store::pack_log_piece(data))
     .execute(pool)
     .await;
     match result {
@@ -43,7 +44,7 @@ pub(super) async fn read(
         return Ok(Vec::new());
     }
     let rows = sqlx::query(
-        "SELECT start_offset, data FROM build_log_chunks
+        "SELECT start_offset, raw_length, data FROM build_log_chunks
          WHERE uuid = ?1 AND start_offset < ?3 AND start_offset >= COALESCE(
              (SELECT MAX(start_offset) FROM build_log_chunks WHERE uuid = ?1 AND start_offset <= ?2),
              0)
@@ -59,15 +60,20 @@ pub(super) async fn read(
         let start: i64 = row.try_get("start_offset")?;
         let start = u64::try_from(start)
             .map_err(|_| StoreError::Corrupt(format!("log piece at offset {start}")))?;
-        pieces.push((start, row.try_get::<&[u8], _>("data")?));
+        let raw_length: i64 = row.try_get("raw_length")?;
+        let raw_length = u64::try_from(raw_length)
+            .map_err(|_| StoreError::Corrupt(format!("log piece of {raw_length} bytes")))?;
+        let data = kiln_store::unpack_log_piece(row.try_get::<&[u8], _>("data")?, raw_length)?;
+        pieces.push((start, data));
     }
+    let pieces = pieces.iter().map(|(start, data)| (*start, data.as_slice()));
     Ok(kiln_store::join_log_pieces(pieces, offset, max_bytes))
 }
 
 /// The offset after the last stored piece.
 pub(super) async fn size(pool: &SqlitePool, uuid: &str) -> StoreResult<u64> {
     let end: Option<i64> = sqlx::query_scalar(
-        "SELECT start_offset + length(data) FROM build_log_chunks WHERE uuid = ?
+        "SELECT start_offset + raw_length FROM build_log_chunks WHERE uuid = ?
          ORDER BY start_offset DESC LIMIT 1",
     )
     .bind(uuid)

@@ -195,17 +195,31 @@ fn replicas_without_configured_keys_share_the_key_the_first_one_generated() {
         server
             .stdout_lines()
             .iter()
-            .filter_map(|l| l.trim().strip_prefix("aws configure set aws_access_key_id "))
+            .filter_map(|l| {
+                l.trim()
+                    .strip_prefix("aws configure set aws_access_key_id ")
+            })
             .map(str::to_owned)
             .collect::<Vec<_>>()
     };
     let key_id = announced(&first);
-    assert_eq!(key_id.len(), 1, "the first replica generated and announced one key");
-    assert!(announced(&second).is_empty(), "the second one generated none");
+    assert_eq!(
+        key_id.len(),
+        1,
+        "the first replica generated and announced one key"
+    );
+    assert!(
+        announced(&second).is_empty(),
+        "the second one generated none"
+    );
     let secret = first
         .stdout_lines()
         .iter()
-        .find_map(|l| l.trim().strip_prefix("aws configure set aws_secret_access_key ").map(str::to_owned))
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("aws configure set aws_secret_access_key ")
+                .map(str::to_owned)
+        })
         .unwrap();
     let account_id = first
         .stdout_lines()
