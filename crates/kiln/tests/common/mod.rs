@@ -146,16 +146,6 @@ impl KilnServerBuilder {
 
     /// Starts the server, or reports how it failed: the exit status and its stderr.
     pub fn try_start(mut self) -> Result<KilnServer, String> {
-        if std::env::var("KILN_TEST_STORE").as_deref() == Ok("postgres")
-            && !self.args.iter().any(|arg| arg == "--database-url")
-        {
-            // The whole suite on PostgreSQL: each server on a database of its own (kept across
-            // restarts), with artifacts on its disk as on SQLite.
-            self.env
-                .push(("KILN_DATABASE_URL".into(), fresh_postgres_database()));
-            self.env
-                .push(("KILN_ALLOW_LOCAL_ARTIFACTS".into(), "true".into()));
-        }
         let root = tempfile::Builder::new()
             .prefix("kiln-test-")
             .tempdir()
@@ -164,6 +154,17 @@ impl KilnServerBuilder {
             .data_dir
             .clone()
             .unwrap_or_else(|| root.path().join("data"));
+        if std::env::var("KILN_TEST_STORE").as_deref() == Ok("postgres")
+            && !self.args.iter().any(|arg| arg == "--database-url")
+        {
+            // The whole suite on PostgreSQL: a database per data dir, so that servers sharing a
+            // data dir (replicas, restarts) share a database as they would share kiln.db; with
+            // artifacts on the disk as on SQLite.
+            self.env
+                .push(("KILN_DATABASE_URL".into(), postgres_database_of(&data_dir)));
+            self.env
+                .push(("KILN_ALLOW_LOCAL_ARTIFACTS".into(), "true".into()));
+        }
         // The server runs in an empty directory, so no stray ./kiln.toml is picked up.
         let work_dir = root.path().join("cwd");
         std::fs::create_dir_all(&work_dir).unwrap();
@@ -228,6 +229,17 @@ pub fn fresh_postgres_database() -> String {
         .rsplit_once('/')
         .map_or(admin.as_str(), |(base, _)| base);
     format!("{base}/{name}")
+}
+
+/// The PostgreSQL database of the servers on `data_dir`, created for the first of them.
+fn postgres_database_of(data_dir: &Path) -> String {
+    static DATABASES: Mutex<BTreeMap<PathBuf, String>> = Mutex::new(BTreeMap::new());
+    DATABASES
+        .lock()
+        .unwrap()
+        .entry(data_dir.to_path_buf())
+        .or_insert_with(fresh_postgres_database)
+        .clone()
 }
 
 /// `paths` as a TOML array of strings.
