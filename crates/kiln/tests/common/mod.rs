@@ -146,15 +146,6 @@ impl KilnServerBuilder {
 
     /// Starts the server, or reports how it failed: the exit status and its stderr.
     pub fn try_start(mut self) -> Result<KilnServer, String> {
-        // With KILN_TEST_STORE=postgres every suite runs on a database of its own; the
-        // server is the only replica, so its local artifact store is allowed.
-        if postgres::suites_use_postgres() && !self.args.iter().any(|a| a == "--database-url") {
-            self.args.extend([
-                "--database-url".to_string(),
-                postgres::fresh_database_url(),
-                "--allow-local-artifacts".to_string(),
-            ]);
-        }
         let root = tempfile::Builder::new()
             .prefix("kiln-test-")
             .tempdir()
@@ -163,6 +154,16 @@ impl KilnServerBuilder {
             .data_dir
             .clone()
             .unwrap_or_else(|| root.path().join("data"));
+        // With KILN_TEST_STORE=postgres every suite runs on PostgreSQL: a database per data dir,
+        // so servers sharing a data dir (restarts) share a database as they would share kiln.db;
+        // each is the only replica, so its local artifact store is allowed.
+        if postgres::suites_use_postgres() && !self.args.iter().any(|a| a == "--database-url") {
+            self.args.extend([
+                "--database-url".to_string(),
+                postgres::database_of(&data_dir),
+                "--allow-local-artifacts".to_string(),
+            ]);
+        }
         // The server runs in an empty directory, so no stray ./kiln.toml is picked up.
         let work_dir = root.path().join("cwd");
         std::fs::create_dir_all(&work_dir).unwrap();

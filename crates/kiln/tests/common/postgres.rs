@@ -1,6 +1,9 @@
 //! The test PostgreSQL cluster that `scripts/test.sh` starts: a fresh database per server.
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The admin URL of the test cluster; tests that need PostgreSQL fail without it.
@@ -47,4 +50,15 @@ pub fn fresh_database_url() -> String {
         Some((server, _)) => format!("{server}/{name}"),
         None => panic!("KILN_TEST_POSTGRES_URL has no database part: {admin}"),
     }
+}
+
+/// The database of the servers on `data_dir`, created for the first of them.
+pub fn database_of(data_dir: &Path) -> String {
+    static DATABASES: Mutex<BTreeMap<PathBuf, String>> = Mutex::new(BTreeMap::new());
+    DATABASES
+        .lock()
+        .unwrap()
+        .entry(data_dir.to_path_buf())
+        .or_insert_with(fresh_database_url)
+        .clone()
 }
