@@ -48,7 +48,14 @@ impl BuildManager {
             account_limit: self.settings.max_concurrent_builds_per_account,
             minute_seconds: self.settings.minute.as_secs_f64(),
         };
+        let started = std::time::Instant::now();
         let claimed = self.store.claim_builds(&request).await?;
+        // bench/queue.sh reads these for the claim latency.
+        tracing::debug!(
+            count = claimed.len(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "claimed builds"
+        );
         if claimed.is_empty() {
             return Ok(());
         }
