@@ -59,6 +59,7 @@ import re, statistics, sys
 ms = []
 for path in sys.argv[1:]:
     for line in open(path, errors="replace"):
+        line = re.sub(r"\x1b\[[0-9;]*m", "", line)  # tracing's colours
         m = re.search(r"claimed builds.*?elapsed_ms=([0-9.]+)", line)
         if m:
             ms.append(float(m.group(1)))
