@@ -1,4 +1,4 @@
-//! Builds read back: by id, saved, deleted, incomplete, and the lookups behind badges.
+//! Builds read back by id within their account, saved through their lease, and deleted.
 
 use std::sync::Arc;
 
@@ -6,7 +6,7 @@ use kiln_domain::build::{BuildRecord, BuildStatus, PhaseType};
 use kiln_domain::refs::GitRef;
 use kiln_store::{Store, StoreError};
 
-use crate::fixtures::{ACCOUNT, OTHER_ACCOUNT, project, queued_build};
+use crate::fixtures::{ACCOUNT, OTHER_ACCOUNT, claim_request, project, queued_build};
 
 async fn stored(store: &Arc<dyn Store>, mut build: BuildRecord) -> BuildRecord {
     store.insert_build(&mut build, 0.0).await.unwrap();
@@ -27,149 +27,61 @@ pub async fn builds_are_read_saved_and_deleted_in_their_account(store: Arc<dyn S
         .create_project(&project(OTHER_ACCOUNT, "p", 1.0))
         .await
         .unwrap();
-    // Started out of order: incomplete builds come oldest first.
-    let mut later = stored(&store, queued_build(ACCOUNT, "p", 5, None)).await;
-    let earlier = stored(&store, queued_build(ACCOUNT, "p", 2, None)).await;
+    let first = stored(&store, queued_build(ACCOUNT, "p", 5, None)).await;
+    let second = stored(&store, queued_build(ACCOUNT, "p", 2, None)).await;
     let elsewhere = stored(&store, queued_build(OTHER_ACCOUNT, "p", 3, None)).await;
     assert_eq!(
         (
-            later.build_number,
-            earlier.build_number,
+            first.build_number,
+            second.build_number,
             elsewhere.build_number
         ),
         (1, 2, 1)
     );
     assert_eq!(
-        store.get_build(ACCOUNT, &later.uuid).await.unwrap(),
-        Some(later.clone())
+        store.get_build(ACCOUNT, &first.uuid).await.unwrap(),
+        Some(first.clone())
     );
     assert_eq!(
-        store.get_build(OTHER_ACCOUNT, &later.uuid).await.unwrap(),
+        store.get_build(OTHER_ACCOUNT, &first.uuid).await.unwrap(),
         None
     );
-    let incomplete = store.incomplete_builds().await.unwrap();
+
+    // The queue hands builds out in the order they were queued, whenever they say they started.
+    let claimed = store
+        .claim_builds(&claim_request("a", 200.0, 2))
+        .await
+        .unwrap();
+    let claimed_uuids: Vec<_> = claimed.iter().map(|b| b.record.uuid.as_str()).collect();
+    assert_eq!(claimed_uuids, [first.uuid.as_str(), second.uuid.as_str()]);
+    assert_eq!(claimed[0].record, first);
+    let mut done = first.clone();
+    done.status = BuildStatus::Succeeded;
+    done.current_phase = PhaseType::Completed;
+    done.end_time = Some(200.0);
+    done.git_ref = Some(GitRef::Branch("main".into()));
+    store
+        .save_leased_build(&done, &claimed[0].lease)
+        .await
+        .unwrap();
     assert_eq!(
-        incomplete,
-        vec![earlier.clone(), elsewhere.clone(), later.clone()]
+        store.get_build(ACCOUNT, &done.uuid).await.unwrap(),
+        Some(done.clone())
     );
 
-    later.status = BuildStatus::Succeeded;
-    later.current_phase = PhaseType::Completed;
-    later.end_time = Some(200.0);
-    later.git_ref = Some(GitRef::Branch("main".into()));
-    store.save_build(&later).await.unwrap();
-    assert_eq!(
-        store.get_build(ACCOUNT, &later.uuid).await.unwrap(),
-        Some(later.clone())
-    );
-    assert_eq!(
-        store.incomplete_builds().await.unwrap(),
-        vec![earlier.clone(), elsewhere.clone()]
-    );
-
-    assert!(
-        !store
-            .delete_build(OTHER_ACCOUNT, &later.uuid)
-            .await
-            .unwrap()
-    );
-    assert!(store.delete_build(ACCOUNT, &later.uuid).await.unwrap());
-    assert!(!store.delete_build(ACCOUNT, &later.uuid).await.unwrap());
-    assert_eq!(store.get_build(ACCOUNT, &later.uuid).await.unwrap(), None);
+    assert!(!store.delete_build(OTHER_ACCOUNT, &done.uuid).await.unwrap());
+    assert!(store.delete_build(ACCOUNT, &done.uuid).await.unwrap());
+    assert!(!store.delete_build(ACCOUNT, &done.uuid).await.unwrap());
+    assert_eq!(store.get_build(ACCOUNT, &done.uuid).await.unwrap(), None);
+    // A running build deleted under its holder: the holder's next save writes nothing.
+    assert!(store.delete_build(ACCOUNT, &second.uuid).await.unwrap());
     assert!(matches!(
-        store.save_build(&later).await,
-        Err(StoreError::NotFound)
+        store.save_leased_build(&second, &claimed[1].lease).await,
+        Err(StoreError::LeaseLost)
     ));
+    assert_eq!(store.get_build(ACCOUNT, &second.uuid).await.unwrap(), None);
     let listed = store.list_builds(ACCOUNT, Some("p"), true, None, 10).await;
-    assert_eq!(listed.unwrap().items, vec![earlier.id()]);
-}
-
-/// Build `n` of project `p` on `git_ref`, with `status`, of source epoch `epoch`.
-fn on_ref(n: u64, git_ref: GitRef, status: BuildStatus, epoch: i64) -> BuildRecord {
-    BuildRecord {
-        git_ref: Some(git_ref),
-        status,
-        source_epoch: epoch,
-        ..queued_build(ACCOUNT, "p", n, None)
-    }
-}
-
-pub async fn a_ref_shows_the_status_of_its_latest_build(store: Arc<dyn Store>) {
-    store
-        .create_project(&project(ACCOUNT, "p", 1.0))
-        .await
-        .unwrap();
-    let main = GitRef::Branch("main".into());
-    let tag = GitRef::Tag("main".into());
-    let latest = |git_ref: &GitRef, epoch: i64| {
-        let (store, git_ref) = (Arc::clone(&store), git_ref.clone());
-        async move {
-            store
-                .latest_status_for_ref(ACCOUNT, "p", &git_ref, epoch)
-                .await
-                .unwrap()
-        }
-    };
-    assert_eq!(latest(&main, 0).await, None);
-    stored(&store, on_ref(1, main.clone(), BuildStatus::Failed, 0)).await;
-    stored(&store, on_ref(3, main.clone(), BuildStatus::Succeeded, 0)).await;
-    // Inserted last but started earlier: not the latest.
-    stored(&store, on_ref(2, main.clone(), BuildStatus::Fault, 0)).await;
-    stored(&store, on_ref(4, tag.clone(), BuildStatus::Stopped, 0)).await;
-    stored(&store, on_ref(5, main.clone(), BuildStatus::TimedOut, 1)).await;
-    assert_eq!(latest(&main, 0).await, Some(BuildStatus::Succeeded));
-    assert_eq!(latest(&tag, 0).await, Some(BuildStatus::Stopped));
-    assert_eq!(latest(&main, 1).await, Some(BuildStatus::TimedOut));
-    assert_eq!(latest(&GitRef::Branch("dev".into()), 0).await, None);
-    if let Some(now) = store.latest_status_for_ref_now(ACCOUNT, "p", &main, 0) {
-        assert_eq!(now.unwrap(), Some(BuildStatus::Succeeded));
-    }
-
-    // A re-created project starts with no history.
-    assert!(store.delete_project(ACCOUNT, "p", 500.0).await.unwrap());
-    store
-        .create_project(&project(ACCOUNT, "p", 2.0))
-        .await
-        .unwrap();
-    assert_eq!(latest(&main, 0).await, None);
-}
-
-pub async fn the_default_branch_is_the_one_built_without_a_source_version(store: Arc<dyn Store>) {
-    store
-        .create_project(&project(ACCOUNT, "p", 1.0))
-        .await
-        .unwrap();
-    let default_branch = |epoch: i64| {
-        let store = Arc::clone(&store);
-        async move {
-            store
-                .default_branch_built(ACCOUNT, "p", epoch)
-                .await
-                .unwrap()
-        }
-    };
-    assert_eq!(default_branch(0).await, None);
-    let branch = |name: &str| GitRef::Branch(name.into());
-    stored(&store, on_ref(1, branch("main"), BuildStatus::Succeeded, 0)).await;
-    assert_eq!(default_branch(0).await.as_deref(), Some("main"));
-    // Later builds that asked for a version, or built a tag, do not say what the default is.
-    let mut asked = on_ref(2, branch("dev"), BuildStatus::Succeeded, 0);
-    asked.settings.source_version = Some("dev".into());
-    stored(&store, asked).await;
-    stored(
-        &store,
-        on_ref(3, GitRef::Tag("v1".into()), BuildStatus::Failed, 0),
-    )
-    .await;
-    assert_eq!(default_branch(0).await.as_deref(), Some("main"));
-    // A build whose ref is learnt when it runs counts once saved.
-    let mut running = stored(&store, queued_build(ACCOUNT, "p", 4, None)).await;
-    assert_eq!(default_branch(0).await.as_deref(), Some("main"));
-    running.git_ref = Some(branch("trunk"));
-    store.save_build(&running).await.unwrap();
-    assert_eq!(default_branch(0).await.as_deref(), Some("trunk"));
-    // Other sources of the project keep their own.
-    stored(&store, on_ref(5, branch("next"), BuildStatus::Succeeded, 1)).await;
-    assert_eq!(default_branch(1).await.as_deref(), Some("next"));
-    assert_eq!(default_branch(0).await.as_deref(), Some("trunk"));
+    assert!(listed.unwrap().items.is_empty());
+    let other = store.list_builds(OTHER_ACCOUNT, None, true, None, 10).await;
+    assert_eq!(other.unwrap().items, vec![elsewhere.id()]);
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use kiln_domain::build::{BuildStatus, PhaseType};
 use kiln_store::{EventSubscription, InsertedBuild, Store, StoreEvent};
 
-use crate::fixtures::{ACCOUNT, project, queued_build};
+use crate::fixtures::{ACCOUNT, claim_request, project, queued_build};
 
 /// How long an announced event may take to arrive (PostgreSQL's goes through the server).
 pub const EVENT_DEADLINE: Duration = Duration::from_secs(10);
@@ -42,9 +42,17 @@ pub async fn subscribers_hear_every_kind_of_write(store: Arc<dyn Store>) {
     hear(&mut feed, &changed("p")).await;
     hear(&mut feed, &StoreEvent::QueueChanged).await;
 
+    let claimed = store
+        .claim_builds(&claim_request("a", 200.0, 1))
+        .await
+        .unwrap();
+    hear(&mut feed, &changed("p")).await;
     build.status = BuildStatus::Succeeded;
     build.current_phase = PhaseType::Completed;
-    store.save_build(&build).await.unwrap();
+    store
+        .save_leased_build(&build, &claimed[0].lease)
+        .await
+        .unwrap();
     hear(&mut feed, &changed("p")).await;
     hear(&mut feed, &StoreEvent::QueueChanged).await;
 

@@ -14,9 +14,8 @@ pub mod events;
 pub mod fixtures;
 pub mod logs;
 pub mod lookups;
-pub mod queue;
-
 pub mod projects;
+pub mod queue;
 pub mod webhooks;
 
 /// Expands into one test per case of the contract, each on a fresh store from `$open`.
@@ -47,10 +46,7 @@ macro_rules! suite {
             lookups::the_default_branch_is_the_latest_one_built_without_a_source_version,
             lookups::a_refs_status_is_its_latest_builds,
             lookups::builds_are_got_by_uuid_within_their_account,
-
             build_reads::builds_are_read_saved_and_deleted_in_their_account,
-            build_reads::a_ref_shows_the_status_of_its_latest_build,
-            build_reads::the_default_branch_is_the_one_built_without_a_source_version,
             projects::projects_round_trip_and_stay_in_their_account,
             projects::updates_replace_a_project_that_still_exists,
             projects::listings_sort_and_page,

@@ -7,7 +7,9 @@ use kiln_domain::build::{BuildRecord, BuildStatus};
 use kiln_domain::refs::GitRef;
 use kiln_store::Store;
 
-use crate::fixtures::{ACCOUNT, OTHER_ACCOUNT, insert, project, queued_build, uuid_of};
+use crate::fixtures::{
+    ACCOUNT, OTHER_ACCOUNT, claim_request, insert, project, queued_build, uuid_of,
+};
 
 /// Build `n` of `project`, complete with `status`, having checked out `git_ref` for
 /// `source_version` (None: the remote's default branch).
@@ -84,6 +86,36 @@ pub async fn the_default_branch_is_the_latest_one_built_without_a_source_version
             .as_deref(),
         Some("trunk")
     );
+    // A build whose ref is learnt when it runs counts once its holder saves it.
+    let mut running = queued_build(ACCOUNT, "p", 6, None);
+    store.insert_build(&mut running, 0.0).await.unwrap();
+    assert_eq!(
+        store
+            .default_branch_built(ACCOUNT, "p", 0)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("main")
+    );
+    let claimed = store
+        .claim_builds(&claim_request("a", 200.0, 10))
+        .await
+        .unwrap();
+    let held = claimed.iter().find(|b| b.record.uuid == running.uuid);
+    let held = held.unwrap();
+    running.git_ref = Some(branch("trunk"));
+    store
+        .save_leased_build(&running, &held.lease)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .default_branch_built(ACCOUNT, "p", 0)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("trunk")
+    );
     // A new source (the project's source changed) has no default branch seen yet.
     assert_eq!(
         store.default_branch_built(ACCOUNT, "p", 1).await.unwrap(),
@@ -101,32 +133,62 @@ pub async fn the_default_branch_is_the_latest_one_built_without_a_source_version
     );
 }
 
+/// Build `n` of project `p`, complete with `status`, on `git_ref` of source epoch `epoch`.
+fn on_ref(n: u64, git_ref: GitRef, status: BuildStatus, epoch: i64) -> BuildRecord {
+    let source_version = git_ref.kind_and_name().1.to_owned();
+    BuildRecord {
+        source_epoch: epoch,
+        ..checked_out("p", n, Some(&source_version), git_ref, status)
+    }
+}
+
 pub async fn a_refs_status_is_its_latest_builds(store: Arc<dyn Store>) {
     store
         .create_project(&project(ACCOUNT, "p", 1.0))
         .await
         .unwrap();
-    insert_all(
-        &store,
-        vec![
-            checked_out("p", 1, Some("main"), branch("main"), BuildStatus::Failed),
-            checked_out("p", 2, Some("main"), branch("main"), BuildStatus::Succeeded),
-            checked_out("p", 3, Some("dev"), branch("dev"), BuildStatus::Failed),
-        ],
-    )
-    .await;
-    let status = |name: &'static str| {
-        let store = Arc::clone(&store);
+    let main = branch("main");
+    let tag = GitRef::Tag("main".into());
+    let latest = |git_ref: &GitRef, epoch: i64| {
+        let (store, git_ref) = (Arc::clone(&store), git_ref.clone());
         async move {
             store
-                .latest_status_for_ref(ACCOUNT, "p", &branch(name), 0)
+                .latest_status_for_ref(ACCOUNT, "p", &git_ref, epoch)
                 .await
                 .unwrap()
         }
     };
-    assert_eq!(status("main").await, Some(BuildStatus::Succeeded));
-    assert_eq!(status("dev").await, Some(BuildStatus::Failed));
-    assert_eq!(status("other").await, None);
+    assert_eq!(latest(&main, 0).await, None);
+    insert_all(
+        &store,
+        vec![
+            on_ref(1, main.clone(), BuildStatus::Failed, 0),
+            on_ref(3, main.clone(), BuildStatus::Succeeded, 0),
+            // Inserted last but started earlier: not the latest.
+            on_ref(2, main.clone(), BuildStatus::Fault, 0),
+            // A tag of the same name is another ref.
+            on_ref(4, tag.clone(), BuildStatus::Stopped, 0),
+            on_ref(5, main.clone(), BuildStatus::TimedOut, 1),
+            on_ref(6, branch("dev"), BuildStatus::Failed, 0),
+        ],
+    )
+    .await;
+    assert_eq!(latest(&main, 0).await, Some(BuildStatus::Succeeded));
+    assert_eq!(latest(&tag, 0).await, Some(BuildStatus::Stopped));
+    assert_eq!(latest(&main, 1).await, Some(BuildStatus::TimedOut));
+    assert_eq!(latest(&branch("dev"), 0).await, Some(BuildStatus::Failed));
+    assert_eq!(latest(&branch("other"), 0).await, None);
+    if let Some(now) = store.latest_status_for_ref_now(ACCOUNT, "p", &main, 0) {
+        assert_eq!(now.unwrap(), Some(BuildStatus::Succeeded));
+    }
+
+    // A re-created project starts with no history.
+    assert!(store.delete_project(ACCOUNT, "p", 500.0).await.unwrap());
+    store
+        .create_project(&project(ACCOUNT, "p", 2.0))
+        .await
+        .unwrap();
+    assert_eq!(latest(&main, 0).await, None);
 }
 
 pub async fn builds_are_got_by_uuid_within_their_account(store: Arc<dyn Store>) {

@@ -1,9 +1,10 @@
 //! Builds: numbering, idempotency, keyset pages, and what deleting their project does to them.
 
-use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, PhaseType, context_codes};
+use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, context_codes};
 use kiln_domain::refs::GitRef;
 use sqlx::{PgConnection, PgPool, Row};
 
+use crate::queue;
 use kiln_store::{InsertedBuild, Page, ProjectKey, ProjectSort, StoreError, StoreResult, sql_int};
 
 pub(crate) fn build_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<BuildRecord> {
@@ -11,11 +12,11 @@ pub(crate) fn build_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<BuildRe
     serde_json::from_str(&record).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn build_json(build: &BuildRecord) -> StoreResult<String> {
+pub(crate) fn build_json(build: &BuildRecord) -> StoreResult<String> {
     serde_json::to_string(build).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn ref_columns(build: &BuildRecord) -> (Option<&'static str>, Option<&str>) {
+pub(crate) fn ref_columns(build: &BuildRecord) -> (Option<&'static str>, Option<&str>) {
     match &build.git_ref {
         Some(r) => {
             let (kind, name) = r.kind_and_name();
@@ -26,38 +27,11 @@ fn ref_columns(build: &BuildRecord) -> (Option<&'static str>, Option<&str>) {
 }
 
 /// The branch a build without a source version checked out: the remote's default branch.
-fn default_branch(build: &BuildRecord) -> Option<&str> {
+pub(crate) fn default_branch(build: &BuildRecord) -> Option<&str> {
     match (&build.settings.source_version, &build.git_ref) {
         (None, Some(GitRef::Branch(name))) => Some(name),
         _ => None,
     }
-}
-
-/// Replaces a stored build's state; `NotFound` when it is gone.
-pub(crate) async fn write_state(
-    connection: &mut PgConnection,
-    build: &BuildRecord,
-) -> StoreResult<()> {
-    let (ref_kind, ref_name) = ref_columns(build);
-    let result = sqlx::query(
-        "UPDATE builds SET status = $1, complete = $2, ref_kind = $3, ref_name = $4,
-            default_branch = $5, record = $6
-         WHERE uuid = $7 AND account_id = $8",
-    )
-    .bind(build.status.as_str())
-    .bind(build.is_complete())
-    .bind(ref_kind)
-    .bind(ref_name)
-    .bind(default_branch(build))
-    .bind(build_json(build)?)
-    .bind(&build.uuid)
-    .bind(&build.account_id)
-    .execute(connection)
-    .await?;
-    if result.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
 }
 
 /// Numbers and stores a build in the caller's transaction (see `Store::insert_build`).
@@ -137,27 +111,33 @@ pub(crate) async fn insert(
 }
 
 /// In the caller's transaction, after the project's row is deleted: its queued builds end
-/// STOPPED and all its builds move to a past generation.
+/// STOPPED, its leased builds are marked stop_requested, and all its builds move to a past
+/// generation. Returns the uuids of the marked builds, whose owners must hear StopRequested.
 pub(crate) async fn retire_project_builds(
     tx: &mut PgConnection,
     account_id: &str,
     name: &str,
     now: f64,
-) -> StoreResult<()> {
+) -> StoreResult<Vec<String>> {
+    // Locked before deciding: a claim racing the deletion has either committed (the build is
+    // leased now and seen so) or skips the locked row.
     let rows = sqlx::query(
-        "SELECT record FROM builds
-         WHERE account_id = $1 AND project_name = $2 AND project_generation = 0 AND NOT complete",
+        "SELECT uuid, record, version, lease_owner IS NOT NULL AS leased FROM builds
+         WHERE account_id = $1 AND project_name = $2 AND project_generation = 0 AND NOT complete
+         ORDER BY seq FOR UPDATE",
     )
     .bind(account_id)
     .bind(name)
     .fetch_all(&mut *tx)
     .await?;
+    let mut running = Vec::new();
     for row in &rows {
-        let mut build = build_from_row(row)?;
-        // Running builds are stopped by their runner; queued ones never launch.
-        if build.current_phase > PhaseType::Queued {
+        // Running builds are stopped by their owners; queued ones never launch.
+        if row.try_get("leased")? {
+            running.push(row.try_get::<String, _>("uuid")?);
             continue;
         }
+        let mut build = build_from_row(row)?;
         build.abort(
             BuildStatus::Stopped,
             PhaseContext::new(
@@ -166,8 +146,12 @@ pub(crate) async fn retire_project_builds(
             ),
             now,
         );
-        write_state(&mut *tx, &build).await?;
+        queue::write_locked(&mut *tx, &build, row.try_get("version")?).await?;
     }
+    sqlx::query("UPDATE builds SET stop_requested = TRUE WHERE uuid = ANY($1)")
+        .bind(&running)
+        .execute(&mut *tx)
+        .await?;
     // The builds stay readable by id, in a past generation of the project.
     sqlx::query(
         "UPDATE builds SET project_generation = (
@@ -179,7 +163,7 @@ pub(crate) async fn retire_project_builds(
     .bind(name)
     .execute(&mut *tx)
     .await?;
-    Ok(())
+    Ok(running)
 }
 
 /// A page of project names. Only fixed SQL text is ever built here: the column and direction

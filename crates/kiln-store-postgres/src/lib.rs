@@ -14,15 +14,18 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool, Row};
 
 use kiln_store::{
-    BodyClaim, Claim, ConsoleSession, EventFeed, EventSubscription, InsertedBuild, Page,
-    ProjectKey, ProjectSort, SignInAttempt, SignInBackoff, SourceCredential, Store, StoreError,
-    StoreEvent, StoreResult, is_foreign_key_violation, is_unique_violation, sql_int,
+    BodyClaim, Claim, ClaimRequest, ConsoleSession, EventFeed, EventSubscription, HeldLease,
+    InsertedBuild, Lease, LeasedBuild, Page, ProjectKey, ProjectSort, SignInAttempt, SignInBackoff,
+    SourceCredential, Store, StoreError, StoreEvent, StoreResult, is_foreign_key_violation,
+    is_unique_violation, sql_int,
 };
 
 mod builds;
 mod credentials;
 mod deliveries;
 mod feed;
+mod logs;
+mod queue;
 mod sign_in;
 mod webhooks;
 
@@ -201,8 +204,13 @@ impl Store for PgStore {
         if result.rows_affected() == 0 {
             return Ok(false);
         }
-        builds::retire_project_builds(&mut tx, account_id, name, now).await?;
-        let events = [project_changed(account_id, name), StoreEvent::QueueChanged];
+        let running = builds::retire_project_builds(&mut tx, account_id, name, now).await?;
+        let mut events = vec![project_changed(account_id, name), StoreEvent::QueueChanged];
+        events.extend(
+            running
+                .into_iter()
+                .map(|uuid| StoreEvent::StopRequested { uuid }),
+        );
         feed::announce(&mut tx, &events).await?;
         tx.commit().await?;
         Ok(true)
@@ -254,16 +262,17 @@ impl Store for PgStore {
         row.as_ref().map(builds::build_from_row).transpose()
     }
 
-    async fn save_build(&self, build: &BuildRecord) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        builds::write_state(&mut tx, build).await?;
-        let mut events = vec![project_changed(&build.account_id, &build.project_name)];
-        if build.is_complete() {
-            events.push(StoreEvent::QueueChanged);
+    async fn get_builds(&self, account_id: &str, uuids: &[&str]) -> StoreResult<Vec<BuildRecord>> {
+        if uuids.is_empty() {
+            return Ok(Vec::new());
         }
-        feed::announce(&mut tx, &events).await?;
-        tx.commit().await?;
-        Ok(())
+        let rows =
+            sqlx::query("SELECT record FROM builds WHERE account_id = $1 AND uuid = ANY($2)")
+                .bind(account_id)
+                .bind(uuids)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(builds::build_from_row).collect()
     }
 
     async fn delete_build(&self, account_id: &str, uuid: &str) -> StoreResult<bool> {
@@ -302,13 +311,57 @@ impl Store for PgStore {
         .await
     }
 
-    async fn incomplete_builds(&self) -> StoreResult<Vec<BuildRecord>> {
-        let rows = sqlx::query(
-            "SELECT record FROM builds WHERE NOT complete ORDER BY start_time, build_number",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(builds::build_from_row).collect()
+    async fn claim_builds(&self, request: &ClaimRequest<'_>) -> StoreResult<Vec<LeasedBuild>> {
+        queue::claim(&self.pool, request).await
+    }
+
+    async fn save_leased_build(&self, build: &BuildRecord, lease: &Lease) -> StoreResult<()> {
+        queue::save_leased(&self.pool, build, lease).await
+    }
+
+    async fn renew_leases(
+        &self,
+        owner: &str,
+        now: f64,
+        lease_seconds: f64,
+    ) -> StoreResult<Vec<HeldLease>> {
+        queue::renew(&self.pool, owner, now, lease_seconds).await
+    }
+
+    async fn request_stop(
+        &self,
+        account_id: &str,
+        uuid: &str,
+        now: f64,
+    ) -> StoreResult<BuildRecord> {
+        queue::stop(&self.pool, account_id, uuid, now).await
+    }
+
+    async fn expire_leases(&self, now: f64) -> StoreResult<Vec<BuildRecord>> {
+        queue::expire_leased(&self.pool, now).await
+    }
+
+    async fn expire_queued(&self, now: f64, minute_seconds: f64) -> StoreResult<Vec<BuildRecord>> {
+        queue::expire_waiting(&self.pool, now, minute_seconds).await
+    }
+
+    async fn leased_build(&self, uuid: &str) -> StoreResult<Option<LeasedBuild>> {
+        queue::leased(&self.pool, uuid).await
+    }
+
+    async fn append_log(&self, uuid: &str, start_offset: u64, data: &[u8]) -> StoreResult<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        logs::append(&self.pool, uuid, start_offset, data).await
+    }
+
+    async fn read_log(&self, uuid: &str, offset: u64, max_bytes: usize) -> StoreResult<Vec<u8>> {
+        logs::read(&self.pool, uuid, offset, max_bytes).await
+    }
+
+    async fn log_size(&self, uuid: &str) -> StoreResult<u64> {
+        logs::size(&self.pool, uuid).await
     }
 
     async fn latest_status_for_ref(

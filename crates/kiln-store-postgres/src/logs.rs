@@ -1,0 +1,88 @@
+//! Build logs in the database: contiguous pieces keyed by (uuid, start_offset), so that a read
+//! at any byte offset is one index range scan, whichever replica serves it.
+
+use sqlx::{PgPool, Row};
+
+use kiln_store::{StoreError, StoreEvent, StoreResult, is_foreign_key_violation, sql_int};
+
+use crate::feed;
+
+/// Stores one piece, announcing LogAppended with it; a piece already at `start_offset` is
+/// kept and nothing is announced.
+pub(super) async fn append(
+    pool: &PgPool,
+    uuid: &str,
+    start_offset: u64,
+    data: &[u8],
+) -> StoreResult<()> {
+    let mut tx = pool.begin().await?;
+    let result = sqlx::query(
+        "INSERT INTO build_log_chunks (uuid, start_offset, data) VALUES ($1, $2, $3)
+         ON CONFLICT (uuid, start_offset) DO NOTHING",
+    )
+    .bind(uuid)
+    .bind(sql_int(start_offset))
+    .bind(data)
+    .execute(&mut *tx)
+    .await;
+    let stored = match result {
+        Ok(done) => done.rows_affected() > 0,
+        Err(e) if is_foreign_key_violation(&e) => return Err(StoreError::NotFound),
+        Err(e) => return Err(e.into()),
+    };
+    if stored {
+        let appended = StoreEvent::LogAppended {
+            uuid: uuid.to_owned(),
+        };
+        feed::announce(&mut tx, &[appended]).await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// The pieces that hold bytes `offset..offset + max_bytes`: the last one starting at or before
+/// `offset`, and those after it that start before the end.
+pub(super) async fn read(
+    pool: &PgPool,
+    uuid: &str,
+    offset: u64,
+    max_bytes: usize,
+) -> StoreResult<Vec<u8>> {
+    let end = offset.saturating_add(u64::try_from(max_bytes).unwrap_or(u64::MAX));
+    if end == offset {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(
+        "SELECT start_offset, data FROM build_log_chunks
+         WHERE uuid = $1 AND start_offset < $3 AND start_offset >= COALESCE(
+             (SELECT MAX(start_offset) FROM build_log_chunks
+              WHERE uuid = $1 AND start_offset <= $2),
+             0)
+         ORDER BY start_offset",
+    )
+    .bind(uuid)
+    .bind(sql_int(offset))
+    .bind(sql_int(end))
+    .fetch_all(pool)
+    .await?;
+    let mut pieces = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let start: i64 = row.try_get("start_offset")?;
+        let start = u64::try_from(start)
+            .map_err(|_| StoreError::Corrupt(format!("log piece at offset {start}")))?;
+        pieces.push((start, row.try_get::<&[u8], _>("data")?));
+    }
+    Ok(kiln_store::join_log_pieces(pieces, offset, max_bytes))
+}
+
+/// The offset after the last stored piece.
+pub(super) async fn size(pool: &PgPool, uuid: &str) -> StoreResult<u64> {
+    let end: Option<i64> = sqlx::query_scalar(
+        "SELECT start_offset + octet_length(data) FROM build_log_chunks WHERE uuid = $1
+         ORDER BY start_offset DESC LIMIT 1",
+    )
+    .bind(uuid)
+    .fetch_optional(pool)
+    .await?;
+    Ok(end.map_or(0, |end| u64::try_from(end).unwrap_or(0)))
+}
