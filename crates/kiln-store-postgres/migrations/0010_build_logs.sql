@@ -3,6 +3,7 @@
 CREATE TABLE build_log_chunks (
     uuid         TEXT   NOT NULL,
     start_offset BIGINT NOT NULL,
+    raw_length   BIGINT NOT NULL,
     data         BYTEA  NOT NULL,
     PRIMARY KEY (uuid, start_offset)
 );

@@ -1,7 +1,7 @@
 //! Build logs in the database: contiguous pieces keyed by (uuid, start_offset), so that a read
 //! at any byte offset is one index range scan, whichever replica serves it.
 
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 
 use kiln_store::{StoreError, StoreEvent, StoreResult, is_foreign_key_violation, sql_int};
 
@@ -17,12 +17,13 @@ pub(super) async fn append(
 ) -> StoreResult<()> {
     let mut tx = pool.begin().await?;
     let result = sqlx::query(
-        "INSERT INTO build_log_chunks (uuid, start_offset, data) VALUES ($1, $2, $3)
-         ON CONFLICT (uuid, start_offset) DO NOTHING",
+        "INSERT INTO build_log_chunks (uuid, start_offset, raw_length, data)
+         VALUES ($1, $2, $3, $4) ON CONFLICT (uuid, start_offset) DO NOTHING",
     )
     .bind(uuid)
     .bind(sql_int(start_offset))
-    .bind(data)
+    .bind(sql_int(data.len() as u64))
+    .bind(kiln_store::pack_log_piece(data))
     .execute(&mut *tx)
     .await;
     let stored = match result {
@@ -52,8 +53,8 @@ pub(super) async fn read(
     if end == offset {
         return Ok(Vec::new());
     }
-    let rows = sqlx::query(
-        "SELECT start_offset, data FROM build_log_chunks
+    let rows: Vec<(i64, i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT start_offset, raw_length, data FROM build_log_chunks
          WHERE uuid = $1 AND start_offset < $3 AND start_offset >= COALESCE(
              (SELECT MAX(start_offset) FROM build_log_chunks
               WHERE uuid = $1 AND start_offset <= $2),
@@ -65,14 +66,7 @@ pub(super) async fn read(
     .bind(sql_int(end))
     .fetch_all(pool)
     .await?;
-    let mut pieces = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let start: i64 = row.try_get("start_offset")?;
-        let start = u64::try_from(start)
-            .map_err(|_| StoreError::Corrupt(format!("log piece at offset {start}")))?;
-        pieces.push((start, row.try_get::<&[u8], _>("data")?));
-    }
-    Ok(kiln_store::join_log_pieces(pieces, offset, max_bytes))
+    kiln_store::read_stored_pieces(rows, offset, max_bytes)
 }
 
 /// The offset after the last stored piece.

@@ -1,7 +1,7 @@
 //! Build logs in the database: contiguous pieces keyed by (uuid, start_offset), so that a read
 //! at any byte offset is one index range scan, whichever replica serves it.
 
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
 
 use kiln_store::{StoreError, StoreResult};
 
@@ -43,7 +43,7 @@ pub(super) async fn read(
     if end == offset {
         return Ok(Vec::new());
     }
-    let rows = sqlx::query(
+    let rows: Vec<(i64, i64, Vec<u8>)> = sqlx::query_as(
         "SELECT start_offset, raw_length, data FROM build_log_chunks
          WHERE uuid = ?1 AND start_offset < ?3 AND start_offset >= COALESCE(
              (SELECT MAX(start_offset) FROM build_log_chunks WHERE uuid = ?1 AND start_offset <= ?2),
@@ -55,19 +55,7 @@ pub(super) async fn read(
     .bind(sql_int(end))
     .fetch_all(pool)
     .await?;
-    let mut pieces = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let start: i64 = row.try_get("start_offset")?;
-        let start = u64::try_from(start)
-            .map_err(|_| StoreError::Corrupt(format!("log piece at offset {start}")))?;
-        let raw_length: i64 = row.try_get("raw_length")?;
-        let raw_length = u64::try_from(raw_length)
-            .map_err(|_| StoreError::Corrupt(format!("log piece of {raw_length} bytes")))?;
-        let data = kiln_store::unpack_log_piece(row.try_get::<&[u8], _>("data")?, raw_length)?;
-        pieces.push((start, data));
-    }
-    let pieces = pieces.iter().map(|(start, data)| (*start, data.as_slice()));
-    Ok(kiln_store::join_log_pieces(pieces, offset, max_bytes))
+    kiln_store::read_stored_pieces(rows, offset, max_bytes)
 }
 
 /// The offset after the last stored piece.

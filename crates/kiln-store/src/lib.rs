@@ -13,7 +13,7 @@ mod logs;
 mod queue;
 
 pub use events::{EventFeed, EventSubscription, StoreEvent};
-pub use logs::{join_log_pieces, pack_log_piece, unpack_log_piece};
+pub use logs::{join_log_pieces, pack_log_piece, read_stored_pieces, unpack_log_piece};
 pub use queue::{
     ClaimRequest, HeldLease, LEASE_EXPIRED_REASON, Lease, LeasedBuild, QUEUED_TIMEOUT_REASON,
 };

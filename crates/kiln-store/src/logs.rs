@@ -25,6 +25,27 @@ pub fn unpack_log_piece(stored: &[u8], raw_length: u64) -> StoreResult<Vec<u8>> 
     lz4_flex::block::decompress(block, length).map_err(|e| corrupt(&e.to_string()))
 }
 
+/// A log read from stored rows (`start_offset`, `raw_length`, packed data), in order of start,
+/// the first starting at or before `offset`: the bytes `offset..offset + max_bytes` that follow
+/// without a gap.
+pub fn read_stored_pieces(
+    rows: Vec<(i64, i64, Vec<u8>)>,
+    offset: u64,
+    max_bytes: usize,
+) -> StoreResult<Vec<u8>> {
+    let mut pieces = Vec::with_capacity(rows.len());
+    for (start, raw_length, data) in rows {
+        let (Ok(start), Ok(raw_length)) = (u64::try_from(start), u64::try_from(raw_length)) else {
+            return Err(StoreError::Corrupt(format!(
+                "log piece at offset {start} of {raw_length} bytes"
+            )));
+        };
+        pieces.push((start, unpack_log_piece(&data, raw_length)?));
+    }
+    let pieces = pieces.iter().map(|(start, data)| (*start, data.as_slice()));
+    Ok(join_log_pieces(pieces, offset, max_bytes))
+}
+
 /// The bytes `offset..offset + max_bytes` out of `pieces` (start offset and data, in order of
 /// start, the first starting at or before `offset`). Stops at a gap, so a reader never gets
 /// bytes that do not follow the ones before them.
