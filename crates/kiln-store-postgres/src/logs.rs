@@ -72,7 +72,7 @@ pub(super) async fn read(
 /// The offset after the last stored piece.
 pub(super) async fn size(pool: &PgPool, uuid: &str) -> StoreResult<u64> {
     let end: Option<i64> = sqlx::query_scalar(
-        "SELECT start_offset + octet_length(data) FROM build_log_chunks WHERE uuid = $1
+        "SELECT start_offset + raw_length FROM build_log_chunks WHERE uuid = $1
          ORDER BY start_offset DESC LIMIT 1",
     )
     .bind(uuid)
