@@ -33,6 +33,8 @@ const CLAIM_LOCK: i64 = 0x6b69_6c6e_0000_0002;
 /// oldest-first walk of SQLite's claim. `FOR UPDATE` cannot go with window functions, so the
 /// chosen builds are locked by a second select, which skips any row another transaction is
 /// ending (a stop, an expiry, a project's deletion) and checks that each is still queued.
+/// `project_room` is materialised so that each project's leases are counted once, not once
+/// per queued build.
 const CLAIM: &str = "
 WITH queued AS (
     SELECT uuid, seq, account_id, project_name,
@@ -41,7 +43,7 @@ WITH queued AS (
     WHERE NOT complete AND lease_owner IS NULL
       AND start_time + queued_timeout_minutes * $4 >= $3
 ),
-project_room AS (
+project_room AS MATERIALIZED (
     SELECT p.account_id, p.name AS project_name,
         p.concurrent_build_limit - (
             SELECT COUNT(*) FROM builds l
