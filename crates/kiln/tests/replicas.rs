@@ -149,7 +149,7 @@ fn runner_of(server: &KilnServer, uuid: &str) -> Option<String> {
     let (status, log) = curl_signed(&format!("{}/builds/{uuid}/log", server.url()));
     assert_eq!(status, 200, "{log}");
     log.lines()
-        .find_map(|line| line.split("running on instance ").nth(1))
+        .find_map(|line| line.split("Running on instance ").nth(1))
         .map(|rest| {
             rest.split_whitespace()
                 .next()
