@@ -1,7 +1,7 @@
 //! Keeping leases: the runner's saves through its lease, the heartbeat, stop requests, and
 //! the expiry every replica runs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -129,6 +129,9 @@ impl BuildManager {
     /// Renews this replica's leases; stops the builds whose stop was requested, and cancels
     /// those it no longer holds.
     pub(crate) async fn heartbeat_once(&self) {
+        // Only a build that ran before the renewal began can be missing from it: one launched
+        // meanwhile (a claim racing the renewal) may have been claimed after the renewal read.
+        let listed: HashSet<String> = self.running().keys().cloned().collect();
         let renewed = self
             .store
             .renew_leases(
@@ -152,7 +155,10 @@ impl BuildManager {
             match held.get(uuid) {
                 Some(true) => build.stop.cancel(),
                 Some(false) => {}
-                None => self.lose_lease(uuid, &build.stop, &build.released, &self.log_path(uuid)),
+                None if listed.contains(uuid) => {
+                    self.lose_lease(uuid, &build.stop, &build.released, &self.log_path(uuid));
+                }
+                None => {}
             }
         }
     }

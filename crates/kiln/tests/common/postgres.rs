@@ -29,12 +29,14 @@ pub fn suites_use_postgres() -> bool {
 /// Creates an empty database on the test cluster and returns its URL.
 pub fn fresh_database_url() -> String {
     let admin = admin_url();
-    // Each test runs in a process of its own (nextest), and the cluster lives for one run.
+    // Each test runs in a process of its own (nextest); databases are left in the cluster, so
+    // a random part keeps a later run's reused process id from meeting an earlier database.
     static CREATED: AtomicU32 = AtomicU32::new(0);
     let name = format!(
-        "kiln_test_{}_{}",
+        "kiln_test_{}_{}_{:08x}",
         std::process::id(),
-        CREATED.fetch_add(1, Ordering::Relaxed)
+        CREATED.fetch_add(1, Ordering::Relaxed),
+        rand::random::<u32>()
     );
     let output = Command::new("psql")
         .args([&admin, "-v", "ON_ERROR_STOP=1", "-qc"])
