@@ -24,6 +24,8 @@ if [ -z "${KILN_BIN:-}" ]; then
 fi
 
 WORK=$(mktemp -d /tmp/kiln-bench.XXXXXX)
+# Local builds run as uids of their own when Kiln is root: they must reach the repository.
+chmod 755 "$WORK"
 KILN_PID=
 cleanup() {
   if [ -n "$KILN_PID" ]; then kill "$KILN_PID" 2>/dev/null || true; wait "$KILN_PID" 2>/dev/null || true; fi
