@@ -16,6 +16,10 @@
       change after it if that one was sent before the answer arrived (it may have committed
       meanwhile). Prints a JSON summary; exits 1 on any stale answer.
 
+  badges_churn.py staleness DRIVE_LOG CHECK_LOG
+      For a CHECK_LOG taken through another replica than the DRIVE_LOG's: how long after each
+      change was acknowledged the badge first showed it there (p50, p99, max).
+
 Times are CLOCK_MONOTONIC nanoseconds, shared by all processes of the machine.
 """
 
@@ -127,6 +131,35 @@ def verify(initial, drive_log, check_log):
     return 0 if not stale else 1
 
 
+def staleness(drive_log, check_log):
+    """How long after each change was acknowledged the checked replica first showed it.
+
+    A change whose status no answer showed before the next change was sent (statuses alternate,
+    so it cannot be told apart) is not counted."""
+    with open(drive_log) as f:
+        changes = json.load(f)
+    with open(check_log) as f:
+        answers = json.load(f)
+    delays = []
+    for k, (sent, acked, message) in enumerate(changes):
+        next_sent = changes[k + 1][0] if k + 1 < len(changes) else float("inf")
+        shown = next((a for a in answers if a[0] >= sent and a[2] == message), None)
+        if shown is None or shown[0] >= next_sent:
+            continue
+        delays.append(max(0, shown[1] - acked) / 1e6)
+    delays.sort()
+    if not delays:
+        sys.exit("no change was seen")
+    pick = lambda q: delays[min(len(delays) - 1, int(len(delays) * q))]
+    print(json.dumps({
+        "changes": len(changes),
+        "measured": len(delays),
+        "staleness_p50_ms": round(pick(0.5), 2),
+        "staleness_p99_ms": round(pick(0.99), 2),
+        "staleness_max_ms": round(delays[-1], 2),
+    }))
+
+
 def main():
     command, args = sys.argv[1], sys.argv[2:]
     if command == "drive":
@@ -135,6 +168,8 @@ def main():
         check(*args)
     elif command == "verify":
         sys.exit(verify(*args))
+    elif command == "staleness":
+        staleness(*args)
     else:
         sys.exit(__doc__)
 
