@@ -37,6 +37,8 @@ def main():
     record = json.loads(build["record"])
     samples = {}
     start = build["start_time"] - 86400.0
+    # Every build's place in its account's listing, from the counter Kiln keeps (migration 0007).
+    seq = db.execute("SELECT last FROM build_seq WHERE id = 1").fetchone()[0]
     with db:
         for p in range(projects):
             name = f"seeded-{p:05d}"
@@ -73,6 +75,7 @@ def main():
                     start_time=started,
                 )
                 record["settings"]["sourceVersion"] = branch
+                seq += 1
                 rows.append(
                     (
                         build_uuid,
@@ -83,14 +86,16 @@ def main():
                         branch,
                         started,
                         json.dumps(record, separators=(",", ":")),
+                        seq,
                     )
                 )
             db.executemany(
                 "INSERT INTO builds (uuid, account_id, project_name, build_number, status,"
                 " complete, ref_kind, ref_name, source_epoch, start_time, idempotency_token,"
-                " record) VALUES (?, ?, ?, ?, ?, 1, 'branch', ?, 0, ?, NULL, ?)",
+                " record, seq) VALUES (?, ?, ?, ?, ?, 1, 'branch', ?, 0, ?, NULL, ?, ?)",
                 rows,
             )
+        db.execute("UPDATE build_seq SET last = ? WHERE id = 1", (seq,))
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
     print(json.dumps({"tokens": samples}))
