@@ -174,7 +174,8 @@ pub fn collect(root: &Dir, spec: &ArtifactSelection) -> Result<Collected, Artifa
     let excludes = glob_set(&spec.exclude_paths)?;
     let mut walker = Walker::new(root, spec.enable_symlinks);
     let bases = match spec.base_directory.as_deref().map(str::trim) {
-        None | Some("") => vec![PathBuf::new()],
+        None => vec![PathBuf::new()],
+        Some(base) if names_the_source_directory(base) => vec![PathBuf::new()],
         Some(base) => base_directories(&mut walker, base)?,
     };
     let mut selected = BTreeMap::new();
@@ -285,6 +286,14 @@ fn glob_set(patterns: &[String]) -> Result<GlobSet, ArtifactError> {
 
 fn is_glob(pattern: &str) -> bool {
     pattern.contains(['*', '?', '[', '{'])
+}
+
+/// Whether `base_directory` is the source directory itself: empty, `.`, `./`, `./.` …
+fn names_the_source_directory(base_directory: &str) -> bool {
+    !base_directory.starts_with('/')
+        && base_directory
+            .split('/')
+            .all(|part| part.is_empty() || part == ".")
 }
 
 /// The directories `base_directory` names (relative to the root): one literal path, or every

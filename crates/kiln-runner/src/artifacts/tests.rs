@@ -100,6 +100,24 @@ fn base_directory_packages_contents_not_the_directory() {
         ["c.txt", "sub/d.txt"]
     );
 
+    // `.` and its spellings are the source directory itself: sources stay plain paths.
+    let whole = {
+        let mut whole = selection(&["**/*"]);
+        whole.base_directory = None;
+        collect_in(dir.path(), &whole).unwrap().files
+    };
+    for itself in [".", "./", "./.", " . "] {
+        let mut spec = selection(&["**/*"]);
+        spec.base_directory = Some(itself.into());
+        let files = collect_in(dir.path(), &spec).unwrap().files;
+        assert_eq!(archive_paths(&files), archive_paths(&whole), "{itself:?}");
+        assert!(
+            files.iter().all(|f| !f.source.starts_with(".")),
+            "{itself:?}: {:?}",
+            files[0].source
+        );
+    }
+
     // A glob base may match several directories; only directories count.
     spec.base_directory = Some("*".into());
     spec.files = vec!["*.txt".into()];
