@@ -28,10 +28,16 @@ export KILN_ACCOUNT_ID=111122223333 KILN_LOG=${KILN_LOG:-warn}
 
 # shellcheck source=../scripts/postgres-cluster.sh
 source "$ROOT/scripts/postgres-cluster.sh"
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+# Replicas start inside command substitutions (subshells): their pids go to a file.
+PIDS=$OUT/pids
+: > "$PIDS"
+stop_replicas() {
+    while read -r pid; do kill "$pid" 2>/dev/null || true; done < "$PIDS"
+    : > "$PIDS"
     wait 2>/dev/null || true
+}
+cleanup() {
+    stop_replicas
     postgres_cluster_stop
 }
 trap cleanup EXIT
@@ -46,7 +52,7 @@ start_replica() {
     "$KILN_BIN" serve --listen 127.0.0.1:0 --data-dir "$dir/data" --instance "$name" \
         --database-url "$DATABASE" --allow-local-artifacts \
         --max-concurrent-builds-per-account 1 > "$dir/ready" 2> "$dir/kiln.log" &
-    PIDS+=($!)
+    echo $! >> "$PIDS"
     local line
     read -r line < "$dir/ready"
     echo "${line#listening on }"

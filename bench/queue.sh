@@ -28,10 +28,16 @@ export KILN_LOG=${KILN_LOG:-warn,kiln_scheduler=debug}
 
 # shellcheck source=../scripts/postgres-cluster.sh
 source "$ROOT/scripts/postgres-cluster.sh"
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+# Replicas start inside command substitutions (subshells): their pids go to a file.
+PIDS=$OUT/pids
+: > "$PIDS"
+stop_replicas() {
+    while read -r pid; do kill "$pid" 2>/dev/null || true; done < "$PIDS"
+    : > "$PIDS"
     wait 2>/dev/null || true
+}
+cleanup() {
+    stop_replicas
     postgres_cluster_stop
 }
 trap cleanup EXIT
@@ -46,7 +52,7 @@ start_replica() {
     [[ -n "$database" ]] && args+=(--database-url "$database" --allow-local-artifacts)
     mkfifo "$dir/ready"
     "$KILN_BIN" "${args[@]}" > "$dir/ready" 2> "$dir/kiln.log" &
-    PIDS+=($!)
+    echo $! >> "$PIDS"
     local line
     read -r line < "$dir/ready"
     echo "${line#listening on }"
@@ -82,9 +88,7 @@ run() {
     done
     python3 "$HERE/queue_drain.py" "$ids" "$BUILDS" "${urls[@]}"
     claim_latency "${logs[@]}"
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    PIDS=()
+    stop_replicas
 }
 
 fresh_database() {
