@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Benchmarks Kiln's /badges endpoint against nginx serving the same SVG bytes as a static file.
 #
-#   bench/badges.sh            # results in $OUT (default: a fresh /tmp/kiln-bench-badges.* dir)
+#   bench/badges.sh [--backend sqlite|postgres] [--database-url postgres://USER@HOST:PORT/DB]
 #
+# Results in $OUT (default: a fresh /tmp/kiln-bench-badges.* dir).
 # 1. Seeds 10,000 badge-enabled projects with 10 built branches each (one project and build made
-#    through the API as templates, the rest inserted into the stopped Kiln's SQLite database).
+#    through the API as templates, the rest inserted into the stopped Kiln's store: the SQLite
+#    database in its data dir, or, with --backend postgres, the database kiln_badges that the
+#    script creates (dropping it first) on the server --database-url names).
 # 2. Quiet: wrk -t2 -c64 -d10s --latency against one project's branch badge and against nginx,
 #    RUNS times each, alternating.
 # 3. Churn: the same while a driver changes a badge's status through Kiln's API every 10 ms
@@ -20,6 +23,19 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
+BACKEND=sqlite DATABASE_URL=
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --backend) BACKEND=$2; shift 2 ;;
+        --database-url) DATABASE_URL=$2; shift 2 ;;
+        *) echo "usage: $0 [--backend sqlite|postgres] [--database-url URL]" >&2; exit 2 ;;
+    esac
+done
+case $BACKEND in
+    sqlite) ;;
+    postgres) [[ -n $DATABASE_URL ]] || { echo "--backend postgres needs --database-url" >&2; exit 2; } ;;
+    *) echo "--backend is sqlite or postgres" >&2; exit 2 ;;
+esac
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-10s}
 PROJECTS=${PROJECTS:-10000}
@@ -56,8 +72,14 @@ trap cleanup EXIT
 KILN_PORT=$(free_port)
 KILN_URL=http://127.0.0.1:$KILN_PORT
 DATA=$OUT/data
+STORE_ARGS=()
+if [[ $BACKEND == postgres ]]; then
+    STORE_URL=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/kiln_badges")))' "$DATABASE_URL")
+    # One replica: its data dir holds the artifacts, which no other replica needs to read.
+    STORE_ARGS=(--database-url "$STORE_URL" --allow-local-artifacts)
+fi
 start_kiln() {
-    "$KILN_BIN" serve --listen "127.0.0.1:$KILN_PORT" --data-dir "$DATA" \
+    "$KILN_BIN" serve --listen "127.0.0.1:$KILN_PORT" --data-dir "$DATA" "${STORE_ARGS[@]}" \
         --max-concurrent-builds 1 >"$OUT/kiln.stdout" 2>>"$OUT/kiln.stderr" &
     KILN_PID=$!
     for _ in $(seq 200); do
@@ -99,13 +121,19 @@ sys.exit(f"build {sys.argv[2]} never reached {sys.argv[3]}: {build['currentPhase
 EOF
 }
 
-log "seeding $PROJECTS projects × $BRANCHES branches in $DATA"
+log "seeding $PROJECTS projects × $BRANCHES branches [$BACKEND]"
 rm -rf "$DATA"
+SEED_TARGET=(--sqlite "$DATA/kiln.db")
+if [[ $BACKEND == postgres ]]; then
+    psql "$DATABASE_URL" -X -q -v ON_ERROR_STOP=1 \
+        -c "DROP DATABASE IF EXISTS kiln_badges" -c "CREATE DATABASE kiln_badges"
+    SEED_TARGET=(--psql "$STORE_URL")
+fi
 start_kiln
 create_project template
 wait_build "$(api start-build --project-name template --query build.id --output text)" COMPLETED
 stop_kiln
-python3 "$HERE/badges_seed.py" "$DATA" "$PROJECTS" "$BRANCHES" >"$OUT/seeded.json"
+python3 "$HERE/badges_seed.py" "${SEED_TARGET[@]}" "$PROJECTS" "$BRANCHES" >"$OUT/seeded.json"
 start_kiln
 create_project holder
 

@@ -1,103 +1,102 @@
 #!/usr/bin/env python3
-"""Seeds a stopped Kiln's database with many badge-enabled projects and built branches.
+"""Seeds a stopped Kiln's store with many badge-enabled projects and built branches.
 
-Usage: badges_seed.py DATA_DIR PROJECTS BRANCHES
+Usage: badges_seed.py (--sqlite DB_FILE | --psql DATABASE_URL) PROJECTS BRANCHES
 
-The database must hold at least one project with one complete build, made through the API: their
-rows are the templates, so every seeded row has the shape Kiln itself writes (settings and build
-records included, which Kiln parses on some paths). Each seeded project gets its own badge token,
-`sourceVersion` branch-00 and one complete build on each of branch-00 … branch-NN, with statuses
-cycling through SUCCEEDED, FAILED, SUCCEEDED, STOPPED.
+The store must hold at least one project with one complete build, made through the API: their
+rows are the templates, so every seeded row has the columns and record shape Kiln itself writes
+(a column a later migration adds is copied from the template). Each seeded project gets its own
+badge token, `sourceVersion` branch-00 and one complete build on each of branch-00 … branch-NN,
+with statuses cycling through SUCCEEDED, FAILED, SUCCEEDED, STOPPED.
 
-Prints one JSON line: {"projects": [names…], "tokens": {name: token}} for a few sample projects.
+Prints one JSON line: {"tokens": {name: token}} for every 1000th project (and the last).
 """
 
 import base64
 import json
 import os
-import sqlite3
 import sys
 import uuid
+
+from seed_targets import open_target
 
 STATUSES = ["SUCCEEDED", "FAILED", "SUCCEEDED", "STOPPED"]
 
 
 def main():
-    data_dir, projects, branches = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    db = sqlite3.connect(os.path.join(data_dir, "kiln.db"))
-    db.row_factory = sqlite3.Row
-    project = db.execute("SELECT * FROM projects ORDER BY created LIMIT 1").fetchone()
-    build = db.execute(
-        "SELECT * FROM builds WHERE complete = 1 ORDER BY start_time LIMIT 1"
-    ).fetchone()
+    if len(sys.argv) != 5 or sys.argv[1] not in ("--sqlite", "--psql"):
+        sys.exit(__doc__)
+    target = open_target(sys.argv[1], sys.argv[2])
+    projects, branches = int(sys.argv[3]), int(sys.argv[4])
+    project = target.template("SELECT * FROM projects ORDER BY created LIMIT 1")
+    build = target.template("SELECT * FROM builds WHERE complete ORDER BY start_time LIMIT 1")
     if project is None or build is None:
-        sys.exit("the database needs one project with one complete build as templates")
+        sys.exit("the store needs one project with one complete build as templates")
     settings = json.loads(project["settings"])
     settings["sourceVersion"] = "branch-00"
     record = json.loads(build["record"])
     samples = {}
     start = build["start_time"] - 86400.0
-    # Every build's place in its account's listing, from the counter Kiln keeps (migration 0007).
-    seq = db.execute("SELECT last FROM build_seq WHERE id = 1").fetchone()[0]
-    with db:
-        for p in range(projects):
-            name = f"seeded-{p:05d}"
-            token = base64.urlsafe_b64encode(os.urandom(24)).decode().rstrip("=")
-            db.execute(
-                "INSERT INTO projects (account_id, name, settings, badge_enabled, badge_token,"
-                " created, last_modified, source_epoch, build_counter)"
-                " VALUES (?, ?, ?, 1, ?, ?, ?, 0, ?)",
-                (
-                    project["account_id"],
-                    name,
-                    json.dumps(settings, separators=(",", ":")),
-                    token,
-                    start,
-                    start,
-                    branches,
-                ),
+    # Every build's place in its account's listing continues the counter Kiln keeps.
+    seq = int(build["seq"])
+    project_columns, build_columns = list(project), list(build)
+    project_rows, build_rows = [], []
+    for p in range(projects):
+        name = f"seeded-{p:05d}"
+        token = base64.urlsafe_b64encode(os.urandom(24)).decode().rstrip("=")
+        values = dict(
+            project,
+            name=name,
+            settings=json.dumps(settings, separators=(",", ":")),
+            badge_enabled=1,
+            badge_token=token,
+            created=start,
+            last_modified=start,
+            source_epoch=0,
+            build_counter=branches,
+        )
+        project_rows.append(tuple(values[c] for c in project_columns))
+        if p % 1000 == 0 or p == projects - 1:
+            samples[name] = token
+        for b in range(branches):
+            branch = f"branch-{b:02d}"
+            status = STATUSES[(p + b) % len(STATUSES)]
+            build_uuid = str(uuid.uuid4())
+            started = start + p * 0.001 + b * 0.0001
+            record.update(
+                project_name=name,
+                uuid=build_uuid,
+                build_number=b + 1,
+                status=status,
+                git_ref={"Branch": branch},
+                source_epoch=0,
+                start_time=started,
             )
-            if p % max(1, projects // 10) == 0 or p == projects - 1:
-                samples[name] = token
-            rows = []
-            for b in range(branches):
-                branch = f"branch-{b:02d}"
-                status = STATUSES[(p + b) % len(STATUSES)]
-                build_uuid = str(uuid.uuid4())
-                started = start + p * 0.001 + b * 0.0001
-                record.update(
-                    project_name=name,
-                    uuid=build_uuid,
-                    build_number=b + 1,
-                    status=status,
-                    git_ref={"Branch": branch},
-                    source_epoch=0,
-                    start_time=started,
-                )
-                record["settings"]["sourceVersion"] = branch
-                seq += 1
-                rows.append(
-                    (
-                        build_uuid,
-                        project["account_id"],
-                        name,
-                        b + 1,
-                        status,
-                        branch,
-                        started,
-                        json.dumps(record, separators=(",", ":")),
-                        seq,
-                    )
-                )
-            db.executemany(
-                "INSERT INTO builds (uuid, account_id, project_name, build_number, status,"
-                " complete, ref_kind, ref_name, source_epoch, start_time, idempotency_token,"
-                " record, seq) VALUES (?, ?, ?, ?, ?, 1, 'branch', ?, 0, ?, NULL, ?, ?)",
-                rows,
+            record["settings"]["sourceVersion"] = branch
+            seq += 1
+            values = dict(
+                build,
+                uuid=build_uuid,
+                project_name=name,
+                build_number=b + 1,
+                status=status,
+                complete=1,
+                ref_kind="branch",
+                ref_name=branch,
+                source_epoch=0,
+                start_time=started,
+                idempotency_token=None,
+                record=json.dumps(record, separators=(",", ":")),
+                seq=seq,
             )
-        db.execute("UPDATE build_seq SET last = ? WHERE id = 1", (seq,))
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.close()
+            build_rows.append(tuple(values[c] for c in build_columns))
+        if len(build_rows) >= 50_000:
+            target.insert("builds", build_columns, build_rows)
+            build_rows = []
+    target.insert("builds", build_columns, build_rows)
+    target.insert("projects", project_columns, project_rows)
+    target.execute(f"UPDATE build_seq SET last = {seq}")
+    target.finish()
     print(json.dumps({"tokens": samples}))
 
 

@@ -21,78 +21,16 @@ spread over the account.
 """
 
 import base64
-import csv
-import io
 import json
 import os
 import re
-import sqlite3
-import subprocess
 import sys
 import uuid
 
+from seed_targets import open_target
+
 STATUSES = ["SUCCEEDED", "FAILED"]
 BIG, SMALL = "scale-big", "scale-small"
-
-
-class SqliteTarget:
-    def __init__(self, path):
-        self.db = sqlite3.connect(path)
-        self.db.row_factory = sqlite3.Row
-        # One bulk load of a throwaway store: no rollback journal, no fsync.
-        self.db.execute("PRAGMA journal_mode=OFF")
-        self.db.execute("PRAGMA synchronous=OFF")
-        self.db.execute("PRAGMA cache_size=-1000000")
-
-    def template(self, sql):
-        row = self.db.execute(sql).fetchone()
-        return dict(row) if row else None
-
-    def insert(self, table, columns, rows):
-        marks = ", ".join("?" * len(columns))
-        self.db.executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows
-        )
-
-    def execute(self, sql):
-        self.db.execute(sql)
-
-    def finish(self):
-        self.db.commit()
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.close()
-
-
-class PsqlTarget:
-    def __init__(self, url):
-        self.url = url
-
-    def psql(self, *args, stdin=None):
-        return subprocess.run(
-            ["psql", self.url, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", *args],
-            input=stdin, check=True, capture_output=True, text=True,
-        ).stdout
-
-    def template(self, sql):
-        out = self.psql("-c", f"SELECT row_to_json(t) FROM ({sql}) t").strip()
-        return json.loads(out) if out else None
-
-    def insert(self, table, columns, rows):
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        for row in rows:
-            writer.writerow(["\\N" if v is None else v for v in row])
-        self.psql(
-            "-c",
-            f"\\copy {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
-            stdin=buffer.getvalue(),
-        )
-
-    def execute(self, sql):
-        self.psql("-c", sql)
-
-    def finish(self):
-        self.psql("-c", "ANALYZE")
 
 
 def record_writer(record):
@@ -131,10 +69,10 @@ def record_writer(record):
 def main():
     if len(sys.argv) != 7 or sys.argv[1] not in ("--sqlite", "--psql"):
         sys.exit(__doc__)
-    target = SqliteTarget(sys.argv[2]) if sys.argv[1] == "--sqlite" else PsqlTarget(sys.argv[2])
+    target = open_target(sys.argv[1], sys.argv[2])
     projects, builds, big_builds, small_builds = map(int, sys.argv[3:7])
     project = target.template("SELECT * FROM projects ORDER BY created LIMIT 1")
-    build = target.template("SELECT * FROM builds WHERE complete = 1 ORDER BY start_time LIMIT 1")
+    build = target.template("SELECT * FROM builds WHERE complete ORDER BY start_time LIMIT 1")
     if project is None or build is None:
         sys.exit("the store needs one project with one complete build as templates")
     account = project["account_id"]
