@@ -77,7 +77,10 @@ fn status(attrs: &Attrs, version: Version) -> TestCaseStatus {
         (Version::Two, "Failure", _) => S::Failed,
         (Version::Two, "Error" | "NotRunnable", _) => S::Error,
         (Version::Two, "Ignored" | "Skipped", _) => S::Skipped,
+        // NUnit 2.2 writes no `result`, only `executed` and `success`.
         (Version::Two, "", _) if attrs.get("executed") == Some("False") => S::Skipped,
+        (Version::Two, "", _) if attrs.get("success") == Some("True") => S::Succeeded,
+        (Version::Two, "", _) if attrs.get("success") == Some("False") => S::Failed,
         (Version::Three, "Passed" | "Warning", _) => S::Succeeded,
         (Version::Three, "Failed", "Error" | "Invalid") => S::Error,
         (Version::Three, "Failed", _) => S::Failed,
