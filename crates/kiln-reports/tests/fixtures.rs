@@ -1,5 +1,6 @@
 //! Real runner output (tests/fixtures/README.md says where each file came from), checked
 //! against the counts the runner itself reported.
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 use std::fs::File;
 

@@ -1,5 +1,6 @@
 //! Hostile input: every parser returns an error with a line, never panics, and reads a bounded
 //! amount.
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 use std::io::Read;
 use std::time::Duration;
