@@ -12,6 +12,10 @@ use crate::ReportError;
 pub struct Limits {
     /// Bytes read from the file in total.
     pub max_bytes: u64,
+    /// Bytes read from a JSON file (Cucumber, SimpleCov) in total; the smaller of this and
+    /// `max_bytes` applies. Lower than `max_bytes` because serde_json builds the whole document
+    /// in memory before it is counted (docs/reports.md).
+    pub max_json_bytes: u64,
     /// Bytes of one XML token (a start tag with its attributes, one text or CDATA run, a
     /// DOCTYPE): the most the XML reader buffers at once.
     pub max_token_bytes: u64,
@@ -23,20 +27,24 @@ pub struct Limits {
     pub max_field_bytes: usize,
     /// Bytes kept of a test case's message (longer ones are truncated).
     pub max_message_bytes: usize,
+    /// Bytes of text kept in all (names, prefixes, suite names, messages, file paths, and the
+    /// test ids a TRX file links by), counted as each item is kept.
+    pub max_kept_bytes: usize,
 }
 
 impl Default for Limits {
     /// Sized so a 50 MB JUnit file with 150,000 failing cases parses (`bench/reports.sh`) while
-    /// the kept cases stay under about `max_items * (3 * max_field_bytes + max_message_bytes)`
-    /// = 1.3 GB in the very worst case and far less in practice; see docs/reports.md.
+    /// the kept text stays under `max_kept_bytes` (64 MiB); see docs/reports.md.
     fn default() -> Self {
         Self {
             max_bytes: 256 * 1024 * 1024,
+            max_json_bytes: 32 * 1024 * 1024,
             max_token_bytes: 16 * 1024 * 1024,
             max_depth: 256,
             max_items: 200_000,
             max_field_bytes: 1024,
             max_message_bytes: 4096,
+            max_kept_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -93,21 +101,21 @@ impl<R: Read> Metered<R> {
     }
 
     /// The error for a failed read: the limit hit, if that is why, else the I/O error.
-    pub(crate) fn read_error(&self, err: &io::Error, limits: &Limits) -> ReportError {
+    pub(crate) fn read_error(&self, err: &io::Error) -> ReportError {
         let line = self.line();
         match self.hit {
             Some(ByteLimit::Total) => ReportError::Limit {
                 line,
                 message: format!(
                     "the file is larger than the limit of {} bytes",
-                    limits.max_bytes
+                    self.max_total
                 ),
             },
             Some(ByteLimit::Token) => ReportError::Limit {
                 line,
                 message: format!(
                     "a tag, text or declaration is longer than the limit of {} bytes",
-                    limits.max_token_bytes
+                    self.max_token
                 ),
             },
             None => ReportError::Io {
@@ -176,19 +184,19 @@ impl<R: Read> Read for Metered<R> {
     }
 }
 
-/// Deserializes one JSON document from `input` within `limits.max_bytes`. serde_json bounds
-/// nesting itself (128 levels), so deep arrays are an error, not a stack overflow.
+/// Deserializes one JSON document from `input` within `limits.max_json_bytes` (and
+/// `max_bytes`). serde_json bounds nesting itself (128 levels), so deep arrays are an error, not
+/// a stack overflow.
 pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
     input: impl Read,
     limits: &Limits,
 ) -> Result<T, ReportError> {
-    let mut metered = Metered::new(input, limits.max_bytes, u64::MAX);
+    let max = limits.max_bytes.min(limits.max_json_bytes);
+    let mut metered = Metered::new(input, max, u64::MAX);
     serde_json::from_reader(&mut metered).map_err(|err| {
         let line = (err.line() as u64).max(1);
         match err.io_error_kind() {
-            Some(_) if metered.limit_hit() => {
-                metered.read_error(&io::Error::other("limit"), limits)
-            }
+            Some(_) if metered.limit_hit() => metered.read_error(&io::Error::other("limit")),
             Some(_) => ReportError::Io {
                 line: metered.line(),
                 message: err.to_string(),
@@ -211,6 +219,38 @@ fn strip_position(err: &serde_json::Error) -> String {
     match text.rfind(" at line ") {
         Some(at) => text[..at].to_owned(),
         None => text,
+    }
+}
+
+/// The bytes of text a parse has kept so far, against `Limits::max_kept_bytes`.
+pub(crate) struct KeptBytes {
+    used: usize,
+    max: usize,
+}
+
+impl KeptBytes {
+    pub(crate) fn new(limits: &Limits) -> Self {
+        Self {
+            used: 0,
+            max: limits.max_kept_bytes,
+        }
+    }
+
+    /// Counts `bytes` more; `line` is where the item being kept is, for the error.
+    pub(crate) fn take(&mut self, bytes: usize, line: u64) -> Result<(), ReportError> {
+        match self.used.checked_add(bytes) {
+            Some(used) if used <= self.max => {
+                self.used = used;
+                Ok(())
+            }
+            _ => Err(ReportError::Limit {
+                line,
+                message: format!(
+                    "the kept names, messages and paths are larger than the limit of {} bytes",
+                    self.max
+                ),
+            }),
+        }
     }
 }
 
@@ -255,6 +295,20 @@ mod tests {
         assert!(m.read(&mut three).is_err());
         m.start_token();
         assert!(m.read_exact(&mut three).is_ok());
+    }
+
+    #[test]
+    fn kept_bytes_refuse_past_the_limit() {
+        let limits = Limits {
+            max_kept_bytes: 10,
+            ..Limits::default()
+        };
+        let mut kept = KeptBytes::new(&limits);
+        assert!(kept.take(6, 1).is_ok());
+        assert!(kept.take(4, 2).is_ok());
+        let err = kept.take(1, 3).unwrap_err();
+        assert!(matches!(err, ReportError::Limit { line: 3, .. }), "{err:?}");
+        assert!(kept.take(usize::MAX, 4).is_err());
     }
 
     #[test]

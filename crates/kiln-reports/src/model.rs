@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::limits::truncate;
+use crate::limits::{KeptBytes, truncate};
 use crate::{Limits, ReportError};
 
 /// `ReportType`: what a report group holds.
@@ -216,9 +216,11 @@ fn percentage(covered: u64, missed: u64) -> f64 {
     (covered as f64 * 10_000.0 / all).round() / 100.0
 }
 
-/// Collects test cases under the limits: fields truncated, at most `max_items` cases.
+/// Collects test cases under the limits: fields truncated, at most `max_items` cases and
+/// `max_kept_bytes` of text.
 pub(crate) struct CaseSink<'l> {
     cases: Vec<TestCase>,
+    kept: KeptBytes,
     limits: &'l Limits,
 }
 
@@ -226,8 +228,14 @@ impl<'l> CaseSink<'l> {
     pub(crate) fn new(limits: &'l Limits) -> Self {
         Self {
             cases: Vec::new(),
+            kept: KeptBytes::new(limits),
             limits,
         }
+    }
+
+    /// Counts text a parser keeps beside the cases (TRX's test ids) against `max_kept_bytes`.
+    pub(crate) fn keep(&mut self, bytes: usize, line: u64) -> Result<(), ReportError> {
+        self.kept.take(bytes, line)
     }
 
     /// Adds a case; `line` is where it is, for the limit error.
@@ -246,13 +254,19 @@ impl<'l> CaseSink<'l> {
             .message
             .map(|m| truncate(m.trim().to_owned(), self.limits.max_message_bytes))
             .filter(|m| !m.is_empty());
-        self.cases.push(TestCase {
+        let case = TestCase {
             prefix: field(case.prefix),
             name: field(case.name),
             message,
             test_suite_name: case.test_suite_name.map(field),
             ..case
-        });
+        };
+        let bytes = case.prefix.len()
+            + case.name.len()
+            + case.message.as_ref().map_or(0, String::len)
+            + case.test_suite_name.as_ref().map_or(0, String::len);
+        self.kept.take(bytes, line)?;
+        self.cases.push(case);
         Ok(())
     }
 
@@ -286,9 +300,11 @@ impl Counts {
     }
 }
 
-/// Collects per-file counts under the limits; a path seen twice (two classes of one file) adds up.
+/// Collects per-file counts under the limits (at most `max_items` files and `max_kept_bytes` of
+/// paths); a path seen twice (two classes of one file) adds up.
 pub(crate) struct FileSink<'l> {
     files: BTreeMap<String, Counts>,
+    kept: KeptBytes,
     limits: &'l Limits,
 }
 
@@ -296,6 +312,7 @@ impl<'l> FileSink<'l> {
     pub(crate) fn new(limits: &'l Limits) -> Self {
         Self {
             files: BTreeMap::new(),
+            kept: KeptBytes::new(limits),
             limits,
         }
     }
@@ -317,6 +334,7 @@ impl<'l> FileSink<'l> {
                 message: format!("more than the limit of {} files", self.limits.max_items),
             });
         }
+        self.kept.take(path.len(), line)?;
         self.files.insert(path, *counts);
         Ok(())
     }
@@ -412,6 +430,29 @@ mod tests {
         let report = sink.finish();
         assert_eq!(report.cases[0].name, "lo");
         assert_eq!(report.cases[0].message.as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn sinks_count_kept_bytes() {
+        let limits = Limits {
+            max_kept_bytes: 10,
+            ..Limits::default()
+        };
+        let mut sink = CaseSink::new(&limits);
+        let mut c = case(TestCaseStatus::Failed, 0); // "p" + "n"
+        c.message = Some("  abcdef ".into()); // kept trimmed: 6
+        sink.push(c.clone(), 1).unwrap();
+        sink.keep(2, 2).unwrap();
+        let err = sink.push(c, 9).unwrap_err();
+        assert!(matches!(err, ReportError::Limit { line: 9, .. }), "{err:?}");
+        assert!(err.message().contains("limit of 10 bytes"), "{err:?}");
+
+        let mut files = FileSink::new(&limits);
+        files.add("abcdefgh".into(), &Counts::default(), 1).unwrap();
+        // The same path again adds up and keeps nothing new.
+        files.add("abcdefgh".into(), &Counts::default(), 2).unwrap();
+        let err = files.add("xyz".into(), &Counts::default(), 3).unwrap_err();
+        assert!(matches!(err, ReportError::Limit { line: 3, .. }), "{err:?}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::io::Read;
 
+use crate::limits::truncate;
 use crate::model::{CaseSink, join_message};
 use crate::xml::{Node, XmlStream};
 use crate::{Limits, ReportError, TestCase, TestCaseStatus, TestReport};
@@ -41,7 +42,9 @@ pub(crate) fn parse(input: impl Read, limits: &Limits) -> Result<TestReport, Rep
                             test_suite_name: None,
                         };
                         sink.push(case, line)?;
-                        test_ids.push(attrs.str("testId").to_owned());
+                        let test_id = attrs.str("testId");
+                        sink.keep(test_id.len(), line)?;
+                        test_ids.push(test_id.to_owned());
                     }
                     "UnitTest" => definition_id = attrs.get("id").map(str::to_owned),
                     "TestMethod" => {
@@ -54,7 +57,9 @@ pub(crate) fn parse(input: impl Read, limits: &Limits) -> Result<TestReport, Rep
                                     limits.max_items
                                 )));
                             }
-                            classes.insert(id, class.to_owned());
+                            let class = truncate(class.to_owned(), limits.max_field_bytes);
+                            sink.keep(id.len() + class.len(), xml.line())?;
+                            classes.insert(id, class);
                         }
                     }
                     _ => {}
@@ -64,8 +69,12 @@ pub(crate) fn parse(input: impl Read, limits: &Limits) -> Result<TestReport, Rep
             Node::Close | Node::Text(_) => {}
         }
     }
-    for (case, id) in sink.cases_mut().iter_mut().zip(&test_ids) {
-        if let Some(class) = classes.get(id) {
+    // Each case's prefix is a copy of its class: counted (at the end of the file) before made.
+    let case_classes: Vec<Option<&String>> = test_ids.iter().map(|id| classes.get(id)).collect();
+    let copied = case_classes.iter().flatten().map(|c| c.len()).sum();
+    sink.keep(copied, xml.line())?;
+    for (case, class) in sink.cases_mut().iter_mut().zip(case_classes) {
+        if let Some(class) = class {
             // xUnit names results `Class.Method`; the prefix already says the class.
             if let Some(short) = case
                 .name
@@ -74,7 +83,7 @@ pub(crate) fn parse(input: impl Read, limits: &Limits) -> Result<TestReport, Rep
             {
                 case.name = short.to_owned();
             }
-            case.prefix = crate::limits::truncate(class.clone(), limits.max_field_bytes);
+            case.prefix.clone_from(class);
         }
     }
     Ok(sink.finish())

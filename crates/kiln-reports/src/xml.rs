@@ -126,13 +126,13 @@ impl<'l, R: Read> XmlStream<'l, R> {
             let event = match self.reader.read_event_into(buf) {
                 Ok(event) => event,
                 Err(quick_xml::Error::Io(err)) => {
-                    return Err(self.reader.get_ref().read_error(&err, self.limits));
+                    return Err(self.reader.get_ref().read_error(&err));
                 }
                 Err(err) => {
                     let metered = self.reader.get_ref();
                     if metered.limit_hit() {
                         let io = std::io::Error::other("limit");
-                        return Err(metered.read_error(&io, self.limits));
+                        return Err(metered.read_error(&io));
                     }
                     return Err(self.syntax(format!("malformed XML: {err}")));
                 }

@@ -190,6 +190,90 @@ fn case_limit_names_itself() {
     assert!(err.message().contains("limit of 10 test cases"));
 }
 
+#[test]
+fn kept_bytes_limit_stops_at_the_case_that_crosses_it() {
+    // Each case keeps prefix "c" (1) + name "tNNN" (4) + a 996-byte message + suite "s" (1):
+    // 1,002 bytes, so with a 10,000-byte budget the tenth case (line 11) crosses it.
+    let message = "m".repeat(996);
+    let cases: String = (100..300)
+        .map(|i| {
+            format!(
+                "<testcase classname=\"c\" name=\"t{i}\"><failure>{message}</failure></testcase>\n"
+            )
+        })
+        .collect();
+    let xml = format!("<testsuite name=\"s\">\n{cases}</testsuite>");
+    let limits = Limits {
+        max_kept_bytes: 10_000,
+        ..Limits::default()
+    };
+    let err = parse_report(ReportFileFormat::JunitXml, xml.as_bytes(), &limits).unwrap_err();
+    assert!(
+        matches!(err, ReportError::Limit { line: 11, .. }),
+        "{err:?}"
+    );
+    assert!(err.message().contains("limit of 10000 bytes"), "{err:?}");
+    // Coverage files count their paths.
+    let paths: String = (0..100)
+        .map(|i| format!("<sourcefile name=\"{i:0>100}\"/>\n"))
+        .collect();
+    let jacoco = format!("<report>\n<package name=\"p\">\n{paths}</package></report>");
+    let limits = Limits {
+        max_kept_bytes: 1_000,
+        ..Limits::default()
+    };
+    let err = parse_report(ReportFileFormat::JacocoXml, jacoco.as_bytes(), &limits).unwrap_err();
+    // 102 bytes a path ("p/" + 100 digits): the tenth file, on line 12, crosses 1,000.
+    assert!(
+        matches!(err, ReportError::Limit { line: 12, .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn json_formats_have_the_lower_byte_limit() {
+    assert!(Limits::default().max_json_bytes < Limits::default().max_bytes);
+    // Small enough to read quickly: serde_json pulls one byte per read call.
+    let limits = Limits {
+        max_json_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    for format in [ReportFileFormat::CucumberJson, ReportFileFormat::SimpleCov] {
+        let (head, tail): (&[u8], &[u8]) = match format {
+            ReportFileFormat::SimpleCov => (b"{", b"}"),
+            _ => (b"[", b"]"),
+        };
+        let mut input = Lazy {
+            head,
+            fill: b' ',
+            len: limits.max_json_bytes + 1,
+            tail,
+            pos: 0,
+        };
+        let err = parse_report(format, &mut input, &limits).unwrap_err();
+        assert!(
+            err.message().contains(&format!(
+                "larger than the limit of {} bytes",
+                limits.max_json_bytes
+            )),
+            "{err:?}"
+        );
+        assert!(
+            input.pos <= limits.max_json_bytes + 64 * 1024,
+            "read {}",
+            input.pos
+        );
+    }
+    // `max_bytes` still applies when it is the smaller.
+    let small = Limits {
+        max_bytes: 10,
+        ..Limits::default()
+    };
+    let err =
+        parse_report(ReportFileFormat::CucumberJson, &b"[          ]"[..], &small).unwrap_err();
+    assert!(err.message().contains("limit of 10 bytes"), "{err:?}");
+}
+
 proptest! {
     #![proptest_config(config(256))]
 
