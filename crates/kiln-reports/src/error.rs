@@ -29,6 +29,17 @@ impl ReportError {
         }
     }
 
+    /// The same error at `line` instead.
+    pub(crate) fn at_line(mut self, at: u64) -> Self {
+        match &mut self {
+            Self::Syntax { line, .. }
+            | Self::Invalid { line, .. }
+            | Self::Limit { line, .. }
+            | Self::Io { line, .. } => *line = at,
+        }
+        self
+    }
+
     /// The message without the line.
     pub fn message(&self) -> &str {
         match self {

@@ -10,6 +10,7 @@
 mod coverage_xml;
 mod cucumber;
 mod error;
+mod json;
 mod junit;
 mod limits;
 mod model;

@@ -184,44 +184,6 @@ impl<R: Read> Read for Metered<R> {
     }
 }
 
-/// Deserializes one JSON document from `input` within `limits.max_json_bytes` (and
-/// `max_bytes`). serde_json bounds nesting itself (128 levels), so deep arrays are an error, not
-/// a stack overflow.
-pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
-    input: impl Read,
-    limits: &Limits,
-) -> Result<T, ReportError> {
-    let max = limits.max_bytes.min(limits.max_json_bytes);
-    let mut metered = Metered::new(input, max, u64::MAX);
-    serde_json::from_reader(&mut metered).map_err(|err| {
-        let line = (err.line() as u64).max(1);
-        match err.io_error_kind() {
-            Some(_) if metered.limit_hit() => metered.read_error(&io::Error::other("limit")),
-            Some(_) => ReportError::Io {
-                line: metered.line(),
-                message: err.to_string(),
-            },
-            None if err.is_data() => ReportError::Invalid {
-                line,
-                message: strip_position(&err),
-            },
-            None => ReportError::Syntax {
-                line,
-                message: strip_position(&err),
-            },
-        }
-    })
-}
-
-/// serde_json's message without its " at line L column C" (the error has the line).
-fn strip_position(err: &serde_json::Error) -> String {
-    let text = err.to_string();
-    match text.rfind(" at line ") {
-        Some(at) => text[..at].to_owned(),
-        None => text,
-    }
-}
-
 /// The bytes of text a parse has kept so far, against `Limits::max_kept_bytes`.
 pub(crate) struct KeptBytes {
     used: usize,

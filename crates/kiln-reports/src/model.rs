@@ -270,6 +270,29 @@ impl<'l> CaseSink<'l> {
         Ok(())
     }
 
+    /// How many cases are kept.
+    pub(crate) fn len(&self) -> usize {
+        self.cases.len()
+    }
+
+    /// Sets the prefix of the cases kept since the first `from` (a Cucumber feature's name,
+    /// which may come after its scenarios), counting each copy against `max_kept_bytes`.
+    pub(crate) fn set_prefixes(
+        &mut self,
+        from: usize,
+        prefix: String,
+        line: u64,
+    ) -> Result<(), ReportError> {
+        let prefix = truncate(prefix, self.limits.max_field_bytes);
+        let cases = self.cases.get_mut(from..).unwrap_or_default();
+        self.kept
+            .take(prefix.len().saturating_mul(cases.len()), line)?;
+        for case in cases {
+            case.prefix.clone_from(&prefix);
+        }
+        Ok(())
+    }
+
     pub(crate) fn cases_mut(&mut self) -> &mut [TestCase] {
         &mut self.cases
     }
