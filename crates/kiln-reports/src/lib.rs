@@ -3,8 +3,9 @@
 //! coverage reports (Clover XML, Cobertura XML, JaCoCo XML, SimpleCov JSON) into per-file
 //! coverage, each with its summary. Pure: the caller passes a reader; nothing else is touched.
 //!
-//! All input is hostile: XML is read one token at a time (never a whole document), with no DTD
-//! processing, and every read is bounded by [`Limits`]. Errors carry the 1-based line.
+//! All input is hostile: XML is read one token at a time and JSON one value at a time (never a
+//! whole document), with no DTD processing, and every read and everything kept is bounded by
+//! [`Limits`]. Errors carry the 1-based line.
 //! docs/reports.md maps each format's elements to the fields.
 
 mod coverage_xml;

@@ -13,8 +13,8 @@ pub struct Limits {
     /// Bytes read from the file in total.
     pub max_bytes: u64,
     /// Bytes read from a JSON file (Cucumber, SimpleCov) in total; the smaller of this and
-    /// `max_bytes` applies. Lower than `max_bytes` because serde_json builds the whole document
-    /// in memory before it is counted (docs/reports.md).
+    /// `max_bytes` applies. Lower than `max_bytes` because JSON is slower to read and holds
+    /// whole strings while reading them (docs/reports.md).
     pub max_json_bytes: u64,
     /// Bytes of one XML token (a start tag with its attributes, one text or CDATA run, a
     /// DOCTYPE): the most the XML reader buffers at once.
