@@ -8,6 +8,7 @@
 
 mod color;
 mod render;
+mod report;
 mod status;
 mod text;
 mod width;
@@ -15,6 +16,7 @@ mod width;
 use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
+pub use report::{COVERAGE_LABEL, ReportBadge, TESTS_LABEL, TestCounts, render_report};
 pub use status::{BadgeStatus, DEFAULT_LABEL, EndpointBadge, endpoint_json, render_status};
 
 /// Longest label [`check_label`] accepts, in characters (GitLab allows the same for `key_text`).

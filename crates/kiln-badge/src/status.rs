@@ -70,17 +70,22 @@ pub fn render_status(status: BadgeStatus, style: Style, label: &str) -> String {
 pub struct EndpointBadge<'a> {
     pub schema_version: u8,
     pub label: &'a str,
-    pub message: &'static str,
-    pub color: &'static str,
+    pub message: &'a str,
+    pub color: &'a str,
 }
 
 impl<'a> EndpointBadge<'a> {
     pub fn new(status: BadgeStatus, label: &'a str) -> Self {
+        Self::with_message(label, status.message(), status.color_name())
+    }
+
+    /// Any message in a shields colour name (a report badge's counts or percentage).
+    pub fn with_message(label: &'a str, message: &'a str, color: &'a str) -> Self {
         Self {
             schema_version: 1,
             label,
-            message: status.message(),
-            color: status.color_name(),
+            message,
+            color,
         }
     }
 }
