@@ -7,7 +7,10 @@
 #
 # Usage: bench/builds.sh [RUNS]      (RUNS >= 5, default 9)
 # Env:   CARGO_TARGET_DIR (default ./target), KILN_BIN (skip the build, use this binary),
-#        BENCH_BYTES (default 200000000)
+#        BENCH_BYTES (default 200000000),
+#        BENCH_LOG: what the loud build prints: `repeated` (default: one character, repeated,
+#        which compresses to almost nothing) or `random` (base64 lines of random bytes, made
+#        once before the runs and printed with `cat`: the log compression cannot shrink)
 set -euo pipefail
 
 RUNS=${1:-9}
@@ -16,6 +19,11 @@ if [ "$RUNS" -lt 5 ]; then
   exit 2
 fi
 BYTES=${BENCH_BYTES:-200000000}
+LOG_KIND=${BENCH_LOG:-repeated}
+case $LOG_KIND in
+  repeated | random) ;;
+  *) echo "BENCH_LOG is repeated or random" >&2; exit 2 ;;
+esac
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 if [ -z "${KILN_BIN:-}" ]; then
@@ -57,7 +65,13 @@ fi
 URL=${line#listening on }
 echo "kiln $("$KILN_BIN" --version) at $URL; $RUNS runs each; $(nproc) cores"
 
-python3 - "$URL" "$WORK" "$RUNS" "$BYTES" <<'PY'
+if [ "$LOG_KIND" = random ]; then
+  head -c $((BYTES / 4 * 3 + 300)) /dev/urandom | base64 -w 100 > "$WORK/random.log"
+  truncate -s "$BYTES" "$WORK/random.log"
+  chmod 644 "$WORK/random.log"
+fi
+
+python3 - "$URL" "$WORK" "$RUNS" "$BYTES" "$LOG_KIND" <<'PY'
 import statistics
 import subprocess
 import sys
@@ -66,14 +80,14 @@ import time
 import boto3
 from botocore.config import Config
 
-url, work, runs, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+url, work, runs, size, kind = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 client = boto3.client(
     "codebuild", endpoint_url=url, region_name="us-east-1",
     aws_access_key_id="AKIDKILNBENCH0000001",
     aws_secret_access_key="kilnBenchSecret000000000000000000000001",
     config=Config(retries={"max_attempts": 1}),
 )
-big = f"head -c {size} /dev/zero | tr '\\0' 'a'"
+big = f"head -c {size} /dev/zero | tr '\\0' 'a'" if kind == "repeated" else f"cat {work}/random.log"
 base = {
     "source": {"type": "GITHUB", "location": f"{work}/repo"},
     "artifacts": {"type": "NO_ARTIFACTS"},
@@ -140,7 +154,7 @@ for _ in range(runs):
     loud.append(build("loud"))
     direct_big.append(direct(f"{big} > {out_file}", fresh_file=out_file))
 walls, servers, phases = zip(*loud)
-print(f"\n(2) build printing {size} bytes vs sh -c '… > file'  [ms]")
+print(f"\n(2) build printing {size} bytes ({kind}) vs sh -c '… > file'  [ms]")
 print(f"  kiln client wall:  {ms(walls)}")
 print(f"  kiln BUILD phase:  {ms(phases)}")
 print(f"  sh -c '… > file':  {ms(direct_big)}")
