@@ -1,38 +1,11 @@
 //! Builds: numbering, idempotency, keyset pages, and what deleting their project does to them.
 
 use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, context_codes};
-use kiln_domain::refs::GitRef;
 use sqlx::{PgConnection, PgPool, Row};
 
 use crate::queue;
+use kiln_store::records::{BuildRow, RecordRow, build_json, default_branch_column, ref_columns};
 use kiln_store::{InsertedBuild, Page, ProjectKey, ProjectSort, StoreError, StoreResult, sql_int};
-
-pub(crate) fn build_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<BuildRecord> {
-    let record: String = row.try_get("record")?;
-    serde_json::from_str(&record).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-pub(crate) fn build_json(build: &BuildRecord) -> StoreResult<String> {
-    serde_json::to_string(build).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-pub(crate) fn ref_columns(build: &BuildRecord) -> (Option<&'static str>, Option<&str>) {
-    match &build.git_ref {
-        Some(r) => {
-            let (kind, name) = r.kind_and_name();
-            (Some(kind), Some(name))
-        }
-        None => (None, None),
-    }
-}
-
-/// The branch a build without a source version checked out: the remote's default branch.
-pub(crate) fn default_branch(build: &BuildRecord) -> Option<&str> {
-    match (&build.settings.source_version, &build.git_ref) {
-        (None, Some(GitRef::Branch(name))) => Some(name),
-        _ => None,
-    }
-}
 
 /// Numbers and stores a build in the caller's transaction (see `Store::insert_build`).
 pub(crate) async fn insert(
@@ -75,7 +48,7 @@ pub(crate) async fn insert(
         .await?;
         if let Some(row) = existing {
             // The caller drops the transaction, which rolls the build counter back.
-            return Ok(InsertedBuild::Existing(Box::new(build_from_row(&row)?)));
+            return Ok(InsertedBuild::Existing(Box::new(BuildRow::read(&row)?)));
         }
     }
     // From a counter that never goes back: a deleted build's seq is never given again.
@@ -104,7 +77,7 @@ pub(crate) async fn insert(
     .bind(build_json(build)?)
     .bind(seq)
     .bind(build.settings.queued_timeout_in_minutes)
-    .bind(default_branch(build))
+    .bind(default_branch_column(build))
     .execute(&mut *tx)
     .await?;
     Ok(InsertedBuild::Inserted)
@@ -137,7 +110,7 @@ pub(crate) async fn retire_project_builds(
             running.push(row.try_get::<String, _>("uuid")?);
             continue;
         }
-        let mut build = build_from_row(row)?;
+        let mut build = BuildRow::read(row)?;
         build.abort(
             BuildStatus::Stopped,
             PhaseContext::new(
