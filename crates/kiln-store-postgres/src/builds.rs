@@ -4,6 +4,7 @@ use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, context_codes};
 use sqlx::{PgConnection, PgPool, Row};
 
 use crate::queue;
+use kiln_store::pages::{build_page, project_page};
 use kiln_store::records::{BuildRow, RecordRow, build_json, default_branch_column, ref_columns};
 use kiln_store::{InsertedBuild, Page, ProjectKey, ProjectSort, StoreError, StoreResult, sql_int};
 
@@ -183,25 +184,7 @@ pub(crate) async fn list_projects(
         .bind(sql_int(limit.saturating_add(1)))
         .fetch_all(pool)
         .await?;
-    let keys = rows
-        .iter()
-        .map(|r| {
-            let sort_value = match sort {
-                ProjectSort::Name => 0.0,
-                _ => r.try_get("sort_value")?,
-            };
-            Ok(ProjectKey {
-                sort_value,
-                name: r.try_get("name")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    Ok(Page::from_overfetched(
-        keys,
-        limit,
-        |key| key.name.clone(),
-        Clone::clone,
-    ))
+    project_page(&rows, sort, limit)
 }
 
 /// A page of build ids: a range scan of builds_by_account (account_id, seq) or of
@@ -241,7 +224,7 @@ pub(crate) async fn list_builds(
     limit: u64,
 ) -> StoreResult<Page<String, i64>> {
     let sql = list_builds_sql(project_name.is_some(), ascending, after.is_some());
-    let mut query = sqlx::query(&sql).bind(account_id);
+    let mut query = sqlx::query_as(&sql).bind(account_id);
     if let Some(project_name) = project_name {
         query = query.bind(project_name);
     }
@@ -252,23 +235,8 @@ pub(crate) async fn list_builds(
         .bind(sql_int(limit.saturating_add(1)))
         .fetch_all(pool)
         .await?;
-    let rows = rows
-        .iter()
-        .map(|r| {
-            Ok((
-                r.try_get::<String, _>("id")?,
-                r.try_get::<i64, _>("page_key")?,
-            ))
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    Ok(Page::from_overfetched(
-        rows,
-        limit,
-        |(id, _)| id.clone(),
-        |(_, key)| *key,
-    ))
+    Ok(build_page(rows, limit))
 }
-
 /// The latest status among a ref's builds of the current source: the first entry of one
 /// range of builds_by_ref.
 pub const LATEST_STATUS_FOR_REF: &str = "SELECT status FROM builds

@@ -13,7 +13,7 @@ use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord, WebhookRecord};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 
-use kiln_store::records::{BuildRow, ProjectRow, RecordRow, settings_json};
+use kiln_store::records::{BuildRow, ProjectRow, RecordRow, build_status, settings_json};
 use kiln_store::{
     BodyClaim, Claim, ClaimRequest, ConsoleSession, EventFeed, EventSubscription, HeldLease,
     InsertedBuild, Lease, LeasedBuild, Page, ProjectKey, ProjectSort, SignInAttempt, SignInBackoff,
@@ -361,12 +361,7 @@ impl Store for PgStore {
             .bind(source_epoch)
             .fetch_optional(&self.pool)
             .await?;
-        status
-            .map(|s| {
-                BuildStatus::parse(&s)
-                    .ok_or_else(|| StoreError::Corrupt(format!("build status {s}")))
-            })
-            .transpose()
+        status.as_deref().map(build_status).transpose()
     }
 
     async fn default_branch_built(

@@ -12,9 +12,10 @@ use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord, WebhookRecord};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
+use kiln_store::pages::{build_page, project_page};
 use kiln_store::records::{
-    BuildRow, ProjectRow, RecordRow, WebhookRow, build_json, default_branch_column, ref_columns,
-    settings_json, webhook_config_json,
+    BuildRow, ProjectRow, RecordRow, WebhookRow, build_json, build_status, default_branch_column,
+    ref_columns, settings_json, webhook_config_json,
 };
 use kiln_store::{
     BodyClaim, Claim, ClaimRequest, ConsoleSession, EventFeed, EventSubscription, HeldLease,
@@ -297,25 +298,7 @@ impl Store for SqliteStore {
             .bind(sql_int(limit.saturating_add(1)))
             .fetch_all(&self.pool)
             .await?;
-        let keys = rows
-            .iter()
-            .map(|r| {
-                let sort_value = match sort {
-                    ProjectSort::Name => 0.0,
-                    _ => r.try_get("sort_value")?,
-                };
-                Ok(ProjectKey {
-                    sort_value,
-                    name: r.try_get("name")?,
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        Ok(Page::from_overfetched(
-            keys,
-            limit,
-            |key| key.name.clone(),
-            Clone::clone,
-        ))
+        project_page(&rows, sort, limit)
     }
 
     async fn project_by_badge_token(&self, token: &str) -> StoreResult<Option<ProjectRecord>> {
@@ -453,7 +436,7 @@ impl Store for SqliteStore {
         limit: u64,
     ) -> StoreResult<Page<String, i64>> {
         let sql = list_builds_sql(project_name.is_some(), ascending, after.is_some());
-        let mut query = sqlx::query(&sql).bind(account_id);
+        let mut query = sqlx::query_as(&sql).bind(account_id);
         if let Some(project_name) = project_name {
             query = query.bind(project_name);
         }
@@ -464,21 +447,7 @@ impl Store for SqliteStore {
             .bind(sql_int(limit.saturating_add(1)))
             .fetch_all(&self.pool)
             .await?;
-        let rows = rows
-            .iter()
-            .map(|r| {
-                Ok((
-                    r.try_get::<String, _>("id")?,
-                    r.try_get::<i64, _>("page_key")?,
-                ))
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        Ok(Page::from_overfetched(
-            rows,
-            limit,
-            |(id, _)| id.clone(),
-            |(_, key)| *key,
-        ))
+        Ok(build_page(rows, limit))
     }
 
     async fn append_log(&self, uuid: &str, start_offset: u64, data: &[u8]) -> StoreResult<()> {
@@ -555,12 +524,7 @@ impl Store for SqliteStore {
             .bind(source_epoch)
             .fetch_optional(&self.pool)
             .await?;
-        status
-            .map(|s| {
-                BuildStatus::parse(&s)
-                    .ok_or_else(|| StoreError::Corrupt(format!("build status {s}")))
-            })
-            .transpose()
+        status.as_deref().map(build_status).transpose()
     }
 
     fn latest_status_for_ref_now(

@@ -10,6 +10,7 @@ use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord, WebhookRecord};
 
 mod events;
 mod logs;
+pub mod pages;
 mod queue;
 pub mod records;
 

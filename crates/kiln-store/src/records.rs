@@ -4,7 +4,7 @@
 //! columns decode alike on both: TEXT as `String`, REAL and DOUBLE PRECISION as `f64`, INTEGER
 //! and BIGINT as `i64`, and SQLite's INTEGER 0/1 as PostgreSQL's BOOLEAN, `bool`.
 
-use kiln_domain::build::BuildRecord;
+use kiln_domain::build::{BuildRecord, BuildStatus};
 use kiln_domain::project::ProjectRecord;
 use kiln_domain::refs::GitRef;
 use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord, WebhookRecord};
@@ -64,6 +64,11 @@ pub fn default_branch_column(build: &BuildRecord) -> Option<&str> {
         (None, Some(GitRef::Branch(name))) => Some(name),
         _ => None,
     }
+}
+
+/// A build's `status` column.
+pub fn build_status(status: &str) -> StoreResult<BuildStatus> {
+    BuildStatus::parse(status).ok_or_else(|| StoreError::Corrupt(format!("build status {status}")))
 }
 
 fn to_json(value: &impl Serialize) -> StoreResult<String> {
