@@ -28,75 +28,70 @@ fn checked_out(
     build
 }
 
+/// Creates `names` in [`ACCOUNT`].
+async fn create_projects(store: &Arc<dyn Store>, names: &[&str]) {
+    for name in names {
+        store
+            .create_project(&project(ACCOUNT, name, 1.0))
+            .await
+            .unwrap();
+    }
+}
+
 async fn insert_all(store: &Arc<dyn Store>, builds: Vec<BuildRecord>) {
     for mut build in builds {
         store.insert_build(&mut build, 0.0).await.unwrap();
     }
 }
 
+/// Deletes project `p` and creates it again: its builds move to a past generation.
+async fn recreate_p(store: &Arc<dyn Store>) {
+    assert!(store.delete_project(ACCOUNT, "p", 500.0).await.unwrap());
+    store
+        .create_project(&project(ACCOUNT, "p", 2.0))
+        .await
+        .unwrap();
+}
+
 fn branch(name: &str) -> GitRef {
     GitRef::Branch(name.into())
+}
+
+/// The default branch seen for `project_name`'s source `epoch`.
+async fn default_branch(store: &Arc<dyn Store>, project_name: &str, epoch: i64) -> Option<String> {
+    store
+        .default_branch_built(ACCOUNT, project_name, epoch)
+        .await
+        .unwrap()
 }
 
 pub async fn the_default_branch_is_the_latest_one_built_without_a_source_version(
     store: Arc<dyn Store>,
 ) {
-    for name in ["p", "q"] {
-        store
-            .create_project(&project(ACCOUNT, name, 1.0))
-            .await
-            .unwrap();
-    }
-    assert_eq!(
-        store.default_branch_built(ACCOUNT, "p", 0).await.unwrap(),
-        None
-    );
-    insert_all(
-        &store,
-        vec![
-            checked_out("p", 1, None, branch("master"), BuildStatus::Succeeded),
-            checked_out("p", 2, None, branch("main"), BuildStatus::Succeeded),
-            // Later, but each named what it checked out: not the default branch.
-            checked_out("p", 3, Some("dev"), branch("dev"), BuildStatus::Failed),
-            checked_out(
-                "p",
-                4,
-                Some("refs/tags/v1"),
-                GitRef::Tag("v1".into()),
-                BuildStatus::Succeeded,
-            ),
-            // Another project's default branch is its own.
-            checked_out("q", 5, None, branch("trunk"), BuildStatus::Succeeded),
-        ],
-    )
-    .await;
-    assert_eq!(
-        store
-            .default_branch_built(ACCOUNT, "p", 0)
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("main")
-    );
-    assert_eq!(
-        store
-            .default_branch_built(ACCOUNT, "q", 0)
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("trunk")
-    );
+    create_projects(&store, &["p", "q"]).await;
+    assert_eq!(default_branch(&store, "p", 0).await, None);
+    let builds = vec![
+        checked_out("p", 1, None, branch("master"), BuildStatus::Succeeded),
+        checked_out("p", 2, None, branch("main"), BuildStatus::Succeeded),
+        // Later, but each named what it checked out: not the default branch.
+        checked_out("p", 3, Some("dev"), branch("dev"), BuildStatus::Failed),
+        checked_out(
+            "p",
+            4,
+            Some("refs/tags/v1"),
+            GitRef::Tag("v1".into()),
+            BuildStatus::Succeeded,
+        ),
+        // Another project's default branch is its own.
+        checked_out("q", 5, None, branch("trunk"), BuildStatus::Succeeded),
+    ];
+    insert_all(&store, builds).await;
+    assert_eq!(default_branch(&store, "p", 0).await, Some("main".into()));
+    assert_eq!(default_branch(&store, "q", 0).await, Some("trunk".into()));
     // A build whose ref is learnt when it runs counts once its holder saves it.
     let mut running = queued_build(ACCOUNT, "p", 6, None);
     store.insert_build(&mut running, 0.0).await.unwrap();
-    assert_eq!(
-        store
-            .default_branch_built(ACCOUNT, "p", 0)
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("main")
-    );
+    assert_eq!(default_branch(&store, "p", 0).await, Some("main".into()));
     let claimed = store
         .claim_builds(&claim_request("a", 200.0, 10))
         .await
@@ -108,29 +103,12 @@ pub async fn the_default_branch_is_the_latest_one_built_without_a_source_version
         .save_leased_build(&running, &held.lease)
         .await
         .unwrap();
-    assert_eq!(
-        store
-            .default_branch_built(ACCOUNT, "p", 0)
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("trunk")
-    );
+    assert_eq!(default_branch(&store, "p", 0).await, Some("trunk".into()));
     // A new source (the project's source changed) has no default branch seen yet.
-    assert_eq!(
-        store.default_branch_built(ACCOUNT, "p", 1).await.unwrap(),
-        None
-    );
+    assert_eq!(default_branch(&store, "p", 1).await, None);
     // A re-created project starts without one.
-    assert!(store.delete_project(ACCOUNT, "p", 500.0).await.unwrap());
-    store
-        .create_project(&project(ACCOUNT, "p", 2.0))
-        .await
-        .unwrap();
-    assert_eq!(
-        store.default_branch_built(ACCOUNT, "p", 0).await.unwrap(),
-        None
-    );
+    recreate_p(&store).await;
+    assert_eq!(default_branch(&store, "p", 0).await, None);
 }
 
 /// Build `n` of project `p`, complete with `status`, on `git_ref` of source epoch `epoch`.
@@ -143,10 +121,6 @@ fn on_ref(n: u64, git_ref: GitRef, status: BuildStatus, epoch: i64) -> BuildReco
 }
 
 pub async fn a_refs_status_is_its_latest_builds(store: Arc<dyn Store>) {
-    store
-        .create_project(&project(ACCOUNT, "p", 1.0))
-        .await
-        .unwrap();
     let main = branch("main");
     let tag = GitRef::Tag("main".into());
     let latest = |git_ref: &GitRef, epoch: i64| {
@@ -158,21 +132,19 @@ pub async fn a_refs_status_is_its_latest_builds(store: Arc<dyn Store>) {
                 .unwrap()
         }
     };
+    create_projects(&store, &["p"]).await;
     assert_eq!(latest(&main, 0).await, None);
-    insert_all(
-        &store,
-        vec![
-            on_ref(1, main.clone(), BuildStatus::Failed, 0),
-            on_ref(3, main.clone(), BuildStatus::Succeeded, 0),
-            // Inserted last but started earlier: not the latest.
-            on_ref(2, main.clone(), BuildStatus::Fault, 0),
-            // A tag of the same name is another ref.
-            on_ref(4, tag.clone(), BuildStatus::Stopped, 0),
-            on_ref(5, main.clone(), BuildStatus::TimedOut, 1),
-            on_ref(6, branch("dev"), BuildStatus::Failed, 0),
-        ],
-    )
-    .await;
+    let builds = vec![
+        on_ref(1, main.clone(), BuildStatus::Failed, 0),
+        on_ref(3, main.clone(), BuildStatus::Succeeded, 0),
+        // Inserted last but started earlier: not the latest.
+        on_ref(2, main.clone(), BuildStatus::Fault, 0),
+        // A tag of the same name is another ref.
+        on_ref(4, tag.clone(), BuildStatus::Stopped, 0),
+        on_ref(5, main.clone(), BuildStatus::TimedOut, 1),
+        on_ref(6, branch("dev"), BuildStatus::Failed, 0),
+    ];
+    insert_all(&store, builds).await;
     assert_eq!(latest(&main, 0).await, Some(BuildStatus::Succeeded));
     assert_eq!(latest(&tag, 0).await, Some(BuildStatus::Stopped));
     assert_eq!(latest(&main, 1).await, Some(BuildStatus::TimedOut));
@@ -183,11 +155,7 @@ pub async fn a_refs_status_is_its_latest_builds(store: Arc<dyn Store>) {
     }
 
     // A re-created project starts with no history.
-    assert!(store.delete_project(ACCOUNT, "p", 500.0).await.unwrap());
-    store
-        .create_project(&project(ACCOUNT, "p", 2.0))
-        .await
-        .unwrap();
+    recreate_p(&store).await;
     assert_eq!(latest(&main, 0).await, None);
 }
 

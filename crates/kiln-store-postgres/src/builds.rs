@@ -1,38 +1,12 @@
 //! Builds: numbering, idempotency, keyset pages, and what deleting their project does to them.
 
 use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, context_codes};
-use kiln_domain::refs::GitRef;
 use sqlx::{PgConnection, PgPool, Row};
 
 use crate::queue;
+use kiln_store::pages::{build_page, project_page};
+use kiln_store::records::{BuildRow, RecordRow, build_json, default_branch_column, ref_columns};
 use kiln_store::{InsertedBuild, Page, ProjectKey, ProjectSort, StoreError, StoreResult, sql_int};
-
-pub(crate) fn build_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<BuildRecord> {
-    let record: String = row.try_get("record")?;
-    serde_json::from_str(&record).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-pub(crate) fn build_json(build: &BuildRecord) -> StoreResult<String> {
-    serde_json::to_string(build).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-pub(crate) fn ref_columns(build: &BuildRecord) -> (Option<&'static str>, Option<&str>) {
-    match &build.git_ref {
-        Some(r) => {
-            let (kind, name) = r.kind_and_name();
-            (Some(kind), Some(name))
-        }
-        None => (None, None),
-    }
-}
-
-/// The branch a build without a source version checked out: the remote's default branch.
-pub(crate) fn default_branch(build: &BuildRecord) -> Option<&str> {
-    match (&build.settings.source_version, &build.git_ref) {
-        (None, Some(GitRef::Branch(name))) => Some(name),
-        _ => None,
-    }
-}
 
 /// Numbers and stores a build in the caller's transaction (see `Store::insert_build`).
 pub(crate) async fn insert(
@@ -75,7 +49,7 @@ pub(crate) async fn insert(
         .await?;
         if let Some(row) = existing {
             // The caller drops the transaction, which rolls the build counter back.
-            return Ok(InsertedBuild::Existing(Box::new(build_from_row(&row)?)));
+            return Ok(InsertedBuild::Existing(Box::new(BuildRow::read(&row)?)));
         }
     }
     // From a counter that never goes back: a deleted build's seq is never given again.
@@ -104,7 +78,7 @@ pub(crate) async fn insert(
     .bind(build_json(build)?)
     .bind(seq)
     .bind(build.settings.queued_timeout_in_minutes)
-    .bind(default_branch(build))
+    .bind(default_branch_column(build))
     .execute(&mut *tx)
     .await?;
     Ok(InsertedBuild::Inserted)
@@ -137,7 +111,7 @@ pub(crate) async fn retire_project_builds(
             running.push(row.try_get::<String, _>("uuid")?);
             continue;
         }
-        let mut build = build_from_row(row)?;
+        let mut build = BuildRow::read(row)?;
         build.abort(
             BuildStatus::Stopped,
             PhaseContext::new(
@@ -210,25 +184,7 @@ pub(crate) async fn list_projects(
         .bind(sql_int(limit.saturating_add(1)))
         .fetch_all(pool)
         .await?;
-    let keys = rows
-        .iter()
-        .map(|r| {
-            let sort_value = match sort {
-                ProjectSort::Name => 0.0,
-                _ => r.try_get("sort_value")?,
-            };
-            Ok(ProjectKey {
-                sort_value,
-                name: r.try_get("name")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    Ok(Page::from_overfetched(
-        keys,
-        limit,
-        |key| key.name.clone(),
-        Clone::clone,
-    ))
+    project_page(&rows, sort, limit)
 }
 
 /// A page of build ids: a range scan of builds_by_account (account_id, seq) or of
@@ -268,7 +224,7 @@ pub(crate) async fn list_builds(
     limit: u64,
 ) -> StoreResult<Page<String, i64>> {
     let sql = list_builds_sql(project_name.is_some(), ascending, after.is_some());
-    let mut query = sqlx::query(&sql).bind(account_id);
+    let mut query = sqlx::query_as(&sql).bind(account_id);
     if let Some(project_name) = project_name {
         query = query.bind(project_name);
     }
@@ -279,23 +235,8 @@ pub(crate) async fn list_builds(
         .bind(sql_int(limit.saturating_add(1)))
         .fetch_all(pool)
         .await?;
-    let rows = rows
-        .iter()
-        .map(|r| {
-            Ok((
-                r.try_get::<String, _>("id")?,
-                r.try_get::<i64, _>("page_key")?,
-            ))
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    Ok(Page::from_overfetched(
-        rows,
-        limit,
-        |(id, _)| id.clone(),
-        |(_, key)| *key,
-    ))
+    Ok(build_page(rows, limit))
 }
-
 /// The latest status among a ref's builds of the current source: the first entry of one
 /// range of builds_by_ref.
 pub const LATEST_STATUS_FOR_REF: &str = "SELECT status FROM builds

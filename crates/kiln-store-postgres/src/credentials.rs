@@ -1,20 +1,9 @@
 //! Source credentials (`ImportSourceCredentials`): one per account and server type.
 
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 
 use crate::key_violation;
 use kiln_store::{SourceCredential, StoreResult};
-
-fn credential_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<SourceCredential> {
-    Ok(SourceCredential {
-        arn: row.try_get("arn")?,
-        account_id: row.try_get("account_id")?,
-        server_type: row.try_get("server_type")?,
-        auth_type: row.try_get("auth_type")?,
-        username: row.try_get("username")?,
-        token: row.try_get("token")?,
-    })
-}
 
 pub(super) async fn put(
     pool: &PgPool,
@@ -48,12 +37,13 @@ pub(super) async fn of_account(
     pool: &PgPool,
     account_id: &str,
 ) -> StoreResult<Vec<SourceCredential>> {
-    let rows =
-        sqlx::query("SELECT * FROM source_credentials WHERE account_id = $1 ORDER BY server_type")
-            .bind(account_id)
-            .fetch_all(pool)
-            .await?;
-    rows.iter().map(credential_from_row).collect()
+    let credentials = sqlx::query_as(
+        "SELECT * FROM source_credentials WHERE account_id = $1 ORDER BY server_type",
+    )
+    .bind(account_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(credentials)
 }
 
 pub(super) async fn delete(pool: &PgPool, account_id: &str, arn: &str) -> StoreResult<bool> {

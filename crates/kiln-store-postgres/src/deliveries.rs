@@ -6,8 +6,9 @@
 //! one id or body meet on a unique index: the second waits for the first to commit, then fails.
 
 use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord};
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgConnection, PgPool};
 
+use kiln_store::records::{DeliveryRow, RecordRow};
 use kiln_store::{
     BodyClaim, Claim, DELIVERIES_KEPT, StoreError, StoreResult, is_foreign_key_violation,
     is_unique_violation,
@@ -149,22 +150,5 @@ pub(super) async fn recent(
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    rows.iter().map(delivery_from_row).collect()
-}
-
-fn delivery_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<DeliveryRecord> {
-    let outcome: String = row.try_get("outcome")?;
-    Ok(DeliveryRecord {
-        account_id: row.try_get("account_id")?,
-        project_name: row.try_get("project_name")?,
-        delivery_id: row.try_get("delivery_id")?,
-        forge: row.try_get("forge")?,
-        event: row.try_get("event")?,
-        outcome: DeliveryOutcome::parse(&outcome)
-            .ok_or_else(|| StoreError::Corrupt(format!("delivery outcome {outcome}")))?,
-        reason: row.try_get("reason")?,
-        build_id: row.try_get("build_id")?,
-        received_at: row.try_get("received_at")?,
-        verified: row.try_get("verified")?,
-    })
+    rows.iter().map(DeliveryRow::read).collect()
 }

@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use kiln_domain::build::{BuildRecord, BuildStatus};
-use kiln_domain::project::{ProjectRecord, ProjectSettings};
+use kiln_domain::project::ProjectRecord;
 use kiln_domain::refs::GitRef;
 use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord, WebhookRecord};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgConnection, PgPool, Row};
+use sqlx::{Connection, PgConnection, PgPool};
 
+use kiln_store::records::{BuildRow, ProjectRow, RecordRow, build_status, settings_json};
 use kiln_store::{
     BodyClaim, Claim, ClaimRequest, ConsoleSession, EventFeed, EventSubscription, HeldLease,
     InsertedBuild, Lease, LeasedBuild, Page, ProjectKey, ProjectSort, SignInAttempt, SignInBackoff,
@@ -93,26 +94,6 @@ fn project_changed(account_id: &str, project_name: &str) -> StoreEvent {
     }
 }
 
-fn project_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<ProjectRecord> {
-    let settings: String = row.try_get("settings")?;
-    let settings: ProjectSettings =
-        serde_json::from_str(&settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(ProjectRecord {
-        account_id: row.try_get("account_id")?,
-        name: row.try_get("name")?,
-        settings,
-        badge_enabled: row.try_get("badge_enabled")?,
-        badge_token: row.try_get("badge_token")?,
-        created: row.try_get("created")?,
-        last_modified: row.try_get("last_modified")?,
-        source_epoch: row.try_get("source_epoch")?,
-    })
-}
-
-fn settings_json(project: &ProjectRecord) -> StoreResult<String> {
-    serde_json::to_string(&project.settings).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
 /// A unique key's violation as `AlreadyExists`, a foreign key's as `NotFound` (the row it
 /// belongs to is gone).
 fn key_violation(err: sqlx::Error) -> StoreError {
@@ -166,7 +147,7 @@ impl Store for PgStore {
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(project_from_row).transpose()
+        row.as_ref().map(ProjectRow::read).transpose()
     }
 
     async fn update_project(&self, project: &ProjectRecord) -> StoreResult<()> {
@@ -232,7 +213,7 @@ impl Store for PgStore {
             .bind(token)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(project_from_row).transpose()
+        row.as_ref().map(ProjectRow::read).transpose()
     }
 
     async fn insert_build(
@@ -259,7 +240,7 @@ impl Store for PgStore {
             .bind(uuid)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(builds::build_from_row).transpose()
+        row.as_ref().map(BuildRow::read).transpose()
     }
 
     async fn get_builds(&self, account_id: &str, uuids: &[&str]) -> StoreResult<Vec<BuildRecord>> {
@@ -272,7 +253,7 @@ impl Store for PgStore {
                 .bind(uuids)
                 .fetch_all(&self.pool)
                 .await?;
-        rows.iter().map(builds::build_from_row).collect()
+        rows.iter().map(BuildRow::read).collect()
     }
 
     async fn delete_build(&self, account_id: &str, uuid: &str) -> StoreResult<bool> {
@@ -380,12 +361,7 @@ impl Store for PgStore {
             .bind(source_epoch)
             .fetch_optional(&self.pool)
             .await?;
-        status
-            .map(|s| {
-                BuildStatus::parse(&s)
-                    .ok_or_else(|| StoreError::Corrupt(format!("build status {s}")))
-            })
-            .transpose()
+        status.as_deref().map(build_status).transpose()
     }
 
     async fn default_branch_built(
@@ -503,23 +479,14 @@ impl Store for PgStore {
         token_hash: &str,
         now: f64,
     ) -> StoreResult<Option<ConsoleSession>> {
-        let row =
-            sqlx::query("SELECT * FROM console_sessions WHERE token_hash = $1 AND expires >= $2")
-                .bind(token_hash)
-                .bind(now)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(|row| {
-            Ok(ConsoleSession {
-                token_hash: row.try_get("token_hash")?,
-                account_id: row.try_get("account_id")?,
-                access_key_id: row.try_get("access_key_id")?,
-                csrf_token: row.try_get("csrf_token")?,
-                created: row.try_get("created")?,
-                expires: row.try_get("expires")?,
-            })
-        })
-        .transpose()
+        let session = sqlx::query_as(
+            "SELECT * FROM console_sessions WHERE token_hash = $1 AND expires >= $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(session)
     }
 
     async fn delete_console_session(&self, token_hash: &str) -> StoreResult<bool> {

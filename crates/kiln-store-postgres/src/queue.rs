@@ -9,15 +9,17 @@
 use std::collections::BTreeSet;
 
 use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, context_codes};
+use kiln_store::records::{
+    BuildRow, LeasedBuildRow, RecordRow, build_json, default_branch_column, ref_columns,
+};
 use kiln_store::{
     ClaimRequest, HeldLease, LEASE_EXPIRED_REASON, Lease, LeasedBuild, QUEUED_TIMEOUT_REASON,
     StoreError, StoreEvent, StoreResult,
 };
-use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::{PgConnection, PgPool, Postgres, Row};
 
-use crate::builds::{build_from_row, build_json, default_branch, ref_columns};
 use crate::{feed, project_changed};
 
 /// The advisory lock that serialises claims across replicas: ASCII "kiln" and 2 (sign-in
@@ -81,7 +83,7 @@ locked AS MATERIALIZED (
 )
 UPDATE builds SET lease_owner = $1, lease_expires = $2, version = version + 1
 FROM locked WHERE builds.uuid = locked.uuid
-RETURNING builds.seq, builds.record, builds.version";
+RETURNING builds.seq, builds.record, builds.lease_owner, builds.version";
 
 /// How a fenced write treats the lease.
 enum Fence<'a> {
@@ -117,7 +119,7 @@ async fn write_fenced(
     .bind(complete)
     .bind(ref_kind)
     .bind(ref_name)
-    .bind(default_branch(build))
+    .bind(default_branch_column(build))
     .bind(build_json(build)?)
     .bind(i64::from(bump))
     .bind(&build.uuid)
@@ -143,16 +145,6 @@ pub(crate) async fn write_locked(
             "a build changed under its row lock".into(),
         ))
     }
-}
-
-fn leased_from_row(row: &PgRow, owner: String) -> StoreResult<LeasedBuild> {
-    Ok(LeasedBuild {
-        record: build_from_row(row)?,
-        lease: Lease {
-            owner,
-            version: row.try_get("version")?,
-        },
-    })
 }
 
 pub(crate) async fn claim(
@@ -185,7 +177,7 @@ pub(crate) async fn claim(
     let mut claimed = Vec::with_capacity(rows.len());
     for row in &rows {
         let seq: i64 = row.try_get("seq")?;
-        claimed.push((seq, leased_from_row(row, request.owner.to_owned())?));
+        claimed.push((seq, LeasedBuildRow::read(row)?));
     }
     claimed.sort_by_key(|(seq, _)| *seq);
     let projects: BTreeSet<_> = claimed
@@ -225,7 +217,7 @@ pub(crate) async fn renew(
     now: f64,
     lease_seconds: f64,
 ) -> StoreResult<Vec<HeldLease>> {
-    let rows = sqlx::query(
+    let held = sqlx::query_as(
         "UPDATE builds SET lease_expires = $1 WHERE lease_owner = $2
          RETURNING uuid, stop_requested",
     )
@@ -233,15 +225,7 @@ pub(crate) async fn renew(
     .bind(owner)
     .fetch_all(pool)
     .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(HeldLease {
-                uuid: row.try_get("uuid")?,
-                stop_requested: row.try_get("stop_requested")?,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(StoreError::from)
+    Ok(held)
 }
 
 pub(crate) async fn stop(
@@ -262,7 +246,7 @@ pub(crate) async fn stop(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(StoreError::NotFound)?;
-    let mut build = build_from_row(&row)?;
+    let mut build = BuildRow::read(&row)?;
     if build.is_complete() {
         return Ok(build);
     }
@@ -312,7 +296,7 @@ async fn end_selected<'q>(
     let mut ended = Vec::with_capacity(rows.len());
     let mut events = Vec::with_capacity(rows.len() + 1);
     for row in &rows {
-        let mut build = build_from_row(row)?;
+        let mut build = BuildRow::read(row)?;
         build.abort(status, context.clone(), now);
         write_locked(&mut tx, &build, row.try_get("version")?).await?;
         events.push(project_changed(&build.account_id, &build.project_name));
@@ -372,6 +356,5 @@ pub(crate) async fn leased(pool: &PgPool, uuid: &str) -> StoreResult<Option<Leas
     .bind(uuid)
     .fetch_optional(pool)
     .await?;
-    row.map(|row| leased_from_row(&row, row.try_get("lease_owner")?))
-        .transpose()
+    row.as_ref().map(LeasedBuildRow::read).transpose()
 }

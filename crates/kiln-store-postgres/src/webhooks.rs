@@ -2,27 +2,11 @@
 //! A webhook belongs to its project (a foreign key, so it goes with it).
 
 use kiln_domain::webhook::WebhookRecord;
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 
 use crate::key_violation;
+use kiln_store::records::{RecordRow, WebhookRow, webhook_config_json};
 use kiln_store::{StoreError, StoreResult};
-
-fn webhook_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<WebhookRecord> {
-    let config: String = row.try_get("config")?;
-    Ok(WebhookRecord {
-        account_id: row.try_get("account_id")?,
-        project_name: row.try_get("project_name")?,
-        token: row.try_get("token")?,
-        secret: row.try_get("secret")?,
-        config: serde_json::from_str(&config).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        created: row.try_get("created")?,
-        last_modified_secret: row.try_get("last_modified_secret")?,
-    })
-}
-
-fn config_json(webhook: &WebhookRecord) -> StoreResult<String> {
-    serde_json::to_string(&webhook.config).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
 
 pub(super) async fn create(pool: &PgPool, webhook: &WebhookRecord) -> StoreResult<()> {
     sqlx::query(
@@ -34,7 +18,7 @@ pub(super) async fn create(pool: &PgPool, webhook: &WebhookRecord) -> StoreResul
     .bind(&webhook.project_name)
     .bind(&webhook.token)
     .bind(&webhook.secret)
-    .bind(config_json(webhook)?)
+    .bind(webhook_config_json(webhook)?)
     .bind(webhook.created)
     .bind(webhook.last_modified_secret)
     .execute(pool)
@@ -53,7 +37,7 @@ pub(super) async fn get(
         .bind(project_name)
         .fetch_optional(pool)
         .await?;
-    row.as_ref().map(webhook_from_row).transpose()
+    row.as_ref().map(WebhookRow::read).transpose()
 }
 
 pub(super) async fn by_token(pool: &PgPool, token: &str) -> StoreResult<Option<WebhookRecord>> {
@@ -61,7 +45,7 @@ pub(super) async fn by_token(pool: &PgPool, token: &str) -> StoreResult<Option<W
         .bind(token)
         .fetch_optional(pool)
         .await?;
-    row.as_ref().map(webhook_from_row).transpose()
+    row.as_ref().map(WebhookRow::read).transpose()
 }
 
 pub(super) async fn update(pool: &PgPool, webhook: &WebhookRecord) -> StoreResult<()> {
@@ -70,7 +54,7 @@ pub(super) async fn update(pool: &PgPool, webhook: &WebhookRecord) -> StoreResul
          WHERE account_id = $4 AND project_name = $5",
     )
     .bind(&webhook.secret)
-    .bind(config_json(webhook)?)
+    .bind(webhook_config_json(webhook)?)
     .bind(webhook.last_modified_secret)
     .bind(&webhook.account_id)
     .bind(&webhook.project_name)

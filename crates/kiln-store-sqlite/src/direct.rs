@@ -13,6 +13,7 @@ use kiln_domain::build::BuildStatus;
 use kiln_domain::refs::GitRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
+use kiln_store::records::build_status;
 use kiln_store::{StoreError, StoreResult};
 
 /// The latest status among a ref's builds of the current source, as in `latest_status_for_ref`.
@@ -60,12 +61,7 @@ impl DirectReads {
                 )
                 .optional()
         })?;
-        status
-            .map(|s| {
-                BuildStatus::parse(&s)
-                    .ok_or_else(|| StoreError::Corrupt(format!("build status {s}")))
-            })
-            .transpose()
+        status.as_deref().map(build_status).transpose()
     }
 
     fn with_connection<T>(

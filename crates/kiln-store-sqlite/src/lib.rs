@@ -6,12 +6,17 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, context_codes};
-use kiln_domain::project::{ProjectRecord, ProjectSettings};
+use kiln_domain::project::ProjectRecord;
 use kiln_domain::refs::GitRef;
 use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord, WebhookRecord};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
+use kiln_store::pages::{build_page, project_page};
+use kiln_store::records::{
+    BuildRow, ProjectRow, RecordRow, WebhookRow, build_json, build_status, default_branch_column,
+    ref_columns, settings_json, webhook_config_json,
+};
 use kiln_store::{
     BodyClaim, Claim, ClaimRequest, ConsoleSession, EventFeed, EventSubscription, HeldLease,
     InsertedBuild, Lease, LeasedBuild, Page, ProjectKey, ProjectSort, SignInAttempt, SignInBackoff,
@@ -73,60 +78,6 @@ impl SqliteStore {
             project_name: project_name.to_owned(),
         });
     }
-}
-
-fn project_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<ProjectRecord> {
-    let settings: String = row.try_get("settings")?;
-    let settings: ProjectSettings =
-        serde_json::from_str(&settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(ProjectRecord {
-        account_id: row.try_get("account_id")?,
-        name: row.try_get("name")?,
-        settings,
-        badge_enabled: row.try_get("badge_enabled")?,
-        badge_token: row.try_get("badge_token")?,
-        created: row.try_get("created")?,
-        last_modified: row.try_get("last_modified")?,
-        source_epoch: row.try_get("source_epoch")?,
-    })
-}
-
-fn build_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<BuildRecord> {
-    let record: String = row.try_get("record")?;
-    serde_json::from_str(&record).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn build_json(build: &BuildRecord) -> StoreResult<String> {
-    serde_json::to_string(build).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn ref_columns(build: &BuildRecord) -> (Option<&'static str>, Option<&str>) {
-    match &build.git_ref {
-        Some(r) => {
-            let (kind, name) = r.kind_and_name();
-            (Some(kind), Some(name))
-        }
-        None => (None, None),
-    }
-}
-
-/// The `default_branch` column: the branch a build without a source version checked out.
-pub(crate) fn default_branch_column(build: &BuildRecord) -> Option<&str> {
-    match (&build.settings.source_version, &build.git_ref) {
-        (None, Some(GitRef::Branch(name))) => Some(name),
-        _ => None,
-    }
-}
-
-fn credential_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<SourceCredential> {
-    Ok(SourceCredential {
-        arn: row.try_get("arn")?,
-        account_id: row.try_get("account_id")?,
-        server_type: row.try_get("server_type")?,
-        auth_type: row.try_get("auth_type")?,
-        username: row.try_get("username")?,
-        token: row.try_get("token")?,
-    })
 }
 
 /// A page of project names. Only fixed SQL text is ever built here: the column and direction
@@ -197,27 +148,6 @@ const DEFAULT_BRANCH_BUILT: &str = "SELECT default_branch FROM builds
     WHERE account_id = ? AND project_name = ? AND project_generation = 0 AND source_epoch = ?
     AND default_branch IS NOT NULL ORDER BY start_time DESC, build_number DESC LIMIT 1";
 
-fn webhook_config_json(webhook: &WebhookRecord) -> StoreResult<String> {
-    serde_json::to_string(&webhook.config).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn webhook_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<WebhookRecord> {
-    let config: String = row.try_get("config")?;
-    Ok(WebhookRecord {
-        account_id: row.try_get("account_id")?,
-        project_name: row.try_get("project_name")?,
-        token: row.try_get("token")?,
-        secret: row.try_get("secret")?,
-        config: serde_json::from_str(&config).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        created: row.try_get("created")?,
-        last_modified_secret: row.try_get("last_modified_secret")?,
-    })
-}
-
-fn settings_json(project: &ProjectRecord) -> StoreResult<String> {
-    serde_json::to_string(&project.settings).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     fn subscribe(&self) -> EventSubscription {
@@ -260,7 +190,7 @@ impl Store for SqliteStore {
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(project_from_row).transpose()
+        row.as_ref().map(ProjectRow::read).transpose()
     }
 
     async fn update_project(&self, project: &ProjectRecord) -> StoreResult<()> {
@@ -305,7 +235,7 @@ impl Store for SqliteStore {
         .fetch_all(&mut *tx)
         .await?;
         for row in &queued {
-            let mut build = build_from_row(row)?;
+            let mut build = BuildRow::read(row)?;
             build.abort(
                 BuildStatus::Stopped,
                 PhaseContext::new(
@@ -368,25 +298,7 @@ impl Store for SqliteStore {
             .bind(sql_int(limit.saturating_add(1)))
             .fetch_all(&self.pool)
             .await?;
-        let keys = rows
-            .iter()
-            .map(|r| {
-                let sort_value = match sort {
-                    ProjectSort::Name => 0.0,
-                    _ => r.try_get("sort_value")?,
-                };
-                Ok(ProjectKey {
-                    sort_value,
-                    name: r.try_get("name")?,
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        Ok(Page::from_overfetched(
-            keys,
-            limit,
-            |key| key.name.clone(),
-            Clone::clone,
-        ))
+        project_page(&rows, sort, limit)
     }
 
     async fn project_by_badge_token(&self, token: &str) -> StoreResult<Option<ProjectRecord>> {
@@ -394,7 +306,7 @@ impl Store for SqliteStore {
             .bind(token)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(project_from_row).transpose()
+        row.as_ref().map(ProjectRow::read).transpose()
     }
 
     async fn insert_build(
@@ -438,7 +350,7 @@ impl Store for SqliteStore {
             .await?;
             if let Some(row) = existing {
                 // Dropping the transaction rolls the build counter back.
-                return Ok(InsertedBuild::Existing(Box::new(build_from_row(&row)?)));
+                return Ok(InsertedBuild::Existing(Box::new(BuildRow::read(&row)?)));
             }
         }
         // From a counter that never goes back: a deleted build's seq is never given again.
@@ -482,7 +394,7 @@ impl Store for SqliteStore {
             .bind(uuid)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(build_from_row).transpose()
+        row.as_ref().map(BuildRow::read).transpose()
     }
 
     async fn get_builds(&self, account_id: &str, uuids: &[&str]) -> StoreResult<Vec<BuildRecord>> {
@@ -495,7 +407,7 @@ impl Store for SqliteStore {
             query = query.bind(*uuid);
         }
         let rows = query.fetch_all(&self.pool).await?;
-        rows.iter().map(build_from_row).collect()
+        rows.iter().map(BuildRow::read).collect()
     }
 
     async fn delete_build(&self, account_id: &str, uuid: &str) -> StoreResult<bool> {
@@ -524,7 +436,7 @@ impl Store for SqliteStore {
         limit: u64,
     ) -> StoreResult<Page<String, i64>> {
         let sql = list_builds_sql(project_name.is_some(), ascending, after.is_some());
-        let mut query = sqlx::query(&sql).bind(account_id);
+        let mut query = sqlx::query_as(&sql).bind(account_id);
         if let Some(project_name) = project_name {
             query = query.bind(project_name);
         }
@@ -535,21 +447,7 @@ impl Store for SqliteStore {
             .bind(sql_int(limit.saturating_add(1)))
             .fetch_all(&self.pool)
             .await?;
-        let rows = rows
-            .iter()
-            .map(|r| {
-                Ok((
-                    r.try_get::<String, _>("id")?,
-                    r.try_get::<i64, _>("page_key")?,
-                ))
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        Ok(Page::from_overfetched(
-            rows,
-            limit,
-            |(id, _)| id.clone(),
-            |(_, key)| *key,
-        ))
+        Ok(build_page(rows, limit))
     }
 
     async fn append_log(&self, uuid: &str, start_offset: u64, data: &[u8]) -> StoreResult<()> {
@@ -626,12 +524,7 @@ impl Store for SqliteStore {
             .bind(source_epoch)
             .fetch_optional(&self.pool)
             .await?;
-        status
-            .map(|s| {
-                BuildStatus::parse(&s)
-                    .ok_or_else(|| StoreError::Corrupt(format!("build status {s}")))
-            })
-            .transpose()
+        status.as_deref().map(build_status).transpose()
     }
 
     fn latest_status_for_ref_now(
@@ -693,13 +586,13 @@ impl Store for SqliteStore {
     }
 
     async fn source_credentials(&self, account_id: &str) -> StoreResult<Vec<SourceCredential>> {
-        let rows = sqlx::query(
+        let credentials = sqlx::query_as(
             "SELECT * FROM source_credentials WHERE account_id = ? ORDER BY server_type",
         )
         .bind(account_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(credential_from_row).collect()
+        Ok(credentials)
     }
 
     async fn delete_source_credential(&self, account_id: &str, arn: &str) -> StoreResult<bool> {
@@ -743,7 +636,7 @@ impl Store for SqliteStore {
             .bind(project_name)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(webhook_from_row).transpose()
+        row.as_ref().map(WebhookRow::read).transpose()
     }
 
     async fn webhook_by_token(&self, token: &str) -> StoreResult<Option<WebhookRecord>> {
@@ -751,7 +644,7 @@ impl Store for SqliteStore {
             .bind(token)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(webhook_from_row).transpose()
+        row.as_ref().map(WebhookRow::read).transpose()
     }
 
     async fn update_webhook(&self, webhook: &WebhookRecord) -> StoreResult<()> {
@@ -846,20 +739,13 @@ impl Store for SqliteStore {
         token_hash: &str,
         now: f64,
     ) -> StoreResult<Option<ConsoleSession>> {
-        let row =
-            sqlx::query("SELECT * FROM console_sessions WHERE token_hash = ? AND expires >= ?")
+        let session =
+            sqlx::query_as("SELECT * FROM console_sessions WHERE token_hash = ? AND expires >= ?")
                 .bind(token_hash)
                 .bind(now)
                 .fetch_optional(&self.pool)
                 .await?;
-        Ok(row.map(|row| ConsoleSession {
-            token_hash: row.get("token_hash"),
-            account_id: row.get("account_id"),
-            access_key_id: row.get("access_key_id"),
-            csrf_token: row.get("csrf_token"),
-            created: row.get("created"),
-            expires: row.get("expires"),
-        }))
+        Ok(session)
     }
 
     async fn delete_console_session(&self, token_hash: &str) -> StoreResult<bool> {
@@ -891,6 +777,7 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kiln_domain::project::ProjectSettings;
 
     pub(crate) fn record(account: &str, name: &str, created: f64) -> ProjectRecord {
         ProjectRecord {

@@ -8,13 +8,16 @@
 use std::collections::HashMap;
 
 use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, context_codes};
+use kiln_store::records::{
+    BuildRow, LeasedBuildRow, RecordRow, build_json, default_branch_column, ref_columns,
+};
 use kiln_store::{
     ClaimRequest, HeldLease, LEASE_EXPIRED_REASON, Lease, LeasedBuild, QUEUED_TIMEOUT_REASON,
     StoreError, StoreEvent, StoreResult,
 };
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
-use crate::{SqliteStore, build_from_row, build_json, default_branch_column, ref_columns};
+use crate::SqliteStore;
 
 /// Queued builds read per step of a claim.
 const CLAIM_BATCH: i64 = 256;
@@ -215,7 +218,7 @@ impl SqliteStore {
                 let row = sqlx::query(
                     "UPDATE builds SET lease_owner = ?, lease_expires = ?, version = version + 1
                      WHERE uuid = ? AND lease_owner IS NULL AND complete = 0
-                     RETURNING version, record",
+                     RETURNING record, lease_owner, version",
                 )
                 .bind(request.owner)
                 .bind(request.now + request.lease_seconds)
@@ -225,13 +228,7 @@ impl SqliteStore {
                 let Some(row) = row else { continue };
                 counts.claimed(&candidate.account_id, &candidate.project_name);
                 room -= 1;
-                claimed.push(LeasedBuild {
-                    record: build_from_row(&row)?,
-                    lease: Lease {
-                        owner: request.owner.to_owned(),
-                        version: row.try_get("version")?,
-                    },
-                });
+                claimed.push(LeasedBuildRow::read(&row)?);
             }
         }
         tx.commit().await?;
@@ -260,7 +257,7 @@ impl SqliteStore {
         now: f64,
         lease_seconds: f64,
     ) -> StoreResult<Vec<HeldLease>> {
-        let rows = sqlx::query(
+        let held = sqlx::query_as(
             "UPDATE builds SET lease_expires = ? WHERE lease_owner = ?
              RETURNING uuid, stop_requested",
         )
@@ -268,15 +265,7 @@ impl SqliteStore {
         .bind(owner)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(HeldLease {
-                    uuid: row.try_get("uuid")?,
-                    stop_requested: row.try_get("stop_requested")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from)
+        Ok(held)
     }
 
     pub(crate) async fn stop(
@@ -295,7 +284,7 @@ impl SqliteStore {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound)?;
-        let mut build = build_from_row(&row)?;
+        let mut build = BuildRow::read(&row)?;
         if build.is_complete() {
             return Ok(build);
         }
@@ -339,7 +328,7 @@ impl SqliteStore {
         let rows = select.fetch_all(&mut *tx).await?;
         let mut ended = Vec::new();
         for row in &rows {
-            let mut build = build_from_row(row)?;
+            let mut build = BuildRow::read(row)?;
             build.abort(status, context.clone(), now);
             if write_fenced(&mut tx, &build, Fence::Version(row.try_get("version")?)).await? {
                 ended.push(build);
@@ -398,15 +387,6 @@ impl SqliteStore {
         .bind(uuid)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|row| {
-            Ok(LeasedBuild {
-                record: build_from_row(&row)?,
-                lease: Lease {
-                    owner: row.try_get("lease_owner")?,
-                    version: row.try_get("version")?,
-                },
-            })
-        })
-        .transpose()
+        row.as_ref().map(LeasedBuildRow::read).transpose()
     }
 }

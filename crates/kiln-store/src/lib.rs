@@ -10,7 +10,9 @@ use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord, WebhookRecord};
 
 mod events;
 mod logs;
+pub mod pages;
 mod queue;
+pub mod records;
 
 pub use events::{EventFeed, EventSubscription, StoreEvent};
 pub use logs::{join_log_pieces, pack_log_piece, read_stored_pieces, unpack_log_piece};
@@ -456,8 +458,9 @@ pub enum Claim {
     DuplicateBody,
 }
 
-/// A signed-in web console user: the access key they signed in with and its account.
-#[derive(Clone, PartialEq)]
+/// A signed-in web console user: the access key they signed in with and its account. Stored
+/// as it is: a row of `console_sessions`.
+#[derive(Clone, PartialEq, sqlx::FromRow)]
 pub struct ConsoleSession {
     /// SHA-256 (hex) of the session cookie's value; the value itself is never stored.
     pub token_hash: String,
@@ -479,8 +482,9 @@ impl std::fmt::Debug for ConsoleSession {
     }
 }
 
-/// A token for cloning private repositories, imported with `ImportSourceCredentials`.
-#[derive(Clone, PartialEq)]
+/// A token for cloning private repositories, imported with `ImportSourceCredentials`. Stored as
+/// it is: a row of `source_credentials`.
+#[derive(Clone, PartialEq, sqlx::FromRow)]
 pub struct SourceCredential {
     pub arn: String,
     pub account_id: String,

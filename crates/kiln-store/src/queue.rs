@@ -41,8 +41,9 @@ pub struct ClaimRequest<'a> {
     pub minute_seconds: f64,
 }
 
-/// A lease its owner still holds, as [`crate::Store::renew_leases`] renewed it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A lease its owner still holds, as [`crate::Store::renew_leases`] renewed it (the `uuid` and
+/// `stop_requested` columns of its build's row).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct HeldLease {
     pub uuid: String,
     /// StopBuild was accepted for the build: its owner stops it.

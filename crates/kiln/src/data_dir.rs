@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use crate::database::Database;
+
 /// Traversable, not listable: a build reaches its own work directory by its full path.
 const TRAVERSE_ONLY: u32 = 0o711;
 const PRIVATE_DIR: u32 = 0o700;
@@ -25,9 +27,10 @@ const DIRECTORIES: &[(&str, u32)] = &[
 /// of the database file.
 const FILES: &[&str] = &["kiln.db", "kiln.db-wal", "kiln.db-shm", "credentials.toml"];
 
-/// Creates the data dir and its directories with their modes, closes existing files, and
+/// Creates the data dir and its directories with their modes, creates the SQLite database file
+/// private when `database` is one (PostgreSQL keeps nothing here), closes existing files, and
 /// returns the data dir's real path.
-pub fn prepare(data_dir: &Path) -> anyhow::Result<PathBuf> {
+pub fn prepare(data_dir: &Path, database: &Database) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
     let data_dir = &std::fs::canonicalize(data_dir)
@@ -43,14 +46,15 @@ pub fn prepare(data_dir: &Path) -> anyhow::Result<PathBuf> {
         }
     }
     // The database is created private, before SQLite makes it with the default mode.
-    let database = data_dir.join(FILES[0]);
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(PRIVATE_FILE)
-        .open(&database)
-        .with_context(|| format!("creating {}", database.display()))?;
+    if let Database::Sqlite(file) = database {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(PRIVATE_FILE)
+            .open(file)
+            .with_context(|| format!("creating {}", file.display()))?;
+    }
     for name in FILES {
         let path = data_dir.join(name);
         if std::fs::symlink_metadata(&path).is_ok_and(|meta| meta.is_file()) {
@@ -69,4 +73,31 @@ fn set_mode(path: &Path, mode: u32) -> anyhow::Result<()> {
     }
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .with_context(|| format!("setting the mode of {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sqlite_file_is_created_private_and_only_for_sqlite() {
+        let root = tempfile::tempdir().unwrap();
+        let data_dir = root.path().join("data");
+        let sqlite = Database::from_url(None, &data_dir).unwrap();
+        let real = prepare(&data_dir, &sqlite).unwrap();
+        let mode = std::fs::metadata(real.join("kiln.db"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, PRIVATE_FILE);
+
+        let other_dir = root.path().join("other");
+        let postgres = Database::from_url(Some("postgres://kiln@db/kiln"), &other_dir).unwrap();
+        let real = prepare(&other_dir, &postgres).unwrap();
+        assert!(real.join("work").is_dir());
+        assert!(
+            !real.join("kiln.db").exists(),
+            "no SQLite file under PostgreSQL"
+        );
+    }
 }

@@ -59,7 +59,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let real_data_dir = data_dir::prepare(&settings.data_dir)?;
+    let real_data_dir = data_dir::prepare(&settings.data_dir, &settings.database)?;
     let store = settings.database.open().await?;
     let credentials = if !settings.credentials.is_empty() {
         settings.credentials

@@ -83,8 +83,9 @@ fn targets(server: &KilnServer) -> Vec<PathBuf> {
         std::fs::write(outside.join(name), MARKER.repeat(16)).unwrap();
     }
     let data_dir = std::path::absolute(server.data_dir()).unwrap();
+    // Under PostgreSQL the data dir holds no database file.
     assert!(
-        data_dir.join("kiln.db").is_file(),
+        data_dir.join("kiln.db").is_file() || common::postgres::suites_use_postgres(),
         "the data dir holds kiln.db"
     );
     vec![outside, data_dir, PathBuf::from("/etc")]
