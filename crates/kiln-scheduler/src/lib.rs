@@ -98,11 +98,15 @@ impl BuildManager {
         })
     }
 
+    /// The file the runner writes the build's log to: the store's own where it keeps logs as
+    /// files, else a spool in the data dir that the log shipper copies into the store.
     pub fn log_path(&self, uuid: &str) -> PathBuf {
-        self.settings
-            .data_dir
-            .join("logs")
-            .join(format!("{uuid}.log"))
+        self.store.log_file(uuid).unwrap_or_else(|| {
+            self.settings
+                .data_dir
+                .join("logs")
+                .join(format!("{uuid}.log"))
+        })
     }
 
     pub fn log_link(&self, uuid: &str) -> String {

@@ -1,29 +1,26 @@
-//! Ships a running build's log into the store, so that every replica serves the same bytes.
+//! Gets a running build's log into the store, so that every replica serves the same bytes.
 //!
-//! The runner writes `<data-dir>/logs/<uuid>.log` as fast as it can (see kiln-runner's
-//! `build/log.rs`); the shipper tails that file from the side and stores what it finds as
-//! pieces of at most [`MAX_LOG_CHUNK_BYTES`] at their byte offsets. While output flows it reads
-//! again at once; when the file has nothing new it looks again after [`IDLE_PAUSE`]. Once the
-//! build is complete ([`LogShipper::finish`]) it stores the rest, and only then is the build's
-//! final state saved: a reader that sees a complete build finds its whole log.
-//!
-//! The stored copy takes disk space too when the store is on the data dir's disk (SQLite), so
-//! the shipper keeps to the data dir's reserve as the runner does: below it, pieces wait; if
-//! space has not come back when the build is complete, the stored log ends with a line saying
-//! why (the file keeps the rest).
+//! The runner writes the log file as fast as it can (see kiln-runner's `build/log.rs`). Where
+//! the store keeps logs as files ([`Store::log_file`], SQLite), that file is the store's own:
+//! nothing is copied, and the shipper only announces new bytes ([`Store::log_grew`]) for live
+//! followers. Otherwise (PostgreSQL) the runner writes a spool file in `<data-dir>/logs/`, and
+//! the shipper tails it from the side and stores what it finds as pieces of at most
+//! [`MAX_LOG_CHUNK_BYTES`] at their byte offsets. While output flows it reads again at once;
+//! when the file has nothing new it looks again after [`IDLE_PAUSE`]. Once the build is
+//! complete ([`LogShipper::finish`]) it stores the rest and removes the spool, and only then is
+//! the build's final state saved: a reader that sees a complete build finds its whole log.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kiln_runner::disk::{DiskFull, DiskReserve};
 use kiln_store::{MAX_LOG_CHUNK_BYTES, Store, StoreError};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// How long the shipper waits before looking at a log that had nothing new: what a follower on
-/// another replica may lag behind, at worst, for a quiet build.
+/// How long the shipper waits before looking at a log that had nothing new: what a follower
+/// (on another replica, or of a file-kept log) may lag behind, at worst, for a quiet build.
 const IDLE_PAUSE: Duration = Duration::from_millis(50);
 /// Pauses between tries while the store cannot write (a full disk, a lost connection).
 const FIRST_RETRY: Duration = Duration::from_millis(100);
@@ -37,33 +34,31 @@ pub struct LogShipper {
 }
 
 impl LogShipper {
-    /// Starts shipping the log file at `path` of build `uuid`, from what the store already
-    /// holds of it, while `disk_reserve` allows. Retries while the store is
-    /// unavailable, until `give_up` is cancelled.
+    /// Starts on the log file at `path` of build `uuid` (the store's own file, or the spool to
+    /// ship from what the store already holds of it). Retries while the store is unavailable,
+    /// until `give_up` is cancelled.
     pub fn start(
         store: Arc<dyn Store>,
         uuid: String,
         path: PathBuf,
-        disk_reserve: DiskReserve,
         give_up: CancellationToken,
     ) -> Self {
         let complete = CancellationToken::new();
         let tail = Tail {
+            kept_by_store: store.log_file(&uuid).as_ref() == Some(&path),
             store,
             uuid,
             path,
-            disk_reserve,
             complete: complete.clone(),
             give_up,
         };
         LogShipper {
             complete,
-            task: Some(tokio::spawn(tail.ship())),
+            task: Some(tokio::spawn(tail.run())),
         }
     }
 
-    /// The build is complete: stores what is left of its log, and returns once it is stored
-    /// (or cannot be).
+    /// Stores the rest of the log, now that the build is complete.
     pub async fn finish(&mut self) {
         self.complete.cancel();
         if let Some(task) = self.task.take()
@@ -76,7 +71,6 @@ impl LogShipper {
 
 impl Drop for LogShipper {
     fn drop(&mut self) {
-        // Not finished (the build's task failed): the shipper still stores the rest, then ends.
         self.complete.cancel();
     }
 }
@@ -85,22 +79,59 @@ struct Tail {
     store: Arc<dyn Store>,
     uuid: String,
     path: PathBuf,
-    disk_reserve: DiskReserve,
+    /// The file is the store's own: announce, do not copy.
+    kept_by_store: bool,
     complete: CancellationToken,
     give_up: CancellationToken,
 }
 
 impl Tail {
-    async fn ship(self) {
-        let Some(mut offset) = self.retrying(|| self.store.log_size(&self.uuid)).await else {
-            return;
+    async fn run(self) {
+        if self.kept_by_store {
+            self.announce().await;
+        } else if self.ship().await {
+            // Everything is stored (or the build is gone): the spool has served.
+            if let Err(e) = tokio::fs::remove_file(&self.path).await
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(build = %self.uuid, error = %e, "cannot remove the log spool");
+            }
+        }
+    }
+
+    /// Announces each growth of a log the store keeps as this very file.
+    async fn announce(&self) {
+        let mut announced = 0;
+        loop {
+            let completed = self.complete.is_cancelled();
+            let size = tokio::fs::metadata(&self.path)
+                .await
+                .map_or(0, |meta| meta.len());
+            if size > announced {
+                self.store.log_grew(&self.uuid);
+                announced = size;
+            }
+            if completed {
+                return;
+            }
+            tokio::select! {
+                () = self.complete.cancelled() => {}
+                () = tokio::time::sleep(IDLE_PAUSE) => {}
+            }
+        }
+    }
+
+    /// Copies the spool into the store; true once all of it is stored or the build is gone,
+    /// false when the store kept failing until the shipper gave up (the spool stays, for the
+    /// next start's recovery to ship).
+    async fn ship(&self) -> bool {
+        let mut offset = match self.retrying(|| self.store.log_size(&self.uuid)).await {
+            Ok(size) => size,
+            Err(ended) => return ended == Ended::BuildGone,
         };
         let mut file = None;
-        // The next piece to store, once read: it waits there while the disk is short of space.
         let mut piece = Vec::with_capacity(MAX_LOG_CHUNK_BYTES);
         loop {
-            // Looked at before the file is read: once the build is complete the file stops
-            // growing, so a read after that which finds nothing new has found the end.
             let completed = self.complete.is_cancelled();
             if piece.is_empty()
                 && let Err(e) = read_piece(&self.path, &mut file, offset, &mut piece).await
@@ -109,52 +140,36 @@ impl Tail {
                 file = None;
                 piece.clear();
             }
-            let short_of_space = self.disk_reserve.check().err();
-            match (piece.is_empty(), short_of_space) {
-                (true, _) if completed => return,
-                (false, Some(full)) if completed => return self.end_short(offset, &full).await,
-                (true, _) | (false, Some(_)) => {
-                    tokio::select! {
-                        () = self.complete.cancelled() => {}
-                        () = tokio::time::sleep(IDLE_PAUSE) => {}
-                    }
-                    continue;
+            if piece.is_empty() {
+                if completed {
+                    return true;
                 }
-                (false, None) => {}
+                tokio::select! {
+                    () = self.complete.cancelled() => {}
+                    () = tokio::time::sleep(IDLE_PAUSE) => {}
+                }
+                continue;
             }
             let stored = self
                 .retrying(|| self.store.append_log(&self.uuid, offset, &piece))
                 .await;
-            if stored.is_none() {
-                return;
+            if let Err(ended) = stored {
+                return ended == Ended::BuildGone;
             }
             offset += piece.len() as u64;
             piece.clear();
         }
     }
 
-    /// Ends the stored log at `offset` with a line saying why the rest is not stored.
-    async fn end_short(&self, offset: u64, full: &DiskFull) {
-        let notice = kiln_runner::build::stamped(&format!(
-            "The rest of the build log is not stored: {full}"
-        ));
-        tracing::warn!(build = %self.uuid, "{full}: the rest of the build's log is not stored");
-        let _ = self
-            .retrying(|| self.store.append_log(&self.uuid, offset, notice.as_bytes()))
-            .await;
-    }
-
-    /// Runs a store call until it succeeds or fails for good; `None` then (logged, except for
-    /// a deleted build, whose log no one reads).
-    async fn retrying<T, F>(&self, call: impl Fn() -> F) -> Option<T>
+    async fn retrying<T, F>(&self, call: impl Fn() -> F) -> Result<T, Ended>
     where
         F: Future<Output = Result<T, StoreError>>,
     {
         let mut pause = FIRST_RETRY;
         loop {
             match call().await {
-                Ok(value) => return Some(value),
-                Err(StoreError::NotFound) => return None,
+                Ok(value) => return Ok(value),
+                Err(StoreError::NotFound) => return Err(Ended::BuildGone),
                 Err(e) if e.is_unavailable() && !self.give_up.is_cancelled() => {
                     tracing::warn!(build = %self.uuid, error = %e, "cannot store the build's log yet; retrying");
                     tokio::time::sleep(pause).await;
@@ -162,15 +177,22 @@ impl Tail {
                 }
                 Err(e) => {
                     tracing::error!(build = %self.uuid, error = %e, "cannot store the build's log");
-                    return None;
+                    return Err(Ended::StoreFailed);
                 }
             }
         }
     }
 }
 
-/// Reads the next piece of the log (at most [`MAX_LOG_CHUNK_BYTES`], from `offset`) into
-/// `piece`; empty when there is nothing new, or no file yet.
+/// Why shipping stopped before the end.
+#[derive(Debug, PartialEq, Eq)]
+enum Ended {
+    /// The build was deleted: nothing more is wanted.
+    BuildGone,
+    /// The store kept failing (or Kiln is stopping): the spool keeps what is not stored.
+    StoreFailed,
+}
+
 async fn read_piece(
     path: &std::path::Path,
     file: &mut Option<tokio::fs::File>,

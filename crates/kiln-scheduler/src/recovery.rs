@@ -48,7 +48,6 @@ impl BuildManager {
                 Arc::clone(&self.store),
                 uuid.clone(),
                 self.log_path(&uuid),
-                self.settings.disk_reserve.clone(),
                 self.intake_closed.clone(),
             )
             .finish()

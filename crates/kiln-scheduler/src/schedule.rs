@@ -137,7 +137,6 @@ impl BuildManager {
             Arc::clone(&self.store),
             job.record.uuid.clone(),
             job.log_path.clone(),
-            self.settings.disk_reserve.clone(),
             self.intake_closed.clone(),
         );
         let manager = Arc::clone(self);

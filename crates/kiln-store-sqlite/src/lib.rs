@@ -1,7 +1,7 @@
 //! The embedded store: SQLite in WAL mode with full fsync, so an acknowledged write survives
 //! a crash of the process or the machine.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use async_trait::async_trait;
@@ -37,6 +37,7 @@ use direct::{DirectReads, LATEST_STATUS_FOR_REF};
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    log_files: logs::LogFiles,
     direct: std::sync::Arc<DirectReads>,
     /// One process uses the file, so the change feed is in process: announced after commit.
     events: EventFeed,
@@ -57,6 +58,8 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
+        let log_files = logs::LogFiles::open(path)?;
+        logs::move_database_pieces_to_files(&pool, &log_files).await?;
         // Statistics for the planner, refreshed where they are missing or stale, within a
         // bounded amount of work (SQLite's advice for connections that live long). The queries'
         // plans do not depend on them (store_semantics_tests), but SQLite's other choices do.
@@ -65,6 +68,7 @@ impl SqliteStore {
             .await?;
         Ok(SqliteStore {
             pool,
+            log_files,
             direct: std::sync::Arc::new(DirectReads::new(path)),
             events: EventFeed::default(),
         })
@@ -77,6 +81,14 @@ impl SqliteStore {
             account_id: account_id.to_owned(),
             project_name: project_name.to_owned(),
         });
+    }
+
+    async fn build_exists(&self, uuid: &str) -> StoreResult<bool> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM builds WHERE uuid = ?")
+            .bind(uuid)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
     }
 }
 
@@ -421,6 +433,7 @@ impl Store for SqliteStore {
         match project {
             Some(project_name) => {
                 self.project_changed(account_id, &project_name);
+                self.log_files.remove(uuid).await?;
                 Ok(true)
             }
             None => Ok(false),
@@ -454,20 +467,40 @@ impl Store for SqliteStore {
         if data.is_empty() {
             return Ok(());
         }
-        if logs::append(&self.pool, uuid, start_offset, data).await? {
-            self.events.publish(StoreEvent::LogAppended {
-                uuid: uuid.to_owned(),
-            });
+        if !self.build_exists(uuid).await? {
+            return Err(StoreError::NotFound);
+        }
+        let grew = self
+            .log_files
+            .append(uuid, start_offset, data.to_vec())
+            .await?;
+        // A build deleted meanwhile takes its log with it.
+        if !self.build_exists(uuid).await? {
+            self.log_files.remove(uuid).await?;
+            return Err(StoreError::NotFound);
+        }
+        if grew {
+            self.log_grew(uuid);
         }
         Ok(())
     }
 
     async fn read_log(&self, uuid: &str, offset: u64, max_bytes: usize) -> StoreResult<Vec<u8>> {
-        logs::read(&self.pool, uuid, offset, max_bytes).await
+        self.log_files.read(uuid, offset, max_bytes).await
     }
 
     async fn log_size(&self, uuid: &str) -> StoreResult<u64> {
-        logs::size(&self.pool, uuid).await
+        self.log_files.size(uuid).await
+    }
+
+    fn log_file(&self, uuid: &str) -> Option<PathBuf> {
+        self.log_files.path_of(uuid)
+    }
+
+    fn log_grew(&self, uuid: &str) {
+        self.events.publish(StoreEvent::LogAppended {
+            uuid: uuid.to_owned(),
+        });
     }
 
     async fn claim_builds(&self, request: &ClaimRequest<'_>) -> StoreResult<Vec<LeasedBuild>> {

@@ -294,6 +294,17 @@ pub trait Store: Send + Sync + 'static {
     /// How many bytes of the build's log are stored (0 for an unknown build): the offset the
     /// next piece starts at.
     async fn log_size(&self, uuid: &str) -> StoreResult<u64>;
+    /// The file this store keeps the build's log in, when it keeps logs as files that the
+    /// process running the build can write itself (SQLite: beside its database; one process
+    /// uses it). The runner then writes the log there directly, nothing copies it, and
+    /// [`Store::log_grew`] announces new bytes. `None` (PostgreSQL): the log lives in the
+    /// database, and a shipper stores it piece by piece with [`Store::append_log`].
+    fn log_file(&self, _uuid: &str) -> Option<std::path::PathBuf> {
+        None
+    }
+    /// Publishes [`StoreEvent::LogAppended`] for a log written straight into its
+    /// [`Store::log_file`] (stores without log files are told of new bytes by `append_log`).
+    fn log_grew(&self, _uuid: &str) {}
     /// The status of the most recently started build for `git_ref` among the builds of the
     /// project's current source (`source_epoch`).
     async fn latest_status_for_ref(

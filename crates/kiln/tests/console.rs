@@ -10,6 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::browser::{Browser, UI_DEADLINE};
+use common::builds::curl_signed;
 use common::console_http::{exchange, header, hidden_value, http_sign_in};
 use common::git::GitRepo;
 use common::{ACCOUNT_A, ACCOUNT_B, KilnServer, boto3, http_get, http_post};
@@ -461,8 +462,9 @@ result = build['id']",
         .unwrap()
         .1
         .to_string();
-    let log_file = server.data_dir().join("logs").join(format!("{uuid}.log"));
-    let log = std::fs::read(&log_file).unwrap();
+    let (status, log) = curl_signed(&format!("{}/builds/{uuid}/log", server.url()));
+    assert_eq!(status, 200, "{log}");
+    let log = log.into_bytes();
     let session = http_sign_in(&server, &ACCOUNT_A);
     let events_url = format!("{}/projects/events/builds/{uuid}/log/events", server.url());
     // Resume in the middle of the "é" (two bytes): the stream starts right there.

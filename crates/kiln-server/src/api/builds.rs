@@ -336,7 +336,6 @@ pub async fn batch_delete(
                     .delete_build(&caller.account_id, &build.uuid)
                     .await
                     .map_err(store_failure)?;
-                let _ = std::fs::remove_file(state.builds.log_path(&build.uuid));
                 deleted.push(Value::String(id.clone()));
             }
         }
