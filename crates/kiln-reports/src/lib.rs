@@ -7,6 +7,7 @@
 //! processing, and every read is bounded by [`Limits`]. Errors carry the 1-based line.
 //! docs/reports.md maps each format's elements to the fields.
 
+mod collected;
 mod coverage_xml;
 mod cucumber;
 mod error;
@@ -22,6 +23,7 @@ mod xml;
 use std::io::Read;
 use std::str::FromStr;
 
+pub use collected::{CollectedFile, CollectedReport};
 pub use error::ReportError;
 pub use limits::Limits;
 pub use model::{

@@ -10,16 +10,31 @@ use std::process::Command as StdCommand;
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// Records every state the build saved.
+/// Records every state the build saved, and the reports it collected (each report group
+/// gets the ARN `report/<group>`).
 #[derive(Default)]
 struct MemorySink {
     saved: Mutex<Vec<BuildRecord>>,
+    reports: Mutex<Vec<CollectedReport>>,
 }
 
 #[async_trait]
 impl BuildSink for MemorySink {
     async fn save(&self, record: &BuildRecord) {
         self.saved.lock().unwrap().push(record.clone());
+    }
+
+    async fn save_reports(
+        &self,
+        _record: &BuildRecord,
+        reports: Vec<CollectedReport>,
+    ) -> Vec<String> {
+        let arns = reports
+            .iter()
+            .map(|r| format!("report/{}", r.group))
+            .collect();
+        self.reports.lock().unwrap().extend(reports);
+        arns
     }
 }
 
@@ -172,6 +187,7 @@ impl Harness {
             exported_environment_variables: Vec::new(),
             idempotency_token: None,
             trigger_variables: Vec::new(),
+            report_arns: Vec::new(),
         };
         record.begin_phase(Submitted, t);
         record.end_phase(BuildStatus::Succeeded, None, t);
