@@ -68,6 +68,8 @@ struct Finished {
     record: BuildRecord,
     log: String,
     saved: Vec<BuildRecord>,
+    /// What the build handed to `save_reports`.
+    reports: Vec<CollectedReport>,
     work_dir: PathBuf,
 }
 
@@ -217,12 +219,14 @@ impl Harness {
         let record = run_build(&Executor::local(), self.job(), None, &sink, stop).await;
         let log = std::fs::read_to_string(self.dir.path().join("build.log")).unwrap_or_default();
         let saved = sink.saved.into_inner().unwrap();
+        let reports = sink.reports.into_inner().unwrap();
         assert!(record.is_complete());
         assert_eq!(saved.last(), Some(&record), "the final state is saved");
         Finished {
             record,
             log,
             saved,
+            reports,
             work_dir: self.dir.path().join("work"),
         }
     }
@@ -875,3 +879,4 @@ async fn leftovers_in_the_work_dir_are_cleared_and_an_unopenable_log_is_a_fault(
 }
 
 mod confinement;
+mod reports;
