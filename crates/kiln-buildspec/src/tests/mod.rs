@@ -240,7 +240,7 @@ fn every_report_file_format_is_accepted() {
         let yaml = format!(
             "version: 0.2\nphases: {{}}\nreports:\n  g:\n    files: [x]\n    file-format: {format}\n"
         );
-        let spec = parse(&yaml).expect(format.as_str());
+        let spec = parse(&yaml).unwrap_or_else(|e| panic!("{format}: {e}"));
         assert_eq!(spec.reports[0].1.file_format, format);
     }
 }
