@@ -79,6 +79,8 @@ async fn a_build_failing_in_build_still_makes_its_reports() {
             .map(|g| format!("report/{g}"))
             .collect::<Vec<_>>()
     );
+    let api = done.record.to_api("eu-west-1", "https://kiln.example/log");
+    assert_eq!(api["reportArns"][0].as_str(), Some("report/pytest"));
 
     let pytest = &done.reports[0];
     assert_eq!(pytest.format, ReportFileFormat::JunitXml);
@@ -147,6 +149,17 @@ async fn report_problems_never_change_the_build_status() {
     assert!(done.reports[0].missing_files);
     assert!(done.reports[0].files.is_empty());
     position(&done.log, "must not contain '..'");
+    // The test sink makes a report even so; a build without reports has no `reportArns`.
+    assert_eq!(done.record.report_arns, ["report/unit"]);
+}
+
+#[tokio::test]
+async fn a_build_without_reports_has_no_report_arns() {
+    let harness = Harness::new(Some(&spec("  build:\n    commands:\n      - echo hi\n")));
+    let done = harness.run().await;
+    assert!(done.reports.is_empty());
+    let api = done.record.to_api("eu-west-1", "https://kiln.example/log");
+    assert!(api.get("reportArns").is_none(), "{api}");
 }
 
 #[tokio::test]
