@@ -1,5 +1,6 @@
 //! The buildspec as written (serde shapes) and its validation into [`crate::Buildspec`].
 
+use kiln_reports::ReportFileFormat;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_saphyr::Spanned;
@@ -84,7 +85,7 @@ struct RawReport {
     files: TextList,
     base_directory: Option<Text>,
     discard_paths: Option<YesNo>,
-    file_format: Option<Text>,
+    file_format: Option<KeywordOf<ReportFileFormat>>,
 }
 
 #[derive(Deserialize)]
@@ -260,7 +261,9 @@ impl RawReport {
             files: self.files.0,
             base_directory: text(self.base_directory),
             discard_paths: yes(self.discard_paths),
-            file_format: text(self.file_format),
+            file_format: self
+                .file_format
+                .map_or(ReportFileFormat::DEFAULT_TEST, |f| f.0),
         }
     }
 }

@@ -1,5 +1,7 @@
 //! The validated buildspec the runner consumes.
 
+use kiln_reports::ReportFileFormat;
+
 /// Buildspec `version`. In 0.1 every command runs in its own shell; in 0.2 all commands of a
 /// build share one shell session (so `cd` and `export` persist).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +38,7 @@ pub struct Buildspec {
     /// Whether a `batch` section is present; its content is accepted unchecked (not honoured yet).
     pub has_batch: bool,
     pub phases: Phases,
-    /// `reports`: report group name or ARN → report (not honoured yet).
+    /// `reports`: report group name or ARN → which files make its report, in order.
     pub reports: Vec<(String, ReportSpec)>,
     pub artifacts: Option<ArtifactsSpec>,
     /// `cache` (not honoured yet).
@@ -149,13 +151,15 @@ pub struct ArtifactsSpec {
     pub secondary: Vec<(String, ArtifactsSpec)>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// One report group of `reports`: its files are selected as artifact files are.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportSpec {
     pub files: Vec<String>,
     pub base_directory: Option<String>,
+    /// Record each file by its name alone (the file is still read where it is).
     pub discard_paths: bool,
-    /// e.g. `JUNITXML` (CodeBuild's default when absent).
-    pub file_format: Option<String>,
+    /// `file-format`; `JUNITXML` when absent, as on CodeBuild.
+    pub file_format: ReportFileFormat,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -197,7 +201,6 @@ const UNSUPPORTED: &[(&str, Used)] = &[
     ),
     ("proxy", Used::InBuildspec(|b| b.proxy.is_some())),
     ("batch", Used::InBuildspec(|b| b.has_batch)),
-    ("reports", Used::InBuildspec(|b| !b.reports.is_empty())),
     ("cache", Used::InBuildspec(|b| b.cache.is_some())),
     ("run-as", Used::InPhase(|p| p.run_as.is_some())),
     (

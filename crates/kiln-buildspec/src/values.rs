@@ -5,6 +5,8 @@ use std::marker::PhantomData;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use kiln_reports::ReportFileFormat;
+
 use crate::model::{CacheAction, OnFailure, Shell, Version};
 
 /// A scalar taken as its source text: `42`, `1.10` and `true` stay as written, since the
@@ -205,6 +207,14 @@ impl Keyword for CacheAction {
             "save" => Ok(Self::Save),
             _ => Err(rejected::<Self>(text)),
         }
+    }
+}
+
+impl Keyword for ReportFileFormat {
+    const EXPECTED: &'static str = "`file-format` CUCUMBERJSON, JUNITXML, NUNITXML, NUNIT3XML, TESTNGXML, VISUALSTUDIOTRX, CLOVERXML, COBERTURAXML, JACOCOXML or SIMPLECOV";
+    /// Exact names, as the API's enum values are.
+    fn parse(text: &str) -> Result<Self, String> {
+        text.trim().parse().map_err(|_| rejected::<Self>(text))
     }
 }
 

@@ -257,6 +257,9 @@ pub struct BuildRecord {
     /// Extra webhook variables (`CODEBUILD_WEBHOOK_*`) the build gets.
     #[serde(default)]
     pub trigger_variables: Vec<(String, String)>,
+    /// The reports the build made (`reportArns`), one per report group of its buildspec.
+    #[serde(default)]
+    pub report_arns: Vec<String>,
 }
 
 impl BuildRecord {
@@ -361,6 +364,10 @@ impl BuildRecord {
         }
         if let Some(role) = &self.settings.service_role {
             out["serviceRole"] = role.clone().into();
+        }
+        // Only a build that made reports has the member, as on CodeBuild.
+        if !self.report_arns.is_empty() {
+            out["reportArns"] = self.report_arns.clone().into();
         }
         out
     }

@@ -8,6 +8,7 @@
 //! [`Limits`]. Errors carry the 1-based line.
 //! docs/reports.md maps each format's elements to the fields.
 
+mod collected;
 mod coverage_xml;
 mod cucumber;
 mod error;
@@ -24,6 +25,7 @@ mod xml;
 use std::io::Read;
 use std::str::FromStr;
 
+pub use collected::{CollectedFile, CollectedReport};
 pub use error::ReportError;
 pub use limits::Limits;
 pub use model::{

@@ -15,6 +15,7 @@ mod environment;
 mod halt;
 mod interrupt;
 mod log;
+mod reports;
 mod source_phase;
 #[cfg(test)]
 mod tests;
@@ -43,6 +44,7 @@ use crate::shell::ShellSession;
 use crate::source::GitCredential;
 use halt::Halt;
 use interrupt::Interrupt;
+pub use kiln_reports::{CollectedFile, CollectedReport};
 use log::BuildLog;
 pub use log::{DEFAULT_MAX_LOG_BYTES, MIN_MAX_LOG_BYTES, append_line as append_log_line, stamped};
 
@@ -112,10 +114,19 @@ impl Default for BuildLimits {
     }
 }
 
-/// Receives the record after every change, so API readers and badges see progress.
+/// Receives the record after every change, so API readers and badges see progress, and the
+/// build's reports.
 #[async_trait]
 pub trait BuildSink: Send + Sync {
     async fn save(&self, record: &BuildRecord);
+
+    /// Makes a report of each collected report group of `record`'s buildspec (once, during
+    /// UPLOAD_ARTIFACTS) and returns the ARNs of the reports made, for `reportArns`.
+    async fn save_reports(
+        &self,
+        record: &BuildRecord,
+        reports: Vec<CollectedReport>,
+    ) -> Vec<String>;
 }
 
 /// Runs `job` with `executor` to COMPLETED and returns its final

@@ -1,5 +1,5 @@
 //! The runner: checks out sources, runs buildspec commands through an executor, keeps logs and
-//! uploads artifacts.
+//! uploads artifacts and reports.
 
 pub mod artifacts;
 pub mod build;
@@ -9,5 +9,6 @@ pub mod disk;
 pub mod docker;
 pub mod executor;
 pub mod local_source;
+pub mod reports;
 pub mod shell;
 pub mod source;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use kiln_domain::build::BuildRecord;
 use kiln_domain::clock::now_epoch;
-use kiln_runner::build::BuildSink;
+use kiln_runner::build::{BuildSink, CollectedReport};
 use kiln_store::{EventSubscription, Lease, StoreError, StoreEvent};
 use tokio_util::sync::CancellationToken;
 
@@ -93,6 +93,23 @@ impl BuildSink for LeasedSink {
         if let Err(e) = self.try_save(record).await {
             tracing::error!(build = %record.id(), error = %e, "cannot save build state");
         }
+    }
+
+    /// PLACEHOLDER until the report store exists: the collected reports are dropped and no
+    /// report is made (the lead replaces this with the store's call).
+    async fn save_reports(
+        &self,
+        record: &BuildRecord,
+        reports: Vec<CollectedReport>,
+    ) -> Vec<String> {
+        if !reports.is_empty() {
+            tracing::warn!(
+                build = %record.id(),
+                groups = reports.len(),
+                "reports are not stored yet; the collected report groups are dropped"
+            );
+        }
+        Vec::new()
     }
 }
 

@@ -63,6 +63,7 @@ pub fn queued_build(account: &str, project: &str, n: u64, token: Option<&str>) -
         exported_environment_variables: Vec::new(),
         idempotency_token: token.map(Into::into),
         trigger_variables: Vec::new(),
+        report_arns: Vec::new(),
     }
 }
 

@@ -888,6 +888,7 @@ mod tests {
             exported_environment_variables: Vec::new(),
             idempotency_token: None,
             trigger_variables: Vec::new(),
+            report_arns: Vec::new(),
         };
         store.insert_build(&mut build, 0.0).await.unwrap();
         assert_eq!(direct(&store), Some(BuildStatus::InProgress));

@@ -2,6 +2,8 @@
 
 use std::time::{Duration, Instant};
 
+use kiln_reports::ReportFileFormat;
+
 use super::*;
 
 mod properties;
@@ -190,13 +192,14 @@ fn full_syntax_example_parses() {
         spec.reports[0].0,
         "arn:aws:codebuild:your-region:your-aws-account-id:report-group/report-group-name-1"
     );
+    assert_eq!(spec.reports[0].1.file_format, ReportFileFormat::JunitXml);
     assert_eq!(
         spec.reports[1].1,
         ReportSpec {
             files: owned(&["cucumber/target/cucumber-tests.xml"]),
             base_directory: None,
             discard_paths: true,
-            file_format: Some("CUCUMBERJSON".to_owned()),
+            file_format: ReportFileFormat::CucumberJson,
         }
     );
 
@@ -232,6 +235,17 @@ fn full_syntax_example_parses() {
 }
 
 #[test]
+fn every_report_file_format_is_accepted() {
+    for format in ReportFileFormat::ALL {
+        let yaml = format!(
+            "version: 0.2\nphases: {{}}\nreports:\n  g:\n    files: [x]\n    file-format: {format}\n"
+        );
+        let spec = parse(&yaml).unwrap_or_else(|e| panic!("{format}: {e}"));
+        assert_eq!(spec.reports[0].1.file_format, format);
+    }
+}
+
+#[test]
 fn unsupported_keys_of_full_example() {
     let spec = parse(FULL_SYNTAX).expect("full syntax example");
     assert_eq!(
@@ -243,7 +257,6 @@ fn unsupported_keys_of_full_example() {
             "env.git-credential-helper",
             "proxy",
             "batch",
-            "reports",
             "cache",
             "phases.install.run-as",
             "phases.install.runtime-versions",
@@ -518,6 +531,24 @@ fn errors_carry_message_line_and_column() {
             "`cache.action`",
             4,
             11,
+        ),
+        (
+            "version: 0.2\nphases: {}\nreports:\n  g:\n    files: [x]\n    file-format: JUNIT\n",
+            "`file-format` CUCUMBERJSON, JUNITXML",
+            6,
+            18,
+        ),
+        (
+            "version: 0.2\nphases: {}\nreports:\n  g:\n    file-format: junitxml\n    files: [x]\n",
+            "invalid value \"junitxml\"",
+            5,
+            18,
+        ),
+        (
+            "version: 0.2\nphases: {}\nreports:\n  g:\n    base-directory: x\n",
+            "missing field `files`",
+            5,
+            5,
         ),
     ];
     for (yaml, needle, line, column) in cases {

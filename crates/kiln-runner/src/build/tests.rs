@@ -10,16 +10,31 @@ use std::process::Command as StdCommand;
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// Records every state the build saved.
+/// Records every state the build saved, and the reports it collected (each report group
+/// gets the ARN `report/<group>`).
 #[derive(Default)]
 struct MemorySink {
     saved: Mutex<Vec<BuildRecord>>,
+    reports: Mutex<Vec<CollectedReport>>,
 }
 
 #[async_trait]
 impl BuildSink for MemorySink {
     async fn save(&self, record: &BuildRecord) {
         self.saved.lock().unwrap().push(record.clone());
+    }
+
+    async fn save_reports(
+        &self,
+        _record: &BuildRecord,
+        reports: Vec<CollectedReport>,
+    ) -> Vec<String> {
+        let arns = reports
+            .iter()
+            .map(|r| format!("report/{}", r.group))
+            .collect();
+        self.reports.lock().unwrap().extend(reports);
+        arns
     }
 }
 
@@ -53,6 +68,8 @@ struct Finished {
     record: BuildRecord,
     log: String,
     saved: Vec<BuildRecord>,
+    /// What the build handed to `save_reports`.
+    reports: Vec<CollectedReport>,
     work_dir: PathBuf,
 }
 
@@ -172,6 +189,7 @@ impl Harness {
             exported_environment_variables: Vec::new(),
             idempotency_token: None,
             trigger_variables: Vec::new(),
+            report_arns: Vec::new(),
         };
         record.begin_phase(Submitted, t);
         record.end_phase(BuildStatus::Succeeded, None, t);
@@ -201,12 +219,14 @@ impl Harness {
         let record = run_build(&Executor::local(), self.job(), None, &sink, stop).await;
         let log = std::fs::read_to_string(self.dir.path().join("build.log")).unwrap_or_default();
         let saved = sink.saved.into_inner().unwrap();
+        let reports = sink.reports.into_inner().unwrap();
         assert!(record.is_complete());
         assert_eq!(saved.last(), Some(&record), "the final state is saved");
         Finished {
             record,
             log,
             saved,
+            reports,
             work_dir: self.dir.path().join("work"),
         }
     }
@@ -859,3 +879,4 @@ async fn leftovers_in_the_work_dir_are_cleared_and_an_unopenable_log_is_a_fault(
 }
 
 mod confinement;
+mod reports;

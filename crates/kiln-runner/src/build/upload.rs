@@ -174,6 +174,7 @@ impl Uploader<'_> {
 
 impl Run<'_> {
     pub(super) async fn upload_artifacts(&mut self) -> Result<PhaseResult, Interrupt> {
+        self.make_reports().await?;
         let spec = self.artifacts_spec().await?;
         let settings = &self.record.settings;
         let uploader = Uploader {

@@ -609,6 +609,14 @@ mod builds {
     #[async_trait::async_trait]
     impl BuildSink for NoSink {
         async fn save(&self, _record: &BuildRecord) {}
+
+        async fn save_reports(
+            &self,
+            _record: &BuildRecord,
+            _reports: Vec<kiln_reports::CollectedReport>,
+        ) -> Vec<String> {
+            Vec::new()
+        }
     }
 
     fn git(cwd: &Path, args: &[&str]) {
@@ -687,6 +695,7 @@ mod builds {
             exported_environment_variables: Vec::new(),
             idempotency_token: None,
             trigger_variables: Vec::new(),
+            report_arns: Vec::new(),
         };
         record.begin_phase(PhaseType::Submitted, t);
         record.end_phase(BuildStatus::Succeeded, None, t);

@@ -109,6 +109,7 @@ pub(crate) fn new_build(
         exported_environment_variables: Vec::new(),
         idempotency_token: None,
         trigger_variables: Vec::new(),
+        report_arns: Vec::new(),
     };
     build.end_phase(BuildStatus::Succeeded, None, now);
     build.begin_phase(PhaseType::Queued, now);
