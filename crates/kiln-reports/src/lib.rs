@@ -13,6 +13,7 @@ mod error;
 mod junit;
 mod limits;
 mod model;
+mod names;
 mod nunit;
 mod simplecov;
 mod testng;
