@@ -8,6 +8,7 @@ pub mod enums;
 pub mod error;
 pub mod project;
 pub mod refs;
+pub mod report;
 pub mod source;
 pub mod start;
 pub mod token;

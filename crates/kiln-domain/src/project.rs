@@ -568,6 +568,25 @@ fn validate_environment(v: &mut Violations, env: &ProjectEnvironment) {
     }
 }
 
+/// `TagList`: at most 50 tags, each key 1..127 and value 0..255 characters of the tag alphabet.
+pub(crate) fn validate_tags(v: &mut Violations, tags: &[Tag]) {
+    v.count("tags", tags.len(), 50);
+    for (i, tag) in tags.iter().enumerate() {
+        let field = format!("tags.{}.member", i + 1);
+        match tag.key.as_deref() {
+            None => v.missing(&format!("{field}.key")),
+            Some(k) => {
+                v.length(&format!("{field}.key"), k, 1, 127);
+                validate_tag_text(v, &format!("{field}.key"), k);
+            }
+        }
+        if let Some(val) = tag.value.as_deref() {
+            v.length(&format!("{field}.value"), val, 0, 255);
+            validate_tag_text(v, &format!("{field}.value"), val);
+        }
+    }
+}
+
 fn validate_tag_text(v: &mut Violations, field: &str, text: &str) {
     let ok = text
         .chars()
@@ -655,21 +674,7 @@ pub fn validate_settings(v: &mut Violations, s: &ProjectSettings, require_all: b
         v.min_length("encryptionKey", k, 1);
     }
     if let Some(tags) = &s.tags {
-        v.count("tags", tags.len(), 50);
-        for (i, tag) in tags.iter().enumerate() {
-            let field = format!("tags.{}.member", i + 1);
-            match tag.key.as_deref() {
-                None => v.missing(&format!("{field}.key")),
-                Some(k) => {
-                    v.length(&format!("{field}.key"), k, 1, 127);
-                    validate_tag_text(v, &format!("{field}.key"), k);
-                }
-            }
-            if let Some(val) = tag.value.as_deref() {
-                v.length(&format!("{field}.value"), val, 0, 255);
-                validate_tag_text(v, &format!("{field}.value"), val);
-            }
-        }
+        validate_tags(v, tags);
     }
     if let Some(logs) = &s.logs_config {
         for (name, entry) in [

@@ -16,6 +16,7 @@ mod json;
 mod junit;
 mod limits;
 mod model;
+mod names;
 mod nunit;
 mod simplecov;
 mod testng;

@@ -12,15 +12,19 @@ use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord, WebhookRecord};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
+use kiln_domain::report::{
+    CodeCoverage, ReportContents, ReportGroupRecord, ReportRecord, TestCase,
+};
 use kiln_store::pages::{build_page, project_page};
 use kiln_store::records::{
     BuildRow, ProjectRow, RecordRow, WebhookRow, build_json, build_status, default_branch_column,
     ref_columns, settings_json, webhook_config_json,
 };
 use kiln_store::{
-    BodyClaim, Claim, ClaimRequest, ConsoleSession, EventFeed, EventSubscription, HeldLease,
-    InsertedBuild, Lease, LeasedBuild, Page, ProjectKey, ProjectSort, SignInAttempt, SignInBackoff,
-    SourceCredential, Store, StoreError, StoreEvent, StoreResult, is_foreign_key_violation,
+    BodyClaim, BranchReports, Claim, ClaimRequest, ConsoleSession, CoverageKey, CoverageQuery,
+    DeletedReportGroup, EventFeed, EventSubscription, HeldLease, InsertedBuild, Lease, LeasedBuild,
+    Page, ProjectKey, ProjectSort, ReportQuery, SignInAttempt, SignInBackoff, SourceCredential,
+    Store, StoreError, StoreEvent, StoreResult, TestCaseQuery, is_foreign_key_violation,
     is_unique_violation, sql_int,
 };
 
@@ -28,6 +32,7 @@ mod deliveries;
 mod direct;
 mod logs;
 mod queue;
+mod reports;
 mod sign_in;
 #[cfg(test)]
 mod store_semantics_tests;
@@ -804,6 +809,107 @@ impl Store for SqliteStore {
 
     async fn server_secret(&self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {
         sign_in::server_secret(&self.pool, name, candidate).await
+    }
+
+    async fn create_report_group(&self, group: &ReportGroupRecord) -> StoreResult<()> {
+        reports::create_group(&self.pool, group).await
+    }
+
+    async fn get_report_groups(
+        &self,
+        account_id: &str,
+        names: &[&str],
+    ) -> StoreResult<Vec<ReportGroupRecord>> {
+        reports::get_groups(&self.pool, account_id, names).await
+    }
+
+    async fn update_report_group(&self, group: &ReportGroupRecord) -> StoreResult<()> {
+        reports::update_group(&self.pool, group).await
+    }
+
+    async fn delete_report_group(
+        &self,
+        account_id: &str,
+        name: &str,
+        delete_reports: bool,
+    ) -> StoreResult<DeletedReportGroup> {
+        reports::delete_group(&self.pool, account_id, name, delete_reports).await
+    }
+
+    async fn list_report_groups(
+        &self,
+        account_id: &str,
+        sort: ProjectSort,
+        ascending: bool,
+        after: Option<&ProjectKey>,
+        limit: u64,
+    ) -> StoreResult<Page<String, ProjectKey>> {
+        reports::list_groups(&self.pool, account_id, sort, ascending, after, limit).await
+    }
+
+    async fn save_report(
+        &self,
+        report: &ReportRecord,
+        contents: ReportContents<'_>,
+        create_group: Option<&ReportGroupRecord>,
+    ) -> StoreResult<()> {
+        reports::save(&self.pool, report, contents, create_group).await
+    }
+
+    async fn get_reports(&self, account_id: &str, arns: &[&str]) -> StoreResult<Vec<ReportRecord>> {
+        reports::get_reports(&self.pool, account_id, arns).await
+    }
+
+    async fn list_reports(
+        &self,
+        account_id: &str,
+        query: &ReportQuery<'_>,
+        after: Option<i64>,
+        limit: u64,
+    ) -> StoreResult<Page<String, i64>> {
+        reports::list_reports(&self.pool, account_id, query, after, limit).await
+    }
+
+    async fn delete_report(&self, account_id: &str, arn: &str) -> StoreResult<bool> {
+        reports::delete_report(&self.pool, account_id, arn).await
+    }
+
+    async fn describe_test_cases(
+        &self,
+        account_id: &str,
+        arn: &str,
+        query: &TestCaseQuery<'_>,
+        after: Option<i64>,
+        limit: u64,
+    ) -> StoreResult<Page<TestCase, i64>> {
+        reports::describe_test_cases(&self.pool, account_id, arn, query, after, limit).await
+    }
+
+    async fn describe_code_coverages(
+        &self,
+        account_id: &str,
+        arn: &str,
+        query: &CoverageQuery,
+        after: Option<&CoverageKey>,
+        limit: u64,
+    ) -> StoreResult<Page<(i64, CodeCoverage), CoverageKey>> {
+        reports::describe_code_coverages(&self.pool, account_id, arn, query, after, limit).await
+    }
+
+    async fn report_group_trend(
+        &self,
+        account_id: &str,
+        group_name: &str,
+        limit: u64,
+    ) -> StoreResult<Vec<ReportRecord>> {
+        reports::group_trend(&self.pool, account_id, group_name, limit).await
+    }
+
+    async fn latest_reports_for_ref(
+        &self,
+        which: &BranchReports<'_>,
+    ) -> StoreResult<Vec<ReportRecord>> {
+        reports::latest_for_ref(&self.pool, which).await
     }
 }
 

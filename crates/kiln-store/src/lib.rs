@@ -6,6 +6,9 @@ use async_trait::async_trait;
 use kiln_domain::build::{BuildRecord, BuildStatus};
 use kiln_domain::project::ProjectRecord;
 use kiln_domain::refs::GitRef;
+use kiln_domain::report::{
+    CodeCoverage, ReportContents, ReportGroupRecord, ReportRecord, TestCase,
+};
 use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord, WebhookRecord};
 
 mod events;
@@ -13,11 +16,15 @@ mod logs;
 pub mod pages;
 mod queue;
 pub mod records;
+mod reports;
 
 pub use events::{EventFeed, EventSubscription, StoreEvent};
 pub use logs::{join_log_pieces, pack_log_piece, read_stored_pieces, unpack_log_piece};
 pub use queue::{
     ClaimRequest, HeldLease, LEASE_EXPIRED_REASON, Lease, LeasedBuild, QUEUED_TIMEOUT_REASON,
+};
+pub use reports::{
+    BranchReports, CoverageKey, CoverageQuery, DeletedReportGroup, ReportQuery, TestCaseQuery,
 };
 
 /// A backend's own error, kept for its message and source chain.
@@ -414,6 +421,91 @@ pub trait Store: Send + Sync + 'static {
     /// The secret stored under `name`; the first caller stores `candidate`, so every replica
     /// gets the same secret.
     async fn server_secret(&self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>>;
+
+    /// Stores a new report group; `AlreadyExists` when the account has one of that name.
+    async fn create_report_group(&self, group: &ReportGroupRecord) -> StoreResult<()>;
+    /// The account's report groups among `names` (at most 100), in no particular order.
+    async fn get_report_groups(
+        &self,
+        account_id: &str,
+        names: &[&str],
+    ) -> StoreResult<Vec<ReportGroupRecord>>;
+    /// Replaces a group's export configuration, tags and last-modified time; `NotFound` when
+    /// it is gone.
+    async fn update_report_group(&self, group: &ReportGroupRecord) -> StoreResult<()>;
+    /// Deletes a group, and its reports when `delete_reports`; a group that still holds
+    /// reports is otherwise kept.
+    async fn delete_report_group(
+        &self,
+        account_id: &str,
+        name: &str,
+        delete_reports: bool,
+    ) -> StoreResult<DeletedReportGroup>;
+    /// Report group names, sorted as `list_projects` sorts project names.
+    async fn list_report_groups(
+        &self,
+        account_id: &str,
+        sort: ProjectSort,
+        ascending: bool,
+        after: Option<&ProjectKey>,
+        limit: u64,
+    ) -> StoreResult<Page<String, ProjectKey>>;
+    /// Stores a report with its test cases or code coverages, in one transaction. When the
+    /// report's group is missing, `create_group` is stored first (the group a buildspec names);
+    /// without it, or when the group holds reports of the other type, `NotFound` and nothing
+    /// is stored. `AlreadyExists` when the report's ARN is taken.
+    async fn save_report(
+        &self,
+        report: &ReportRecord,
+        contents: ReportContents<'_>,
+        create_group: Option<&ReportGroupRecord>,
+    ) -> StoreResult<()>;
+    /// The account's reports among `arns` (at most 100), in no particular order.
+    async fn get_reports(&self, account_id: &str, arns: &[&str]) -> StoreResult<Vec<ReportRecord>>;
+    /// Report ARNs of the account or of one group, in the order they were stored (newest
+    /// first unless ascending); the key is the report's place in that order.
+    async fn list_reports(
+        &self,
+        account_id: &str,
+        query: &ReportQuery<'_>,
+        after: Option<i64>,
+        limit: u64,
+    ) -> StoreResult<Page<String, i64>>;
+    /// Deletes a report and what it holds; returns whether there was one.
+    async fn delete_report(&self, account_id: &str, arn: &str) -> StoreResult<bool>;
+    /// A report's test cases that pass `query`, in the report's order; `NotFound` when the
+    /// account has no such report.
+    async fn describe_test_cases(
+        &self,
+        account_id: &str,
+        arn: &str,
+        query: &TestCaseQuery<'_>,
+        after: Option<i64>,
+        limit: u64,
+    ) -> StoreResult<Page<TestCase, i64>>;
+    /// A report's code coverages within the bounds, in the query's order, each with its place
+    /// in the report; `NotFound` when the account has no such report.
+    async fn describe_code_coverages(
+        &self,
+        account_id: &str,
+        arn: &str,
+        query: &CoverageQuery,
+        after: Option<&CoverageKey>,
+        limit: u64,
+    ) -> StoreResult<Page<(i64, CodeCoverage), CoverageKey>>;
+    /// The latest `limit` reports of a group, newest first.
+    async fn report_group_trend(
+        &self,
+        account_id: &str,
+        group_name: &str,
+        limit: u64,
+    ) -> StoreResult<Vec<ReportRecord>>;
+    /// The reports of `which.report_type` (of one group, when named) of the latest completed
+    /// build on the branch or tag that made such a report: empty when there is none.
+    async fn latest_reports_for_ref(
+        &self,
+        which: &BranchReports<'_>,
+    ) -> StoreResult<Vec<ReportRecord>>;
 }
 
 /// How console sign-in attempts are slowed down: the first `free_attempts` of a subject are

@@ -5,6 +5,8 @@ pub(crate) mod builds;
 mod credentials;
 mod local_sources;
 pub(crate) mod projects;
+mod report_groups;
+mod reports;
 pub(crate) mod webhooks;
 
 use kiln_domain::{ApiError, ErrorKind};
@@ -42,6 +44,19 @@ pub async fn dispatch(
         "CreateWebhook" => webhooks::create(state, caller, input).await,
         "UpdateWebhook" => webhooks::update(state, caller, input).await,
         "DeleteWebhook" => webhooks::delete(state, caller, input).await,
+        "CreateReportGroup" => report_groups::create(state, caller, input).await,
+        "UpdateReportGroup" => report_groups::update(state, caller, input).await,
+        "DeleteReportGroup" => report_groups::delete(state, caller, input).await,
+        "BatchGetReportGroups" => report_groups::batch_get(state, caller, input).await,
+        "ListReportGroups" => report_groups::list(state, caller, input).await,
+        "ListSharedReportGroups" => report_groups::list_shared(input),
+        "GetReportGroupTrend" => report_groups::trend(state, caller, input).await,
+        "BatchGetReports" => reports::batch_get(state, caller, input).await,
+        "ListReports" => reports::list(state, caller, input).await,
+        "ListReportsForReportGroup" => reports::list_for_group(state, caller, input).await,
+        "DeleteReport" => reports::delete(state, caller, input).await,
+        "DescribeTestCases" => reports::describe_test_cases(state, caller, input).await,
+        "DescribeCodeCoverages" => reports::describe_code_coverages(state, caller, input).await,
         other if KNOWN_UNIMPLEMENTED.contains(&other) => Err(ApiError::new(
             ErrorKind::UnknownOperation,
             format!("Kiln does not implement the CodeBuild operation {other}"),
@@ -61,32 +76,20 @@ const KNOWN_UNIMPLEMENTED: &[&str] = &[
     "BatchGetBuildBatches",
     "BatchGetCommandExecutions",
     "BatchGetFleets",
-    "BatchGetReportGroups",
-    "BatchGetReports",
     "BatchGetSandboxes",
     "CreateFleet",
-    "CreateReportGroup",
     "DeleteBuildBatch",
     "DeleteFleet",
-    "DeleteReport",
-    "DeleteReportGroup",
     "DeleteResourcePolicy",
-    "DescribeCodeCoverages",
-    "DescribeTestCases",
-    "GetReportGroupTrend",
     "GetResourcePolicy",
     "InvalidateProjectCache",
     "ListBuildBatches",
     "ListBuildBatchesForProject",
     "ListCommandExecutionsForSandbox",
     "ListFleets",
-    "ListReportGroups",
-    "ListReports",
-    "ListReportsForReportGroup",
     "ListSandboxes",
     "ListSandboxesForProject",
     "ListSharedProjects",
-    "ListSharedReportGroups",
     "PutResourcePolicy",
     "RetryBuildBatch",
     "StartBuildBatch",
@@ -97,7 +100,6 @@ const KNOWN_UNIMPLEMENTED: &[&str] = &[
     "StopSandbox",
     "UpdateFleet",
     "UpdateProjectVisibility",
-    "UpdateReportGroup",
 ];
 
 /// Deserializes an operation's input, naming the member that has the wrong type.
