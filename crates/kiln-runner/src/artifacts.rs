@@ -474,11 +474,7 @@ pub fn artifact_key(
         .filter(|part| !part.is_empty())
         .collect::<Vec<_>>()
         .join("/");
-    if key.len() > MAX_KEY_LEN {
-        return Err(ArtifactError::InvalidTarget(
-            "the artifact key is longer than 1024 bytes".to_owned(),
-        ));
-    }
+    check_key_len(&key)?;
     if key.is_empty() && target.packaging_zip {
         return Err(ArtifactError::InvalidTarget(
             "a ZIP artifact needs a name or a path".to_owned(),
@@ -487,8 +483,18 @@ pub fn artifact_key(
     Ok(key)
 }
 
+/// An S3 key is at most 1024 bytes.
+pub(crate) fn check_key_len(key: &str) -> Result<(), ArtifactError> {
+    if key.len() > MAX_KEY_LEN {
+        return Err(ArtifactError::InvalidTarget(
+            "the key is longer than 1024 bytes".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// One part of a key: relative, `/`-separated, no empty, `.` or `..` segment.
-fn key_part<'a>(what: &str, value: &'a str) -> Result<&'a str, ArtifactError> {
+pub(crate) fn key_part<'a>(what: &str, value: &'a str) -> Result<&'a str, ArtifactError> {
     let invalid = |reason: &str| ArtifactError::InvalidTarget(format!("{what} {reason}"));
     if value.starts_with('/') {
         return Err(invalid("must not start with '/'"));

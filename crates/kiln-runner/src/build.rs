@@ -40,6 +40,7 @@ use crate::disk::DiskReserve;
 use crate::docker::{ProvisionError, ProvisionRequest, RegistryAuth};
 use crate::executor::{Environment, Executor};
 use crate::local_source::LocalSourcePolicy;
+pub use crate::reports::ReportExport;
 use crate::shell::ShellSession;
 use crate::source::GitCredential;
 use halt::Halt;
@@ -121,13 +122,22 @@ pub trait BuildSink: Send + Sync {
     async fn save(&self, record: &BuildRecord);
 
     /// Makes a report of each collected report group of `record`'s buildspec (once, during
-    /// UPLOAD_ARTIFACTS). For each group, in order: the ARN of the report made (for
-    /// `reportArns`), or why none was, in words for the build log.
+    /// UPLOAD_ARTIFACTS). For each group, in order: the report made (its ARN for
+    /// `reportArns`, and where its group exports raw files), or why none was, in words for
+    /// the build log.
     async fn save_reports(
         &self,
         record: &BuildRecord,
         reports: Vec<CollectedReport>,
-    ) -> Vec<Result<String, String>>;
+    ) -> Vec<Result<SavedReport, String>>;
+}
+
+/// A report a [`BuildSink`] made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedReport {
+    pub arn: String,
+    /// Where the runner exports the report's raw files, when its group's `exportConfig` says.
+    pub export: Option<ReportExport>,
 }
 
 /// Runs `job` with `executor` to COMPLETED and returns its final

@@ -4,6 +4,8 @@
 //!
 //! Nothing here fails a build: every problem becomes a log line and, for a file, its outcome.
 
+mod export;
+
 use std::io::{self, Read};
 use std::mem::size_of;
 
@@ -15,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::artifacts::{self, ArtifactError, ArtifactFile, ArtifactSelection};
 use crate::confined::{self, Dir, Follow};
+pub use export::ReportExport;
 
 /// Most files read for one report group; more are left out (and the report is incomplete).
 pub const MAX_FILES_PER_GROUP: usize = 1_000;
@@ -62,6 +65,9 @@ impl ReportBudget {
 pub struct GroupCollection {
     pub report: CollectedReport,
     pub log_lines: Vec<String>,
+    /// The files that were opened (parsed or not), for an export of the raw files: paths
+    /// beneath the source directory, and relative to the base directory.
+    pub raw_files: Vec<ArtifactFile>,
 }
 
 /// Finds, reads and parses the files of report group `group` beneath `root` (the source
@@ -101,7 +107,11 @@ pub fn collect_group(
         Err(err) => {
             report.missing_files = true;
             log_lines.push(format!("Warning: {}", printable(&selection_problem(&err))));
-            return GroupCollection { report, log_lines };
+            return GroupCollection {
+                report,
+                log_lines,
+                raw_files: Vec::new(),
+            };
         }
     };
     for left_out in &selected.left_out {
@@ -119,19 +129,27 @@ pub fn collect_group(
             "Warning: only the first {MAX_FILES_PER_GROUP} report files of the group are read"
         ));
     }
-    for file in selected.files.iter().take(MAX_FILES_PER_GROUP) {
+    let mut raw_files = Vec::new();
+    for file in selected.files.into_iter().take(MAX_FILES_PER_GROUP) {
         if cancel.is_cancelled() {
             report.missing_files = true;
             break;
         }
-        let (outcome, line) = read_and_parse(root, file, spec.file_format, budget);
-        log_lines.push(line);
+        let read = read_and_parse(root, &file, spec.file_format, budget);
+        log_lines.push(read.log_line);
         report.files.push(CollectedFile {
-            path: recorded_path(file, spec.discard_paths),
-            outcome,
+            path: recorded_path(&file, spec.discard_paths),
+            outcome: read.outcome,
         });
+        if read.opened {
+            raw_files.push(file);
+        }
     }
-    GroupCollection { report, log_lines }
+    GroupCollection {
+        report,
+        log_lines,
+        raw_files,
+    }
 }
 
 /// Why the group's files could not be selected, for the log.
@@ -155,6 +173,15 @@ fn recorded_path(file: &ArtifactFile, discard_paths: bool) -> String {
     }
 }
 
+/// What became of one report file.
+struct FileRead {
+    outcome: Result<ParsedReport, String>,
+    /// How it went, for the build log.
+    log_line: String,
+    /// Whether the file could be opened (a regular file beneath the source directory).
+    opened: bool,
+}
+
 /// Opens the file beneath `root`, parses it within what is left of `budget`, and says how it
 /// went in one log line.
 fn read_and_parse(
@@ -162,29 +189,36 @@ fn read_and_parse(
     file: &ArtifactFile,
     format: kiln_reports::ReportFileFormat,
     budget: &mut ReportBudget,
-) -> (Result<ParsedReport, String>, String) {
+) -> FileRead {
     let shown = printable(&file.source.to_string_lossy());
-    let refused = |why: String| {
-        let line = format!("Cannot read report file {shown}: {}", printable(&why));
-        (Err(why), line)
+    let refused = |why: String, opened: bool| FileRead {
+        log_line: format!("Cannot read report file {shown}: {}", printable(&why)),
+        outcome: Err(why),
+        opened,
     };
     let limits = budget.limits();
     if limits.max_bytes == 0 || limits.max_items == 0 {
-        return refused("the build's report files reached Kiln's limits for one build".to_owned());
+        return refused(
+            "the build's report files reached Kiln's limits for one build".to_owned(),
+            false,
+        );
     }
     let opened = match confined::open_regular(root, &file.source, Follow::Beneath) {
         Ok(opened) => opened,
-        Err(err) => return refused(confined::describe(&err)),
+        Err(err) => return refused(confined::describe(&err), false),
     };
     // A file already too large is refused without reading it.
     if let Ok(meta) = opened.metadata()
         && meta.len() > limits.max_bytes
     {
-        return refused(format!(
-            "it is {} bytes, more than the limit of {} bytes",
-            meta.len(),
-            limits.max_bytes
-        ));
+        return refused(
+            format!(
+                "it is {} bytes, more than the limit of {} bytes",
+                meta.len(),
+                limits.max_bytes
+            ),
+            true,
+        );
     }
     let mut counted = Counted {
         inner: opened,
@@ -197,17 +231,21 @@ fn read_and_parse(
             budget.retained_bytes = budget
                 .retained_bytes
                 .saturating_sub(parsed.retained_bytes());
-            let line = format!("Parsed report file {shown}: {}", summary(&parsed));
-            (Ok(parsed), line)
+            FileRead {
+                log_line: format!("Parsed report file {shown}: {}", summary(&parsed)),
+                outcome: Ok(parsed),
+                opened: true,
+            }
         }
-        Err(err) => {
-            let line = format!(
+        Err(err) => FileRead {
+            log_line: format!(
                 "Cannot parse report file {shown} at line {}: {}",
                 err.line(),
                 printable(err.message())
-            );
-            (Err(err.to_string()), line)
-        }
+            ),
+            outcome: Err(err.to_string()),
+            opened: true,
+        },
     }
 }
 
@@ -235,7 +273,7 @@ fn summary(parsed: &ParsedReport) -> String {
 }
 
 /// `text` fit for one log line: control characters escaped, and cut short.
-fn printable(text: &str) -> String {
+pub(crate) fn printable(text: &str) -> String {
     let mut out = String::new();
     for (i, c) in text.chars().enumerate() {
         if i == MAX_LOGGED_CHARS {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use kiln_domain::build::BuildRecord;
 use kiln_domain::clock::now_epoch;
-use kiln_runner::build::{BuildSink, CollectedReport};
+use kiln_runner::build::{BuildSink, CollectedReport, SavedReport};
 use kiln_store::{EventSubscription, Lease, StoreError, StoreEvent};
 use tokio_util::sync::CancellationToken;
 
@@ -99,7 +99,7 @@ impl BuildSink for LeasedSink {
         &self,
         record: &BuildRecord,
         reports: Vec<CollectedReport>,
-    ) -> Vec<Result<String, String>> {
+    ) -> Vec<Result<SavedReport, String>> {
         let store = &self.manager.store;
         let region = &self.manager.settings.region;
         let mut saved = Vec::with_capacity(reports.len());

@@ -5,6 +5,7 @@
 //! CodeBuild does; one named by an ARN must be an existing group of the build's account. A
 //! report is INCOMPLETE when files are missing or did not parse (the log says which), else
 //! FAILED when a test case failed or errored, else SUCCEEDED. Nothing here fails the build.
+//! The group's S3 `exportConfig` goes back to the runner, which holds the raw files.
 
 use kiln_domain::build::BuildRecord;
 use kiln_domain::clock::now_epoch;
@@ -15,15 +16,17 @@ use kiln_domain::report::{
 };
 use kiln_domain::validate::Violations;
 use kiln_reports::{CollectedReport, ParsedReport};
+use kiln_runner::build::{ReportExport, SavedReport};
 use kiln_store::{Store, StoreError};
 
-/// Makes and stores the report of one collected group of `build`; its ARN, or why not.
+/// Makes and stores the report of one collected group of `build`: its ARN and where its group
+/// exports raw files, or why no report was made.
 pub(crate) async fn save(
     store: &dyn Store,
     region: &str,
     build: &BuildRecord,
     collected: CollectedReport,
-) -> Result<String, String> {
+) -> Result<SavedReport, String> {
     let group = resolve_group(store, region, build, &collected).await?;
     let gathered = Gathered::of(collected);
     let report = ReportRecord {
@@ -50,7 +53,10 @@ pub(crate) async fn save(
     };
     let create = group.create.then_some(&group.record);
     match store.save_report(&report, contents, create).await {
-        Ok(()) => Ok(report.arn),
+        Ok(()) => Ok(SavedReport {
+            arn: report.arn,
+            export: ReportExport::of(&group.record.export_config, &group.record.name),
+        }),
         Err(StoreError::NotFound) => Err(format!(
             "report group {} does not take {} reports",
             group.record.name,

@@ -11,11 +11,12 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 /// Records every state the build saved, and the reports it collected (each report group
-/// gets the ARN `report/<group>`).
+/// gets the ARN `report/<group>`, and the export of `exports` by its name, if any).
 #[derive(Default)]
 struct MemorySink {
     saved: Mutex<Vec<BuildRecord>>,
     reports: Mutex<Vec<CollectedReport>>,
+    exports: Vec<(String, ReportExport)>,
 }
 
 #[async_trait]
@@ -28,10 +29,19 @@ impl BuildSink for MemorySink {
         &self,
         _record: &BuildRecord,
         reports: Vec<CollectedReport>,
-    ) -> Vec<Result<String, String>> {
+    ) -> Vec<Result<SavedReport, String>> {
         let arns = reports
             .iter()
-            .map(|r| Ok(format!("report/{}", r.group)))
+            .map(|r| {
+                Ok(SavedReport {
+                    arn: format!("report/{}", r.group),
+                    export: self
+                        .exports
+                        .iter()
+                        .find(|(group, _)| *group == r.group)
+                        .map(|(_, export)| export.clone()),
+                })
+            })
             .collect();
         self.reports.lock().unwrap().extend(reports);
         arns
@@ -215,7 +225,10 @@ impl Harness {
     }
 
     async fn run_with(&self, stop: CancellationToken) -> Finished {
-        let sink = MemorySink::default();
+        self.run_with_sink(MemorySink::default(), stop).await
+    }
+
+    async fn run_with_sink(&self, sink: MemorySink, stop: CancellationToken) -> Finished {
         let record = run_build(&Executor::local(), self.job(), None, &sink, stop).await;
         let log = std::fs::read_to_string(self.dir.path().join("build.log")).unwrap_or_default();
         let saved = sink.saved.into_inner().unwrap();

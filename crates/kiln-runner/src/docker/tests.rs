@@ -614,7 +614,7 @@ mod builds {
             &self,
             _record: &BuildRecord,
             _reports: Vec<kiln_reports::CollectedReport>,
-        ) -> Vec<Result<String, String>> {
+        ) -> Vec<Result<crate::build::SavedReport, String>> {
             Vec::new()
         }
     }

@@ -184,3 +184,129 @@ async fn unreadable_and_unparseable_report_files_are_logged_per_file() {
     );
     position(&done.log, "Warning: left out of the report: r/passwd.xml");
 }
+
+/// Two groups exporting to the local artifact store, ZIP and NONE, and one whose bucket the
+/// store refuses; the build writes the report files beneath `test-results`.
+const EXPORTING_BUILD: &str = r#"version: 0.2
+phases:
+  build:
+    commands:
+      - mkdir -p test-results/unit test-results/api
+      - printf '<testsuite name="u"><testcase name="a"/></testsuite>\n' > test-results/unit/junit.xml
+      - printf '<testsuite name="api"><testcase name="b"><failure/></testcase></testsuite>\n' > test-results/api/junit.xml
+      - printf '<testsuite>\n' > test-results/broken.xml
+      - ln -s /etc/passwd test-results/passwd.xml
+reports:
+  zipped:
+    files:
+      - '**/*.xml'
+    base-directory: test-results
+  plain:
+    files:
+      - 'test-results/**/*.xml'
+    discard-paths: yes
+  refused:
+    files:
+      - 'test-results/unit/junit.xml'
+"#;
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+fn export(group: &str, bucket: &str, path: Option<&str>, packaging_zip: bool) -> ReportExport {
+    ReportExport {
+        bucket: bucket.to_owned(),
+        path: path.map(str::to_owned),
+        group_name: format!("demo-{group}"),
+        packaging_zip,
+    }
+}
+
+#[tokio::test]
+async fn raw_report_files_are_exported_zipped_or_as_they_are() {
+    let harness = Harness::new(Some(EXPORTING_BUILD));
+    let sink = MemorySink {
+        exports: vec![
+            (
+                "zipped".to_owned(),
+                export("zipped", "report-bucket", Some("/raw/"), true),
+            ),
+            (
+                "plain".to_owned(),
+                export("plain", "report-bucket", None, false),
+            ),
+            (
+                "refused".to_owned(),
+                export("refused", "Not_A_Bucket", None, false),
+            ),
+        ],
+        ..MemorySink::default()
+    };
+    let done = harness.run_with_sink(sink, CancellationToken::new()).await;
+    assert_eq!(done.record.status, BuildStatus::Succeeded, "{}", done.log);
+    assert_eq!(
+        done.record.report_arns,
+        ["report/zipped", "report/plain", "report/refused"]
+    );
+    let uuid = &done.record.uuid;
+    let bucket = harness.store_root().join("report-bucket");
+    let unit = b"<testsuite name=\"u\"><testcase name=\"a\"/></testsuite>\n".as_slice();
+    let api = b"<testsuite name=\"api\"><testcase name=\"b\"><failure/></testcase></testsuite>\n"
+        .as_slice();
+    let broken = b"<testsuite>\n".as_slice();
+
+    // ZIP: one archive of the files, by their paths in the base directory; the unparsable
+    // file is raw data too, the link out of the source directory is not.
+    let zip_path = bucket.join(format!("raw/demo-zipped/{uuid}.zip"));
+    assert_eq!(
+        zip_entries(&zip_path),
+        [
+            ("api/junit.xml".to_owned(), text(api)),
+            ("broken.xml".to_owned(), text(broken)),
+            ("unit/junit.xml".to_owned(), text(unit)),
+        ]
+    );
+    position(
+        &done.log,
+        &format!(
+            "Exported 3 raw report file(s) of report group demo-zipped to s3://report-bucket/raw/demo-zipped/{uuid}.zip"
+        ),
+    );
+
+    // NONE: the files as they are, under the prefix, by their paths in the base directory
+    // (discard-paths changes only the paths the report records).
+    let prefix = bucket.join(format!("demo-plain/{uuid}"));
+    assert_eq!(
+        std::fs::read(prefix.join("test-results/unit/junit.xml")).unwrap(),
+        unit
+    );
+    assert_eq!(
+        std::fs::read(prefix.join("test-results/api/junit.xml")).unwrap(),
+        api
+    );
+    assert_eq!(
+        std::fs::read(prefix.join("test-results/broken.xml")).unwrap(),
+        broken
+    );
+    assert!(!prefix.join("test-results/passwd.xml").exists());
+
+    // A failed export is a warning; the report is made all the same.
+    position(
+        &done.log,
+        "Warning: the raw report files of report group demo-refused were not exported to bucket Not_A_Bucket: ",
+    );
+    assert_eq!(
+        done.status_of(UploadArtifacts),
+        Some(BuildStatus::Succeeded)
+    );
+}
+
+#[tokio::test]
+async fn a_group_without_export_exports_nothing() {
+    let harness = Harness::new(Some(EXPORTING_BUILD));
+    let done = harness.run().await;
+    assert_eq!(done.record.status, BuildStatus::Succeeded, "{}", done.log);
+    assert!(!done.log.contains("Exported"), "{}", done.log);
+    assert!(!harness.store_root().join("report-bucket").exists());
+}
