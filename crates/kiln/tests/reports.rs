@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 
 use common::builds::{build_log, create_project, id_of, wait_build_complete};
 use common::git::GitRepo;
-use common::{ACCOUNT_A, ACCOUNT_B, KilnServer, REGION, aws};
+use common::moto::Moto;
+use common::{ACCOUNT_A, ACCOUNT_B, KilnServer, REGION, aws, boto3};
 
 const BUILD_DEADLINE: Duration = Duration::from_secs(120);
 /// pytest: "1 failed, 2 passed, 1 skipped, 1 error".
@@ -352,4 +353,138 @@ reports:
     for report in reports["reports"].as_array().unwrap() {
         assert_eq!(report["status"], "INCOMPLETE", "{report:#}");
     }
+}
+
+#[test]
+fn raw_report_files_are_exported_to_the_groups_s3_bucket() {
+    let moto = Moto::start();
+    let server = KilnServer::builder()
+        .config(moto.artifacts_config())
+        .start();
+    let s3 = format!(
+        r#"
+s3 = boto3.client("s3", endpoint_url={endpoint:?}, region_name="us-east-1",
+                  aws_access_key_id="testing", aws_secret_access_key="testing-secret-key")
+"#,
+        endpoint = moto.endpoint()
+    );
+    boto3(
+        &server,
+        &ACCOUNT_A,
+        &format!("{s3}\ns3.create_bucket(Bucket=\"raw-reports\")\nresult = True\n"),
+    );
+    // Two groups of the account, exporting to one bucket: zipped under a path, and as files.
+    let zipped = cli(
+        &server,
+        &[
+            "create-report-group",
+            "--name",
+            "exported-zip",
+            "--type",
+            "TEST",
+            "--export-config",
+            r#"{"exportConfigType":"S3","s3Destination":{"bucket":"raw-reports","path":"ci/reports","packaging":"ZIP","encryptionDisabled":true}}"#,
+        ],
+    );
+    let plain = cli(
+        &server,
+        &[
+            "create-report-group",
+            "--name",
+            "exported-files",
+            "--type",
+            "CODE_COVERAGE",
+            "--export-config",
+            r#"{"exportConfigType":"S3","s3Destination":{"bucket":"raw-reports","packaging":"NONE"}}"#,
+        ],
+    );
+    let zipped_arn = zipped["reportGroup"]["arn"].as_str().unwrap();
+    let plain_arn = plain["reportGroup"]["arn"].as_str().unwrap();
+    let buildspec = format!(
+        "version: 0.2
+phases:
+  build:
+    commands:
+      - echo tests ran
+reports:
+  {zipped_arn}:
+    files:
+      - '*.xml'
+    base-directory: test-results
+  {plain_arn}:
+    files:
+      - coverage.xml
+    file-format: COBERTURAXML
+  unexported:
+    files:
+      - 'test-results/*.xml'
+"
+    );
+    let repo = GitRepo::init(server.root().join("repo"));
+    repo.commit(
+        &[
+            ("buildspec.yml", buildspec.as_str()),
+            ("test-results/junit.xml", PYTEST_JUNIT),
+            ("test-results/nextest.xml", NEXTEST_JUNIT),
+            ("coverage.xml", COVERAGE_PY),
+        ],
+        "app",
+    );
+    create_project(
+        &server,
+        &json!({
+            "name": "app",
+            "source": {"type": "GITHUB", "location": repo.location()},
+            "artifacts": {"type": "NO_ARTIFACTS"},
+            "environment": {"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                            "computeType": "BUILD_GENERAL1_SMALL"},
+            "serviceRole": "arn:aws:iam::111122223333:role/r",
+        }),
+    );
+    let started = cli(&server, &["start-build", "--project-name", "app"]);
+    let build = wait_build_complete(&server, id_of(&started["build"]), BUILD_DEADLINE);
+    assert_eq!(build["buildStatus"], "SUCCEEDED", "{build:#}");
+    assert_eq!(
+        build["reportArns"].as_array().unwrap().len(),
+        3,
+        "{build:#}"
+    );
+    let uuid = id_of(&build).split_once(':').unwrap().1;
+    let log = build_log(&build);
+    let zip_key = format!("ci/reports/exported-zip/{uuid}.zip");
+    assert!(
+        log.contains(&format!(
+            "Exported 2 raw report file(s) of report group exported-zip to s3://raw-reports/{zip_key}"
+        )),
+        "{log}"
+    );
+
+    let out = boto3(
+        &server,
+        &ACCOUNT_A,
+        &format!(
+            r#"{s3}
+import io, zipfile
+body = s3.get_object(Bucket="raw-reports", Key={zip_key:?})["Body"].read()
+archive = zipfile.ZipFile(io.BytesIO(body))
+listed = s3.list_objects_v2(Bucket="raw-reports")["Contents"]
+result = {{
+    "names": sorted(archive.namelist()),
+    "junit": archive.read("junit.xml").decode(),
+    "nextest": archive.read("nextest.xml").decode(),
+    "coverage": s3.get_object(Bucket="raw-reports", Key="exported-files/{uuid}/coverage.xml")["Body"].read().decode(),
+    "keys": sorted(o["Key"] for o in listed),
+}}
+"#
+        ),
+    );
+    assert_eq!(out["names"], json!(["junit.xml", "nextest.xml"]));
+    assert_eq!(out["junit"], PYTEST_JUNIT);
+    assert_eq!(out["nextest"], NEXTEST_JUNIT);
+    assert_eq!(out["coverage"], COVERAGE_PY);
+    // The group the buildspec created (NO_EXPORT) exported nothing.
+    assert_eq!(
+        out["keys"],
+        json!([zip_key, format!("exported-files/{uuid}/coverage.xml")])
+    );
 }
