@@ -100,7 +100,7 @@ fn case_status_word(status: TestCaseStatus) -> &'static str {
     match status {
         TestCaseStatus::Succeeded => "passed",
         TestCaseStatus::Failed => "failed",
-        TestCaseStatus::Error => "errors",
+        TestCaseStatus::Error => "errored",
         TestCaseStatus::Skipped => "skipped",
         TestCaseStatus::Unknown => "unknown",
     }
@@ -281,6 +281,7 @@ pub(super) mod tests {
             duration_in_nano_seconds: 2_000_000,
             message: None,
             test_suite_name: None,
+            test_raw_data_path: None,
         }
     }
 

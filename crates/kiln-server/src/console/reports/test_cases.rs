@@ -63,8 +63,7 @@ pub struct CaseRow {
     pub status_class: &'static str,
     pub duration: String,
     pub message: String,
-    /// The report file the case came from: empty until the store gives a case's
-    /// `testRawDataPath` (docs/reports.md lists it as the store's to add).
+    /// The report file the case came from (`testRawDataPath`); empty when unknown.
     pub file: String,
 }
 
@@ -78,7 +77,7 @@ impl CaseRow {
             status_class: case_class(case.status),
             duration: nanos_text(case.duration_in_nano_seconds),
             message: case.message.clone().unwrap_or_default(),
-            file: String::new(),
+            file: case.test_raw_data_path.clone().unwrap_or_default(),
         }
     }
 }
@@ -286,11 +285,13 @@ mod tests {
     fn rows_show_messages_and_durations() {
         let mut failed = case("t<1>", TestCaseStatus::Error);
         failed.message = Some("boom\n  at <x>".into());
+        failed.test_raw_data_path = Some("reports/junit.xml".into());
         let row = CaseRow::of(&failed);
         assert_eq!(row.status, "Error");
         assert_eq!(row.status_class, "bad");
         assert_eq!(row.duration, "2 ms");
         assert_eq!(row.message, "boom\n  at <x>");
+        assert_eq!(row.file, "reports/junit.xml");
         assert_eq!(nanos_text(65_000_000_000), "1 min 5 s");
     }
 
