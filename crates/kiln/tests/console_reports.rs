@@ -245,7 +245,8 @@ async fn console_shows_reports_cases_coverage_and_trends() {
     assert_eq!(texts(&light, "#reports tbody tr").await.len(), 2);
     assert!(light.exists("#chart-pass-rate svg[role=img]").await);
     assert_eq!(texts(&light, "#chart-pass-rate circle").await.len(), 2);
-    let desc = light.text("#chart-pass-rate-desc").await;
+    // The description is not rendered text: read its content.
+    let desc = texts(&light, "#chart-pass-rate-desc").await.join("");
     assert!(desc.contains("oldest first: 50%, 40%"), "{desc}");
     check_both_schemes(&light, &dark, &axe, "/report-groups/app-unit").await;
     check_both_schemes(&light, &dark, &axe, "/report-groups/app-coverage").await;
