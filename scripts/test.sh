@@ -23,6 +23,9 @@ python3 - <<'PY' || python3 -m pip install -q awscli boto3 'moto[server]'
 import awscli, boto3, moto  # noqa: F401
 PY
 command -v aws >/dev/null || python3 -m pip install -q awscli
+# axe-core for the console's accessibility checks: the PyPI package ships axe.min.js (no npm).
+python3 -c 'import axe_playwright_python' 2>/dev/null ||
+  python3 -m pip install -q --no-deps axe-playwright-python
 command -v cargo-nextest >/dev/null || cargo install -q cargo-nextest --locked
 
 # shellcheck source=postgres-cluster.sh

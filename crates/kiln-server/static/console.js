@@ -61,6 +61,15 @@
       }
       url.value = target;
       markdown.value = "![Build Status](" + target + ")";
+      // The report badges: the branch's badge address with its `report` parameter.
+      document.querySelectorAll("[data-report-badge]").forEach(function (field) {
+        var u = new URL(input.dataset.badgeBase);
+        if (branch) u.searchParams.set("branch", branch);
+        u.searchParams.set("report", field.dataset.reportBadge);
+        field.value = u.toString();
+        var md = document.querySelector("[data-report-markdown='" + field.dataset.reportBadge + "']");
+        if (md) md.value = "![" + md.dataset.title + "](" + u.toString() + ")";
+      });
       if (preview) {
         preview.src = target;
         preview.alt = "Build status badge" + (branch ? " for branch " + branch : "");

@@ -16,6 +16,10 @@ pub mod logs;
 pub mod lookups;
 pub mod projects;
 pub mod queue;
+pub mod report_contents;
+pub mod report_fixtures;
+pub mod report_groups;
+pub mod report_trends;
 pub mod reports;
 pub mod webhooks;
 
@@ -62,14 +66,14 @@ macro_rules! suite {
             console::the_first_server_secret_stays,
             events::subscribers_hear_every_kind_of_write,
             events::refused_writes_announce_nothing,
-            reports::report_groups_round_trip_and_stay_in_their_account,
-            reports::report_group_listings_sort_and_page,
+            report_groups::report_groups_round_trip_and_stay_in_their_account,
+            report_groups::report_group_listings_sort_and_page,
+            report_groups::a_group_with_reports_is_deleted_only_with_them,
             reports::saving_a_report_is_one_transaction,
             reports::report_listings_filter_and_page_stably,
-            reports::a_group_with_reports_is_deleted_only_with_them,
-            reports::test_cases_filter_and_page,
-            reports::code_coverages_sort_bound_and_page,
-            reports::trends_and_a_refs_latest_reports,
+            report_contents::test_cases_filter_and_page,
+            report_contents::code_coverages_sort_bound_and_page,
+            report_trends::trends_and_a_refs_latest_reports,
         );
     };
     (@cases $open:expr; $($module:ident :: $case:ident),* $(,)?) => {

@@ -4,9 +4,9 @@ use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, context_codes};
 use sqlx::{PgConnection, PgPool, Row};
 
 use crate::queue;
-use kiln_store::pages::{build_page, project_page};
+use kiln_store::pages::build_page;
 use kiln_store::records::{BuildRow, RecordRow, build_json, default_branch_column, ref_columns};
-use kiln_store::{InsertedBuild, Page, ProjectKey, ProjectSort, StoreError, StoreResult, sql_int};
+use kiln_store::{InsertedBuild, Page, StoreError, StoreResult, sql_int};
 
 /// Numbers and stores a build in the caller's transaction (see `Store::insert_build`).
 pub(crate) async fn insert(
@@ -138,53 +138,6 @@ pub(crate) async fn retire_project_builds(
     .execute(&mut *tx)
     .await?;
     Ok(running)
-}
-
-/// A page of project names. Only fixed SQL text is ever built here: the column and direction
-/// come from enums. Each sort has its index (account_id, column, name), so a page is one range
-/// scan.
-pub fn list_projects_sql(sort: ProjectSort, ascending: bool, after: bool) -> String {
-    let column = match sort {
-        ProjectSort::Name => "name",
-        ProjectSort::Created => "created",
-        ProjectSort::LastModified => "last_modified",
-    };
-    let (direction, beyond) = if ascending {
-        ("ASC", ">")
-    } else {
-        ("DESC", "<")
-    };
-    let (keyset, limit) = match (after, sort) {
-        (false, _) => (String::new(), "$2"),
-        (true, ProjectSort::Name) => (format!("AND name {beyond} $2"), "$3"),
-        (true, _) => (format!("AND ({column}, name) {beyond} ($2, $3)"), "$4"),
-    };
-    format!(
-        "SELECT name, {column} AS sort_value FROM projects WHERE account_id = $1 {keyset}
-         ORDER BY {column} {direction}, name {direction} LIMIT {limit}"
-    )
-}
-
-pub(crate) async fn list_projects(
-    pool: &PgPool,
-    account_id: &str,
-    sort: ProjectSort,
-    ascending: bool,
-    after: Option<&ProjectKey>,
-    limit: u64,
-) -> StoreResult<Page<String, ProjectKey>> {
-    let sql = list_projects_sql(sort, ascending, after.is_some());
-    let mut query = sqlx::query(&sql).bind(account_id);
-    match (after, sort) {
-        (None, _) => {}
-        (Some(key), ProjectSort::Name) => query = query.bind(&key.name),
-        (Some(key), _) => query = query.bind(key.sort_value).bind(&key.name),
-    }
-    let rows = query
-        .bind(sql_int(limit.saturating_add(1)))
-        .fetch_all(pool)
-        .await?;
-    project_page(&rows, sort, limit)
 }
 
 /// A page of build ids: a range scan of builds_by_account (account_id, seq) or of

@@ -16,7 +16,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use kiln_domain::report::{
     CodeCoverage, ReportContents, ReportGroupRecord, ReportRecord, TestCase,
 };
-use kiln_store::records::{BuildRow, ProjectRow, RecordRow, build_status, settings_json};
+use kiln_store::records::{BuildRow, RecordRow, build_status};
 use kiln_store::{
     BodyClaim, BranchReports, Claim, ClaimRequest, ConsoleSession, CoverageKey, CoverageQuery,
     DeletedReportGroup, EventFeed, EventSubscription, HeldLease, InsertedBuild, Lease, LeasedBuild,
@@ -26,10 +26,12 @@ use kiln_store::{
 };
 
 mod builds;
+mod console;
 mod credentials;
 mod deliveries;
 mod feed;
 mod logs;
+mod projects;
 mod queue;
 mod reports;
 mod sign_in;
@@ -40,9 +42,8 @@ pub use feed::LISTENER_APPLICATION_NAME;
 /// The SQL of the listings and badge lookups, for the query-plan test.
 #[doc(hidden)]
 pub mod sql {
-    pub use crate::builds::{
-        DEFAULT_BRANCH_BUILT, LATEST_STATUS_FOR_REF, list_builds_sql, list_projects_sql,
-    };
+    pub use crate::builds::{DEFAULT_BRANCH_BUILT, LATEST_STATUS_FOR_REF, list_builds_sql};
+    pub use crate::projects::list_projects_sql;
 }
 
 /// Connections one replica keeps open (besides its listener's).
@@ -118,28 +119,7 @@ impl Store for PgStore {
     }
 
     async fn create_project(&self, project: &ProjectRecord) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO projects (account_id, name, settings, badge_enabled, badge_token, created,
-                last_modified, source_epoch, concurrent_build_limit)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&project.account_id)
-        .bind(&project.name)
-        .bind(settings_json(project)?)
-        .bind(project.badge_enabled)
-        .bind(&project.badge_token)
-        .bind(project.created)
-        .bind(project.last_modified)
-        .bind(project.source_epoch)
-        .bind(project.settings.concurrent_build_limit)
-        .execute(&mut *tx)
-        .await
-        .map_err(key_violation)?;
-        let changed = project_changed(&project.account_id, &project.name);
-        feed::announce(&mut tx, &[changed]).await?;
-        tx.commit().await?;
-        Ok(())
+        projects::create(&self.pool, project).await
     }
 
     async fn get_project(
@@ -147,59 +127,15 @@ impl Store for PgStore {
         account_id: &str,
         name: &str,
     ) -> StoreResult<Option<ProjectRecord>> {
-        let row = sqlx::query("SELECT * FROM projects WHERE account_id = $1 AND name = $2")
-            .bind(account_id)
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(ProjectRow::read).transpose()
+        projects::get(&self.pool, account_id, name).await
     }
 
     async fn update_project(&self, project: &ProjectRecord) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        let result = sqlx::query(
-            "UPDATE projects SET settings = $1, badge_enabled = $2, last_modified = $3,
-                source_epoch = $4, concurrent_build_limit = $5
-             WHERE account_id = $6 AND name = $7",
-        )
-        .bind(settings_json(project)?)
-        .bind(project.badge_enabled)
-        .bind(project.last_modified)
-        .bind(project.source_epoch)
-        .bind(project.settings.concurrent_build_limit)
-        .bind(&project.account_id)
-        .bind(&project.name)
-        .execute(&mut *tx)
-        .await?;
-        if result.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        let changed = project_changed(&project.account_id, &project.name);
-        feed::announce(&mut tx, &[changed]).await?;
-        tx.commit().await?;
-        Ok(())
+        projects::update(&self.pool, project).await
     }
 
     async fn delete_project(&self, account_id: &str, name: &str, now: f64) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
-        let result = sqlx::query("DELETE FROM projects WHERE account_id = $1 AND name = $2")
-            .bind(account_id)
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        if result.rows_affected() == 0 {
-            return Ok(false);
-        }
-        let running = builds::retire_project_builds(&mut tx, account_id, name, now).await?;
-        let mut events = vec![project_changed(account_id, name), StoreEvent::QueueChanged];
-        events.extend(
-            running
-                .into_iter()
-                .map(|uuid| StoreEvent::StopRequested { uuid }),
-        );
-        feed::announce(&mut tx, &events).await?;
-        tx.commit().await?;
-        Ok(true)
+        projects::delete(&self.pool, account_id, name, now).await
     }
 
     async fn list_projects(
@@ -210,15 +146,11 @@ impl Store for PgStore {
         after: Option<&ProjectKey>,
         limit: u64,
     ) -> StoreResult<Page<String, ProjectKey>> {
-        builds::list_projects(&self.pool, account_id, sort, ascending, after, limit).await
+        projects::list(&self.pool, account_id, sort, ascending, after, limit).await
     }
 
     async fn project_by_badge_token(&self, token: &str) -> StoreResult<Option<ProjectRecord>> {
-        let row = sqlx::query("SELECT * FROM projects WHERE badge_token = $1")
-            .bind(token)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(ProjectRow::read).transpose()
+        projects::by_badge_token(&self.pool, token).await
     }
 
     async fn insert_build(
@@ -456,27 +388,7 @@ impl Store for PgStore {
     }
 
     async fn create_console_session(&self, session: &ConsoleSession, now: f64) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM console_sessions WHERE expires < $1")
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO console_sessions (token_hash, account_id, access_key_id, csrf_token,
-                created, expires)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&session.token_hash)
-        .bind(&session.account_id)
-        .bind(&session.access_key_id)
-        .bind(&session.csrf_token)
-        .bind(session.created)
-        .bind(session.expires)
-        .execute(&mut *tx)
-        .await
-        .map_err(key_violation)?;
-        tx.commit().await?;
-        Ok(())
+        console::create_session(&self.pool, session, now).await
     }
 
     async fn console_session(
@@ -484,22 +396,11 @@ impl Store for PgStore {
         token_hash: &str,
         now: f64,
     ) -> StoreResult<Option<ConsoleSession>> {
-        let session = sqlx::query_as(
-            "SELECT * FROM console_sessions WHERE token_hash = $1 AND expires >= $2",
-        )
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(session)
+        console::session(&self.pool, token_hash, now).await
     }
 
     async fn delete_console_session(&self, token_hash: &str) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM console_sessions WHERE token_hash = $1")
-            .bind(token_hash)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        console::delete_session(&self.pool, token_hash).await
     }
 
     async fn begin_sign_in_attempt(
@@ -520,7 +421,7 @@ impl Store for PgStore {
     }
 
     async fn create_report_group(&self, group: &ReportGroupRecord) -> StoreResult<()> {
-        reports::create_group(&self.pool, group).await
+        reports::groups::create(&self.pool, group).await
     }
 
     async fn get_report_groups(
@@ -528,11 +429,11 @@ impl Store for PgStore {
         account_id: &str,
         names: &[&str],
     ) -> StoreResult<Vec<ReportGroupRecord>> {
-        reports::get_groups(&self.pool, account_id, names).await
+        reports::groups::get(&self.pool, account_id, names).await
     }
 
     async fn update_report_group(&self, group: &ReportGroupRecord) -> StoreResult<()> {
-        reports::update_group(&self.pool, group).await
+        reports::groups::update(&self.pool, group).await
     }
 
     async fn delete_report_group(
@@ -541,7 +442,7 @@ impl Store for PgStore {
         name: &str,
         delete_reports: bool,
     ) -> StoreResult<DeletedReportGroup> {
-        reports::delete_group(&self.pool, account_id, name, delete_reports).await
+        reports::groups::delete(&self.pool, account_id, name, delete_reports).await
     }
 
     async fn list_report_groups(
@@ -552,7 +453,7 @@ impl Store for PgStore {
         after: Option<&ProjectKey>,
         limit: u64,
     ) -> StoreResult<Page<String, ProjectKey>> {
-        reports::list_groups(&self.pool, account_id, sort, ascending, after, limit).await
+        reports::groups::list(&self.pool, account_id, sort, ascending, after, limit).await
     }
 
     async fn save_report(
@@ -590,7 +491,8 @@ impl Store for PgStore {
         after: Option<i64>,
         limit: u64,
     ) -> StoreResult<Page<TestCase, i64>> {
-        reports::describe_test_cases(&self.pool, account_id, arn, query, after, limit).await
+        reports::contents::describe_test_cases(&self.pool, account_id, arn, query, after, limit)
+            .await
     }
 
     async fn describe_code_coverages(
@@ -601,7 +503,8 @@ impl Store for PgStore {
         after: Option<&CoverageKey>,
         limit: u64,
     ) -> StoreResult<Page<(i64, CodeCoverage), CoverageKey>> {
-        reports::describe_code_coverages(&self.pool, account_id, arn, query, after, limit).await
+        reports::contents::describe_code_coverages(&self.pool, account_id, arn, query, after, limit)
+            .await
     }
 
     async fn report_group_trend(

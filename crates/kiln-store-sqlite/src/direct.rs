@@ -94,3 +94,90 @@ impl DirectReads {
 fn direct_error(e: rusqlite::Error) -> StoreError {
     StoreError::Direct(e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use kiln_domain::build::{BuildRecord, BuildStatus, PhaseType};
+    use kiln_domain::refs::GitRef;
+    use kiln_domain::start::StartBuildInput;
+    use kiln_store::{ClaimRequest, Store};
+
+    use crate::SqliteStore;
+    use crate::tests::record;
+
+    #[tokio::test]
+    async fn direct_reads_see_each_committed_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("kiln.db"))
+            .await
+            .unwrap();
+        let mut project = record("111111111111", "a", 1.0);
+        project.settings.source = serde_json::from_value(serde_json::json!(
+            {"type": "GITHUB", "location": "https://git.example.com/a.git"}
+        ))
+        .unwrap();
+        store.create_project(&project).await.unwrap();
+        let main = GitRef::Branch("main".into());
+        let direct = |store: &SqliteStore| {
+            store
+                .latest_status_for_ref_now("111111111111", "a", &main, 0)
+                .unwrap()
+                .unwrap()
+        };
+        assert_eq!(direct(&store), None);
+        let mut build = BuildRecord {
+            account_id: project.account_id.clone(),
+            project_name: project.name.clone(),
+            uuid: "5b2a7c0e-0000-4000-8000-000000000001".into(),
+            build_number: 0,
+            status: BuildStatus::InProgress,
+            current_phase: PhaseType::Queued,
+            phases: Vec::new(),
+            start_time: 10.0,
+            end_time: None,
+            initiator: "test".into(),
+            settings: StartBuildInput::default().resolve(&project).unwrap(),
+            resolved_source_version: None,
+            git_ref: Some(main.clone()),
+            source_epoch: 0,
+            artifacts: None,
+            secondary_artifacts: Vec::new(),
+            exported_environment_variables: Vec::new(),
+            idempotency_token: None,
+            trigger_variables: Vec::new(),
+            report_arns: Vec::new(),
+        };
+        store.insert_build(&mut build, 0.0).await.unwrap();
+        assert_eq!(direct(&store), Some(BuildStatus::InProgress));
+        let claimed = store
+            .claim_builds(&ClaimRequest {
+                owner: "test",
+                now: 10.0,
+                lease_seconds: 30.0,
+                capacity: 1,
+                account_limit: None,
+                minute_seconds: 60.0,
+            })
+            .await
+            .unwrap();
+        build.status = BuildStatus::Succeeded;
+        store
+            .save_leased_build(&build, &claimed[0].lease)
+            .await
+            .unwrap();
+        // The same thread's connection, read again after the write: never a stale snapshot.
+        assert_eq!(direct(&store), Some(BuildStatus::Succeeded));
+        assert_eq!(
+            direct(&store),
+            store
+                .latest_status_for_ref("111111111111", "a", &main, 0)
+                .await
+                .unwrap()
+        );
+        let other_source = store
+            .latest_status_for_ref_now("111111111111", "a", &main, 1)
+            .unwrap()
+            .unwrap();
+        assert_eq!(other_source, None, "builds of an older source do not count");
+    }
+}

@@ -11,8 +11,10 @@ use std::sync::Arc;
 
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions};
-use kiln_store::{StoreError, StoreResult};
+use kiln_store::{Store, StoreError, StoreResult};
 use sqlx::SqlitePool;
+
+use crate::SqliteStore;
 
 /// The directory of log files and a capability to open files only inside it.
 #[derive(Clone)]
@@ -197,6 +199,42 @@ async fn blocking<T: Send + 'static>(
 /// disk, an IO error): the API answers 503, as for the database.
 fn unavailable(e: std::io::Error) -> StoreError {
     StoreError::Unavailable(Box::new(e))
+}
+
+/// Appends to a build's log (see `Store::append_log`).
+pub(crate) async fn append(
+    store: &SqliteStore,
+    uuid: &str,
+    start_offset: u64,
+    data: &[u8],
+) -> StoreResult<()> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    if !build_exists(&store.pool, uuid).await? {
+        return Err(StoreError::NotFound);
+    }
+    let grew = store
+        .log_files
+        .append(uuid, start_offset, data.to_vec())
+        .await?;
+    // A build deleted meanwhile takes its log with it.
+    if !build_exists(&store.pool, uuid).await? {
+        store.log_files.remove(uuid).await?;
+        return Err(StoreError::NotFound);
+    }
+    if grew {
+        store.log_grew(uuid);
+    }
+    Ok(())
+}
+
+async fn build_exists(pool: &SqlitePool, uuid: &str) -> StoreResult<bool> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM builds WHERE uuid = ?")
+        .bind(uuid)
+        .fetch_optional(pool)
+        .await?;
+    Ok(found.is_some())
 }
 
 #[cfg(test)]

@@ -1,12 +1,11 @@
 //! SQLite's query plans: every list and lookup is an index range scan, with or without
 //! statistics, on data skewed as a year of history is (one project with most of the builds).
 
+use crate::SqliteStore;
+use crate::builds::{DEFAULT_BRANCH_BUILT, GET_BUILD, get_builds_sql, list_builds_sql};
 use crate::direct::LATEST_STATUS_FOR_REF;
+use crate::projects::{GET_PROJECT, PROJECT_BY_BADGE_TOKEN, list_projects_sql};
 use crate::tests::record;
-use crate::{
-    DEFAULT_BRANCH_BUILT, GET_BUILD, GET_PROJECT, PROJECT_BY_BADGE_TOKEN, SqliteStore,
-    get_builds_sql, list_builds_sql, list_projects_sql,
-};
 use kiln_store::{ProjectSort, Store};
 
 const ACCOUNT: &str = "111111111111";

@@ -16,6 +16,7 @@ mod logs;
 pub mod pages;
 mod queue;
 pub mod records;
+pub mod report_records;
 mod reports;
 
 pub use events::{EventFeed, EventSubscription, StoreEvent};

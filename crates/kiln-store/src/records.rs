@@ -48,7 +48,12 @@ pub fn webhook_config_json(webhook: &WebhookRecord) -> StoreResult<String> {
 
 /// The `ref_kind` and `ref_name` columns: the ref a build checked out, once known.
 pub fn ref_columns(build: &BuildRecord) -> (Option<&'static str>, Option<&str>) {
-    match &build.git_ref {
+    git_ref_columns(build.git_ref.as_ref())
+}
+
+/// `ref_kind` and `ref_name` of a ref, when there is one.
+pub(crate) fn git_ref_columns(git_ref: Option<&GitRef>) -> (Option<&'static str>, Option<&str>) {
+    match git_ref {
         Some(r) => {
             let (kind, name) = r.kind_and_name();
             (Some(kind), Some(name))
@@ -71,11 +76,11 @@ pub fn build_status(status: &str) -> StoreResult<BuildStatus> {
     BuildStatus::parse(status).ok_or_else(|| StoreError::Corrupt(format!("build status {status}")))
 }
 
-fn to_json(value: &impl Serialize) -> StoreResult<String> {
+pub(crate) fn to_json(value: &impl Serialize) -> StoreResult<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn from_json<T: DeserializeOwned>(text: &str) -> StoreResult<T> {
+pub(crate) fn from_json<T: DeserializeOwned>(text: &str) -> StoreResult<T> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 

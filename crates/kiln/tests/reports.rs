@@ -296,27 +296,56 @@ fn a_failing_build_makes_test_and_coverage_reports_that_the_cli_reads() {
     );
 }
 
+/// An entity bomb: nine levels of ten-fold entities ("billion laughs").
+const ENTITY_BOMB: &str = r#"<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<testsuite name="&lol9;"><testcase name="&lol9;"/></testsuite>
+"#;
+
 #[test]
-fn report_problems_never_fail_a_build_and_say_why() {
+fn hostile_report_files_make_incomplete_reports_and_the_build_goes_on() {
     let server = KilnServer::start();
     let repo = GitRepo::init(server.root().join("repo"));
-    let buildspec = "version: 0.2
+    // The build writes a 2 GB <testsuite> attribute (a sparse file) and 100,000-deep nesting.
+    let buildspec = r#"version: 0.2
 phases:
   build:
     commands:
-      - echo ok
+      - printf '<testsuite name="' > huge.xml && truncate -s 2G huge.xml
+      - yes '<a>' | head -n 100000 | tr -d '\n' > deep.xml
 reports:
   broken:
     files:
       - broken.xml
+  bomb:
+    files:
+      - bomb.xml
+  huge:
+    files:
+      - huge.xml
+  deep:
+    files:
+      - deep.xml
   absent:
     files:
       - nothing-here/*.xml
-";
+"#;
     repo.commit(
         &[
             ("buildspec.yml", buildspec),
             ("broken.xml", "<testsuite><testcase name=\"a\">"),
+            ("bomb.xml", ENTITY_BOMB),
         ],
         "app",
     );
@@ -335,24 +364,40 @@ reports:
     let build = wait_build_complete(&server, id_of(&started["build"]), BUILD_DEADLINE);
     assert_eq!(build["buildStatus"], "SUCCEEDED", "{build:#}");
     let log = build_log(&build);
-    assert!(
-        log.contains("broken.xml"),
-        "the log names the bad file: {log}"
-    );
-    let arns: Vec<String> = build["reportArns"]
+    for named in ["broken.xml", "huge.xml", "deep.xml"] {
+        assert!(log.contains(named), "the log names {named}: {log}");
+    }
+    let arns: Vec<&str> = build["reportArns"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| a.as_str().unwrap().to_owned())
+        .map(|a| a.as_str().unwrap())
         .collect();
-    assert_eq!(arns.len(), 2, "{build:#}");
-    let reports = cli(
-        &server,
-        &["batch-get-reports", "--report-arns", &arns[0], &arns[1]],
-    );
-    for report in reports["reports"].as_array().unwrap() {
-        assert_eq!(report["status"], "INCOMPLETE", "{report:#}");
+    assert_eq!(arns.len(), 5, "{build:#}");
+    let mut args = vec!["batch-get-reports", "--report-arns"];
+    args.extend(&arns);
+    let reports = cli(&server, &args);
+    let statuses: Vec<(&str, &str)> = reports["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["name"].as_str().unwrap(), r["status"].as_str().unwrap()))
+        .collect();
+    for group in [
+        "app-broken",
+        "app-bomb",
+        "app-huge",
+        "app-deep",
+        "app-absent",
+    ] {
+        assert!(
+            statuses.contains(&(group, "INCOMPLETE")),
+            "{group}: {statuses:?}"
+        );
     }
+    // The server goes on.
+    let again = cli(&server, &["batch-get-builds", "--ids", id_of(&build)]);
+    assert_eq!(again["builds"][0]["buildStatus"], "SUCCEEDED");
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! Build pages: start a build, its details (phases, source, log, artifacts), stop and retry.
+//! Build pages: start a build, its details (phases, source, log, artifacts, reports), stop and
+//! retry.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use serde_json::{Value, json};
 use super::artifacts::{self, ArtifactLink};
 use super::errors::FieldErrors;
 use super::projects::{self, StartFields, call};
+use super::reports::{self, ReportLink};
 use super::session::{EmptyForm, Session};
 use super::view::{self, Chrome};
 use crate::state::AppState;
@@ -137,6 +139,7 @@ struct BuildPage {
     log_truncated: bool,
     artifacts: Vec<ArtifactLink>,
     artifact_locations: Vec<String>,
+    reports: Vec<ReportLink>,
     errors: FieldErrors,
 }
 
@@ -269,6 +272,7 @@ async fn build_page(
         log_truncated,
         artifacts: artifacts::links(state, project, &uuid, &build).await,
         artifact_locations: artifacts::locations(&build).into_iter().flatten().collect(),
+        reports: reports::of_build(state, session, &build).await,
         status,
         uuid,
         errors,

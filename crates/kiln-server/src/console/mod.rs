@@ -1,4 +1,4 @@
-//! The web console: server-rendered pages for build projects, builds and badges, for a user
+//! The web console: server-rendered pages for build projects, builds, badges and reports, for a user
 //! signed in with an access key of their account. Every CodeBuild operation goes through
 //! [`crate::api::dispatch`], so the console shows the API's own validation and errors.
 //!
@@ -13,6 +13,7 @@ mod form_token;
 mod logs;
 mod next;
 mod projects;
+mod reports;
 mod session;
 mod sign_in_limit;
 mod view;
@@ -82,6 +83,12 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(
             "/projects/{name}/builds/{uuid}/artifacts/{index}/{*file}",
             get(artifacts::download_file),
+        )
+        .route("/report-groups", get(reports::group_list))
+        .route("/report-groups/{group}", get(reports::group_details))
+        .route(
+            "/report-groups/{group}/reports/{uuid}",
+            get(reports::details),
         )
         .fallback(not_found)
 }

@@ -550,6 +550,8 @@ pub struct BadgeView {
     pub branch: String,
     /// Branches seen in the build history, offered by the picker.
     pub branches: Vec<String>,
+    /// The test and coverage report badges for the same branch.
+    pub reports: Vec<super::reports::ReportBadge>,
 }
 
 /// The project's webhook: where the forge posts, and what became of its recent deliveries.
@@ -694,6 +696,7 @@ fn badge_view(
         )
         .collect();
     Some(BadgeView {
+        reports: super::reports::report_badges(&state.public_url, &token, branch),
         markdown: kiln_domain::token::badge_markdown(&url),
         url,
         base_url: kiln_domain::token::badge_url(&state.public_url, &token, None),

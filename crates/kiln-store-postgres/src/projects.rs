@@ -1,0 +1,158 @@
+//! Projects: their settings, their badge token, and what deleting one does to its builds (see
+//! `builds::retire_project_builds`).
+
+use kiln_domain::project::ProjectRecord;
+use kiln_store::pages::project_page;
+use kiln_store::records::{ProjectRow, RecordRow, settings_json};
+use kiln_store::{Page, ProjectKey, ProjectSort, StoreError, StoreEvent, StoreResult, sql_int};
+use sqlx::PgPool;
+
+use crate::{builds, feed, key_violation, project_changed};
+
+pub(crate) async fn create(pool: &PgPool, project: &ProjectRecord) -> StoreResult<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO projects (account_id, name, settings, badge_enabled, badge_token, created,
+            last_modified, source_epoch, concurrent_build_limit)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&project.account_id)
+    .bind(&project.name)
+    .bind(settings_json(project)?)
+    .bind(project.badge_enabled)
+    .bind(&project.badge_token)
+    .bind(project.created)
+    .bind(project.last_modified)
+    .bind(project.source_epoch)
+    .bind(project.settings.concurrent_build_limit)
+    .execute(&mut *tx)
+    .await
+    .map_err(key_violation)?;
+    let changed = project_changed(&project.account_id, &project.name);
+    feed::announce(&mut tx, &[changed]).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(crate) async fn get(
+    pool: &PgPool,
+    account_id: &str,
+    name: &str,
+) -> StoreResult<Option<ProjectRecord>> {
+    let row = sqlx::query("SELECT * FROM projects WHERE account_id = $1 AND name = $2")
+        .bind(account_id)
+        .bind(name)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(ProjectRow::read).transpose()
+}
+
+pub(crate) async fn update(pool: &PgPool, project: &ProjectRecord) -> StoreResult<()> {
+    let mut tx = pool.begin().await?;
+    let result = sqlx::query(
+        "UPDATE projects SET settings = $1, badge_enabled = $2, last_modified = $3,
+            source_epoch = $4, concurrent_build_limit = $5
+         WHERE account_id = $6 AND name = $7",
+    )
+    .bind(settings_json(project)?)
+    .bind(project.badge_enabled)
+    .bind(project.last_modified)
+    .bind(project.source_epoch)
+    .bind(project.settings.concurrent_build_limit)
+    .bind(&project.account_id)
+    .bind(&project.name)
+    .execute(&mut *tx)
+    .await?;
+    if result.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    let changed = project_changed(&project.account_id, &project.name);
+    feed::announce(&mut tx, &[changed]).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(crate) async fn delete(
+    pool: &PgPool,
+    account_id: &str,
+    name: &str,
+    now: f64,
+) -> StoreResult<bool> {
+    let mut tx = pool.begin().await?;
+    let result = sqlx::query("DELETE FROM projects WHERE account_id = $1 AND name = $2")
+        .bind(account_id)
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    if result.rows_affected() == 0 {
+        return Ok(false);
+    }
+    let running = builds::retire_project_builds(&mut tx, account_id, name, now).await?;
+    let mut events = vec![project_changed(account_id, name), StoreEvent::QueueChanged];
+    events.extend(
+        running
+            .into_iter()
+            .map(|uuid| StoreEvent::StopRequested { uuid }),
+    );
+    feed::announce(&mut tx, &events).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+pub(crate) async fn by_badge_token(
+    pool: &PgPool,
+    token: &str,
+) -> StoreResult<Option<ProjectRecord>> {
+    let row = sqlx::query("SELECT * FROM projects WHERE badge_token = $1")
+        .bind(token)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(ProjectRow::read).transpose()
+}
+
+/// A page of project names. Only fixed SQL text is ever built here: the column and direction
+/// come from enums. Each sort has its index (account_id, column, name), so a page is one range
+/// scan.
+pub fn list_projects_sql(sort: ProjectSort, ascending: bool, after: bool) -> String {
+    let column = match sort {
+        ProjectSort::Name => "name",
+        ProjectSort::Created => "created",
+        ProjectSort::LastModified => "last_modified",
+    };
+    let (direction, beyond) = if ascending {
+        ("ASC", ">")
+    } else {
+        ("DESC", "<")
+    };
+    let (keyset, limit) = match (after, sort) {
+        (false, _) => (String::new(), "$2"),
+        (true, ProjectSort::Name) => (format!("AND name {beyond} $2"), "$3"),
+        (true, _) => (format!("AND ({column}, name) {beyond} ($2, $3)"), "$4"),
+    };
+    format!(
+        "SELECT name, {column} AS sort_value FROM projects WHERE account_id = $1 {keyset}
+         ORDER BY {column} {direction}, name {direction} LIMIT {limit}"
+    )
+}
+
+pub(crate) async fn list(
+    pool: &PgPool,
+    account_id: &str,
+    sort: ProjectSort,
+    ascending: bool,
+    after: Option<&ProjectKey>,
+    limit: u64,
+) -> StoreResult<Page<String, ProjectKey>> {
+    let sql = list_projects_sql(sort, ascending, after.is_some());
+    let mut query = sqlx::query(&sql).bind(account_id);
+    match (after, sort) {
+        (None, _) => {}
+        (Some(key), ProjectSort::Name) => query = query.bind(&key.name),
+        (Some(key), _) => query = query.bind(key.sort_value).bind(&key.name),
+    }
+    let rows = query
+        .bind(sql_int(limit.saturating_add(1)))
+        .fetch_all(pool)
+        .await?;
+    project_page(&rows, sort, limit)
+}

@@ -1,0 +1,204 @@
+//! Projects: their settings, their badge token, and what deleting one does to its builds
+//! (queued ones stop, running ones are asked to, all stay readable by id).
+
+use kiln_domain::build::{BuildStatus, PhaseContext, context_codes};
+use kiln_domain::project::ProjectRecord;
+use kiln_store::pages::project_page;
+use kiln_store::records::{BuildRow, ProjectRow, RecordRow, settings_json};
+use kiln_store::{
+    Page, ProjectKey, ProjectSort, StoreError, StoreEvent, StoreResult, is_unique_violation,
+    sql_int,
+};
+use sqlx::{Row, SqlitePool};
+
+use crate::{SqliteStore, queue};
+
+/// A page of project names. Only fixed SQL text is ever built here: the column and direction
+/// come from enums. Each sort has its index (account_id, column, name), so a page is one range
+/// scan.
+pub(crate) fn list_projects_sql(sort: ProjectSort, ascending: bool, after: bool) -> String {
+    let column = match sort {
+        ProjectSort::Name => "name",
+        ProjectSort::Created => "created",
+        ProjectSort::LastModified => "last_modified",
+    };
+    let (direction, beyond) = if ascending {
+        ("ASC", ">")
+    } else {
+        ("DESC", "<")
+    };
+    let keyset = match (after, sort) {
+        (false, _) => String::new(),
+        (true, ProjectSort::Name) => format!("AND name {beyond} ?"),
+        (true, _) => format!("AND ({column}, name) {beyond} (?, ?)"),
+    };
+    format!(
+        "SELECT name, {column} AS sort_value FROM projects WHERE account_id = ? {keyset}
+         ORDER BY {column} {direction}, name {direction} LIMIT ?"
+    )
+}
+
+pub(crate) const GET_PROJECT: &str = "SELECT * FROM projects WHERE account_id = ? AND name = ?";
+pub(crate) const PROJECT_BY_BADGE_TOKEN: &str = "SELECT * FROM projects WHERE badge_token = ?";
+pub(crate) async fn create(store: &SqliteStore, project: &ProjectRecord) -> StoreResult<()> {
+    let result = sqlx::query(
+        "INSERT INTO projects (account_id, name, settings, badge_enabled, badge_token, created, last_modified, source_epoch, concurrent_build_limit)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&project.account_id)
+    .bind(&project.name)
+    .bind(settings_json(project)?)
+    .bind(project.badge_enabled)
+    .bind(&project.badge_token)
+    .bind(project.created)
+    .bind(project.last_modified)
+    .bind(project.source_epoch)
+    .bind(project.settings.concurrent_build_limit)
+    .execute(&store.pool)
+    .await;
+    match result {
+        Ok(_) => {
+            store.project_changed(&project.account_id, &project.name);
+            Ok(())
+        }
+        Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(crate) async fn get(
+    pool: &SqlitePool,
+    account_id: &str,
+    name: &str,
+) -> StoreResult<Option<ProjectRecord>> {
+    let row = sqlx::query(GET_PROJECT)
+        .bind(account_id)
+        .bind(name)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(ProjectRow::read).transpose()
+}
+
+pub(crate) async fn update(store: &SqliteStore, project: &ProjectRecord) -> StoreResult<()> {
+    let result = sqlx::query(
+        "UPDATE projects SET settings = ?, badge_enabled = ?, last_modified = ?, source_epoch = ?,
+             concurrent_build_limit = ?
+         WHERE account_id = ? AND name = ?",
+    )
+    .bind(settings_json(project)?)
+    .bind(project.badge_enabled)
+    .bind(project.last_modified)
+    .bind(project.source_epoch)
+    .bind(project.settings.concurrent_build_limit)
+    .bind(&project.account_id)
+    .bind(&project.name)
+    .execute(&store.pool)
+    .await?;
+    if result.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    store.project_changed(&project.account_id, &project.name);
+    Ok(())
+}
+
+pub(crate) async fn delete(
+    store: &SqliteStore,
+    account_id: &str,
+    name: &str,
+    now: f64,
+) -> StoreResult<bool> {
+    let mut tx = store.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let result = sqlx::query("DELETE FROM projects WHERE account_id = ? AND name = ?")
+        .bind(account_id)
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    if result.rows_affected() == 0 {
+        return Ok(false);
+    }
+    // Queued builds never launch; running ones are stopped by their owners.
+    let queued = sqlx::query(
+        "SELECT record, version FROM builds WHERE account_id = ? AND project_name = ?
+         AND project_generation = 0 AND complete = 0 AND lease_owner IS NULL",
+    )
+    .bind(account_id)
+    .bind(name)
+    .fetch_all(&mut *tx)
+    .await?;
+    for row in &queued {
+        let mut build = BuildRow::read(row)?;
+        build.abort(
+            BuildStatus::Stopped,
+            PhaseContext::new(
+                context_codes::BUILD_STOPPED,
+                "The build's project was deleted before the build started",
+            ),
+            now,
+        );
+        queue::write_fenced(
+            &mut tx,
+            &build,
+            queue::Fence::Version(row.try_get("version")?),
+        )
+        .await?;
+    }
+    let running: Vec<String> = sqlx::query_scalar(
+        "UPDATE builds SET stop_requested = 1 WHERE account_id = ? AND project_name = ?
+         AND project_generation = 0 AND lease_owner IS NOT NULL RETURNING uuid",
+    )
+    .bind(account_id)
+    .bind(name)
+    .fetch_all(&mut *tx)
+    .await?;
+    // The builds stay readable by id, in a past generation of the project.
+    sqlx::query(
+        "UPDATE builds SET project_generation = (
+             SELECT MAX(project_generation) + 1 FROM builds
+             WHERE account_id = ?1 AND project_name = ?2)
+         WHERE account_id = ?1 AND project_name = ?2 AND project_generation = 0",
+    )
+    .bind(account_id)
+    .bind(name)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    store.project_changed(account_id, name);
+    store.events.publish(StoreEvent::QueueChanged);
+    for uuid in running {
+        store.events.publish(StoreEvent::StopRequested { uuid });
+    }
+    Ok(true)
+}
+
+pub(crate) async fn list(
+    pool: &SqlitePool,
+    account_id: &str,
+    sort: ProjectSort,
+    ascending: bool,
+    after: Option<&ProjectKey>,
+    limit: u64,
+) -> StoreResult<Page<String, ProjectKey>> {
+    let sql = list_projects_sql(sort, ascending, after.is_some());
+    let mut query = sqlx::query(&sql).bind(account_id);
+    match (after, sort) {
+        (None, _) => {}
+        (Some(key), ProjectSort::Name) => query = query.bind(&key.name),
+        (Some(key), _) => query = query.bind(key.sort_value).bind(&key.name),
+    }
+    let rows = query
+        .bind(sql_int(limit.saturating_add(1)))
+        .fetch_all(pool)
+        .await?;
+    project_page(&rows, sort, limit)
+}
+
+pub(crate) async fn by_badge_token(
+    pool: &SqlitePool,
+    token: &str,
+) -> StoreResult<Option<ProjectRecord>> {
+    let row = sqlx::query(PROJECT_BY_BADGE_TOKEN)
+        .bind(token)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(ProjectRow::read).transpose()
+}
