@@ -3,7 +3,7 @@
 # whole suite (unit tests, and integration tests that drive the real binary with the aws CLI,
 # boto3, git, Docker and headless Chromium), with a throwaway PostgreSQL cluster for the tests
 # of the PostgreSQL store and the replicas (stopped when this script ends, however it ends);
-# then the API, builds, badges, console, webhooks and logs suites once more on PostgreSQL.
+# then the API, builds, badges, console, webhooks, logs and reports suites once more on PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,4 +37,4 @@ cargo nextest run --workspace --no-fail-fast "$@"
 # The user-facing suites again, with every server on a PostgreSQL database of its own.
 KILN_TEST_STORE=postgres cargo nextest run -p kiln --no-fail-fast \
   --test api_projects --test builds --test badges --test console --test webhooks \
-  --test logs --test store_semantics "$@"
+  --test logs --test store_semantics --test reports --test reports_api "$@"

@@ -220,6 +220,7 @@ impl<'de> Visitor<'de> for Elements<'_, '_> {
                 duration_in_nano_seconds: outcome.duration,
                 message: outcome.message,
                 test_suite_name: None,
+                test_raw_data_path: None,
             })?;
         }
         Ok(())

@@ -92,6 +92,7 @@ fn read_case<R: Read>(
         duration_in_nano_seconds: seconds_to_nanos(attrs.str("time")),
         message,
         test_suite_name: suite,
+        test_raw_data_path: None,
     })
 }
 

@@ -85,7 +85,7 @@ impl TestCaseStatus {
     }
 }
 
-/// One test case (`TestCase` without the store's `reportArn`, `testRawDataPath`, `expired`).
+/// One test case (`TestCase` without the store's `reportArn` and `expired`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TestCase {
@@ -97,6 +97,10 @@ pub struct TestCase {
     /// Failure, error or skip text; `None` when the file gives none.
     pub message: Option<String>,
     pub test_suite_name: Option<String>,
+    /// The report file the case came from, as the build recorded it; set when the build's
+    /// files are gathered into a report (parsers know no path).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_raw_data_path: Option<String>,
 }
 
 /// `TestReportSummary`, computed from the cases.
@@ -408,6 +412,7 @@ mod tests {
             duration_in_nano_seconds: ns,
             message: None,
             test_suite_name: None,
+            test_raw_data_path: None,
         }
     }
 

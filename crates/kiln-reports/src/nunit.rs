@@ -53,6 +53,7 @@ pub(crate) fn parse(
                             }),
                             message,
                             test_suite_name: suites.last().map(|(_, n)| n.clone()),
+                            test_raw_data_path: None,
                         };
                         sink.push(case, line)?;
                     }

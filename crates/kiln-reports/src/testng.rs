@@ -39,6 +39,7 @@ pub(crate) fn parse(input: impl Read, limits: &Limits) -> Result<TestReport, Rep
                             duration_in_nano_seconds: millis_to_nanos(attrs.str("duration-ms")),
                             message,
                             test_suite_name: Some(test_name.clone()).filter(|n| !n.is_empty()),
+                            test_raw_data_path: None,
                         };
                         sink.push(case, line)?;
                     }

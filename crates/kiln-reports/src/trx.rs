@@ -40,6 +40,7 @@ pub(crate) fn parse(input: impl Read, limits: &Limits) -> Result<TestReport, Rep
                             duration_in_nano_seconds: duration_to_nanos(attrs.str("duration")),
                             message,
                             test_suite_name: None,
+                            test_raw_data_path: None,
                         };
                         sink.push(case, line)?;
                         let test_id = attrs.str("testId");

@@ -2,9 +2,11 @@
 //! token at a time, never the whole document. It adds what the formats need and quick-xml leaves
 //! to the caller: UTF-8 checks, a depth bound, entity handling without a DTD, and line numbers.
 //!
-//! Entities: a DOCTYPE is skipped unread (its size bounded like any token), so an entity bomb
-//! declares nothing. The five predefined entities and character references are resolved; any
-//! other `&name;` stays as its literal text.
+//! Entities: a DOCTYPE is never processed (its size is bounded like any token). One that
+//! declares entities (`<!ENTITY`, the stuff of "billion laughs" bombs) is refused: no runner
+//! writes one, so it is hostile or broken, and its report is incomplete. A plain DOCTYPE
+//! (JaCoCo names its DTD) is skipped. The five predefined entities and character references
+//! are resolved; any other `&name;` stays as its literal text.
 
 use std::io::Read;
 
@@ -154,6 +156,11 @@ impl<'l, R: Read> XmlStream<'l, R> {
                 }
                 Event::Eof if !self.seen_root => return Err(self.syntax("no root element")),
                 Event::Eof => Node::Eof,
+                Event::DocType(doctype) if contains(&doctype, b"<!ENTITY") => {
+                    return Err(self.invalid(
+                        "the DOCTYPE declares entities, which report files never need: refused",
+                    ));
+                }
                 Event::Decl(_) | Event::Comment(_) | Event::PI(_) | Event::DocType(_) => continue,
             };
             return Ok(node);
@@ -246,6 +253,10 @@ fn resolve_reference(name: &str) -> String {
         }),
     };
     resolved.map_or_else(|| format!("&{name};"), String::from)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// An attribute value with its references resolved like [`resolve_reference`].

@@ -61,8 +61,17 @@ fn billion_laughs_is_not_expanded() {
  <!ENTITY lol9 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
 ]>
 <testsuite name="&lol9;"><testcase name="x"><failure>&lol9;</failure></testcase></testsuite>"#;
-    let Ok(ParsedReport::Test(r)) = parse(ReportFileFormat::JunitXml, bomb) else {
-        panic!("the bomb is read as literal text");
+    let err = parse(ReportFileFormat::JunitXml, bomb).unwrap_err();
+    // The line where the reader stopped, past the DOCTYPE.
+    assert!(
+        matches!(err, ReportError::Invalid { line: 7, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("declares entities"), "{err}");
+    // Without the declarations, an unknown entity stays literal text: nothing is expanded.
+    let undeclared = br#"<testsuite name="&lol9;"><testcase name="x"><failure>&lol9;</failure></testcase></testsuite>"#;
+    let Ok(ParsedReport::Test(r)) = parse(ReportFileFormat::JunitXml, undeclared) else {
+        panic!("an undeclared entity is read as literal text");
     };
     assert_eq!(r.cases[0].test_suite_name.as_deref(), Some("&lol9;"));
     assert_eq!(r.cases[0].message.as_deref(), Some("&lol9;"));

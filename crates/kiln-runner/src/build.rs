@@ -121,12 +121,13 @@ pub trait BuildSink: Send + Sync {
     async fn save(&self, record: &BuildRecord);
 
     /// Makes a report of each collected report group of `record`'s buildspec (once, during
-    /// UPLOAD_ARTIFACTS) and returns the ARNs of the reports made, for `reportArns`.
+    /// UPLOAD_ARTIFACTS). For each group, in order: the ARN of the report made (for
+    /// `reportArns`), or why none was, in words for the build log.
     async fn save_reports(
         &self,
         record: &BuildRecord,
         reports: Vec<CollectedReport>,
-    ) -> Vec<String>;
+    ) -> Vec<Result<String, String>>;
 }
 
 /// Runs `job` with `executor` to COMPLETED and returns its final

@@ -95,21 +95,18 @@ impl BuildSink for LeasedSink {
         }
     }
 
-    /// PLACEHOLDER until the report store exists: the collected reports are dropped and no
-    /// report is made (the lead replaces this with the store's call).
     async fn save_reports(
         &self,
         record: &BuildRecord,
         reports: Vec<CollectedReport>,
-    ) -> Vec<String> {
-        if !reports.is_empty() {
-            tracing::warn!(
-                build = %record.id(),
-                groups = reports.len(),
-                "reports are not stored yet; the collected report groups are dropped"
-            );
+    ) -> Vec<Result<String, String>> {
+        let store = &self.manager.store;
+        let region = &self.manager.settings.region;
+        let mut saved = Vec::with_capacity(reports.len());
+        for collected in reports {
+            saved.push(crate::reports::save(store.as_ref(), region, record, collected).await);
         }
-        Vec::new()
+        saved
     }
 }
 

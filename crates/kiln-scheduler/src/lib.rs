@@ -8,6 +8,7 @@
 mod lease;
 mod log_shipper;
 mod recovery;
+mod reports;
 mod schedule;
 
 use std::collections::HashMap;

@@ -42,6 +42,7 @@ fn case(n: usize, status: TestCaseStatus) -> TestCase {
         duration_in_nano_seconds: n as u64 * 1000,
         message: (status == TestCaseStatus::Failed).then(|| format!("boom {n}")),
         test_suite_name: Some("all".into()),
+        test_raw_data_path: Some(format!("reports/junit-{}.xml", n % 2)),
     }
 }
 

@@ -322,7 +322,7 @@ pub(crate) async fn save(
             for (start, batch) in cases.chunks(INSERT_BATCH).enumerate() {
                 let mut q = QueryBuilder::<Postgres>::new(
                     "INSERT INTO report_test_cases (report_seq, n, prefix, name, status,
-                     duration_ns, message, test_suite_name) ",
+                     duration_ns, message, test_suite_name, test_raw_data_path) ",
                 );
                 q.push_values(batch.iter().enumerate(), |mut row, (i, case)| {
                     row.push_bind(seq)
@@ -332,7 +332,8 @@ pub(crate) async fn save(
                         .push_bind(case.status.as_str())
                         .push_bind(sql_int(case.duration_in_nano_seconds))
                         .push_bind(&case.message)
-                        .push_bind(&case.test_suite_name);
+                        .push_bind(&case.test_suite_name)
+                        .push_bind(&case.test_raw_data_path);
                 });
                 q.build().execute(&mut *tx).await?;
             }
@@ -539,6 +540,7 @@ pub(crate) async fn describe_test_cases(
                 duration_in_nano_seconds: count(row, "duration_ns")?,
                 message: row.try_get("message")?,
                 test_suite_name: row.try_get("test_suite_name")?,
+                test_raw_data_path: row.try_get("test_raw_data_path")?,
             };
             Ok((row.try_get::<i64, _>("n")?, case))
         })

@@ -65,6 +65,8 @@ CREATE TABLE report_test_cases (
     duration_ns     INTEGER NOT NULL,
     message         TEXT,
     test_suite_name TEXT,
+    -- The report file the case came from, as the build recorded its path.
+    test_raw_data_path TEXT,
     PRIMARY KEY (report_seq, n)
 );
 CREATE INDEX report_test_cases_by_status ON report_test_cases (report_seq, status, n);

@@ -1,6 +1,5 @@
 //! Report groups as users meet them: the real `kiln` binary driven by the real `aws` CLI.
-//! (The report-reading operations get their end-to-end tests once builds produce reports; the
-//! store's conformance cases cover them until then.)
+//! (Reports made by builds, and the operations that read them: `tests/reports.rs`.)
 
 // Test code: a panic is a failed test.
 #![allow(clippy::unwrap_used)]

@@ -136,6 +136,7 @@ mod tests {
             duration_in_nano_seconds: 7,
             message: Some("m".into()),
             test_suite_name: None,
+            test_raw_data_path: Some("reports/junit.xml".into()),
         }
     }
 
@@ -167,6 +168,7 @@ mod tests {
         let tc = test_case_to_api(&report.arn, &case());
         assert_eq!(tc["reportArn"], report.arn);
         assert_eq!(tc["status"], "FAILED");
+        assert_eq!(tc["testRawDataPath"], "reports/junit.xml");
     }
 
     #[test]

@@ -155,6 +155,7 @@ mod tests {
             duration_in_nano_seconds: 1_500_000,
             message: None,
             test_suite_name: None,
+            test_raw_data_path: None,
         };
         let mut cases = vec![case(TestCaseStatus::Succeeded); passed];
         cases.extend(vec![case(TestCaseStatus::Failed); failed]);

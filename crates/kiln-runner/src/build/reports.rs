@@ -61,9 +61,15 @@ impl Run<'_> {
                     .line(&format!("Warning: a report group was not collected: {err}")),
             }
         }
-        let arns = self.sink.save_reports(&self.record, collected).await;
-        for arn in &arns {
-            self.log.line(&format!("Report created: {arn}"));
+        let mut arns = Vec::new();
+        for saved in self.sink.save_reports(&self.record, collected).await {
+            match saved {
+                Ok(arn) => {
+                    self.log.line(&format!("Report created: {arn}"));
+                    arns.push(arn);
+                }
+                Err(why) => self.log.line(&format!("Warning: no report made: {why}")),
+            }
         }
         self.record.report_arns = arns;
         Ok(())

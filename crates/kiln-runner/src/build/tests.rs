@@ -28,10 +28,10 @@ impl BuildSink for MemorySink {
         &self,
         _record: &BuildRecord,
         reports: Vec<CollectedReport>,
-    ) -> Vec<String> {
+    ) -> Vec<Result<String, String>> {
         let arns = reports
             .iter()
-            .map(|r| format!("report/{}", r.group))
+            .map(|r| Ok(format!("report/{}", r.group)))
             .collect();
         self.reports.lock().unwrap().extend(reports);
         arns

@@ -614,7 +614,7 @@ mod builds {
             &self,
             _record: &BuildRecord,
             _reports: Vec<kiln_reports::CollectedReport>,
-        ) -> Vec<String> {
+        ) -> Vec<Result<String, String>> {
             Vec::new()
         }
     }
