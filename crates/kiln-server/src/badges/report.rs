@@ -338,6 +338,7 @@ mod tests {
                 duration_in_nano_seconds: 1,
                 message: None,
                 test_suite_name: None,
+                test_raw_data_path: None,
             })
             .collect();
         report(ReportSummary::Test(TestReportSummary::of(&cases)))
