@@ -8,8 +8,10 @@
 #    through the API as templates, the rest inserted into the stopped Kiln's store: the SQLite
 #    database in its data dir, or, with --backend postgres, the database kiln_badges that the
 #    script creates (dropping it first) on the server --database-url names).
+#    Each build also gets a test and a coverage report (badges_seed.py).
 # 2. Quiet: wrk -t2 -c64 -d10s --latency against one project's branch badge and against nginx,
-#    RUNS times each, alternating.
+#    RUNS times each, alternating; then the same for that branch's tests badge
+#    (`&report=tests`) and its coverage badge (`&report=coverage`), nginx serving their bytes.
 # 3. Churn: the same while a driver changes a badge's status through Kiln's API every 10 ms
 #    (StartBuild → IN_PROGRESS, StopBuild → FAILING; builds stay queued behind a running one with
 #    --max-concurrent-builds 1), and a checker verifies no answer of the changing badge shows a
@@ -151,10 +153,16 @@ OTHER_BADGE="$KILN_URL/badges?uuid=$(sample 1 1)&branch=$BRANCH"
 curl -sf "$BADGE" >"$OUT/badge.svg"
 INITIAL=$(grep -o 'aria-label="[^"]*"' "$OUT/badge.svg" | sed 's/.*: //; s/"$//')
 log "benchmarked badge: $PROJECT $BRANCH ($INITIAL), $(wc -c <"$OUT/badge.svg") bytes"
+# The same branch's report badges.
+declare -A REPORT_BADGE=([tests]="$BADGE&report=tests" [coverage]="$BADGE&report=coverage")
+for kind in tests coverage; do
+    curl -sf "${REPORT_BADGE[$kind]}" >"$OUT/$kind.svg"
+    log "$kind badge: $(grep -o 'aria-label="[^"]*"' "$OUT/$kind.svg"), $(wc -c <"$OUT/$kind.svg") bytes"
+done
 
 NGINX_PORT=$(free_port)
 mkdir -p "$OUT/nginx/html"
-cp "$OUT/badge.svg" "$OUT/nginx/html/badge.svg"
+cp "$OUT/badge.svg" "$OUT/tests.svg" "$OUT/coverage.svg" "$OUT/nginx/html/"
 cat >"$OUT/nginx/nginx.conf" <<EOF
 worker_processes auto;
 pid $OUT/nginx/nginx.pid;
@@ -180,13 +188,18 @@ NGINX_URL=http://127.0.0.1:$NGINX_PORT/badge.svg
 for _ in $(seq 100); do curl -sf "$NGINX_URL" >/dev/null && break; sleep 0.05; done
 cmp "$OUT/badge.svg" <(curl -sf "$NGINX_URL")
 cmp "$OUT/badge.svg" <(curl -sf "$BADGE")
+for kind in tests coverage; do
+    cmp "$OUT/$kind.svg" <(curl -sf "http://127.0.0.1:$NGINX_PORT/$kind.svg")
+    cmp "$OUT/$kind.svg" <(curl -sf "${REPORT_BADGE[$kind]}")
+done
 
-bench_round() { # phase
-    local phase=$1 args=()
+bench_round() { # phase [kind]: the build badge, or the report badge of that kind
+    local phase=$1 kind=${2:-} args=()
     for run in $(seq "$RUNS"); do
         for target in kiln nginx; do
             local url=$BADGE
-            [[ $target == nginx ]] && url=$NGINX_URL
+            [[ -n $kind ]] && url=${REPORT_BADGE[$kind]}
+            [[ $target == nginx ]] && url=http://127.0.0.1:$NGINX_PORT/${kind:-badge}.svg
             wrk -t2 -c64 -d"$DURATION" --latency "$url" >"$OUT/wrk-$phase-$target-$run.txt"
             log "$phase $target run $run: $(grep -E 'Requests/sec' "$OUT/wrk-$phase-$target-$run.txt")"
             args+=("$target=$OUT/wrk-$phase-$target-$run.txt")
@@ -197,6 +210,8 @@ bench_round() { # phase
 
 log "quiet phase: $RUNS runs of $DURATION each, alternating"
 bench_round quiet
+bench_round quiet-tests tests
+bench_round quiet-coverage coverage
 
 LONG=$(api start-build --project-name holder --query build.id --output text \
     --environment-variables-override "name=GATE,value=$GATE")
@@ -227,16 +242,16 @@ touch "$GATE"
 python3 - "$OUT" <<'EOF'
 import json, sys
 out = sys.argv[1]
-for phase in ("quiet", "churn-other", "churn"):
+for phase in ("quiet", "quiet-tests", "quiet-coverage", "churn-other", "churn"):
     s = json.load(open(f"{out}/summary-{phase}.json"))
     k, n = s["kiln"], s["nginx"]
-    print(f"{phase:11}  kiln {k['median_rps']:>9.0f} req/s p99 {k['median_p99_ms']:.2f} ms | "
+    print(f"{phase:14}  kiln {k['median_rps']:>9.0f} req/s p99 {k['median_p99_ms']:.2f} ms | "
           f"nginx {n['median_rps']:>9.0f} req/s p99 {n['median_p99_ms']:.2f} ms | "
           f"kiln/nginx {k['median_rps'] / n['median_rps']:.2f}x")
     for name in ("kiln", "nginx"):
         runs = ", ".join(f"{r['rps']:.0f}/{r['p99_ms']:.2f}ms" for r in s[name]["runs"])
         bad = sum(r["non_2xx"] + r["errors"] for r in s[name]["runs"])
-        print(f"             {name} runs (req/s / p99): {runs}; non-2xx or errors: {bad}")
+        print(f"                {name} runs (req/s / p99): {runs}; non-2xx or errors: {bad}")
 for phase in ("churn-other", "churn"):
     print(f"{phase} check:", open(f"{out}/verify-{phase}.json").read().strip())
 EOF

@@ -1,17 +1,21 @@
-//! The badge query: `uuid`, `branch` or `tag`, `style`, `label`, `format`. Every query reads as
-//! some badge, since a README shows anything else as a broken image: what names the badge (the
-//! token and ref) is all or nothing, so a query that does not name one badge plainly gets the
-//! unknown badge; how it looks (style, label, format) falls back to the default when garbled.
+//! The badge query: `uuid`, `branch` or `tag`, `report` and `group`, `style`, `label`,
+//! `format`. Every query reads as some badge, since a README shows anything else as a broken
+//! image: what names the badge (the token, ref, report kind and group) is all or nothing, so a
+//! query that does not name one badge plainly gets the unknown badge; how it looks (style,
+//! label, format) falls back to the default when garbled.
 
 use std::borrow::Cow;
 
-use kiln_badge::{DEFAULT_LABEL, Style};
+use kiln_badge::{COVERAGE_LABEL, DEFAULT_LABEL, Style, TESTS_LABEL};
 use kiln_domain::refs::GitRef;
+use kiln_domain::report::ReportType;
 
 /// Longest query string read; a longer one gets the unknown badge.
 pub(super) const MAX_QUERY_BYTES: usize = 2048;
 /// Longest branch or tag name (git allows more, but no real ref is this long).
 const MAX_REF_BYTES: usize = 1024;
+/// Longest `group`: a report group ARN (its name is at most 128 characters) fits.
+const MAX_GROUP_BYTES: usize = 256;
 
 /// A branch or tag as the query names it, borrowed from the query where possible.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,12 +40,54 @@ impl RefQuery<'_> {
     }
 }
 
+/// Which report a report badge shows: `report=tests` or `report=coverage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum ReportKind {
+    Tests,
+    Coverage,
+}
+
+impl ReportKind {
+    fn parse(name: &str) -> Option<ReportKind> {
+        match name {
+            "tests" => Some(ReportKind::Tests),
+            "coverage" => Some(ReportKind::Coverage),
+            _ => None,
+        }
+    }
+
+    /// The label unless the query picks another.
+    pub(super) fn label(self) -> &'static str {
+        match self {
+            ReportKind::Tests => TESTS_LABEL,
+            ReportKind::Coverage => COVERAGE_LABEL,
+        }
+    }
+
+    pub(super) fn report_type(self) -> ReportType {
+        match self {
+            ReportKind::Tests => ReportType::Test,
+            ReportKind::Coverage => ReportType::CodeCoverage,
+        }
+    }
+}
+
+/// A report badge's kind and, when the query names one, its report group (as the buildspec
+/// names it: a name of the project's or a report group ARN).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ReportQuery<'a> {
+    pub kind: ReportKind,
+    pub group: Option<Cow<'a, str>>,
+}
+
 /// What a badge request asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct BadgeQuery<'a> {
     /// `None` when the query names no single badge: the unknown badge.
     pub token: Option<Cow<'a, str>>,
     pub git_ref: Option<RefQuery<'a>>,
+    /// `Some` for a report badge (whose label is the kind's unless the query picks one).
+    pub report: Option<ReportQuery<'a>>,
     pub style: Style,
     /// `None` for the default label.
     pub label: Option<Cow<'a, str>>,
@@ -53,6 +99,7 @@ impl BadgeQuery<'_> {
     pub(super) const UNKNOWN: BadgeQuery<'static> = BadgeQuery {
         token: None,
         git_ref: None,
+        report: None,
         style: Style::Flat,
         label: None,
         json: false,
@@ -97,6 +144,7 @@ pub(super) fn parse_query(raw: Option<&str>) -> BadgeQuery<'_> {
         return BadgeQuery::UNKNOWN;
     }
     let (mut token, mut branch, mut tag, mut style, mut label, mut format) = Default::default();
+    let (mut report, mut group) = (Param::Absent, Param::Absent);
     for (key, value) in form_urlencoded::parse(raw.as_bytes()) {
         let param: &mut Param<'_> = match key.as_ref() {
             "uuid" => &mut token,
@@ -105,6 +153,8 @@ pub(super) fn parse_query(raw: Option<&str>) -> BadgeQuery<'_> {
             "style" => &mut style,
             "label" => &mut label,
             "format" => &mut format,
+            "report" => &mut report,
+            "group" => &mut group,
             // Others (cache busters such as `v=2`) are ignored, as shields.io does.
             _ => continue,
         };
@@ -112,30 +162,54 @@ pub(super) fn parse_query(raw: Option<&str>) -> BadgeQuery<'_> {
     }
     let git_ref = match (branch.single(), tag.single()) {
         (Ok(None), Ok(None)) => Ok(None),
-        (Ok(Some(b)), Ok(None)) => plain_ref(b).map(|b| Some(RefQuery::Branch(b))),
-        (Ok(None), Ok(Some(t))) => plain_ref(t).map(|t| Some(RefQuery::Tag(t))),
+        (Ok(Some(b)), Ok(None)) => plain_name(b, MAX_REF_BYTES).map(|b| Some(RefQuery::Branch(b))),
+        (Ok(None), Ok(Some(t))) => plain_name(t, MAX_REF_BYTES).map(|t| Some(RefQuery::Tag(t))),
         _ => Err(()),
     };
-    let (token, git_ref) = match (token.single(), git_ref) {
-        (Ok(Some(token)), Ok(git_ref)) => (Some(token), git_ref),
+    // An unknown or repeated `report` names no kind: the unknown build badge. A report badge
+    // with a repeated or garbled `group` is the unknown badge of its kind. `group` without
+    // `report` is ignored, like any parameter a build badge does not read.
+    let kind = match report.single() {
+        Ok(None) => Ok(None),
+        Ok(Some(name)) => ReportKind::parse(&name).map(Some).ok_or(()),
+        Err(()) => Err(()),
+    };
+    let (report, report_named) = match kind {
+        Ok(None) => (None, Ok(())),
+        Ok(Some(kind)) => {
+            let group = group
+                .single()
+                .and_then(|g| g.map(|g| plain_name(g, MAX_GROUP_BYTES)).transpose());
+            match group {
+                Ok(group) => (Some(ReportQuery { kind, group }), Ok(())),
+                Err(()) => (Some(ReportQuery { kind, group: None }), Err(())),
+            }
+        }
+        Err(()) => (None, Err(())),
+    };
+    let (token, git_ref) = match (token.single(), git_ref, report_named) {
+        (Ok(Some(token)), Ok(git_ref), Ok(())) => (Some(token), git_ref),
         _ => (None, None),
     };
+    let default_label = report.as_ref().map_or(DEFAULT_LABEL, |r| r.kind.label());
     BadgeQuery {
         token,
         git_ref,
+        report,
         style: style
             .once()
             .and_then(|s| s.parse().ok())
             .unwrap_or(Style::Flat),
         label: label
             .once()
-            .filter(|l| kiln_badge::check_label(l).is_ok() && l != DEFAULT_LABEL),
+            .filter(|l| kiln_badge::check_label(l).is_ok() && l != default_label),
         json: format.once().as_deref() == Some("json"),
     }
 }
 
-fn plain_ref(name: Cow<'_, str>) -> Result<Cow<'_, str>, ()> {
-    if name.is_empty() || name.len() > MAX_REF_BYTES || name.chars().any(char::is_control) {
+/// A ref or group name: not empty, not longer than `max_bytes`, no control characters.
+fn plain_name(name: Cow<'_, str>, max_bytes: usize) -> Result<Cow<'_, str>, ()> {
+    if name.is_empty() || name.len() > max_bytes || name.chars().any(char::is_control) {
         return Err(());
     }
     Ok(name)
@@ -217,6 +291,75 @@ mod tests {
         }
     }
 
+    #[test]
+    fn parses_report_badges() {
+        let q = parse_query(Some(
+            "uuid=abc&branch=main&report=tests&group=unit&label=ci",
+        ));
+        assert_eq!(q.token.as_deref(), Some("abc"));
+        assert_eq!(
+            q.report,
+            Some(ReportQuery {
+                kind: ReportKind::Tests,
+                group: Some("unit".into()),
+            })
+        );
+        assert_eq!(q.label.as_deref(), Some("ci"));
+        let q = parse_query(Some("uuid=abc&report=coverage&label=coverage&format=json"));
+        assert_eq!(
+            q.report,
+            Some(ReportQuery {
+                kind: ReportKind::Coverage,
+                group: None,
+            })
+        );
+        assert_eq!(q.label, None, "the kind's own label spelled out");
+        assert!(q.json);
+        let q = parse_query(Some("uuid=abc&report=tests&label=build"));
+        assert_eq!(
+            q.label.as_deref(),
+            Some("build"),
+            "a report badge labelled build"
+        );
+        let q = parse_query(Some("uuid=abc&group=unit"));
+        assert_eq!(
+            (q.token.as_deref(), q.report),
+            (Some("abc"), None),
+            "a build badge ignores group"
+        );
+    }
+
+    #[test]
+    fn a_report_query_that_names_no_single_badge_is_an_unknown_badge() {
+        // No kind: the unknown build badge.
+        for raw in [
+            "uuid=a&report=junit",
+            "uuid=a&report=",
+            "uuid=a&report=Tests",
+            "uuid=a&report=tests&report=tests",
+            "uuid=a&report=tests&report=coverage",
+        ] {
+            let q = parse_query(Some(raw));
+            assert_eq!((q.token, q.report), (None, None), "{raw}");
+        }
+        // A kind but no single group: the unknown badge of that kind.
+        let long_group = format!(
+            "uuid=a&report=tests&group={}",
+            "g".repeat(MAX_GROUP_BYTES + 1)
+        );
+        for raw in [
+            "uuid=a&report=tests&group=x&group=y",
+            "uuid=a&report=tests&group=x&group=x",
+            "uuid=a&report=tests&group=",
+            "uuid=a&report=tests&group=a%0Ab",
+            &long_group,
+        ] {
+            let q = parse_query(Some(raw));
+            assert_eq!(q.token, None, "{raw}");
+            assert_eq!(q.report.map(|r| r.kind), Some(ReportKind::Tests), "{raw}");
+        }
+    }
+
     /// Query text: mostly the badge's own keys, with values from anything at all (raw,
     /// percent-escaped bytes, separators), or no structure whatsoever.
     fn any_query() -> impl Strategy<Value = String> {
@@ -227,6 +370,8 @@ mod tests {
             Just("style".to_string()),
             Just("label".to_string()),
             Just("format".to_string()),
+            Just("report".to_string()),
+            Just("group".to_string()),
             "\\PC{0,8}",
         ];
         let value = prop_oneof![
@@ -237,6 +382,8 @@ mod tests {
             (0usize..3000).prop_map(|n| "x".repeat(n)),
             Just("flat-square".to_string()),
             Just("json".to_string()),
+            Just("tests".to_string()),
+            Just("coverage".to_string()),
         ];
         let pairs = prop::collection::vec((key, value), 0..10).prop_map(|pairs| {
             pairs
@@ -260,7 +407,8 @@ mod tests {
         fn any_query_is_a_badge(raw in any_query()) {
             let q = timed(Duration::from_secs(1), || {
                 let q = parse_query(Some(&raw));
-                let label = q.label.as_deref().unwrap_or(DEFAULT_LABEL);
+                let default_label = q.report.as_ref().map_or(DEFAULT_LABEL, |r| r.kind.label());
+                let label = q.label.as_deref().unwrap_or(default_label);
                 prop_assert!(kiln_badge::check_label(label).is_ok());
                 let svg = kiln_badge::render_status(kiln_badge::BadgeStatus::Unknown, q.style, label);
                 prop_assert!(svg.starts_with("<svg "));
@@ -274,6 +422,10 @@ mod tests {
                 prop_assert!(q.token.is_some());
                 prop_assert!(!name.is_empty() && name.len() <= MAX_REF_BYTES);
                 prop_assert!(!name.chars().any(char::is_control));
+            }
+            if let Some(group) = q.report.as_ref().and_then(|r| r.group.as_ref()) {
+                prop_assert!(!group.is_empty() && group.len() <= MAX_GROUP_BYTES);
+                prop_assert!(!group.chars().any(char::is_control));
             }
         }
     }
