@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use common::browser::Browser;
-use common::builds::{create_project, id_of, wait_build_complete};
+use common::builds::{create_git_project, id_of, wait_build_complete};
 use common::git::GitRepo;
 use common::{ACCOUNT_A, ACCOUNT_B, KilnServer, aws};
 
@@ -124,18 +124,11 @@ async fn console_shows_reports_cases_coverage_and_trends() {
         &[("buildspec.yml", BUILDSPEC), ("coverage.xml", COVERAGE_PY)],
         "app",
     );
-    create_project(
+    create_git_project(
         &server,
-        &json!({
-            "name": "app",
-            "source": {"type": "GITHUB", "location": repo.location()},
-            "sourceVersion": "main",
-            "artifacts": {"type": "NO_ARTIFACTS"},
-            "environment": {"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
-                            "computeType": "BUILD_GENERAL1_SMALL"},
-            "serviceRole": "arn:aws:iam::111122223333:role/r",
-            "badgeEnabled": true,
-        }),
+        "app",
+        &repo.location(),
+        json!({"sourceVersion": "main", "badgeEnabled": true}),
     );
     aws(
         &server,

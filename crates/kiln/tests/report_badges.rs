@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use common::builds::{create_project, id_of, wait_build_complete};
+use common::builds::{create_git_project, id_of, wait_build_complete};
 use common::git::GitRepo;
 use common::{ACCOUNT_A, HttpReply, KilnServer, REGION, aws, http_get};
 
@@ -137,18 +137,11 @@ fn report_badges_show_the_latest_completed_builds_reports_per_branch_and_group()
         "dev passes",
     );
     repo.git(&["checkout", "-q", "main"]);
-    let project = create_project(
+    let project = create_git_project(
         &server,
-        &json!({
-            "name": "app",
-            "source": {"type": "GITHUB", "location": repo.location()},
-            "sourceVersion": "main",
-            "badgeEnabled": true,
-            "artifacts": {"type": "NO_ARTIFACTS"},
-            "environment": {"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
-                            "computeType": "BUILD_GENERAL1_SMALL"},
-            "serviceRole": "arn:aws:iam::111122223333:role/r",
-        }),
+        "app",
+        &repo.location(),
+        json!({"sourceVersion": "main", "badgeEnabled": true}),
     );
     let badge = Badge {
         base: server.url().to_string(),

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use common::builds::{build_log, create_project, id_of, wait_build_complete};
+use common::builds::{build_log, create_git_project, id_of, wait_build_complete};
 use common::git::GitRepo;
 use common::moto::Moto;
 use common::{ACCOUNT_A, ACCOUNT_B, KilnServer, REGION, aws, boto3};
@@ -65,17 +65,11 @@ fn a_failing_build_makes_test_and_coverage_reports_that_the_cli_reads() {
         &[("buildspec.yml", BUILDSPEC), ("coverage.xml", COVERAGE_PY)],
         "app",
     );
-    create_project(
+    create_git_project(
         &server,
-        &json!({
-            "name": "app",
-            "source": {"type": "GITHUB", "location": repo.location()},
-            "sourceVersion": "main",
-            "artifacts": {"type": "NO_ARTIFACTS"},
-            "environment": {"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
-                            "computeType": "BUILD_GENERAL1_SMALL"},
-            "serviceRole": "arn:aws:iam::111122223333:role/r",
-        }),
+        "app",
+        &repo.location(),
+        json!({"sourceVersion": "main"}),
     );
     let a = ACCOUNT_A.account_id;
     let unit_arn = format!("arn:aws:codebuild:{REGION}:{a}:report-group/app-unit");
@@ -349,17 +343,7 @@ reports:
         ],
         "app",
     );
-    create_project(
-        &server,
-        &json!({
-            "name": "app",
-            "source": {"type": "GITHUB", "location": repo.location()},
-            "artifacts": {"type": "NO_ARTIFACTS"},
-            "environment": {"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
-                            "computeType": "BUILD_GENERAL1_SMALL"},
-            "serviceRole": "arn:aws:iam::111122223333:role/r",
-        }),
-    );
+    create_git_project(&server, "app", &repo.location(), json!({}));
     let started = cli(&server, &["start-build", "--project-name", "app"]);
     let build = wait_build_complete(&server, id_of(&started["build"]), BUILD_DEADLINE);
     assert_eq!(build["buildStatus"], "SUCCEEDED", "{build:#}");
@@ -475,17 +459,7 @@ reports:
         ],
         "app",
     );
-    create_project(
-        &server,
-        &json!({
-            "name": "app",
-            "source": {"type": "GITHUB", "location": repo.location()},
-            "artifacts": {"type": "NO_ARTIFACTS"},
-            "environment": {"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
-                            "computeType": "BUILD_GENERAL1_SMALL"},
-            "serviceRole": "arn:aws:iam::111122223333:role/r",
-        }),
-    );
+    create_git_project(&server, "app", &repo.location(), json!({}));
     let started = cli(&server, &["start-build", "--project-name", "app"]);
     let build = wait_build_complete(&server, id_of(&started["build"]), BUILD_DEADLINE);
     assert_eq!(build["buildStatus"], "SUCCEEDED", "{build:#}");

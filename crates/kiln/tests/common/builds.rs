@@ -24,6 +24,23 @@ pub fn create_project(server: &KilnServer, input: &Value) -> Value {
         .clone()
 }
 
+/// `create-project` for `name` building the git repository at `location` with no artifacts on
+/// the standard image; `extra` members (e.g. `sourceVersion`, `badgeEnabled`) are added.
+pub fn create_git_project(server: &KilnServer, name: &str, location: &str, extra: Value) -> Value {
+    let mut input = serde_json::json!({
+        "name": name,
+        "source": {"type": "GITHUB", "location": location},
+        "artifacts": {"type": "NO_ARTIFACTS"},
+        "environment": {"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                        "computeType": "BUILD_GENERAL1_SMALL"},
+        "serviceRole": "arn:aws:iam::111122223333:role/r",
+    });
+    if let (Some(input), Value::Object(extra)) = (input.as_object_mut(), extra) {
+        input.extend(extra);
+    }
+    create_project(server, &input)
+}
+
 /// `aws codebuild batch-get-builds --ids ID`.
 pub fn get_build(server: &KilnServer, id: &str) -> Value {
     aws(
