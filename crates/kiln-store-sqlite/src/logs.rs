@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cap_std::ambient_authority;
-use cap_std::fs::{Dir, OpenOptions};
+use std::os::unix::fs::DirBuilderExt;
+
+use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
 use kiln_store::{Store, StoreError, StoreResult};
 use sqlx::SqlitePool;
 
@@ -30,7 +32,12 @@ impl LogFiles {
             .parent()
             .unwrap_or_else(|| Path::new("."))
             .join("logs");
-        std::fs::create_dir_all(&path).map_err(unavailable)?;
+        // Private, as the data dir's own `logs` (a database elsewhere gets its own).
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&path)
+            .map_err(unavailable)?;
         let dir = Dir::open_ambient_dir(&path, ambient_authority()).map_err(unavailable)?;
         Ok(LogFiles {
             path,
@@ -57,7 +64,7 @@ impl LogFiles {
         let dir = Arc::clone(&self.dir);
         blocking(move || {
             let mut options = OpenOptions::new();
-            options.create(true).write(true);
+            options.create(true).write(true).mode(0o600);
             let mut file = dir.open_with(&name, &options)?;
             let size = file.metadata()?.len();
             let end = start_offset.saturating_add(data.len() as u64);
@@ -267,6 +274,12 @@ mod tests {
         let files = LogFiles::open(&dir.path().join("kiln.db")).unwrap();
         let id = "0f8fad5b-d9cb-469f-a165-70867728950e";
         assert!(files.append(id, 0, b"first ".to_vec()).await.unwrap());
+        let mode = |p: &Path| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+        };
+        assert_eq!(mode(&dir.path().join("logs")), 0o700);
+        assert_eq!(mode(&files.path_of(id).unwrap()), 0o600);
         assert!(!files.append(id, 0, b"other ".to_vec()).await.unwrap());
         assert!(files.append(id, 3, b"st second".to_vec()).await.unwrap());
         assert_eq!(files.read(id, 0, 100).await.unwrap(), b"first second");
