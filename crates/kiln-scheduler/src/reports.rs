@@ -29,6 +29,7 @@ pub(crate) async fn save(
 ) -> Result<SavedReport, String> {
     let group = resolve_group(store, region, build, &collected).await?;
     let gathered = Gathered::of(collected);
+    let summary = gathered.summary();
     let report = ReportRecord {
         arn: report_arn(region, &build.account_id, &group.record.name, &build.uuid),
         account_id: build.account_id.clone(),
@@ -41,11 +42,11 @@ pub(crate) async fn save(
         project_name: build.project_name.clone(),
         git_ref: build.git_ref.clone(),
         build_start_time: build.start_time,
-        status: gathered.status(),
+        status: gathered.status(&summary),
         created: now_epoch(),
         truncated: false,
         export_config: group.record.export_config.clone(),
-        summary: gathered.summary(),
+        summary,
     };
     let contents = match &gathered.contents {
         Contents::Test(cases) => ReportContents::Test(cases),
@@ -175,11 +176,12 @@ impl Gathered {
         }
     }
 
-    fn status(&self) -> ReportStatusType {
+    /// The report's status, given its `summary` (of these contents).
+    fn status(&self, summary: &ReportSummary) -> ReportStatusType {
         if self.incomplete {
             return ReportStatusType::Incomplete;
         }
-        match self.summary() {
+        match summary {
             ReportSummary::Test(summary) => summary.report_status(),
             ReportSummary::CodeCoverage(_) => ReportStatusType::Succeeded,
         }
