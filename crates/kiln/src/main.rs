@@ -202,10 +202,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     });
     let app = kiln_server::router(state);
 
+    // Registered before anyone can learn the address: a SIGTERM from then on shuts down
+    // cleanly (the handler was only installed once serving polled it, racing the first
+    // requests).
+    let shutdown = shutdown_signal();
     println!("listening on http://{bound}");
     let grace = settings.shutdown_grace;
     http::serve(listener, app, async move {
-        shutdown_signal().await;
+        shutdown.await;
         // Intake stops first; running builds get the grace period; then HTTP closes.
         builds.shutdown(grace).await;
     })
@@ -244,17 +248,23 @@ fn local_source_roots(
     Ok(roots)
 }
 
-async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot listen for SIGTERM");
-            return std::future::pending().await;
+/// Installs the SIGTERM and SIGINT handlers now; the future resolves on either signal.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let interrupt = signal(SignalKind::interrupt());
+    async move {
+        let (mut term, mut interrupt) = match (term, interrupt) {
+            (Ok(term), Ok(interrupt)) => (term, interrupt),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM and SIGINT");
+                return std::future::pending().await;
+            }
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+        tracing::info!("shutting down");
     }
-    tracing::info!("shutting down");
 }
