@@ -6,6 +6,7 @@
 //! only the trait, and assert what a caller of the trait relies on.
 #![allow(clippy::unwrap_used)] // Test code: a failed step fails the test.
 
+pub mod agents;
 pub mod build_reads;
 pub mod builds;
 pub mod console;
@@ -74,6 +75,9 @@ macro_rules! suite {
             report_contents::test_cases_filter_and_page,
             report_contents::code_coverages_sort_bound_and_page,
             report_trends::trends_and_a_refs_latest_reports,
+            agents::agent_tokens_are_found_by_hash_and_revoked_once,
+            agents::an_agent_name_is_one_live_session_per_fleet,
+            agents::an_agent_renews_only_the_leases_it_lists,
         );
     };
     (@cases $open:expr; $($module:ident :: $case:ident),* $(,)?) => {

@@ -9,12 +9,13 @@
 use std::collections::BTreeSet;
 
 use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, context_codes};
+use kiln_store::agents::lease_expired_reason;
 use kiln_store::records::{
     BuildRow, LeasedBuildRow, RecordRow, build_json, default_branch_column, ref_columns,
 };
 use kiln_store::{
-    ClaimRequest, HeldLease, LEASE_EXPIRED_REASON, Lease, LeasedBuild, QUEUED_TIMEOUT_REASON,
-    StoreError, StoreEvent, StoreResult,
+    ClaimRequest, HeldLease, Lease, LeasedBuild, QUEUED_TIMEOUT_REASON, StoreError, StoreEvent,
+    StoreResult,
 };
 use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
@@ -285,7 +286,7 @@ async fn end_selected<'q>(
     pool: &PgPool,
     select: Query<'q, Postgres, PgArguments>,
     status: BuildStatus,
-    context: PhaseContext,
+    context: impl Fn(&sqlx::postgres::PgRow) -> PhaseContext,
     now: f64,
 ) -> StoreResult<Vec<BuildRecord>> {
     let mut tx = pool.begin().await?;
@@ -297,7 +298,7 @@ async fn end_selected<'q>(
     let mut events = Vec::with_capacity(rows.len() + 1);
     for row in &rows {
         let mut build = BuildRow::read(row)?;
-        build.abort(status, context.clone(), now);
+        build.abort(status, context(row), now);
         write_locked(&mut tx, &build, row.try_get("version")?).await?;
         events.push(project_changed(&build.account_id, &build.project_name));
         ended.push(build);
@@ -310,7 +311,7 @@ async fn end_selected<'q>(
 
 pub(crate) async fn expire_leased(pool: &PgPool, now: f64) -> StoreResult<Vec<BuildRecord>> {
     let select = sqlx::query(
-        "SELECT record, version FROM builds
+        "SELECT record, version, lease_owner FROM builds
          WHERE lease_owner IS NOT NULL AND lease_expires < $1
          ORDER BY lease_expires FOR UPDATE SKIP LOCKED",
     )
@@ -319,7 +320,13 @@ pub(crate) async fn expire_leased(pool: &PgPool, now: f64) -> StoreResult<Vec<Bu
         pool,
         select,
         BuildStatus::Fault,
-        PhaseContext::new(context_codes::SERVER_ERROR, LEASE_EXPIRED_REASON),
+        |row| {
+            let owner: Option<String> = row.try_get("lease_owner").ok().flatten();
+            PhaseContext::new(
+                context_codes::SERVER_ERROR,
+                lease_expired_reason(owner.as_deref()),
+            )
+        },
         now,
     )
     .await
@@ -342,7 +349,7 @@ pub(crate) async fn expire_waiting(
         pool,
         select,
         BuildStatus::TimedOut,
-        PhaseContext::new(context_codes::BUILD_TIMED_OUT, QUEUED_TIMEOUT_REASON),
+        |_| PhaseContext::new(context_codes::BUILD_TIMED_OUT, QUEUED_TIMEOUT_REASON),
         now,
     )
     .await

@@ -16,12 +16,13 @@ use kiln_domain::report::{
     CodeCoverage, ReportContents, ReportGroupRecord, ReportRecord, TestCase,
 };
 use kiln_store::{
-    BodyClaim, BranchReports, Claim, ClaimRequest, ConsoleSession, CoverageKey, CoverageQuery,
-    DeletedReportGroup, EventFeed, EventSubscription, HeldLease, InsertedBuild, Lease, LeasedBuild,
-    Page, ProjectKey, ProjectSort, ReportQuery, SignInAttempt, SignInBackoff, SourceCredential,
-    Store, StoreEvent, StoreResult, TestCaseQuery, sql_int,
+    AgentSession, AgentToken, BodyClaim, BranchReports, Claim, ClaimRequest, ConsoleSession,
+    CoverageKey, CoverageQuery, DeletedReportGroup, EventFeed, EventSubscription, HeldLease,
+    InsertedBuild, Lease, LeasedBuild, Page, ProjectKey, ProjectSort, ReportQuery, SignInAttempt,
+    SignInBackoff, SourceCredential, Store, StoreEvent, StoreResult, TestCaseQuery, sql_int,
 };
 
+mod agents;
 mod builds;
 mod console;
 mod credentials;
@@ -228,6 +229,16 @@ impl Store for SqliteStore {
         self.leased(uuid).await
     }
 
+    async fn renew_listed_leases(
+        &self,
+        owner: &str,
+        uuids: &[String],
+        now: f64,
+        lease_seconds: f64,
+    ) -> StoreResult<Vec<HeldLease>> {
+        agents::renew_listed(&self.pool, owner, uuids, now, lease_seconds).await
+    }
+
     async fn latest_status_for_ref(
         &self,
         account_id: &str,
@@ -363,6 +374,46 @@ impl Store for SqliteStore {
 
     async fn server_secret(&self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {
         sign_in::server_secret(&self.pool, name, candidate).await
+    }
+
+    async fn create_agent_token(&self, token: &AgentToken, token_hash: &str) -> StoreResult<()> {
+        agents::create_token(&self.pool, token, token_hash).await
+    }
+
+    async fn agent_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<AgentToken>> {
+        agents::token_by_hash(&self.pool, token_hash).await
+    }
+
+    async fn agent_tokens(&self) -> StoreResult<Vec<AgentToken>> {
+        agents::tokens(&self.pool).await
+    }
+
+    async fn revoke_agent_token(&self, id: &str, now: f64) -> StoreResult<bool> {
+        agents::revoke_token(&self.pool, id, now).await
+    }
+
+    async fn register_agent(&self, session: &AgentSession, live_since: f64) -> StoreResult<()> {
+        agents::register(&self.pool, session, live_since).await
+    }
+
+    async fn agent_session(&self, session: &str) -> StoreResult<Option<AgentSession>> {
+        agents::session(&self.pool, session).await
+    }
+
+    async fn touch_agent(&self, session: &str, now: f64) -> StoreResult<bool> {
+        agents::touch(&self.pool, session, now).await
+    }
+
+    async fn remove_agent(&self, session: &str) -> StoreResult<bool> {
+        agents::remove(&self.pool, session).await
+    }
+
+    async fn live_agents(
+        &self,
+        account_id: Option<&str>,
+        live_since: f64,
+    ) -> StoreResult<Vec<AgentSession>> {
+        agents::live(&self.pool, account_id, live_since).await
     }
 
     async fn create_report_group(&self, group: &ReportGroupRecord) -> StoreResult<()> {

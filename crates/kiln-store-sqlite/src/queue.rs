@@ -8,12 +8,13 @@
 use std::collections::HashMap;
 
 use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, context_codes};
+use kiln_store::agents::lease_expired_reason;
 use kiln_store::records::{
     BuildRow, LeasedBuildRow, RecordRow, build_json, default_branch_column, ref_columns,
 };
 use kiln_store::{
-    ClaimRequest, HeldLease, LEASE_EXPIRED_REASON, Lease, LeasedBuild, QUEUED_TIMEOUT_REASON,
-    StoreError, StoreEvent, StoreResult,
+    ClaimRequest, HeldLease, Lease, LeasedBuild, QUEUED_TIMEOUT_REASON, StoreError, StoreEvent,
+    StoreResult,
 };
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
@@ -22,7 +23,9 @@ use crate::SqliteStore;
 /// Queued builds read per step of a claim.
 const CLAIM_BATCH: i64 = 256;
 
-async fn write_transaction(pool: &SqlitePool) -> StoreResult<Transaction<'static, Sqlite>> {
+pub(crate) async fn write_transaction(
+    pool: &SqlitePool,
+) -> StoreResult<Transaction<'static, Sqlite>> {
     Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
 }
 
@@ -321,7 +324,7 @@ impl SqliteStore {
         &self,
         select: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
         status: BuildStatus,
-        context: PhaseContext,
+        context: impl Fn(&sqlx::sqlite::SqliteRow) -> PhaseContext,
         now: f64,
     ) -> StoreResult<Vec<BuildRecord>> {
         let mut tx = write_transaction(&self.pool).await?;
@@ -329,7 +332,7 @@ impl SqliteStore {
         let mut ended = Vec::new();
         for row in &rows {
             let mut build = BuildRow::read(row)?;
-            build.abort(status, context.clone(), now);
+            build.abort(status, context(row), now);
             if write_fenced(&mut tx, &build, Fence::Version(row.try_get("version")?)).await? {
                 ended.push(build);
             }
@@ -346,14 +349,20 @@ impl SqliteStore {
 
     pub(crate) async fn expire_leased(&self, now: f64) -> StoreResult<Vec<BuildRecord>> {
         let select = sqlx::query(
-            "SELECT record, version FROM builds
+            "SELECT record, version, lease_owner FROM builds
              WHERE lease_owner IS NOT NULL AND lease_expires < ? ORDER BY lease_expires",
         )
         .bind(now);
         self.end_selected(
             select,
             BuildStatus::Fault,
-            PhaseContext::new(context_codes::SERVER_ERROR, LEASE_EXPIRED_REASON),
+            |row| {
+                let owner: Option<String> = row.try_get("lease_owner").ok().flatten();
+                PhaseContext::new(
+                    context_codes::SERVER_ERROR,
+                    lease_expired_reason(owner.as_deref()),
+                )
+            },
             now,
         )
         .await
@@ -373,7 +382,7 @@ impl SqliteStore {
         self.end_selected(
             select,
             BuildStatus::TimedOut,
-            PhaseContext::new(context_codes::BUILD_TIMED_OUT, QUEUED_TIMEOUT_REASON),
+            |_| PhaseContext::new(context_codes::BUILD_TIMED_OUT, QUEUED_TIMEOUT_REASON),
             now,
         )
         .await

@@ -11,6 +11,7 @@ use kiln_domain::report::{
 };
 use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord, WebhookRecord};
 
+pub mod agents;
 mod events;
 mod logs;
 pub mod pages;
@@ -19,6 +20,7 @@ pub mod records;
 pub mod report_records;
 mod reports;
 
+pub use agents::{AgentSession, AgentToken};
 pub use events::{EventFeed, EventSubscription, StoreEvent};
 pub use logs::{join_log_pieces, pack_log_piece, read_stored_pieces, unpack_log_piece};
 pub use queue::{
@@ -289,6 +291,16 @@ pub trait Store: Send + Sync + 'static {
     /// inherited a build's work from its predecessor (the work directory is its own) and ends
     /// it at once rather than waiting for the lease to expire.
     async fn leased_build(&self, uuid: &str) -> StoreResult<Option<LeasedBuild>>;
+    /// Renews, of the leases `owner` holds, only those of `uuids` (at most 1,000), and returns
+    /// them. An agent lists the builds it runs: a build whose claim never reached it (the
+    /// answer was lost) is not renewed, and ends by lease expiry.
+    async fn renew_listed_leases(
+        &self,
+        owner: &str,
+        uuids: &[String],
+        now: f64,
+        lease_seconds: f64,
+    ) -> StoreResult<Vec<HeldLease>>;
     /// Stores `data` as the piece of the build's log that starts at byte `start_offset`.
     /// Idempotent per (uuid, start_offset): a piece already stored there is kept and nothing
     /// changes (a shipper that retries after an unclear failure stores each byte once). A
@@ -422,6 +434,34 @@ pub trait Store: Send + Sync + 'static {
     /// The secret stored under `name`; the first caller stores `candidate`, so every replica
     /// gets the same secret.
     async fn server_secret(&self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>>;
+
+    /// Stores a new agent token under `token_hash` (the SHA-256 of the secret, hex).
+    async fn create_agent_token(&self, token: &AgentToken, token_hash: &str) -> StoreResult<()>;
+    /// The token whose secret hashes to `token_hash`, revoked or not.
+    async fn agent_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<AgentToken>>;
+    /// Every agent token of every account, oldest first.
+    async fn agent_tokens(&self) -> StoreResult<Vec<AgentToken>>;
+    /// Revokes a token (its sessions go with it); false when there is no such token, or it was
+    /// revoked already.
+    async fn revoke_agent_token(&self, id: &str, now: f64) -> StoreResult<bool>;
+    /// Registers an agent session. A session of the same token and name is replaced (the agent
+    /// restarted); a session of another token with that name in the fleet, heard from after
+    /// `live_since`, makes this `AlreadyExists` (an older one is replaced).
+    async fn register_agent(&self, session: &AgentSession, live_since: f64) -> StoreResult<()>;
+    /// A session by its id.
+    async fn agent_session(&self, session: &str) -> StoreResult<Option<AgentSession>>;
+    /// Records that the session was heard from at `now`; false when it is gone (replaced by a
+    /// restarted agent, or its token revoked).
+    async fn touch_agent(&self, session: &str, now: f64) -> StoreResult<bool>;
+    /// Removes a session (the agent stopped); false when it was gone already.
+    async fn remove_agent(&self, session: &str) -> StoreResult<bool>;
+    /// Sessions heard from after `live_since`, of `account_id` (of every account for `None`),
+    /// ordered by fleet and name.
+    async fn live_agents(
+        &self,
+        account_id: Option<&str>,
+        live_since: f64,
+    ) -> StoreResult<Vec<AgentSession>>;
 
     /// Stores a new report group; `AlreadyExists` when the account has one of that name.
     async fn create_report_group(&self, group: &ReportGroupRecord) -> StoreResult<()>;

@@ -1,0 +1,190 @@
+//! Build agents: their tokens (kept hashed) and sessions (see `docs/agents.md`).
+
+use kiln_store::agents::{AGENT_SESSION_COLUMNS, AgentSessionRow, labels_json};
+use kiln_store::{AgentSession, AgentToken, HeldLease, StoreError, StoreResult};
+use sqlx::{PgPool, Postgres, QueryBuilder};
+
+use crate::key_violation;
+
+/// The most uuids one renewal lists.
+const MAX_LISTED_LEASES: usize = 1000;
+
+pub(crate) async fn create_token(
+    pool: &PgPool,
+    token: &AgentToken,
+    token_hash: &str,
+) -> StoreResult<()> {
+    let result = sqlx::query(
+        "INSERT INTO agent_tokens (id, account_id, fleet_arn, fleet_name, token_hash, created, revoked)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&token.id)
+    .bind(&token.account_id)
+    .bind(&token.fleet_arn)
+    .bind(&token.fleet_name)
+    .bind(token_hash)
+    .bind(token.created)
+    .bind(token.revoked)
+    .execute(pool)
+    .await;
+    result.map(|_| ()).map_err(key_violation)
+}
+
+pub(crate) async fn token_by_hash(
+    pool: &PgPool,
+    token_hash: &str,
+) -> StoreResult<Option<AgentToken>> {
+    Ok(sqlx::query_as(
+        "SELECT id, account_id, fleet_arn, fleet_name, created, revoked FROM agent_tokens
+         WHERE token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_optional(pool)
+    .await?)
+}
+
+pub(crate) async fn tokens(pool: &PgPool) -> StoreResult<Vec<AgentToken>> {
+    Ok(sqlx::query_as(
+        "SELECT id, account_id, fleet_arn, fleet_name, created, revoked FROM agent_tokens
+         ORDER BY created, id",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+pub(crate) async fn revoke_token(pool: &PgPool, id: &str, now: f64) -> StoreResult<bool> {
+    let mut tx = pool.begin().await?;
+    let revoked =
+        sqlx::query("UPDATE agent_tokens SET revoked = $1 WHERE id = $2 AND revoked IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0;
+    sqlx::query("DELETE FROM agent_sessions WHERE token_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(revoked)
+}
+
+pub(crate) async fn register(
+    pool: &PgPool,
+    session: &AgentSession,
+    live_since: f64,
+) -> StoreResult<()> {
+    let mut tx = pool.begin().await?;
+    let holder: Option<(String, f64)> = sqlx::query_as(
+        "SELECT token_id, last_heartbeat FROM agent_sessions WHERE fleet_arn = $1 AND name = $2
+         FOR UPDATE",
+    )
+    .bind(&session.fleet_arn)
+    .bind(&session.name)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some((token_id, last_heartbeat)) = holder {
+        if token_id != session.token_id && last_heartbeat > live_since {
+            return Err(StoreError::AlreadyExists);
+        }
+        sqlx::query("DELETE FROM agent_sessions WHERE fleet_arn = $1 AND name = $2")
+            .bind(&session.fleet_arn)
+            .bind(&session.name)
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query(
+        "INSERT INTO agent_sessions (session, token_id, account_id, fleet_arn, name, version, os,
+             arch, executor, capacity, labels, registered, last_heartbeat)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(&session.session)
+    .bind(&session.token_id)
+    .bind(&session.account_id)
+    .bind(&session.fleet_arn)
+    .bind(&session.name)
+    .bind(&session.version)
+    .bind(&session.os)
+    .bind(&session.arch)
+    .bind(&session.executor)
+    .bind(session.capacity)
+    .bind(labels_json(session)?)
+    .bind(session.registered)
+    .bind(session.last_heartbeat)
+    .execute(&mut *tx)
+    .await
+    .map_err(key_violation)?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(crate) async fn session(pool: &PgPool, id: &str) -> StoreResult<Option<AgentSession>> {
+    let row: Option<AgentSessionRow> = sqlx::query_as(&format!(
+        "SELECT {AGENT_SESSION_COLUMNS} FROM agent_sessions WHERE session = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    row.map(AgentSessionRow::into_session).transpose()
+}
+
+pub(crate) async fn touch(pool: &PgPool, id: &str, now: f64) -> StoreResult<bool> {
+    let result = sqlx::query("UPDATE agent_sessions SET last_heartbeat = $1 WHERE session = $2")
+        .bind(now)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(result.rows_affected() > 0)
+}
+
+pub(crate) async fn remove(pool: &PgPool, id: &str) -> StoreResult<bool> {
+    let result = sqlx::query("DELETE FROM agent_sessions WHERE session = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(result.rows_affected() > 0)
+}
+
+pub(crate) async fn live(
+    pool: &PgPool,
+    account_id: Option<&str>,
+    live_since: f64,
+) -> StoreResult<Vec<AgentSession>> {
+    let rows: Vec<AgentSessionRow> = sqlx::query_as(&format!(
+        "SELECT {AGENT_SESSION_COLUMNS} FROM agent_sessions
+         WHERE last_heartbeat > $1 AND ($2::TEXT IS NULL OR account_id = $2)
+         ORDER BY fleet_arn, name"
+    ))
+    .bind(live_since)
+    .bind(account_id)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(AgentSessionRow::into_session)
+        .collect()
+}
+
+pub(crate) async fn renew_listed(
+    pool: &PgPool,
+    owner: &str,
+    uuids: &[String],
+    now: f64,
+    lease_seconds: f64,
+) -> StoreResult<Vec<HeldLease>> {
+    if uuids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query: QueryBuilder<Postgres> = QueryBuilder::new("UPDATE builds SET lease_expires = ");
+    query
+        .push_bind(now + lease_seconds)
+        .push(" WHERE lease_owner = ")
+        .push_bind(owner)
+        .push(" AND uuid IN (");
+    let mut list = query.separated(", ");
+    for uuid in uuids.iter().take(MAX_LISTED_LEASES) {
+        list.push_bind(uuid);
+    }
+    query.push(") RETURNING uuid, stop_requested");
+    Ok(query.build_query_as().fetch_all(pool).await?)
+}
