@@ -43,6 +43,11 @@ error_catalogue! {
     Throttling => "ThrottlingException", 400;
     InternalFailure => "InternalFailure", 500;
     ServiceUnavailable => "ServiceUnavailableException", 503;
+    // The agent protocol (`kiln agent`, docs/agents.md).
+    AgentUnauthorized => "AgentUnauthorizedException", 401;
+    AgentSessionGone => "AgentSessionGoneException", 410;
+    BuildNotHeld => "BuildNotHeldException", 409;
+    LogGap => "LogGapException", 409;
 }
 
 /// An error as the API reports it: a kind from the catalogue and a message for people.

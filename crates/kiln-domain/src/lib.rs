@@ -1,5 +1,6 @@
 //! Kiln's domain: projects, builds and their rules. Pure: no IO, no clocks, no async.
 
+pub mod agent;
 pub mod badge_epoch;
 pub mod build;
 pub mod caller;

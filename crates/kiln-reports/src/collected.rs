@@ -6,7 +6,7 @@ use std::mem::size_of;
 use crate::{CodeCoverage, ParsedReport, ReportFileFormat, TestCase};
 
 /// One report group of the buildspec's `reports:` and the files found for it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CollectedReport {
     /// The group as the buildspec names it: a name (the group is `<project>-<name>`) or the
     /// ARN of an existing group.
@@ -21,7 +21,7 @@ pub struct CollectedReport {
 }
 
 /// One report file of a group.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CollectedFile {
     /// The path recorded for the file: relative to the group's base directory, or its name
     /// alone with `discard-paths: yes`; `/`-separated.

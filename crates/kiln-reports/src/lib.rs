@@ -35,7 +35,7 @@ pub use model::{
 };
 
 /// A report file format, by its buildspec `file-format` / API name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ReportFileFormat {
     JunitXml,
     CucumberJson,
@@ -121,7 +121,7 @@ impl FromStr for ReportFileFormat {
 }
 
 /// A parsed report file.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ParsedReport {
     Test(TestReport),
     CodeCoverage(CoverageReport),

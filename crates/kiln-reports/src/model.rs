@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::limits::{KeptBytes, truncate};
 use crate::{Limits, ReportError};
@@ -63,7 +63,7 @@ impl ReportCodeCoverageSortByType {
 }
 
 /// `TestCase.status`: the model documents exactly these five values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TestCaseStatus {
     Succeeded,
@@ -86,7 +86,7 @@ impl TestCaseStatus {
 }
 
 /// One test case (`TestCase` without the store's `reportArn` and `expired`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TestCase {
     /// The suite or class the case belongs to.
@@ -148,15 +148,16 @@ impl TestReportSummary {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// Read back (from an agent) as its cases alone: the summary is computed again from them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", from = "TestCases")]
 pub struct TestReport {
     pub cases: Vec<TestCase>,
     pub summary: TestReportSummary,
 }
 
 /// One source file's coverage (`CodeCoverage` without `id`, `reportARN`, `expired`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CodeCoverage {
     pub file_path: String,
@@ -202,8 +203,9 @@ impl CodeCoverageReportSummary {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// Read back (from an agent) as its files alone: the summary is computed again from them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", from = "CoverageFiles")]
 pub struct CoverageReport {
     /// Sorted by file path.
     pub files: Vec<CodeCoverage>,
@@ -499,5 +501,35 @@ mod tests {
         ReportCodeCoverageSortByType::LineCoveragePercentage.sort(&mut files);
         assert_eq!(files[0].file_path, "a");
         assert_eq!(files[0].line_coverage_percentage, 50.0);
+    }
+}
+
+/// What a [`TestReport`] is read back from.
+#[derive(Deserialize)]
+struct TestCases {
+    cases: Vec<TestCase>,
+}
+
+impl From<TestCases> for TestReport {
+    fn from(read: TestCases) -> Self {
+        TestReport {
+            summary: TestReportSummary::of(&read.cases),
+            cases: read.cases,
+        }
+    }
+}
+
+/// What a [`CoverageReport`] is read back from.
+#[derive(Deserialize)]
+struct CoverageFiles {
+    files: Vec<CodeCoverage>,
+}
+
+impl From<CoverageFiles> for CoverageReport {
+    fn from(read: CoverageFiles) -> Self {
+        CoverageReport {
+            summary: CodeCoverageReportSummary::of(&read.files),
+            files: read.files,
+        }
     }
 }

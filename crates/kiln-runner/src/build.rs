@@ -133,7 +133,7 @@ pub trait BuildSink: Send + Sync {
 }
 
 /// A report a [`BuildSink`] made.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SavedReport {
     pub arn: String,
     /// Where the runner exports the report's raw files, when its group's `exportConfig` says.

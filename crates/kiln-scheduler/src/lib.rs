@@ -5,6 +5,7 @@
 //! Nothing here counts builds in memory for a limit: any number of replicas share one queue.
 //! See `docs/queue.md`.
 
+mod agents;
 mod lease;
 mod log_shipper;
 mod recovery;
@@ -17,6 +18,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+pub use agents::AgentCallError;
 use kiln_domain::badge_epoch::BadgeEpoch;
 use kiln_domain::build::BuildRecord;
 use kiln_domain::clock::now_epoch;
@@ -40,6 +42,8 @@ pub struct BuildSettings {
     pub instance: String,
     /// The most builds this replica runs at once.
     pub max_concurrent_builds: usize,
+    /// Whether this replica runs builds itself (on-demand capacity); without, only agents do.
+    pub local_builds: bool,
     /// The most builds one account may run at once, across all replicas.
     pub max_concurrent_builds_per_account: Option<u32>,
     /// How long a lease lasts unless renewed; renewed every third of it.

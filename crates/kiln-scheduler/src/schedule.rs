@@ -7,8 +7,9 @@ use std::time::Duration;
 use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, context_codes};
 use kiln_domain::clock::now_epoch;
 use kiln_runner::build::{BuildJob, BuildLimits, run_build};
+use kiln_runner::docker::RegistryAuth;
 use kiln_runner::source::GitCredential;
-use kiln_store::{ClaimRequest, LeasedBuild, StoreError};
+use kiln_store::{ClaimFleet, ClaimRequest, LeasedBuild, StoreError};
 use tokio_util::sync::CancellationToken;
 
 use crate::lease::LeasedSink;
@@ -37,9 +38,16 @@ impl BuildManager {
     }
 
     async fn schedule_once(self: &Arc<Self>) -> Result<(), StoreError> {
-        if self.running().len() >= self.settings.max_concurrent_builds || !self.disk_has_room() {
+        if !self.settings.local_builds
+            || self.running().len() >= self.settings.max_concurrent_builds
+            || !self.disk_has_room()
+        {
             return Ok(());
         }
+        let overflow = self
+            .store
+            .overflowing_fleets(now_epoch() - self.agent_silence().as_secs_f64())
+            .await?;
         let request = ClaimRequest {
             owner: &self.settings.instance,
             now: now_epoch(),
@@ -47,6 +55,9 @@ impl BuildManager {
             capacity: u32::try_from(self.settings.max_concurrent_builds).unwrap_or(u32::MAX),
             account_limit: self.settings.max_concurrent_builds_per_account,
             minute_seconds: self.settings.minute.as_secs_f64(),
+            fleet: ClaimFleet::OnDemand {
+                overflow: &overflow,
+            },
         };
         let started = std::time::Instant::now();
         let claimed = self.store.claim_builds(&request).await?;
@@ -110,13 +121,7 @@ impl BuildManager {
             tracing::warn!(build = %build.id(), error = %e, "cannot write the build log");
         }
         let credential = self.source_credential(&build).await;
-        let registry_auth = build
-            .settings
-            .environment
-            .registry_credential
-            .as_ref()
-            .and_then(|r| r.credential.as_deref())
-            .and_then(|name| self.settings.registry_credentials.get(name).cloned());
+        let registry_auth = self.registry_auth(&build);
         let executor = self.settings.executor.clone();
         let job = BuildJob {
             region: self.settings.region.clone(),
@@ -186,9 +191,21 @@ impl BuildManager {
         });
     }
 
+    /// The registry credential the build's project names, if this server has it.
+    pub(crate) fn registry_auth(&self, build: &BuildRecord) -> Option<RegistryAuth> {
+        let name = build
+            .settings
+            .environment
+            .registry_credential
+            .as_ref()?
+            .credential
+            .as_deref()?;
+        self.settings.registry_credentials.get(name).cloned()
+    }
+
     /// The imported credential for the build's source provider, if any, bound to the
     /// provider's hosts.
-    async fn source_credential(&self, build: &BuildRecord) -> Option<GitCredential> {
+    pub(crate) async fn source_credential(&self, build: &BuildRecord) -> Option<GitCredential> {
         let server_type = build.settings.source.source_type.as_deref()?;
         let credentials = match self.store.source_credentials(&build.account_id).await {
             Ok(c) => c,

@@ -31,6 +31,7 @@ async fn manager(dir: &tempfile::TempDir) -> (Arc<dyn Store>, Arc<BuildManager>)
             data_dir: dir.path().to_path_buf(),
             instance: INSTANCE.into(),
             max_concurrent_builds: 1,
+            local_builds: true,
             max_concurrent_builds_per_account: None,
             lease: DEFAULT_LEASE,
             region: "us-east-1".into(),
@@ -75,6 +76,7 @@ async fn hold_a_build(
         capacity: 1,
         account_limit: None,
         minute_seconds: 60.0,
+        fleet: kiln_store::ClaimFleet::OnDemand { overflow: &[] },
     };
     let claimed = store.claim_builds(&request).await.unwrap();
     assert_eq!(claimed.len(), 1);

@@ -1,6 +1,7 @@
 //! Kiln's HTTP server: the CodeBuild API (`POST /`), health, and later badges, console and
 //! webhooks.
 
+pub mod agents;
 pub mod api;
 pub mod auth;
 pub mod badges;
@@ -17,7 +18,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Request, Uri};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use kiln_domain::{ApiError, ErrorKind};
 
 use crate::protocol::{AwsJson11, WireProtocol};
@@ -33,6 +34,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/badges", get(badges::badge_handler))
         .route("/builds/{uuid}/log", get(logs::log_handler))
         .route("/webhooks", post(webhooks::webhook_handler))
+        .route("/agent/v1/{*call}", any(agents::agent_handler))
         .merge(console::routes())
         .with_state(state)
 }

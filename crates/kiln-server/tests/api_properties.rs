@@ -67,6 +67,7 @@ static API: LazyLock<Api> = LazyLock::new(|| {
                 data_dir: dir.path().to_path_buf(),
                 instance: "api-properties".into(),
                 max_concurrent_builds: 1,
+                local_builds: true,
                 max_concurrent_builds_per_account: None,
                 lease: kiln_scheduler::DEFAULT_LEASE,
                 region: "us-east-1".into(),

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use kiln_store::{AgentSession, AgentToken, Store, StoreError};
+use kiln_store::{AgentSession, AgentToken, ClaimFleet, ClaimRequest, Store, StoreError};
 
 use crate::fixtures::{
     ACCOUNT, LEASE_SECONDS, OTHER_ACCOUNT, claim_request, end_reason, insert, project, uuid_of,
@@ -186,4 +186,58 @@ pub async fn an_agent_renews_only_the_leases_it_lists(store: Arc<dyn Store>) {
         Some("agent a stopped renewing its lease")
     );
     assert!(store.leased_build(&running).await.unwrap().is_some());
+}
+
+pub async fn builds_of_a_fleet_go_to_its_agents_or_to_overflow(store: Arc<dyn Store>) {
+    store
+        .create_project(&project(ACCOUNT, "p", 1.0))
+        .await
+        .unwrap();
+    let queue = |n: u64, fleet: Option<&str>| {
+        let mut build = crate::fixtures::queued_build(ACCOUNT, "p", n, None);
+        build.settings.environment.fleet = fleet.map(|arn| serde_json::json!({"fleetArn": arn}));
+        build
+    };
+    let mut plain = queue(1, None);
+    let mut fleet_build = queue(2, Some(FLEET));
+    let mut other_fleet = queue(
+        3,
+        Some("arn:aws:codebuild:us-east-1:111111111111:fleet/arm:1"),
+    );
+    for build in [&mut plain, &mut fleet_build, &mut other_fleet] {
+        store.insert_build(build, 0.0).await.unwrap();
+    }
+    let claimed = |request: ClaimRequest<'static>| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .claim_builds(&request)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|b| b.record.uuid)
+                .collect::<Vec<_>>()
+        }
+    };
+    // An agent takes only its fleet's build.
+    let agent = ClaimRequest {
+        fleet: ClaimFleet::Fleet(FLEET),
+        ..claim_request("agent:a@s1", 100.0, 10)
+    };
+    assert_eq!(claimed(agent).await, [fleet_build.uuid.clone()]);
+    // On-demand capacity takes builds of no fleet, and of a fleet only while it overflows.
+    assert_eq!(
+        claimed(claim_request("replica", 100.0, 10)).await,
+        [plain.uuid.clone()]
+    );
+    static OVERFLOW: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        vec!["arn:aws:codebuild:us-east-1:111111111111:fleet/arm:1".to_owned()]
+    });
+    let overflowing = ClaimRequest {
+        fleet: ClaimFleet::OnDemand {
+            overflow: &OVERFLOW,
+        },
+        ..claim_request("replica", 100.0, 10)
+    };
+    assert_eq!(claimed(overflowing).await, [other_fleet.uuid.clone()]);
 }

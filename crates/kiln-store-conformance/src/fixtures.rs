@@ -91,6 +91,7 @@ pub fn claim_request(owner: &str, now: f64, capacity: u32) -> ClaimRequest<'_> {
         capacity,
         account_limit: None,
         minute_seconds: 60.0,
+        fleet: kiln_store::ClaimFleet::OnDemand { overflow: &[] },
     }
 }
 

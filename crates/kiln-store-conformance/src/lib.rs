@@ -78,6 +78,7 @@ macro_rules! suite {
             agents::agent_tokens_are_found_by_hash_and_revoked_once,
             agents::an_agent_name_is_one_live_session_per_fleet,
             agents::an_agent_renews_only_the_leases_it_lists,
+            agents::builds_of_a_fleet_go_to_its_agents_or_to_overflow,
         );
     };
     (@cases $open:expr; $($module:ident :: $case:ident),* $(,)?) => {

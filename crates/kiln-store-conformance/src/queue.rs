@@ -401,6 +401,7 @@ pub async fn queued_builds_past_their_deadline_are_not_claimed(store: Arc<dyn St
     queue(&store, ACCOUNT, "p", 0).await;
     let request = ClaimRequest {
         minute_seconds: 0.001,
+        fleet: kiln_store::ClaimFleet::OnDemand { overflow: &[] },
         ..claim_request("a", 200.0, 1)
     };
     assert!(claim(&store, &request).await.is_empty());

@@ -463,6 +463,10 @@ impl Store for PgStore {
         agents::remove(&self.pool, session).await
     }
 
+    async fn overflowing_fleets(&self, _live_since: f64) -> StoreResult<Vec<String>> {
+        Ok(Vec::new())
+    }
+
     async fn live_agents(
         &self,
         account_id: Option<&str>,

@@ -29,7 +29,8 @@ const CLAIM_LOCK: i64 = 0x6b69_6c6e_0000_0002;
 
 /// Leases queued builds to `$1` until `$2`, oldest first, within every limit: `$3` is now, `$4`
 /// the length of a queued-timeout minute, `$5` the account limit (NULL: none), `$6` the room
-/// the owner's capacity leaves. Window functions rank each queued build within its project and
+/// the owner's capacity leaves; `$7` the one fleet an agent claims for, else (NULL) builds of
+/// no fleet or of the overflowing fleets `$8`. Window functions rank each queued build within its project and
 /// then, among those its project's limit leaves, within its account; a rank plus the leases
 /// already counted must fit the limit. Skipping a build for a full project or account never
 /// frees room for a later one of the same project or account, so this is exactly the greedy
@@ -45,6 +46,8 @@ WITH queued AS (
     FROM builds
     WHERE NOT complete AND lease_owner IS NULL
       AND start_time + queued_timeout_minutes * $4 >= $3
+      AND CASE WHEN $7::TEXT IS NOT NULL THEN fleet_arn = $7
+          ELSE fleet_arn IS NULL OR fleet_arn = ANY($8::TEXT[]) END
 ),
 project_room AS MATERIALIZED (
     SELECT p.account_id, p.name AS project_name,
@@ -173,6 +176,8 @@ pub(crate) async fn claim(
         .bind(request.minute_seconds)
         .bind(request.account_limit.map(i64::from))
         .bind(room)
+        .bind(request.fleet.only())
+        .bind(request.fleet.overflow())
         .fetch_all(&mut *tx)
         .await?;
     let mut claimed = Vec::with_capacity(rows.len());

@@ -28,3 +28,9 @@ CREATE TABLE agent_sessions (
     UNIQUE (fleet_arn, name)
 );
 CREATE INDEX agent_sessions_by_heartbeat ON agent_sessions (account_id, last_heartbeat);
+
+-- The fleet a build was sent to (environment.fleet.fleetArn): only that fleet's agents claim
+-- it (or on-demand capacity, when the fleet overflows). See docs/queue.md.
+ALTER TABLE builds ADD COLUMN fleet_arn TEXT;
+CREATE INDEX builds_queued_by_fleet ON builds (fleet_arn, seq)
+    WHERE complete = 0 AND lease_owner IS NULL;

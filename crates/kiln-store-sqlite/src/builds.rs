@@ -4,7 +4,8 @@ use kiln_domain::build::{BuildRecord, BuildStatus};
 use kiln_domain::refs::GitRef;
 use kiln_store::pages::build_page;
 use kiln_store::records::{
-    BuildRow, RecordRow, build_json, build_status, default_branch_column, ref_columns,
+    BuildRow, RecordRow, build_json, build_status, default_branch_column, fleet_arn_column,
+    ref_columns,
 };
 use kiln_store::{InsertedBuild, Page, StoreError, StoreEvent, StoreResult, sql_int};
 use sqlx::SqlitePool;
@@ -106,8 +107,8 @@ pub(crate) async fn insert(
     sqlx::query(
         "INSERT INTO builds (uuid, account_id, project_name, build_number, status, complete,
             ref_kind, ref_name, default_branch, source_epoch, start_time, idempotency_token,
-            record, seq, queued_timeout_minutes)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            record, seq, queued_timeout_minutes, fleet_arn)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&build.uuid)
     .bind(&build.account_id)
@@ -124,6 +125,7 @@ pub(crate) async fn insert(
     .bind(build_json(build)?)
     .bind(seq)
     .bind(build.settings.queued_timeout_in_minutes)
+    .bind(fleet_arn_column(build))
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

@@ -157,6 +157,7 @@ mod tests {
                 capacity: 1,
                 account_limit: None,
                 minute_seconds: 60.0,
+                fleet: kiln_store::ClaimFleet::OnDemand { overflow: &[] },
             })
             .await
             .unwrap();

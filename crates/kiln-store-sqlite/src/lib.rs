@@ -408,6 +408,10 @@ impl Store for SqliteStore {
         agents::remove(&self.pool, session).await
     }
 
+    async fn overflowing_fleets(&self, _live_since: f64) -> StoreResult<Vec<String>> {
+        Ok(Vec::new())
+    }
+
     async fn live_agents(
         &self,
         account_id: Option<&str>,

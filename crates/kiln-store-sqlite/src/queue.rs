@@ -157,16 +157,23 @@ struct Candidate {
 async fn queued_after(
     tx: &mut Transaction<'_, Sqlite>,
     after_seq: i64,
-    minute_seconds: f64,
+    request: &ClaimRequest<'_>,
 ) -> StoreResult<Vec<Candidate>> {
     let rows = sqlx::query(
         "SELECT seq, uuid, account_id, project_name,
                 start_time + queued_timeout_minutes * ? AS deadline
          FROM builds WHERE complete = 0 AND lease_owner IS NULL AND seq > ?
-         ORDER BY seq LIMIT ?",
+           AND CASE WHEN ?3 IS NOT NULL THEN fleet_arn = ?3
+               ELSE fleet_arn IS NULL OR fleet_arn IN (SELECT value FROM json_each(?4)) END
+         ORDER BY seq LIMIT ?5",
     )
-    .bind(minute_seconds)
+    .bind(request.minute_seconds)
     .bind(after_seq)
+    .bind(request.fleet.only())
+    .bind(
+        serde_json::to_string(request.fleet.overflow())
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+    )
     .bind(CLAIM_BATCH)
     .fetch_all(&mut **tx)
     .await?;
@@ -196,7 +203,7 @@ impl SqliteStore {
         let mut claimed = Vec::new();
         let mut after_seq = 0;
         while room > 0 {
-            let batch = queued_after(&mut tx, after_seq, request.minute_seconds).await?;
+            let batch = queued_after(&mut tx, after_seq, request).await?;
             let Some(last) = batch.last() else { break };
             after_seq = last.seq;
             for candidate in batch {

@@ -24,7 +24,8 @@ pub use agents::{AgentSession, AgentToken};
 pub use events::{EventFeed, EventSubscription, StoreEvent};
 pub use logs::{join_log_pieces, pack_log_piece, read_stored_pieces, unpack_log_piece};
 pub use queue::{
-    ClaimRequest, HeldLease, LEASE_EXPIRED_REASON, Lease, LeasedBuild, QUEUED_TIMEOUT_REASON,
+    ClaimFleet, ClaimRequest, HeldLease, LEASE_EXPIRED_REASON, Lease, LeasedBuild,
+    QUEUED_TIMEOUT_REASON,
 };
 pub use reports::{
     BranchReports, CoverageKey, CoverageQuery, DeletedReportGroup, ReportQuery, TestCaseQuery,
@@ -455,6 +456,9 @@ pub trait Store: Send + Sync + 'static {
     async fn touch_agent(&self, session: &str, now: f64) -> StoreResult<bool>;
     /// Removes a session (the agent stopped); false when it was gone already.
     async fn remove_agent(&self, session: &str) -> StoreResult<bool>;
+    /// The fleets whose builds on-demand capacity may take now: fleets with `overflowBehavior`
+    /// ON_DEMAND whose agents heard from after `live_since` have no free build slot.
+    async fn overflowing_fleets(&self, live_since: f64) -> StoreResult<Vec<String>>;
     /// Sessions heard from after `live_since`, of `account_id` (of every account for `None`),
     /// ordered by fleet and name.
     async fn live_agents(

@@ -39,6 +39,36 @@ pub struct ClaimRequest<'a> {
     pub account_limit: Option<u32>,
     /// Length of one minute of `queuedTimeoutInMinutes` (shortened only by tests).
     pub minute_seconds: f64,
+    /// Which builds the claimer may take, by the fleet they were sent to.
+    pub fleet: ClaimFleet<'a>,
+}
+
+/// Which builds a claim may take, by their fleet (`environment.fleet.fleetArn`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimFleet<'a> {
+    /// A replica's own (on-demand) capacity: builds of no fleet, and builds of the fleets in
+    /// `overflow` (fleets whose `overflowBehavior` is ON_DEMAND that have no free agent).
+    OnDemand { overflow: &'a [String] },
+    /// An agent of this fleet (its ARN): that fleet's builds only.
+    Fleet(&'a str),
+}
+
+impl ClaimFleet<'_> {
+    /// The fleet an agent claims for, if this is an agent's claim.
+    pub fn only(&self) -> Option<&str> {
+        match self {
+            ClaimFleet::Fleet(arn) => Some(arn),
+            ClaimFleet::OnDemand { .. } => None,
+        }
+    }
+
+    /// The fleets whose builds on-demand capacity may take as well (none for an agent).
+    pub fn overflow(&self) -> &[String] {
+        match self {
+            ClaimFleet::OnDemand { overflow } => overflow,
+            ClaimFleet::Fleet(_) => &[],
+        }
+    }
 }
 
 /// A lease its owner still holds, as [`crate::Store::renew_leases`] renewed it (the `uuid` and

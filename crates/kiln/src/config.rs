@@ -91,6 +91,15 @@ pub struct ServeArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub trust_local_builds: Option<bool>,
+    /// Run no builds on this server: only agents (`kiln agent`) run them.
+    #[arg(
+        long,
+        env = "KILN_NO_LOCAL_BUILDS",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub no_local_builds: Option<bool>,
     /// Uids (and gids) local builds run as when Kiln is root, FIRST-LAST (default
     /// 2000000000-2000065535).
     #[arg(long, env = "KILN_BUILD_UID_RANGE")]
@@ -137,6 +146,7 @@ struct FileConfig {
     source_hosts: SourceHostsConfig,
     trust_forwarded_for: Option<bool>,
     trust_local_builds: Option<bool>,
+    no_local_builds: Option<bool>,
     build_uid_range: Option<String>,
 }
 
@@ -233,6 +243,8 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     pub sign_in_backoff: kiln_store::SignInBackoff,
     pub trust_local_builds: bool,
+    /// Whether this server runs builds itself (`--no-local-builds` turns it off).
+    pub local_builds: bool,
     pub build_uid_range: kiln_runner::build_user::UidRange,
 }
 
@@ -326,6 +338,10 @@ impl Settings {
             trust_local_builds: args
                 .trust_local_builds
                 .or(file.trust_local_builds)
+                .unwrap_or(false),
+            local_builds: !args
+                .no_local_builds
+                .or(file.no_local_builds)
                 .unwrap_or(false),
             build_uid_range: match args.build_uid_range.or(file.build_uid_range) {
                 None => kiln_runner::build_user::UidRange::DEFAULT,

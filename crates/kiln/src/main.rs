@@ -161,6 +161,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             data_dir: settings.data_dir.clone(),
             instance: settings.instance.clone(),
             max_concurrent_builds: settings.max_concurrent_builds,
+            local_builds: settings.local_builds,
             max_concurrent_builds_per_account: settings.max_concurrent_builds_per_account,
             lease: settings.lease,
             region: settings.region.clone(),

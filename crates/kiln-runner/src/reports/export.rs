@@ -10,7 +10,7 @@ use crate::artifacts::{self, ArtifactError, ArtifactFile, ArtifactStore, Packagi
 use crate::confined;
 
 /// Where the raw files of one report go.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReportExport {
     pub bucket: String,
     /// `s3Destination.path`, the key prefix; `None` when empty.
