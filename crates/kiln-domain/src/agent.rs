@@ -158,6 +158,8 @@ pub struct BuildProgress {
     pub artifacts: Option<BuildArtifacts>,
     pub secondary_artifacts: Vec<BuildArtifacts>,
     pub exported_environment_variables: Vec<ExportedVariable>,
+    /// The reports the server made for the build (the agent's report call answered them).
+    pub report_arns: Vec<String>,
 }
 
 /// Why a [`BuildProgress`] was refused, in words for the agent.
@@ -191,6 +193,7 @@ impl BuildProgress {
             artifacts: record.artifacts.clone(),
             secondary_artifacts: record.secondary_artifacts.clone(),
             exported_environment_variables: record.exported_environment_variables.clone(),
+            report_arns: record.report_arns.clone(),
         }
     }
 
@@ -208,6 +211,7 @@ impl BuildProgress {
         record.artifacts = self.artifacts;
         record.secondary_artifacts = self.secondary_artifacts;
         record.exported_environment_variables = self.exported_environment_variables;
+        record.report_arns = self.report_arns;
         Ok(record)
     }
 
@@ -231,6 +235,16 @@ impl BuildProgress {
             || self.exported_environment_variables.len() > MAX_EXPORTED
         {
             return refuse("too many artifacts or exported variables");
+        }
+        // Report ARNs end with the build's uuid and name a report of its account.
+        let of_this_build = |arn: &String| {
+            arn.starts_with("arn:aws:codebuild:")
+                && arn.contains(&format!(":{}:report/", stored.account_id))
+                && arn.ends_with(&format!(":{}", stored.uuid))
+                && arn.len() <= 1024
+        };
+        if self.report_arns.len() > MAX_ARTIFACTS || !self.report_arns.iter().all(of_this_build) {
+            return refuse("reportArns must name reports of this build");
         }
         if self.phases.last().map(|p| p.phase_type) != Some(self.current_phase) {
             return refuse("currentPhase is not the last phase");

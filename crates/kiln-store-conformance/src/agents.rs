@@ -168,7 +168,12 @@ pub async fn an_agent_renews_only_the_leases_it_lists(store: Arc<dyn Store>) {
     // Another owner renews nothing of these.
     assert!(
         store
-            .renew_listed_leases("agent:b@s2", &[running.clone()], 120.0, LEASE_SECONDS)
+            .renew_listed_leases(
+                "agent:b@s2",
+                std::slice::from_ref(&running),
+                120.0,
+                LEASE_SECONDS
+            )
             .await
             .unwrap()
             .is_empty()

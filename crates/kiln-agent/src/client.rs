@@ -1,0 +1,230 @@
+//! The agent's side of the agent protocol: one HTTP/JSON call per method, to whichever
+//! replica the server URL reaches.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use kiln_domain::agent::{
+    AGENT_PATH, AssignedBuild, BuildOrders, BuildProgress, ClaimAsk, LogStored, Registered,
+    Registration, RunningBuilds, SESSION_HEADER,
+};
+use kiln_runner::build::{CollectedReport, SavedReport};
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// How long a call other than a long poll may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// No answer: the server or the network is down. Worth retrying.
+    #[error("cannot reach the Kiln server: {0}")]
+    Unreachable(String),
+    /// The server answered with an error (`__type` and message).
+    #[error("{kind}: {message}")]
+    Refused { kind: String, message: String },
+}
+
+impl CallError {
+    /// Whether the server refused the call with error type `kind`.
+    pub fn is(&self, kind: &str) -> bool {
+        matches!(self, CallError::Refused { kind: k, .. } if k == kind)
+    }
+}
+
+/// The error types of the protocol the agent acts on.
+pub mod kinds {
+    pub const UNAUTHORIZED: &str = "AgentUnauthorizedException";
+    pub const SESSION_GONE: &str = "AgentSessionGoneException";
+    pub const NOT_HELD: &str = "BuildNotHeldException";
+}
+
+pub struct ServerClient {
+    http: reqwest::Client,
+    base: String,
+    token: SecretString,
+    session: Mutex<Option<String>>,
+}
+
+#[derive(serde::Deserialize)]
+struct Claimed {
+    builds: Vec<AssignedBuild>,
+}
+
+#[derive(serde::Deserialize)]
+struct ErrorBody {
+    #[serde(rename = "__type")]
+    kind: String,
+    message: String,
+}
+
+impl ServerClient {
+    pub fn new(server: &str, token: SecretString) -> Result<Self, CallError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| CallError::Unreachable(e.to_string()))?;
+        Ok(ServerClient {
+            http,
+            base: format!("{}{AGENT_PATH}", server.trim_end_matches('/')),
+            token,
+            session: Mutex::new(None),
+        })
+    }
+
+    pub async fn register(&self, registration: &Registration) -> Result<Registered, CallError> {
+        let registered: Registered = self
+            .call(Method::POST, "/register", json(registration)?, CALL_TIMEOUT)
+            .await?;
+        *self.session.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(registered.session.clone());
+        Ok(registered)
+    }
+
+    pub async fn deregister(&self) -> Result<(), CallError> {
+        let _: serde_json::Value = self
+            .call(Method::DELETE, "/session", Vec::new(), CALL_TIMEOUT)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn heartbeat(&self, builds: Vec<String>) -> Result<BuildOrders, CallError> {
+        let body = json(&RunningBuilds { builds })?;
+        self.call(Method::POST, "/heartbeat", body, CALL_TIMEOUT)
+            .await
+    }
+
+    /// Waits (up to the server's poll time) for builds of the fleet.
+    pub async fn claim(
+        &self,
+        free_slots: u32,
+        poll: Duration,
+    ) -> Result<Vec<AssignedBuild>, CallError> {
+        let body = json(&ClaimAsk { free_slots })?;
+        let claimed: Claimed = self
+            .call(Method::POST, "/claim", body, poll + CALL_TIMEOUT)
+            .await?;
+        Ok(claimed.builds)
+    }
+
+    /// Waits (up to the server's poll time) until one of `builds` must stop.
+    pub async fn watch(
+        &self,
+        builds: Vec<String>,
+        poll: Duration,
+    ) -> Result<BuildOrders, CallError> {
+        let body = json(&RunningBuilds { builds })?;
+        self.call(Method::POST, "/watch", body, poll + CALL_TIMEOUT)
+            .await
+    }
+
+    pub async fn progress(&self, uuid: &str, progress: &BuildProgress) -> Result<(), CallError> {
+        let _: serde_json::Value = self
+            .call(
+                Method::POST,
+                &format!("/builds/{uuid}/progress"),
+                json(progress)?,
+                CALL_TIMEOUT,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Sends the log bytes that start at `offset`; returns how many the server has stored.
+    pub async fn log(&self, uuid: &str, offset: u64, chunk: Vec<u8>) -> Result<u64, CallError> {
+        let stored: LogStored = self
+            .call(
+                Method::POST,
+                &format!("/builds/{uuid}/log?offset={offset}"),
+                chunk,
+                CALL_TIMEOUT,
+            )
+            .await?;
+        Ok(stored.size)
+    }
+
+    pub async fn reports(
+        &self,
+        uuid: &str,
+        reports: &[CollectedReport],
+    ) -> Result<Vec<Result<SavedReport, String>>, CallError> {
+        self.call(
+            Method::POST,
+            &format!("/builds/{uuid}/reports"),
+            json(reports)?,
+            CALL_TIMEOUT,
+        )
+        .await
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<T, CallError> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .timeout(timeout)
+            .bearer_auth(self.token.expose_secret())
+            .header("content-type", "application/json")
+            .body(body);
+        let session = self
+            .session
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(session) = session {
+            request = request.header(SESSION_HEADER, session);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| CallError::Unreachable(describe(&e)))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| CallError::Unreachable(describe(&e)))?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| CallError::Refused {
+                kind: "InvalidAnswer".into(),
+                message: format!("the server's answer is not what the agent expects: {e}"),
+            });
+        }
+        match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(error) => Err(CallError::Refused {
+                kind: error.kind,
+                message: error.message,
+            }),
+            // Not Kiln's answer (a proxy's 502, say): as if the server were down.
+            Err(_) => Err(CallError::Unreachable(format!("HTTP {status}"))),
+        }
+    }
+}
+
+fn json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CallError> {
+    serde_json::to_vec(value).map_err(|e| CallError::Refused {
+        kind: "InvalidRequest".into(),
+        message: e.to_string(),
+    })
+}
+
+/// A transport error with its causes (reqwest's own message alone says only "error sending
+/// request").
+fn describe(err: &reqwest::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
