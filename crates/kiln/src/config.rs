@@ -147,6 +147,9 @@ struct FileConfig {
     trust_forwarded_for: Option<bool>,
     trust_local_builds: Option<bool>,
     no_local_builds: Option<bool>,
+    /// `kiln agent`'s section, read by the agent alone.
+    #[serde(rename = "agent")]
+    _agent: Option<toml::Table>,
     build_uid_range: Option<String>,
 }
 

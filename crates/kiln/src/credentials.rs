@@ -121,3 +121,18 @@ fn announce(credential: &CredentialConfig, kept_in: &str, region: &str) {
         secret = credential.secret_access_key,
     );
 }
+
+/// The credentials Kiln answers to: those configured, else the generated first-start pair
+/// (kept in the store when replicas share it, else in the data dir).
+pub async fn resolve(
+    settings: &crate::config::Settings,
+    store: &dyn Store,
+) -> anyhow::Result<Vec<CredentialConfig>> {
+    if !settings.credentials.is_empty() {
+        Ok(settings.credentials.clone())
+    } else if settings.database.is_shared() {
+        shared_in_store(store, &settings.region).await
+    } else {
+        load_or_generate(&settings.data_dir, &settings.region)
+    }
+}

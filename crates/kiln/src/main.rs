@@ -1,5 +1,7 @@
 //! The `kiln` binary.
 
+mod agent_cli;
+mod agent_tokens;
 mod config;
 mod credentials;
 mod data_dir;
@@ -43,6 +45,10 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Run builds of a fleet on this machine for the Kiln servers it connects to.
+    Agent(agent_cli::AgentArgs),
+    /// Make, list or revoke the tokens agents connect with.
+    AgentToken(agent_tokens::AgentTokenArgs),
 }
 
 #[tokio::main]
@@ -55,19 +61,15 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve(Settings::resolve(args)?).await,
+        Command::Agent(args) => agent_cli::run(args).await,
+        Command::AgentToken(args) => agent_tokens::run(args).await,
     }
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let real_data_dir = data_dir::prepare(&settings.data_dir, &settings.database)?;
     let store = settings.database.open().await?;
-    let credentials = if !settings.credentials.is_empty() {
-        settings.credentials
-    } else if settings.database.is_shared() {
-        credentials::shared_in_store(store.as_ref(), &settings.region).await?
-    } else {
-        credentials::load_or_generate(&settings.data_dir, &settings.region)?
-    };
+    let credentials = credentials::resolve(&settings, store.as_ref()).await?;
     let accounts: BTreeSet<&str> = credentials.iter().map(|c| c.account_id.as_str()).collect();
     let local_sources = LocalSourcePolicies::new(
         real_data_dir,
@@ -250,7 +252,7 @@ fn local_source_roots(
 }
 
 /// Installs the SIGTERM and SIGINT handlers now; the future resolves on either signal.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
     let term = signal(SignalKind::terminate());
     let interrupt = signal(SignalKind::interrupt());

@@ -295,6 +295,28 @@ impl KilnServer {
         }
     }
 
+    /// Runs `kiln <args>` on this server's store: its data dir, configuration and database.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_kiln"));
+        command.args(args).arg("--data-dir").arg(&self.data_dir);
+        if let Some(config) = &self.config_file {
+            command.arg("--config").arg(config);
+        }
+        if let Some(at) = self.options.args.iter().position(|a| a == "--database-url") {
+            command.args(&self.options.args[at..at + 2]);
+        }
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("KILN_") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .current_dir(&self.work_dir)
+            .stdin(Stdio::null())
+            .output()
+            .expect("running kiln")
+    }
+
     /// Asks the server to stop with SIGTERM and waits for it to exit.
     pub fn sigterm(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("the server is running");
@@ -896,6 +918,7 @@ pub fn file_mode(path: &Path) -> u32 {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 pub mod browser;
+pub mod agents;
 pub mod builds;
 pub mod console_http;
 pub mod docker;
