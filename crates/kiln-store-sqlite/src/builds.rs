@@ -106,8 +106,8 @@ pub(crate) async fn insert(
     sqlx::query(
         "INSERT INTO builds (uuid, account_id, project_name, build_number, status, complete,
             ref_kind, ref_name, default_branch, source_epoch, start_time, idempotency_token,
-            record, seq, queued_timeout_minutes)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            record, seq, queued_timeout_minutes, fleet_arn)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&build.uuid)
     .bind(&build.account_id)
@@ -124,6 +124,7 @@ pub(crate) async fn insert(
     .bind(build_json(build)?)
     .bind(seq)
     .bind(build.settings.queued_timeout_in_minutes)
+    .bind(build.settings.environment.fleet_arn())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
