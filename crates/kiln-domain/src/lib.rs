@@ -7,6 +7,7 @@ pub mod caller;
 pub mod clock;
 pub mod enums;
 pub mod error;
+pub mod fleet;
 pub mod project;
 pub mod refs;
 pub mod report;

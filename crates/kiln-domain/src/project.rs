@@ -129,7 +129,7 @@ pub struct ProjectEnvironment {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compute_configuration: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub fleet: Option<Value>,
+    pub fleet: Option<crate::fleet::ProjectFleet>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub environment_variables: Option<Vec<EnvironmentVariable>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -142,6 +142,13 @@ pub struct ProjectEnvironment {
     pub image_pull_credentials_type: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub docker_server: Option<Value>,
+}
+
+impl ProjectEnvironment {
+    /// The ARN of the fleet this environment runs on, when it names one.
+    pub fn fleet_arn(&self) -> Option<&str> {
+        self.fleet.as_ref()?.fleet_arn.as_deref()
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -44,6 +44,8 @@ pub struct StartBuildInput {
     pub debug_session_enabled: Option<bool>,
     pub report_build_status_override: Option<bool>,
     pub build_status_config_override: Option<Value>,
+    /// Runs this build on another fleet (`ProjectFleet`); the API checks the fleet exists.
+    pub fleet_override: Option<crate::fleet::ProjectFleet>,
 }
 
 impl StartBuildInput {
@@ -159,6 +161,9 @@ impl StartBuildInput {
         if let Some(t) = &self.image_pull_credentials_type_override {
             environment.image_pull_credentials_type = Some(t.clone());
         }
+        if let Some(fleet) = &self.fleet_override {
+            environment.fleet = Some(fleet.clone());
+        }
         let artifacts = self
             .artifacts_override
             .clone()
@@ -265,6 +270,32 @@ mod tests {
         assert_eq!(s.environment.image.as_deref(), Some("other"));
         assert_eq!(s.timeout_in_minutes, 10);
         assert_eq!(s.queued_timeout_in_minutes, 480);
+    }
+
+    #[test]
+    fn a_fleet_override_replaces_the_projects_fleet() {
+        let mut p = project();
+        if let Some(env) = p.settings.environment.as_mut() {
+            env.fleet = Some(crate::fleet::ProjectFleet {
+                fleet_arn: Some("arn:one".into()),
+            });
+        }
+        let input: StartBuildInput = serde_json::from_value(serde_json::json!({
+            "projectName": "p", "fleetOverride": {"fleetArn": "arn:two"}
+        }))
+        .unwrap();
+        assert_eq!(
+            input.resolve(&p).unwrap().environment.fleet_arn(),
+            Some("arn:two")
+        );
+        let plain = StartBuildInput {
+            project_name: Some("p".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            plain.resolve(&p).unwrap().environment.fleet_arn(),
+            Some("arn:one")
+        );
     }
 
     #[test]

@@ -68,6 +68,17 @@ impl Violations {
         }
     }
 
+    /// `min` and above, in AWS's wording for a lower bound alone.
+    pub fn min_value(&mut self, field: &str, value: i64, min: i64) {
+        if value < min {
+            self.add(
+                field,
+                &value.to_string(),
+                &format!("Member must have value greater than or equal to {min}"),
+            );
+        }
+    }
+
     pub fn one_of(&mut self, field: &str, value: &str, allowed: &[&str]) {
         if !allowed.contains(&value) {
             self.add(

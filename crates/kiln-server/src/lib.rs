@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod badges;
 pub mod console;
+pub mod fleets;
 pub mod logs;
 pub mod protocol;
 pub mod state;

@@ -200,7 +200,9 @@ pub async fn builds_of_a_fleet_go_to_its_agents_or_to_overflow(store: Arc<dyn St
         .unwrap();
     let queue = |n: u64, fleet: Option<&str>| {
         let mut build = crate::fixtures::queued_build(ACCOUNT, "p", n, None);
-        build.settings.environment.fleet = fleet.map(|arn| serde_json::json!({"fleetArn": arn}));
+        build.settings.environment.fleet = fleet.map(|arn| kiln_domain::fleet::ProjectFleet {
+            fleet_arn: Some(arn.to_owned()),
+        });
         build
     };
     let mut plain = queue(1, None);

@@ -13,6 +13,7 @@ pub mod console;
 pub mod credentials;
 pub mod events;
 pub mod fixtures;
+pub mod fleets;
 pub mod logs;
 pub mod lookups;
 pub mod projects;
@@ -67,6 +68,10 @@ macro_rules! suite {
             console::the_first_server_secret_stays,
             events::subscribers_hear_every_kind_of_write,
             events::refused_writes_announce_nothing,
+            fleets::fleets_round_trip_and_stay_in_their_account,
+            fleets::fleet_listings_sort_and_page,
+            fleets::a_fleet_is_deleted_only_when_no_project_names_it,
+            fleets::racing_projects_and_a_fleet_deletion_never_orphan_a_project,
             report_groups::report_groups_round_trip_and_stay_in_their_account,
             report_groups::report_group_listings_sort_and_page,
             report_groups::a_group_with_reports_is_deleted_only_with_them,

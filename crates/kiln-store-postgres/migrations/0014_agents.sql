@@ -29,8 +29,6 @@ CREATE TABLE agent_sessions (
 );
 CREATE INDEX agent_sessions_by_heartbeat ON agent_sessions (account_id, last_heartbeat);
 
--- The fleet a build was sent to (environment.fleet.fleetArn): only that fleet's agents claim
--- it (or on-demand capacity, when the fleet overflows). See docs/queue.md.
-ALTER TABLE builds ADD COLUMN fleet_arn TEXT;
+-- Queued builds by the fleet they were sent to: an agent's claim scans only its fleet's.
 CREATE INDEX builds_queued_by_fleet ON builds (fleet_arn, seq)
     WHERE NOT complete AND lease_owner IS NULL;

@@ -5,9 +5,7 @@ use sqlx::{PgConnection, PgPool, Row};
 
 use crate::queue;
 use kiln_store::pages::build_page;
-use kiln_store::records::{
-    BuildRow, RecordRow, build_json, default_branch_column, fleet_arn_column, ref_columns,
-};
+use kiln_store::records::{BuildRow, RecordRow, build_json, default_branch_column, ref_columns};
 use kiln_store::{InsertedBuild, Page, StoreError, StoreResult, sql_int};
 
 /// Numbers and stores a build in the caller's transaction (see `Store::insert_build`).
@@ -81,7 +79,7 @@ pub(crate) async fn insert(
     .bind(seq)
     .bind(build.settings.queued_timeout_in_minutes)
     .bind(default_branch_column(build))
-    .bind(fleet_arn_column(build))
+    .bind(build.settings.environment.fleet_arn())
     .execute(&mut *tx)
     .await?;
     Ok(InsertedBuild::Inserted)

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use kiln_domain::build::{BuildRecord, BuildStatus};
+use kiln_domain::fleet::FleetRecord;
 use kiln_domain::project::ProjectRecord;
 use kiln_domain::refs::GitRef;
 use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord, WebhookRecord};
@@ -19,10 +20,10 @@ use kiln_domain::report::{
 use kiln_store::records::{BuildRow, RecordRow, build_status};
 use kiln_store::{
     AgentSession, AgentToken, BodyClaim, BranchReports, Claim, ClaimRequest, ConsoleSession,
-    CoverageKey, CoverageQuery, DeletedReportGroup, EventFeed, EventSubscription, HeldLease,
-    InsertedBuild, Lease, LeasedBuild, Page, ProjectKey, ProjectSort, ReportQuery, SignInAttempt,
-    SignInBackoff, SourceCredential, Store, StoreError, StoreEvent, StoreResult, TestCaseQuery,
-    is_foreign_key_violation, is_unique_violation, sql_int,
+    CoverageKey, CoverageQuery, DeletedFleet, DeletedReportGroup, EventFeed, EventSubscription,
+    HeldLease, InsertedBuild, Lease, LeasedBuild, Page, ProjectKey, ProjectSort, ReportQuery,
+    SignInAttempt, SignInBackoff, SourceCredential, Store, StoreError, StoreEvent, StoreResult,
+    TestCaseQuery, is_foreign_key_violation, is_unique_violation, sql_int,
 };
 
 mod agents;
@@ -31,6 +32,7 @@ mod console;
 mod credentials;
 mod deliveries;
 mod feed;
+mod fleets;
 mod logs;
 mod projects;
 mod queue;
@@ -473,6 +475,33 @@ impl Store for PgStore {
         live_since: f64,
     ) -> StoreResult<Vec<AgentSession>> {
         agents::live(&self.pool, account_id, live_since).await
+    }
+
+    async fn create_fleet(&self, fleet: &FleetRecord) -> StoreResult<()> {
+        fleets::create(&self.pool, fleet).await
+    }
+
+    async fn get_fleets(&self, account_id: &str, names: &[&str]) -> StoreResult<Vec<FleetRecord>> {
+        fleets::get(&self.pool, account_id, names).await
+    }
+
+    async fn update_fleet(&self, fleet: &FleetRecord) -> StoreResult<()> {
+        fleets::update(&self.pool, fleet).await
+    }
+
+    async fn delete_fleet(&self, account_id: &str, arn: &str) -> StoreResult<DeletedFleet> {
+        fleets::delete(&self.pool, account_id, arn).await
+    }
+
+    async fn list_fleets(
+        &self,
+        account_id: &str,
+        sort: ProjectSort,
+        ascending: bool,
+        after: Option<&ProjectKey>,
+        limit: u64,
+    ) -> StoreResult<Page<String, ProjectKey>> {
+        fleets::list(&self.pool, account_id, sort, ascending, after, limit).await
     }
 
     async fn create_report_group(&self, group: &ReportGroupRecord) -> StoreResult<()> {

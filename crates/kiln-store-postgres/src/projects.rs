@@ -2,6 +2,7 @@
 //! `builds::retire_project_builds`).
 
 use kiln_domain::project::ProjectRecord;
+use kiln_store::fleets::fleet_arn_column;
 use kiln_store::pages::project_page;
 use kiln_store::records::{ProjectRow, RecordRow, settings_json};
 use kiln_store::{Page, ProjectKey, ProjectSort, StoreError, StoreEvent, StoreResult, sql_int};
@@ -13,8 +14,8 @@ pub(crate) async fn create(pool: &PgPool, project: &ProjectRecord) -> StoreResul
     let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO projects (account_id, name, settings, badge_enabled, badge_token, created,
-            last_modified, source_epoch, concurrent_build_limit)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            last_modified, source_epoch, concurrent_build_limit, fleet_arn)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&project.account_id)
     .bind(&project.name)
@@ -25,6 +26,7 @@ pub(crate) async fn create(pool: &PgPool, project: &ProjectRecord) -> StoreResul
     .bind(project.last_modified)
     .bind(project.source_epoch)
     .bind(project.settings.concurrent_build_limit)
+    .bind(fleet_arn_column(project.settings.environment.as_ref()))
     .execute(&mut *tx)
     .await
     .map_err(key_violation)?;
@@ -51,18 +53,20 @@ pub(crate) async fn update(pool: &PgPool, project: &ProjectRecord) -> StoreResul
     let mut tx = pool.begin().await?;
     let result = sqlx::query(
         "UPDATE projects SET settings = $1, badge_enabled = $2, last_modified = $3,
-            source_epoch = $4, concurrent_build_limit = $5
-         WHERE account_id = $6 AND name = $7",
+            source_epoch = $4, concurrent_build_limit = $5, fleet_arn = $6
+         WHERE account_id = $7 AND name = $8",
     )
     .bind(settings_json(project)?)
     .bind(project.badge_enabled)
     .bind(project.last_modified)
     .bind(project.source_epoch)
     .bind(project.settings.concurrent_build_limit)
+    .bind(fleet_arn_column(project.settings.environment.as_ref()))
     .bind(&project.account_id)
     .bind(&project.name)
     .execute(&mut *tx)
-    .await?;
+    .await
+    .map_err(key_violation)?;
     if result.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }

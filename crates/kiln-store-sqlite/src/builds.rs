@@ -4,8 +4,7 @@ use kiln_domain::build::{BuildRecord, BuildStatus};
 use kiln_domain::refs::GitRef;
 use kiln_store::pages::build_page;
 use kiln_store::records::{
-    BuildRow, RecordRow, build_json, build_status, default_branch_column, fleet_arn_column,
-    ref_columns,
+    BuildRow, RecordRow, build_json, build_status, default_branch_column, ref_columns,
 };
 use kiln_store::{InsertedBuild, Page, StoreError, StoreEvent, StoreResult, sql_int};
 use sqlx::SqlitePool;
@@ -125,7 +124,7 @@ pub(crate) async fn insert(
     .bind(build_json(build)?)
     .bind(seq)
     .bind(build.settings.queued_timeout_in_minutes)
-    .bind(fleet_arn_column(build))
+    .bind(build.settings.environment.fleet_arn())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use kiln_domain::build::{BuildRecord, BuildStatus};
+use kiln_domain::fleet::FleetRecord;
 use kiln_domain::project::ProjectRecord;
 use kiln_domain::refs::GitRef;
 use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord, WebhookRecord};
@@ -17,9 +18,10 @@ use kiln_domain::report::{
 };
 use kiln_store::{
     AgentSession, AgentToken, BodyClaim, BranchReports, Claim, ClaimRequest, ConsoleSession,
-    CoverageKey, CoverageQuery, DeletedReportGroup, EventFeed, EventSubscription, HeldLease,
-    InsertedBuild, Lease, LeasedBuild, Page, ProjectKey, ProjectSort, ReportQuery, SignInAttempt,
-    SignInBackoff, SourceCredential, Store, StoreEvent, StoreResult, TestCaseQuery, sql_int,
+    CoverageKey, CoverageQuery, DeletedFleet, DeletedReportGroup, EventFeed, EventSubscription,
+    HeldLease, InsertedBuild, Lease, LeasedBuild, Page, ProjectKey, ProjectSort, ReportQuery,
+    SignInAttempt, SignInBackoff, SourceCredential, Store, StoreEvent, StoreResult, TestCaseQuery,
+    sql_int,
 };
 
 mod agents;
@@ -28,6 +30,7 @@ mod console;
 mod credentials;
 mod deliveries;
 mod direct;
+mod fleets;
 mod logs;
 mod projects;
 mod queue;
@@ -418,6 +421,33 @@ impl Store for SqliteStore {
         live_since: f64,
     ) -> StoreResult<Vec<AgentSession>> {
         agents::live(&self.pool, account_id, live_since).await
+    }
+
+    async fn create_fleet(&self, fleet: &FleetRecord) -> StoreResult<()> {
+        fleets::create(&self.pool, fleet).await
+    }
+
+    async fn get_fleets(&self, account_id: &str, names: &[&str]) -> StoreResult<Vec<FleetRecord>> {
+        fleets::get(&self.pool, account_id, names).await
+    }
+
+    async fn update_fleet(&self, fleet: &FleetRecord) -> StoreResult<()> {
+        fleets::update(&self.pool, fleet).await
+    }
+
+    async fn delete_fleet(&self, account_id: &str, arn: &str) -> StoreResult<DeletedFleet> {
+        fleets::delete(&self.pool, account_id, arn).await
+    }
+
+    async fn list_fleets(
+        &self,
+        account_id: &str,
+        sort: ProjectSort,
+        ascending: bool,
+        after: Option<&ProjectKey>,
+        limit: u64,
+    ) -> StoreResult<Page<String, ProjectKey>> {
+        fleets::list(&self.pool, account_id, sort, ascending, after, limit).await
     }
 
     async fn create_report_group(&self, group: &ReportGroupRecord) -> StoreResult<()> {

@@ -3,11 +3,12 @@
 
 use kiln_domain::build::{BuildStatus, PhaseContext, context_codes};
 use kiln_domain::project::ProjectRecord;
+use kiln_store::fleets::fleet_arn_column;
 use kiln_store::pages::project_page;
 use kiln_store::records::{BuildRow, ProjectRow, RecordRow, settings_json};
 use kiln_store::{
-    Page, ProjectKey, ProjectSort, StoreError, StoreEvent, StoreResult, is_unique_violation,
-    sql_int,
+    Page, ProjectKey, ProjectSort, StoreError, StoreEvent, StoreResult, is_foreign_key_violation,
+    is_unique_violation, sql_int,
 };
 use sqlx::{Row, SqlitePool};
 
@@ -42,8 +43,9 @@ pub(crate) const GET_PROJECT: &str = "SELECT * FROM projects WHERE account_id = 
 pub(crate) const PROJECT_BY_BADGE_TOKEN: &str = "SELECT * FROM projects WHERE badge_token = ?";
 pub(crate) async fn create(store: &SqliteStore, project: &ProjectRecord) -> StoreResult<()> {
     let result = sqlx::query(
-        "INSERT INTO projects (account_id, name, settings, badge_enabled, badge_token, created, last_modified, source_epoch, concurrent_build_limit)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO projects (account_id, name, settings, badge_enabled, badge_token, created,
+            last_modified, source_epoch, concurrent_build_limit, fleet_arn)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&project.account_id)
     .bind(&project.name)
@@ -54,6 +56,7 @@ pub(crate) async fn create(store: &SqliteStore, project: &ProjectRecord) -> Stor
     .bind(project.last_modified)
     .bind(project.source_epoch)
     .bind(project.settings.concurrent_build_limit)
+    .bind(fleet_arn_column(project.settings.environment.as_ref()))
     .execute(&store.pool)
     .await;
     match result {
@@ -62,6 +65,7 @@ pub(crate) async fn create(store: &SqliteStore, project: &ProjectRecord) -> Stor
             Ok(())
         }
         Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists),
+        Err(e) if is_foreign_key_violation(&e) => Err(StoreError::NotFound),
         Err(e) => Err(e.into()),
     }
 }
@@ -82,7 +86,7 @@ pub(crate) async fn get(
 pub(crate) async fn update(store: &SqliteStore, project: &ProjectRecord) -> StoreResult<()> {
     let result = sqlx::query(
         "UPDATE projects SET settings = ?, badge_enabled = ?, last_modified = ?, source_epoch = ?,
-             concurrent_build_limit = ?
+             concurrent_build_limit = ?, fleet_arn = ?
          WHERE account_id = ? AND name = ?",
     )
     .bind(settings_json(project)?)
@@ -90,10 +94,18 @@ pub(crate) async fn update(store: &SqliteStore, project: &ProjectRecord) -> Stor
     .bind(project.last_modified)
     .bind(project.source_epoch)
     .bind(project.settings.concurrent_build_limit)
+    .bind(fleet_arn_column(project.settings.environment.as_ref()))
     .bind(&project.account_id)
     .bind(&project.name)
     .execute(&store.pool)
-    .await?;
+    .await
+    .map_err(|e| {
+        if is_foreign_key_violation(&e) {
+            StoreError::NotFound
+        } else {
+            e.into()
+        }
+    })?;
     if result.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }

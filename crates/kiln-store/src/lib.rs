@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use kiln_domain::build::{BuildRecord, BuildStatus};
+use kiln_domain::fleet::FleetRecord;
 use kiln_domain::project::ProjectRecord;
 use kiln_domain::refs::GitRef;
 use kiln_domain::report::{
@@ -13,6 +14,7 @@ use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord, WebhookRecord};
 
 pub mod agents;
 mod events;
+pub mod fleets;
 mod logs;
 pub mod pages;
 mod queue;
@@ -22,6 +24,7 @@ mod reports;
 
 pub use agents::{AgentSession, AgentToken};
 pub use events::{EventFeed, EventSubscription, StoreEvent};
+pub use fleets::DeletedFleet;
 pub use logs::{join_log_pieces, pack_log_piece, read_stored_pieces, unpack_log_piece};
 pub use queue::{
     ClaimFleet, ClaimRequest, HeldLease, LEASE_EXPIRED_REASON, Lease, LeasedBuild,
@@ -198,10 +201,13 @@ pub trait Store: Send + Sync + 'static {
     /// sharing the store (see [`StoreEvent`]).
     fn subscribe(&self) -> EventSubscription;
 
+    /// Stores a new project; `AlreadyExists` when the account has one of that name, `NotFound`
+    /// when its `environment.fleet.fleetArn` names no stored fleet.
     async fn create_project(&self, project: &ProjectRecord) -> StoreResult<()>;
     async fn get_project(&self, account_id: &str, name: &str)
     -> StoreResult<Option<ProjectRecord>>;
-    /// Replaces a stored project; `NotFound` when it is gone.
+    /// Replaces a stored project; `NotFound` when it is gone or its environment names a fleet
+    /// that is.
     async fn update_project(&self, project: &ProjectRecord) -> StoreResult<()>;
     /// Deletes a project and returns whether there was one. In the same transaction its queued
     /// builds end STOPPED (stamped `now`), its leased builds are marked stop_requested
@@ -466,6 +472,36 @@ pub trait Store: Send + Sync + 'static {
         account_id: Option<&str>,
         live_since: f64,
     ) -> StoreResult<Vec<AgentSession>>;
+    /// Stores a new fleet; `AlreadyExists` when the account has a fleet of that name.
+    async fn create_fleet(&self, fleet: &FleetRecord) -> StoreResult<()>;
+    /// The account's fleets that `names_or_arns` (at most 100) name, each by its name or its
+    /// ARN, in no particular order.
+    async fn get_fleets(
+        &self,
+        account_id: &str,
+        names_or_arns: &[&str],
+    ) -> StoreResult<Vec<FleetRecord>>;
+    /// One fleet of the account, by name or ARN (`kiln agent-token create --fleet NAME`).
+    async fn fleet(&self, account_id: &str, name_or_arn: &str) -> StoreResult<Option<FleetRecord>> {
+        let fleets = self.get_fleets(account_id, &[name_or_arn]).await?;
+        Ok(fleets.into_iter().next())
+    }
+    /// Replaces a stored fleet's settings and last-modified time (found by account and ARN);
+    /// `NotFound` when it is gone.
+    async fn update_fleet(&self, fleet: &FleetRecord) -> StoreResult<()>;
+    /// Deletes the account's fleet of that ARN, unless a project names it in its environment:
+    /// the check and the delete are one transaction, and a project stored meanwhile that names
+    /// the fleet keeps it too. Builds that ran on the fleet keep its ARN.
+    async fn delete_fleet(&self, account_id: &str, arn: &str) -> StoreResult<DeletedFleet>;
+    /// Fleet ARNs, sorted as `list_projects` sorts project names (keys are name and sort value).
+    async fn list_fleets(
+        &self,
+        account_id: &str,
+        sort: ProjectSort,
+        ascending: bool,
+        after: Option<&ProjectKey>,
+        limit: u64,
+    ) -> StoreResult<Page<String, ProjectKey>>;
 
     /// Stores a new report group; `AlreadyExists` when the account has one of that name.
     async fn create_report_group(&self, group: &ReportGroupRecord) -> StoreResult<()>;

@@ -71,17 +71,6 @@ pub fn default_branch_column(build: &BuildRecord) -> Option<&str> {
     }
 }
 
-/// The `fleet_arn` column: the fleet the build was sent to (`environment.fleet.fleetArn`).
-pub fn fleet_arn_column(build: &BuildRecord) -> Option<&str> {
-    build
-        .settings
-        .environment
-        .fleet
-        .as_ref()?
-        .get("fleetArn")?
-        .as_str()
-}
-
 /// A build's `status` column.
 pub fn build_status(status: &str) -> StoreResult<BuildStatus> {
     BuildStatus::parse(status).ok_or_else(|| StoreError::Corrupt(format!("build status {status}")))

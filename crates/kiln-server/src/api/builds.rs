@@ -175,6 +175,13 @@ pub async fn start(state: &AppState, caller: &Caller, input: Value) -> Result<Va
         .ok_or_else(|| ApiError::not_found(format!("Project cannot be found: {name}")))?;
     let settings = input.resolve(&project)?;
     refuse_unsupported_platform(&settings)?;
+    if let Some(arn) = input
+        .fleet_override
+        .as_ref()
+        .and_then(|f| f.fleet_arn.as_deref())
+    {
+        super::fleets::check_fleet_arn(state, caller, "fleetOverride.fleetArn", arn).await?;
+    }
     super::local_sources::check_build(
         state,
         &caller.account_id,
@@ -243,6 +250,8 @@ pub async fn retry(state: &AppState, caller: &Caller, input: Value) -> Result<Va
             ApiError::not_found(format!("Project cannot be found: {}", old.project_name))
         })?;
     super::local_sources::check_build(state, &caller.account_id, &old.settings, false)?;
+    // The fleet the build ran on may be gone since.
+    super::fleets::check_environment(state, caller, Some(&old.settings.environment)).await?;
     let mut build = new_build(
         state,
         &caller.account_id,

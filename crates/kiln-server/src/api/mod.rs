@@ -3,6 +3,7 @@
 
 pub(crate) mod builds;
 mod credentials;
+pub(crate) mod fleets;
 mod local_sources;
 pub(crate) mod projects;
 mod report_groups;
@@ -44,6 +45,11 @@ pub async fn dispatch(
         "CreateWebhook" => webhooks::create(state, caller, input).await,
         "UpdateWebhook" => webhooks::update(state, caller, input).await,
         "DeleteWebhook" => webhooks::delete(state, caller, input).await,
+        "CreateFleet" => fleets::create(state, caller, input).await,
+        "UpdateFleet" => fleets::update(state, caller, input).await,
+        "DeleteFleet" => fleets::delete(state, caller, input).await,
+        "BatchGetFleets" => fleets::batch_get(state, caller, input).await,
+        "ListFleets" => fleets::list(state, caller, input).await,
         "CreateReportGroup" => report_groups::create(state, caller, input).await,
         "UpdateReportGroup" => report_groups::update(state, caller, input).await,
         "DeleteReportGroup" => report_groups::delete(state, caller, input).await,
@@ -75,18 +81,14 @@ pub async fn dispatch(
 const KNOWN_UNIMPLEMENTED: &[&str] = &[
     "BatchGetBuildBatches",
     "BatchGetCommandExecutions",
-    "BatchGetFleets",
     "BatchGetSandboxes",
-    "CreateFleet",
     "DeleteBuildBatch",
-    "DeleteFleet",
     "DeleteResourcePolicy",
     "GetResourcePolicy",
     "InvalidateProjectCache",
     "ListBuildBatches",
     "ListBuildBatchesForProject",
     "ListCommandExecutionsForSandbox",
-    "ListFleets",
     "ListSandboxes",
     "ListSandboxesForProject",
     "ListSharedProjects",
@@ -98,7 +100,6 @@ const KNOWN_UNIMPLEMENTED: &[&str] = &[
     "StartSandboxConnection",
     "StopBuildBatch",
     "StopSandbox",
-    "UpdateFleet",
     "UpdateProjectVisibility",
 ];
 

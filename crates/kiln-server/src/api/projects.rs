@@ -52,6 +52,7 @@ pub async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<V
     let input = parse_project_input(input)?;
     let new = project::validate_create(input)?;
     super::local_sources::check_project(state, &caller.account_id, &new.settings)?;
+    super::fleets::check_environment(state, caller, new.settings.environment.as_ref()).await?;
     let now = state.now_epoch();
     let record = ProjectRecord {
         account_id: caller.account_id.clone(),
@@ -69,6 +70,12 @@ pub async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<V
             ErrorKind::ResourceAlreadyExists,
             format!("Project already exists: {}", record.name),
         )),
+        // The fleet was deleted since it was checked.
+        Err(StoreError::NotFound) => {
+            super::fleets::check_environment(state, caller, record.settings.environment.as_ref())
+                .await?;
+            Err(ApiError::internal())
+        }
         Err(e) => Err(store_failure(e)),
     }
 }
@@ -85,6 +92,7 @@ pub async fn update(state: &AppState, caller: &Caller, input: Value) -> Result<V
         .ok_or_else(|| not_found(name))?;
     project::apply_update(&mut record, input, state.now_epoch())?;
     super::local_sources::check_project(state, &caller.account_id, &record.settings)?;
+    super::fleets::check_environment(state, caller, record.settings.environment.as_ref()).await?;
     let change = state
         .badge_epoch
         .begin_project_change(&record.account_id, &record.name);
@@ -92,7 +100,12 @@ pub async fn update(state: &AppState, caller: &Caller, input: Value) -> Result<V
     drop(change);
     match result {
         Ok(()) => Ok(json!({ "project": project_json(state, &record) })),
-        Err(StoreError::NotFound) => Err(not_found(name)),
+        Err(StoreError::NotFound) => {
+            // The project is gone, or the fleet it names was deleted since it was checked.
+            super::fleets::check_environment(state, caller, record.settings.environment.as_ref())
+                .await?;
+            Err(not_found(name))
+        }
         Err(e) => Err(store_failure(e)),
     }
 }

@@ -499,6 +499,26 @@ pub async fn edit_page(
     view::render(StatusCode::OK, &page)
 }
 
+/// The form has no fleet field: an edit keeps the fleet the project runs on
+/// (docs/fleets.md), so editing in the console never moves a project off its fleet.
+async fn keep_fleet(state: &AppState, session: &Session, name: &str, input: &mut Value) {
+    let stored = state
+        .store
+        .get_project(&session.caller.account_id, name)
+        .await;
+    let fleet = stored
+        .ok()
+        .flatten()
+        .and_then(|p| p.settings.environment)
+        .and_then(|env| env.fleet);
+    if let (Some(fleet), Some(env)) = (fleet, input["environment"].as_object_mut()) {
+        env.insert(
+            "fleet".into(),
+            serde_json::to_value(fleet).unwrap_or_default(),
+        );
+    }
+}
+
 pub async fn edit_submit(
     State(state): State<Arc<AppState>>,
     session: Session,
@@ -517,7 +537,9 @@ pub async fn edit_submit(
     };
     let mut errors = form.local_errors();
     if errors.is_empty() {
-        match call(&state, &session, "UpdateProject", form.to_input(&images)).await {
+        let mut input = form.to_input(&images);
+        keep_fleet(&state, &session, &name, &mut input).await;
+        match call(&state, &session, "UpdateProject", input).await {
             Ok(_) => return view::redirect(&format!("/projects/{name}?updated=1")),
             Err(err) if err.kind == ErrorKind::ResourceNotFound => {
                 return project_not_found(&session, &name);

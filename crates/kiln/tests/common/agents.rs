@@ -45,11 +45,23 @@ impl Netns {
         let host_ip = format!("10.{second}.{n}.1");
         let ns_ip = format!("10.{second}.{n}.2");
         ip(&["netns", "add", &name]);
-        ip(&["link", "add", &host_link, "type", "veth", "peer", "name", &ns_link]);
+        ip(&[
+            "link", "add", &host_link, "type", "veth", "peer", "name", &ns_link,
+        ]);
         ip(&["link", "set", &ns_link, "netns", &name]);
         ip(&["addr", "add", &format!("{host_ip}/30"), "dev", &host_link]);
         ip(&["link", "set", &host_link, "up"]);
-        ip(&["netns", "exec", &name, "ip", "addr", "add", &format!("{ns_ip}/30"), "dev", &ns_link]);
+        ip(&[
+            "netns",
+            "exec",
+            &name,
+            "ip",
+            "addr",
+            "add",
+            &format!("{ns_ip}/30"),
+            "dev",
+            &ns_link,
+        ]);
         ip(&["netns", "exec", &name, "ip", "link", "set", &ns_link, "up"]);
         ip(&["netns", "exec", &name, "ip", "link", "set", "lo", "up"]);
         Some(Netns {
@@ -71,14 +83,23 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["link", "del", &self.host_link]).status();
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.host_link])
+            .status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }
 
 /// The server URL an agent in `netns` (or on the host) uses.
 pub fn server_url_for(server: &KilnServer, netns: Option<&Netns>) -> String {
-    let port = server.url().rsplit(':').next().unwrap_or_default().to_owned();
+    let port = server
+        .url()
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     match netns {
         Some(ns) => format!("http://{}:{port}", ns.host_ip),
         None => format!("http://127.0.0.1:{port}"),
@@ -287,6 +308,10 @@ pub fn build_dirs(work_dir: &Path) -> Vec<String> {
 
 /// The fleet as BatchGetFleets shows it.
 pub fn fleet(server: &KilnServer, name: &str) -> Value {
-    let got = aws(server, &ACCOUNT_A, &["codebuild", "batch-get-fleets", "--names", name]);
+    let got = aws(
+        server,
+        &ACCOUNT_A,
+        &["codebuild", "batch-get-fleets", "--names", name],
+    );
     got.ok()["fleets"][0].clone()
 }

@@ -917,8 +917,8 @@ pub fn file_mode(path: &Path) -> u32 {
         .map(|m| m.permissions().mode() & 0o777)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
-pub mod browser;
 pub mod agents;
+pub mod browser;
 pub mod builds;
 pub mod console_http;
 pub mod docker;
