@@ -111,6 +111,8 @@ static API: LazyLock<Api> = LazyLock::new(|| {
     };
     let created = api.call("CreateProject", project("demo").to_string().as_bytes());
     assert!(created.is_ok(), "{created:?}");
+    let created = api.call("CreateFleet", fleet("pool").to_string().as_bytes());
+    assert!(created.is_ok(), "{created:?}");
     api
 });
 
@@ -156,6 +158,23 @@ fn project(name: &str) -> Value {
         "logsConfig": {"cloudWatchLogs": {"status": "DISABLED"}},
         "concurrentBuildLimit": 2,
         "badgeEnabled": true
+    })
+}
+
+fn fleet(name: &str) -> Value {
+    json!({
+        "name": name, "baseCapacity": 2, "environmentType": "LINUX_CONTAINER",
+        "computeType": "ATTRIBUTE_BASED_COMPUTE",
+        "computeConfiguration": {"vCpu": 2, "memory": 4, "disk": 64, "machineType": "GENERAL"},
+        "scalingConfiguration": {"scalingType": "TARGET_TRACKING_SCALING", "maxCapacity": 4,
+            "targetTrackingScalingConfigs": [{"metricType": "FLEET_UTILIZATION_RATE", "targetValue": 0.5}]},
+        "overflowBehavior": "QUEUE",
+        "vpcConfig": {"vpcId": "vpc-1", "subnets": ["s-1"], "securityGroupIds": ["sg-1"]},
+        "proxyConfiguration": {"defaultBehavior": "DENY_ALL", "orderedProxyRules":
+            [{"type": "DOMAIN", "effect": "ALLOW", "entities": ["example.com"]}]},
+        "imageId": "ami-1",
+        "fleetServiceRole": "arn:aws:iam::111122223333:role/fleet",
+        "tags": [{"key": "k", "value": "v"}]
     })
 }
 
@@ -222,6 +241,18 @@ fn examples() -> Vec<(&'static str, Value)> {
             "filterGroups": [[{"type": "EVENT", "pattern": "PUSH"}]]}),
         ),
         ("DeleteWebhook", json!({"projectName": "demo"})),
+        ("CreateFleet", fleet("other-pool")),
+        (
+            "UpdateFleet",
+            json!({"arn": "pool", "baseCapacity": 3, "overflowBehavior": "ON_DEMAND",
+                   "tags": [{"key": "k", "value": "w"}]}),
+        ),
+        ("DeleteFleet", json!({"arn": "gone"})),
+        ("BatchGetFleets", json!({"names": ["pool", "gone"]})),
+        (
+            "ListFleets",
+            json!({"sortBy": "CREATED_TIME", "sortOrder": "DESCENDING", "maxResults": 10}),
+        ),
     ]
 }
 
