@@ -9,6 +9,7 @@ pub mod error;
 pub mod project;
 pub mod refs;
 pub mod report;
+pub mod retry;
 pub mod source;
 pub mod start;
 pub mod token;

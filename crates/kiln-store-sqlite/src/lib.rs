@@ -22,6 +22,7 @@ use kiln_store::{
     Store, StoreEvent, StoreResult, TestCaseQuery, sql_int,
 };
 
+mod auto_retry;
 mod builds;
 mod console;
 mod credentials;
@@ -222,6 +223,10 @@ impl Store for SqliteStore {
 
     async fn expire_queued(&self, now: f64, minute_seconds: f64) -> StoreResult<Vec<BuildRecord>> {
         self.expire_waiting(now, minute_seconds).await
+    }
+
+    async fn start_auto_retries(&self, now: f64) -> StoreResult<Vec<BuildRecord>> {
+        SqliteStore::start_auto_retries(self, now).await
     }
 
     async fn leased_build(&self, uuid: &str) -> StoreResult<Option<LeasedBuild>> {
