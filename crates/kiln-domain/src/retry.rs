@@ -223,7 +223,11 @@ mod tests {
     }
 
     fn ended(mut build: BuildRecord, status: BuildStatus) -> BuildRecord {
-        build.abort(status, PhaseContext::new(context_codes::SERVER_ERROR, "x"), 20.0);
+        build.abort(
+            status,
+            PhaseContext::new(context_codes::SERVER_ERROR, "x"),
+            20.0,
+        );
         build
     }
 
@@ -272,7 +276,10 @@ mod tests {
             assert!(!ended(build(2), status).owes_auto_retry(), "{status:?}");
         }
         assert!(!ended(build(0), BuildStatus::Failed).owes_auto_retry());
-        assert!(!build(2).owes_auto_retry(), "an unfinished build owes nothing");
+        assert!(
+            !build(2).owes_auto_retry(),
+            "an unfinished build owes nothing"
+        );
         let mut retried = ended(build(2), BuildStatus::Failed);
         retried.auto_retry.next = Some("u1".into());
         assert!(!retried.owes_auto_retry(), "a retry is made once");

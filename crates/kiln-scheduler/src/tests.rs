@@ -190,11 +190,18 @@ async fn a_failed_build_is_retried_as_the_scheduler_ends_it_and_only_once() {
     // What `launch` does after the final save, and what every replica's expiry loop repeats.
     manager.start_auto_retries().await;
     manager.start_auto_retries().await;
-    let old = store.get_build(ACCOUNT, &build.uuid).await.unwrap().unwrap();
+    let old = store
+        .get_build(ACCOUNT, &build.uuid)
+        .await
+        .unwrap()
+        .unwrap();
     let next = old.auto_retry.next.expect("the failed build was retried");
     let retry = store.get_build(ACCOUNT, &next).await.unwrap().unwrap();
     assert_eq!(retry.build_number, 2);
-    assert_eq!(retry.auto_retry.previous.as_deref(), Some(build.uuid.as_str()));
+    assert_eq!(
+        retry.auto_retry.previous.as_deref(),
+        Some(build.uuid.as_str())
+    );
     let page = store
         .list_builds(ACCOUNT, Some("p"), true, None, 10)
         .await

@@ -66,11 +66,16 @@ pub async fn a_failed_build_is_retried_once_up_to_its_limit(store: Arc<dyn Store
     let made = store.start_auto_retries(203.0).await.unwrap();
     assert_eq!(made.len(), 1);
     let second = &made[0];
-    expect_event(&mut events, "ProjectChanged for the retry's project", |e| {
-        matches!(e, StoreEvent::ProjectChanged { project_name, .. } if project_name == "p")
+    expect_event(
+        &mut events,
+        "ProjectChanged for the retry's project",
+        |e| matches!(e, StoreEvent::ProjectChanged { project_name, .. } if project_name == "p"),
+    )
+    .await;
+    expect_event(&mut events, "QueueChanged", |e| {
+        *e == StoreEvent::QueueChanged
     })
     .await;
-    expect_event(&mut events, "QueueChanged", |e| *e == StoreEvent::QueueChanged).await;
     assert_eq!(second.build_number, 2, "the project's next build number");
     assert!(!second.is_complete());
     assert_eq!(second.settings, leased.record.settings);
@@ -84,10 +89,18 @@ pub async fn a_failed_build_is_retried_once_up_to_its_limit(store: Arc<dyn Store
             previous: Some(first.clone()),
         }
     );
-    assert_eq!(&get(&store, &second.uuid).await, second, "stored as returned");
+    assert_eq!(
+        &get(&store, &second.uuid).await,
+        second,
+        "stored as returned"
+    );
     let old = get(&store, &first).await;
     assert_eq!(old.auto_retry.next.as_deref(), Some(second.uuid.as_str()));
-    assert_eq!(old.status, BuildStatus::Failed, "the old build is otherwise unchanged");
+    assert_eq!(
+        old.status,
+        BuildStatus::Failed,
+        "the old build is otherwise unchanged"
+    );
     assert!(
         store.start_auto_retries(204.0).await.unwrap().is_empty(),
         "made once"
@@ -99,7 +112,10 @@ pub async fn a_failed_build_is_retried_once_up_to_its_limit(store: Arc<dyn Store
     end(&store, &leased, BuildStatus::Fault, 206.0).await;
     let third = store.start_auto_retries(207.0).await.unwrap().remove(0);
     assert_eq!((third.build_number, third.auto_retry.number), (3, 2));
-    assert_eq!(third.auto_retry.previous.as_deref(), Some(second.uuid.as_str()));
+    assert_eq!(
+        third.auto_retry.previous.as_deref(),
+        Some(second.uuid.as_str())
+    );
     let leased = claim_all(&store, 208.0).await.remove(0);
     end(&store, &leased, BuildStatus::TimedOut, 209.0).await;
     assert!(

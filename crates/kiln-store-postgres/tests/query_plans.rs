@@ -94,7 +94,10 @@ async fn every_listing_and_lookup_is_an_index_scan_without_a_sort() {
     // The automatic-retry sweep reads its partial index, which holds only builds owing one.
     let sql = format!("EXPLAIN {OWING_AUTO_RETRY}");
     let swept = plan(pool, sqlx::query(&sql).bind(64_i64)).await;
-    assert!(swept.contains("builds_owing_auto_retry"), "{sql}\n=> {swept}");
+    assert!(
+        swept.contains("builds_owing_auto_retry"),
+        "{sql}\n=> {swept}"
+    );
     plans.push((sql, swept));
 
     for (sql, plan) in plans {

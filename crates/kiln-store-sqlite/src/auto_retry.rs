@@ -50,11 +50,13 @@ impl SqliteStore {
         let Some(row) = row else { return Ok(None) };
         let mut old = BuildRow::read(&row)?;
         let source_epoch: Option<i64> = if row.try_get::<i64, _>("project_generation")? == 0 {
-            sqlx::query_scalar("SELECT source_epoch FROM projects WHERE account_id = ? AND name = ?")
-                .bind(&old.account_id)
-                .bind(&old.project_name)
-                .fetch_optional(&mut *tx)
-                .await?
+            sqlx::query_scalar(
+                "SELECT source_epoch FROM projects WHERE account_id = ? AND name = ?",
+            )
+            .bind(&old.account_id)
+            .bind(&old.project_name)
+            .fetch_optional(&mut *tx)
+            .await?
         } else {
             None
         };

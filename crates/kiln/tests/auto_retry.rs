@@ -103,8 +103,20 @@ fn arn(build: &Value) -> &str {
 #[test]
 fn failures_are_retried_up_to_the_limit_and_nothing_else_is() {
     let (server, repo) = server_and_repo();
-    project(&server, &repo, "flaky", "failing.yml", json!({"autoRetryLimit": 2}));
-    project(&server, &repo, "fine", "passing.yml", json!({"autoRetryLimit": 2}));
+    project(
+        &server,
+        &repo,
+        "flaky",
+        "failing.yml",
+        json!({"autoRetryLimit": 2}),
+    );
+    project(
+        &server,
+        &repo,
+        "fine",
+        "passing.yml",
+        json!({"autoRetryLimit": 2}),
+    );
     let started = cli(&server, &["start-build", "--project-name", "flaky"]);
     assert_eq!(
         started["build"]["autoRetryConfig"],
