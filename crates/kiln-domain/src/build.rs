@@ -260,6 +260,9 @@ pub struct BuildRecord {
     /// The reports the build made (`reportArns`), one per report group of its buildspec.
     #[serde(default)]
     pub report_arns: Vec<String>,
+    /// Its place in a chain of automatic retries (`crate::retry`).
+    #[serde(default)]
+    pub auto_retry: crate::retry::AutoRetry,
 }
 
 impl BuildRecord {
@@ -368,6 +371,9 @@ impl BuildRecord {
         // Only a build that made reports has the member, as on CodeBuild.
         if !self.report_arns.is_empty() {
             out["reportArns"] = self.report_arns.clone().into();
+        }
+        if let Some(chain) = self.auto_retry_api(region) {
+            out["autoRetryConfig"] = chain;
         }
         out
     }

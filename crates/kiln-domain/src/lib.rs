@@ -11,6 +11,7 @@ pub mod fleet;
 pub mod project;
 pub mod refs;
 pub mod report;
+pub mod retry;
 pub mod source;
 pub mod start;
 pub mod token;

@@ -14,6 +14,8 @@ pub const DEFAULT_TIMEOUT: i64 = 60;
 /// Queued timeout bounds and default, in minutes.
 pub const QUEUED_TIMEOUT_RANGE: (i64, i64) = (5, 480);
 pub const DEFAULT_QUEUED_TIMEOUT: i64 = 480;
+/// `autoRetryLimit` and `autoRetryLimitOverride`: retries after the first build.
+pub const AUTO_RETRY_LIMIT_RANGE: (i64, i64) = (0, 10);
 
 /// The pattern of a project name (`ProjectName` in the model).
 pub const NAME_PATTERN: &str = "[A-Za-z0-9][A-Za-z0-9\\-_]{1,149}";
@@ -709,7 +711,8 @@ pub fn validate_settings(v: &mut Violations, s: &ProjectSettings, require_all: b
         v.range("concurrentBuildLimit", limit, 1, 10_000);
     }
     if let Some(limit) = s.auto_retry_limit {
-        v.range("autoRetryLimit", limit, 0, 10);
+        let (min, max) = AUTO_RETRY_LIMIT_RANGE;
+        v.range("autoRetryLimit", limit, min, max);
     }
 }
 

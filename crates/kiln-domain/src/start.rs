@@ -46,6 +46,7 @@ pub struct StartBuildInput {
     pub build_status_config_override: Option<Value>,
     /// Runs this build on another fleet (`ProjectFleet`); the API checks the fleet exists.
     pub fleet_override: Option<crate::fleet::ProjectFleet>,
+    pub auto_retry_limit_override: Option<i64>,
 }
 
 impl StartBuildInput {
@@ -117,7 +118,19 @@ impl StartBuildInput {
         if let Some(t) = &self.idempotency_token {
             v.length("idempotencyToken", t, 1, 128);
         }
+        if let Some(limit) = self.auto_retry_limit_override {
+            let (min, max) = project::AUTO_RETRY_LIMIT_RANGE;
+            v.range("autoRetryLimitOverride", limit, min, max);
+        }
         v.finish()
+    }
+
+    /// How many automatic retries the build's chain may make: the override, else the
+    /// project's `autoRetryLimit`, else none.
+    pub fn auto_retry_limit(&self, project: &ProjectRecord) -> i64 {
+        self.auto_retry_limit_override
+            .or(project.settings.auto_retry_limit)
+            .unwrap_or(0)
     }
 
     /// The project's settings with this request's overrides applied.
@@ -307,6 +320,20 @@ mod tests {
         let s = input.resolve(&project()).unwrap();
         assert_eq!(s.source_version.as_deref(), Some("main"));
         assert_eq!(s.timeout_in_minutes, 30);
+    }
+
+    #[test]
+    fn the_auto_retry_limit_override_wins_over_the_projects() {
+        let mut p = project();
+        let mut input = StartBuildInput::default();
+        assert_eq!(input.auto_retry_limit(&p), 0);
+        p.settings.auto_retry_limit = Some(2);
+        assert_eq!(input.auto_retry_limit(&p), 2);
+        input.auto_retry_limit_override = Some(0);
+        assert_eq!(input.auto_retry_limit(&p), 0);
+        input.project_name = Some("p".into());
+        input.auto_retry_limit_override = Some(11);
+        assert!(input.validate().is_err());
     }
 
     #[test]

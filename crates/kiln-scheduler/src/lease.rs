@@ -218,6 +218,29 @@ impl BuildManager {
                 Ok(ended) => self.badges_changed(&ended),
                 Err(e) => tracing::error!(error = %e, "cannot time out queued builds"),
             }
+            // After the expiries: the builds they ended FAULT or TIMED_OUT are retried at once.
+            // Also the safety net for a replica that stopped between a final save and its retry.
+            self.start_auto_retries().await;
+        }
+    }
+
+    /// Queues the automatic retries that ended builds owe, on any replica's behalf; the store
+    /// makes each exactly once, whoever else tries (`docs/queue.md`).
+    pub(crate) async fn start_auto_retries(&self) {
+        match self.store.start_auto_retries(now_epoch()).await {
+            Ok(made) if !made.is_empty() => {
+                for retry in &made {
+                    tracing::info!(
+                        build = %retry.id(),
+                        number = retry.auto_retry.number,
+                        "build queued as an automatic retry"
+                    );
+                }
+                self.badges_changed(&made);
+                self.wake();
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "cannot start automatic retries"),
         }
     }
 

@@ -187,6 +187,9 @@ impl BuildManager {
                 });
             }
             manager.running().remove(&uuid);
+            // A build that ended FAILED, FAULT or TIMED_OUT may owe a retry: made now, not at
+            // the next expiry sweep.
+            runtime.block_on(manager.start_auto_retries());
             manager.wake();
         });
     }

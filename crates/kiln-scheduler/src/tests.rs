@@ -153,3 +153,63 @@ async fn a_stop_requested_before_the_build_was_listed_is_seen_by_the_heartbeat()
         "the lease is still held: it saves STOPPED"
     );
 }
+
+#[tokio::test]
+async fn a_failed_build_is_retried_as_the_scheduler_ends_it_and_only_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, manager) = manager(&dir).await;
+    store
+        .create_project(&project(ACCOUNT, "p", 1.0))
+        .await
+        .unwrap();
+    let mut build = queued_build(ACCOUNT, "p", 1, None);
+    build.start_time = now_epoch();
+    build.auto_retry = kiln_domain::retry::AutoRetry::first(1);
+    store.insert_build(&mut build, 0.0).await.unwrap();
+    let request = ClaimRequest {
+        owner: INSTANCE,
+        now: now_epoch(),
+        lease_seconds: DEFAULT_LEASE.as_secs_f64(),
+        capacity: 1,
+        account_limit: None,
+        minute_seconds: 60.0,
+        fleet: kiln_store::ClaimFleet::OnDemand { overflow: &[] },
+    };
+    let leased = store.claim_builds(&request).await.unwrap().remove(0);
+    let sink = lease::LeasedSink {
+        manager: Arc::clone(&manager),
+        lease: leased.lease,
+        released: Arc::new(AtomicBool::new(false)),
+        stop: CancellationToken::new(),
+        log_path: manager.log_path(&build.uuid),
+    };
+    let mut failed = leased.record;
+    failed.abort(
+        kiln_domain::build::BuildStatus::Failed,
+        kiln_domain::build::PhaseContext::new("COMMAND_EXECUTION_ERROR", "exit 1"),
+        now_epoch(),
+    );
+    sink.save_final(&failed).await;
+    // What `launch` does after the final save, and what every replica's expiry loop repeats.
+    manager.start_auto_retries().await;
+    manager.start_auto_retries().await;
+    let old = store
+        .get_build(ACCOUNT, &build.uuid)
+        .await
+        .unwrap()
+        .unwrap();
+    let next = old.auto_retry.next.expect("the failed build was retried");
+    let retry = store.get_build(ACCOUNT, &next).await.unwrap().unwrap();
+    assert_eq!(retry.build_number, 2);
+    assert_eq!(
+        retry.auto_retry.previous.as_deref(),
+        Some(build.uuid.as_str())
+    );
+    let page = store
+        .list_builds(ACCOUNT, Some("p"), true, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 2, "retried once");
+    let claimed = store.claim_builds(&request).await.unwrap();
+    assert_eq!(claimed[0].record.uuid, next, "the retry is queued");
+}

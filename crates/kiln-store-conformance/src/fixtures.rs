@@ -64,6 +64,7 @@ pub fn queued_build(account: &str, project: &str, n: u64, token: Option<&str>) -
         idempotency_token: token.map(Into::into),
         trigger_variables: Vec::new(),
         report_arns: Vec::new(),
+        auto_retry: Default::default(),
     }
 }
 

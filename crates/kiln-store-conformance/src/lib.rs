@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)] // Test code: a failed step fails the test.
 
 pub mod agents;
+pub mod auto_retry;
 pub mod build_reads;
 pub mod builds;
 pub mod console;
@@ -46,6 +47,11 @@ macro_rules! suite {
             queue::expiry_ends_each_build_exactly_once,
             queue::queued_builds_past_their_deadline_are_not_claimed,
             queue::deleting_a_project_marks_its_leased_builds,
+            auto_retry::a_failed_build_is_retried_once_up_to_its_limit,
+            auto_retry::racing_callers_retry_each_build_once,
+            auto_retry::stopped_succeeded_and_unlimited_builds_are_not_retried,
+            auto_retry::builds_ended_by_lease_expiry_or_queued_timeout_are_retried,
+            auto_retry::a_deleted_projects_builds_are_not_retried,
             logs::a_log_reads_back_from_any_offset_across_pieces,
             logs::appending_a_piece_again_changes_nothing,
             logs::appending_publishes_log_appended,

@@ -42,7 +42,7 @@ async fn queue(store: &Arc<dyn Store>, account: &str, name: &str, n: u64) -> Str
 }
 
 /// Waits for the first event that `wanted` accepts.
-async fn expect_event(
+pub(crate) async fn expect_event(
     events: &mut kiln_store::EventSubscription,
     what: &str,
     wanted: impl Fn(&StoreEvent) -> bool,

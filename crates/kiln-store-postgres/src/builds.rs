@@ -6,7 +6,7 @@ use sqlx::{PgConnection, PgPool, Row};
 use crate::queue;
 use kiln_store::pages::build_page;
 use kiln_store::records::{BuildRow, RecordRow, build_json, default_branch_column, ref_columns};
-use kiln_store::{InsertedBuild, Page, StoreError, StoreResult, sql_int};
+use kiln_store::{InsertedBuild, Page, StoreError, StoreResult, auto_retry_remaining, sql_int};
 
 /// Numbers and stores a build in the caller's transaction (see `Store::insert_build`).
 pub(crate) async fn insert(
@@ -61,8 +61,8 @@ pub(crate) async fn insert(
     sqlx::query(
         "INSERT INTO builds (uuid, account_id, project_name, build_number, status, complete,
             ref_kind, ref_name, source_epoch, start_time, idempotency_token, record, seq,
-            queued_timeout_minutes, default_branch, fleet_arn)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            queued_timeout_minutes, default_branch, fleet_arn, auto_retry_remaining)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     )
     .bind(&build.uuid)
     .bind(&build.account_id)
@@ -80,6 +80,7 @@ pub(crate) async fn insert(
     .bind(build.settings.queued_timeout_in_minutes)
     .bind(default_branch_column(build))
     .bind(build.settings.environment.fleet_arn())
+    .bind(auto_retry_remaining(build))
     .execute(&mut *tx)
     .await?;
     Ok(InsertedBuild::Inserted)

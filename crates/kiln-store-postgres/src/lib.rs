@@ -27,6 +27,7 @@ use kiln_store::{
 };
 
 mod agents;
+mod auto_retry;
 mod builds;
 mod console;
 mod credentials;
@@ -45,6 +46,7 @@ pub use feed::LISTENER_APPLICATION_NAME;
 /// The SQL of the listings and badge lookups, for the query-plan test.
 #[doc(hidden)]
 pub mod sql {
+    pub use crate::auto_retry::OWING_AUTO_RETRY;
     pub use crate::builds::{DEFAULT_BRANCH_BUILT, LATEST_STATUS_FOR_REF, list_builds_sql};
     pub use crate::projects::list_projects_sql;
 }
@@ -264,6 +266,10 @@ impl Store for PgStore {
 
     async fn expire_queued(&self, now: f64, minute_seconds: f64) -> StoreResult<Vec<BuildRecord>> {
         queue::expire_waiting(&self.pool, now, minute_seconds).await
+    }
+
+    async fn start_auto_retries(&self, now: f64) -> StoreResult<Vec<BuildRecord>> {
+        auto_retry::start(&self.pool, now).await
     }
 
     async fn leased_build(&self, uuid: &str) -> StoreResult<Option<LeasedBuild>> {

@@ -6,7 +6,8 @@ mod common;
 
 use kiln_store::ProjectSort;
 use kiln_store_postgres::sql::{
-    DEFAULT_BRANCH_BUILT, LATEST_STATUS_FOR_REF, list_builds_sql, list_projects_sql,
+    DEFAULT_BRANCH_BUILT, LATEST_STATUS_FOR_REF, OWING_AUTO_RETRY, list_builds_sql,
+    list_projects_sql,
 };
 use sqlx::PgPool;
 use sqlx::postgres::PgArguments;
@@ -90,6 +91,14 @@ async fn every_listing_and_lookup_is_an_index_scan_without_a_sort() {
     let sql = format!("EXPLAIN {DEFAULT_BRANCH_BUILT}");
     let query = sqlx::query(&sql).bind(ACCOUNT).bind("p7").bind(0_i64);
     plans.push((sql.clone(), plan(pool, query).await));
+    // The automatic-retry sweep reads its partial index, which holds only builds owing one.
+    let sql = format!("EXPLAIN {OWING_AUTO_RETRY}");
+    let swept = plan(pool, sqlx::query(&sql).bind(64_i64)).await;
+    assert!(
+        swept.contains("builds_owing_auto_retry"),
+        "{sql}\n=> {swept}"
+    );
+    plans.push((sql, swept));
 
     for (sql, plan) in plans {
         assert!(

@@ -6,8 +6,10 @@ use kiln_store::pages::build_page;
 use kiln_store::records::{
     BuildRow, RecordRow, build_json, build_status, default_branch_column, ref_columns,
 };
-use kiln_store::{InsertedBuild, Page, StoreError, StoreEvent, StoreResult, sql_int};
-use sqlx::SqlitePool;
+use kiln_store::{
+    InsertedBuild, Page, StoreError, StoreEvent, StoreResult, auto_retry_remaining, sql_int,
+};
+use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use crate::SqliteStore;
 use crate::direct::LATEST_STATUS_FOR_REF;
@@ -61,13 +63,29 @@ pub(crate) async fn insert(
     // The first statement writes, so the transaction holds SQLite's write lock from the
     // start: the token check below and the insert cannot interleave with another insert.
     let mut tx = store.pool.begin().await?;
+    let inserted = insert_in(&mut tx, build, idempotency_since).await?;
+    if inserted == InsertedBuild::Inserted {
+        tx.commit().await?;
+        store.project_changed(&build.account_id, &build.project_name);
+        store.events.publish(StoreEvent::QueueChanged);
+    }
+    Ok(inserted)
+}
+
+/// Numbers and stores a build in the caller's transaction, which holds the write lock from
+/// its first statement (see `Store::insert_build`). The caller publishes the events.
+pub(crate) async fn insert_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    build: &mut BuildRecord,
+    idempotency_since: f64,
+) -> StoreResult<InsertedBuild> {
     let number: Option<i64> = sqlx::query_scalar(
         "UPDATE projects SET build_counter = build_counter + 1
          WHERE account_id = ? AND name = ? RETURNING build_counter",
     )
     .bind(&build.account_id)
     .bind(&build.project_name)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await?;
     build.build_number = number.ok_or(StoreError::NotFound)?;
     if let Some(token) = &build.idempotency_token {
@@ -81,7 +99,7 @@ pub(crate) async fn insert(
         .bind(&build.project_name)
         .bind(token)
         .bind(idempotency_since)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         let existing = sqlx::query(
             "SELECT record FROM builds WHERE account_id = ? AND project_name = ?
@@ -90,7 +108,7 @@ pub(crate) async fn insert(
         .bind(&build.account_id)
         .bind(&build.project_name)
         .bind(token)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
         if let Some(row) = existing {
             // Dropping the transaction rolls the build counter back.
@@ -100,14 +118,14 @@ pub(crate) async fn insert(
     // From a counter that never goes back: a deleted build's seq is never given again.
     let seq: i64 =
         sqlx::query_scalar("UPDATE build_seq SET last = last + 1 WHERE id = 1 RETURNING last")
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await?;
     let (ref_kind, ref_name) = ref_columns(build);
     sqlx::query(
         "INSERT INTO builds (uuid, account_id, project_name, build_number, status, complete,
             ref_kind, ref_name, default_branch, source_epoch, start_time, idempotency_token,
-            record, seq, queued_timeout_minutes, fleet_arn)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            record, seq, queued_timeout_minutes, fleet_arn, auto_retry_remaining)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&build.uuid)
     .bind(&build.account_id)
@@ -125,11 +143,9 @@ pub(crate) async fn insert(
     .bind(seq)
     .bind(build.settings.queued_timeout_in_minutes)
     .bind(build.settings.environment.fleet_arn())
-    .execute(&mut *tx)
+    .bind(auto_retry_remaining(build))
+    .execute(&mut **tx)
     .await?;
-    tx.commit().await?;
-    store.project_changed(&build.account_id, &build.project_name);
-    store.events.publish(StoreEvent::QueueChanged);
     Ok(InsertedBuild::Inserted)
 }
 

@@ -146,6 +146,7 @@ mod tests {
             idempotency_token: None,
             trigger_variables: Vec::new(),
             report_arns: Vec::new(),
+            auto_retry: Default::default(),
         };
         store.insert_build(&mut build, 0.0).await.unwrap();
         assert_eq!(direct(&store), Some(BuildStatus::InProgress));

@@ -25,6 +25,7 @@ use kiln_store::{
 };
 
 mod agents;
+mod auto_retry;
 mod builds;
 mod console;
 mod credentials;
@@ -226,6 +227,10 @@ impl Store for SqliteStore {
 
     async fn expire_queued(&self, now: f64, minute_seconds: f64) -> StoreResult<Vec<BuildRecord>> {
         self.expire_waiting(now, minute_seconds).await
+    }
+
+    async fn start_auto_retries(&self, now: f64) -> StoreResult<Vec<BuildRecord>> {
+        SqliteStore::start_auto_retries(self, now).await
     }
 
     async fn leased_build(&self, uuid: &str) -> StoreResult<Option<LeasedBuild>> {

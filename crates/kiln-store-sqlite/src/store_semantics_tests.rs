@@ -2,6 +2,7 @@
 //! statistics, on data skewed as a year of history is (one project with most of the builds).
 
 use crate::SqliteStore;
+use crate::auto_retry::OWING_AUTO_RETRY;
 use crate::builds::{DEFAULT_BRANCH_BUILT, GET_BUILD, get_builds_sql, list_builds_sql};
 use crate::direct::LATEST_STATUS_FOR_REF;
 use crate::projects::{GET_PROJECT, PROJECT_BY_BADGE_TOKEN, list_projects_sql};
@@ -103,6 +104,13 @@ async fn assert_every_plan_is_a_range_scan(store: &SqliteStore) {
         let plan = query_plan(store, &sql, binds).await;
         assert!(plan.contains("USING COVERING INDEX"), "{sql}\n=> {plan}");
     }
+    // The automatic-retry sweep walks its partial index, which holds only builds that owe a
+    // retry, in order: however many builds there are, it reads a handful.
+    let plan = query_plan(store, OWING_AUTO_RETRY, 1).await;
+    assert_eq!(
+        plan, "SCAN builds USING INDEX builds_owing_auto_retry",
+        "{OWING_AUTO_RETRY}"
+    );
 }
 
 #[tokio::test]

@@ -27,8 +27,9 @@ pub use events::{EventFeed, EventSubscription, StoreEvent};
 pub use fleets::DeletedFleet;
 pub use logs::{join_log_pieces, pack_log_piece, read_stored_pieces, unpack_log_piece};
 pub use queue::{
-    ClaimFleet, ClaimRequest, HeldLease, LEASE_EXPIRED_REASON, Lease, LeasedBuild,
-    QUEUED_TIMEOUT_REASON,
+    AUTO_RETRIED_STATUSES, AUTO_RETRY_BATCH, ClaimFleet, ClaimRequest, HeldLease,
+    LEASE_EXPIRED_REASON, Lease, LeasedBuild, QUEUED_TIMEOUT_REASON, auto_retry_of,
+    auto_retry_remaining,
 };
 pub use reports::{
     BranchReports, CoverageKey, CoverageQuery, DeletedReportGroup, ReportQuery, TestCaseQuery,
@@ -294,6 +295,14 @@ pub trait Store: Send + Sync + 'static {
     /// longer than its `queuedTimeoutInMinutes` (minutes of `minute_seconds`), and returns
     /// them; each exactly once, whoever else calls.
     async fn expire_queued(&self, now: f64, minute_seconds: f64) -> StoreResult<Vec<BuildRecord>>;
+    /// Makes the automatic retries that complete builds owe (`BuildRecord::owes_auto_retry`:
+    /// ended FAILED, FAULT or TIMED_OUT with retries left in their chain), oldest first, at
+    /// most [`AUTO_RETRY_BATCH`] a call, and returns the new builds. Each retry is inserted like
+    /// any build (the project's next build number, QUEUED, QueueChanged and ProjectChanged
+    /// published) in one transaction with the record of its `nextAutoRetry` on the old build, so
+    /// a build is retried exactly once however many callers race, and a crash loses none. A
+    /// build whose project was deleted since owes nothing any more.
+    async fn start_auto_retries(&self, now: f64) -> StoreResult<Vec<BuildRecord>>;
     /// An incomplete, leased build by id alone, with its current lease. For a process that
     /// inherited a build's work from its predecessor (the work directory is its own) and ends
     /// it at once rather than waiting for the lease to expire.

@@ -84,3 +84,27 @@ pub struct HeldLease {
 pub const LEASE_EXPIRED_REASON: &str = "the replica running it stopped renewing its lease";
 /// The reason a build that waited in the queue past its queued timeout ends TIMED_OUT with.
 pub const QUEUED_TIMEOUT_REASON: &str = "Build has timed out while queued";
+
+/// The statuses of builds that are retried automatically, as a SQL list (see
+/// `BuildStatus::is_auto_retried`): backends' sweeps and their partial indexes name them so.
+pub const AUTO_RETRIED_STATUSES: &str = "('FAILED', 'FAULT', 'TIMED_OUT')";
+
+/// Builds one call of [`crate::Store::start_auto_retries`] retries at most; the scheduler
+/// calls it again within a second.
+pub const AUTO_RETRY_BATCH: i64 = 64;
+
+/// A build's `auto_retry_remaining` column: how many retries its chain may still make after
+/// it, 0 once its retry exists. Set at insert; the sweep clears it.
+pub fn auto_retry_remaining(build: &BuildRecord) -> i64 {
+    if build.auto_retry.next.is_some() {
+        0
+    } else {
+        build.auto_retry.remaining()
+    }
+}
+
+/// The automatic retry `old` owes, as a new build under a fresh uuid, with the project's
+/// current `source_epoch`; `None` when it owes none.
+pub fn auto_retry_of(old: &BuildRecord, source_epoch: i64, now: f64) -> Option<BuildRecord> {
+    old.auto_retried(uuid::Uuid::new_v4().to_string(), source_epoch, now)
+}

@@ -200,6 +200,7 @@ impl Harness {
             idempotency_token: None,
             trigger_variables: Vec::new(),
             report_arns: Vec::new(),
+            auto_retry: Default::default(),
         };
         record.begin_phase(Submitted, t);
         record.end_phase(BuildStatus::Succeeded, None, t);

@@ -696,6 +696,7 @@ mod builds {
             idempotency_token: None,
             trigger_variables: Vec::new(),
             report_arns: Vec::new(),
+            auto_retry: Default::default(),
         };
         record.begin_phase(PhaseType::Submitted, t);
         record.end_phase(BuildStatus::Succeeded, None, t);

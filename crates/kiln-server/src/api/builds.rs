@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use kiln_domain::build::{BuildPhase, BuildRecord, BuildStatus, PhaseType};
-use kiln_domain::refs::{self, GitRef};
+use kiln_domain::build::BuildRecord;
+use kiln_domain::retry::{AutoRetry, NewBuild};
 use kiln_domain::start::StartBuildInput;
 use kiln_domain::validate::{self, Violations};
 use kiln_domain::{ApiError, enums};
@@ -63,15 +63,6 @@ fn build_not_found(id: &str) -> ApiError {
     ))
 }
 
-/// The branch or tag a source version names on its face; checkout may refine it.
-fn provisional_ref(source_version: Option<&str>) -> Option<GitRef> {
-    let version = source_version?;
-    if let Some(tag) = version.strip_prefix("refs/tags/") {
-        return (!tag.is_empty()).then(|| GitRef::Tag(tag.to_string()));
-    }
-    refs::branch_named_by(version).map(GitRef::Branch)
-}
-
 /// A new build of `project_name`, submitted and waiting in the queue.
 pub(crate) fn new_build(
     state: &AppState,
@@ -81,42 +72,17 @@ pub(crate) fn new_build(
     source_epoch: i64,
     initiator: String,
 ) -> BuildRecord {
-    let now = state.now_epoch();
-    let git_ref = provisional_ref(settings.source_version.as_deref());
-    let mut build = BuildRecord {
-        account_id: account_id.to_string(),
-        project_name: project_name.to_string(),
+    BuildRecord::submitted(NewBuild {
+        account_id,
+        project_name,
         uuid: uuid::Uuid::new_v4().to_string(),
-        build_number: 0,
-        status: BuildStatus::InProgress,
-        current_phase: PhaseType::Submitted,
-        phases: vec![BuildPhase {
-            phase_type: PhaseType::Submitted,
-            phase_status: None,
-            start_time: now,
-            end_time: None,
-            contexts: Vec::new(),
-        }],
-        start_time: now,
-        end_time: None,
-        initiator,
         settings,
-        resolved_source_version: None,
-        git_ref,
         source_epoch,
-        artifacts: None,
-        secondary_artifacts: Vec::new(),
-        exported_environment_variables: Vec::new(),
-        idempotency_token: None,
-        trigger_variables: Vec::new(),
-        report_arns: Vec::new(),
-    };
-    build.end_phase(BuildStatus::Succeeded, None, now);
-    build.begin_phase(PhaseType::Queued, now);
-    build
+        initiator,
+        now: state.now_epoch(),
+    })
 }
 
-/// Stores a new build and hands it to the scheduler.
 /// Queues a new build. When its idempotency token already names a build of the project within
 /// the window, nothing is queued and `build` becomes that build (refused if its settings differ).
 pub(crate) async fn submit(state: &AppState, build: &mut BuildRecord) -> Result<(), ApiError> {
@@ -197,6 +163,7 @@ pub async fn start(state: &AppState, caller: &Caller, input: Value) -> Result<Va
         project.source_epoch,
         caller.access_key_id.clone(),
     );
+    build.auto_retry = AutoRetry::first(input.auto_retry_limit(&project));
     build.idempotency_token = input.idempotency_token;
     submit(state, &mut build).await?;
     Ok(json!({ "build": build_json(state, &build) }))
@@ -252,16 +219,12 @@ pub async fn retry(state: &AppState, caller: &Caller, input: Value) -> Result<Va
     super::local_sources::check_build(state, &caller.account_id, &old.settings, false)?;
     // The fleet the build ran on may be gone since.
     super::fleets::check_environment(state, caller, Some(&old.settings.environment)).await?;
-    let mut build = new_build(
-        state,
-        &caller.account_id,
-        &old.project_name,
-        old.settings.clone(),
+    let mut build = old.retried(
+        uuid::Uuid::new_v4().to_string(),
         project.source_epoch,
         caller.access_key_id.clone(),
+        state.now_epoch(),
     );
-    build.git_ref = old.git_ref.clone().or(build.git_ref);
-    build.trigger_variables = old.trigger_variables.clone();
     build.idempotency_token = input.idempotency_token;
     submit(state, &mut build).await?;
     Ok(json!({ "build": build_json(state, &build) }))
@@ -412,30 +375,4 @@ pub async fn list_for_project(
         .map_err(store_failure)?
         .ok_or_else(|| ApiError::not_found(format!("Project cannot be found: {name}")))?;
     list_ids(state, caller, input, Some(&name)).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn provisional_refs() {
-        assert_eq!(
-            provisional_ref(Some("main")),
-            Some(GitRef::Branch("main".into()))
-        );
-        assert_eq!(
-            provisional_ref(Some("refs/tags/v1")),
-            Some(GitRef::Tag("v1".into()))
-        );
-        assert_eq!(
-            provisional_ref(Some("refs/heads/a/b")),
-            Some(GitRef::Branch("a/b".into()))
-        );
-        assert_eq!(
-            provisional_ref(Some("0123456789abcdef0123456789abcdef01234567")),
-            None
-        );
-        assert_eq!(provisional_ref(None), None);
-    }
 }
