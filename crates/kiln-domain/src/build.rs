@@ -263,6 +263,10 @@ pub struct BuildRecord {
     /// Its place in a chain of automatic retries (`crate::retry`).
     #[serde(default)]
     pub auto_retry: crate::retry::AutoRetry,
+    /// The agent that ran the build (`kiln agent`), set by the server from the agent's
+    /// session; `None` for builds a server ran itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
 }
 
 impl BuildRecord {

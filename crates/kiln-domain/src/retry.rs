@@ -113,6 +113,7 @@ impl BuildRecord {
             trigger_variables: Vec::new(),
             report_arns: Vec::new(),
             auto_retry: AutoRetry::default(),
+            agent: None,
         };
         build.end_phase(BuildStatus::Succeeded, None, now);
         build.begin_phase(PhaseType::Queued, now);

@@ -255,9 +255,10 @@ impl BuildManager {
             owner: session.lease_owner(),
             version: progress.lease_version,
         };
-        let record = progress
+        let mut record = progress
             .apply_to(&stored)
             .map_err(|refused| AgentCallError::Invalid(refused.0))?;
+        record.agent = Some(session.name.clone());
         let _change = self
             .badges
             .begin_change(&record.account_id, &record.project_name);

@@ -248,3 +248,61 @@ pub async fn builds_of_a_fleet_go_to_its_agents_or_to_overflow(store: Arc<dyn St
     };
     assert_eq!(claimed(overflowing).await, [other_fleet.uuid.clone()]);
 }
+
+pub async fn an_on_demand_fleet_overflows_only_while_its_agents_are_busy(store: Arc<dyn Store>) {
+    let mut fleet = crate::fleets::fleet_record(ACCOUNT, "busy", 1.0);
+    fleet.settings.overflow_behavior = "ON_DEMAND".into();
+    store.create_fleet(&fleet).await.unwrap();
+    let queued = crate::fleets::fleet_record(ACCOUNT, "queue-only", 2.0);
+    store.create_fleet(&queued).await.unwrap();
+    store
+        .create_project(&project(ACCOUNT, "p", 1.0))
+        .await
+        .unwrap();
+    for (n, arn) in [(1, &fleet.arn), (2, &fleet.arn), (3, &queued.arn)] {
+        let mut build = crate::fixtures::queued_build(ACCOUNT, "p", n, None);
+        build.settings.environment.fleet = Some(kiln_domain::fleet::ProjectFleet {
+            fleet_arn: Some(arn.clone()),
+        });
+        store.insert_build(&mut build, 0.0).await.unwrap();
+    }
+    // No agent: the ON_DEMAND fleet overflows; the QUEUE fleet never does.
+    assert_eq!(
+        store.overflowing_fleets(0.0).await.unwrap(),
+        [fleet.arn.clone()]
+    );
+
+    store
+        .create_agent_token(
+            &AgentToken {
+                fleet_arn: fleet.arn.clone(),
+                ..token("t1", ACCOUNT, 1.0)
+            },
+            "h1",
+        )
+        .await
+        .unwrap();
+    let agent = AgentSession {
+        fleet_arn: fleet.arn.clone(),
+        capacity: 1,
+        ..session("s1", "t1", "a", 10.0)
+    };
+    store.register_agent(&agent, 0.0).await.unwrap();
+    // A free slot: builds wait for the agent, unless it has gone silent.
+    assert!(store.overflowing_fleets(5.0).await.unwrap().is_empty());
+    assert_eq!(
+        store.overflowing_fleets(11.0).await.unwrap(),
+        [fleet.arn.clone()]
+    );
+    let owner = agent.lease_owner();
+    let request = ClaimRequest {
+        fleet: ClaimFleet::Fleet(&fleet.arn),
+        ..claim_request(&owner, 20.0, 1)
+    };
+    assert_eq!(store.claim_builds(&request).await.unwrap().len(), 1);
+    // Its one slot is taken and a build still waits: overflow again.
+    assert_eq!(
+        store.overflowing_fleets(5.0).await.unwrap(),
+        [fleet.arn.clone()]
+    );
+}

@@ -65,6 +65,7 @@ pub fn queued_build(account: &str, project: &str, n: u64, token: Option<&str>) -
         trigger_variables: Vec::new(),
         report_arns: Vec::new(),
         auto_retry: Default::default(),
+        agent: None,
     }
 }
 

@@ -90,6 +90,7 @@ macro_rules! suite {
             agents::an_agent_name_is_one_live_session_per_fleet,
             agents::an_agent_renews_only_the_leases_it_lists,
             agents::builds_of_a_fleet_go_to_its_agents_or_to_overflow,
+            agents::an_on_demand_fleet_overflows_only_while_its_agents_are_busy,
         );
     };
     (@cases $open:expr; $($module:ident :: $case:ident),* $(,)?) => {

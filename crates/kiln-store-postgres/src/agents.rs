@@ -165,6 +165,24 @@ pub(crate) async fn live(
         .collect()
 }
 
+/// Fleets with `overflowBehavior` ON_DEMAND that have queued builds and no free agent slot:
+/// the slots of their live agents are all taken by leased builds.
+pub(crate) async fn overflowing(pool: &PgPool, live_since: f64) -> StoreResult<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT f.arn FROM fleets f
+         WHERE f.overflow_behavior = 'ON_DEMAND'
+           AND EXISTS (SELECT 1 FROM builds b
+                       WHERE b.fleet_arn = f.arn AND NOT b.complete AND b.lease_owner IS NULL)
+           AND COALESCE((SELECT SUM(s.capacity) FROM agent_sessions s
+                         WHERE s.fleet_arn = f.arn AND s.last_heartbeat > $1), 0)
+               <= (SELECT COUNT(*) FROM builds b
+                   WHERE b.fleet_arn = f.arn AND b.lease_owner LIKE 'agent:%')",
+    )
+    .bind(live_since)
+    .fetch_all(pool)
+    .await?)
+}
+
 pub(crate) async fn renew_listed(
     pool: &PgPool,
     owner: &str,

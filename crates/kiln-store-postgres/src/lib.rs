@@ -471,8 +471,8 @@ impl Store for PgStore {
         agents::remove(&self.pool, session).await
     }
 
-    async fn overflowing_fleets(&self, _live_since: f64) -> StoreResult<Vec<String>> {
-        Ok(Vec::new())
+    async fn overflowing_fleets(&self, live_since: f64) -> StoreResult<Vec<String>> {
+        agents::overflowing(&self.pool, live_since).await
     }
 
     async fn live_agents(

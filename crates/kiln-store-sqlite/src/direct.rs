@@ -147,6 +147,7 @@ mod tests {
             trigger_variables: Vec::new(),
             report_arns: Vec::new(),
             auto_retry: Default::default(),
+            agent: None,
         };
         store.insert_build(&mut build, 0.0).await.unwrap();
         assert_eq!(direct(&store), Some(BuildStatus::InProgress));

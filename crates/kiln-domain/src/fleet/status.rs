@@ -33,8 +33,13 @@ pub fn fleet_status(
             ),
         };
     }
+    let agents = if connected_agents == 1 {
+        "agent"
+    } else {
+        "agents"
+    };
     let message = format!(
-        "{connected_slots} of {base_capacity} build slots connected ({connected_agents} agents)"
+        "{connected_slots} of {base_capacity} build slots connected ({connected_agents} {agents})"
     );
     let context = (connected_slots < base_capacity).then_some("INSUFFICIENT_CAPACITY");
     FleetStatus {
@@ -64,7 +69,7 @@ mod tests {
         let s = fleet_status("linux", 4, 1, 2);
         assert_eq!(s.status_code, "ACTIVE");
         assert_eq!(s.context, Some("INSUFFICIENT_CAPACITY"));
-        assert_eq!(s.message, "2 of 4 build slots connected (1 agents)");
+        assert_eq!(s.message, "2 of 4 build slots connected (1 agent)");
     }
 
     #[test]
@@ -81,7 +86,7 @@ mod tests {
         let json = serde_json::to_value(fleet_status("linux", 1, 1, 1)).unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"statusCode": "ACTIVE", "message": "1 of 1 build slots connected (1 agents)"})
+            serde_json::json!({"statusCode": "ACTIVE", "message": "1 of 1 build slots connected (1 agent)"})
         );
     }
 }

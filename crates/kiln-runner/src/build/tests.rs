@@ -201,6 +201,7 @@ impl Harness {
             trigger_variables: Vec::new(),
             report_arns: Vec::new(),
             auto_retry: Default::default(),
+            agent: None,
         };
         record.begin_phase(Submitted, t);
         record.end_phase(BuildStatus::Succeeded, None, t);

@@ -697,6 +697,7 @@ mod builds {
             trigger_variables: Vec::new(),
             report_arns: Vec::new(),
             auto_retry: Default::default(),
+            agent: None,
         };
         record.begin_phase(PhaseType::Submitted, t);
         record.end_phase(BuildStatus::Succeeded, None, t);
