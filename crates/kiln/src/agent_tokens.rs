@@ -7,7 +7,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::{Args, Subcommand};
 use kiln_domain::clock::now_epoch;
-use kiln_store::AgentToken;
+use std::sync::Arc;
+
+use kiln_store::{AgentToken, Store};
 
 use crate::config::{ServeArgs, Settings};
 
@@ -15,33 +17,60 @@ use crate::config::{ServeArgs, Settings};
 pub struct AgentTokenArgs {
     #[command(subcommand)]
     action: TokenAction,
-    #[command(flatten)]
-    store: ServeArgs,
 }
 
 #[derive(Debug, Subcommand)]
 enum TokenAction {
     /// Makes a token for the agents of a fleet and prints it (once).
-    Create {
-        /// The fleet's name or ARN (`aws codebuild create-fleet`).
-        #[arg(long)]
-        fleet: String,
-        /// The fleet's account (needed only when Kiln has several).
-        #[arg(long)]
-        account: Option<String>,
-    },
+    Create(CreateArgs),
     /// Lists every token: id, account, fleet, created, revoked.
-    List,
+    List(StoreArgs),
     /// Revokes a token: its agents are refused at their next call.
-    Revoke { id: String },
+    Revoke(RevokeArgs),
+}
+
+#[derive(Debug, Args)]
+struct CreateArgs {
+    /// The fleet's name or ARN (`aws codebuild create-fleet`).
+    #[arg(long)]
+    fleet: String,
+    /// The fleet's account (needed only when Kiln has several).
+    #[arg(long)]
+    account: Option<String>,
+    #[command(flatten)]
+    store: ServeArgs,
+}
+
+#[derive(Debug, Args)]
+struct StoreArgs {
+    #[command(flatten)]
+    store: ServeArgs,
+}
+
+#[derive(Debug, Args)]
+struct RevokeArgs {
+    /// The token's id, as `list` shows it.
+    id: String,
+    #[command(flatten)]
+    store: ServeArgs,
+}
+
+/// The store `kiln serve` with these settings uses, and the settings.
+async fn open(store: ServeArgs) -> anyhow::Result<(Settings, Arc<dyn Store>)> {
+    let settings = Settings::resolve(store)?;
+    crate::data_dir::prepare(&settings.data_dir, &settings.database)?;
+    let store = settings.database.open().await?;
+    Ok((settings, store))
 }
 
 pub async fn run(args: AgentTokenArgs) -> anyhow::Result<()> {
-    let settings = Settings::resolve(args.store)?;
-    crate::data_dir::prepare(&settings.data_dir, &settings.database)?;
-    let store = settings.database.open().await?;
     match args.action {
-        TokenAction::Create { fleet, account } => {
+        TokenAction::Create(CreateArgs {
+            fleet,
+            account,
+            store,
+        }) => {
+            let (settings, store) = open(store).await?;
             let account_id = match account {
                 Some(account) => account,
                 None => {
@@ -85,7 +114,8 @@ pub async fn run(args: AgentTokenArgs) -> anyhow::Result<()> {
             );
             println!("{secret}");
         }
-        TokenAction::List => {
+        TokenAction::List(StoreArgs { store }) => {
+            let (_, store) = open(store).await?;
             println!(
                 "{:<12}  {:<12}  {:<24}  {:<20}  revoked",
                 "id", "account", "fleet", "created"
@@ -101,7 +131,8 @@ pub async fn run(args: AgentTokenArgs) -> anyhow::Result<()> {
                 );
             }
         }
-        TokenAction::Revoke { id } => {
+        TokenAction::Revoke(RevokeArgs { id, store }) => {
+            let (_, store) = open(store).await?;
             if !store.revoke_agent_token(&id, now_epoch()).await? {
                 bail!("no token {id:?} to revoke (see `kiln agent-token list`)");
             }

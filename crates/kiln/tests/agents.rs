@@ -1,0 +1,205 @@
+//! `kiln agent` (issue 13): machines join a fleet with one command and run its builds; every
+//! fault ends as docs/agents.md says. Agents run as separate processes with work dirs of their
+//! own, each in a network namespace of its own where this machine allows it (as root), so
+//! they reach the server over a network address, and a test can cut that network.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::agents::{KilnAgent, Netns, agent_token, create_fleet, fleet, server_url_for};
+use common::builds::{create_git_project, get_build, id_of, wait_build_complete};
+use common::git::GitRepo;
+use common::{ACCOUNT_A, KilnServer, aws, wait_until};
+use serde_json::{Value, json};
+
+/// Short leases, so a dead agent's builds end within seconds.
+const LEASE_SECONDS: &str = "3";
+
+fn server(extra: &[&str]) -> KilnServer {
+    KilnServer::builder()
+        .listen("0.0.0.0:0")
+        .args(["--lease-seconds", LEASE_SECONDS])
+        .args(extra.iter().copied())
+        .start()
+}
+
+/// A git repository whose buildspec runs `commands`.
+fn repo_with(server: &KilnServer, name: &str, commands: &[&str]) -> GitRepo {
+    let repo = GitRepo::init(server.root().join(name));
+    let lines: String = commands
+        .iter()
+        .map(|c| format!("      - {}\n", serde_json::to_string(c).unwrap()))
+        .collect();
+    repo.commit(
+        &[(
+            "buildspec.yml",
+            &format!("version: 0.2\nphases:\n  build:\n    commands:\n{lines}"),
+        )],
+        "build",
+    );
+    repo
+}
+
+/// A project building `repo`, on `fleet_arn` when given.
+fn project(server: &KilnServer, name: &str, repo: &GitRepo, fleet_arn: Option<&str>) {
+    let mut environment = json!({"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                                 "computeType": "BUILD_GENERAL1_SMALL"});
+    if let Some(arn) = fleet_arn {
+        environment["fleet"] = json!({"fleetArn": arn});
+    }
+    create_git_project(
+        server,
+        name,
+        &repo.location(),
+        json!({"environment": environment}),
+    );
+}
+
+fn start_build(server: &KilnServer, project: &str) -> Value {
+    aws(
+        server,
+        &ACCOUNT_A,
+        &["codebuild", "start-build", "--project-name", project],
+    )
+    .ok()["build"]
+        .clone()
+}
+
+/// The build's log as the server stores it.
+fn log_of(build: &Value) -> String {
+    common::builds::build_log(build)
+}
+
+/// A fleet "linux", a token for it and one agent in a namespace of its own (the agent is
+/// dropped, so killed, before its namespace).
+struct OneAgent {
+    fleet_arn: String,
+    _agent: KilnAgent,
+    _netns: Option<Netns>,
+}
+
+fn one_agent(server: &KilnServer, max_builds: u32) -> OneAgent {
+    let fleet_arn = create_fleet(server, "linux", max_builds, "QUEUE");
+    let token = agent_token(server, "linux");
+    let netns = Netns::create();
+    let agent = KilnAgent::start(
+        &server_url_for(server, netns.as_ref()),
+        &token,
+        "edge-1",
+        max_builds,
+        netns.as_ref(),
+    );
+    wait_until(Duration::from_secs(20), "the agent connects", || {
+        fleet(server, "linux")["status"]["statusCode"] == "ACTIVE"
+    });
+    OneAgent {
+        fleet_arn,
+        _agent: agent,
+        _netns: netns,
+    }
+}
+
+#[test]
+fn a_machine_joins_a_fleet_with_one_command_and_runs_its_builds() {
+    let server = server(&["--no-local-builds"]);
+    let setup = one_agent(&server, 2);
+    let status = &fleet(&server, "linux")["status"];
+    assert_eq!(
+        status["message"], "2 of 2 build slots connected (1 agent)",
+        "{status}"
+    );
+
+    let repo = repo_with(
+        &server,
+        "repo",
+        &["echo built on $(hostname) as $CODEBUILD_BUILD_ID"],
+    );
+    project(&server, "on-fleet", &repo, Some(&setup.fleet_arn));
+    project(&server, "on-demand", &repo, None);
+    let fleet_build = start_build(&server, "on-fleet");
+    let local_build = start_build(&server, "on-demand");
+
+    let done = wait_build_complete(&server, id_of(&fleet_build), Duration::from_secs(60));
+    assert_eq!(done["buildStatus"], "SUCCEEDED", "{done}");
+    assert_eq!(done["environment"]["fleet"]["fleetArn"], setup.fleet_arn);
+    let log = log_of(&done);
+    assert!(
+        log.contains("Running on agent edge-1 (fleet linux"),
+        "{log}"
+    );
+    assert!(log.contains(&format!("as {}", id_of(&done))), "{log}");
+    // With --no-local-builds the server runs nothing itself: the build of no fleet waits.
+    let waiting = get_build(&server, id_of(&local_build));
+    assert_eq!(waiting["currentPhase"], "QUEUED", "{waiting}");
+
+    // The token is listed, and the agent's name went nowhere but the log and the console.
+    let tokens = server.cli(&["agent-token", "list"]);
+    let listed = String::from_utf8_lossy(&tokens.stdout);
+    assert!(listed.contains("linux"), "{listed}");
+    drop(setup);
+}
+
+#[test]
+fn an_on_demand_fleet_without_a_free_agent_overflows_to_the_server() {
+    let server = server(&[]);
+    let fleet_arn = create_fleet(&server, "bursty", 1, "ON_DEMAND");
+    let repo = repo_with(&server, "repo", &["echo overflowed"]);
+    project(&server, "burst", &repo, Some(&fleet_arn));
+    let build = start_build(&server, "burst");
+    let done = wait_build_complete(&server, id_of(&build), Duration::from_secs(60));
+    assert_eq!(done["buildStatus"], "SUCCEEDED", "{done}");
+    assert!(log_of(&done).contains("Running on instance"));
+
+    // A QUEUE fleet's builds wait for its agents instead.
+    let queued_arn = create_fleet(&server, "patient", 1, "QUEUE");
+    project(&server, "waits", &repo, Some(&queued_arn));
+    let waiting = start_build(&server, "waits");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        get_build(&server, id_of(&waiting))["currentPhase"],
+        "QUEUED"
+    );
+}
+
+#[test]
+fn stop_build_reaches_the_agent_within_a_second() {
+    let server = server(&[]);
+    let setup = one_agent(&server, 1);
+    let repo = repo_with(&server, "repo", &["echo started", "sleep 300"]);
+    project(&server, "slow", &repo, Some(&setup.fleet_arn));
+    let build = start_build(&server, "slow");
+    wait_until(Duration::from_secs(30), "the build runs", || {
+        log_of(&build).contains("started")
+    });
+    // Timed inside one boto3 process: the moment before StopBuild is sent, and the end of
+    // the BUILD phase the agent recorded once it had stopped the command.
+    let stopped = common::boto3(
+        &server,
+        &ACCOUNT_A,
+        &format!(
+            r#"
+import time
+asked = time.time()
+client.stop_build(id="{id}")
+while True:
+    b = client.batch_get_builds(ids=["{id}"])["builds"][0]
+    if b["buildComplete"] or time.time() > asked + 10:
+        break
+    time.sleep(0.05)
+phase = [p for p in b["phases"] if p["phaseType"] == "BUILD"][0]
+result = {{"status": b["buildStatus"], "latency": phase["endTime"].timestamp() - asked}}
+"#,
+            id = id_of(&build)
+        ),
+    );
+    assert_eq!(stopped["status"], "STOPPED", "{stopped}");
+    let latency = stopped["latency"].as_f64().unwrap();
+    assert!(
+        latency < 1.0,
+        "the agent ended the BUILD phase {latency:.2} s after StopBuild was sent"
+    );
+    drop(setup);
+}
