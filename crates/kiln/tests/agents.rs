@@ -203,3 +203,146 @@ result = {{"status": b["buildStatus"], "latency": phase["endTime"].timestamp() -
     );
     drop(setup);
 }
+
+/// The pids of processes whose command line contains `marker`.
+fn processes_with(marker: &str) -> Vec<String> {
+    let output = std::process::Command::new("pgrep")
+        .args(["-f", marker])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn kill_9_of_an_agent_ends_its_build_fault_and_its_restart_cleans_up() {
+    let server = server(&[]);
+    let mut setup = one_agent(&server, 1);
+    let marker = "3017";
+    let repo = repo_with(
+        &server,
+        "repo",
+        &["echo started", &format!("sleep {marker}")],
+    );
+    project(&server, "doomed", &repo, Some(&setup.fleet_arn));
+    let build = start_build(&server, "doomed");
+    wait_until(Duration::from_secs(30), "the build runs", || {
+        log_of(&build).contains("started")
+    });
+    assert!(!processes_with(&format!("sleep {marker}")).is_empty());
+
+    setup._agent.kill9();
+    let done = wait_build_complete(&server, id_of(&build), Duration::from_secs(20));
+    assert_eq!(done["buildStatus"], "FAULT", "{done}");
+    let (code, message) = common::builds::context(&done, "BUILD");
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("SERVER_ERROR", "agent edge-1 stopped renewing its lease"),
+        "{done}"
+    );
+    // What the dead agent left is still running until the agent comes back.
+    assert!(!processes_with(&format!("sleep {marker}")).is_empty());
+    setup._agent.restart();
+    wait_until(
+        Duration::from_secs(20),
+        "the restarted agent cleans up",
+        || {
+            processes_with(&format!("sleep {marker}")).is_empty()
+                && common::agents::build_dirs(&setup._agent.work_dir()).is_empty()
+        },
+    );
+    // Its slot is free again: the next build runs.
+    let repo = repo_with(&server, "next", &["echo fine"]);
+    project(&server, "next", &repo, Some(&setup.fleet_arn));
+    let next = start_build(&server, "next");
+    let next = wait_build_complete(&server, id_of(&next), Duration::from_secs(60));
+    assert_eq!(next["buildStatus"], "SUCCEEDED", "{next}");
+}
+
+#[test]
+fn a_network_cut_shorter_than_the_lease_loses_no_log_line() {
+    let server = KilnServer::builder()
+        .listen("0.0.0.0:0")
+        .args(["--lease-seconds", "8"])
+        .start();
+    let setup = one_agent(&server, 1);
+    let Some(netns) = setup._netns.as_ref() else {
+        panic!("cutting an agent's network needs `ip netns` (run the tests as root)");
+    };
+    let repo = repo_with(
+        &server,
+        "repo",
+        &["for i in $(seq 1 60); do echo line-$i; sleep 0.1; done"],
+    );
+    project(&server, "chatty", &repo, Some(&setup.fleet_arn));
+    let build = start_build(&server, "chatty");
+    wait_until(Duration::from_secs(30), "the build prints", || {
+        log_of(&build).contains("line-5\n")
+    });
+    netns.cut();
+    std::thread::sleep(Duration::from_secs(3));
+    netns.mend();
+    let done = wait_build_complete(&server, id_of(&build), Duration::from_secs(60));
+    assert_eq!(done["buildStatus"], "SUCCEEDED", "{done}");
+    let log = log_of(&done);
+    let lines: Vec<&str> = log.lines().filter(|l| l.starts_with("line-")).collect();
+    let expected: Vec<String> = (1..=60).map(|i| format!("line-{i}")).collect();
+    assert_eq!(lines, expected, "every line once, in order:\n{log}");
+}
+
+#[test]
+fn a_network_cut_longer_than_the_lease_ends_the_build_fault_for_good() {
+    let server = server(&[]);
+    let setup = one_agent(&server, 1);
+    let Some(netns) = setup._netns.as_ref() else {
+        panic!("cutting an agent's network needs `ip netns` (run the tests as root)");
+    };
+    let repo = repo_with(
+        &server,
+        "repo",
+        &["echo started", "sleep 12", "echo finished"],
+    );
+    project(&server, "cut-off", &repo, Some(&setup.fleet_arn));
+    let build = start_build(&server, "cut-off");
+    wait_until(Duration::from_secs(30), "the build runs", || {
+        log_of(&build).contains("started")
+    });
+    netns.cut();
+    let done = wait_build_complete(&server, id_of(&build), Duration::from_secs(20));
+    assert_eq!(done["buildStatus"], "FAULT", "{done}");
+    netns.mend();
+    // Back on the network, the agent learns the build is no longer its own and stops it; it
+    // cannot overwrite the result.
+    wait_until(Duration::from_secs(20), "the agent stops the build", || {
+        common::agents::build_dirs(&setup._agent.work_dir()).is_empty()
+    });
+    let after = get_build(&server, id_of(&build));
+    assert_eq!(after["buildStatus"], "FAULT", "{after}");
+    assert!(!log_of(&after).contains("finished"));
+}
+
+#[test]
+fn agent_builds_go_on_while_the_server_restarts() {
+    let mut server = KilnServer::builder()
+        .listen("0.0.0.0:0")
+        .args(["--lease-seconds", "10"])
+        .start();
+    let setup = one_agent(&server, 1);
+    let repo = repo_with(
+        &server,
+        "repo",
+        &["echo started", "sleep 4", "echo after-the-restart"],
+    );
+    project(&server, "steady", &repo, Some(&setup.fleet_arn));
+    let build = start_build(&server, "steady");
+    wait_until(Duration::from_secs(30), "the build runs", || {
+        log_of(&build).contains("started")
+    });
+    server.restart();
+    let done = wait_build_complete(&server, id_of(&build), Duration::from_secs(60));
+    assert_eq!(done["buildStatus"], "SUCCEEDED", "{done}");
+    assert!(log_of(&done).contains("after-the-restart"));
+    drop(setup);
+}
