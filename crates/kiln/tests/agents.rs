@@ -346,3 +346,180 @@ fn agent_builds_go_on_while_the_server_restarts() {
     assert!(log_of(&done).contains("after-the-restart"));
     drop(setup);
 }
+
+/// One call of the agent protocol, as a hostile client would make it.
+fn agent_call(
+    server: &KilnServer,
+    path: &str,
+    token: &str,
+    session: Option<&str>,
+    body: &[u8],
+) -> common::HttpReply {
+    let url = format!("{}/agent/v1{path}", server.url());
+    let bearer = format!("Bearer {token}");
+    let mut headers = vec![("authorization", bearer.as_str())];
+    if let Some(session) = session {
+        headers.push(("kiln-agent-session", session));
+    }
+    common::http_post(&url, &headers, body)
+}
+
+fn error_type(reply: &common::HttpReply) -> String {
+    reply.json()["__type"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn bad_agent_input_gets_a_clear_4xx_and_changes_nothing_of_another_build() {
+    let server = server(&[]);
+    let mut setup = one_agent(&server, 1);
+    let token = agent_token(&server, "linux");
+    let repo = repo_with(
+        &server,
+        "repo",
+        &["echo started", "sleep 6", "echo finished"],
+    );
+    project(&server, "victim", &repo, Some(&setup.fleet_arn));
+    let victim = start_build(&server, "victim");
+    wait_until(Duration::from_secs(30), "the build runs", || {
+        log_of(&victim).contains("started")
+    });
+    let victim_uuid = common::builds::uuid_of(&victim).to_owned();
+
+    let wrong = agent_call(&server, "/register", "kiln_agent_guess", None, b"{}");
+    assert_eq!(
+        (wrong.status, error_type(&wrong).as_str()),
+        (401, "AgentUnauthorizedException")
+    );
+    let bad_name = agent_call(
+        &server,
+        "/register",
+        &token,
+        None,
+        br#"{"name":"../x","version":"1","os":"linux","arch":"x86_64","executor":"local","capacity":1,"cpus":1,"memoryMib":1}"#,
+    );
+    assert_eq!(
+        (bad_name.status, error_type(&bad_name).as_str()),
+        (400, "InvalidInputException")
+    );
+    let registered = agent_call(
+        &server,
+        "/register",
+        &token,
+        None,
+        br#"{"name":"intruder","version":"1","os":"linux","arch":"x86_64","executor":"local","capacity":1,"cpus":1,"memoryMib":1}"#,
+    );
+    assert_eq!(registered.status, 200, "{}", registered.body);
+    let session = registered.json()["session"].as_str().unwrap().to_owned();
+    let session = Some(session.as_str());
+
+    let no_session = agent_call(&server, "/heartbeat", &token, None, br#"{"builds":[]}"#);
+    assert_eq!(
+        (no_session.status, error_type(&no_session).as_str()),
+        (410, "AgentSessionGoneException")
+    );
+    let malformed = agent_call(&server, "/heartbeat", &token, session, b"{\"builds\": [");
+    assert_eq!(
+        (malformed.status, error_type(&malformed).as_str()),
+        (400, "SerializationException")
+    );
+    let foreign_log = agent_call(
+        &server,
+        &format!("/builds/{victim_uuid}/log?offset=0"),
+        &token,
+        session,
+        b"injected by an intruder\n",
+    );
+    assert_eq!(
+        (foreign_log.status, error_type(&foreign_log).as_str()),
+        (409, "BuildNotHeldException")
+    );
+    let oversized = agent_call(
+        &server,
+        &format!("/builds/{victim_uuid}/log?offset=0"),
+        &token,
+        session,
+        &vec![b'x'; 2 * 1024 * 1024],
+    );
+    assert_eq!(
+        (oversized.status, error_type(&oversized).as_str()),
+        (413, "RequestEntityTooLargeException")
+    );
+    let foreign_progress = agent_call(
+        &server,
+        &format!("/builds/{victim_uuid}/progress"),
+        &token,
+        session,
+        br#"{"leaseVersion":1,"status":"SUCCEEDED","currentPhase":"COMPLETED","phases":[],"endTime":null,"resolvedSourceVersion":null,"gitRef":null,"artifacts":null,"secondaryArtifacts":[],"exportedEnvironmentVariables":[],"reportArns":[]}"#,
+    );
+    assert_eq!(
+        (
+            foreign_progress.status,
+            error_type(&foreign_progress).as_str()
+        ),
+        (409, "BuildNotHeldException")
+    );
+
+    // The intruder claims a build of its own, then saves it with a stale lease version.
+    project(&server, "claimed", &repo, Some(&setup.fleet_arn));
+    let claimed_build = start_build(&server, "claimed");
+    let claim = agent_call(&server, "/claim", &token, session, br#"{"freeSlots":1}"#);
+    assert_eq!(claim.status, 200, "{}", claim.body);
+    let assigned = &claim.json()["builds"][0];
+    assert_eq!(
+        assigned["record"]["uuid"],
+        common::builds::uuid_of(&claimed_build)
+    );
+    let stale = assigned["leaseVersion"].as_i64().unwrap() - 1;
+    let mut progress: Value = serde_json::from_str(
+        r#"{"status":"IN_PROGRESS","endTime":null,"resolvedSourceVersion":null,"gitRef":null,"artifacts":null,"secondaryArtifacts":[],"exportedEnvironmentVariables":[],"reportArns":[]}"#,
+    )
+    .unwrap();
+    progress["leaseVersion"] = json!(stale);
+    progress["phases"] = assigned["record"]["phases"].clone();
+    progress["currentPhase"] = assigned["record"]["current_phase"].clone();
+    let stale_save = agent_call(
+        &server,
+        &format!(
+            "/builds/{}/progress",
+            common::builds::uuid_of(&claimed_build)
+        ),
+        &token,
+        session,
+        progress.to_string().as_bytes(),
+    );
+    assert_eq!(
+        (stale_save.status, error_type(&stale_save).as_str()),
+        (409, "BuildNotHeldException"),
+        "{}",
+        stale_save.body
+    );
+
+    // The victim went on untouched.
+    let done = wait_build_complete(&server, id_of(&victim), Duration::from_secs(60));
+    assert_eq!(done["buildStatus"], "SUCCEEDED", "{done}");
+    assert!(!log_of(&done).contains("intruder"));
+
+    // A revoked token is refused at the next call, and its agents stop.
+    let listed = String::from_utf8(server.cli(&["agent-token", "list"]).stdout).unwrap();
+    for id in listed
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+    {
+        let revoked = server.cli(&["agent-token", "revoke", id]);
+        assert!(revoked.status.success(), "{revoked:?}");
+    }
+    let refused = agent_call(&server, "/heartbeat", &token, session, br#"{"builds":[]}"#);
+    assert_eq!(
+        (refused.status, error_type(&refused).as_str()),
+        (401, "AgentUnauthorizedException")
+    );
+    wait_until(
+        Duration::from_secs(20),
+        "the agent with the revoked token stops",
+        || !setup._agent.is_running(),
+    );
+}
