@@ -166,6 +166,18 @@ impl KilnAgent {
         max_builds: u32,
         netns: Option<&Netns>,
     ) -> KilnAgent {
+        Self::start_with_config(server_url, token, name, max_builds, netns, "")
+    }
+
+    /// As [`KilnAgent::start`], with `config` as the agent's `kiln.toml` (`[artifacts]`, say).
+    pub fn start_with_config(
+        server_url: &str,
+        token: &str,
+        name: &str,
+        max_builds: u32,
+        netns: Option<&Netns>,
+        config: &str,
+    ) -> KilnAgent {
         let dir = tempfile::Builder::new()
             .prefix("kiln-agent-")
             .tempdir()
@@ -186,6 +198,12 @@ impl KilnAgent {
             "5".to_owned(),
         ];
         std::fs::write(dir.path().join("token"), token).unwrap();
+        let mut args = args;
+        if !config.is_empty() {
+            let path = dir.path().join("kiln.toml");
+            std::fs::write(&path, config).unwrap();
+            args.extend(["--config".to_owned(), path.display().to_string()]);
+        }
         let mut agent = KilnAgent {
             name: name.to_owned(),
             dir,
