@@ -398,7 +398,7 @@ fn bad_agent_input_gets_a_clear_4xx_and_changes_nothing_of_another_build() {
         "/register",
         &token,
         None,
-        br#"{"name":"../x","version":"1","os":"linux","arch":"x86_64","executor":"local","capacity":1,"cpus":1,"memoryMib":1}"#,
+        br#"{"name":"../x","version":"1","os":"linux","arch":"x86_64","executor":"local","capacity":1,"cpus":2,"memoryMib":8192}"#,
     );
     assert_eq!(
         (bad_name.status, error_type(&bad_name).as_str()),
@@ -409,7 +409,7 @@ fn bad_agent_input_gets_a_clear_4xx_and_changes_nothing_of_another_build() {
         "/register",
         &token,
         None,
-        br#"{"name":"intruder","version":"1","os":"linux","arch":"x86_64","executor":"local","capacity":1,"cpus":1,"memoryMib":1}"#,
+        br#"{"name":"intruder","version":"1","os":"linux","arch":"x86_64","executor":"local","capacity":1,"cpus":2,"memoryMib":8192}"#,
     );
     assert_eq!(registered.status, 200, "{}", registered.body);
     let session = registered.json()["session"].as_str().unwrap().to_owned();
@@ -522,4 +522,41 @@ fn bad_agent_input_gets_a_clear_4xx_and_changes_nothing_of_another_build() {
         "the agent with the revoked token stops",
         || !setup._agent.is_running(),
     );
+}
+
+#[test]
+fn an_arm_fleet_refuses_an_agent_of_another_architecture() {
+    let server = server(&[]);
+    aws(
+        &server,
+        &ACCOUNT_A,
+        &[
+            "codebuild",
+            "create-fleet",
+            "--name",
+            "arm",
+            "--base-capacity",
+            "1",
+            "--environment-type",
+            "ARM_CONTAINER",
+            "--compute-type",
+            "BUILD_GENERAL1_SMALL",
+        ],
+    )
+    .ok();
+    let token = agent_token(&server, "arm");
+    let mut agent = KilnAgent::start(&server_url_for(&server, None), &token, "x86-box", 1, None);
+    wait_until(Duration::from_secs(20), "the refused agent exits", || {
+        !agent.is_running()
+    });
+    let log = agent.stderr_log();
+    if std::env::consts::ARCH == "x86_64" {
+        assert!(
+            log.contains(
+                "environmentType ARM_CONTAINER runs on linux/aarch64; this agent is linux/x86_64"
+            ),
+            "{log}"
+        );
+    }
+    assert_eq!(fleet(&server, "arm")["status"]["statusCode"], "CREATING");
 }

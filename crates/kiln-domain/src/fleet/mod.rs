@@ -1,6 +1,7 @@
 //! Compute fleets: the CodeBuild `Fleet` shape, its validation (`validate`) and its status,
 //! made from the build slots that agents have connected (`status`). See docs/fleets.md.
 
+mod platform;
 mod status;
 mod validate;
 
@@ -9,6 +10,7 @@ use serde_json::Value;
 
 use crate::project::Tag;
 
+pub use platform::check_agent_platform;
 pub use status::{FleetStatus, fleet_status};
 pub use validate::{NAME_PATTERN, apply_update, is_valid_fleet_name, validate_create};
 

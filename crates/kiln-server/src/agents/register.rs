@@ -2,6 +2,7 @@
 
 use kiln_domain::agent::{Registered, Registration, check_registration};
 use kiln_domain::clock::now_epoch;
+use kiln_domain::fleet::check_agent_platform;
 use kiln_domain::{ApiError, ErrorKind};
 use kiln_store::{AgentSession, AgentToken, StoreError};
 use serde_json::Value;
@@ -26,6 +27,21 @@ pub(super) async fn register(
             crate::protocol::truncate(fleet, 128)
         )));
     }
+    let fleet = state
+        .store
+        .fleet(&token.account_id, &token.fleet_arn)
+        .await
+        .map_err(crate::api::store_failure)?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorKind::AgentUnauthorized,
+                format!(
+                    "the fleet {} of this agent token was deleted",
+                    token.fleet_name
+                ),
+            )
+        })?;
+    check_agent_platform(&fleet.settings, &registration).map_err(ApiError::invalid_input)?;
     let now = now_epoch();
     let session = AgentSession {
         session: uuid::Uuid::new_v4().simple().to_string(),
