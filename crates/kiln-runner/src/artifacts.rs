@@ -539,4 +539,6 @@ mod confinement_tests;
 #[cfg(test)]
 mod glob_proptests;
 #[cfg(test)]
+mod relay_tests;
+#[cfg(test)]
 mod tests;

@@ -223,7 +223,10 @@ impl ObjectStore for RelayStore {
         futures::stream::once(async { Err(not_implemented("list")) }).boxed()
     }
 
-    async fn list_with_delimiter(&self, _prefix: Option<&Path>) -> object_store::Result<ListResult> {
+    async fn list_with_delimiter(
+        &self,
+        _prefix: Option<&Path>,
+    ) -> object_store::Result<ListResult> {
         Err(not_implemented("list_with_delimiter"))
     }
 
