@@ -6,6 +6,7 @@
 //! only through a handle on it ([`crate::confined`]): each selected file is kept as a path
 //! relative to that handle and opened beneath it, by the kernel, when it is read.
 
+mod relay;
 mod store;
 mod walk;
 
@@ -21,6 +22,7 @@ use md5::Md5;
 use sha2::{Digest, Sha256};
 
 use crate::confined::{self, Dir, Follow};
+pub use relay::{RelayError, RelayStore};
 pub use store::{ArtifactStore, ArtifactStoreConfig, UploadedArtifact};
 use walk::{Kind, Walker};
 
@@ -514,7 +516,7 @@ pub(crate) fn key_part<'a>(what: &str, value: &'a str) -> Result<&'a str, Artifa
 }
 
 /// S3 bucket naming rules; they also keep a bucket a single safe directory name.
-pub(crate) fn validate_bucket(bucket: &str) -> Result<(), ArtifactError> {
+pub fn validate_bucket(bucket: &str) -> Result<(), ArtifactError> {
     let valid = (3..=63).contains(&bucket.len())
         && bucket
             .bytes()
@@ -536,5 +538,7 @@ pub(crate) fn validate_bucket(bucket: &str) -> Result<(), ArtifactError> {
 mod confinement_tests;
 #[cfg(test)]
 mod glob_proptests;
+#[cfg(test)]
+mod relay_tests;
 #[cfg(test)]
 mod tests;

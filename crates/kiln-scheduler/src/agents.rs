@@ -227,7 +227,7 @@ impl BuildManager {
     }
 
     /// The build as the agent's lease holds it, or `NotHeld`.
-    async fn held_by(
+    pub(crate) async fn held_by(
         &self,
         session: &AgentSession,
         uuid: &str,

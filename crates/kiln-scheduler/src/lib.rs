@@ -5,6 +5,7 @@
 //! Nothing here counts builds in memory for a limit: any number of replicas share one queue.
 //! See `docs/queue.md`.
 
+mod agent_artifacts;
 mod agents;
 mod lease;
 mod log_shipper;

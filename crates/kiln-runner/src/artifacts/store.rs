@@ -1,4 +1,5 @@
-//! Where artifacts are uploaded: a local directory per bucket, or an S3-compatible service.
+//! Where artifacts are uploaded: a local directory per bucket, an S3-compatible service, or
+//! (on an agent) the Kiln server, which writes them to its own store ([`super::relay`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use object_store::path::Path as ObjectPath;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::io::AsyncWriteExt;
 
+use super::relay::RelayStore;
 use super::{ArtifactError, ArtifactFile, Package, io_error, open_artifact_file, validate_bucket};
 use crate::confined::Dir;
 
@@ -30,6 +32,34 @@ pub enum ArtifactStoreConfig {
         secret_access_key: SecretString,
         allow_http: bool,
     },
+    /// Through the Kiln server an agent works for, one store per build: every object is a
+    /// `PUT {server}/agent/v1/builds/{build_uuid}/artifacts/{bucket}/{key}` with the agent's
+    /// token and session (docs/agents.md, "Artifacts through the server").
+    Relay {
+        /// The server's base URL, as the agent reaches it (`https://kiln.example`).
+        server: String,
+        token: SecretString,
+        session: String,
+        build_uuid: String,
+    },
+}
+
+impl ArtifactStoreConfig {
+    /// Artifacts of build `build_uuid` through `server`, for the agent with `token` and
+    /// `session`.
+    pub fn relay(
+        server: impl Into<String>,
+        token: SecretString,
+        session: impl Into<String>,
+        build_uuid: impl Into<String>,
+    ) -> Self {
+        ArtifactStoreConfig::Relay {
+            server: server.into(),
+            token,
+            session: session.into(),
+            build_uuid: build_uuid.into(),
+        }
+    }
 }
 
 /// Uploads packaged artifacts.
@@ -79,6 +109,17 @@ impl ArtifactStore {
                     builder = builder.with_endpoint(endpoint);
                 }
                 Ok(Arc::new(builder.build()?))
+            }
+            ArtifactStoreConfig::Relay {
+                server,
+                token,
+                session,
+                build_uuid,
+            } => {
+                let store =
+                    RelayStore::new(server, token.clone(), session.clone(), build_uuid, bucket)
+                        .map_err(object_store::Error::from)?;
+                Ok(Arc::new(store))
             }
         }
     }

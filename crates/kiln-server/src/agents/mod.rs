@@ -1,10 +1,12 @@
 //! The agent protocol: `kiln agent` processes connect out to any replica, under
 //! [`AGENT_PATH`], with a bearer token bound to one fleet. One handler parses each request
 //! into an [`AgentEndpoint`] once, authenticates it, reads its body within the endpoint's
-//! limit, runs the call and answers JSON (errors as `{"__type","message"}` from the one
+//! limit (an artifact's body is streamed to the artifact store instead), runs the call and
+//! answers JSON (errors as `{"__type","message"}` from the one
 //! catalogue). Everything an agent may change goes through the scheduler's lease checks
 //! (`kiln_scheduler::agents`). See `docs/agents.md`.
 
+mod artifact;
 mod endpoint;
 mod register;
 
@@ -28,7 +30,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-pub use endpoint::AgentEndpoint;
+pub use artifact::MAX_ARTIFACT_OBJECT_BYTES;
+pub use endpoint::{AgentEndpoint, MAX_ARTIFACT_KEY_BYTES};
 
 use crate::state::AppState;
 
@@ -82,6 +85,11 @@ async fn handle(
     body: Body,
 ) -> Result<Value, ApiError> {
     let token = authenticate(state, headers).await?;
+    // An artifact is streamed to the store, never read whole.
+    if let AgentEndpoint::Artifact { uuid, bucket, key } = endpoint {
+        let session = session(state, &token, headers).await?;
+        return artifact::receive(state, &session, uuid, bucket, key, headers, body).await;
+    }
     let limit = match endpoint {
         AgentEndpoint::Log { .. } => MAX_LOG_CHUNK_BYTES,
         AgentEndpoint::Reports { .. } => MAX_REPORTS_BODY_BYTES,
@@ -158,6 +166,7 @@ async fn handle(
                 .map_err(call_error)?;
             to_json(&saved)
         }
+        AgentEndpoint::Artifact { .. } => Err(ApiError::internal()),
     }
 }
 
