@@ -8,6 +8,7 @@ use kiln_domain::agent::{
     AGENT_PATH, AssignedBuild, BuildOrders, BuildProgress, ClaimAsk, LogStored, Registered,
     Registration, RunningBuilds, SESSION_HEADER,
 };
+use kiln_runner::artifacts::ArtifactStoreConfig;
 use kiln_runner::build::{CollectedReport, SavedReport};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
@@ -44,6 +45,8 @@ pub mod kinds {
 
 pub struct ServerClient {
     http: reqwest::Client,
+    /// The server's URL, without a trailing slash.
+    server: String,
     base: String,
     token: SecretString,
     session: Mutex<Option<String>>,
@@ -70,10 +73,22 @@ impl ServerClient {
             .map_err(|e| CallError::Unreachable(e.to_string()))?;
         Ok(ServerClient {
             http,
+            server: server.trim_end_matches('/').to_owned(),
             base: format!("{}{AGENT_PATH}", server.trim_end_matches('/')),
             token,
             session: Mutex::new(None),
         })
+    }
+
+    /// Where a build's artifacts go when the agent sends them through the server.
+    pub fn relay_store_config(&self, build_uuid: &str) -> ArtifactStoreConfig {
+        let session = self
+            .session
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .unwrap_or_default();
+        ArtifactStoreConfig::relay(&self.server, self.token.clone(), session, build_uuid)
     }
 
     pub async fn register(&self, registration: &Registration) -> Result<Registered, CallError> {

@@ -10,6 +10,7 @@ use kiln_domain::agent::{AssignedBuild, BuildProgress};
 use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, context_codes};
 use kiln_domain::clock::now_epoch;
 use kiln_domain::source::hosts::CredentialHost;
+use kiln_runner::artifacts::ArtifactStore;
 use kiln_runner::build::{
     BuildJob, BuildLimits, BuildSink, CollectedReport, SavedReport, append_log_line, run_build,
 };
@@ -66,7 +67,10 @@ impl Agent {
                 token: c.token.into(),
             }),
             local_sources: LocalSourcePolicy::anywhere_outside(self.config.work_dir.clone()),
-            artifact_store: Arc::clone(&self.config.artifact_store),
+            artifact_store: match &self.config.artifact_store {
+                Some(store) => Arc::clone(store),
+                None => Arc::new(ArtifactStore::new(self.client.relay_store_config(&uuid))),
+            },
             minute: Duration::from_secs_f64(registered.minute_seconds),
             log_link: assigned.log_link,
             limits: BuildLimits {

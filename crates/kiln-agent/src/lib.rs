@@ -38,7 +38,9 @@ pub struct AgentConfig {
     pub executor: Executor,
     /// Where builds run (`work/<uuid>`) and their logs are spooled (`logs/<uuid>.log`).
     pub work_dir: PathBuf,
-    pub artifact_store: Arc<ArtifactStore>,
+    /// The S3-compatible store artifacts go to; `None`: through the server, which writes them
+    /// to its own store (for machines that cannot reach it).
+    pub artifact_store: Option<Arc<ArtifactStore>>,
 }
 
 /// Why the agent stopped for good.

@@ -125,18 +125,16 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     )
     .await
     .context("setting up the build executor")?;
-    let artifact_store = Arc::new(ArtifactStore::new(match &file.artifacts {
-        Some(s3) => ArtifactStoreConfig::S3 {
+    // Without an `[artifacts]` store of its own, the agent sends artifacts through the server.
+    let artifact_store = file.artifacts.as_ref().map(|s3| {
+        Arc::new(ArtifactStore::new(ArtifactStoreConfig::S3 {
             allow_http: s3.s3_endpoint.starts_with("http://"),
             endpoint: Some(s3.s3_endpoint.clone()),
             region: s3.region.clone().unwrap_or_else(|| "us-east-1".to_owned()),
             access_key_id: s3.access_key_id.clone(),
             secret_access_key: s3.secret_access_key.clone().into(),
-        },
-        None => ArtifactStoreConfig::Local {
-            root: work_dir.join("artifacts"),
-        },
-    }));
+        }))
+    });
     let labels = if args.labels.is_empty() {
         section.labels
     } else {

@@ -1,6 +1,7 @@
 //! 500 builds across two fleets of two agents each, plus the replicas' own on-demand capacity,
 //! on two `kiln serve` replicas sharing one PostgreSQL database (issue 13): every build runs
-//! once, on a host of its fleet, with its whole log and its artifact in the store.
+//! once, on a host of its fleet, with its whole log and its artifact in the store (sent by the
+//! agent itself, or through the server by agents on networks of their own).
 //!
 //! Needs the test cluster of `scripts/test.sh` (`KILN_TEST_POSTGRES_URL`).
 
@@ -11,7 +12,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use common::agents::{KilnAgent, agent_token, create_fleet, fleet};
+use common::agents::{KilnAgent, Netns, agent_token, create_fleet, fleet, server_url_for};
 use common::builds::{create_project, curl_signed, wait_builds_where};
 use common::moto::Moto;
 use common::postgres::fresh_database_url;
@@ -62,6 +63,7 @@ fn five_hundred_builds_across_two_fleets_and_on_demand_each_run_once_on_their_ho
     let servers: Vec<KilnServer> = (0..2)
         .map(|i| {
             KilnServer::builder()
+                .listen("0.0.0.0:0")
                 .args([
                     "--database-url",
                     &database_url,
@@ -92,19 +94,27 @@ result = True
         .iter()
         .map(|name| (name.to_string(), create_fleet(server, name, 4, "QUEUE")))
         .collect();
-    // Two agents per fleet, each talking to a different replica.
-    let mut agents = Vec::new();
+    // Two agents per fleet, each talking to a different replica. Alpha's reach the S3 store
+    // themselves; beta's are on networks of their own, where only the server is reachable,
+    // so their artifacts go through it.
+    let mut agents: Vec<(KilnAgent, Option<Netns>)> = Vec::new();
     for (name, _) in &fleets {
         let token = agent_token(server, name);
         for (i, replica) in servers.iter().enumerate() {
-            agents.push(KilnAgent::start_with_config(
-                replica.url(),
+            let (netns, config) = if name == "alpha" {
+                (None, moto.artifacts_config())
+            } else {
+                (Netns::create(), String::new())
+            };
+            let agent = KilnAgent::start_with_config(
+                &server_url_for(replica, netns.as_ref()),
                 &token,
                 &format!("{name}-{i}"),
                 2,
-                None,
-                &moto.artifacts_config(),
-            ));
+                netns.as_ref(),
+                &config,
+            );
+            agents.push((agent, netns));
         }
     }
     for (name, _) in &fleets {
