@@ -8,7 +8,7 @@ use kiln_domain::agent::{
     AGENT_PATH, AssignedBuild, BuildOrders, BuildProgress, ClaimAsk, LogStored, Registered,
     Registration, RunningBuilds, SESSION_HEADER,
 };
-use kiln_runner::artifacts::ArtifactStoreConfig;
+use kiln_runner::artifacts::{ArtifactStoreConfig, describe_transport_error};
 use kiln_runner::build::{CollectedReport, SavedReport};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
@@ -201,12 +201,12 @@ impl ServerClient {
         let response = request
             .send()
             .await
-            .map_err(|e| CallError::Unreachable(describe(&e)))?;
+            .map_err(|e| CallError::Unreachable(describe_transport_error(&e)))?;
         let status = response.status();
         let bytes = response
             .bytes()
             .await
-            .map_err(|e| CallError::Unreachable(describe(&e)))?;
+            .map_err(|e| CallError::Unreachable(describe_transport_error(&e)))?;
         if status.is_success() {
             return serde_json::from_slice(&bytes).map_err(|e| CallError::Refused {
                 kind: "InvalidAnswer".into(),
@@ -229,17 +229,4 @@ fn json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CallError> {
         kind: "InvalidRequest".into(),
         message: e.to_string(),
     })
-}
-
-/// A transport error with its causes (reqwest's own message alone says only "error sending
-/// request").
-fn describe(err: &reqwest::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -7,6 +7,7 @@
 //! relative to that handle and opened beneath it, by the kernel, when it is read.
 
 mod relay;
+pub use relay::describe as describe_transport_error;
 mod store;
 mod walk;
 

@@ -356,8 +356,8 @@ impl Drop for StreamingUpload {
 }
 
 /// A transport error with its causes (reqwest's own message says only "error sending
-/// request").
-fn describe(err: &reqwest::Error) -> String {
+/// request"). The agent's calls describe theirs the same way.
+pub fn describe(err: &reqwest::Error) -> String {
     let mut text = err.to_string();
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
