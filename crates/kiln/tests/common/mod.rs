@@ -918,6 +918,7 @@ pub fn file_mode(path: &Path) -> u32 {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 pub mod agents;
+pub mod axe;
 pub mod browser;
 pub mod builds;
 pub mod console_http;
