@@ -146,12 +146,13 @@ async fn fleet_pages_show_agents_running_builds_and_the_queue() {
         &format!("#queue a[href='{second_link}']"),
     )
     .await;
+    light.full_page_screenshot("console-fleet").await;
     check_both_schemes(&light, &dark, &axe, "/fleets/linux").await;
     light.goto("/fleets").await;
     assert_eq!(texts(&light, "#fleets .fleet-status").await, ["Active"]);
     assert_eq!(texts(&light, "#fleets .fleet-agents").await, ["1"]);
     assert_eq!(texts(&light, "#fleets .fleet-queued").await, ["1"]);
-    light.screenshot("console-fleet").await;
+    light.screenshot("console-fleets").await;
     check_both_schemes(&light, &dark, &axe, "/fleets").await;
 
     // Released, both builds finish on the agent; the build page names it and its fleet.

@@ -298,7 +298,10 @@ impl KilnServer {
     /// Runs `kiln <args>` on this server's store: its data dir, configuration and database.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
         let mut command = Command::new(env!("CARGO_BIN_EXE_kiln"));
-        command.args(args).arg("--data-dir").arg(&self.data_dir);
+        // The store's flags right after the command, before any subcommand of it
+        // (`agent-token create`), where the command reads them.
+        let (first, rest) = args.split_first().expect("a kiln command");
+        command.arg(first).arg("--data-dir").arg(&self.data_dir);
         if let Some(config) = &self.config_file {
             command.arg("--config").arg(config);
         }
@@ -311,6 +314,7 @@ impl KilnServer {
             }
         }
         command
+            .args(rest)
             .current_dir(&self.work_dir)
             .stdin(Stdio::null())
             .output()

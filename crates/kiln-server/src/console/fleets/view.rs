@@ -186,6 +186,11 @@ impl AgentRow {
     }
 }
 
+/// `1 build slot`, `3 build slots`.
+pub fn build_slots(n: i64) -> String {
+    format!("{n} build slot{}", if n == 1 { "" } else { "s" })
+}
+
 /// The fleet's settings as label and value, in the order the page lists them; settings the
 /// fleet does not have are left out.
 pub fn settings_of(fleet: &FleetRecord) -> Vec<(&'static str, String)> {
@@ -193,7 +198,7 @@ pub fn settings_of(fleet: &FleetRecord) -> Vec<(&'static str, String)> {
     let mut props = vec![
         ("Environment type", s.environment_type.clone()),
         ("Compute type", s.compute_type.clone()),
-        ("Base capacity", format!("{} build slots", s.base_capacity)),
+        ("Base capacity", build_slots(i64::from(s.base_capacity))),
     ];
     if let Some(c) = &s.compute_configuration {
         let mut parts = Vec::new();
@@ -221,7 +226,7 @@ pub fn settings_of(fleet: &FleetRecord) -> Vec<(&'static str, String)> {
         .as_ref()
         .and_then(|c| c.max_capacity)
     {
-        props.push(("Scaling", format!("up to {max} build slots")));
+        props.push(("Scaling", format!("up to {}", build_slots(i64::from(max)))));
     }
     let optional = [
         ("Image", s.image_id.as_ref()),
@@ -412,6 +417,7 @@ mod tests {
             ]
         );
         assert_eq!(props[2].1, "3 build slots");
+        assert_eq!(build_slots(1), "1 build slot");
         assert_eq!(props[3].1, "2 vCPU, 4 GiB memory");
         assert_eq!(props[4].1, "team=ci");
     }
