@@ -308,7 +308,12 @@ impl KilnServer {
         if let Some(at) = self.options.args.iter().position(|a| a == "--database-url") {
             command.args(&self.options.args[at..at + 2]);
         }
-        if self.options.args.iter().any(|a| a == "--allow-local-artifacts") {
+        if self
+            .options
+            .args
+            .iter()
+            .any(|a| a == "--allow-local-artifacts")
+        {
             command.arg("--allow-local-artifacts=true");
         }
         for (name, _) in std::env::vars_os() {
