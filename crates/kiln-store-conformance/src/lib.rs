@@ -14,6 +14,7 @@ pub mod console;
 pub mod credentials;
 pub mod events;
 pub mod fixtures;
+pub mod fleet_builds;
 pub mod fleets;
 pub mod logs;
 pub mod lookups;
@@ -91,6 +92,7 @@ macro_rules! suite {
             agents::an_agent_renews_only_the_leases_it_lists,
             agents::builds_of_a_fleet_go_to_its_agents_or_to_overflow,
             agents::an_on_demand_fleet_overflows_only_while_its_agents_are_busy,
+            fleet_builds::a_fleets_builds_are_its_running_then_its_queued_ones,
         );
     };
     (@cases $open:expr; $($module:ident :: $case:ident),* $(,)?) => {

@@ -21,9 +21,9 @@ use kiln_store::records::{BuildRow, RecordRow, build_status};
 use kiln_store::{
     AgentSession, AgentToken, BodyClaim, BranchReports, Claim, ClaimRequest, ConsoleSession,
     CoverageKey, CoverageQuery, DeletedFleet, DeletedReportGroup, EventFeed, EventSubscription,
-    HeldLease, InsertedBuild, Lease, LeasedBuild, Page, ProjectKey, ProjectSort, ReportQuery,
-    SignInAttempt, SignInBackoff, SourceCredential, Store, StoreError, StoreEvent, StoreResult,
-    TestCaseQuery, is_foreign_key_violation, is_unique_violation, sql_int,
+    FleetBuild, HeldLease, InsertedBuild, Lease, LeasedBuild, Page, ProjectKey, ProjectSort,
+    ReportQuery, SignInAttempt, SignInBackoff, SourceCredential, Store, StoreError, StoreEvent,
+    StoreResult, TestCaseQuery, is_foreign_key_violation, is_unique_violation, sql_int,
 };
 
 mod agents;
@@ -497,6 +497,15 @@ impl Store for PgStore {
 
     async fn delete_fleet(&self, account_id: &str, arn: &str) -> StoreResult<DeletedFleet> {
         fleets::delete(&self.pool, account_id, arn).await
+    }
+
+    async fn fleet_builds(
+        &self,
+        account: &str,
+        arn: &str,
+        limit: u64,
+    ) -> StoreResult<Vec<FleetBuild>> {
+        fleets::builds(&self.pool, account, arn, limit).await
     }
 
     async fn list_fleets(

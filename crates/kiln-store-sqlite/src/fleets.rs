@@ -1,7 +1,10 @@
 //! Compute fleets: stored settings, listings, and deletion only while no project names one.
 
 use kiln_domain::fleet::FleetRecord;
-use kiln_store::fleets::{DeletedFleet, FleetRow, fleet_page, fleet_settings_json, fleet_sort_sql};
+use kiln_store::fleets::{
+    DeletedFleet, FLEET_BUILD_COLUMNS, FleetBuild, FleetBuildRow, FleetRow, fleet_page,
+    fleet_settings_json, fleet_sort_sql,
+};
 use kiln_store::records::RecordRow;
 use kiln_store::{
     Page, ProjectKey, ProjectSort, StoreError, StoreResult, is_unique_violation, sql_int,
@@ -137,4 +140,25 @@ pub(crate) async fn list(
         .fetch_all(pool)
         .await?;
     fleet_page(&rows, sort, limit)
+}
+
+/// The account's incomplete builds on the fleet: leased ones first, then queued, each in queue
+/// order.
+pub(crate) async fn builds(
+    pool: &SqlitePool,
+    account_id: &str,
+    fleet_arn: &str,
+    limit: u64,
+) -> StoreResult<Vec<FleetBuild>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {FLEET_BUILD_COLUMNS} FROM builds
+         WHERE account_id = ? AND fleet_arn = ? AND complete = 0
+         ORDER BY lease_owner IS NULL, seq LIMIT ?"
+    ))
+    .bind(account_id)
+    .bind(fleet_arn)
+    .bind(sql_int(limit))
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(FleetBuildRow::read).collect()
 }

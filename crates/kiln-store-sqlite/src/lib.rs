@@ -19,9 +19,9 @@ use kiln_domain::report::{
 use kiln_store::{
     AgentSession, AgentToken, BodyClaim, BranchReports, Claim, ClaimRequest, ConsoleSession,
     CoverageKey, CoverageQuery, DeletedFleet, DeletedReportGroup, EventFeed, EventSubscription,
-    HeldLease, InsertedBuild, Lease, LeasedBuild, Page, ProjectKey, ProjectSort, ReportQuery,
-    SignInAttempt, SignInBackoff, SourceCredential, Store, StoreEvent, StoreResult, TestCaseQuery,
-    sql_int,
+    FleetBuild, HeldLease, InsertedBuild, Lease, LeasedBuild, Page, ProjectKey, ProjectSort,
+    ReportQuery, SignInAttempt, SignInBackoff, SourceCredential, Store, StoreEvent, StoreResult,
+    TestCaseQuery, sql_int,
 };
 
 mod agents;
@@ -442,6 +442,15 @@ impl Store for SqliteStore {
 
     async fn delete_fleet(&self, account_id: &str, arn: &str) -> StoreResult<DeletedFleet> {
         fleets::delete(&self.pool, account_id, arn).await
+    }
+
+    async fn fleet_builds(
+        &self,
+        account: &str,
+        arn: &str,
+        limit: u64,
+    ) -> StoreResult<Vec<FleetBuild>> {
+        fleets::builds(&self.pool, account, arn, limit).await
     }
 
     async fn list_fleets(

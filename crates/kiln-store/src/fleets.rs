@@ -1,5 +1,6 @@
 //! Compute fleets as every backend stores them (table `fleets`), and what deleting one says.
 
+use kiln_domain::build::BuildRecord;
 use kiln_domain::fleet::FleetRecord;
 use sqlx::{ColumnIndex, Decode, FromRow, Row, Type};
 
@@ -17,6 +18,36 @@ pub enum DeletedFleet {
     InUse {
         project: String,
     },
+}
+
+/// An incomplete build of a fleet, as [`crate::Store::fleet_builds`] reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetBuild {
+    pub record: BuildRecord,
+    /// Who holds its lease (an agent's is [`crate::AgentSession::lease_owner`]); `None` while
+    /// the build waits in the queue.
+    pub lease_owner: Option<String>,
+}
+
+/// The columns [`FleetBuildRow`] reads, in both backends' `builds`.
+pub const FLEET_BUILD_COLUMNS: &str = "record, lease_owner";
+
+/// A row of `builds` read as a [`FleetBuild`].
+#[derive(FromRow)]
+pub struct FleetBuildRow {
+    record: String,
+    lease_owner: Option<String>,
+}
+
+impl RecordRow for FleetBuildRow {
+    type Record = FleetBuild;
+
+    fn into_record(self) -> StoreResult<FleetBuild> {
+        Ok(FleetBuild {
+            record: from_json(&self.record)?,
+            lease_owner: self.lease_owner,
+        })
+    }
 }
 
 /// The `settings` column: a fleet's settings as JSON.

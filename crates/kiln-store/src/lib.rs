@@ -24,7 +24,7 @@ mod reports;
 
 pub use agents::{AgentSession, AgentToken};
 pub use events::{EventFeed, EventSubscription, StoreEvent};
-pub use fleets::DeletedFleet;
+pub use fleets::{DeletedFleet, FleetBuild};
 pub use logs::{join_log_pieces, pack_log_piece, read_stored_pieces, unpack_log_piece};
 pub use queue::{
     AUTO_RETRIED_STATUSES, AUTO_RETRY_BATCH, ClaimFleet, ClaimRequest, HeldLease,
@@ -502,6 +502,15 @@ pub trait Store: Send + Sync + 'static {
     /// the check and the delete are one transaction, and a project stored meanwhile that names
     /// the fleet keeps it too. Builds that ran on the fleet keep its ARN.
     async fn delete_fleet(&self, account_id: &str, arn: &str) -> StoreResult<DeletedFleet>;
+    /// The account's incomplete builds on fleet `fleet_arn`, at most `limit`: first the
+    /// leased (running) ones, then the queued ones, each oldest first (queue order), so a
+    /// long queue never hides what runs.
+    async fn fleet_builds(
+        &self,
+        account_id: &str,
+        fleet_arn: &str,
+        limit: u64,
+    ) -> StoreResult<Vec<FleetBuild>>;
     /// Fleet ARNs, sorted as `list_projects` sorts project names (keys are name and sort value).
     async fn list_fleets(
         &self,

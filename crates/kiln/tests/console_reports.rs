@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use common::axe::{axe_script, check_both_schemes, texts};
 use common::browser::Browser;
 use common::builds::{create_git_project, id_of, wait_build_complete};
 use common::git::GitRepo;
@@ -44,49 +45,6 @@ reports:
     file-format: COBERTURAXML
 ";
 
-/// axe-core's script, from the Python package that ships it.
-fn axe_script() -> String {
-    let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import axe_playwright_python, os; \
-             print(os.path.join(os.path.dirname(axe_playwright_python.__file__), 'axe.min.js'))",
-        ])
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "axe-core is missing: pip install --no-deps axe-playwright-python ({})",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let path = String::from_utf8(out.stdout).unwrap();
-    std::fs::read_to_string(path.trim()).unwrap()
-}
-
-/// Runs axe-core on the current page and asserts it finds nothing.
-async fn assert_accessible(browser: &Browser, axe: &str, what: &str) {
-    browser.client.execute(axe, vec![]).await.unwrap();
-    let result = browser
-        .client
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
-             axe.run(document).then(r => done(r.violations.map(v =>
-               ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.html.slice(0, 200))}))),
-               e => done([{id: 'axe-error', nodes: [String(e)]}]));",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(result, json!([]), "axe violations on {what}");
-}
-
-async fn check_both_schemes(light: &Browser, dark: &Browser, axe: &str, path: &str) {
-    for (browser, scheme) in [(light, "light"), (dark, "dark")] {
-        browser.goto(path).await;
-        assert_accessible(browser, axe, &format!("{path} ({scheme})")).await;
-    }
-}
-
 fn build_with(server: &KilnServer, repo: &GitRepo, junit: &str) -> Value {
     repo.commit(&[("test-results/junit.xml", junit)], "test results");
     let started = aws(
@@ -101,18 +59,6 @@ fn build_with(server: &KilnServer, repo: &GitRepo, junit: &str) -> Value {
 
 fn uuid_of(build: &Value) -> String {
     id_of(build).split_once(':').unwrap().1.to_string()
-}
-
-async fn texts(browser: &Browser, css: &str) -> Vec<String> {
-    let out = browser
-        .client
-        .execute(
-            "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent.trim());",
-            vec![json!(css)],
-        )
-        .await
-        .unwrap();
-    serde_json::from_value(out).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -31,11 +31,7 @@ async fn fleets_json(
     let capacity = crate::fleets::connected_capacity(state, account_id, &arns).await?;
     Ok(fleets
         .iter()
-        .map(|f| {
-            let (agents, slots) = capacity.get(&f.arn).copied().unwrap_or((0, 0));
-            let base = u32::try_from(f.settings.base_capacity).unwrap_or(0);
-            f.to_api(&fleet::fleet_status(&f.name, base, agents, slots))
-        })
+        .map(|f| f.to_api(&crate::fleets::status_of(f, &capacity)))
         .collect())
 }
 

@@ -1,5 +1,5 @@
-//! Build pages: start a build, its details (phases, source, log, artifacts, reports), stop and
-//! retry.
+//! Build pages: start a build, its details (phases, source, the agent that ran it, log,
+//! artifacts, reports), stop and retry.
 
 use std::sync::Arc;
 
@@ -8,6 +8,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use kiln_domain::build::BuildRecord;
+use kiln_domain::fleet::FleetRecord;
 use kiln_domain::{ApiError, ErrorKind};
 use serde_json::{Value, json};
 
@@ -109,6 +111,61 @@ pub async fn start(
     }
 }
 
+/// The agent (`kiln agent`) that ran a build, and its fleet.
+pub struct RanOn {
+    pub agent: String,
+    pub fleet: String,
+    /// The fleet's page; empty when the fleet is gone (deleted, or re-created under its name).
+    pub fleet_url: String,
+}
+
+/// Where `build` ran, if an agent ran it; `fleet` is the account's fleet of the build's fleet
+/// name, if there is one.
+fn ran_on(build: &BuildRecord, fleet: Option<&FleetRecord>) -> Option<RanOn> {
+    let agent = build.agent.clone()?;
+    let arn = build.settings.environment.fleet_arn().unwrap_or_default();
+    let (fleet, fleet_url) = match fleet {
+        Some(f) if f.arn == arn => (f.name.clone(), super::fleets::fleet_url(&f.name)),
+        _ => (fleet_name_of(arn).to_string(), String::new()),
+    };
+    Some(RanOn {
+        agent,
+        fleet,
+        fleet_url,
+    })
+}
+
+/// `NAME` of `arn:aws:codebuild:<region>:<account>:fleet/NAME:ID`.
+fn fleet_name_of(arn: &str) -> &str {
+    arn.split_once(":fleet/")
+        .map(|(_, rest)| rest.split_once(':').map_or(rest, |(name, _)| name))
+        .unwrap_or(arn)
+}
+
+/// [`ran_on`] for the caller's build `uuid`, read from the store (the API's `Build` shape has
+/// no agent). A read that fails leaves the fact out of the page.
+async fn read_ran_on(state: &AppState, session: &Session, uuid: &str) -> Option<RanOn> {
+    let account = &session.caller.account_id;
+    let read = async {
+        let Some(build) = state.store.get_build(account, uuid).await? else {
+            return Ok(None);
+        };
+        if build.agent.is_none() {
+            return Ok(None);
+        }
+        let arn = build.settings.environment.fleet_arn().unwrap_or_default();
+        let fleet = match fleet_name_of(arn) {
+            "" => None,
+            name => state.store.fleet(account, name).await?,
+        };
+        Ok::<_, kiln_store::StoreError>(ran_on(&build, fleet.as_ref()))
+    };
+    read.await.unwrap_or_else(|err| {
+        tracing::error!(error = %err, "cannot read the agent of a build");
+        None
+    })
+}
+
 pub struct PhaseRow {
     pub name: String,
     pub status: String,
@@ -132,6 +189,7 @@ struct BuildPage {
     source_version: String,
     resolved_version: String,
     initiator: String,
+    ran_on: Option<RanOn>,
     started: String,
     duration: String,
     log: String,
@@ -257,6 +315,7 @@ async fn build_page(
             .unwrap_or("—")
             .to_string(),
         initiator: build["initiator"].as_str().unwrap_or_default().to_string(),
+        ran_on: read_ran_on(state, session, &uuid).await,
         started: view::format_time(start),
         duration: end.map_or_else(
             || {
@@ -354,6 +413,58 @@ mod tests {
                 json!({"name": "FLAG", "value": "", "type": "PLAINTEXT"}),
             ]
         );
+    }
+
+    #[test]
+    fn builds_an_agent_ran_name_it_and_their_fleet() {
+        let input: kiln_domain::fleet::FleetInput = serde_json::from_value(json!({
+            "name": "linux", "baseCapacity": 1, "environmentType": "LINUX_CONTAINER",
+            "computeType": "BUILD_GENERAL1_SMALL"
+        }))
+        .unwrap();
+        let fleet = kiln_domain::fleet::validate_create(input, "1", "r", "id-1", 0.0).unwrap();
+        let project = kiln_domain::project::ProjectRecord {
+            account_id: "1".into(),
+            name: "app".into(),
+            settings: kiln_domain::project::ProjectSettings {
+                source: serde_json::from_value(json!({"type": "NO_SOURCE", "buildspec": "x"}))
+                    .unwrap(),
+                ..Default::default()
+            },
+            badge_enabled: false,
+            badge_token: String::new(),
+            created: 0.0,
+            last_modified: 0.0,
+            source_epoch: 0,
+        };
+        let mut settings = kiln_domain::start::StartBuildInput::default()
+            .resolve(&project)
+            .unwrap();
+        settings.environment.fleet = Some(kiln_domain::fleet::ProjectFleet {
+            fleet_arn: Some(fleet.arn.clone()),
+        });
+        let mut build = BuildRecord::submitted(kiln_domain::retry::NewBuild {
+            account_id: "1",
+            project_name: "app",
+            uuid: "u".into(),
+            settings,
+            source_epoch: 0,
+            initiator: "me".into(),
+            now: 0.0,
+        });
+        assert!(ran_on(&build, Some(&fleet)).is_none(), "no agent ran it");
+        build.agent = Some("gpu-1".into());
+        let on = ran_on(&build, Some(&fleet)).unwrap();
+        assert_eq!(
+            (on.agent.as_str(), on.fleet.as_str(), on.fleet_url.as_str()),
+            ("gpu-1", "linux", "/fleets/linux")
+        );
+        // A fleet re-created under the name is another fleet: no link.
+        let mut recreated = fleet.clone();
+        recreated.arn = "arn:aws:codebuild:r:1:fleet/linux:id-2".into();
+        let on = ran_on(&build, Some(&recreated)).unwrap();
+        assert_eq!((on.fleet.as_str(), on.fleet_url.as_str()), ("linux", ""));
+        assert_eq!(fleet_name_of("arn:aws:codebuild:r:1:fleet/a-b:id"), "a-b");
     }
 
     #[test]

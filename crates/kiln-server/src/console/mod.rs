@@ -1,6 +1,7 @@
-//! The web console: server-rendered pages for build projects, builds, badges and reports, for a user
-//! signed in with an access key of their account. Every CodeBuild operation goes through
-//! [`crate::api::dispatch`], so the console shows the API's own validation and errors.
+//! The web console: server-rendered pages for build projects, builds, badges, reports and
+//! compute fleets, for a user signed in with an access key of their account. Every CodeBuild
+//! operation goes through [`crate::api::dispatch`], so the console shows the API's own
+//! validation and errors.
 //!
 //! Pages work without JavaScript; `static/console.js` only adds the live log (server-sent
 //! events), copying to the clipboard and small conveniences.
@@ -8,6 +9,7 @@
 mod artifacts;
 mod builds;
 mod errors;
+mod fleets;
 mod form;
 mod form_token;
 mod logs;
@@ -84,6 +86,8 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/projects/{name}/builds/{uuid}/artifacts/{index}/{*file}",
             get(artifacts::download_file),
         )
+        .route("/fleets", get(fleets::list))
+        .route("/fleets/{name}", get(fleets::details))
         .route("/report-groups", get(reports::group_list))
         .route("/report-groups/{group}", get(reports::group_details))
         .route(

@@ -298,12 +298,21 @@ impl KilnServer {
     /// Runs `kiln <args>` on this server's store: its data dir, configuration and database.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
         let mut command = Command::new(env!("CARGO_BIN_EXE_kiln"));
+        // The store's flags after the command (`agent-token create … --data-dir …`).
         command.args(args).arg("--data-dir").arg(&self.data_dir);
         if let Some(config) = &self.config_file {
             command.arg("--config").arg(config);
         }
         if let Some(at) = self.options.args.iter().position(|a| a == "--database-url") {
             command.args(&self.options.args[at..at + 2]);
+        }
+        if self
+            .options
+            .args
+            .iter()
+            .any(|a| a == "--allow-local-artifacts")
+        {
+            command.arg("--allow-local-artifacts=true");
         }
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().starts_with("KILN_") {
@@ -918,6 +927,7 @@ pub fn file_mode(path: &Path) -> u32 {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 pub mod agents;
+pub mod axe;
 pub mod browser;
 pub mod builds;
 pub mod console_http;
