@@ -305,7 +305,7 @@ def summary(work):
         mb = o["bytes"] / 1e6
         rows += [
             ("trivial build, StartBuild→buildComplete", f"{ta:.0f} ms",
-             f"{tl:.0f} ms (server's local executor)", f"+{ta - tl:.0f} ms", "< 50 ms",
+             f"{tl:.0f} ms (server's local executor)", f"{ta - tl:+.0f} ms", "< 50 ms",
              "yes" if ta - tl < 50 else "NO"),
             (f"{mb:.0f} MB log, whole build", f"{la:.0f} ms", f"{ld:.0f} ms (sh -c '… > file')",
              f"{la / ld:.2f}x", "<= 1.5x", "yes" if la / ld <= 1.5 else "NO"),

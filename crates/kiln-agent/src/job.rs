@@ -2,7 +2,6 @@
 //! through the agent's lease, and the runner, exactly as a server runs a build.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -34,6 +33,7 @@ impl Agent {
         let running = RunningBuild {
             stop: CancellationToken::new(),
             lost: CancellationToken::new(),
+            released: CancellationToken::new(),
         };
         self.running().insert(uuid.clone(), running.clone());
         self.running_changed.notify_waiters();
@@ -88,7 +88,6 @@ impl Agent {
             client: Arc::clone(&self.client),
             uuid: uuid.clone(),
             lease_version: assigned.lease_version,
-            released: AtomicBool::new(false),
             running: running.clone(),
         };
         let uploader = LogUploader::start(
@@ -137,23 +136,22 @@ struct AgentSink {
     client: Arc<ServerClient>,
     uuid: String,
     lease_version: i64,
-    /// Set once nothing more may be saved: the final state is saved, or the lease is lost.
-    released: AtomicBool,
     running: RunningBuild,
 }
 
 impl AgentSink {
     /// The agent no longer holds the build: it is stopped at once and nothing more is saved.
     fn lose(&self) {
-        if !self.released.swap(true, Ordering::SeqCst) {
+        if !self.running.released.is_cancelled() {
             tracing::warn!(build = %self.uuid, "the build is no longer this agent's; it is stopped");
         }
+        self.running.released.cancel();
         self.running.lost.cancel();
         self.running.stop.cancel();
     }
 
     async fn try_save(&self, record: &BuildRecord) -> Result<(), CallError> {
-        if self.released.load(Ordering::SeqCst) || self.running.lost.is_cancelled() {
+        if self.running.released.is_cancelled() {
             return Ok(());
         }
         let progress = BuildProgress::of(record, self.lease_version);
@@ -173,7 +171,7 @@ impl AgentSink {
         loop {
             match self.try_save(record).await {
                 Ok(()) => {
-                    self.released.store(true, Ordering::SeqCst);
+                    self.running.released.cancel();
                     return;
                 }
                 Err(e @ CallError::Unreachable(_)) => {

@@ -59,6 +59,9 @@ pub(crate) struct RunningBuild {
     pub stop: CancellationToken,
     /// Cancelled once the agent no longer holds the build: nothing more of it is sent.
     pub lost: CancellationToken,
+    /// Cancelled once the build's last state is saved (the lease is released) or the lease is
+    /// lost: the heartbeat and the watch no longer list it while its thread winds down.
+    pub released: CancellationToken,
 }
 
 pub(crate) struct Agent {
@@ -75,8 +78,13 @@ impl Agent {
         self.running.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The builds whose leases the agent still holds.
     pub(crate) fn running_ids(&self) -> Vec<String> {
-        self.running().keys().cloned().collect()
+        self.running()
+            .iter()
+            .filter(|(_, build)| !build.released.is_cancelled())
+            .map(|(uuid, _)| uuid.clone())
+            .collect()
     }
 
     pub(crate) fn registered(&self) -> Registered {

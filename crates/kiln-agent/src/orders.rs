@@ -77,8 +77,12 @@ impl Agent {
             }
         }
         for uuid in &orders.lost {
-            if let Some(build) = running.get(uuid) {
+            // A build whose last state was saved meanwhile released its lease itself.
+            if let Some(build) = running.get(uuid)
+                && !build.released.is_cancelled()
+            {
                 tracing::warn!(build = %uuid, "the lease is gone; the build is stopped");
+                build.released.cancel();
                 build.lost.cancel();
                 build.stop.cancel();
             }

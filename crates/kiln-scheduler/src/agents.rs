@@ -302,7 +302,11 @@ impl BuildManager {
                 self.settings.max_log_bytes
             )));
         }
-        self.store.append_log(uuid, size, new).await?;
+        let mut offset = size;
+        for piece in new.chunks(kiln_store::MAX_LOG_CHUNK_BYTES) {
+            self.store.append_log(uuid, offset, piece).await?;
+            offset += piece.len() as u64;
+        }
         Ok(end)
     }
 

@@ -441,7 +441,7 @@ fn bad_agent_input_gets_a_clear_4xx_and_changes_nothing_of_another_build() {
         &format!("/builds/{victim_uuid}/log?offset=0"),
         &token,
         session,
-        &vec![b'x'; 2 * 1024 * 1024],
+        &vec![b'x'; 9 * 1024 * 1024],
     );
     assert_eq!(
         (oversized.status, error_type(&oversized).as_str()),
