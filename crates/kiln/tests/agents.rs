@@ -164,9 +164,14 @@ fn an_on_demand_fleet_without_a_free_agent_overflows_to_the_server() {
     );
 }
 
+/// With a 30 s lease the heartbeat comes every 10 s: a stop well within that came through the
+/// watch. (How fast it is on a quiet machine is measured, not asserted: well under a second.)
 #[test]
-fn stop_build_reaches_the_agent_within_a_second() {
-    let server = server(&[]);
+fn stop_build_reaches_the_agent_through_the_watch() {
+    let server = KilnServer::builder()
+        .listen("0.0.0.0:0")
+        .args(["--lease-seconds", "30"])
+        .start();
     let setup = one_agent(&server, 1);
     let repo = repo_with(&server, "repo", &["echo started", "sleep 300"]);
     project(&server, "slow", &repo, Some(&setup.fleet_arn));
@@ -197,9 +202,11 @@ result = {{"status": b["buildStatus"], "latency": phase["endTime"].timestamp() -
     );
     assert_eq!(stopped["status"], "STOPPED", "{stopped}");
     let latency = stopped["latency"].as_f64().unwrap();
+    eprintln!("the agent ended the BUILD phase {latency:.2} s after StopBuild was sent");
     assert!(
-        latency < 1.0,
-        "the agent ended the BUILD phase {latency:.2} s after StopBuild was sent"
+        latency < 5.0,
+        "the agent ended the BUILD phase {latency:.2} s after StopBuild was sent: not through \
+         the watch"
     );
     drop(setup);
 }
