@@ -43,6 +43,25 @@ pub struct AgentConfig {
     pub artifact_store: Option<Arc<ArtifactStore>>,
 }
 
+impl AgentConfig {
+    /// What the agent tells the server of itself when it registers.
+    fn registration(&self) -> Registration {
+        Registration {
+            name: self.name.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            os: std::env::consts::OS.to_owned(),
+            arch: std::env::consts::ARCH.to_owned(),
+            executor: self.executor.name().to_owned(),
+            capacity: self.max_builds,
+            labels: self.labels.clone(),
+            cpus: std::thread::available_parallelism()
+                .map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX)),
+            memory_mib: memory_mib(),
+            fleet: self.fleet.clone(),
+        }
+    }
+}
+
 /// Why the agent stopped for good.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -98,26 +117,10 @@ impl Agent {
         self.registered().fleet_name
     }
 
-    fn registration(&self) -> Registration {
-        Registration {
-            name: self.config.name.clone(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            os: std::env::consts::OS.to_owned(),
-            arch: std::env::consts::ARCH.to_owned(),
-            executor: self.config.executor.name().to_owned(),
-            capacity: self.config.max_builds,
-            labels: self.config.labels.clone(),
-            cpus: std::thread::available_parallelism()
-                .map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX)),
-            memory_mib: memory_mib(),
-            fleet: self.config.fleet.clone(),
-        }
-    }
-
     /// Registers again after the server forgot the session (the agent's builds are then lost
     /// to it, and end by lease expiry).
     async fn register_again(&self) -> Result<(), AgentError> {
-        let registered = register(&self.client, &self.registration()).await?;
+        let registered = register(&self.client, &self.config.registration()).await?;
         *self
             .registered
             .write()
@@ -159,35 +162,21 @@ pub async fn run(
     }
     clean_leftovers(&config);
     let client = Arc::new(client);
-    let placeholder = Agent {
-        config,
-        client: Arc::clone(&client),
-        registered: RwLock::new(Registered {
-            session: String::new(),
-            fleet_arn: String::new(),
-            fleet_name: String::new(),
-            heartbeat_seconds: 10.0,
-            poll_seconds: 20.0,
-            region: String::new(),
-            minute_seconds: 60.0,
-            max_log_bytes: 0,
-        }),
-        running: Mutex::new(HashMap::new()),
-        running_changed: Notify::new(),
-    };
-    let registered = register(&client, &placeholder.registration()).await?;
+    let registered = register(&client, &config.registration()).await?;
     tracing::info!(
-        agent = %placeholder.config.name,
+        agent = %config.name,
         fleet = %registered.fleet_name,
-        capacity = placeholder.config.max_builds,
-        executor = placeholder.config.executor.name(),
+        capacity = config.max_builds,
+        executor = config.executor.name(),
         "agent registered"
     );
-    *placeholder
-        .registered
-        .write()
-        .unwrap_or_else(PoisonError::into_inner) = registered;
-    let agent = Arc::new(placeholder);
+    let agent = Arc::new(Agent {
+        config,
+        client: Arc::clone(&client),
+        registered: RwLock::new(registered),
+        running: Mutex::new(HashMap::new()),
+        running_changed: Notify::new(),
+    });
     let refused = CancellationToken::new();
     tokio::spawn(Arc::clone(&agent).heartbeat_loop(refused.clone()));
     tokio::spawn(Arc::clone(&agent).watch_loop());

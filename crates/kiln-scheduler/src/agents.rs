@@ -318,18 +318,9 @@ impl BuildManager {
         reports: Vec<CollectedReport>,
     ) -> Result<Vec<Result<SavedReport, String>>, AgentCallError> {
         let record = self.held_by(session, uuid).await?;
-        let mut saved = Vec::with_capacity(reports.len());
-        for collected in reports {
-            saved.push(
-                crate::reports::save(
-                    self.store.as_ref(),
-                    &self.settings.region,
-                    &record,
-                    collected,
-                )
+        Ok(
+            crate::reports::save_all(self.store.as_ref(), &self.settings.region, &record, reports)
                 .await,
-            );
-        }
-        Ok(saved)
+        )
     }
 }

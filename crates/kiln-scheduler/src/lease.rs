@@ -100,13 +100,14 @@ impl BuildSink for LeasedSink {
         record: &BuildRecord,
         reports: Vec<CollectedReport>,
     ) -> Vec<Result<SavedReport, String>> {
-        let store = &self.manager.store;
-        let region = &self.manager.settings.region;
-        let mut saved = Vec::with_capacity(reports.len());
-        for collected in reports {
-            saved.push(crate::reports::save(store.as_ref(), region, record, collected).await);
-        }
-        saved
+        let manager = &self.manager;
+        crate::reports::save_all(
+            manager.store.as_ref(),
+            &manager.settings.region,
+            record,
+            reports,
+        )
+        .await
     }
 }
 

@@ -19,9 +19,24 @@ use kiln_reports::{CollectedReport, ParsedReport};
 use kiln_runner::build::{ReportExport, SavedReport};
 use kiln_store::{Store, StoreError};
 
+/// Makes and stores the reports of every collected group of `build`, in order: what a
+/// `BuildSink` answers its runner, whether the build runs here or on an agent.
+pub(crate) async fn save_all(
+    store: &dyn Store,
+    region: &str,
+    build: &BuildRecord,
+    reports: Vec<CollectedReport>,
+) -> Vec<Result<SavedReport, String>> {
+    let mut saved = Vec::with_capacity(reports.len());
+    for collected in reports {
+        saved.push(save(store, region, build, collected).await);
+    }
+    saved
+}
+
 /// Makes and stores the report of one collected group of `build`: its ARN and where its group
 /// exports raw files, or why no report was made.
-pub(crate) async fn save(
+async fn save(
     store: &dyn Store,
     region: &str,
     build: &BuildRecord,

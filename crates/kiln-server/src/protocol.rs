@@ -68,10 +68,7 @@ impl WireProtocol for AwsJson11 {
     fn encode(&self, result: Result<Value, ApiError>, request_id: &str) -> Response {
         let (status, body) = match result {
             Ok(value) => (StatusCode::OK, value),
-            Err(err) => (
-                StatusCode::from_u16(err.kind.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
-                serde_json::json!({"__type": err.kind.type_name(), "message": err.message}),
-            ),
+            Err(err) => error_status_and_body(&err),
         };
         let mut response = (status, body.to_string()).into_response();
         let headers = response.headers_mut();
@@ -81,6 +78,15 @@ impl WireProtocol for AwsJson11 {
         }
         response
     }
+}
+
+/// The HTTP status and `{"__type","message"}` body of an error, for every JSON answer (the
+/// API's and the agent protocol's).
+pub(crate) fn error_status_and_body(err: &ApiError) -> (StatusCode, Value) {
+    (
+        StatusCode::from_u16(err.kind.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
+        serde_json::json!({"__type": err.kind.type_name(), "message": err.message}),
+    )
 }
 
 pub(crate) fn truncate(text: &str, max: usize) -> &str {

@@ -101,11 +101,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     let work_dir = std::fs::canonicalize(&work_dir)?;
     let name = match args.name.or(section.name) {
         Some(name) => name,
-        None => std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_owned())
-            .ok()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "kiln-agent".to_owned()),
+        None => crate::config::host_name().unwrap_or_else(|| "kiln-agent".to_owned()),
     };
     let choice: ExecutorChoice = match args.executor.or(section.executor) {
         None => ExecutorChoice::Local,

@@ -377,13 +377,17 @@ fn instance_name(configured: Option<String>) -> anyhow::Result<String> {
         }
         return Ok(name);
     }
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+    let host = host_name().unwrap_or_else(|| "kiln".to_owned());
+    let suffix: u32 = rand::random();
+    Ok(format!("{host}-{suffix:08x}"))
+}
+
+/// This machine's host name, if it has one.
+pub fn host_name() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .ok()
         .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "kiln".to_owned());
-    let suffix: u32 = rand::random();
-    Ok(format!("{host}-{suffix:08x}"))
 }
 
 fn lease_length(seconds: Option<f64>) -> anyhow::Result<std::time::Duration> {

@@ -66,10 +66,7 @@ pub async fn agent_handler(State(state): State<Arc<AppState>>, request: Request<
 fn encode(result: Result<Value, ApiError>) -> Response {
     let (status, body) = match result {
         Ok(value) => (StatusCode::OK, value),
-        Err(err) => (
-            StatusCode::from_u16(err.kind.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
-            serde_json::json!({"__type": err.kind.type_name(), "message": err.message}),
-        ),
+        Err(err) => crate::protocol::error_status_and_body(&err),
     };
     let mut response = (status, body.to_string()).into_response();
     response
