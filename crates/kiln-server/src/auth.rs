@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use crate::service::Service;
 use axum::http::{HeaderMap, Method, Uri};
 use kiln_domain::caller::Caller;
 use kiln_domain::{ApiError, ErrorKind};
@@ -16,10 +17,10 @@ pub struct Credential {
     pub account_id: String,
 }
 
-/// The access keys Kiln accepts, and the SigV4 verifier for its region.
+/// The access keys Kiln accepts, and a SigV4 verifier for its region per service.
 pub struct KeyRing {
     keys: HashMap<String, Credential>,
-    verifier: Verifier,
+    verifiers: HashMap<Service, Verifier>,
 }
 
 impl KeyRing {
@@ -29,7 +30,13 @@ impl KeyRing {
                 .into_iter()
                 .map(|c| (c.access_key_id.clone(), c))
                 .collect(),
-            verifier: Verifier::new(region),
+            verifiers: Service::ALL
+                .into_iter()
+                .map(|service| {
+                    let verifier = Verifier::new(region).with_service(service.signing_name());
+                    (service, verifier)
+                })
+                .collect(),
         }
     }
 
@@ -58,9 +65,10 @@ fn sigv4_error(err: SigV4Error) -> ApiError {
     ApiError::new(kind, err.to_string())
 }
 
-/// Verifies the request's signature against `keys` and names the caller.
+/// Verifies the request's signature, made for `service`, against `keys` and names the caller.
 pub fn authenticate(
     keys: &KeyRing,
+    service: Service,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
@@ -72,8 +80,11 @@ pub fn authenticate(
         headers,
         body,
     };
-    let verified = keys
-        .verifier
+    let verifier = keys
+        .verifiers
+        .get(&service)
+        .ok_or_else(ApiError::internal)?;
+    let verified = verifier
         .verify(&request, keys, time::OffsetDateTime::now_utc())
         .map_err(sigv4_error)?;
     Ok(Caller {

@@ -9,6 +9,7 @@ pub mod console;
 pub mod fleets;
 pub mod logs;
 pub mod protocol;
+pub mod service;
 pub mod state;
 pub mod webhooks;
 
@@ -23,6 +24,7 @@ use axum::routing::{any, get, post};
 use kiln_domain::{ApiError, ErrorKind};
 
 use crate::protocol::{AwsJson11, WireProtocol};
+use crate::service::Service;
 use crate::state::AppState;
 
 /// Largest API request body accepted.
@@ -80,8 +82,20 @@ async fn handle_api(
                 format!("Request body exceeds the limit of {MAX_API_BODY} bytes"),
             )
         })?;
-    let caller = auth::authenticate(&state.keys, method, uri, headers, &body)?;
+    // A target no service has is refused after the signature check, as CodeBuild's.
+    let service = protocol.service(headers).unwrap_or(Service::CodeBuild);
+    let caller = auth::authenticate(&state.keys, service, method, uri, headers, &body)?;
     let call = protocol.decode(headers, &body)?;
-    tracing::debug!(operation = %call.operation, account = %caller.account_id, "API call");
-    api::dispatch(state, &caller, &call.operation, call.input).await
+    tracing::debug!(service = ?call.service, operation = %call.operation, account = %caller.account_id, "API call");
+    match call.service {
+        Service::CodeBuild => api::dispatch(state, &caller, &call.operation, call.input).await,
+        other => Err(ApiError::new(
+            ErrorKind::UnknownOperation,
+            format!(
+                "Kiln does not serve the {} operation {} yet",
+                other.signing_name(),
+                protocol::truncate(&call.operation, 128)
+            ),
+        )),
+    }
 }

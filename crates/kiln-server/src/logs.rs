@@ -11,6 +11,7 @@ use kiln_domain::ApiError;
 use kiln_store::{MAX_LOG_CHUNK_BYTES, Store, StoreError};
 
 use crate::protocol::{AwsJson11, WireProtocol};
+use crate::service::Service;
 use crate::state::AppState;
 use kiln_domain::caller::Caller;
 
@@ -116,7 +117,14 @@ pub async fn log_handler(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let caller = match crate::auth::authenticate(&state.keys, &method, &uri, &headers, b"") {
+    let caller = match crate::auth::authenticate(
+        &state.keys,
+        Service::CodeBuild,
+        &method,
+        &uri,
+        &headers,
+        b"",
+    ) {
         Ok(c) => c,
         Err(err) => return auth_failure(err),
     };

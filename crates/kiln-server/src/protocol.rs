@@ -7,33 +7,46 @@ use axum::response::{IntoResponse, Response};
 use kiln_domain::{ApiError, ErrorKind};
 use serde_json::Value;
 
+use crate::service::Service;
+
 /// A decoded API call.
 #[derive(Debug)]
 pub struct Call {
+    pub service: Service,
     pub operation: String,
     pub input: Value,
 }
 
 pub trait WireProtocol: Send + Sync {
+    /// The service a request is for, from its headers alone (the signature is checked for that
+    /// service before the body is decoded).
+    fn service(&self, headers: &HeaderMap) -> Option<Service>;
     /// Turns the request's headers and raw body into a call.
     fn decode(&self, headers: &HeaderMap, body: &[u8]) -> Result<Call, ApiError>;
     /// Renders a result, with the request id every response carries.
     fn encode(&self, result: Result<Value, ApiError>, request_id: &str) -> Response;
 }
 
-/// AWS JSON 1.1: `X-Amz-Target: CodeBuild_20161006.<Operation>`, JSON body.
+/// AWS JSON 1.1: `X-Amz-Target: <service prefix>.<Operation>`, JSON body.
 pub struct AwsJson11;
 
-pub const TARGET_PREFIX: &str = "CodeBuild_20161006.";
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
+fn target(headers: &HeaderMap) -> &str {
+    headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
 impl WireProtocol for AwsJson11 {
+    fn service(&self, headers: &HeaderMap) -> Option<Service> {
+        Service::of_target(target(headers)).map(|(service, _)| service)
+    }
+
     fn decode(&self, headers: &HeaderMap, body: &[u8]) -> Result<Call, ApiError> {
-        let target = headers
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        let Some(operation) = target.strip_prefix(TARGET_PREFIX) else {
+        let target = target(headers);
+        let Some((service, operation)) = Service::of_target(target) else {
             return Err(ApiError::new(
                 ErrorKind::UnknownOperation,
                 if target.is_empty() {
@@ -60,6 +73,7 @@ impl WireProtocol for AwsJson11 {
             ));
         }
         Ok(Call {
+            service,
             operation: operation.to_string(),
             input,
         })
@@ -111,6 +125,7 @@ mod tests {
         let call = AwsJson11
             .decode(&headers("CodeBuild_20161006.ListProjects"), b"{\"a\":1}")
             .unwrap();
+        assert_eq!(call.service, Service::CodeBuild);
         assert_eq!(call.operation, "ListProjects");
         assert_eq!(call.input["a"], 1);
         let empty = AwsJson11

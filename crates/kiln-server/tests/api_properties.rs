@@ -26,7 +26,8 @@ use kiln_server::api::{Caller, dispatch};
 use kiln_server::auth::KeyRing;
 use kiln_server::badges::BadgeCache;
 use kiln_server::console::{ConsoleConfig, FormKey, SIGN_IN_BACKOFF};
-use kiln_server::protocol::{AwsJson11, TARGET_PREFIX, WireProtocol};
+use kiln_server::protocol::{AwsJson11, WireProtocol};
+use kiln_server::service::Service;
 use kiln_server::state::AppState;
 use kiln_store_sqlite::SqliteStore;
 use proptest::prelude::*;
@@ -120,7 +121,10 @@ impl Api {
     /// Decodes and runs one call as the API handler does after authentication.
     fn call(&self, operation: &str, body: &[u8]) -> Result<Value, ApiError> {
         let mut headers = HeaderMap::new();
-        if let Ok(target) = HeaderValue::from_str(&format!("{TARGET_PREFIX}{operation}")) {
+        if let Ok(target) = HeaderValue::from_str(&format!(
+            "{}{operation}",
+            Service::CodeBuild.target_prefix()
+        )) {
             headers.insert("x-amz-target", target);
         }
         let caller = Caller {
