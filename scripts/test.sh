@@ -36,6 +36,8 @@ trap postgres_cluster_stop EXIT
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -q -- -D warnings
 cargo nextest run --workspace --no-fail-fast "$@"
+# nextest does not run doctests.
+cargo test --doc --workspace -q
 
 # The user-facing suites again, with every server on a PostgreSQL database of its own.
 KILN_TEST_STORE=postgres cargo nextest run -p kiln --no-fail-fast \

@@ -2,9 +2,11 @@
 //! and their transitions, the log lines, the environment, the timeout and `StopBuild`.
 //!
 //! ```no_run
-//! # async fn example(job: kiln_runner::build::BuildJob, sink: &dyn kiln_runner::build::BuildSink) {
+//! # use kiln_runner::build::{BuildJob, BuildSink};
+//! # use kiln_runner::executor::Executor;
+//! # async fn example(executor: &Executor, job: BuildJob, sink: &dyn BuildSink) {
 //! let stop = tokio_util::sync::CancellationToken::new();
-//! let record = kiln_runner::build::run_build(job, sink, stop).await;
+//! let record = kiln_runner::build::run_build(executor, job, None, sink, stop).await;
 //! assert!(record.is_complete());
 //! # }
 //! ```
