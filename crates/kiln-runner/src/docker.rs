@@ -320,16 +320,12 @@ impl DockerExecutor {
                 wanted,
             });
         }
-        let image_variables = inspected
-            .config
-            .and_then(|config| config.env)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|pair| {
-                let (name, value) = pair.split_once('=')?;
-                Some((name.to_owned(), value.to_owned()))
-            })
-            .collect();
+        let image_variables = image_variables(
+            inspected
+                .config
+                .and_then(|config| config.env)
+                .unwrap_or_default(),
+        );
 
         let limits = self.limits(environment.compute_type.as_deref(), log);
         let container = self
@@ -589,6 +585,25 @@ impl BuildContainer {
         }
         remove_container(&launcher.docker, &launcher.container).await;
     }
+}
+
+/// The PATH `docker run` gives a container whose image sets none (an imported or `FROM scratch`
+/// image); without it, no command of such an image would be found.
+const DOCKER_DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The image's `NAME=value` environment, with Docker's default `PATH` when it sets none.
+fn image_variables(env: Vec<String>) -> Vec<(String, String)> {
+    let mut variables: Vec<(String, String)> = env
+        .into_iter()
+        .filter_map(|pair| {
+            let (name, value) = pair.split_once('=')?;
+            Some((name.to_owned(), value.to_owned()))
+        })
+        .collect();
+    if !variables.iter().any(|(name, _)| name == "PATH") {
+        variables.push(("PATH".to_owned(), DOCKER_DEFAULT_PATH.to_owned()));
+    }
+    variables
 }
 
 /// Runs `cmd` as root in the container and waits for it to end.

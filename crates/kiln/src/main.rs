@@ -7,6 +7,7 @@ mod credentials;
 mod data_dir;
 mod database;
 mod http;
+mod logging;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -26,7 +27,6 @@ use kiln_server::badges::BadgeCache;
 use kiln_server::console::{ConsoleConfig, FormKey};
 use kiln_server::state::AppState;
 use kiln_sigv4::SecretKey;
-use tracing_subscriber::EnvFilter;
 
 use crate::config::{ServeArgs, Settings};
 
@@ -39,6 +39,15 @@ use crate::config::{ServeArgs, Settings};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How Kiln writes its own log to standard error: `text`, or `json` (one object a line).
+    #[arg(
+        long,
+        global = true,
+        env = "KILN_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    log_format: logging::LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -53,13 +62,9 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("KILN_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    logging::init(cli.log_format);
+    match cli.command {
         Command::Serve(args) => serve(Settings::resolve(args)?).await,
         Command::Agent(args) => agent_cli::run(args).await,
         Command::AgentToken(args) => agent_tokens::run(args).await,

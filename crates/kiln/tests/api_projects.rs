@@ -1453,3 +1453,96 @@ result = {{
         );
     }
 }
+
+#[test]
+fn build_ids_without_a_colon_are_invalid_input() {
+    let server = KilnServer::start();
+    let cases: [&[&str]; 4] = [
+        &["codebuild", "batch-get-builds", "--ids", "no-colon-here"],
+        &[
+            "codebuild",
+            "batch-delete-builds",
+            "--ids",
+            "app:00000000-0000-0000-0000-000000000000",
+            "no-colon-here",
+        ],
+        &["codebuild", "stop-build", "--id", "no-colon-here"],
+        &["codebuild", "retry-build", "--id", "no-colon-here"],
+    ];
+    for args in cases {
+        let err = aws(&server, &ACCOUNT_A, args).error();
+        assert_eq!(
+            err.code, "InvalidInputException",
+            "{args:?}: {}",
+            err.message
+        );
+        assert!(
+            err.message.contains("Invalid build ID provided"),
+            "{args:?}: {}",
+            err.message
+        );
+    }
+    // An id with a colon that names nothing is still just not found.
+    let got = aws(
+        &server,
+        &ACCOUNT_A,
+        &["codebuild", "batch-get-builds", "--ids", "app:nothing"],
+    );
+    assert_eq!(got.ok()["buildsNotFound"], json!(["app:nothing"]));
+}
+
+#[test]
+fn curated_images_use_only_the_models_enum_values() {
+    let server = KilnServer::start();
+    let out = boto3(
+        &server,
+        &ACCOUNT_A,
+        r#"
+shapes = client.meta.service_model
+platforms = set(shapes.shape_for("PlatformType").enum)
+languages = set(shapes.shape_for("LanguageType").enum)
+answer = client.list_curated_environment_images()["platforms"]
+result = {
+    "platforms": [p["platform"] for p in answer],
+    "unknown_platforms": [p["platform"] for p in answer if p["platform"] not in platforms],
+    "unknown_languages": [l["language"] for p in answer for l in p["languages"] if l["language"] not in languages],
+}
+"#,
+    );
+    assert_eq!(out["unknown_platforms"], json!([]), "{out}");
+    assert_eq!(out["unknown_languages"], json!([]), "{out}");
+    assert!(!out["platforms"].as_array().unwrap().is_empty(), "{out}");
+}
+
+#[test]
+fn the_server_log_has_no_colour_codes_in_a_file_and_json_lines_on_request() {
+    // An empty NO_COLOR does not ask for plain text: only the file does.
+    let text = KilnServer::builder().env("NO_COLOR", "").start();
+    let refused = aws(&text, &ACCOUNT_A, &["codebuild", "stop-build", "--id", "x"]);
+    assert_eq!(refused.error().code, "InvalidInputException");
+    wait_until(Duration::from_secs(10), "the refusal logged", || {
+        text.stderr_log().contains("API call refused")
+    });
+    let log = text.stderr_log();
+    assert!(!log.contains('\x1b'), "{log}");
+
+    let json = KilnServer::builder().args(["--log-format", "json"]).start();
+    let refused = aws(&json, &ACCOUNT_A, &["codebuild", "stop-build", "--id", "x"]);
+    assert_eq!(refused.error().code, "InvalidInputException");
+    wait_until(Duration::from_secs(10), "the refusal logged", || {
+        json.stderr_log().contains("API call refused")
+    });
+    let lines: Vec<Value> = json
+        .stderr_log()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "API call refused"
+                && l["fields"]["error"] == "InvalidInputException"
+                && l["level"] == "INFO"),
+        "{lines:#?}"
+    );
+}

@@ -231,7 +231,14 @@ async fn commands_run_in_the_image_with_shell_semantics() {
     // Files the build makes are in the host's work directory.
     assert_eq!(std::fs::read_to_string(cwd.join("file")).unwrap(), "made\n");
     assert_eq!(build.session.var("EXPORTED").as_deref(), Some("x"));
-    // The image's PATH, not the host's.
+    // The imported image sets no PATH: Docker's default, not the host's.
+    assert_eq!(
+        build.container.image_variables(),
+        [(
+            "PATH".to_owned(),
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned()
+        )]
+    );
     assert_eq!(
         build.session.var("PATH").as_deref(),
         Some("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
@@ -850,4 +857,18 @@ mod builds {
         assert_eq!(done.record.status, BuildStatus::TimedOut, "{}", done.log);
         assert_eq!(containers(&docker).await, 0);
     }
+}
+
+#[test]
+fn an_image_without_path_gets_dockers_default_and_one_with_path_keeps_it() {
+    let none = super::image_variables(vec!["HOME=/root".into(), "junk".into()]);
+    assert_eq!(
+        none,
+        [
+            ("HOME".to_owned(), "/root".to_owned()),
+            ("PATH".to_owned(), super::DOCKER_DEFAULT_PATH.to_owned())
+        ]
+    );
+    let own = super::image_variables(vec!["PATH=/opt/bin".into()]);
+    assert_eq!(own, [("PATH".to_owned(), "/opt/bin".to_owned())]);
 }

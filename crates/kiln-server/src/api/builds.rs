@@ -25,18 +25,26 @@ pub(crate) fn build_json(state: &AppState, build: &BuildRecord) -> Value {
 }
 
 /// Splits `project:uuid` or a build ARN of the caller's account into (project, uuid).
+/// The project and uuid a build id names (`<project>:<uuid>`, or the build's ARN in the
+/// caller's account); `None` when it names no build the caller could have. An id without `:`
+/// is refused outright, as CodeBuild does.
 fn parse_build_id<'a>(
     state: &AppState,
     caller: &Caller,
     id: &'a str,
-) -> Option<(&'a str, &'a str)> {
+) -> Result<Option<(&'a str, &'a str)>, ApiError> {
     let prefix = format!(
         "arn:aws:codebuild:{}:{}:build/",
         state.region, caller.account_id
     );
     let id = id.strip_prefix(prefix.as_str()).unwrap_or(id);
-    let (project, uuid) = id.split_once(':')?;
-    (!project.is_empty() && !uuid.is_empty()).then_some((project, uuid))
+    let Some((project, uuid)) = id.split_once(':') else {
+        return Err(ApiError::invalid_input(format!(
+            "Invalid build ID provided: {}",
+            crate::protocol::truncate(id, 300)
+        )));
+    };
+    Ok((!project.is_empty() && !uuid.is_empty()).then_some((project, uuid)))
 }
 
 /// Loads a build of the caller's account by id.
@@ -45,7 +53,7 @@ async fn find_build(
     caller: &Caller,
     id: &str,
 ) -> Result<Option<BuildRecord>, ApiError> {
-    let Some((project, uuid)) = parse_build_id(state, caller, id) else {
+    let Some((project, uuid)) = parse_build_id(state, caller, id)? else {
         return Ok(None);
     };
     let build = state
@@ -256,10 +264,10 @@ fn required_ids(ids: Option<Vec<String>>) -> Result<Vec<String>, ApiError> {
 pub async fn batch_get(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
     let input: IdsInput = parse_input(input)?;
     let ids = required_ids(input.ids)?;
-    let wanted: Vec<_> = ids
+    let wanted = ids
         .iter()
         .map(|id| parse_build_id(state, caller, id))
-        .collect();
+        .collect::<Result<Vec<_>, _>>()?;
     let uuids: Vec<&str> = wanted.iter().flatten().map(|(_, uuid)| *uuid).collect();
     let found = state
         .store
@@ -292,6 +300,9 @@ pub async fn batch_delete(
 ) -> Result<Value, ApiError> {
     let input: IdsInput = parse_input(input)?;
     let ids = required_ids(input.ids)?;
+    for id in &ids {
+        parse_build_id(state, caller, id)?;
+    }
     let mut deleted = Vec::new();
     let mut not_deleted = Vec::new();
     for id in &ids {

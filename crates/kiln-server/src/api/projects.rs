@@ -235,14 +235,15 @@ pub async fn list(state: &AppState, caller: &Caller, input: Value) -> Result<Val
     Ok(out)
 }
 
-/// The managed images Kiln knows by name; the Docker executor maps them to real images.
+/// The images of CodeBuild's standard families, under the model's own enum values (their tools
+/// serve every language, so they are listed as `BASE`).
 pub fn curated_images() -> Value {
     let image = |name: &str, description: &str, versions: &[&str]| json!({"name": name, "description": description, "versions": versions});
     json!({
         "platforms": [{
             "platform": "UBUNTU",
             "languages": [{
-                "language": "STANDARD",
+                "language": "BASE",
                 "images": [
                     image("aws/codebuild/standard:7.0", "CodeBuild standard build image 7.0 (Ubuntu 22.04)", &["aws/codebuild/standard:7.0-24.10.29"]),
                     image("aws/codebuild/standard:6.0", "CodeBuild standard build image 6.0 (Ubuntu 22.04)", &["aws/codebuild/standard:6.0-24.10.29"]),
@@ -250,9 +251,9 @@ pub fn curated_images() -> Value {
                 ]
             }]
         }, {
-            "platform": "AMAZON_LINUX_2",
+            "platform": "AMAZON_LINUX",
             "languages": [{
-                "language": "STANDARD",
+                "language": "BASE",
                 "images": [
                     image("aws/codebuild/amazonlinux-x86_64-standard:5.0", "Amazon Linux 2023 x86_64 standard image 5.0", &["aws/codebuild/amazonlinux-x86_64-standard:5.0-24.10.29"]),
                     image("aws/codebuild/amazonlinux-aarch64-standard:3.0", "Amazon Linux 2023 aarch64 standard image 3.0", &["aws/codebuild/amazonlinux-aarch64-standard:3.0-24.10.29"]),
