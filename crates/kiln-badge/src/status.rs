@@ -116,7 +116,7 @@ mod tests {
 
     #[test]
     fn status_badges_have_the_reference_widths() {
-        // badges.md §7: flat widths 88, 80, 108, 98 for build|<status>.
+        // docs/badges/rendering.md §2: flat widths 88, 80, 108, 98 for build|<status>.
         for (status, width) in BadgeStatus::ALL.into_iter().zip([88, 80, 108, 98]) {
             let svg = render_status(status, Style::Flat, DEFAULT_LABEL);
             let expected = format!(

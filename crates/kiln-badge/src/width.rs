@@ -97,7 +97,7 @@ mod tests {
 
     #[test]
     fn widths_match_badge_maker_reference_values() {
-        // Values from badges.md §1.2 (anafanafo at 11px Verdana).
+        // Values from docs/badges/rendering.md §2 (anafanafo at 11px Verdana).
         let cases = [
             ("build", 26.7),
             ("passing", 41.75),

@@ -79,7 +79,7 @@ impl PhaseType {
         }
     }
 
-    /// Where a build goes after this phase ends with `succeeded` (CodeBuild's §5.1 table).
+    /// Where a build goes after this phase ends with `succeeded` (the table of docs/builds.md §1).
     /// `on_failure` is the buildspec's `on-failure` for command phases.
     pub fn next(self, succeeded: bool, on_failure: OnFailureAction) -> PhaseType {
         use PhaseType::*;

@@ -1,10 +1,11 @@
-//! Badge tokens: opaque, URL-safe, unguessable, and revealing nothing about the project.
+//! Random tokens (badges, webhooks, console sessions and forms): opaque, URL-safe, unguessable,
+//! and revealing nothing about what they name.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 
-/// Random bytes per token: 192 bits, more than the 128 the threat model asks for.
+/// Random bytes per token: 192 bits, more than the 128 docs/security.md ("Random tokens") asks for.
 const TOKEN_BYTES: usize = 24;
 
 /// Longest token the badge endpoint will look up.

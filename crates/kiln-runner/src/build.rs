@@ -1,4 +1,4 @@
-//! Runs one build from QUEUED to COMPLETED as CodeBuild does (codebuild.md §3–§5): the phases
+//! Runs one build from QUEUED to COMPLETED as CodeBuild does (docs/builds.md §1): the phases
 //! and their transitions, the log lines, the environment, the timeout and `StopBuild`.
 //!
 //! ```no_run

@@ -1,5 +1,5 @@
 //! The webhook receiver, `POST /webhooks?t=<token>&v=1`: forges post their events here and a
-//! matching event starts a build (codebuild.md §6).
+//! matching event starts a build (docs/webhooks.md).
 //!
 //! The token names the webhook; the forge's signature over the raw body proves the delivery
 //! genuine before anything is parsed. Every delivery to a known webhook is recorded with what

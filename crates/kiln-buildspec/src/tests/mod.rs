@@ -8,7 +8,9 @@ use super::*;
 
 mod properties;
 
-/// §3.2 "Full syntax" of the CodeBuild user guide, with the placeholders filled in.
+/// The "Buildspec syntax" of the CodeBuild user guide
+/// (<https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html>), with the
+/// placeholders filled in.
 const FULL_SYNTAX: &str = r#"version: 0.2
 run-as: builder
 env:

@@ -1,5 +1,5 @@
-//! The normalized event every forge's delivery becomes (codebuild.md §6.3), and the build it
-//! asks for, with CodeBuild's `CODEBUILD_WEBHOOK_*` variables (§4).
+//! The normalized event every forge's delivery becomes (docs/webhooks.md §3), and the build it
+//! asks for, with CodeBuild's `CODEBUILD_WEBHOOK_*` variables (docs/webhooks.md §5).
 
 use super::forge::Forge;
 use crate::refs::GitRef;

@@ -1,4 +1,4 @@
-//! Filter groups (codebuild.md §6.2): a delivery builds when any group passes, and a group
+//! Filter groups (docs/webhooks.md §4): a delivery builds when any group passes, and a group
 //! passes when all its filters pass. EVENT patterns list events; every other pattern is a
 //! regular expression with RE2 semantics (the `regex` crate), matched anywhere in the value.
 

@@ -1,5 +1,5 @@
 //! The forges that post to a webhook: who sent a delivery, whether it is genuine, and what it
-//! means (ecosystem.md §1.3 for the signatures, codebuild.md §6.3 for the event mapping).
+//! means (docs/webhooks.md §2 for the signatures, §3 for the event mapping).
 //!
 //! Signatures are checked over the raw body, before it is parsed, in constant time.
 

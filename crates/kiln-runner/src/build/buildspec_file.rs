@@ -1,4 +1,4 @@
-//! Finding and parsing the build's buildspec (codebuild.md §3.1): inline YAML from the build
+//! Finding and parsing the build's buildspec (docs/builds.md §2): inline YAML from the build
 //! settings, or a file inside the source directory (`buildspec.yml` by default).
 
 use std::path::{Component, Path};

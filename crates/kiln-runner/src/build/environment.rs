@@ -1,4 +1,4 @@
-//! The build's environment variables: CodeBuild's own (codebuild.md §4) and the user's, with
+//! The build's environment variables: CodeBuild's own (docs/builds.md §3) and the user's, with
 //! CodeBuild's precedence (StartBuild override > project > buildspec).
 
 use std::collections::BTreeMap;
