@@ -263,7 +263,10 @@ impl BuildManager {
             .badges
             .begin_change(&record.account_id, &record.project_name);
         match self.store.save_leased_build(&record, &lease).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.metrics.ended(&record);
+                Ok(())
+            }
             Err(StoreError::LeaseLost) => Err(AgentCallError::NotHeld(uuid.to_owned())),
             Err(e) => Err(e.into()),
         }

@@ -49,6 +49,7 @@ impl LeasedSink {
             Ok(()) => {
                 if record.is_complete() {
                     self.released.store(true, Ordering::SeqCst);
+                    self.manager.metrics.ended(record);
                 }
                 Ok(())
             }
@@ -209,6 +210,7 @@ impl BuildManager {
                 Ok(ended) => {
                     for build in &ended {
                         tracing::warn!(build = %build.id(), "build ended as FAULT: its lease expired");
+                        self.metrics.ended(build);
                     }
                     self.badges_changed(&ended);
                 }
@@ -216,7 +218,12 @@ impl BuildManager {
             }
             let minute = self.settings.minute.as_secs_f64();
             match self.store.expire_queued(now, minute).await {
-                Ok(ended) => self.badges_changed(&ended),
+                Ok(ended) => {
+                    for build in &ended {
+                        self.metrics.ended(build);
+                    }
+                    self.badges_changed(&ended);
+                }
                 Err(e) => tracing::error!(error = %e, "cannot time out queued builds"),
             }
             // After the expiries: the builds they ended FAULT or TIMED_OUT are retried at once.

@@ -9,6 +9,7 @@ mod agent_artifacts;
 mod agents;
 mod lease;
 mod log_shipper;
+mod metrics;
 mod recovery;
 mod reports;
 mod schedule;
@@ -30,6 +31,7 @@ use kiln_runner::docker::RegistryAuth;
 use kiln_runner::executor::Executor;
 use kiln_runner::local_source::{LocalSourcePolicies, LocalSourcePolicy};
 use kiln_store::{Store, StoreError};
+pub use metrics::BuildMetrics;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -85,6 +87,7 @@ pub struct BuildManager {
     intake_closed: CancellationToken,
     /// Whether queued builds wait for disk space (so the change is logged once).
     waiting_for_disk: AtomicBool,
+    metrics: BuildMetrics,
 }
 
 impl BuildManager {
@@ -101,7 +104,13 @@ impl BuildManager {
             wake: Notify::new(),
             intake_closed: CancellationToken::new(),
             waiting_for_disk: AtomicBool::new(false),
+            metrics: BuildMetrics::default(),
         })
+    }
+
+    /// The builds this replica ended, for `/metrics`.
+    pub fn metrics(&self) -> &BuildMetrics {
+        &self.metrics
     }
 
     /// The file the runner writes the build's log to: the store's own where it keeps logs as
@@ -166,9 +175,20 @@ impl BuildManager {
         let _change = self
             .badges
             .begin_change(&build.account_id, &build.project_name);
-        self.store
+        let was_complete = build.is_complete();
+        let build = self
+            .store
             .request_stop(&build.account_id, &build.uuid, now_epoch())
-            .await
+            .await?;
+        // A queued build ends here, in the store; a running one ends where it runs.
+        let ended_in_queue = !build.phases.iter().any(|p| {
+            p.phase_type > kiln_domain::build::PhaseType::Queued
+                && p.phase_type != kiln_domain::build::PhaseType::Completed
+        });
+        if !was_complete && build.is_complete() && ended_in_queue {
+            self.metrics.ended(&build);
+        }
+        Ok(build)
     }
 
     /// Deletes a project: its queued builds end STOPPED and its running builds (on any

@@ -29,6 +29,7 @@ use kiln_domain::refs::GitRef;
 use kiln_domain::token;
 use kiln_store::StoreError;
 
+use crate::metrics::BadgeLookup;
 use crate::state::AppState;
 
 mod epoch;
@@ -248,6 +249,7 @@ fn direct_status(state: &AppState, slot: &BadgeSlot, shard: Option<Shard>) -> Op
 /// The badge's status as of this request's arrival, or later.
 async fn current_status(state: &AppState, q: &BadgeQuery<'_>) -> BadgeStatus {
     let Some(token) = q.token.as_deref().filter(|t| token::is_well_formed(t)) else {
+        state.metrics.badge(BadgeLookup::Unknown);
         return BadgeStatus::Unknown;
     };
     let cache = &state.badge_cache;
@@ -256,8 +258,10 @@ async fn current_status(state: &AppState, q: &BadgeQuery<'_>) -> BadgeStatus {
     if let Some(g) = state.badge_epoch.stable_generation(shard)
         && let Some(status) = slot.cached(g)
     {
+        state.metrics.badge(BadgeLookup::Cached);
         return status;
     }
+    state.metrics.badge(BadgeLookup::Read);
     if let Some(status) = direct_status(state, &slot, shard) {
         return status;
     }

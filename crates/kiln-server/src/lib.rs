@@ -8,6 +8,7 @@ pub mod badges;
 pub mod console;
 pub mod fleets;
 pub mod logs;
+pub mod metrics;
 pub mod protocol;
 pub mod service;
 pub mod state;
@@ -49,7 +50,9 @@ async fn healthz() -> &'static str {
 async fn api_handler(State(state): State<Arc<AppState>>, request: Request<Body>) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let protocol = AwsJson11;
+    let started = std::time::Instant::now();
     let (parts, body) = request.into_parts();
+    let service = protocol.service(&parts.headers);
     let result = handle_api(
         &state,
         &protocol,
@@ -62,6 +65,16 @@ async fn api_handler(State(state): State<Arc<AppState>>, request: Request<Body>)
     if let Err(err) = &result {
         tracing::info!(request_id, error = err.kind.type_name(), "API call refused");
     }
+    let operation = service
+        .zip(parts.headers.get("x-amz-target"))
+        .and_then(|(service, target)| target.to_str().ok()?.strip_prefix(service.target_prefix()))
+        .unwrap_or_default();
+    state.metrics.api_call(
+        service,
+        operation,
+        result.as_ref().err().map(|e| e.kind),
+        started.elapsed().as_secs_f64(),
+    );
     protocol.encode(result, &request_id)
 }
 

@@ -10,6 +10,7 @@ use kiln_scheduler::BuildManager;
 
 use crate::badges::BadgeCache;
 use crate::console::ConsoleConfig;
+use crate::metrics::Metrics;
 
 pub struct AppState {
     pub store: Arc<dyn Store>,
@@ -20,6 +21,7 @@ pub struct AppState {
     pub builds: Arc<BuildManager>,
     pub badge_epoch: Arc<BadgeEpoch>,
     pub badge_cache: BadgeCache,
+    pub metrics: Metrics,
     pub console: ConsoleConfig,
 }
 

@@ -100,9 +100,9 @@ pub async fn webhook_handler(
     request: Request<Body>,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    receive(&state, &parts.uri, &parts.headers, body)
-        .await
-        .into_response()
+    let reply = receive(&state, &parts.uri, &parts.headers, body).await;
+    state.metrics.webhook_delivery(reply.outcome.as_str());
+    reply.into_response()
 }
 
 /// The webhook token of `?t=<token>&v=1`, when the query is one Kiln issued.

@@ -132,6 +132,7 @@ async fn server() -> Server {
         builds,
         badge_epoch,
         badge_cache: BadgeCache::default(),
+        metrics: kiln_server::metrics::Metrics::new(&kiln_scheduler::BuildMetrics::default()),
         console: ConsoleConfig {
             trust_forwarded_for: false,
             form_key,

@@ -48,6 +48,7 @@ macro_rules! suite {
             queue::expiry_ends_each_build_exactly_once,
             queue::queued_builds_past_their_deadline_are_not_claimed,
             queue::deleting_a_project_marks_its_leased_builds,
+            queue::queue_gauges_count_waiting_and_running_builds,
             auto_retry::a_failed_build_is_retried_once_up_to_its_limit,
             auto_retry::racing_callers_retry_each_build_once,
             auto_retry::stopped_succeeded_and_unlimited_builds_are_not_retried,

@@ -433,3 +433,24 @@ pub async fn deleting_a_project_marks_its_leased_builds(store: Arc<dyn Store>) {
     queue(&store, ACCOUNT, "p", 3).await;
     assert_eq!(claim(&store, &claim_request("b", 213.0, 1)).await.len(), 1);
 }
+
+pub async fn queue_gauges_count_waiting_and_running_builds(store: Arc<dyn Store>) {
+    assert_eq!(
+        store.queue_gauges().await.unwrap(),
+        kiln_store::QueueGauges::default()
+    );
+    create_project(&store, ACCOUNT, "p", None).await;
+    create_project(&store, OTHER_ACCOUNT, "q", None).await;
+    queue(&store, ACCOUNT, "p", 1).await;
+    queue(&store, OTHER_ACCOUNT, "q", 2).await;
+    queue(&store, ACCOUNT, "p", 3).await;
+    // The oldest (build 1, queued at 101) is claimed: build 2 has waited longest since.
+    let claimed = claim(&store, &claim_request("owner", 1000.0, 1)).await;
+    assert_eq!(claimed.len(), 1);
+    let gauges = store.queue_gauges().await.unwrap();
+    assert_eq!((gauges.queued, gauges.running), (2, 1));
+    assert_eq!(gauges.oldest_queued_at, Some(102.0));
+    complete(&store, &claimed[0], 1001.0).await.unwrap();
+    let gauges = store.queue_gauges().await.unwrap();
+    assert_eq!((gauges.queued, gauges.running), (2, 0));
+}

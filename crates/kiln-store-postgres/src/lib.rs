@@ -22,8 +22,8 @@ use kiln_store::{
     AgentSession, AgentToken, BodyClaim, BranchReports, Claim, ClaimRequest, ConsoleSession,
     CoverageKey, CoverageQuery, DeletedFleet, DeletedReportGroup, EventFeed, EventSubscription,
     FleetBuild, HeldLease, InsertedBuild, Lease, LeasedBuild, Page, ProjectKey, ProjectSort,
-    ReportQuery, SignInAttempt, SignInBackoff, SourceCredential, Store, StoreError, StoreEvent,
-    StoreResult, TestCaseQuery, is_foreign_key_violation, is_unique_violation, sql_int,
+    QueueGauges, ReportQuery, SignInAttempt, SignInBackoff, SourceCredential, Store, StoreError,
+    StoreEvent, StoreResult, TestCaseQuery, is_foreign_key_violation, is_unique_violation, sql_int,
 };
 
 mod agents;
@@ -274,6 +274,10 @@ impl Store for PgStore {
 
     async fn leased_build(&self, uuid: &str) -> StoreResult<Option<LeasedBuild>> {
         queue::leased(&self.pool, uuid).await
+    }
+
+    async fn queue_gauges(&self) -> StoreResult<QueueGauges> {
+        queue::gauges(&self.pool).await
     }
 
     async fn renew_listed_leases(

@@ -14,8 +14,8 @@ use kiln_store::records::{
     BuildRow, LeasedBuildRow, RecordRow, build_json, default_branch_column, ref_columns,
 };
 use kiln_store::{
-    ClaimRequest, HeldLease, Lease, LeasedBuild, QUEUED_TIMEOUT_REASON, StoreError, StoreEvent,
-    StoreResult,
+    ClaimRequest, HeldLease, Lease, LeasedBuild, QUEUED_TIMEOUT_REASON, QueueGauges, StoreError,
+    StoreEvent, StoreResult,
 };
 use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
@@ -369,4 +369,20 @@ pub(crate) async fn leased(pool: &PgPool, uuid: &str) -> StoreResult<Option<Leas
     .fetch_optional(pool)
     .await?;
     row.as_ref().map(LeasedBuildRow::read).transpose()
+}
+
+pub(crate) async fn gauges(pool: &PgPool) -> StoreResult<QueueGauges> {
+    let (queued, running, oldest): (i64, i64, Option<f64>) = sqlx::query_as(
+        "SELECT COUNT(*) FILTER (WHERE lease_owner IS NULL),
+                COUNT(*) FILTER (WHERE lease_owner IS NOT NULL),
+                MIN(start_time) FILTER (WHERE lease_owner IS NULL)
+         FROM builds WHERE NOT complete",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(QueueGauges {
+        queued: queued.max(0).unsigned_abs(),
+        running: running.max(0).unsigned_abs(),
+        oldest_queued_at: oldest,
+    })
 }

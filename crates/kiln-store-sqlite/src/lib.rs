@@ -20,8 +20,8 @@ use kiln_store::{
     AgentSession, AgentToken, BodyClaim, BranchReports, Claim, ClaimRequest, ConsoleSession,
     CoverageKey, CoverageQuery, DeletedFleet, DeletedReportGroup, EventFeed, EventSubscription,
     FleetBuild, HeldLease, InsertedBuild, Lease, LeasedBuild, Page, ProjectKey, ProjectSort,
-    ReportQuery, SignInAttempt, SignInBackoff, SourceCredential, Store, StoreEvent, StoreResult,
-    TestCaseQuery, sql_int,
+    QueueGauges, ReportQuery, SignInAttempt, SignInBackoff, SourceCredential, Store, StoreEvent,
+    StoreResult, TestCaseQuery, sql_int,
 };
 
 mod agents;
@@ -235,6 +235,10 @@ impl Store for SqliteStore {
 
     async fn leased_build(&self, uuid: &str) -> StoreResult<Option<LeasedBuild>> {
         self.leased(uuid).await
+    }
+
+    async fn queue_gauges(&self) -> StoreResult<QueueGauges> {
+        self.gauges().await
     }
 
     async fn renew_listed_leases(

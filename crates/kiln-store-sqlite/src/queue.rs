@@ -13,8 +13,8 @@ use kiln_store::records::{
     BuildRow, LeasedBuildRow, RecordRow, build_json, default_branch_column, ref_columns,
 };
 use kiln_store::{
-    ClaimRequest, HeldLease, Lease, LeasedBuild, QUEUED_TIMEOUT_REASON, StoreError, StoreEvent,
-    StoreResult,
+    ClaimRequest, HeldLease, Lease, LeasedBuild, QUEUED_TIMEOUT_REASON, QueueGauges, StoreError,
+    StoreEvent, StoreResult,
 };
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
@@ -404,5 +404,20 @@ impl SqliteStore {
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(LeasedBuildRow::read).transpose()
+    }
+
+    pub(crate) async fn gauges(&self) -> StoreResult<QueueGauges> {
+        let (queued, running, oldest): (i64, i64, Option<f64>) = sqlx::query_as(
+            "SELECT COALESCE(SUM(lease_owner IS NULL), 0), COALESCE(SUM(lease_owner IS NOT NULL), 0),
+                    MIN(CASE WHEN lease_owner IS NULL THEN start_time END)
+             FROM builds WHERE complete = 0",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(QueueGauges {
+            queued: queued.max(0).unsigned_abs(),
+            running: running.max(0).unsigned_abs(),
+            oldest_queued_at: oldest,
+        })
     }
 }

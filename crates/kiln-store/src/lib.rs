@@ -28,7 +28,7 @@ pub use fleets::{DeletedFleet, FleetBuild};
 pub use logs::{join_log_pieces, pack_log_piece, read_stored_pieces, unpack_log_piece};
 pub use queue::{
     AUTO_RETRIED_STATUSES, AUTO_RETRY_BATCH, ClaimFleet, ClaimRequest, HeldLease,
-    LEASE_EXPIRED_REASON, Lease, LeasedBuild, QUEUED_TIMEOUT_REASON, auto_retry_of,
+    LEASE_EXPIRED_REASON, Lease, LeasedBuild, QUEUED_TIMEOUT_REASON, QueueGauges, auto_retry_of,
     auto_retry_remaining,
 };
 pub use reports::{
@@ -307,6 +307,9 @@ pub trait Store: Send + Sync + 'static {
     /// inherited a build's work from its predecessor (the work directory is its own) and ends
     /// it at once rather than waiting for the lease to expire.
     async fn leased_build(&self, uuid: &str) -> StoreResult<Option<LeasedBuild>>;
+    /// Counts of queued and running builds of every account (one scan of the incomplete builds'
+    /// index), for `/metrics`.
+    async fn queue_gauges(&self) -> StoreResult<QueueGauges>;
     /// Renews, of the leases `owner` holds, only those of `uuids` (at most 1,000), and returns
     /// them. An agent lists the builds it runs: a build whose claim never reached it (the
     /// answer was lost) is not renewed, and ends by lease expiry.

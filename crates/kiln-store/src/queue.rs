@@ -80,6 +80,16 @@ pub struct HeldLease {
     pub stop_requested: bool,
 }
 
+/// The queue as `/metrics` shows it: builds waiting, builds running (leased), and when the
+/// longest-waiting build was queued.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct QueueGauges {
+    pub queued: u64,
+    pub running: u64,
+    /// The queued time (epoch seconds) of the oldest queued build; `None` when none waits.
+    pub oldest_queued_at: Option<f64>,
+}
+
 /// The reason a build whose lease expired ends FAULT with.
 pub const LEASE_EXPIRED_REASON: &str = "the replica running it stopped renewing its lease";
 /// The reason a build that waited in the queue past its queued timeout ends TIMED_OUT with.

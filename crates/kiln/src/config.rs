@@ -16,6 +16,9 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, env = "KILN_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// Address of a second listener that serves only `GET /metrics` (Prometheus); none unless set.
+    #[arg(long, env = "KILN_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Directory for the database, logs and artifacts.
     #[arg(long, env = "KILN_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -122,6 +125,7 @@ pub struct CredentialConfig {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     listen: Option<SocketAddr>,
+    metrics_listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     allow_local_artifacts: Option<bool>,
@@ -224,6 +228,7 @@ pub struct ArtifactStoreConfig {
 #[derive(Debug)]
 pub struct Settings {
     pub listen: SocketAddr,
+    pub metrics_listen: Option<SocketAddr>,
     pub data_dir: PathBuf,
     pub database: Database,
     pub public_url: Option<String>,
@@ -298,6 +303,7 @@ impl Settings {
                 .listen
                 .or(file.listen)
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            metrics_listen: args.metrics_listen.or(file.metrics_listen),
             data_dir,
             database,
             public_url,

@@ -25,6 +25,7 @@ use kiln_scheduler::{BuildManager, BuildSettings};
 use kiln_server::auth::{Credential, KeyRing};
 use kiln_server::badges::BadgeCache;
 use kiln_server::console::{ConsoleConfig, FormKey};
+use kiln_server::metrics::Metrics;
 use kiln_server::state::AppState;
 use kiln_sigv4::SecretKey;
 
@@ -202,12 +203,16 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         builds: Arc::clone(&builds),
         badge_epoch,
         badge_cache: BadgeCache::default(),
+        metrics: Metrics::new(builds.metrics()),
         console: ConsoleConfig {
             trust_forwarded_for: settings.trust_forwarded_for,
             form_key,
             sign_in_backoff: settings.sign_in_backoff,
         },
     });
+    if let Some(address) = settings.metrics_listen {
+        serve_metrics(address, Arc::clone(&state)).await?;
+    }
     let app = kiln_server::router(state);
 
     // Registered before anyone can learn the address: a SIGTERM from then on shuts down
@@ -223,6 +228,23 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     })
     .await
     .context("serving")?;
+    Ok(())
+}
+
+/// Serves `GET /metrics` on `address`, a listener of its own so that the operator chooses who
+/// reaches it; prints where, as it does for the API.
+async fn serve_metrics(address: std::net::SocketAddr, state: Arc<AppState>) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("binding the metrics listener {address}"))?;
+    let bound = listener.local_addr()?;
+    let router = kiln_server::metrics::router(state);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!(error = %e, "the metrics listener stopped");
+        }
+    });
+    println!("metrics on http://{bound}/metrics");
     Ok(())
 }
 
