@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::project::{EnvironmentVariable, ProjectArtifacts, ProjectEnvironment, ProjectSource};
+use crate::project::{
+    EnvironmentVariable, ProjectArtifacts, ProjectEnvironment, ProjectSource, ProjectSourceVersion,
+};
 use crate::refs::GitRef;
 
 /// `StatusType`.
@@ -218,6 +220,10 @@ pub struct BuildSettings {
     pub source: ProjectSource,
     pub source_version: Option<String>,
     pub secondary_sources: Vec<ProjectSource>,
+    /// The version of each secondary source, by `sourceIdentifier` (StartBuild's override
+    /// entries win over the project's).
+    #[serde(default)]
+    pub secondary_source_versions: Vec<ProjectSourceVersion>,
     pub artifacts: ProjectArtifacts,
     pub secondary_artifacts: Vec<ProjectArtifacts>,
     pub environment: ProjectEnvironment,
@@ -344,6 +350,7 @@ impl BuildRecord {
             "phases": self.phases.iter().map(BuildPhase::to_api).collect::<Vec<_>>(),
             "source": self.settings.source,
             "secondarySources": self.settings.secondary_sources,
+            "secondarySourceVersions": self.settings.secondary_source_versions,
             "environment": self.effective_environment(),
             "timeoutInMinutes": self.settings.timeout_in_minutes,
             "queuedTimeoutInMinutes": self.settings.queued_timeout_in_minutes,

@@ -420,6 +420,61 @@ pub(crate) fn validate_source(v: &mut Violations, field: &str, source: &ProjectS
 
 /// `ProjectSourceVersion` lists (a project's `secondarySourceVersions`, StartBuild's
 /// `secondarySourcesVersionOverride`).
+/// The project's secondary source versions with StartBuild's override entries applied: an
+/// override replaces the entry of its `sourceIdentifier`, or adds one.
+pub fn merge_source_versions(
+    project: &[ProjectSourceVersion],
+    overrides: &[ProjectSourceVersion],
+) -> Vec<ProjectSourceVersion> {
+    let mut merged = project.to_vec();
+    for entry in overrides {
+        match merged
+            .iter_mut()
+            .find(|m| m.source_identifier == entry.source_identifier)
+        {
+            Some(existing) => existing.clone_from(entry),
+            None => merged.push(entry.clone()),
+        }
+    }
+    merged
+}
+
+/// The most characters of a `sourceIdentifier` (it becomes `CODEBUILD_SRC_DIR_<id>`).
+const MAX_SOURCE_IDENTIFIER: usize = 128;
+
+/// Secondary sources need a `sourceIdentifier` of letters, digits and underscores (it names an
+/// environment variable and a directory), each used once.
+pub(crate) fn validate_secondary_sources(v: &mut Violations, field: &str, list: &[ProjectSource]) {
+    v.count(field, list.len(), 12);
+    let mut seen = std::collections::HashSet::new();
+    for (i, src) in list.iter().enumerate() {
+        let member = format!("{field}.{}.member", i + 1);
+        validate_source(v, &member, src);
+        let id_field = format!("{member}.sourceIdentifier");
+        match src.source_identifier.as_deref() {
+            None => v.missing(&id_field),
+            Some(id) => {
+                let well_formed = !id.is_empty()
+                    && id.len() < MAX_SOURCE_IDENTIFIER
+                    && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                if !well_formed {
+                    v.add(
+                        &id_field,
+                        id,
+                        "Member must be fewer than 128 letters, digits and underscores",
+                    );
+                } else if !seen.insert(id) {
+                    v.add(
+                        &id_field,
+                        id,
+                        "Member must be unique among the secondary sources",
+                    );
+                }
+            }
+        }
+    }
+}
+
 pub fn validate_source_versions(v: &mut Violations, field: &str, list: &[ProjectSourceVersion]) {
     for (i, entry) in list.iter().enumerate() {
         let member = format!("{field}.{}.member", i + 1);
@@ -626,10 +681,7 @@ pub fn validate_settings(v: &mut Violations, s: &ProjectSettings, require_all: b
         None => {}
     }
     if let Some(list) = &s.secondary_sources {
-        v.count("secondarySources", list.len(), 12);
-        for (i, src) in list.iter().enumerate() {
-            validate_source(v, &format!("secondarySources.{}.member", i + 1), src);
-        }
+        validate_secondary_sources(v, "secondarySources", list);
     }
     if let Some(version) = &s.source_version {
         validate_source_version(v, "sourceVersion", version);

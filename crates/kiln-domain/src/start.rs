@@ -71,14 +71,7 @@ impl StartBuildInput {
             );
         }
         if let Some(list) = &self.secondary_sources_override {
-            v.count("secondarySourcesOverride", list.len(), 12);
-            for (i, source) in list.iter().enumerate() {
-                project::validate_source(
-                    &mut v,
-                    &format!("secondarySourcesOverride.{}.member", i + 1),
-                    source,
-                );
-            }
+            project::validate_secondary_sources(&mut v, "secondarySourcesOverride", list);
         }
         if let Some(list) = &self.secondary_sources_version_override {
             v.count("secondarySourcesVersionOverride", list.len(), 12);
@@ -215,6 +208,12 @@ impl StartBuildInput {
                 .clone()
                 .or_else(|| p.secondary_sources.clone())
                 .unwrap_or_default(),
+            secondary_source_versions: project::merge_source_versions(
+                p.secondary_source_versions.as_deref().unwrap_or_default(),
+                self.secondary_sources_version_override
+                    .as_deref()
+                    .unwrap_or_default(),
+            ),
             artifacts,
             secondary_artifacts: self
                 .secondary_artifacts_override

@@ -78,7 +78,7 @@ pub struct CheckoutRequest {
 }
 
 /// An imported source credential and where it may be sent.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct GitCredential {
     /// The forge it belongs to (`GITHUB`, …), for messages.
     pub server_type: String,

@@ -71,6 +71,7 @@ impl Run<'_> {
             record: &self.record,
             region: &self.region,
             src_dir: &self.src_dir,
+            work_dir: &self.work_dir,
             // A container's image decides `HOME` (CodeBuild's images keep their tools there).
             home: (!build_environment.is_container()).then_some(self.home_dir.as_path()),
             base: build_environment.base_variables(),

@@ -12,6 +12,8 @@ pub(super) struct BuildFacts<'a> {
     pub record: &'a BuildRecord,
     pub region: &'a str,
     pub src_dir: &'a Path,
+    /// Where secondary sources are checked out.
+    pub work_dir: &'a Path,
     /// `HOME`, unless the executor's environment decides it.
     pub home: Option<&'a Path>,
     /// The executor's variables (the host's `PATH`, or a container image's environment), which
@@ -63,6 +65,28 @@ pub(super) fn codebuild_variables(facts: &BuildFacts<'_>) -> Vec<(String, String
     .into_iter()
     .map(|(name, value)| (name.to_owned(), value))
     .collect::<Vec<_>>();
+    for source in &settings.secondary_sources {
+        let Some(id) = source.source_identifier.as_deref() else {
+            continue;
+        };
+        let dir = super::source_phase::secondary_source_dir(facts.work_dir, id);
+        vars.push((
+            format!("CODEBUILD_SRC_DIR_{id}"),
+            dir.to_string_lossy().into_owned(),
+        ));
+        vars.push((
+            format!("CODEBUILD_SOURCE_REPO_URL_{id}"),
+            source.location.clone().unwrap_or_default(),
+        ));
+        if let Some(version) = settings
+            .secondary_source_versions
+            .iter()
+            .find(|v| v.source_identifier.as_deref() == Some(id))
+            .and_then(|v| v.source_version.clone())
+        {
+            vars.push((format!("CODEBUILD_SOURCE_VERSION_{id}"), version));
+        }
+    }
     if let Some(home) = facts.home {
         vars.push(("HOME".to_owned(), home.to_string_lossy().into_owned()));
     }
@@ -206,6 +230,7 @@ mod tests {
             source: Default::default(),
             source_version: None,
             secondary_sources: Vec::new(),
+            secondary_source_versions: Vec::new(),
             artifacts: Default::default(),
             secondary_artifacts: Vec::new(),
             environment: Default::default(),

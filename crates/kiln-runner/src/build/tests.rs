@@ -143,6 +143,7 @@ impl Harness {
             },
             source_version: Some("main".to_owned()),
             secondary_sources: Vec::new(),
+            secondary_source_versions: Vec::new(),
             artifacts: kiln_domain::project::ProjectArtifacts {
                 artifacts_type: Some("NO_ARTIFACTS".to_owned()),
                 ..Default::default()

@@ -668,6 +668,7 @@ mod builds {
             },
             source_version: Some("main".to_owned()),
             secondary_sources: Vec::new(),
+            secondary_source_versions: Vec::new(),
             artifacts: ProjectArtifacts {
                 artifacts_type: Some("NO_ARTIFACTS".to_owned()),
                 ..Default::default()
