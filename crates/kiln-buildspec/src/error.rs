@@ -93,7 +93,7 @@ impl From<serde_saphyr::Error> for BuildspecError {
 }
 
 /// Messages echo parts of untrusted input into build logs: keep them on one line and short.
-fn sanitize(text: &str) -> String {
+pub(crate) fn sanitize(text: &str) -> String {
     const MAX_CHARS: usize = 500;
     let mut out: String = text
         .chars()

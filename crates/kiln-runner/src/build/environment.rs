@@ -190,7 +190,7 @@ mod tests {
             ("CODEBUILD_BUILD_ID".to_owned(), "p:1".to_owned()),
             ("HOME".to_owned(), "/home".to_owned()),
         ];
-        // The buildspec parser already refuses CODEBUILD_ names; project variables may have them.
+        // Buildspec and project variables may have CODEBUILD_ names (the parser warns about them).
         let buildspec = spec("version: 0.2\nenv:\n  variables:\n    HOME: /x\nphases: {}\n");
         let user = vec![("CODEBUILD_BUILD_ID".to_owned(), "mine".to_owned())];
         let env = merge(codebuild, &buildspec, &user).unwrap();

@@ -571,18 +571,18 @@ async fn exported_variables_are_captured() {
 }
 
 #[tokio::test]
-async fn unsupported_keys_are_warned_about() {
+async fn buildspec_warnings_are_logged_with_their_lines() {
     let harness = Harness::new(Some(&spec(
-        "  build:\n    run-as: nobody\n    commands:\n      - echo hi\n",
+        "  build:\n    run-as: nobody\n    Commands:\n      - echo hi\n",
     )));
     let done = harness.run().await;
-    assert!(
-        done.log.contains(
-            "Warning: buildspec key phases.build.run-as is not supported by Kiln and was ignored"
-        ),
-        "{}",
-        done.log
-    );
+    for warning in [
+        "Warning: buildspec line 4, column 5: key `phases.build.run-as` is not supported by Kiln and is ignored",
+        "Warning: buildspec line 5, column 5: key `Commands` is read as `commands`",
+    ] {
+        assert!(done.log.contains(warning), "{warning}\n{}", done.log);
+    }
+    assert!(done.log.contains("\nhi\n"), "{}", done.log);
     assert_eq!(done.record.status, BuildStatus::Succeeded);
 }
 
