@@ -381,6 +381,9 @@ impl Run<'_> {
 
     async fn provision(&mut self) -> Result<PhaseResult, Interrupt> {
         self.log.line(&format!("Build log: {}", self.log_link));
+        for setting in kiln_domain::unapplied::in_build(&self.record.settings) {
+            self.log.line(&format!("Warning: {}", setting.note()));
+        }
         // Leftovers of an earlier attempt (a crash) would break the checkout.
         let work_dir = self.work_dir.clone();
         tokio::task::spawn_blocking(move || remove_tree(&work_dir))

@@ -215,6 +215,7 @@ mod tests {
             buildspec_override: None,
             environment_variables_override: Vec::new(),
             debug_session_enabled: None,
+            unapplied: Default::default(),
         };
         settings.environment.environment_variables = Some(vec![var(
             "DB_PASSWORD",
