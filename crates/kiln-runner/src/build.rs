@@ -41,6 +41,7 @@ use crate::docker::{ProvisionError, ProvisionRequest, RegistryAuth};
 use crate::executor::{Environment, Executor};
 use crate::local_source::LocalSourcePolicy;
 pub use crate::reports::ReportExport;
+use crate::runtimes::RuntimeTable;
 use crate::shell::ShellSession;
 use crate::source::GitCredential;
 use halt::Halt;
@@ -95,6 +96,8 @@ pub struct BuildJob {
     /// Where the log can be read, printed at the top of the log.
     pub log_link: String,
     pub limits: BuildLimits,
+    /// How INSTALL's `runtime-versions` are selected.
+    pub runtimes: Arc<RuntimeTable>,
 }
 
 /// What a build may take of the host.
@@ -162,6 +165,7 @@ pub async fn run_build(
         minute,
         log_link,
         limits,
+        runtimes,
     } = job;
     if record.is_complete() {
         return record;
@@ -206,6 +210,7 @@ pub async fn run_build(
         cancel,
         halt,
         disk_reserve: limits.disk_reserve,
+        runtimes,
         stop,
         watchdog: None,
         buildspec: None,
@@ -248,6 +253,7 @@ struct Run<'a> {
     /// Cancels `cancel` for a reason of Kiln's own (timeout, log limit, full disk).
     halt: Halt,
     disk_reserve: Option<DiskReserve>,
+    runtimes: Arc<RuntimeTable>,
     /// Ends the build at its timeout or when the disk is below its reserve.
     watchdog: Option<JoinHandle<()>>,
     buildspec: Option<Buildspec>,

@@ -89,6 +89,14 @@ fn validate_phase(
             ));
         }
     }
+    if name != PhaseName::Install && raw.runtime_versions.take().is_some() {
+        warnings.push(Warning::new(
+            format!(
+                "`{path}.runtime-versions` is ignored: runtimes are selected in `install` only"
+            ),
+            notes.at("runtime-versions"),
+        ));
+    }
     raw.notes.finish(warnings)?;
     Ok(Phase {
         commands: raw.commands.map(|c| c.list).unwrap_or_default(),

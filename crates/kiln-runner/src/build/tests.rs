@@ -10,6 +10,8 @@ use std::process::Command as StdCommand;
 use std::sync::Mutex;
 use std::time::Instant;
 
+mod runtime_versions;
+
 /// Records every state the build saved, and the reports it collected (each report group
 /// gets the ARN `report/<group>`, and the export of `exports` by its name, if any).
 #[derive(Default)]
@@ -72,6 +74,7 @@ struct Harness {
     repo: PathBuf,
     settings: BuildSettings,
     minute: Duration,
+    runtimes: RuntimeTable,
 }
 
 struct Finished {
@@ -167,6 +170,7 @@ impl Harness {
             repo,
             settings,
             minute: Duration::from_secs(60),
+            runtimes: RuntimeTable::default(),
         }
     }
 
@@ -224,6 +228,7 @@ impl Harness {
             minute: self.minute,
             log_link: "https://kiln.example/logs/demo".to_owned(),
             limits: BuildLimits::default(),
+            runtimes: Arc::new(self.runtimes.clone()),
         }
     }
 
