@@ -508,3 +508,32 @@ pub fn validate_credential(c: &CredentialConfig) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configured_runtimes_replace_defaults_and_need_commands() {
+        let file: FileConfig = toml::from_str(
+            "[runtimes.nodejs]\ncommands = [\"nvm use {version}\"]\nversions = { \"18\" = \"18.20.4\" }\n",
+        )
+        .unwrap();
+        let table = runtime_table(file.runtimes).unwrap();
+        let pick = |runtime: &str, version: &str| {
+            table.commands_for(&[(runtime.to_owned(), version.to_owned())])
+        };
+        assert_eq!(pick("nodejs", "18").unwrap(), ["nvm use 18.20.4"]);
+        assert!(pick("nodejs", "20").is_err());
+        assert_eq!(pick("ruby", "3.3").unwrap(), ["rbenv global 3.3"]);
+
+        for bad in [
+            "[runtimes.deno]\ncommands = []\nany_version = true\n",
+            "[runtimes.deno]\ncommands = [\"dvm use {version}\"]\n",
+        ] {
+            let file: FileConfig = toml::from_str(bad).unwrap();
+            assert!(runtime_table(file.runtimes).is_err(), "{bad}");
+        }
+        assert!(toml::from_str::<FileConfig>("[runtimes.deno]\ncommand = [\"x\"]\n").is_err());
+    }
+}
