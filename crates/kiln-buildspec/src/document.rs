@@ -17,6 +17,8 @@ mod phases;
 
 /// Variable names CodeBuild reserves for itself.
 const RESERVED_VARIABLE_PREFIX: &str = "CODEBUILD_";
+/// Most warnings listed; a hostile buildspec could otherwise fill the log with them.
+const MAX_WARNINGS: usize = 100;
 /// Names that cannot be exported to CodePipeline.
 const RESERVED_EXPORT_PREFIX: &str = "AWS_";
 
@@ -242,7 +244,18 @@ pub(crate) fn validate(raw: Spanned<RawBuildspec>) -> Result<Buildspec, Buildspe
         )
     }));
     // Document order: a reader goes through them with the buildspec beside the log.
-    warnings.sort_by_key(|w| w.position().map(|p| (p.line, p.column)));
+    warnings.sort_by_key(|w| match w.position() {
+        Some(p) => (false, p.line, p.column),
+        None => (true, 0, 0),
+    });
+    if warnings.len() > MAX_WARNINGS {
+        let more = warnings.len() - MAX_WARNINGS;
+        warnings.truncate(MAX_WARNINGS);
+        warnings.push(Warning::new(
+            format!("{more} more warnings not shown"),
+            None,
+        ));
+    }
     spec.warnings = warnings;
     Ok(spec)
 }

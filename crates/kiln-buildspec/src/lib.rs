@@ -15,7 +15,7 @@ mod section;
 mod values;
 mod warning;
 
-pub use error::{BuildspecError, Position, YAML_FILE_ERROR};
+pub use error::{BuildspecError, Located, Position, YAML_FILE_ERROR};
 pub use model::{
     ArtifactsSpec, Buildspec, CacheAction, CacheSpec, OnFailure, Phase, PhaseName, Phases,
     ProxySpec, ReportSpec, Shell, Version,

@@ -6,7 +6,7 @@
 use serde_saphyr::Spanned;
 
 use crate::error::{BuildspecError, Position};
-use crate::values::Text;
+use crate::values::{Text, truncate};
 use crate::warning::Warning;
 
 /// A known key present in a section.
@@ -36,19 +36,22 @@ impl SectionNotes {
         written: &Spanned<Text>,
     ) -> Option<&'static str> {
         let text = written.value.0.as_str();
+        let shown = truncate(text);
         let at = Position::from_location(written.referenced);
         let key = match known.iter().find(|k| **k == text) {
             Some(key) => *key,
             None => match known.iter().find(|k| k.eq_ignore_ascii_case(text)) {
                 Some(key) => {
-                    self.warnings
-                        .push(Warning::new(format!("key `{text}` is read as `{key}`"), at));
+                    self.warnings.push(Warning::new(
+                        format!("key `{shown}` is read as `{key}`"),
+                        at,
+                    ));
                     *key
                 }
                 None => {
                     self.warnings.push(Warning::new(
                         format!(
-                            "unknown key `{text}` is ignored (known here: {})",
+                            "unknown key `{shown}` is ignored (known here: {})",
                             known.join(", ")
                         ),
                         at,

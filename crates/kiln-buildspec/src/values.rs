@@ -363,7 +363,7 @@ fn is_digits(s: &str) -> bool {
 }
 
 /// Echoed input stays short in messages.
-fn truncate(text: &str) -> String {
+pub(crate) fn truncate(text: &str) -> String {
     const MAX: usize = 64;
     match text.char_indices().nth(MAX) {
         Some((i, _)) => format!("{}…", &text[..i]),

@@ -2,48 +2,41 @@
 //! ignores. The runner writes them at the top of the build log.
 
 use std::fmt;
+use std::ops::Deref;
 
-use crate::error::Position;
+use crate::error::{Located, Position};
 
-/// One thing Kiln interpreted or ignored, and where (1-based line and column).
+/// One thing Kiln interpreted or ignored, and where (1-based line and column); its message and
+/// position are those of its [`Located`].
 ///
 /// `Display` gives `buildspec line L, column C: <message>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Warning {
-    message: String,
-    position: Option<Position>,
-}
+pub struct Warning(Located);
 
 impl Warning {
     pub(crate) fn new(message: impl Into<String>, position: Option<Position>) -> Self {
-        Self {
-            message: crate::error::sanitize(&message.into()),
-            position,
-        }
+        Self(Located::new(message, position))
     }
+}
 
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    pub fn position(&self) -> Option<Position> {
-        self.position
-    }
-
-    pub fn line(&self) -> Option<u64> {
-        self.position.map(|p| p.line)
+impl Deref for Warning {
+    type Target = Located;
+    fn deref(&self) -> &Located {
+        &self.0
     }
 }
 
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.position {
+        match self.position() {
             Some(p) => write!(
                 f,
                 "buildspec line {}, column {}: {}",
-                p.line, p.column, self.message
+                p.line,
+                p.column,
+                self.message()
             ),
-            None => write!(f, "buildspec: {}", self.message),
+            None => write!(f, "buildspec: {}", self.message()),
         }
     }
 }

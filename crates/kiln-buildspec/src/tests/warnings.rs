@@ -169,3 +169,16 @@ fn a_phase_with_neither_commands_nor_finally_is_still_an_error() {
     );
     assert_eq!((e.line(), e.column()), (Some(4), Some(5)));
 }
+
+#[test]
+fn warnings_are_capped_and_keys_shortened() {
+    let mut yaml = String::from("version: 0.2\nphases: {}\n");
+    for i in 0..150 {
+        yaml.push_str(&format!("unknown{i}{}: x\n", "k".repeat(200)));
+    }
+    let spec = parse(&yaml).expect("parses");
+    let warnings = spec.warnings();
+    assert_eq!(warnings.len(), 101);
+    assert!(warnings[0].message().len() < 300, "{}", warnings[0]);
+    assert_eq!(warnings[100].message(), "50 more warnings not shown");
+}
