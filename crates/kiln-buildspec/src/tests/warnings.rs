@@ -182,3 +182,64 @@ fn warnings_are_capped_and_keys_shortened() {
     assert!(warnings[0].message().len() < 300, "{}", warnings[0]);
     assert_eq!(warnings[100].message(), "50 more warnings not shown");
 }
+
+/// Each warning as `line: message`.
+fn warnings(spec: &Buildspec) -> Vec<String> {
+    spec.warnings()
+        .iter()
+        .map(|w| format!("{}: {}", w.line().unwrap_or(0), w.message()))
+        .collect()
+}
+
+fn unsupported(line: u64, key: &str) -> String {
+    format!("{line}: key `{key}` is not supported by Kiln and is ignored")
+}
+
+#[test]
+fn unsupported_keys_of_full_example_are_warnings_in_document_order() {
+    let spec = parse(FULL_SYNTAX).expect("full syntax example");
+    assert_eq!(
+        warnings(&spec),
+        [
+            unsupported(2, "run-as"),
+            unsupported(9, "env.parameter-store"),
+            unsupported(13, "env.secrets-manager"),
+            unsupported(15, "env.git-credential-helper"),
+            unsupported(16, "proxy"),
+            unsupported(19, "batch"),
+            unsupported(28, "phases.install.run-as"),
+            unsupported(44, "phases.build.on-failure: RETRY"),
+            unsupported(89, "cache"),
+        ]
+    );
+    let first = &spec.warnings()[0];
+    assert_eq!(
+        first.to_string(),
+        "buildspec line 2, column 1: key `run-as` is not supported by Kiln and is ignored"
+    );
+}
+
+#[test]
+fn minimal_buildspec_has_no_warnings() {
+    let spec = parse("version: 0.2\nphases:\n  build:\n    commands: [make]\n").expect("minimal");
+    assert!(spec.warnings().is_empty());
+    assert_eq!(spec.artifacts, None);
+    assert!(spec.variables.is_empty());
+}
+
+#[test]
+fn git_helper_warns_only_when_yes_and_enable_symlinks_never() {
+    let spec = parse(
+        "version: 0.2\nenv:\n  git-credential-helper: no\nphases: {}\n\
+         artifacts:\n  files: ['**/*']\n  enable-symlinks: yes\n",
+    )
+    .expect("parses");
+    assert!(spec.warnings().is_empty());
+    assert!(spec.artifacts.is_some_and(|a| a.enable_symlinks));
+    let helper =
+        parse("version: 0.2\nenv:\n  git-credential-helper: yes\nphases: {}\n").expect("parses");
+    assert_eq!(
+        warnings(&helper),
+        [unsupported(3, "env.git-credential-helper")]
+    );
+}
