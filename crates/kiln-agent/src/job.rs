@@ -77,6 +77,7 @@ impl Agent {
                 max_log_bytes: registered.max_log_bytes,
                 disk_reserve: Some(DiskReserve::new(&self.config.work_dir, None)),
             },
+            runtimes: Arc::clone(&self.config.runtimes),
             record: assigned.record,
         };
         let registry_auth = assigned.registry_credential.map(|c| RegistryAuth {

@@ -18,6 +18,7 @@ use std::time::Duration;
 use kiln_domain::agent::{Registered, Registration};
 use kiln_runner::artifacts::ArtifactStore;
 use kiln_runner::executor::Executor;
+use kiln_runner::runtimes::RuntimeTable;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -41,6 +42,8 @@ pub struct AgentConfig {
     /// The S3-compatible store artifacts go to; `None`: through the server, which writes them
     /// to its own store (for machines that cannot reach it).
     pub artifact_store: Option<Arc<ArtifactStore>>,
+    /// How INSTALL's `runtime-versions` are selected (`[runtimes]` of kiln.toml).
+    pub runtimes: Arc<RuntimeTable>,
 }
 
 impl AgentConfig {

@@ -1,116 +1,107 @@
 //! The buildspec as written (serde shapes) and its validation into [`crate::Buildspec`].
 
 use kiln_reports::ReportFileFormat;
-use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_saphyr::Spanned;
 
 use crate::error::{BuildspecError, Position};
 use crate::model::{
-    ArtifactsSpec, Buildspec, CacheAction, CacheSpec, OnFailure, Phase, PhaseName, Phases,
-    ProxySpec, ReportSpec, Shell, Version,
+    ArtifactsSpec, Buildspec, CacheAction, CacheSpec, ProxySpec, ReportSpec, Shell, Version,
 };
+use crate::section::{SectionNotes, section};
 use crate::values::{KeywordOf, OptionalText, OrderedMap, Text, TextList, YesNo};
+use crate::warning::Warning;
+use phases::RawPhases;
+
+mod phases;
 
 /// Variable names CodeBuild reserves for itself.
 const RESERVED_VARIABLE_PREFIX: &str = "CODEBUILD_";
+/// Most warnings listed; a hostile buildspec could otherwise fill the log with them.
+const MAX_WARNINGS: usize = 100;
 /// Names that cannot be exported to CodePipeline.
 const RESERVED_EXPORT_PREFIX: &str = "AWS_";
 
 type Variables = OrderedMap<Spanned<String>, OptionalText>;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub(crate) struct RawBuildspec {
-    version: KeywordOf<Version>,
-    run_as: Option<Text>,
-    env: Option<RawEnv>,
-    /// Version 0.1 spelling of `env`.
-    #[serde(rename = "environment_variables")]
-    legacy_env: Option<RawLegacyEnv>,
-    proxy: Option<RawProxy>,
-    batch: Option<IgnoredAny>,
-    phases: RawPhases,
-    reports: Option<OrderedMap<Text, RawReport>>,
-    artifacts: Option<Spanned<RawArtifacts>>,
-    cache: Option<RawCache>,
+section! {
+    struct RawBuildspec {
+        "version" => version: KeywordOf<Version>,
+        "run-as" => run_as: Text,
+        "env" => env: RawEnv,
+        /// Version 0.1 spelling of `env`.
+        "environment_variables" => legacy_env: RawLegacyEnv,
+        "proxy" => proxy: RawProxy,
+        "batch" => batch: IgnoredAny,
+        "phases" => phases: RawPhases,
+        "reports" => reports: OrderedMap<Text, RawReport>,
+        "artifacts" => artifacts: Spanned<RawArtifacts>,
+        "cache" => cache: RawCache,
+    }
+    required ["version"]
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawEnv {
-    shell: Option<KeywordOf<Shell>>,
-    variables: Option<Variables>,
-    parameter_store: Option<OrderedMap<Text, Text>>,
-    exported_variables: Option<Vec<Spanned<String>>>,
-    secrets_manager: Option<OrderedMap<Text, Text>>,
-    git_credential_helper: Option<YesNo>,
+section! {
+    struct RawEnv {
+        "shell" => shell: KeywordOf<Shell>,
+        "variables" => variables: Variables,
+        "parameter-store" => parameter_store: OrderedMap<Text, Text>,
+        "exported-variables" => exported_variables: Vec<Spanned<String>>,
+        "secrets-manager" => secrets_manager: OrderedMap<Text, Text>,
+        "git-credential-helper" => git_credential_helper: YesNo,
+    }
+    required []
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLegacyEnv {
-    plaintext: Option<Variables>,
+section! {
+    struct RawLegacyEnv {
+        "plaintext" => plaintext: Variables,
+    }
+    required []
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawProxy {
-    upload_artifacts: Option<YesNo>,
-    logs: Option<YesNo>,
+section! {
+    struct RawProxy {
+        "upload-artifacts" => upload_artifacts: YesNo,
+        "logs" => logs: YesNo,
+    }
+    required []
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPhases {
-    install: Option<Spanned<RawPhase>>,
-    pre_build: Option<Spanned<RawPhase>>,
-    build: Option<Spanned<RawPhase>>,
-    post_build: Option<Spanned<RawPhase>>,
+section! {
+    struct RawReport {
+        "files" => files: TextList,
+        "base-directory" => base_directory: Text,
+        "discard-paths" => discard_paths: YesNo,
+        "file-format" => file_format: KeywordOf<ReportFileFormat>,
+    }
+    required ["files"]
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawPhase {
-    run_as: Option<Text>,
-    on_failure: Option<KeywordOf<OnFailure>>,
-    runtime_versions: Option<OrderedMap<Text, Text>>,
-    commands: Option<Vec<Text>>,
-    finally: Option<Vec<Text>>,
+section! {
+    struct RawArtifacts {
+        "files" => files: TextList,
+        "name" => name: Text,
+        "discard-paths" => discard_paths: YesNo,
+        "base-directory" => base_directory: Text,
+        "exclude-paths" => exclude_paths: TextList,
+        "enable-symlinks" => enable_symlinks: YesNo,
+        "s3-prefix" => s3_prefix: Text,
+        "secondary-artifacts" => secondary_artifacts: OrderedMap<Text, Spanned<RawArtifacts>>,
+        /// Deprecated since 0.2 and without effect; accepted so old buildspecs still parse.
+        "type" => legacy_type: IgnoredAny,
+    }
+    required []
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawReport {
-    files: TextList,
-    base_directory: Option<Text>,
-    discard_paths: Option<YesNo>,
-    file_format: Option<KeywordOf<ReportFileFormat>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawArtifacts {
-    files: Option<TextList>,
-    name: Option<Text>,
-    discard_paths: Option<YesNo>,
-    base_directory: Option<Text>,
-    exclude_paths: Option<TextList>,
-    enable_symlinks: Option<YesNo>,
-    s3_prefix: Option<Text>,
-    secondary_artifacts: Option<OrderedMap<Text, Spanned<RawArtifacts>>>,
-    /// Deprecated since 0.2 and without effect; accepted so old buildspecs still parse.
-    #[serde(rename = "type")]
-    _legacy_type: Option<IgnoredAny>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawCache {
-    key: Option<Text>,
-    fallback_keys: Option<Vec<Text>>,
-    action: Option<KeywordOf<CacheAction>>,
-    paths: TextList,
+section! {
+    struct RawCache {
+        "key" => key: Text,
+        "fallback-keys" => fallback_keys: Vec<Text>,
+        "action" => action: KeywordOf<CacheAction>,
+        "paths" => paths: TextList,
+    }
+    required ["paths"]
 }
 
 fn position<T>(spanned: &Spanned<T>) -> Option<Position> {
@@ -134,69 +125,155 @@ fn pairs(map: Option<OrderedMap<Text, Text>>) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-impl RawBuildspec {
-    pub(crate) fn validate(self) -> Result<Buildspec, BuildspecError> {
-        let env = self.env;
-        let mut variables = Vec::new();
-        let legacy = self.legacy_env.and_then(|e| e.plaintext);
-        let current = env.as_ref().and_then(|e| e.variables.as_ref());
-        for (name, value) in legacy.iter().chain(current).flat_map(|m| &m.0) {
-            variables.push(variable(name, &value.0)?);
-        }
-        let (shell, parameter_store, secrets_manager, git_credential_helper, exported) = match env {
-            Some(env) => (
-                env.shell.map(|s| s.0),
-                pairs(env.parameter_store),
-                pairs(env.secrets_manager),
-                yes(env.git_credential_helper),
-                env.exported_variables.unwrap_or_default(),
-            ),
-            None => (None, Vec::new(), Vec::new(), false, Vec::new()),
-        };
-        let exported_variables = exported
-            .into_iter()
-            .map(|name| exported_variable(&name))
-            .collect::<Result<_, _>>()?;
-        Ok(Buildspec {
-            version: self.version.0,
-            run_as: text(self.run_as),
-            shell,
-            variables,
-            parameter_store,
-            secrets_manager,
-            exported_variables,
-            git_credential_helper,
-            proxy: self.proxy.map(|p| ProxySpec {
-                upload_artifacts: yes(p.upload_artifacts),
-                logs: yes(p.logs),
-            }),
-            has_batch: self.batch.is_some(),
-            phases: self.phases.validate()?,
-            reports: self
-                .reports
-                .map(|r| r.0.into_iter().map(|(k, v)| (k.0, v.validate())).collect())
-                .unwrap_or_default(),
-            artifacts: self
-                .artifacts
-                .map(|a| validate_artifacts(a, "artifacts", true))
-                .transpose()?,
-            cache: self.cache.map(RawCache::validate),
-        })
-    }
+/// Where each known key of a section is written, as dotted paths (`env.shell`).
+fn record_keys(notes: &SectionNotes, prefix: &str, into: &mut Vec<(String, Option<Position>)>) {
+    into.extend(notes.keys().map(|(key, at)| (format!("{prefix}{key}"), at)));
 }
 
-fn variable(name: &Spanned<String>, value: &str) -> Result<(String, String), BuildspecError> {
-    let fail = |why: &str| {
-        Err(BuildspecError::new(
-            format!("invalid `env.variables` name {:?}: {why}", name.value),
-            position(name),
-        ))
+/// Validates the whole document; `raw`'s position is where its mapping starts.
+pub(crate) fn validate(raw: Spanned<RawBuildspec>) -> Result<Buildspec, BuildspecError> {
+    let at = position(&raw);
+    let mut raw = raw.value;
+    let mut warnings = Vec::new();
+    let mut key_positions = Vec::new();
+    record_keys(&raw.notes, "", &mut key_positions);
+    let Some(version) = raw.version else {
+        return Err(BuildspecError::new(
+            "`version` has no value, expected 0.1 or 0.2",
+            raw.notes.at("version"),
+        ));
     };
-    if name.value.starts_with(RESERVED_VARIABLE_PREFIX) {
-        return fail("names starting with CODEBUILD_ are reserved");
+    let phases = match raw.phases {
+        Some(phases) => phases,
+        None if raw.notes.has("batch") => {
+            return Err(BuildspecError::new(
+                "batch builds are not supported by Kiln yet: this buildspec has `batch` and no `phases`",
+                raw.notes.at("batch"),
+            ));
+        }
+        None if raw.notes.has("phases") => RawPhases::default(),
+        None => return Err(BuildspecError::new("missing field `phases`", at)),
+    };
+    let mut variables = Vec::new();
+    let legacy = match raw.legacy_env {
+        Some(mut legacy) => {
+            legacy.notes.finish(&mut warnings)?;
+            legacy.plaintext
+        }
+        None => None,
+    };
+    let env = match raw.env {
+        Some(mut env) => {
+            record_keys(&env.notes, "env.", &mut key_positions);
+            env.notes.finish(&mut warnings)?;
+            Some(env)
+        }
+        None => None,
+    };
+    let current = env.as_ref().and_then(|e| e.variables.as_ref());
+    for (name, value) in legacy.iter().chain(current).flat_map(|m| &m.0) {
+        variables.push(variable(name, &value.0, &mut warnings)?);
     }
+    let (shell, parameter_store, secrets_manager, git_credential_helper, exported) = match env {
+        Some(env) => (
+            env.shell.map(|s| s.0),
+            pairs(env.parameter_store),
+            pairs(env.secrets_manager),
+            yes(env.git_credential_helper),
+            env.exported_variables.unwrap_or_default(),
+        ),
+        None => (None, Vec::new(), Vec::new(), false, Vec::new()),
+    };
+    let exported_variables = exported
+        .into_iter()
+        .map(|name| exported_variable(&name))
+        .collect::<Result<_, _>>()?;
+    let proxy = match raw.proxy {
+        Some(mut proxy) => {
+            proxy.notes.finish(&mut warnings)?;
+            Some(ProxySpec {
+                upload_artifacts: yes(proxy.upload_artifacts),
+                logs: yes(proxy.logs),
+            })
+        }
+        None => None,
+    };
+    let phases = phases.validate(&mut warnings, &mut key_positions)?;
+    let mut reports = Vec::new();
+    for (name, report) in raw.reports.map(|r| r.0).unwrap_or_default() {
+        reports.push((name.0, report.validate(&mut warnings)?));
+    }
+    let artifacts = raw
+        .artifacts
+        .map(|a| validate_artifacts(a, "artifacts", true, &mut warnings))
+        .transpose()?;
+    let cache = match raw.cache {
+        Some(cache) => Some(cache.validate(raw.notes.at("cache"), &mut warnings)?),
+        None => None,
+    };
+    let has_batch = raw.notes.has("batch");
+    raw.notes.finish(&mut warnings)?;
+    let mut spec = Buildspec {
+        version: version.0,
+        run_as: text(raw.run_as),
+        shell,
+        variables,
+        parameter_store,
+        secrets_manager,
+        exported_variables,
+        git_credential_helper,
+        proxy,
+        has_batch,
+        phases,
+        reports,
+        artifacts,
+        cache,
+        warnings: Vec::new(),
+    };
+    warnings.extend(spec.unsupported_keys().into_iter().map(|key| {
+        let at = key_positions
+            .iter()
+            .find(|(path, _)| key.path == *path)
+            .and_then(|(_, at)| *at);
+        Warning::new(
+            format!(
+                "key `{}` is not supported by Kiln and is ignored",
+                key.label
+            ),
+            at,
+        )
+    }));
+    // Document order: a reader goes through them with the buildspec beside the log.
+    warnings.sort_by_key(|w| match w.position() {
+        Some(p) => (false, p.line, p.column),
+        None => (true, 0, 0),
+    });
+    if warnings.len() > MAX_WARNINGS {
+        let more = warnings.len() - MAX_WARNINGS;
+        warnings.truncate(MAX_WARNINGS);
+        warnings.push(Warning::new(
+            format!("{more} more warnings not shown"),
+            None,
+        ));
+    }
+    spec.warnings = warnings;
+    Ok(spec)
+}
+
+fn variable(
+    name: &Spanned<String>,
+    value: &str,
+    warnings: &mut Vec<Warning>,
+) -> Result<(String, String), BuildspecError> {
+    let at = position(name);
     if name.value.is_empty() || name.value.contains(['=', '\0']) {
-        return fail("not a valid environment variable name");
+        return Err(BuildspecError::new(
+            format!(
+                "invalid `env.variables` name {:?}: not a valid environment variable name",
+                name.value
+            ),
+            at,
+        ));
     }
     if value.contains('\0') {
         return Err(BuildspecError::new(
@@ -204,7 +281,17 @@ fn variable(name: &Spanned<String>, value: &str) -> Result<(String, String), Bui
                 "value of `env.variables` {:?} contains a NUL byte",
                 name.value
             ),
-            position(name),
+            at,
+        ));
+    }
+    if name.value.starts_with(RESERVED_VARIABLE_PREFIX) {
+        warnings.push(Warning::new(
+            format!(
+                "variable `{}` uses the prefix {RESERVED_VARIABLE_PREFIX}, which CodeBuild reserves: \
+                 a variable CodeBuild sets keeps CodeBuild's value",
+                name.value
+            ),
+            at,
         ));
     }
     Ok((name.value.clone(), value.to_owned()))
@@ -223,59 +310,40 @@ fn exported_variable(name: &Spanned<String>) -> Result<String, BuildspecError> {
     Ok(name.value.clone())
 }
 
-impl RawPhases {
-    fn validate(self) -> Result<Phases, BuildspecError> {
-        let phase = |name: PhaseName, raw: Option<Spanned<RawPhase>>| {
-            raw.map(|raw| validate_phase(name, raw)).transpose()
-        };
-        Ok(Phases {
-            install: phase(PhaseName::Install, self.install)?,
-            pre_build: phase(PhaseName::PreBuild, self.pre_build)?,
-            build: phase(PhaseName::Build, self.build)?,
-            post_build: phase(PhaseName::PostBuild, self.post_build)?,
-        })
-    }
-}
-
-fn validate_phase(name: PhaseName, raw: Spanned<RawPhase>) -> Result<Phase, BuildspecError> {
-    let at = position(&raw);
-    let raw = raw.value;
-    if raw.commands.is_none() && name != PhaseName::Install {
-        return Err(BuildspecError::new(
-            format!("`phases.{}.commands` is required", name.yaml_key()),
-            at,
-        ));
-    }
-    Ok(Phase {
-        commands: texts(raw.commands),
-        finally: texts(raw.finally),
-        on_failure: raw.on_failure.map(|o| o.0),
-        run_as: text(raw.run_as),
-        runtime_versions: pairs(raw.runtime_versions),
-    })
-}
-
 impl RawReport {
-    fn validate(self) -> ReportSpec {
-        ReportSpec {
-            files: self.files.0,
+    fn validate(mut self, warnings: &mut Vec<Warning>) -> Result<ReportSpec, BuildspecError> {
+        self.notes.finish(warnings)?;
+        Ok(ReportSpec {
+            files: self.files.map(|f| f.items).unwrap_or_default(),
             base_directory: text(self.base_directory),
             discard_paths: yes(self.discard_paths),
             file_format: self
                 .file_format
                 .map_or(ReportFileFormat::DEFAULT_TEST, |f| f.0),
-        }
+        })
     }
 }
 
 impl RawCache {
-    fn validate(self) -> CacheSpec {
-        CacheSpec {
+    /// `at`: where the `cache` key is.
+    fn validate(
+        mut self,
+        at: Option<Position>,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<CacheSpec, BuildspecError> {
+        if self.notes.is_null("paths") {
+            warnings.push(Warning::new(
+                "`cache.paths` has no items (all commented out?): no path is cached",
+                self.notes.at("paths").or(at),
+            ));
+        }
+        self.notes.finish(warnings)?;
+        Ok(CacheSpec {
             key: text(self.key),
             fallback_keys: texts(self.fallback_keys),
             action: self.action.map(|a| a.0),
-            paths: self.paths.0,
-        }
+            paths: self.paths.map(|p| p.items).unwrap_or_default(),
+        })
     }
 }
 
@@ -284,15 +352,17 @@ fn validate_artifacts(
     raw: Spanned<RawArtifacts>,
     path: &str,
     top_level: bool,
+    warnings: &mut Vec<Warning>,
 ) -> Result<ArtifactsSpec, BuildspecError> {
     let at = position(&raw);
-    let raw = raw.value;
+    let mut raw = raw.value;
     let Some(files) = raw.files else {
         return Err(BuildspecError::new(
             format!("`{path}.files` is required"),
             at,
         ));
     };
+    raw.notes.finish(warnings)?;
     let secondary = match raw.secondary_artifacts {
         Some(_) if !top_level => {
             return Err(BuildspecError::new(
@@ -305,17 +375,17 @@ fn validate_artifacts(
             .into_iter()
             .map(|(id, spec)| {
                 let nested = format!("artifacts.secondary-artifacts.{}", id.0);
-                validate_artifacts(spec, &nested, false).map(|spec| (id.0, spec))
+                validate_artifacts(spec, &nested, false, warnings).map(|spec| (id.0, spec))
             })
             .collect::<Result<_, _>>()?,
         None => Vec::new(),
     };
     Ok(ArtifactsSpec {
-        files: files.0,
+        files: files.items,
         name: text(raw.name),
         discard_paths: yes(raw.discard_paths),
         base_directory: text(raw.base_directory),
-        exclude_paths: raw.exclude_paths.map(|p| p.0).unwrap_or_default(),
+        exclude_paths: raw.exclude_paths.map(|p| p.items).unwrap_or_default(),
         enable_symlinks: yes(raw.enable_symlinks),
         s3_prefix: text(raw.s3_prefix),
         secondary,

@@ -24,18 +24,14 @@ impl Position {
     }
 }
 
-/// A buildspec that cannot be run: bad YAML, a wrong type, or a rule CodeBuild enforces.
-///
-/// `Display` gives `YAML_FILE_ERROR: <message> at line L, column C`;
-/// [`BuildspecError::context_message`] gives the same without the status code.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{YAML_FILE_ERROR}: {}", self.context_message())]
-pub struct BuildspecError {
+/// A message about a place in the buildspec, kept to one short line (it echoes input).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
     message: String,
     position: Option<Position>,
 }
 
-impl BuildspecError {
+impl Located {
     pub(crate) fn new(message: impl Into<String>, position: Option<Position>) -> Self {
         Self {
             message: sanitize(&message.into()),
@@ -43,7 +39,7 @@ impl BuildspecError {
         }
     }
 
-    /// The problem, without location.
+    /// The message, without location.
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -59,13 +55,35 @@ impl BuildspecError {
     pub fn column(&self) -> Option<u64> {
         self.position.map(|p| p.column)
     }
+}
+
+/// A buildspec that cannot be run: bad YAML, a wrong type, or a rule CodeBuild enforces. Its
+/// message and position are those of its [`Located`].
+///
+/// `Display` gives `YAML_FILE_ERROR: <message> at line L, column C`;
+/// [`BuildspecError::context_message`] gives the same without the status code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{YAML_FILE_ERROR}: {}", self.context_message())]
+pub struct BuildspecError(Located);
+
+impl BuildspecError {
+    pub(crate) fn new(message: impl Into<String>, position: Option<Position>) -> Self {
+        Self(Located::new(message, position))
+    }
 
     /// The text for the phase context `message` (status code is [`YAML_FILE_ERROR`]).
     pub fn context_message(&self) -> String {
-        match self.position {
-            Some(p) => format!("{} at line {}, column {}", self.message, p.line, p.column),
-            None => self.message.clone(),
+        match self.position() {
+            Some(p) => format!("{} at line {}, column {}", self.message(), p.line, p.column),
+            None => self.message().to_owned(),
         }
+    }
+}
+
+impl std::ops::Deref for BuildspecError {
+    type Target = Located;
+    fn deref(&self) -> &Located {
+        &self.0
     }
 }
 

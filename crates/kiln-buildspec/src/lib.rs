@@ -11,18 +11,22 @@
 mod document;
 mod error;
 mod model;
+mod section;
 mod values;
+mod warning;
 
-pub use error::{BuildspecError, Position, YAML_FILE_ERROR};
+pub use error::{BuildspecError, Located, Position, YAML_FILE_ERROR};
 pub use model::{
     ArtifactsSpec, Buildspec, CacheAction, CacheSpec, OnFailure, Phase, PhaseName, Phases,
     ProxySpec, ReportSpec, Shell, Version,
 };
+pub use warning::Warning;
 
 /// Largest buildspec accepted; real ones are a few KiB.
 pub const MAX_BUILDSPEC_BYTES: usize = 1024 * 1024;
 
-/// Parses and validates a buildspec (one YAML document).
+/// Parses and validates a buildspec (one YAML document). What Kiln interpreted or ignores is
+/// in [`Buildspec::warnings`].
 pub fn parse(yaml: &str) -> Result<Buildspec, BuildspecError> {
     if yaml.len() > MAX_BUILDSPEC_BYTES {
         return Err(BuildspecError::new(
@@ -33,8 +37,9 @@ pub fn parse(yaml: &str) -> Result<Buildspec, BuildspecError> {
             None,
         ));
     }
-    let raw: document::RawBuildspec = serde_saphyr::from_str_with_options(yaml, parser_options())?;
-    raw.validate()
+    let raw: serde_saphyr::Spanned<document::RawBuildspec> =
+        serde_saphyr::from_str_with_options(yaml, parser_options())?;
+    document::validate(raw)
 }
 
 /// Limits sized for buildspecs, far below the parser's general-purpose defaults, so hostile
@@ -58,7 +63,9 @@ fn parser_options() -> serde_saphyr::Options {
             max_total_replayed_events: 20_000,
             max_replay_stack_depth: 16,
         },
-        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+        // Sections and mappings refuse a repeated key themselves, with its position; `batch`,
+        // which Kiln does not run, may repeat keys.
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
         with_snippet: false,
     }
 }

@@ -2,6 +2,8 @@
 
 use kiln_reports::ReportFileFormat;
 
+use crate::warning::Warning;
+
 /// Buildspec `version`. In 0.1 every command runs in its own shell; in 0.2 all commands of a
 /// build share one shell session (so `cd` and `export` persist).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +45,8 @@ pub struct Buildspec {
     pub artifacts: Option<ArtifactsSpec>,
     /// `cache` (not honoured yet).
     pub cache: Option<CacheSpec>,
+    /// What Kiln interpreted or ignored, in document order (see [`Buildspec::warnings`]).
+    pub(crate) warnings: Vec<Warning>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -120,7 +124,7 @@ pub struct Phase {
     pub on_failure: Option<OnFailure>,
     /// Phase `run-as` (not honoured yet).
     pub run_as: Option<String>,
-    /// `runtime-versions`: runtime → version, in order (not honoured yet).
+    /// `runtime-versions`: runtime → version, in order (INSTALL selects them first).
     pub runtime_versions: Vec<(String, String)>,
 }
 
@@ -204,31 +208,49 @@ const UNSUPPORTED: &[(&str, Used)] = &[
     ("cache", Used::InBuildspec(|b| b.cache.is_some())),
     ("run-as", Used::InPhase(|p| p.run_as.is_some())),
     (
-        "runtime-versions",
-        Used::InPhase(|p| !p.runtime_versions.is_empty()),
-    ),
-    (
         "on-failure: RETRY",
         Used::InPhase(|p| matches!(p.on_failure, Some(OnFailure::Retry { .. }))),
     ),
 ];
 
+/// A setting of [`UNSUPPORTED`] that a buildspec uses.
+pub(crate) struct UnsupportedKey {
+    /// Where it is written, e.g. `phases.build.on-failure`.
+    pub path: String,
+    /// How the warning names it, e.g. `phases.build.on-failure: RETRY`.
+    pub label: String,
+}
+
 impl Buildspec {
-    /// Keys present that Kiln cannot honour yet, for warnings in the build log.
-    /// Yes/no settings count only when set to yes.
-    pub fn unsupported_keys(&self) -> Vec<String> {
+    /// Everything Kiln interpreted in a way the author may not expect, or ignores (settings it
+    /// does not act on yet included), in document order: for the top of the build log.
+    pub fn warnings(&self) -> &[Warning] {
+        &self.warnings
+    }
+
+    /// Keys present that Kiln cannot honour yet. Yes/no settings count only when set to yes.
+    pub(crate) fn unsupported_keys(&self) -> Vec<UnsupportedKey> {
         let mut keys = Vec::new();
         for (key, used) in UNSUPPORTED {
+            // A row may name a value too (`on-failure: RETRY`); the key is before the colon.
+            let written = key.split_once(':').map_or(*key, |(k, _)| k);
             match used {
                 Used::InBuildspec(is_used) => {
                     if is_used(self) {
-                        keys.push((*key).to_owned());
+                        keys.push(UnsupportedKey {
+                            path: written.to_owned(),
+                            label: (*key).to_owned(),
+                        });
                     }
                 }
                 Used::InPhase(is_used) => {
                     for (name, phase) in self.phases.iter() {
                         if phase.is_some_and(is_used) {
-                            keys.push(format!("phases.{}.{key}", name.yaml_key()));
+                            let phase = format!("phases.{}.", name.yaml_key());
+                            keys.push(UnsupportedKey {
+                                path: format!("{phase}{written}"),
+                                label: format!("{phase}{key}"),
+                            });
                         }
                     }
                 }

@@ -1,9 +1,11 @@
 //! Scalar and collection shapes buildspecs use, with CodeBuild's leniency.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::marker::PhantomData;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::Spanned;
 
 use kiln_reports::ReportFileFormat;
 
@@ -74,7 +76,20 @@ impl<'de> Deserialize<'de> for YesNo {
 
 /// One string or a list of strings (`exclude-paths: "**/.*"` and `exclude-paths: [..]`).
 #[derive(Debug, Default)]
-pub(crate) struct TextList(pub Vec<String>);
+pub(crate) struct TextList {
+    pub items: Vec<String>,
+    /// Written as one scalar rather than a list.
+    pub one_string: bool,
+}
+
+impl TextList {
+    fn one(item: String) -> Self {
+        Self {
+            items: vec![item],
+            one_string: true,
+        }
+    }
+}
 
 impl<'de> Deserialize<'de> for TextList {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -85,53 +100,119 @@ impl<'de> Deserialize<'de> for TextList {
                 f.write_str("a string or a list of strings")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<TextList, E> {
-                Ok(TextList(vec![v.to_owned()]))
+                Ok(TextList::one(v.to_owned()))
             }
             fn visit_bool<E: de::Error>(self, v: bool) -> Result<TextList, E> {
-                Ok(TextList(vec![v.to_string()]))
+                Ok(TextList::one(v.to_string()))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<TextList, E> {
-                Ok(TextList(vec![v.to_string()]))
+                Ok(TextList::one(v.to_string()))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<TextList, E> {
-                Ok(TextList(vec![v.to_string()]))
+                Ok(TextList::one(v.to_string()))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<TextList, E> {
-                Ok(TextList(vec![v.to_string()]))
+                Ok(TextList::one(v.to_string()))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TextList, A::Error> {
                 let mut items = Vec::new();
                 while let Some(Text(item)) = seq.next_element()? {
                     items.push(item);
                 }
-                Ok(TextList(items))
+                Ok(TextList {
+                    items,
+                    one_string: false,
+                })
             }
         }
         deserializer.deserialize_any(TextListVisitor)
     }
 }
 
-/// A mapping kept in document order (duplicate keys are already rejected by the parser).
+/// The text of a mapping key, to find a key given twice.
+pub(crate) trait MapKey {
+    fn key_text(&self) -> &str;
+}
+
+impl MapKey for Text {
+    fn key_text(&self) -> &str {
+        &self.0
+    }
+}
+
+impl MapKey for Spanned<String> {
+    fn key_text(&self) -> &str {
+        &self.value
+    }
+}
+
+/// A mapping kept in document order. A key given twice is an error (the parser passes
+/// repeated keys through, so that `batch`, which Kiln does not run, may have them).
 #[derive(Debug)]
 pub(crate) struct OrderedMap<K, V>(pub Vec<(K, V)>);
 
-impl<'de, K: Deserialize<'de>, V: Deserialize<'de>> Deserialize<'de> for OrderedMap<K, V> {
+impl<'de, K: Deserialize<'de> + MapKey, V: Deserialize<'de>> Deserialize<'de> for OrderedMap<K, V> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct OrderedMapVisitor<K, V>(PhantomData<(K, V)>);
-        impl<'de, K: Deserialize<'de>, V: Deserialize<'de>> Visitor<'de> for OrderedMapVisitor<K, V> {
+        impl<'de, K: Deserialize<'de> + MapKey, V: Deserialize<'de>> Visitor<'de>
+            for OrderedMapVisitor<K, V>
+        {
             type Value = OrderedMap<K, V>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a mapping")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut entries = Vec::new();
-                while let Some(entry) = map.next_entry()? {
-                    entries.push(entry);
+                let mut seen = HashSet::new();
+                while let Some(key) = map.next_key_seed(UniqueKey {
+                    seen: &mut seen,
+                    key: PhantomData,
+                })? {
+                    entries.push((key, map.next_value()?));
                 }
                 Ok(OrderedMap(entries))
             }
         }
         deserializer.deserialize_map(OrderedMapVisitor(PhantomData))
+    }
+}
+
+/// Reads a mapping key, failing (at the key) when it was already seen.
+struct UniqueKey<'a, K> {
+    seen: &'a mut HashSet<String>,
+    key: PhantomData<K>,
+}
+
+impl<'de, K: Deserialize<'de> + MapKey> de::DeserializeSeed<'de> for UniqueKey<'_, K> {
+    type Value = K;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<K, D::Error> {
+        let key = K::deserialize(deserializer)?;
+        if !self.seen.insert(key.key_text().to_owned()) {
+            return Err(de::Error::custom(format!(
+                "duplicate key {:?}",
+                truncate(key.key_text())
+            )));
+        }
+        Ok(key)
+    }
+}
+
+/// A phase's `commands` or `finally`: a list of commands, or one string (which CodeBuild runs
+/// as one command, however many lines it has).
+#[derive(Debug, Default)]
+pub(crate) struct Commands {
+    pub list: Vec<String>,
+    /// Written as one string rather than a list.
+    pub one_string: bool,
+}
+
+impl<'de> Deserialize<'de> for Commands {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let TextList { items, one_string } = TextList::deserialize(deserializer)?;
+        Ok(Self {
+            list: items,
+            one_string,
+        })
     }
 }
 
@@ -282,7 +363,7 @@ fn is_digits(s: &str) -> bool {
 }
 
 /// Echoed input stays short in messages.
-fn truncate(text: &str) -> String {
+pub(crate) fn truncate(text: &str) -> String {
     const MAX: usize = 64;
     match text.char_indices().nth(MAX) {
         Some((i, _)) => format!("{}…", &text[..i]),

@@ -235,6 +235,9 @@ pub struct BuildSettings {
     /// StartBuild overrides, which win over the project's variables.
     pub environment_variables_override: Vec<EnvironmentVariable>,
     pub debug_session_enabled: Option<bool>,
+    /// The project's settings Kiln echoes on the build but does not apply.
+    #[serde(default)]
+    pub unapplied: crate::unapplied::UnappliedProjectSettings,
 }
 
 /// A build as Kiln keeps it.
@@ -385,6 +388,17 @@ impl BuildRecord {
         }
         if let Some(chain) = self.auto_retry_api(region) {
             out["autoRetryConfig"] = chain;
+        }
+        // Echoed as given, never applied (crate::unapplied).
+        let unapplied = &self.settings.unapplied;
+        if let Some(vpc) = &unapplied.vpc_config {
+            out["vpcConfig"] = vpc.clone();
+        }
+        if let Some(locations) = &unapplied.file_system_locations {
+            out["fileSystemLocations"] = locations.clone().into();
+        }
+        if let Some(enabled) = self.settings.debug_session_enabled {
+            out["debugSession"] = json!({ "sessionEnabled": enabled });
         }
         out
     }

@@ -15,6 +15,7 @@ pub mod retry;
 pub mod source;
 pub mod start;
 pub mod token;
+pub mod unapplied;
 pub mod validate;
 pub mod webhook;
 

@@ -10,6 +10,7 @@ use crate::project::{
     self, EnvironmentVariable, GitSubmodulesConfig, ProjectArtifacts, ProjectRecord, ProjectSource,
     ProjectSourceVersion, RegistryCredential, validate_environment_variables,
 };
+use crate::unapplied::UnappliedProjectSettings;
 use crate::validate::Violations;
 
 /// The `StartBuild` members. Overrides Kiln has no use for are accepted and ignored, as they
@@ -239,6 +240,7 @@ impl StartBuildInput {
                 .clone()
                 .unwrap_or_default(),
             debug_session_enabled: self.debug_session_enabled,
+            unapplied: UnappliedProjectSettings::of(p),
         })
     }
 }

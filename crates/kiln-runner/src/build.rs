@@ -43,6 +43,7 @@ use crate::docker::{ProvisionError, ProvisionRequest, RegistryAuth};
 use crate::executor::{Environment, Executor};
 use crate::local_source::LocalSourcePolicy;
 pub use crate::reports::ReportExport;
+use crate::runtimes::RuntimeTable;
 use crate::shell::ShellSession;
 use crate::source::GitCredential;
 use halt::Halt;
@@ -97,6 +98,8 @@ pub struct BuildJob {
     /// Where the log can be read, printed at the top of the log.
     pub log_link: String,
     pub limits: BuildLimits,
+    /// How INSTALL's `runtime-versions` are selected.
+    pub runtimes: Arc<RuntimeTable>,
 }
 
 /// What a build may take of the host.
@@ -164,6 +167,7 @@ pub async fn run_build(
         minute,
         log_link,
         limits,
+        runtimes,
     } = job;
     if record.is_complete() {
         return record;
@@ -208,6 +212,7 @@ pub async fn run_build(
         cancel,
         halt,
         disk_reserve: limits.disk_reserve,
+        runtimes,
         stop,
         watchdog: None,
         buildspec: None,
@@ -250,6 +255,7 @@ struct Run<'a> {
     /// Cancels `cancel` for a reason of Kiln's own (timeout, log limit, full disk).
     halt: Halt,
     disk_reserve: Option<DiskReserve>,
+    runtimes: Arc<RuntimeTable>,
     /// Ends the build at its timeout or when the disk is below its reserve.
     watchdog: Option<JoinHandle<()>>,
     buildspec: Option<Buildspec>,
@@ -383,6 +389,9 @@ impl Run<'_> {
 
     async fn provision(&mut self) -> Result<PhaseResult, Interrupt> {
         self.log.line(&format!("Build log: {}", self.log_link));
+        for setting in kiln_domain::unapplied::in_build(&self.record.settings) {
+            self.log.line(&format!("Warning: {}", setting.note()));
+        }
         // Leftovers of an earlier attempt (a crash) would break the checkout.
         let work_dir = self.work_dir.clone();
         tokio::task::spawn_blocking(move || remove_tree(&work_dir))

@@ -10,5 +10,6 @@ pub mod docker;
 pub mod executor;
 pub mod local_source;
 pub mod reports;
+pub mod runtimes;
 pub mod shell;
 pub mod source;

@@ -30,6 +30,7 @@ use kiln_runner::disk::DiskReserve;
 use kiln_runner::docker::RegistryAuth;
 use kiln_runner::executor::Executor;
 use kiln_runner::local_source::{LocalSourcePolicies, LocalSourcePolicy};
+use kiln_runner::runtimes::RuntimeTable;
 use kiln_store::{Store, StoreError};
 pub use metrics::BuildMetrics;
 use tokio::sync::Notify;
@@ -67,6 +68,8 @@ pub struct BuildSettings {
     pub max_log_bytes: u64,
     /// The data dir's free-space reserve: below it queued builds wait and running ones end.
     pub disk_reserve: DiskReserve,
+    /// How INSTALL's `runtime-versions` are selected (`[runtimes]` of kiln.toml).
+    pub runtimes: Arc<RuntimeTable>,
 }
 
 /// A build this replica runs.

@@ -136,6 +136,7 @@ impl BuildManager {
                 max_log_bytes: self.settings.max_log_bytes,
                 disk_reserve: Some(self.settings.disk_reserve.clone()),
             },
+            runtimes: Arc::clone(&self.settings.runtimes),
             record: build,
         };
         let mut shipper = LogShipper::start(

@@ -1,6 +1,7 @@
 //! `kiln agent`: flags, then `KILN_AGENT_*` variables (both through clap), then the `[agent]`
 //! section of `kiln.toml` (with its `[artifacts]` and `[docker]`), then defaults.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use kiln_agent::client::ServerClient;
 use kiln_runner::artifacts::{ArtifactStore, ArtifactStoreConfig};
 use kiln_runner::docker::DockerConfig;
 use kiln_runner::executor::{Executor, ExecutorChoice};
+use kiln_runner::runtimes::RuntimeSelector;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
@@ -61,6 +63,8 @@ struct AgentFile {
     artifacts: Option<ArtifactsSection>,
     #[serde(default)]
     docker: DockerSection,
+    #[serde(default)]
+    runtimes: BTreeMap<String, RuntimeSelector>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -144,6 +148,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         executor,
         work_dir,
         artifact_store,
+        runtimes: Arc::new(crate::config::runtime_table(file.runtimes)?),
     };
     let grace = Duration::from_secs(
         args.shutdown_grace_seconds

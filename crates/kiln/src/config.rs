@@ -1,12 +1,14 @@
 //! Settings: command-line flags, then `KILN_*` environment variables (both through clap), then
 //! `kiln.toml`, then defaults.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Args;
 use kiln_domain::source::hosts::{CredentialHost, SourceHosts};
+use kiln_runner::runtimes::{RuntimeSelector, RuntimeTable};
 use serde::Deserialize;
 
 use crate::database::{Database, check_artifacts_shared};
@@ -155,6 +157,9 @@ struct FileConfig {
     #[serde(rename = "agent")]
     _agent: Option<toml::Table>,
     build_uid_range: Option<String>,
+    /// `[runtimes.<name>]`: how INSTALL's `runtime-versions` select each runtime.
+    #[serde(default)]
+    runtimes: BTreeMap<String, RuntimeSelector>,
 }
 
 /// `[source_hosts]`: the hosts (`host` or `host:port`, https only) that GITHUB_ENTERPRISE and
@@ -254,6 +259,7 @@ pub struct Settings {
     /// Whether this server runs builds itself (`--no-local-builds` turns it off).
     pub local_builds: bool,
     pub build_uid_range: kiln_runner::build_user::UidRange,
+    pub runtimes: RuntimeTable,
 }
 
 impl Settings {
@@ -339,6 +345,7 @@ impl Settings {
                 })?,
             },
             source_hosts: file.source_hosts.resolve()?,
+            runtimes: runtime_table(file.runtimes)?,
             docker: file.docker,
             registry_credentials: file.registry_credentials,
             trust_forwarded_for: args.trust_forwarded_for
@@ -358,6 +365,24 @@ impl Settings {
             },
         })
     }
+}
+
+/// The default runtime selectors with the configured ones in their place; each needs commands.
+pub fn runtime_table(
+    configured: BTreeMap<String, RuntimeSelector>,
+) -> anyhow::Result<RuntimeTable> {
+    for (name, selector) in &configured {
+        if name.trim().is_empty() {
+            bail!("runtimes: a runtime needs a name");
+        }
+        if selector.commands.is_empty() {
+            bail!("runtimes.{name}.commands: give at least one command");
+        }
+        if selector.versions.is_empty() && !selector.any_version {
+            bail!("runtimes.{name}: list its versions, or set any_version = true");
+        }
+    }
+    Ok(RuntimeTable::with(configured))
 }
 
 fn max_log_bytes(bytes: Option<u64>) -> anyhow::Result<u64> {
@@ -488,4 +513,33 @@ pub fn validate_credential(c: &CredentialConfig) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configured_runtimes_replace_defaults_and_need_commands() {
+        let file: FileConfig = toml::from_str(
+            "[runtimes.nodejs]\ncommands = [\"nvm use {version}\"]\nversions = { \"18\" = \"18.20.4\" }\n",
+        )
+        .unwrap();
+        let table = runtime_table(file.runtimes).unwrap();
+        let pick = |runtime: &str, version: &str| {
+            table.commands_for(&[(runtime.to_owned(), version.to_owned())])
+        };
+        assert_eq!(pick("nodejs", "18").unwrap(), ["nvm use 18.20.4"]);
+        assert!(pick("nodejs", "20").is_err());
+        assert_eq!(pick("ruby", "3.3").unwrap(), ["rbenv global 3.3"]);
+
+        for bad in [
+            "[runtimes.deno]\ncommands = []\nany_version = true\n",
+            "[runtimes.deno]\ncommands = [\"dvm use {version}\"]\n",
+        ] {
+            let file: FileConfig = toml::from_str(bad).unwrap();
+            assert!(runtime_table(file.runtimes).is_err(), "{bad}");
+        }
+        assert!(toml::from_str::<FileConfig>("[runtimes.deno]\ncommand = [\"x\"]\n").is_err());
+    }
 }

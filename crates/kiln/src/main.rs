@@ -182,6 +182,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             local_sources,
             max_log_bytes: settings.max_log_bytes,
             disk_reserve: DiskReserve::new(&settings.data_dir, settings.disk_reserve_bytes),
+            runtimes: Arc::new(settings.runtimes.clone()),
         },
     );
     builds

@@ -7,6 +7,7 @@ use kiln_reports::ReportFileFormat;
 use super::*;
 
 mod properties;
+mod warnings;
 
 /// The "Buildspec syntax" of the CodeBuild user guide
 /// (<https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html>), with the
@@ -248,51 +249,6 @@ fn every_report_file_format_is_accepted() {
 }
 
 #[test]
-fn unsupported_keys_of_full_example() {
-    let spec = parse(FULL_SYNTAX).expect("full syntax example");
-    assert_eq!(
-        spec.unsupported_keys(),
-        owned(&[
-            "run-as",
-            "env.parameter-store",
-            "env.secrets-manager",
-            "env.git-credential-helper",
-            "proxy",
-            "batch",
-            "cache",
-            "phases.install.run-as",
-            "phases.install.runtime-versions",
-            "phases.build.on-failure: RETRY",
-        ])
-    );
-}
-
-#[test]
-fn minimal_buildspec_has_no_unsupported_keys() {
-    let spec = parse("version: 0.2\nphases:\n  build:\n    commands: [make]\n").expect("minimal");
-    assert!(spec.unsupported_keys().is_empty());
-    assert_eq!(spec.artifacts, None);
-    assert!(spec.variables.is_empty());
-}
-
-#[test]
-fn git_helper_warns_only_when_yes_and_enable_symlinks_never() {
-    let spec = parse(
-        "version: 0.2\nenv:\n  git-credential-helper: no\nphases: {}\n\
-         artifacts:\n  files: ['**/*']\n  enable-symlinks: yes\n",
-    )
-    .expect("parses");
-    assert!(spec.unsupported_keys().is_empty());
-    assert!(spec.artifacts.is_some_and(|a| a.enable_symlinks));
-    let helper =
-        parse("version: 0.2\nenv:\n  git-credential-helper: yes\nphases: {}\n").expect("parses");
-    assert_eq!(
-        helper.unsupported_keys(),
-        owned(&["env.git-credential-helper"])
-    );
-}
-
-#[test]
 fn phases_iterate_in_order_with_build_phase_types() {
     let spec = parse("version: 0.2\nphases:\n  post_build:\n    commands: [b]\n  install: {}\n")
         .expect("parses");
@@ -449,11 +405,18 @@ fn errors_carry_message_line_and_column() {
         ("version: [1]\nphases: {}\n", "`version`", 1, 1),
         ("phases: {}\n", "missing field `version`", 1, 1),
         ("version: 0.2\n", "missing field `phases`", 1, 1),
+        ("version:\nphases: {}\n", "`version` has no value", 1, 1),
         (
-            "version: 0.2\nphases:\n  bild:\n    commands: [x]\n",
-            "unknown field `bild`",
-            3,
-            3,
+            "version: 0.2\nbatch:\n  build-list:\n    - identifier: a\n",
+            "batch builds are not supported by Kiln yet",
+            2,
+            1,
+        ),
+        (
+            "version: 0.2\nphases:\n  build:\n    commands: [a]\n    Commands: [b]\n",
+            "duplicate key `commands`",
+            5,
+            5,
         ),
         (
             "version: 0.2\nphases:\n  build:\n    commands:\n      - echo a: b\n",
@@ -468,12 +431,6 @@ fn errors_carry_message_line_and_column() {
             15,
         ),
         (
-            "version: 0.2\nphases:\n  pre_build:\n    finally: [x]\n",
-            "`phases.pre_build.commands` is required",
-            4,
-            5,
-        ),
-        (
             "version: 0.2\nphases:\n  build:\n    on-failure: STOP\n    commands: [x]\n",
             "`on-failure`",
             4,
@@ -484,12 +441,6 @@ fn errors_carry_message_line_and_column() {
             "retry count must be 0 to 100",
             4,
             17,
-        ),
-        (
-            "version: 0.2\nenv:\n  variables:\n    OK: 1\n    CODEBUILD_X: y\nphases: {}\n",
-            "CODEBUILD_",
-            5,
-            5,
         ),
         (
             "version: 0.2\nenv:\n  exported-variables: [A, AWS_X]\nphases: {}\n",
@@ -521,12 +472,6 @@ fn errors_carry_message_line_and_column() {
             "unclosed bracket",
             4,
             15,
-        ),
-        (
-            "version: 0.2\nfoo: 1\nphases: {}\n",
-            "unknown field `foo`",
-            2,
-            1,
         ),
         (
             "version: 0.2\nphases: {}\ncache:\n  action: both\n  paths: [x]\n",

@@ -65,6 +65,10 @@ const KEYS: &[&str] = &[
     "paths",
     "key",
     "action",
+    // Other cases and unknown keys, read leniently.
+    "Commands",
+    "PHASES",
+    "timeout",
 ];
 
 /// Scalars a buildspec holds, and ones it must refuse.

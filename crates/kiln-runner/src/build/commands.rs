@@ -143,8 +143,20 @@ impl Run<'_> {
         let Some(spec_phase) = spec_phase else {
             return Ok(Ok(()));
         };
+        // INSTALL selects its runtime versions first, in the same shell, so what the selectors
+        // change (PATH, JAVA_HOME) stays for the build.
+        let selectors = match self.runtimes.commands_for(&spec_phase.runtime_versions) {
+            Ok(selectors) => selectors,
+            Err(message) => {
+                self.log.line(&message);
+                return Ok(Err(PhaseContext::new(
+                    context_codes::YAML_FILE_ERROR,
+                    message,
+                )));
+            }
+        };
         let mut failure = None;
-        for command in &spec_phase.commands {
+        for command in selectors.iter().chain(&spec_phase.commands) {
             if let Err(context) = self.run_command(command).await? {
                 failure = Some(context);
                 break;

@@ -214,7 +214,7 @@ mod tests {
             ("CODEBUILD_BUILD_ID".to_owned(), "p:1".to_owned()),
             ("HOME".to_owned(), "/home".to_owned()),
         ];
-        // The buildspec parser already refuses CODEBUILD_ names; project variables may have them.
+        // Buildspec and project variables may have CODEBUILD_ names (the parser warns about them).
         let buildspec = spec("version: 0.2\nenv:\n  variables:\n    HOME: /x\nphases: {}\n");
         let user = vec![("CODEBUILD_BUILD_ID".to_owned(), "mine".to_owned())];
         let env = merge(codebuild, &buildspec, &user).unwrap();
@@ -240,6 +240,7 @@ mod tests {
             buildspec_override: None,
             environment_variables_override: Vec::new(),
             debug_session_enabled: None,
+            unapplied: Default::default(),
         };
         settings.environment.environment_variables = Some(vec![var(
             "DB_PASSWORD",

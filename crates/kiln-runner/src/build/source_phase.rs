@@ -23,10 +23,8 @@ impl Run<'_> {
             Ok(spec) => spec,
             Err(context) => return Ok(Err(context)),
         };
-        for key in buildspec.unsupported_keys() {
-            self.log.line(&format!(
-                "Warning: buildspec key {key} is not supported by Kiln and was ignored"
-            ));
+        for warning in buildspec.warnings() {
+            self.log.line(&format!("Warning: {warning}"));
         }
         self.log.line("Processing environment variables");
         let result = self.start_shell(&buildspec);

@@ -10,6 +10,8 @@ use std::process::Command as StdCommand;
 use std::sync::Mutex;
 use std::time::Instant;
 
+mod runtime_versions;
+
 /// Records every state the build saved, and the reports it collected (each report group
 /// gets the ARN `report/<group>`, and the export of `exports` by its name, if any).
 #[derive(Default)]
@@ -72,6 +74,7 @@ struct Harness {
     repo: PathBuf,
     settings: BuildSettings,
     minute: Duration,
+    runtimes: RuntimeTable,
 }
 
 struct Finished {
@@ -161,12 +164,14 @@ impl Harness {
             buildspec_override: None,
             environment_variables_override: Vec::new(),
             debug_session_enabled: None,
+            unapplied: Default::default(),
         };
         Self {
             dir,
             repo,
             settings,
             minute: Duration::from_secs(60),
+            runtimes: RuntimeTable::default(),
         }
     }
 
@@ -224,6 +229,7 @@ impl Harness {
             minute: self.minute,
             log_link: "https://kiln.example/logs/demo".to_owned(),
             limits: BuildLimits::default(),
+            runtimes: Arc::new(self.runtimes.clone()),
         }
     }
 
@@ -572,18 +578,18 @@ async fn exported_variables_are_captured() {
 }
 
 #[tokio::test]
-async fn unsupported_keys_are_warned_about() {
+async fn buildspec_warnings_are_logged_with_their_lines() {
     let harness = Harness::new(Some(&spec(
-        "  build:\n    run-as: nobody\n    commands:\n      - echo hi\n",
+        "  build:\n    run-as: nobody\n    Commands:\n      - echo hi\n",
     )));
     let done = harness.run().await;
-    assert!(
-        done.log.contains(
-            "Warning: buildspec key phases.build.run-as is not supported by Kiln and was ignored"
-        ),
-        "{}",
-        done.log
-    );
+    for warning in [
+        "Warning: buildspec line 4, column 5: key `phases.build.run-as` is not supported by Kiln and is ignored",
+        "Warning: buildspec line 5, column 5: key `Commands` is read as `commands`",
+    ] {
+        assert!(done.log.contains(warning), "{warning}\n{}", done.log);
+    }
+    assert!(done.log.contains("\nhi\n"), "{}", done.log);
     assert_eq!(done.record.status, BuildStatus::Succeeded);
 }
 

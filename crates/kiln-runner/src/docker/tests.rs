@@ -681,6 +681,7 @@ mod builds {
             buildspec_override: None,
             environment_variables_override: Vec::new(),
             debug_session_enabled: None,
+            unapplied: Default::default(),
         };
         let t = 1.0e9;
         let mut record = BuildRecord {
@@ -723,6 +724,7 @@ mod builds {
             minute,
             log_link: "https://kiln.example/logs".to_owned(),
             limits: BuildLimits::default(),
+            runtimes: Default::default(),
         };
         let record = run_build(executor, job, None, &NoSink, stop).await;
         let log = std::fs::read_to_string(dir.path().join("build.log")).unwrap();

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use kiln_domain::build::BuildRecord;
 use kiln_domain::fleet::FleetRecord;
+use kiln_domain::unapplied::{self, Unapplied};
 use kiln_domain::{ApiError, ErrorKind};
 use serde_json::{Value, json};
 
@@ -198,6 +199,8 @@ struct BuildPage {
     artifacts: Vec<ArtifactLink>,
     artifact_locations: Vec<String>,
     reports: Vec<ReportLink>,
+    /// Settings Kiln stores but does not apply, one note each.
+    unapplied: Vec<String>,
     errors: FieldErrors,
 }
 
@@ -278,6 +281,21 @@ pub async fn details(
     build_page(&state, &session, &project, &uuid, FieldErrors::default()).await
 }
 
+/// The notes for the settings of the build that Kiln does not apply (none if it cannot be read).
+async fn unapplied_notes(state: &AppState, session: &Session, uuid: &str) -> Vec<String> {
+    match state
+        .store
+        .get_build(&session.caller.account_id, uuid)
+        .await
+    {
+        Ok(Some(build)) => unapplied::in_build(&build.settings)
+            .into_iter()
+            .map(Unapplied::note)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 async fn build_page(
     state: &AppState,
     session: &Session,
@@ -332,6 +350,7 @@ async fn build_page(
         artifacts: artifacts::links(state, project, &uuid, &build).await,
         artifact_locations: artifacts::locations(&build).into_iter().flatten().collect(),
         reports: reports::of_build(state, session, &build).await,
+        unapplied: unapplied_notes(state, session, &uuid).await,
         status,
         uuid,
         errors,

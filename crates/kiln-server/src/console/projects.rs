@@ -10,6 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use kiln_domain::project::{ProjectInput, ProjectSettings};
+use kiln_domain::unapplied::{Unapplied, UnappliedProjectSettings};
 use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord};
 use kiln_domain::{ApiError, ErrorKind};
 use serde::Deserialize;
@@ -641,6 +642,8 @@ struct ProjectPage {
     name: String,
     description: String,
     notice: String,
+    /// Settings Kiln stores but does not apply, one note each.
+    unapplied: Vec<String>,
     config: Vec<(&'static str, String)>,
     env_vars: Vec<EnvRow>,
     inline_buildspec: String,
@@ -840,6 +843,13 @@ fn config_rows(project: &Value) -> (Vec<(&'static str, String)>, String) {
     (rows, inline)
 }
 
+/// The notes for the settings of `project` (the API shape) that Kiln does not apply.
+fn unapplied_notes(project: &Value) -> Vec<String> {
+    serde_json::from_value::<UnappliedProjectSettings>(project.clone())
+        .map(|settings| settings.set().into_iter().map(Unapplied::note).collect())
+        .unwrap_or_default()
+}
+
 /// Renders a project's page; the Start build form shows `start` and `errors`.
 pub(super) async fn project_page(
     state: &AppState,
@@ -899,6 +909,7 @@ pub(super) async fn project_page(
             .unwrap_or_default()
             .to_string(),
         notice: notice.to_string(),
+        unapplied: unapplied_notes(&project),
         config,
         env_vars,
         inline_buildspec,

@@ -22,12 +22,15 @@ pub struct TestImage {
     pub name: &'static str,
     /// Host programs copied in (with their shared libraries), beside busybox.
     pub host_programs: &'static [&'static str],
+    /// Executable scripts written in: (path inside the image, text).
+    pub scripts: &'static [(&'static str, &'static str)],
 }
 
 /// Busybox alone: its `sh` is the only shell, so a build shows it uses the image's tools.
 pub const BUSYBOX_IMAGE: TestImage = TestImage {
     name: "kiln-test-busybox:latest",
     host_programs: &[],
+    scripts: &[],
 };
 
 /// Busybox with `bash` (CodeBuild's default shell) and `git`, as CodeBuild's standard images
@@ -35,6 +38,7 @@ pub const BUSYBOX_IMAGE: TestImage = TestImage {
 pub const BUILD_IMAGE: TestImage = TestImage {
     name: "kiln-test-build:latest",
     host_programs: &["/bin/bash", "/usr/bin/git"],
+    scripts: &[],
 };
 
 /// Panics unless the machine's Docker Engine answers: the Docker tests must not pass by not
@@ -106,6 +110,13 @@ fn import(image: &TestImage) {
         for library in shared_libraries(program) {
             copy_into(root.path(), Path::new(&library));
         }
+    }
+    for (path, text) in image.scripts {
+        use std::os::unix::fs::PermissionsExt;
+        let target = root.path().join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(&target, text).unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     std::fs::write(root.path().join(IMAGE_MARKER), IMAGE_MARKER_TEXT).unwrap();
     let tar = root.path().with_extension("tar");
