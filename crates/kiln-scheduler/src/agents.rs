@@ -122,7 +122,7 @@ impl BuildManager {
                     server: auth.server,
                 });
         AssignedBuild {
-            log_link: self.log_link(&record.uuid),
+            log_link: self.log_link(&record),
             lease_version,
             source_credential,
             registry_credential,

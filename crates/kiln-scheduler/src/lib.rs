@@ -115,8 +115,10 @@ impl BuildManager {
         })
     }
 
-    pub fn log_link(&self, uuid: &str) -> String {
-        format!("{}/builds/{uuid}/log", self.settings.public_url)
+    /// The build's page (and live log) in the console, for people: the log's first lines and
+    /// the commit status a webhook build reports link to it.
+    pub fn log_link(&self, build: &BuildRecord) -> String {
+        build.console_link(&self.settings.public_url)
     }
 
     pub fn minute(&self) -> Duration {

@@ -215,6 +215,7 @@ mod tests {
             buildspec_override: None,
             environment_variables_override: Vec::new(),
             debug_session_enabled: None,
+            logs_config: None,
         };
         settings.environment.environment_variables = Some(vec![var(
             "DB_PASSWORD",

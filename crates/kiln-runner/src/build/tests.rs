@@ -160,6 +160,7 @@ impl Harness {
             buildspec_override: None,
             environment_variables_override: Vec::new(),
             debug_session_enabled: None,
+            logs_config: None,
         };
         Self {
             dir,

@@ -673,6 +673,7 @@ mod builds {
             buildspec_override: None,
             environment_variables_override: Vec::new(),
             debug_session_enabled: None,
+            logs_config: None,
         };
         let t = 1.0e9;
         let mut record = BuildRecord {
