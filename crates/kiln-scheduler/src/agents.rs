@@ -259,6 +259,10 @@ impl BuildManager {
             .apply_to(&stored)
             .map_err(|refused| AgentCallError::Invalid(refused.0))?;
         record.agent = Some(session.name.clone());
+        if record.is_complete() {
+            // The agent ships its whole log before it saves the last state.
+            self.copy_log_to_s3(&record).await;
+        }
         let _change = self
             .badges
             .begin_change(&record.account_id, &record.project_name);

@@ -11,6 +11,7 @@ mod lease;
 mod log_shipper;
 mod recovery;
 mod reports;
+mod s3_logs;
 mod schedule;
 
 use std::collections::HashMap;
