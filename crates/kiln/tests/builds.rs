@@ -290,11 +290,12 @@ phases:
     assert!(!Path::new(src_dir).exists(), "{src_dir} was left behind");
 
     // `?offset=N` reads the rest of the log.
-    let (status, tail) = curl_signed(&format!("{link}?offset=10"));
+    let signed = log_url(&build);
+    let (status, tail) = curl_signed(&format!("{signed}?offset=10"));
     assert_eq!(status, 200);
     assert_eq!(tail, log[10..]);
     // The log is never public.
-    let anonymous = common::http_get(link, &[]);
+    let anonymous = common::http_get(&signed, &[]);
     assert_eq!(anonymous.status, 403, "{}", anonymous.body);
 
     let listed = aws(
