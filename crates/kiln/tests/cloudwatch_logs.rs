@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use common::agents::{KilnAgent, agent_token, create_fleet, fleet, server_url_for};
 use common::builds::{build_log, create_project, get_build, id_of, uuid_of, wait_build_complete};
 use common::moto::Moto;
-use common::{ACCOUNT_A, ACCOUNT_B, KilnServer, aws, boto3};
+use common::{ACCOUNT_A, ACCOUNT_B, KilnServer, aws, boto3, wait_until};
 
 const BUILD_DEADLINE: Duration = Duration::from_secs(120);
 
@@ -333,8 +334,9 @@ result = {{"lines": lines, "seen_while_running": not complete_when.get("line1", 
     );
 }
 
-#[test]
-fn s3_logs_put_the_gzipped_log_in_the_artifact_store() {
+/// moto, a server storing artifacts in it, and a boto3 S3 client (`s3`) with bucket
+/// `build-logs` made.
+fn server_with_s3() -> (Moto, KilnServer, String) {
     let moto = Moto::start();
     let server = KilnServer::builder()
         .config(moto.artifacts_config())
@@ -351,15 +353,60 @@ s3 = boto3.client("s3", endpoint_url={endpoint:?}, region_name="us-east-1",
         &ACCOUNT_A,
         &format!("{s3}\ns3.create_bucket(Bucket=\"build-logs\")\nresult = True\n"),
     );
+    (moto, server, s3)
+}
+
+fn s3_logs_project(extra: Value) -> Value {
+    let mut settings = json!({"logsConfig": {"s3Logs":
+        {"status": "ENABLED", "location": "build-logs/kiln", "encryptionDisabled": true}}});
+    if let (Some(settings), Some(extra)) = (settings.as_object_mut(), extra.as_object()) {
+        settings.extend(extra.clone());
+    }
+    settings
+}
+
+#[test]
+fn s3_logs_put_the_gzipped_log_in_the_artifact_store() {
+    let (_moto, server, s3) = server_with_s3();
     project(
         &server,
         "copied",
         &["echo to-s3"],
-        json!({"logsConfig": {"s3Logs":
-            {"status": "ENABLED", "location": "build-logs/kiln", "encryptionDisabled": true}}}),
+        s3_logs_project(json!({})),
     );
     let build = run_build(&server, "copied");
-    let uuid = uuid_of(&build);
+    assert_s3_copy(&server, &s3, &build);
+}
+
+#[test]
+fn s3_logs_of_a_build_an_agent_ran_are_written_by_the_server() {
+    let (_moto, server, s3) = server_with_s3();
+    let fleet_arn = create_fleet(&server, "pool", 1, "QUEUE");
+    let token = agent_token(&server, "pool");
+    // No artifact store of its own: the agent never writes the copy.
+    let _agent = KilnAgent::start(&server_url_for(&server, None), &token, "agent-1", 1, None);
+    wait_until(Duration::from_secs(30), "the agent connects", || {
+        fleet(&server, "pool")["status"]["message"] == "1 of 1 build slots connected (1 agent)"
+    });
+    let environment = json!({"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                             "computeType": "BUILD_GENERAL1_SMALL", "fleet": {"fleetArn": fleet_arn}});
+    project(
+        &server,
+        "copied",
+        &["echo to-s3"],
+        s3_logs_project(json!({"environment": environment})),
+    );
+    let build = run_build(&server, "copied");
+    assert!(
+        build_log(&build).contains("agent-1"),
+        "the agent ran the build"
+    );
+    assert_s3_copy(&server, &s3, &build);
+}
+
+/// The build's s3Logs fields, and its gzip object in moto that un-gzips to its log.
+fn assert_s3_copy(server: &KilnServer, s3: &str, build: &Value) {
+    let uuid = uuid_of(build);
     let logs = &build["logs"];
     assert_eq!(
         logs["s3LogsArn"],
@@ -376,7 +423,7 @@ s3 = boto3.client("s3", endpoint_url={endpoint:?}, region_name="us-east-1",
             .starts_with(server.url())
     );
     let copied = boto3(
-        &server,
+        server,
         &ACCOUNT_A,
         &format!(
             r#"{s3}
@@ -386,7 +433,7 @@ result = gzip.decompress(body).decode()
 "#
         ),
     );
-    let whole = build_log(&build);
+    let whole = build_log(build);
     assert!(whole.contains("to-s3\n"), "{whole}");
     assert_eq!(copied, json!(whole));
 }
