@@ -189,3 +189,103 @@ impl<'a> StoredLog<'a> {
         Ok((events, page_start, splitter.position))
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed step fails the test.
+mod tests {
+    use std::sync::Arc;
+
+    use kiln_domain::build::{BuildStatus, PhaseContext};
+    use kiln_store_conformance::fixtures::{ACCOUNT, project, queued_build};
+    use kiln_store_sqlite::SqliteStore;
+
+    use super::*;
+
+    /// A stored log of about 1.6 MiB (several pieces, more than one backward window): Kiln
+    /// lines, output lines, empty lines, and a last line without its newline.
+    async fn stored(dir: &std::path::Path) -> (Arc<dyn Store>, BuildRecord, Vec<u8>) {
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&dir.join("kiln.db")).await.unwrap());
+        store
+            .create_project(&project(ACCOUNT, "p", 1.0))
+            .await
+            .unwrap();
+        let mut build = queued_build(ACCOUNT, "p", 1, None);
+        store.insert_build(&mut build, 0.0).await.unwrap();
+        let mut log = Vec::new();
+        for i in 0..60_000 {
+            if i % 100 == 0 {
+                let second = i / 100 % 60;
+                log.extend(
+                    format!("[Container] 2026/11/30 12:00:{second:02}.000000 step {i}\n").bytes(),
+                );
+            } else if i % 7 == 0 {
+                log.push(b'\n');
+            } else {
+                log.extend(format!("output line {i}\n").bytes());
+            }
+        }
+        log.extend(b"partial");
+        let mut offset = 0;
+        for piece in log.chunks(MAX_LOG_CHUNK_BYTES) {
+            store.append_log(&build.uuid, offset, piece).await.unwrap();
+            offset += piece.len() as u64;
+        }
+        (store, build, log)
+    }
+
+    fn reference(log: &[u8], at_end: bool, start: i64) -> Vec<Event> {
+        let mut splitter = Splitter::new(0, start);
+        let mut events = Vec::new();
+        let mut rest = log;
+        while let Some((taken, event)) = splitter.next(rest, at_end) {
+            events.extend(event);
+            rest = &rest[taken..];
+        }
+        events
+    }
+
+    #[tokio::test]
+    async fn forward_and_backward_pages_cover_every_event_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, mut build, bytes) = stored(dir.path()).await;
+        let all = |_: &Event| true;
+        for complete in [false, true] {
+            if complete {
+                build.abort(
+                    BuildStatus::Failed,
+                    PhaseContext::ok(),
+                    build.start_time + 1.0,
+                );
+            }
+            let log = StoredLog::open(store.as_ref(), &build).await.unwrap();
+            let expected = reference(&bytes, complete, (build.start_time * 1000.0) as i64);
+            assert_eq!(expected.last().unwrap().message == "partial", complete);
+
+            let mut forward = Vec::new();
+            let mut from = 0;
+            loop {
+                let scan = log.forward(from, 2000, MAX_SCAN_BYTES, &all).await.unwrap();
+                forward.extend(scan.events);
+                if scan.end == from {
+                    break;
+                }
+                from = scan.end;
+            }
+            assert_eq!(forward, expected, "forward, complete: {complete}");
+
+            let mut pages = Vec::new();
+            let mut to = log.size;
+            loop {
+                let (events, start, _) = log.backward(to, 2000, &all).await.unwrap();
+                pages.push(events);
+                if start == to {
+                    break;
+                }
+                to = start;
+            }
+            let backward: Vec<Event> = pages.into_iter().rev().flatten().collect();
+            assert_eq!(backward, expected, "backward, complete: {complete}");
+        }
+    }
+}
