@@ -238,6 +238,9 @@ pub struct BuildSettings {
     /// The project's settings Kiln echoes on the build but does not apply.
     #[serde(default)]
     pub unapplied: crate::unapplied::UnappliedProjectSettings,
+    /// The project's `logsConfig`, or StartBuild's `logsConfigOverride` (crate::build_logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs_config: Option<crate::project::LogsConfig>,
 }
 
 /// A build as Kiln keeps it.
@@ -340,8 +343,8 @@ impl BuildRecord {
         self.begin_phase(PhaseType::Completed, now);
     }
 
-    /// The `Build` shape of the API.
-    pub fn to_api(&self, region: &str, log_link: &str) -> Value {
+    /// The `Build` shape of the API; its log links lead to Kiln's console at `public_url`.
+    pub fn to_api(&self, region: &str, public_url: &str) -> Value {
         let mut out = json!({
             "id": self.id(),
             "arn": self.arn(region),
@@ -359,13 +362,7 @@ impl BuildRecord {
             "queuedTimeoutInMinutes": self.settings.queued_timeout_in_minutes,
             "buildComplete": self.is_complete(),
             "initiator": self.initiator,
-            "logs": {
-                "groupName": format!("/aws/codebuild/{}", self.project_name),
-                "streamName": self.uuid,
-                "deepLink": log_link,
-                "cloudWatchLogs": {"status": "DISABLED"},
-                "s3Logs": {"status": "DISABLED"},
-            },
+            "logs": self.logs_api(region, public_url),
             "exportedEnvironmentVariables": self.exported_environment_variables,
             "artifacts": self.artifacts.clone().unwrap_or_default(),
             "secondaryArtifacts": self.secondary_artifacts,

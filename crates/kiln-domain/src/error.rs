@@ -48,6 +48,9 @@ error_catalogue! {
     AgentSessionGone => "AgentSessionGoneException", 410;
     BuildNotHeld => "BuildNotHeldException", 409;
     LogGap => "LogGapException", 409;
+    // CloudWatch Logs (docs/cloudwatch-logs.md); it shares ResourceNotFoundException and
+    // ServiceUnavailableException with CodeBuild.
+    InvalidParameter => "InvalidParameterException", 400;
 }
 
 /// An error as the API reports it: a kind from the catalogue and a message for people.

@@ -3,6 +3,7 @@
 pub mod agent;
 pub mod badge_epoch;
 pub mod build;
+pub mod build_logs;
 pub mod caller;
 pub mod clock;
 pub mod enums;

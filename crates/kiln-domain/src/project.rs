@@ -738,17 +738,7 @@ pub fn validate_settings(v: &mut Violations, s: &ProjectSettings, require_all: b
         validate_tags(v, tags);
     }
     if let Some(logs) = &s.logs_config {
-        for (name, entry) in [
-            ("logsConfig.cloudWatchLogs", &logs.cloud_watch_logs),
-            ("logsConfig.s3Logs", &logs.s3_logs),
-        ] {
-            if let Some(entry) = entry {
-                match entry.status.as_deref() {
-                    None => v.missing(&format!("{name}.status")),
-                    Some(st) => v.one_of(&format!("{name}.status"), st, enums::LOGS_STATUS),
-                }
-            }
-        }
+        crate::build_logs::validate_logs_config(v, "logsConfig", logs);
     }
     if let Some(vpc) = &s.vpc_config {
         validate_object(v, "vpcConfig", vpc);

@@ -48,6 +48,7 @@ pub struct StartBuildInput {
     /// Runs this build on another fleet (`ProjectFleet`); the API checks the fleet exists.
     pub fleet_override: Option<crate::fleet::ProjectFleet>,
     pub auto_retry_limit_override: Option<i64>,
+    pub logs_config_override: Option<crate::project::LogsConfig>,
 }
 
 impl StartBuildInput {
@@ -61,6 +62,9 @@ impl StartBuildInput {
         if let Some(sv) = &self.source_version {
             v.length("sourceVersion", sv, 1, crate::source::MAX_VERSION_LEN);
             project::validate_source_version(&mut v, "sourceVersion", sv);
+        }
+        if let Some(logs) = &self.logs_config_override {
+            crate::build_logs::validate_logs_config(&mut v, "logsConfigOverride", logs);
         }
         if let Some(location) = &self.source_location_override {
             // Checked against the source's type once the project's settings are known.
@@ -241,6 +245,10 @@ impl StartBuildInput {
                 .unwrap_or_default(),
             debug_session_enabled: self.debug_session_enabled,
             unapplied: UnappliedProjectSettings::of(p),
+            logs_config: self
+                .logs_config_override
+                .clone()
+                .or_else(|| p.logs_config.clone()),
         })
     }
 }

@@ -6,6 +6,8 @@
 //! only through a handle on it ([`crate::confined`]): each selected file is kept as a path
 //! relative to that handle and opened beneath it, by the kernel, when it is read.
 
+mod gzip_object;
+pub use gzip_object::GzipObject;
 mod relay;
 pub use relay::describe as describe_transport_error;
 mod store;

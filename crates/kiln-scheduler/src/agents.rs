@@ -122,7 +122,7 @@ impl BuildManager {
                     server: auth.server,
                 });
         AssignedBuild {
-            log_link: self.log_link(&record.uuid),
+            log_link: self.log_link(&record),
             lease_version,
             source_credential,
             registry_credential,
@@ -259,6 +259,10 @@ impl BuildManager {
             .apply_to(&stored)
             .map_err(|refused| AgentCallError::Invalid(refused.0))?;
         record.agent = Some(session.name.clone());
+        if record.is_complete() {
+            // The agent ships its whole log before it saves the last state.
+            self.copy_log_to_s3(&record).await;
+        }
         let _change = self
             .badges
             .begin_change(&record.account_id, &record.project_name);

@@ -65,6 +65,9 @@ impl LeasedSink {
     /// Saves a finished build's last state, retrying while the store cannot write (a full
     /// disk): the build keeps its slot until its outcome is recorded or its lease is gone.
     pub async fn save_final(&self, record: &BuildRecord) {
+        if !self.released.load(Ordering::SeqCst) {
+            self.manager.copy_log_to_s3(record).await;
+        }
         let mut pause = Duration::from_millis(100);
         loop {
             match self.try_save(record).await {

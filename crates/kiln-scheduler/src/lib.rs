@@ -12,6 +12,7 @@ mod log_shipper;
 mod metrics;
 mod recovery;
 mod reports;
+mod s3_logs;
 mod schedule;
 
 use std::collections::HashMap;
@@ -127,8 +128,10 @@ impl BuildManager {
         })
     }
 
-    pub fn log_link(&self, uuid: &str) -> String {
-        format!("{}/builds/{uuid}/log", self.settings.public_url)
+    /// The build's page (and live log) in the console, for people: the log's first lines and
+    /// the commit status a webhook build reports link to it.
+    pub fn log_link(&self, build: &BuildRecord) -> String {
+        build.console_link(&self.settings.public_url)
     }
 
     pub fn minute(&self) -> Duration {

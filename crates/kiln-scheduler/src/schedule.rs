@@ -131,7 +131,7 @@ impl BuildManager {
             local_sources: self.local_sources(&build.account_id),
             artifact_store: Arc::clone(&self.settings.artifact_store),
             minute: self.settings.minute,
-            log_link: self.log_link(&build.uuid),
+            log_link: self.log_link(&build),
             limits: BuildLimits {
                 max_log_bytes: self.settings.max_log_bytes,
                 disk_reserve: Some(self.settings.disk_reserve.clone()),

@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod badges;
 pub mod console;
+pub mod cwlogs;
 pub mod fleets;
 pub mod logs;
 pub mod metrics;
@@ -102,6 +103,7 @@ async fn handle_api(
     tracing::debug!(service = ?call.service, operation = %call.operation, account = %caller.account_id, "API call");
     match call.service {
         Service::CodeBuild => api::dispatch(state, &caller, &call.operation, call.input).await,
+        Service::Logs => cwlogs::dispatch(state, &caller, &call.operation, call.input).await,
         other => Err(ApiError::new(
             ErrorKind::UnknownOperation,
             format!(

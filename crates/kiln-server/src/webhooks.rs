@@ -469,7 +469,7 @@ async fn report_status(
         commit: build.settings.source_version.as_deref().unwrap_or_default(),
         state: commit_state,
         context: &build.project_name,
-        target_url: state.builds.log_link(&build.uuid),
+        target_url: state.builds.log_link(build),
     };
     LogOnlyStatusReporter.report(&status).await;
 }

@@ -16,7 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::builds::{
-    build_log, context, create_project, curl_signed, get_build, id_of, phase, phase_types,
+    build_log, context, create_project, curl_signed, get_build, id_of, log_url, phase, phase_types,
     start_builds, uuid_of, wait_build_complete, wait_builds_where,
 };
 use common::docker::{
@@ -249,7 +249,10 @@ phases:
         }
     }
     let link = build["logs"]["deepLink"].as_str().unwrap();
-    assert_eq!(link, format!("{}/builds/{uuid}/log", server.url()));
+    assert_eq!(
+        link,
+        format!("{}/projects/{project_name}/builds/{uuid}", server.url())
+    );
 
     let log = build_log(&build);
     let runs_on = match executor {
@@ -287,11 +290,12 @@ phases:
     assert!(!Path::new(src_dir).exists(), "{src_dir} was left behind");
 
     // `?offset=N` reads the rest of the log.
-    let (status, tail) = curl_signed(&format!("{link}?offset=10"));
+    let signed = log_url(&build);
+    let (status, tail) = curl_signed(&format!("{signed}?offset=10"));
     assert_eq!(status, 200);
     assert_eq!(tail, log[10..]);
     // The log is never public.
-    let anonymous = common::http_get(link, &[]);
+    let anonymous = common::http_get(&signed, &[]);
     assert_eq!(anonymous.status, 403, "{}", anonymous.body);
 
     let listed = aws(
@@ -1007,7 +1011,7 @@ result = {{"stopped": sorted(set(stopped))}}
         &["codebuild", "batch-get-builds", "--ids", &running_id],
     );
     assert_eq!(got.ok()["buildsNotFound"], json!([running_id]));
-    let (status, _) = curl_signed(running["logs"]["deepLink"].as_str().unwrap());
+    let (status, _) = curl_signed(&log_url(&running));
     assert_eq!(status, 404);
 }
 

@@ -181,7 +181,7 @@ impl ArtifactStore {
     }
 }
 
-fn object_path(key: &str) -> Result<ObjectPath, ArtifactError> {
+pub(super) fn object_path(key: &str) -> Result<ObjectPath, ArtifactError> {
     ObjectPath::parse(key).map_err(|err| ArtifactError::InvalidTarget(err.to_string()))
 }
 

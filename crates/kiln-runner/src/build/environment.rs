@@ -241,6 +241,7 @@ mod tests {
             environment_variables_override: Vec::new(),
             debug_session_enabled: None,
             unapplied: Default::default(),
+            logs_config: None,
         };
         settings.environment.environment_variables = Some(vec![var(
             "DB_PASSWORD",

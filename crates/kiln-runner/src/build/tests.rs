@@ -165,6 +165,7 @@ impl Harness {
             environment_variables_override: Vec::new(),
             debug_session_enabled: None,
             unapplied: Default::default(),
+            logs_config: None,
         };
         Self {
             dir,

@@ -682,6 +682,7 @@ mod builds {
             environment_variables_override: Vec::new(),
             debug_session_enabled: None,
             unapplied: Default::default(),
+            logs_config: None,
         };
         let t = 1.0e9;
         let mut record = BuildRecord {

@@ -21,7 +21,7 @@ const PAGE_SIZE: u64 = 100;
 const IDEMPOTENCY_WINDOW_SECS: f64 = 300.0;
 
 pub(crate) fn build_json(state: &AppState, build: &BuildRecord) -> Value {
-    build.to_api(&state.region, &state.builds.log_link(&build.uuid))
+    build.to_api(&state.region, &state.public_url)
 }
 
 /// Splits `project:uuid` or a build ARN of the caller's account into (project, uuid).

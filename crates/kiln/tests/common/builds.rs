@@ -160,9 +160,18 @@ pub fn curl_signed(url: &str) -> (u16, String) {
     (status.parse().unwrap(), body.to_string())
 }
 
-/// The whole log of a build, read from its `logs.deepLink` with SigV4.
+/// The SigV4-signed log endpoint of a build, `<server>/builds/<uuid>/log`, on the server its
+/// `logs.deepLink` (its console page) names.
+pub fn log_url(build: &Value) -> String {
+    let link = build["logs"]["deepLink"].as_str().unwrap();
+    let (base, _) = link.split_once("/projects/").unwrap();
+    let (_, uuid) = build["id"].as_str().unwrap().rsplit_once(':').unwrap();
+    format!("{base}/builds/{uuid}/log")
+}
+
+/// The whole log of a build, read from its log endpoint with SigV4.
 pub fn build_log(build: &Value) -> String {
-    let (status, body) = curl_signed(build["logs"]["deepLink"].as_str().unwrap());
+    let (status, body) = curl_signed(&log_url(build));
     assert_eq!(status, 200, "reading the log: {body}");
     body
 }
