@@ -10,6 +10,9 @@ use super::{PhaseResult, Run, client_error};
 use crate::executor::Environment;
 use crate::source::{self, CheckedOut, CheckoutRequest, SourceError};
 
+/// How the log names the primary source.
+const PRIMARY: &str = "source";
+
 impl Run<'_> {
     pub(super) async fn download_source(&mut self) -> Result<PhaseResult, Interrupt> {
         self.log.line("Phase is DOWNLOAD_SOURCE");
@@ -53,7 +56,7 @@ impl Run<'_> {
         let source = self.record.settings.source.clone();
         let version = self.record.settings.source_version.clone();
         let dest = self.src_dir.clone();
-        let checked_out = match self.check_out_one(&source, version, dest, "source").await? {
+        let checked_out = match self.check_out_one(&source, version, dest, PRIMARY).await? {
             Ok(checked_out) => checked_out,
             Err(context) => return Ok(Err(context)),
         };
@@ -120,8 +123,14 @@ impl Run<'_> {
             .and_then(|credential| match credential.destination(&location) {
                 Ok(_) => Some(credential.clone()),
                 Err(withheld) => {
+                    // The primary source is "the source" of the build; others are named.
+                    let of = if what == PRIMARY {
+                        String::new()
+                    } else {
+                        format!(" for the {what}")
+                    };
                     self.log.line(&format!(
-                        "The imported {} source credential was not used for the {what}: {withheld}",
+                        "The imported {} source credential was not used{of}: {withheld}",
                         credential.server_type
                     ));
                     None
