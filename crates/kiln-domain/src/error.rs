@@ -64,7 +64,6 @@ error_catalogue! {
     DecryptionFailure => "DecryptionFailure", 400;
 }
 
-
 /// An error as the API reports it: a kind from the catalogue and a message for people.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -113,15 +112,15 @@ impl std::error::Error for ApiError {}
 mod tests {
     use super::*;
 
-/// Names of the SSM and Secrets Manager models that do not end in `Exception`.
-const SSM_PLAIN_NAMES: &[&str] = &[
-    "ParameterNotFound",
-    "ParameterAlreadyExists",
-    "ParameterVersionNotFound",
-    "UnsupportedParameterType",
-    "InvalidNextToken",
-    "DecryptionFailure",
-];
+    /// Names of the SSM and Secrets Manager models that do not end in `Exception`.
+    const SSM_PLAIN_NAMES: &[&str] = &[
+        "ParameterNotFound",
+        "ParameterAlreadyExists",
+        "ParameterVersionNotFound",
+        "UnsupportedParameterType",
+        "InvalidNextToken",
+        "DecryptionFailure",
+    ];
 
     #[test]
     fn type_names_end_in_exception_except_internal_failure_and_the_ssm_models() {

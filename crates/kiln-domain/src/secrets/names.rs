@@ -155,7 +155,10 @@ mod tests {
     #[test]
     fn parameter_names_follow_the_rules() {
         assert_eq!(parameter_name("/app/db", "1").unwrap(), "/app/db");
-        assert_eq!(parameter_name("plain.name-1_x", "1").unwrap(), "plain.name-1_x");
+        assert_eq!(
+            parameter_name("plain.name-1_x", "1").unwrap(),
+            "plain.name-1_x"
+        );
         for bad in ["", "a/b", "/a/", "/a//b", "aws-x", "/SSM/x", "a b", "/é"] {
             assert!(parameter_name(bad, "1").is_err(), "{bad}");
         }

@@ -132,10 +132,18 @@ mod tests {
     #[test]
     fn secrets_manager_references_as_codebuild_writes_them() {
         assert_eq!(parsed("db"), ("db".into(), None, None, None));
-        assert_eq!(parsed("db:password::"), ("db".into(), some("password"), None, None));
+        assert_eq!(
+            parsed("db:password::"),
+            ("db".into(), some("password"), None, None)
+        );
         assert_eq!(
             parsed("prod/db:password:AWSPREVIOUS"),
-            ("prod/db".into(), some("password"), some("AWSPREVIOUS"), None)
+            (
+                "prod/db".into(),
+                some("password"),
+                some("AWSPREVIOUS"),
+                None
+            )
         );
         assert_eq!(
             parsed("db:::0123-abcd"),
@@ -165,7 +173,11 @@ mod tests {
             Some(Ok(SecretReference::Secret(_)))
         ));
         assert_eq!(SecretReference::of_variable("PLAINTEXT", "x"), None);
-        assert!(SecretReference::of_variable("PARAMETER_STORE", "").unwrap().is_err());
+        assert!(
+            SecretReference::of_variable("PARAMETER_STORE", "")
+                .unwrap()
+                .is_err()
+        );
     }
 
     #[test]
