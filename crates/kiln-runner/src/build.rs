@@ -16,6 +16,7 @@ mod halt;
 mod interrupt;
 mod log;
 mod reports;
+mod secrets;
 mod source_phase;
 #[cfg(test)]
 mod tests;
@@ -47,6 +48,7 @@ use halt::Halt;
 use interrupt::Interrupt;
 pub use kiln_reports::{CollectedFile, CollectedReport};
 use log::BuildLog;
+pub use secrets::{NoSecrets, Resolved, SecretSource};
 pub use log::{DEFAULT_MAX_LOG_BYTES, MIN_MAX_LOG_BYTES, append_line as append_log_line, stamped};
 
 /// The shell session's state directory inside a build's work directory.
@@ -95,6 +97,8 @@ pub struct BuildJob {
     /// Where the log can be read, printed at the top of the log.
     pub log_link: String,
     pub limits: BuildLimits,
+    /// Where the values of the build's PARAMETER_STORE and SECRETS_MANAGER variables come from.
+    pub secrets: Arc<dyn SecretSource>,
 }
 
 /// What a build may take of the host.
@@ -162,6 +166,7 @@ pub async fn run_build(
         minute,
         log_link,
         limits,
+        secrets,
     } = job;
     if record.is_complete() {
         return record;
@@ -210,6 +215,7 @@ pub async fn run_build(
         watchdog: None,
         buildspec: None,
         user_variables: Vec::new(),
+        secrets,
         shell: None,
         failed: false,
     };
@@ -251,8 +257,9 @@ struct Run<'a> {
     /// Ends the build at its timeout or when the disk is below its reserve.
     watchdog: Option<JoinHandle<()>>,
     buildspec: Option<Buildspec>,
-    /// Project and StartBuild variables, checked during PROVISIONING.
+    /// Project and StartBuild variables, resolved during PROVISIONING.
     user_variables: Vec<(String, String)>,
+    secrets: Arc<dyn SecretSource>,
     shell: Option<ShellSession>,
     /// Whether any phase has failed (the build then ends FAILED).
     failed: bool,
@@ -404,10 +411,19 @@ impl Run<'_> {
         self.log.open_output(&self.output_fifo).map_err(|err| {
             Interrupt::Fault(format!("Cannot make the build's output pipe: {err}"))
         })?;
-        match environment::user_variables(&self.record.settings) {
-            Ok(vars) => self.user_variables = vars,
-            Err(message) => return Ok(Err(client_error(message))),
-        }
+        let (plain, pending) = match environment::user_variables(&self.record.settings) {
+            Ok(variables) => variables,
+            Err(message) => {
+                self.log.line(&message);
+                return Ok(Err(client_error(message)));
+            }
+        };
+        let resolved = match self.resolve_secrets(&pending).await? {
+            Ok(resolved) => resolved,
+            Err(context) => return Ok(Err(context)),
+        };
+        self.user_variables = plain;
+        self.user_variables.extend(resolved);
         if let Err(context) = self.provision_environment().await? {
             return Ok(Err(context));
         }

@@ -252,8 +252,6 @@ fn unsupported_keys_of_full_example() {
         spec.unsupported_keys(),
         owned(&[
             "run-as",
-            "env.parameter-store",
-            "env.secrets-manager",
             "env.git-credential-helper",
             "proxy",
             "batch",

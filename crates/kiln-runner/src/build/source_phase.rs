@@ -1,7 +1,7 @@
 //! DOWNLOAD_SOURCE: the source checked out, then the buildspec loaded and the shell started.
 
 use super::interrupt::{Interrupt, output_not_open};
-use super::{PhaseResult, Run, client_error};
+use super::{PhaseResult, Run, client_error, environment};
 use crate::executor::Environment;
 use crate::source::{self, CheckoutRequest, SourceError};
 
@@ -24,7 +24,19 @@ impl Run<'_> {
             ));
         }
         self.log.line("Processing environment variables");
-        let result = self.start_shell(&buildspec);
+        let user_names: Vec<&str> = self.user_variables.iter().map(|(n, _)| n.as_str()).collect();
+        let pending = match environment::buildspec_secrets(&buildspec, &user_names) {
+            Ok(pending) => pending,
+            Err(message) => {
+                self.log.line(&message);
+                return Ok(Err(client_error(message)));
+            }
+        };
+        let resolved = match self.resolve_secrets(&pending).await? {
+            Ok(resolved) => resolved,
+            Err(context) => return Ok(Err(context)),
+        };
+        let result = self.start_shell(&buildspec, &resolved);
         self.log_phases_found(&buildspec);
         self.buildspec = Some(buildspec);
         result

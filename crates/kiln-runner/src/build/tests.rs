@@ -72,6 +72,7 @@ struct Harness {
     repo: PathBuf,
     settings: BuildSettings,
     minute: Duration,
+    secrets: Arc<dyn SecretSource>,
 }
 
 struct Finished {
@@ -166,6 +167,7 @@ impl Harness {
             repo,
             settings,
             minute: Duration::from_secs(60),
+            secrets: Arc::new(NoSecrets),
         }
     }
 
@@ -223,6 +225,7 @@ impl Harness {
             minute: self.minute,
             log_link: "https://kiln.example/logs/demo".to_owned(),
             limits: BuildLimits::default(),
+            secrets: Arc::clone(&self.secrets),
         }
     }
 
@@ -526,26 +529,6 @@ async fn environment_precedence_and_codebuild_variables() {
     ] {
         assert!(done.log.contains(&expected), "{expected:?} in\n{}", done.log);
     }
-}
-
-#[tokio::test]
-async fn secret_typed_variables_fail_provisioning_without_the_value() {
-    let mut harness = Harness::new(Some(&spec("  build:\n    commands:\n      - echo hi\n")));
-    harness.settings.environment.environment_variables = Some(vec![EnvironmentVariable {
-        name: Some("DB_PASSWORD".to_owned()),
-        value: Some("prod-db-secret-name".to_owned()),
-        var_type: Some("SECRETS_MANAGER".to_owned()),
-    }]);
-    let done = harness.run().await;
-    assert_eq!(
-        done.phase_types(),
-        [Submitted, Queued, Provisioning, Completed]
-    );
-    let context = done.context_of(Provisioning);
-    assert_eq!(context.status_code, "CLIENT_ERROR");
-    assert!(context.message.contains("DB_PASSWORD"));
-    assert!(!done.log.contains("prod-db-secret-name"));
-    assert_eq!(done.record.status, BuildStatus::Failed);
 }
 
 #[tokio::test]
@@ -895,3 +878,4 @@ async fn leftovers_in_the_work_dir_are_cleared_and_an_unopenable_log_is_a_fault(
 
 mod confinement;
 mod reports;
+mod secrets;
