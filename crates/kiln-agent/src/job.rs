@@ -11,8 +11,10 @@ use kiln_domain::clock::now_epoch;
 use kiln_domain::source::hosts::CredentialHost;
 use kiln_runner::artifacts::ArtifactStore;
 use kiln_runner::build::{
-    BuildJob, BuildLimits, BuildSink, CollectedReport, SavedReport, append_log_line, run_build,
+    BuildJob, BuildLimits, BuildSink, CollectedReport, Resolved, SavedReport, SecretSource,
+    append_log_line, run_build,
 };
+use kiln_domain::secrets::SecretReference;
 use kiln_runner::disk::DiskReserve;
 use kiln_runner::docker::RegistryAuth;
 use kiln_runner::local_source::LocalSourcePolicy;
@@ -77,6 +79,10 @@ impl Agent {
                 max_log_bytes: registered.max_log_bytes,
                 disk_reserve: Some(DiskReserve::new(&self.config.work_dir, None)),
             },
+            secrets: Arc::new(ServerSecrets {
+                client: Arc::clone(&self.client),
+                uuid: uuid.clone(),
+            }),
             record: assigned.record,
         };
         let registry_auth = assigned.registry_credential.map(|c| RegistryAuth {
@@ -128,6 +134,23 @@ impl Agent {
             agent.running().remove(&uuid);
             agent.running_changed.notify_waiters();
         });
+    }
+}
+
+/// Resolves the build's secret references on the server, which holds the values and the key:
+/// the agent never stores them (docs/security.md).
+struct ServerSecrets {
+    client: Arc<ServerClient>,
+    uuid: String,
+}
+
+#[async_trait]
+impl SecretSource for ServerSecrets {
+    async fn resolve(&self, references: &[SecretReference]) -> Result<Resolved, String> {
+        self.client
+            .secrets(&self.uuid, references)
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -12,6 +12,7 @@ mod log_shipper;
 mod recovery;
 mod reports;
 mod schedule;
+pub mod secrets;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -65,6 +66,8 @@ pub struct BuildSettings {
     pub max_log_bytes: u64,
     /// The data dir's free-space reserve: below it queued builds wait and running ones end.
     pub disk_reserve: DiskReserve,
+    /// Encrypts and decrypts parameter and secret values (Kiln's secrets key).
+    pub secrets_cipher: Arc<secrets::Cipher>,
 }
 
 /// A build this replica runs.
@@ -85,6 +88,7 @@ pub struct BuildManager {
     intake_closed: CancellationToken,
     /// Whether queued builds wait for disk space (so the change is logged once).
     waiting_for_disk: AtomicBool,
+    vault: Arc<secrets::Vault>,
 }
 
 impl BuildManager {
@@ -93,7 +97,12 @@ impl BuildManager {
         badges: Arc<BadgeEpoch>,
         settings: BuildSettings,
     ) -> Arc<Self> {
+        let vault = Arc::new(secrets::Vault::new(
+            Arc::clone(&store),
+            Arc::clone(&settings.secrets_cipher),
+        ));
         Arc::new(BuildManager {
+            vault,
             store,
             badges,
             settings,
@@ -117,6 +126,11 @@ impl BuildManager {
 
     pub fn log_link(&self, uuid: &str) -> String {
         format!("{}/builds/{uuid}/log", self.settings.public_url)
+    }
+
+    /// Parameter and secret values: the SSM and Secrets Manager APIs' and the builds'.
+    pub fn vault(&self) -> &Arc<secrets::Vault> {
+        &self.vault
     }
 
     pub fn minute(&self) -> Duration {

@@ -136,6 +136,10 @@ impl BuildManager {
                 max_log_bytes: self.settings.max_log_bytes,
                 disk_reserve: Some(self.settings.disk_reserve.clone()),
             },
+            secrets: Arc::new(crate::secrets::AccountSecrets {
+                vault: Arc::clone(&self.vault),
+                account_id: build.account_id.clone(),
+            }),
             record: build,
         };
         let mut shipper = LogShipper::start(

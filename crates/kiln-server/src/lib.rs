@@ -89,6 +89,10 @@ async fn handle_api(
     tracing::debug!(service = ?call.service, operation = %call.operation, account = %caller.account_id, "API call");
     match call.service {
         Service::CodeBuild => api::dispatch(state, &caller, &call.operation, call.input).await,
+        Service::Ssm => api::ssm::dispatch(state, &caller, &call.operation, call.input).await,
+        Service::SecretsManager => {
+            api::secrets_manager::dispatch(state, &caller, &call.operation, call.input).await
+        }
         other => Err(ApiError::new(
             ErrorKind::UnknownOperation,
             format!(

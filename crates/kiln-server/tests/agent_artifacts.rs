@@ -116,6 +116,7 @@ async fn server() -> Server {
             source_hosts: Default::default(),
             max_log_bytes: 64 << 20,
             disk_reserve: DiskReserve::new(dir.path(), None),
+            secrets_cipher: Arc::new(kiln_scheduler::secrets::Cipher::new(&[7; 32])),
             local_sources: LocalSourcePolicies::new(
                 dir.path().to_path_buf(),
                 1,

@@ -82,6 +82,7 @@ static API: LazyLock<Api> = LazyLock::new(|| {
                 source_hosts: Default::default(),
                 max_log_bytes: 64 << 20,
                 disk_reserve: DiskReserve::new(dir.path(), None),
+                secrets_cipher: Arc::new(kiln_scheduler::secrets::Cipher::new(&[7; 32])),
                 local_sources: LocalSourcePolicies::new(
                     dir.path().to_path_buf(),
                     1,

@@ -7,6 +7,7 @@ mod credentials;
 mod data_dir;
 mod database;
 mod http;
+mod secrets_key;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -176,6 +177,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             local_sources,
             max_log_bytes: settings.max_log_bytes,
             disk_reserve: DiskReserve::new(&settings.data_dir, settings.disk_reserve_bytes),
+            secrets_cipher: Arc::new(secrets_key::load(
+                settings.secrets_key.as_ref(),
+                &settings.data_dir,
+                settings.database.is_shared(),
+            )?),
         },
     );
     builds

@@ -204,9 +204,10 @@ impl Run<'_> {
             .exported_variables
             .iter()
             .filter_map(|name| {
+                // A secret value is not exported into the API: it is masked as in the log.
                 shell.var(name).map(|value| ExportedVariable {
                     name: name.clone(),
-                    value,
+                    value: self.log.masked(&value),
                 })
             })
             .collect();

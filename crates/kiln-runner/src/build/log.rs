@@ -186,6 +186,12 @@ impl BuildLog {
         state.masker.add(values.into_iter().map(String::into_bytes));
     }
 
+    /// `text` with the masked values written `***`.
+    pub(super) fn masked(&self, text: &str) -> String {
+        let state = self.shared.lock();
+        String::from_utf8_lossy(&state.masker.masked(text.as_bytes())).into_owned()
+    }
+
     /// Writes one `[Container] <timestamp> <text>` line, after the output already in the pipe.
     /// Best effort: a failed write halts the build, which reports why.
     pub(super) fn line(&self, text: &str) {

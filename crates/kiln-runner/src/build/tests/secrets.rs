@@ -32,7 +32,7 @@ impl SecretSource for Table {
 #[tokio::test]
 async fn resolved_values_reach_commands_and_are_masked_in_the_log() {
     let mut harness = Harness::new(Some(
-        "version: 0.2\nenv:\n  parameter-store:\n    FROM_SPEC: /spec/param\n\
+        "version: 0.2\nenv:\n  exported-variables:\n    - FROM_SPEC\n  parameter-store:\n    FROM_SPEC: /spec/param\n\
          phases:\n  build:\n    commands:\n      - echo \"spec=$FROM_SPEC project=$FROM_PROJECT\"\n      - printf '%s' \"$FROM_PROJECT\" | wc -c\n",
     ));
     harness.secrets = Arc::new(Table(vec![
@@ -51,6 +51,9 @@ async fn resolved_values_reach_commands_and_are_masked_in_the_log() {
     assert!(done.log.contains("17\n"), "{}", done.log);
     assert!(!done.log.contains("spec-secret-1"));
     assert!(!done.log.contains("project-secret-22"));
+    let exported = &done.record.exported_environment_variables;
+    assert_eq!(exported.len(), 1);
+    assert_eq!(exported[0].value, "***", "an exported secret is masked");
 }
 
 #[tokio::test]
