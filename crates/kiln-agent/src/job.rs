@@ -8,13 +8,13 @@ use async_trait::async_trait;
 use kiln_domain::agent::{AssignedBuild, BuildProgress};
 use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, context_codes};
 use kiln_domain::clock::now_epoch;
+use kiln_domain::secrets::SecretReference;
 use kiln_domain::source::hosts::CredentialHost;
 use kiln_runner::artifacts::ArtifactStore;
 use kiln_runner::build::{
     BuildJob, BuildLimits, BuildSink, CollectedReport, Resolved, SavedReport, SecretSource,
     append_log_line, run_build,
 };
-use kiln_domain::secrets::SecretReference;
 use kiln_runner::disk::DiskReserve;
 use kiln_runner::docker::RegistryAuth;
 use kiln_runner::local_source::LocalSourcePolicy;

@@ -48,8 +48,8 @@ use halt::Halt;
 use interrupt::Interrupt;
 pub use kiln_reports::{CollectedFile, CollectedReport};
 use log::BuildLog;
-pub use secrets::{NoSecrets, Resolved, SecretSource};
 pub use log::{DEFAULT_MAX_LOG_BYTES, MIN_MAX_LOG_BYTES, append_line as append_log_line, stamped};
+pub use secrets::{NoSecrets, Resolved, SecretSource};
 
 /// The shell session's state directory inside a build's work directory.
 const SHELL_STATE_DIR: &str = "shell";

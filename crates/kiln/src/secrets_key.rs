@@ -43,7 +43,8 @@ pub fn load(
     if path.exists() {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
-        return Cipher::from_base64(&text).with_context(|| format!("the key in {}", path.display()));
+        return Cipher::from_base64(&text)
+            .with_context(|| format!("the key in {}", path.display()));
     }
     let key = Cipher::generate_key();
     let mut file = std::fs::OpenOptions::new()
@@ -82,7 +83,13 @@ mod tests {
         let cipher = load(Some(&key), dir.path(), true).unwrap();
         assert!(!dir.path().join(FILE_NAME).exists());
         let sealed = cipher.seal(&[], b"v").unwrap();
-        assert_eq!(Cipher::from_base64(&key.0).unwrap().open(&[], &sealed).unwrap(), b"v");
+        assert_eq!(
+            Cipher::from_base64(&key.0)
+                .unwrap()
+                .open(&[], &sealed)
+                .unwrap(),
+            b"v"
+        );
         assert!(load(Some(&KeyText("short".into())), dir.path(), false).is_err());
         assert_eq!(format!("{key:?}"), "<secrets key>");
     }

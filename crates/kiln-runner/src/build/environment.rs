@@ -138,7 +138,9 @@ pub(super) fn buildspec_secrets(
         .map(|(name, origin, var_type, value)| {
             let reference = SecretReference::of_variable(var_type, value)
                 .unwrap_or_else(|| Err(format!("unknown type {var_type}")))
-                .map_err(|why| format!("Environment variable {name} of buildspec {origin}: {why}"))?;
+                .map_err(|why| {
+                    format!("Environment variable {name} of buildspec {origin}: {why}")
+                })?;
             Ok(PendingVariable {
                 name: name.clone(),
                 origin,
@@ -172,7 +174,11 @@ pub(super) fn merge(
         .filter(|name| name.starts_with("CODEBUILD_"))
         .collect();
     variables.extend(codebuild);
-    let layers = buildspec.variables.iter().chain(buildspec_secrets).chain(user);
+    let layers = buildspec
+        .variables
+        .iter()
+        .chain(buildspec_secrets)
+        .chain(user);
     for (name, value) in layers {
         if reserved.contains(name) {
             let warning = format!(
@@ -230,7 +236,10 @@ mod tests {
         assert!(env.warnings[0].contains("CODEBUILD_BUILD_ID"));
     }
 
-    fn settings_with(project: Vec<EnvironmentVariable>, overrides: Vec<EnvironmentVariable>) -> BuildSettings {
+    fn settings_with(
+        project: Vec<EnvironmentVariable>,
+        overrides: Vec<EnvironmentVariable>,
+    ) -> BuildSettings {
         let mut settings = BuildSettings {
             source: Default::default(),
             source_version: None,
@@ -265,7 +274,10 @@ mod tests {
         let (plain, pending) = user_variables(&settings).unwrap();
         assert_eq!(
             plain,
-            vec![("A".into(), "override".into()), ("TOKEN".into(), "plain".into())]
+            vec![
+                ("A".into(), "override".into()),
+                ("TOKEN".into(), "plain".into())
+            ]
         );
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].name, "DB_PASSWORD");
@@ -287,12 +299,21 @@ mod tests {
             "version: 0.2\nenv:\n  parameter-store:\n    TOKEN: /ssm/token\n  secrets-manager:\n    KEY: db:key\nphases: {}\n",
         );
         let pending = buildspec_secrets(&buildspec, &[]).unwrap();
-        let names: Vec<_> = pending.iter().map(|p| (p.name.as_str(), p.origin)).collect();
+        let names: Vec<_> = pending
+            .iter()
+            .map(|p| (p.name.as_str(), p.origin))
+            .collect();
         assert_eq!(
             names,
-            [("TOKEN", "env.parameter-store"), ("KEY", "env.secrets-manager")]
+            [
+                ("TOKEN", "env.parameter-store"),
+                ("KEY", "env.secrets-manager")
+            ]
         );
-        assert_eq!(buildspec_secrets(&buildspec, &["TOKEN", "KEY"]).unwrap(), vec![]);
+        assert_eq!(
+            buildspec_secrets(&buildspec, &["TOKEN", "KEY"]).unwrap(),
+            vec![]
+        );
         let resolved = vec![("TOKEN".to_owned(), "from-ssm".to_owned())];
         let user = vec![("KEY".to_owned(), "plain".to_owned())];
         let env = merge(Vec::new(), &buildspec, &resolved, &user);

@@ -64,11 +64,10 @@ impl Run<'_> {
         }
         let references: Vec<SecretReference> =
             pending.iter().map(|p| p.reference.clone()).collect();
-        let resolved = self
-            .secrets
-            .resolve(&references)
-            .await
-            .map_err(|why| Interrupt::Fault(format!("Cannot resolve secret variables: {why}")))?;
+        let resolved =
+            self.secrets.resolve(&references).await.map_err(|why| {
+                Interrupt::Fault(format!("Cannot resolve secret variables: {why}"))
+            })?;
         let values = match resolved {
             Resolved::Values(values) if values.len() == pending.len() => values,
             Resolved::Values(_) => {
@@ -102,4 +101,3 @@ impl Run<'_> {
             .collect()))
     }
 }
-

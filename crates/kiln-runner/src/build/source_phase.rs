@@ -24,7 +24,11 @@ impl Run<'_> {
             ));
         }
         self.log.line("Processing environment variables");
-        let user_names: Vec<&str> = self.user_variables.iter().map(|(n, _)| n.as_str()).collect();
+        let user_names: Vec<&str> = self
+            .user_variables
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
         let pending = match environment::buildspec_secrets(&buildspec, &user_names) {
             Ok(pending) => pending,
             Err(message) => {

@@ -111,16 +111,28 @@ mod tests {
         let cipher = Cipher::from_base64(&Cipher::generate_key()).unwrap();
         let sealed = cipher.seal(&["111", "ssm", "/a"], b"hunter2").unwrap();
         assert!(!sealed.windows(7).any(|w| w == b"hunter2"));
-        assert_eq!(cipher.open(&["111", "ssm", "/a"], &sealed).unwrap(), b"hunter2");
+        assert_eq!(
+            cipher.open(&["111", "ssm", "/a"], &sealed).unwrap(),
+            b"hunter2"
+        );
         assert_eq!(
             cipher.open(&["222", "ssm", "/a"], &sealed),
             Err(CipherError::Decrypt),
             "another account's row"
         );
-        assert_eq!(cipher.open(&["111", "ssm/", "a"], &sealed), Err(CipherError::Decrypt));
+        assert_eq!(
+            cipher.open(&["111", "ssm/", "a"], &sealed),
+            Err(CipherError::Decrypt)
+        );
         let other = Cipher::new(&[9; KEY_BYTES]);
-        assert_eq!(other.open(&["111", "ssm", "/a"], &sealed), Err(CipherError::Decrypt));
-        assert_ne!(sealed, cipher.seal(&["111", "ssm", "/a"], b"hunter2").unwrap());
+        assert_eq!(
+            other.open(&["111", "ssm", "/a"], &sealed),
+            Err(CipherError::Decrypt)
+        );
+        assert_ne!(
+            sealed,
+            cipher.seal(&["111", "ssm", "/a"], b"hunter2").unwrap()
+        );
         assert_eq!(cipher.open(&[], b"kv1short"), Err(CipherError::Decrypt));
     }
 

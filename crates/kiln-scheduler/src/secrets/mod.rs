@@ -106,7 +106,9 @@ impl Vault {
     /// The parameter `selector` names: a name or ARN, with `:VERSION` for an older version.
     pub async fn parameter(&self, account_id: &str, selector: &str) -> Lookup<StoredParameter> {
         let (name, version) = match selector.rsplit_once(':') {
-            Some((name, version)) if !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit()) => {
+            Some((name, version))
+                if !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit()) =>
+            {
                 (name, version.parse::<i64>().ok())
             }
             _ => (selector, None),
@@ -118,14 +120,20 @@ impl Vault {
         match self.store.parameter(account_id, &name, version).await? {
             Some(parameter) => Ok(Ok(parameter)),
             None if version.is_some()
-                && self.store.parameter(account_id, &name, None).await?.is_some() =>
+                && self
+                    .store
+                    .parameter(account_id, &name, None)
+                    .await?
+                    .is_some() =>
             {
                 Ok(Err(Missing::ParameterVersion(format!(
                     "Systems Manager could not find version {} of {name}.",
                     version.unwrap_or_default()
                 ))))
             }
-            None => Ok(Err(Missing::Parameter(format!("Parameter {name} not found.")))),
+            None => Ok(Err(Missing::Parameter(format!(
+                "Parameter {name} not found."
+            )))),
         }
     }
 

@@ -61,7 +61,10 @@ fn vault(state: &AppState) -> &Vault {
 }
 
 /// The value of an input: its string, or its binary (base64 on the wire).
-fn secret_value(string: Option<String>, binary: Option<String>) -> Result<Option<(Vec<u8>, bool)>, ApiError> {
+fn secret_value(
+    string: Option<String>,
+    binary: Option<String>,
+) -> Result<Option<(Vec<u8>, bool)>, ApiError> {
     let value = match (string, binary) {
         (Some(_), Some(_)) => {
             return Err(invalid(
@@ -163,7 +166,13 @@ async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<Value
     let first = match value {
         Some(value) => {
             let id = version_id(input.client_request_token)?;
-            Some(sealed_version(state, &secret, id, value, vec![AWSCURRENT.to_owned()])?)
+            Some(sealed_version(
+                state,
+                &secret,
+                id,
+                value,
+                vec![AWSCURRENT.to_owned()],
+            )?)
         }
         None => None,
     };
@@ -206,8 +215,13 @@ async fn put_value(state: &AppState, caller: &Caller, input: Value) -> Result<Va
     let stages = input
         .version_stages
         .unwrap_or_else(|| vec![AWSCURRENT.to_owned()]);
-    if stages.is_empty() || stages.len() > 20 || stages.iter().any(|s| s.is_empty() || s.len() > 256) {
-        return Err(invalid("VersionStages must hold 1 to 20 labels of 1 to 256 characters"));
+    if stages.is_empty()
+        || stages.len() > 20
+        || stages.iter().any(|s| s.is_empty() || s.len() > 256)
+    {
+        return Err(invalid(
+            "VersionStages must hold 1 to 20 labels of 1 to 256 characters",
+        ));
     }
     let id = version_id(input.client_request_token)?;
     let answer = json!({
@@ -341,7 +355,11 @@ async fn delete(state: &AppState, caller: &Caller, input: Value) -> Result<Value
 
 /// The fields ListSecrets and DescribeSecret share, with each version's stages under
 /// `versions_key` (versions without a stage are not listed, as AWS).
-async fn secret_json(state: &AppState, secret: &StoredSecret, versions_key: &str) -> Result<Value, ApiError> {
+async fn secret_json(
+    state: &AppState,
+    secret: &StoredSecret,
+    versions_key: &str,
+) -> Result<Value, ApiError> {
     let versions = state
         .store
         .secret_versions(&secret.account_id, &secret.name)
@@ -396,11 +414,21 @@ async fn list(state: &AppState, caller: &Caller, input: Value) -> Result<Value, 
         Some(_) => return Err(invalid("MaxResults must be between 1 and 100")),
     };
     let listing = format!("secrets\n{}", input.include_planned_deletion);
-    let after: Option<String> = paging::decode(&listing, input.next_token.as_deref())
-        .map_err(|_| ApiError::new(ErrorKind::InvalidNextTokenException, "The NextToken value is invalid."))?;
+    let after: Option<String> =
+        paging::decode(&listing, input.next_token.as_deref()).map_err(|_| {
+            ApiError::new(
+                ErrorKind::InvalidNextTokenException,
+                "The NextToken value is invalid.",
+            )
+        })?;
     let page = state
         .store
-        .list_secrets(&caller.account_id, input.include_planned_deletion, after.as_deref(), limit)
+        .list_secrets(
+            &caller.account_id,
+            input.include_planned_deletion,
+            after.as_deref(),
+            limit,
+        )
         .await
         .map_err(store_failure)?;
     let mut secrets = Vec::with_capacity(page.items.len());

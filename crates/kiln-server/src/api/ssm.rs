@@ -292,8 +292,12 @@ fn max_results(value: Option<i64>, max: i64) -> Result<u64, ApiError> {
 }
 
 fn next_token(listing: &str, token: Option<&str>) -> Result<Option<String>, ApiError> {
-    paging::decode(listing, token)
-        .map_err(|_| ApiError::new(ErrorKind::InvalidNextToken, "The specified token is not valid."))
+    paging::decode(listing, token).map_err(|_| {
+        ApiError::new(
+            ErrorKind::InvalidNextToken,
+            "The specified token is not valid.",
+        )
+    })
 }
 
 #[derive(Deserialize)]
@@ -320,7 +324,13 @@ async fn by_path(state: &AppState, caller: &Caller, input: Value) -> Result<Valu
     let after = next_token(&listing, input.next_token.as_deref())?;
     let page = state
         .store
-        .list_parameters(&caller.account_id, &path, input.recursive, after.as_deref(), limit)
+        .list_parameters(
+            &caller.account_id,
+            &path,
+            input.recursive,
+            after.as_deref(),
+            limit,
+        )
         .await
         .map_err(store_failure)?;
     let parameters = page

@@ -17,7 +17,8 @@ pub(super) struct Masker {
 impl Masker {
     /// Adds values to mask (empty ones mean nothing and are skipped).
     pub(super) fn add(&mut self, values: impl IntoIterator<Item = Vec<u8>>) {
-        self.values.extend(values.into_iter().filter(|v| !v.is_empty()));
+        self.values
+            .extend(values.into_iter().filter(|v| !v.is_empty()));
         self.values.sort_by_key(|v| std::cmp::Reverse(v.len()));
         self.values.dedup();
     }
@@ -96,7 +97,10 @@ mod tests {
     #[test]
     fn values_are_masked_within_a_chunk() {
         let mut m = masker(&["hunter2"]);
-        assert_eq!(logged(&mut m, &["pw=hunter2; again hunter2\n"]), "pw=***; again ***\n");
+        assert_eq!(
+            logged(&mut m, &["pw=hunter2; again hunter2\n"]),
+            "pw=***; again ***\n"
+        );
     }
 
     #[test]
@@ -110,7 +114,11 @@ mod tests {
         let text = "a s3cr3t-value b";
         for cut in 0..text.len() {
             let mut m = masker(&["s3cr3t-value"]);
-            assert_eq!(logged(&mut m, &[&text[..cut], &text[cut..]]), "a *** b", "{cut}");
+            assert_eq!(
+                logged(&mut m, &[&text[..cut], &text[cut..]]),
+                "a *** b",
+                "{cut}"
+            );
         }
     }
 

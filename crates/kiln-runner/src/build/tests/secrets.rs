@@ -71,7 +71,11 @@ async fn a_missing_project_variable_fails_provisioning_by_name() {
     );
     let context = done.context_of(Provisioning);
     assert_eq!(context.status_code, "CLIENT_ERROR");
-    assert!(context.message.contains("DB_PASSWORD"), "{}", context.message);
+    assert!(
+        context.message.contains("DB_PASSWORD"),
+        "{}",
+        context.message
+    );
     assert!(done.log.contains("DB_PASSWORD"));
     assert_eq!(done.record.status, BuildStatus::Failed);
 }
