@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use common::agents::{KilnAgent, agent_token, create_fleet, server_url_for};
 use common::builds::{build_log, context, create_project, id_of, wait_build_complete};
 use common::{ACCOUNT_A, ACCOUNT_B, Account, KilnServer, SignedRequest, aws, signed_request};
 
@@ -23,18 +24,24 @@ const SECRET_PASSWORD: &str = "sm-json-Password-41d2e8";
 
 /// A NO_SOURCE project of account A with `buildspec`, and `variables` in its environment.
 fn project(server: &KilnServer, name: &str, buildspec: &str, variables: Value) {
-    create_project(
-        server,
-        &json!({
-            "name": name,
-            "source": {"type": "NO_SOURCE", "buildspec": buildspec},
-            "artifacts": {"type": "NO_ARTIFACTS"},
-            "environment": {"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
-                            "computeType": "BUILD_GENERAL1_SMALL",
-                            "environmentVariables": variables},
-            "serviceRole": "arn:aws:iam::111122223333:role/r",
-        }),
-    );
+    project_on(server, name, buildspec, variables, json!(null));
+}
+
+/// As [`project`], on the fleet `fleet` (a `{"fleetArn": …}`, or null for none).
+fn project_on(server: &KilnServer, name: &str, buildspec: &str, variables: Value, fleet: Value) {
+    let mut input = json!({
+        "name": name,
+        "source": {"type": "NO_SOURCE", "buildspec": buildspec},
+        "artifacts": {"type": "NO_ARTIFACTS"},
+        "environment": {"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                        "computeType": "BUILD_GENERAL1_SMALL",
+                        "environmentVariables": variables},
+        "serviceRole": "arn:aws:iam::111122223333:role/r",
+    });
+    if !fleet.is_null() {
+        input["environment"]["fleet"] = fleet;
+    }
+    create_project(server, &input);
 }
 
 /// Starts a build of `name` as account A and waits for it to complete.
@@ -395,4 +402,29 @@ fn a_signature_for_codebuild_cannot_call_parameter_store() {
     let accepted = signed_request(&server, request);
     assert_eq!(accepted.status, 200);
     assert_eq!(accepted.json()["Parameter"]["Value"], PARAMETER_VALUE);
+}
+
+#[test]
+fn an_agents_build_gets_the_values_from_the_server_and_masks_them() {
+    let server = KilnServer::builder().arg("--no-local-builds").start();
+    let fleet_arn = create_fleet(&server, "linux", 1, "QUEUE");
+    let token = agent_token(&server, "linux");
+    let _agent = KilnAgent::start(&server_url_for(&server, None), &token, "edge-1", 1, None);
+    put_secure_parameter(&server, &ACCOUNT_A, "/ci/agent-token", PARAMETER_VALUE);
+    project_on(
+        &server,
+        "on-agent",
+        "version: 0.2\nenv:\n  parameter-store:\n    TOKEN: /ci/agent-token\nphases:\n  build:\n    \
+         commands:\n      - echo \"token=$TOKEN\"\n      - printf '%s' \"$TOKEN\" | sha256sum\n",
+        json!([]),
+        json!({"fleetArn": fleet_arn}),
+    );
+    let done = build(&server, "on-agent");
+    assert_eq!(done["buildStatus"], "SUCCEEDED", "{done:#}");
+    let log = build_log(&done);
+    assert!(log.contains("Running on agent edge-1"), "{log}");
+    assert!(log.contains("token=***\n"), "{log}");
+    assert!(!log.contains(PARAMETER_VALUE), "{log}");
+    let digest = hex::encode(Sha256::digest(PARAMETER_VALUE.as_bytes()));
+    assert!(log.contains(&digest), "{log}");
 }
