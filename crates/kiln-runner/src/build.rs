@@ -411,13 +411,14 @@ impl Run<'_> {
         self.log.open_output(&self.output_fifo).map_err(|err| {
             Interrupt::Fault(format!("Cannot make the build's output pipe: {err}"))
         })?;
-        let (plain, pending) = match environment::user_variables(&self.record.settings) {
-            Ok(variables) => variables,
-            Err(message) => {
-                self.log.line(&message);
-                return Ok(Err(client_error(message)));
-            }
-        };
+        let environment::UserVariables { plain, pending } =
+            match environment::user_variables(&self.record.settings) {
+                Ok(variables) => variables,
+                Err(message) => {
+                    self.log.line(&message);
+                    return Ok(Err(client_error(message)));
+                }
+            };
         let resolved = match self.resolve_secrets(&pending).await? {
             Ok(resolved) => resolved,
             Err(context) => return Ok(Err(context)),

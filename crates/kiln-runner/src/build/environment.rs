@@ -82,12 +82,17 @@ pub(super) fn codebuild_variables(facts: &BuildFacts<'_>) -> Vec<(String, String
     all
 }
 
+/// The project's and StartBuild's variables: values, and those still to be resolved.
+#[derive(Debug)]
+pub(super) struct UserVariables {
+    pub plain: Vec<(String, String)>,
+    pub pending: Vec<PendingVariable>,
+}
+
 /// The project's variables then the StartBuild overrides (a later one of a name wins): the
 /// PLAINTEXT values, and the variables still to be resolved. Fails, naming the variable (never
 /// its value), for a type Kiln does not know or a reference that is not one.
-pub(super) fn user_variables(
-    settings: &BuildSettings,
-) -> Result<(Vec<(String, String)>, Vec<PendingVariable>), String> {
+pub(super) fn user_variables(settings: &BuildSettings) -> Result<UserVariables, String> {
     let project = settings.environment.environment_variables.iter().flatten();
     let mut latest: BTreeMap<&str, &EnvironmentVariable> = BTreeMap::new();
     for variable in project.chain(&settings.environment_variables_override) {
@@ -115,7 +120,7 @@ pub(super) fn user_variables(
             }
         }
     }
-    Ok((plain, pending))
+    Ok(UserVariables { plain, pending })
 }
 
 /// The buildspec's `env.parameter-store` and `env.secrets-manager` variables that no user
@@ -271,7 +276,7 @@ mod tests {
                 var("TOKEN", "plain", None),
             ],
         );
-        let (plain, pending) = user_variables(&settings).unwrap();
+        let UserVariables { plain, pending } = user_variables(&settings).unwrap();
         assert_eq!(
             plain,
             vec![
