@@ -411,19 +411,16 @@ impl Run<'_> {
         self.log.open_output(&self.output_fifo).map_err(|err| {
             Interrupt::Fault(format!("Cannot make the build's output pipe: {err}"))
         })?;
-        let environment::UserVariables { plain, pending } =
-            match environment::user_variables(&self.record.settings) {
-                Ok(variables) => variables,
-                Err(message) => {
-                    self.log.line(&message);
-                    return Ok(Err(client_error(message)));
-                }
-            };
-        let resolved = match self.resolve_secrets(&pending).await? {
+        let user = environment::user_variables(&self.record.settings);
+        let pending = user
+            .as_ref()
+            .map(|u| u.pending.clone())
+            .map_err(Clone::clone);
+        let resolved = match self.resolve_secrets(pending).await? {
             Ok(resolved) => resolved,
             Err(context) => return Ok(Err(context)),
         };
-        self.user_variables = plain;
+        self.user_variables = user.map(|u| u.plain).unwrap_or_default();
         self.user_variables.extend(resolved);
         if let Err(context) = self.provision_environment().await? {
             return Ok(Err(context));

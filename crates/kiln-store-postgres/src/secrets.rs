@@ -3,41 +3,14 @@
 //! advisory lock on its name), so versions and stages never race between replicas.
 
 use async_trait::async_trait;
-use kiln_store::secrets::{SecretStore, stages_of};
+use kiln_store::secrets::{SecretStore, SecretVersionRow};
 use kiln_store::{
     Page, StoreError, StoreResult, StoredParameter, StoredSecret, StoredSecretVersion,
     is_unique_violation, sql_int,
 };
-use sqlx::postgres::PgRow;
-use sqlx::{Postgres, QueryBuilder, Row};
+use sqlx::{Postgres, QueryBuilder};
 
 use crate::PgStore;
-
-fn parameter_of(row: &PgRow) -> StoreResult<StoredParameter> {
-    Ok(StoredParameter {
-        account_id: row.try_get("account_id")?,
-        name: row.try_get("name")?,
-        version: row.try_get("version")?,
-        param_type: row.try_get("param_type")?,
-        description: row.try_get("description")?,
-        tier: row.try_get("tier")?,
-        data_type: row.try_get("data_type")?,
-        ciphertext: row.try_get("ciphertext")?,
-        last_modified: row.try_get("last_modified")?,
-    })
-}
-
-fn secret_of(row: &PgRow) -> StoreResult<StoredSecret> {
-    Ok(StoredSecret {
-        account_id: row.try_get("account_id")?,
-        name: row.try_get("name")?,
-        arn: row.try_get("arn")?,
-        description: row.try_get("description")?,
-        created: row.try_get("created")?,
-        last_changed: row.try_get("last_changed")?,
-        deleted: row.try_get("deleted")?,
-    })
-}
 
 async fn insert_version(
     tx: &mut sqlx::PgConnection,
@@ -146,7 +119,7 @@ impl SecretStore for PgStore {
         name: &str,
         version: Option<i64>,
     ) -> StoreResult<Option<StoredParameter>> {
-        let row = sqlx::query(
+        let parameter = sqlx::query_as::<_, StoredParameter>(
             "SELECT * FROM ssm_parameters WHERE account_id = $1 AND name = $2
                AND ($3::BIGINT IS NULL OR version = $4)
              ORDER BY version DESC LIMIT 1",
@@ -157,7 +130,7 @@ impl SecretStore for PgStore {
         .bind(version)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(parameter_of).transpose()
+        Ok(parameter)
     }
 
     async fn list_parameters(
@@ -192,11 +165,7 @@ impl SecretStore for PgStore {
         }
         q.push(" ORDER BY p.name LIMIT ")
             .push_bind(sql_int(limit + 1));
-        let rows = q.build().fetch_all(&self.pool).await?;
-        let rows = rows
-            .iter()
-            .map(parameter_of)
-            .collect::<StoreResult<Vec<_>>>()?;
+        let rows: Vec<StoredParameter> = q.build_query_as().fetch_all(&self.pool).await?;
         Ok(Page::from_overfetched(rows, limit, Clone::clone, |p| {
             p.name.clone()
         }))
@@ -247,14 +216,15 @@ impl SecretStore for PgStore {
         account_id: &str,
         name_or_arn: &str,
     ) -> StoreResult<Option<StoredSecret>> {
-        let row =
-            sqlx::query("SELECT * FROM secrets WHERE account_id = $1 AND (name = $2 OR arn = $3)")
-                .bind(account_id)
-                .bind(name_or_arn)
-                .bind(name_or_arn)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.as_ref().map(secret_of).transpose()
+        let secret = sqlx::query_as::<_, StoredSecret>(
+            "SELECT * FROM secrets WHERE account_id = $1 AND (name = $2 OR arn = $3)",
+        )
+        .bind(account_id)
+        .bind(name_or_arn)
+        .bind(name_or_arn)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(secret)
     }
 
     async fn put_secret_version(
@@ -285,7 +255,7 @@ impl SecretStore for PgStore {
         account_id: &str,
         name: &str,
     ) -> StoreResult<Vec<StoredSecretVersion>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, SecretVersionRow>(
             "SELECT v.version_id, v.ciphertext, v.is_binary, v.created,
                 (SELECT string_agg(s.stage, ',') FROM secret_version_stages s
                  WHERE s.account_id = v.account_id AND s.name = v.name
@@ -297,17 +267,7 @@ impl SecretStore for PgStore {
         .bind(name)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(StoredSecretVersion {
-                    version_id: row.try_get("version_id")?,
-                    ciphertext: row.try_get("ciphertext")?,
-                    binary: row.try_get("is_binary")?,
-                    created: row.try_get("created")?,
-                    stages: stages_of(row.try_get::<Option<String>, _>("stages")?.as_deref()),
-                })
-            })
-            .collect()
+        Ok(rows.into_iter().map(StoredSecretVersion::from).collect())
     }
 
     async fn delete_secret(
@@ -353,11 +313,7 @@ impl SecretStore for PgStore {
         }
         q.push(" ORDER BY name LIMIT ")
             .push_bind(sql_int(limit + 1));
-        let rows = q.build().fetch_all(&self.pool).await?;
-        let rows = rows
-            .iter()
-            .map(secret_of)
-            .collect::<StoreResult<Vec<_>>>()?;
+        let rows: Vec<StoredSecret> = q.build_query_as().fetch_all(&self.pool).await?;
         Ok(Page::from_overfetched(rows, limit, Clone::clone, |s| {
             s.name.clone()
         }))

@@ -2,41 +2,14 @@
 //! run in `BEGIN IMMEDIATE` transactions, so versions and stages never race.
 
 use async_trait::async_trait;
-use kiln_store::secrets::{SecretStore, stages_of};
+use kiln_store::secrets::{SecretStore, SecretVersionRow};
 use kiln_store::{
     Page, StoreError, StoreResult, StoredParameter, StoredSecret, StoredSecretVersion,
     is_unique_violation, sql_int,
 };
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Sqlite};
 
 use crate::SqliteStore;
-
-fn parameter_of(row: &SqliteRow) -> StoreResult<StoredParameter> {
-    Ok(StoredParameter {
-        account_id: row.try_get("account_id")?,
-        name: row.try_get("name")?,
-        version: row.try_get("version")?,
-        param_type: row.try_get("param_type")?,
-        description: row.try_get("description")?,
-        tier: row.try_get("tier")?,
-        data_type: row.try_get("data_type")?,
-        ciphertext: row.try_get("ciphertext")?,
-        last_modified: row.try_get("last_modified")?,
-    })
-}
-
-fn secret_of(row: &SqliteRow) -> StoreResult<StoredSecret> {
-    Ok(StoredSecret {
-        account_id: row.try_get("account_id")?,
-        name: row.try_get("name")?,
-        arn: row.try_get("arn")?,
-        description: row.try_get("description")?,
-        created: row.try_get("created")?,
-        last_changed: row.try_get("last_changed")?,
-        deleted: row.try_get("deleted")?,
-    })
-}
 
 async fn insert_version(
     tx: &mut sqlx::SqliteConnection,
@@ -141,7 +114,7 @@ impl SecretStore for SqliteStore {
         name: &str,
         version: Option<i64>,
     ) -> StoreResult<Option<StoredParameter>> {
-        let row = sqlx::query(
+        let parameter = sqlx::query_as::<_, StoredParameter>(
             "SELECT * FROM ssm_parameters WHERE account_id = ? AND name = ?
                AND (? IS NULL OR version = ?)
              ORDER BY version DESC LIMIT 1",
@@ -152,7 +125,7 @@ impl SecretStore for SqliteStore {
         .bind(version)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(parameter_of).transpose()
+        Ok(parameter)
     }
 
     async fn list_parameters(
@@ -188,11 +161,7 @@ impl SecretStore for SqliteStore {
         }
         q.push(" ORDER BY p.name LIMIT ")
             .push_bind(sql_int(limit + 1));
-        let rows = q.build().fetch_all(&self.pool).await?;
-        let rows = rows
-            .iter()
-            .map(parameter_of)
-            .collect::<StoreResult<Vec<_>>>()?;
+        let rows: Vec<StoredParameter> = q.build_query_as().fetch_all(&self.pool).await?;
         Ok(Page::from_overfetched(rows, limit, Clone::clone, |p| {
             p.name.clone()
         }))
@@ -243,14 +212,15 @@ impl SecretStore for SqliteStore {
         account_id: &str,
         name_or_arn: &str,
     ) -> StoreResult<Option<StoredSecret>> {
-        let row =
-            sqlx::query("SELECT * FROM secrets WHERE account_id = ? AND (name = ? OR arn = ?)")
-                .bind(account_id)
-                .bind(name_or_arn)
-                .bind(name_or_arn)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.as_ref().map(secret_of).transpose()
+        let secret = sqlx::query_as::<_, StoredSecret>(
+            "SELECT * FROM secrets WHERE account_id = ? AND (name = ? OR arn = ?)",
+        )
+        .bind(account_id)
+        .bind(name_or_arn)
+        .bind(name_or_arn)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(secret)
     }
 
     async fn put_secret_version(
@@ -280,7 +250,7 @@ impl SecretStore for SqliteStore {
         account_id: &str,
         name: &str,
     ) -> StoreResult<Vec<StoredSecretVersion>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, SecretVersionRow>(
             "SELECT v.version_id, v.ciphertext, v.is_binary, v.created,
                 (SELECT group_concat(s.stage) FROM secret_version_stages s
                  WHERE s.account_id = v.account_id AND s.name = v.name
@@ -292,17 +262,7 @@ impl SecretStore for SqliteStore {
         .bind(name)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(StoredSecretVersion {
-                    version_id: row.try_get("version_id")?,
-                    ciphertext: row.try_get("ciphertext")?,
-                    binary: row.try_get("is_binary")?,
-                    created: row.try_get("created")?,
-                    stages: stages_of(row.try_get::<Option<String>, _>("stages")?.as_deref()),
-                })
-            })
-            .collect()
+        Ok(rows.into_iter().map(StoredSecretVersion::from).collect())
     }
 
     async fn delete_secret(
@@ -348,11 +308,7 @@ impl SecretStore for SqliteStore {
         }
         q.push(" ORDER BY name LIMIT ")
             .push_bind(sql_int(limit + 1));
-        let rows = q.build().fetch_all(&self.pool).await?;
-        let rows = rows
-            .iter()
-            .map(secret_of)
-            .collect::<StoreResult<Vec<_>>>()?;
+        let rows: Vec<StoredSecret> = q.build_query_as().fetch_all(&self.pool).await?;
         Ok(Page::from_overfetched(rows, limit, Clone::clone, |s| {
             s.name.clone()
         }))

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 
 use crate::{Page, StoreResult};
 
-/// One version of a parameter.
-#[derive(Debug, Clone, PartialEq)]
+/// One version of a parameter (a row of `ssm_parameters`).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct StoredParameter {
     pub account_id: String,
     pub name: String,
@@ -22,8 +22,8 @@ pub struct StoredParameter {
     pub last_modified: f64,
 }
 
-/// A secret, without its versions.
-#[derive(Debug, Clone, PartialEq)]
+/// A secret, without its versions (a row of `secrets`).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct StoredSecret {
     pub account_id: String,
     pub name: String,
@@ -123,14 +123,32 @@ pub trait SecretStore: Send + Sync {
     ) -> StoreResult<Page<StoredSecret, String>>;
 }
 
-/// Sorted stages from the comma-separated column some backends read them from.
-pub fn stages_of(text: Option<&str>) -> Vec<String> {
-    let mut stages: Vec<String> = text
-        .unwrap_or_default()
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect();
-    stages.sort();
-    stages
+/// A version as both backends read it: its stages aggregated into one comma-separated column.
+#[derive(sqlx::FromRow)]
+pub struct SecretVersionRow {
+    version_id: String,
+    ciphertext: Vec<u8>,
+    is_binary: bool,
+    created: f64,
+    stages: Option<String>,
+}
+
+impl From<SecretVersionRow> for StoredSecretVersion {
+    fn from(row: SecretVersionRow) -> Self {
+        let mut stages: Vec<String> = row
+            .stages
+            .unwrap_or_default()
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        stages.sort();
+        StoredSecretVersion {
+            version_id: row.version_id,
+            ciphertext: row.ciphertext,
+            binary: row.is_binary,
+            created: row.created,
+            stages,
+        }
+    }
 }

@@ -54,11 +54,19 @@ pub(super) struct PendingVariable {
 
 impl Run<'_> {
     /// The values of `pending`, masked in the log from now on; or a CLIENT_ERROR that names
-    /// the variable that cannot be resolved (never a value).
+    /// the variable that cannot be resolved (never a value), or says why `pending` is not a
+    /// list of references.
     pub(super) async fn resolve_secrets(
         &self,
-        pending: &[PendingVariable],
+        pending: Result<Vec<PendingVariable>, String>,
     ) -> Result<Result<Vec<(String, String)>, super::PhaseContext>, Interrupt> {
+        let pending = match pending {
+            Ok(pending) => pending,
+            Err(message) => {
+                self.log.line(&message);
+                return Ok(Err(client_error(message)));
+            }
+        };
         if pending.is_empty() {
             return Ok(Ok(Vec::new()));
         }

@@ -29,14 +29,8 @@ impl Run<'_> {
             .iter()
             .map(|(n, _)| n.as_str())
             .collect();
-        let pending = match environment::buildspec_secrets(&buildspec, &user_names) {
-            Ok(pending) => pending,
-            Err(message) => {
-                self.log.line(&message);
-                return Ok(Err(client_error(message)));
-            }
-        };
-        let resolved = match self.resolve_secrets(&pending).await? {
+        let pending = environment::buildspec_secrets(&buildspec, &user_names);
+        let resolved = match self.resolve_secrets(pending).await? {
             Ok(resolved) => resolved,
             Err(context) => return Ok(Err(context)),
         };

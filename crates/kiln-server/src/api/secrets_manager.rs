@@ -60,6 +60,24 @@ fn vault(state: &AppState) -> &Vault {
     state.builds.vault()
 }
 
+/// The caller's secret `secret_id` names (name or ARN), deleted or not.
+async fn any_secret(
+    state: &AppState,
+    caller: &Caller,
+    secret_id: &str,
+) -> Result<StoredSecret, ApiError> {
+    state
+        .store
+        .secret(&caller.account_id, secret_id)
+        .await
+        .map_err(store_failure)?
+        .ok_or_else(|| {
+            missing(Missing::Secret(
+                "Secrets Manager can't find the specified secret.".to_owned(),
+            ))
+        })
+}
+
 /// The value of an input: its string, or its binary (base64 on the wire).
 fn secret_value(
     string: Option<String>,
@@ -321,16 +339,7 @@ async fn delete(state: &AppState, caller: &Caller, input: Value) -> Result<Value
             "The recovery window must be between 7 and 30 days.",
         ));
     }
-    let secret = state
-        .store
-        .secret(&caller.account_id, &input.secret_id)
-        .await
-        .map_err(store_failure)?
-        .ok_or_else(|| {
-            missing(Missing::Secret(
-                "Secrets Manager can't find the specified secret.".to_owned(),
-            ))
-        })?;
+    let secret = any_secret(state, caller, &input.secret_id).await?;
     let now = state.now_epoch();
     let deletion_date = if input.force_delete_without_recovery {
         None
@@ -450,15 +459,6 @@ struct DescribeInput {
 
 async fn describe(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
     let input: DescribeInput = parse_input(input)?;
-    let secret = state
-        .store
-        .secret(&caller.account_id, &input.secret_id)
-        .await
-        .map_err(store_failure)?
-        .ok_or_else(|| {
-            missing(Missing::Secret(
-                "Secrets Manager can't find the specified secret.".to_owned(),
-            ))
-        })?;
+    let secret = any_secret(state, caller, &input.secret_id).await?;
     secret_json(state, &secret, "VersionIdsToStages").await
 }
