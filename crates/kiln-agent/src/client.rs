@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use kiln_domain::agent::{
     AGENT_PATH, AssignedBuild, BuildOrders, BuildProgress, ClaimAsk, LogStored, Registered,
-    Registration, RunningBuilds, SESSION_HEADER,
+    Registration, RunningBuilds, SESSION_HEADER, SecretsAsk,
 };
+use kiln_domain::secrets::SecretReference;
 use kiln_runner::artifacts::{ArtifactStoreConfig, describe_transport_error};
-use kiln_runner::build::{CollectedReport, SavedReport};
+use kiln_runner::build::{CollectedReport, Resolved, SavedReport};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -171,6 +172,24 @@ impl ServerClient {
             Method::POST,
             &format!("/builds/{uuid}/reports"),
             json(reports)?,
+            CALL_TIMEOUT,
+        )
+        .await
+    }
+
+    /// The values of a build's secret references, through the agent's lease on it.
+    pub async fn secrets(
+        &self,
+        uuid: &str,
+        references: &[SecretReference],
+    ) -> Result<Resolved, CallError> {
+        let body = json(&SecretsAsk {
+            references: references.to_vec(),
+        })?;
+        self.call(
+            Method::POST,
+            &format!("/builds/{uuid}/secrets"),
+            body,
             CALL_TIMEOUT,
         )
         .await

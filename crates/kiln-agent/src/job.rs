@@ -8,10 +8,12 @@ use async_trait::async_trait;
 use kiln_domain::agent::{AssignedBuild, BuildProgress};
 use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, context_codes};
 use kiln_domain::clock::now_epoch;
+use kiln_domain::secrets::SecretReference;
 use kiln_domain::source::hosts::CredentialHost;
 use kiln_runner::artifacts::ArtifactStore;
 use kiln_runner::build::{
-    BuildJob, BuildLimits, BuildSink, CollectedReport, SavedReport, append_log_line, run_build,
+    BuildJob, BuildLimits, BuildSink, CollectedReport, Resolved, SavedReport, SecretSource,
+    append_log_line, run_build,
 };
 use kiln_runner::disk::DiskReserve;
 use kiln_runner::docker::RegistryAuth;
@@ -78,6 +80,10 @@ impl Agent {
                 disk_reserve: Some(DiskReserve::new(&self.config.work_dir, None)),
             },
             runtimes: Arc::clone(&self.config.runtimes),
+            secrets: Arc::new(ServerSecrets {
+                client: Arc::clone(&self.client),
+                uuid: uuid.clone(),
+            }),
             record: assigned.record,
         };
         let registry_auth = assigned.registry_credential.map(|c| RegistryAuth {
@@ -129,6 +135,23 @@ impl Agent {
             agent.running().remove(&uuid);
             agent.running_changed.notify_waiters();
         });
+    }
+}
+
+/// Resolves the build's secret references on the server, which holds the values and the key:
+/// the agent never stores them (docs/security.md).
+struct ServerSecrets {
+    client: Arc<ServerClient>,
+    uuid: String,
+}
+
+#[async_trait]
+impl SecretSource for ServerSecrets {
+    async fn resolve(&self, references: &[SecretReference]) -> Result<Resolved, String> {
+        self.client
+            .secrets(&self.uuid, references)
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -28,9 +28,9 @@ pub struct Buildspec {
     pub shell: Option<Shell>,
     /// `env.variables` (or 0.1 `environment_variables.plaintext`), literal values, in order.
     pub variables: Vec<(String, String)>,
-    /// `env.parameter-store`: local name → SSM parameter name (not honoured yet).
+    /// `env.parameter-store`: local name → SSM parameter name.
     pub parameter_store: Vec<(String, String)>,
-    /// `env.secrets-manager`: local name → `secret-id:json-key:stage:version` (not honoured yet).
+    /// `env.secrets-manager`: local name → `secret-id:json-key:stage:version`.
     pub secrets_manager: Vec<(String, String)>,
     pub exported_variables: Vec<String>,
     /// `env.git-credential-helper` (not honoured yet).
@@ -191,14 +191,6 @@ enum Used {
 /// build log may show.
 const UNSUPPORTED: &[(&str, Used)] = &[
     ("run-as", Used::InBuildspec(|b| b.run_as.is_some())),
-    (
-        "env.parameter-store",
-        Used::InBuildspec(|b| !b.parameter_store.is_empty()),
-    ),
-    (
-        "env.secrets-manager",
-        Used::InBuildspec(|b| !b.secrets_manager.is_empty()),
-    ),
     (
         "env.git-credential-helper",
         Used::InBuildspec(|b| b.git_credential_helper),

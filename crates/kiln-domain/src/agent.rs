@@ -92,6 +92,15 @@ pub struct ClaimAsk {
     pub free_slots: u32,
 }
 
+/// `POST /builds/{uuid}/secrets`: the build's secret references the agent's runner needs
+/// resolved (at PROVISIONING, and at DOWNLOAD_SOURCE for the buildspec's); answered with the
+/// values or the first reference that names nothing (docs/secrets.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretsAsk {
+    pub references: Vec<crate::secrets::SecretReference>,
+}
+
 /// A build handed to an agent, with what it needs to run it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

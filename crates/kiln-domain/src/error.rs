@@ -48,9 +48,22 @@ error_catalogue! {
     AgentSessionGone => "AgentSessionGoneException", 410;
     BuildNotHeld => "BuildNotHeldException", 409;
     LogGap => "LogGapException", 409;
-    // CloudWatch Logs (docs/cloudwatch-logs.md); it shares ResourceNotFoundException and
-    // ServiceUnavailableException with CodeBuild.
+    // CloudWatch Logs (docs/cloudwatch-logs.md) and Secrets Manager; both share
+    // ResourceNotFoundException and ServiceUnavailableException with CodeBuild.
     InvalidParameter => "InvalidParameterException", 400;
+    // Parameter Store (botocore's ssm/2014-11-06 model).
+    ParameterNotFound => "ParameterNotFound", 400;
+    ParameterAlreadyExists => "ParameterAlreadyExists", 400;
+    ParameterVersionNotFound => "ParameterVersionNotFound", 400;
+    UnsupportedParameterType => "UnsupportedParameterType", 400;
+    InvalidNextToken => "InvalidNextToken", 400;
+    Validation => "ValidationException", 400;
+    // Secrets Manager (botocore's secretsmanager/2017-10-17 model); its missing secret is
+    // `ResourceNotFound`, the same name as CodeBuild's.
+    ResourceExists => "ResourceExistsException", 400;
+    InvalidRequest => "InvalidRequestException", 400;
+    InvalidNextTokenException => "InvalidNextTokenException", 400;
+    DecryptionFailure => "DecryptionFailure", 400;
 }
 
 /// An error as the API reports it: a kind from the catalogue and a message for people.
@@ -101,12 +114,24 @@ impl std::error::Error for ApiError {}
 mod tests {
     use super::*;
 
+    /// Names of the SSM and Secrets Manager models that do not end in `Exception`.
+    const SSM_PLAIN_NAMES: &[&str] = &[
+        "ParameterNotFound",
+        "ParameterAlreadyExists",
+        "ParameterVersionNotFound",
+        "UnsupportedParameterType",
+        "InvalidNextToken",
+        "DecryptionFailure",
+    ];
+
     #[test]
-    fn type_names_end_in_exception_except_internal_failure() {
+    fn type_names_end_in_exception_except_internal_failure_and_the_ssm_models() {
         for kind in ErrorKind::ALL {
             let name = kind.type_name();
             assert!(
-                name.ends_with("Exception") || name == "InternalFailure",
+                name.ends_with("Exception")
+                    || name == "InternalFailure"
+                    || SSM_PLAIN_NAMES.contains(&name),
                 "{name}"
             );
         }

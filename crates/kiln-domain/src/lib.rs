@@ -13,6 +13,7 @@ pub mod project;
 pub mod refs;
 pub mod report;
 pub mod retry;
+pub mod secrets;
 pub mod source;
 pub mod start;
 pub mod token;

@@ -18,6 +18,7 @@ mod halt;
 mod interrupt;
 mod log;
 mod reports;
+mod secrets;
 mod source_phase;
 #[cfg(test)]
 mod tests;
@@ -51,6 +52,7 @@ use interrupt::Interrupt;
 pub use kiln_reports::{CollectedFile, CollectedReport};
 use log::BuildLog;
 pub use log::{DEFAULT_MAX_LOG_BYTES, MIN_MAX_LOG_BYTES, append_line as append_log_line, stamped};
+pub use secrets::{NoSecrets, Resolved, SecretSource};
 
 /// The shell session's state directory inside a build's work directory.
 const SHELL_STATE_DIR: &str = "shell";
@@ -100,6 +102,8 @@ pub struct BuildJob {
     pub limits: BuildLimits,
     /// How INSTALL's `runtime-versions` are selected.
     pub runtimes: Arc<RuntimeTable>,
+    /// Where the values of the build's PARAMETER_STORE and SECRETS_MANAGER variables come from.
+    pub secrets: Arc<dyn SecretSource>,
 }
 
 /// What a build may take of the host.
@@ -168,6 +172,7 @@ pub async fn run_build(
         log_link,
         limits,
         runtimes,
+        secrets,
     } = job;
     if record.is_complete() {
         return record;
@@ -217,6 +222,7 @@ pub async fn run_build(
         watchdog: None,
         buildspec: None,
         user_variables: Vec::new(),
+        secrets,
         shell: None,
         failed: false,
     };
@@ -259,8 +265,9 @@ struct Run<'a> {
     /// Ends the build at its timeout or when the disk is below its reserve.
     watchdog: Option<JoinHandle<()>>,
     buildspec: Option<Buildspec>,
-    /// Project and StartBuild variables, checked during PROVISIONING.
+    /// Project and StartBuild variables, resolved during PROVISIONING.
     user_variables: Vec<(String, String)>,
+    secrets: Arc<dyn SecretSource>,
     shell: Option<ShellSession>,
     /// Whether any phase has failed (the build then ends FAILED).
     failed: bool,
@@ -415,10 +422,17 @@ impl Run<'_> {
         self.log.open_output(&self.output_fifo).map_err(|err| {
             Interrupt::Fault(format!("Cannot make the build's output pipe: {err}"))
         })?;
-        match environment::user_variables(&self.record.settings) {
-            Ok(vars) => self.user_variables = vars,
-            Err(message) => return Ok(Err(client_error(message))),
-        }
+        let user = environment::user_variables(&self.record.settings);
+        let pending = user
+            .as_ref()
+            .map(|u| u.pending.clone())
+            .map_err(Clone::clone);
+        let resolved = match self.resolve_secrets(pending).await? {
+            Ok(resolved) => resolved,
+            Err(context) => return Ok(Err(context)),
+        };
+        self.user_variables = user.map(|u| u.plain).unwrap_or_default();
+        self.user_variables.extend(resolved);
         if let Err(context) = self.provision_environment().await? {
             return Ok(Err(context));
         }

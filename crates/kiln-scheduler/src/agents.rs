@@ -330,4 +330,25 @@ impl BuildManager {
                 .await,
         )
     }
+
+    /// The values of a build's secret references, for the agent that holds its lease: always
+    /// of the build's account, over the agent's authenticated channel (docs/security.md).
+    pub async fn resolve_agent_secrets(
+        &self,
+        session: &AgentSession,
+        uuid: &str,
+        references: &[kiln_domain::secrets::SecretReference],
+    ) -> Result<kiln_runner::build::Resolved, AgentCallError> {
+        let record = self.held_by(session, uuid).await?;
+        self.vault
+            .resolve(&record.account_id, references)
+            .await
+            .map_err(|e| match e {
+                crate::secrets::VaultError::Store(e) => AgentCallError::Store(e),
+                other => {
+                    tracing::error!(build = %uuid, error = %other, "cannot resolve a build's secrets");
+                    AgentCallError::Invalid(other.to_string())
+                }
+            })
+    }
 }

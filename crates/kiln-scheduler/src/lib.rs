@@ -14,6 +14,7 @@ mod recovery;
 mod reports;
 mod s3_logs;
 mod schedule;
+pub mod secrets;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -71,6 +72,8 @@ pub struct BuildSettings {
     pub disk_reserve: DiskReserve,
     /// How INSTALL's `runtime-versions` are selected (`[runtimes]` of kiln.toml).
     pub runtimes: Arc<RuntimeTable>,
+    /// Encrypts and decrypts parameter and secret values (Kiln's secrets key).
+    pub secrets_cipher: Arc<secrets::Cipher>,
 }
 
 /// A build this replica runs.
@@ -92,6 +95,7 @@ pub struct BuildManager {
     /// Whether queued builds wait for disk space (so the change is logged once).
     waiting_for_disk: AtomicBool,
     metrics: BuildMetrics,
+    vault: Arc<secrets::Vault>,
 }
 
 impl BuildManager {
@@ -100,7 +104,12 @@ impl BuildManager {
         badges: Arc<BadgeEpoch>,
         settings: BuildSettings,
     ) -> Arc<Self> {
+        let vault = Arc::new(secrets::Vault::new(
+            Arc::clone(&store),
+            Arc::clone(&settings.secrets_cipher),
+        ));
         Arc::new(BuildManager {
+            vault,
             store,
             badges,
             settings,
@@ -132,6 +141,11 @@ impl BuildManager {
     /// the commit status a webhook build reports link to it.
     pub fn log_link(&self, build: &BuildRecord) -> String {
         build.console_link(&self.settings.public_url)
+    }
+
+    /// Parameter and secret values: the SSM and Secrets Manager APIs' and the builds'.
+    pub fn vault(&self) -> &Arc<secrets::Vault> {
+        &self.vault
     }
 
     pub fn minute(&self) -> Duration {

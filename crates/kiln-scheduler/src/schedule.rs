@@ -137,6 +137,10 @@ impl BuildManager {
                 disk_reserve: Some(self.settings.disk_reserve.clone()),
             },
             runtimes: Arc::clone(&self.settings.runtimes),
+            secrets: Arc::new(crate::secrets::AccountSecrets {
+                vault: Arc::clone(&self.vault),
+                account_id: build.account_id.clone(),
+            }),
             record: build,
         };
         let mut shipper = LogShipper::start(

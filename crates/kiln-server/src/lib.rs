@@ -104,13 +104,9 @@ async fn handle_api(
     match call.service {
         Service::CodeBuild => api::dispatch(state, &caller, &call.operation, call.input).await,
         Service::Logs => cwlogs::dispatch(state, &caller, &call.operation, call.input).await,
-        other => Err(ApiError::new(
-            ErrorKind::UnknownOperation,
-            format!(
-                "Kiln does not serve the {} operation {} yet",
-                other.signing_name(),
-                protocol::truncate(&call.operation, 128)
-            ),
-        )),
+        Service::Ssm => api::ssm::dispatch(state, &caller, &call.operation, call.input).await,
+        Service::SecretsManager => {
+            api::secrets_manager::dispatch(state, &caller, &call.operation, call.input).await
+        }
     }
 }

@@ -22,7 +22,7 @@ use kiln_runner::disk::DiskReserve;
 use kiln_runner::executor::Executor;
 use kiln_runner::local_source::LocalSourcePolicies;
 use kiln_scheduler::{BuildManager, BuildSettings};
-use kiln_server::api::{Caller, dispatch};
+use kiln_server::api::{Caller, dispatch, secrets_manager, ssm};
 use kiln_server::auth::KeyRing;
 use kiln_server::badges::BadgeCache;
 use kiln_server::console::{ConsoleConfig, FormKey, SIGN_IN_BACKOFF};
@@ -83,6 +83,7 @@ static API: LazyLock<Api> = LazyLock::new(|| {
                 max_log_bytes: 64 << 20,
                 disk_reserve: DiskReserve::new(dir.path(), None),
                 runtimes: Default::default(),
+                secrets_cipher: Arc::new(kiln_scheduler::secrets::Cipher::new(&[7; 32])),
                 local_sources: LocalSourcePolicies::new(
                     dir.path().to_path_buf(),
                     1,
@@ -116,17 +117,33 @@ static API: LazyLock<Api> = LazyLock::new(|| {
     assert!(created.is_ok(), "{created:?}");
     let created = api.call("CreateFleet", fleet("pool").to_string().as_bytes());
     assert!(created.is_ok(), "{created:?}");
+    for (operation, input) in [
+        (
+            "AmazonSSM.PutParameter",
+            json!({"Name": "/app/db", "Value": "v", "Type": "SecureString"}),
+        ),
+        (
+            "secretsmanager.CreateSecret",
+            json!({"Name": "app/db", "SecretString": "{\"k\":\"v\"}"}),
+        ),
+    ] {
+        let created = api.call(operation, input.to_string().as_bytes());
+        assert!(created.is_ok(), "{created:?}");
+    }
     api
 });
 
 impl Api {
     /// Decodes and runs one call as the API handler does after authentication.
     fn call(&self, operation: &str, body: &[u8]) -> Result<Value, ApiError> {
+        // A CodeBuild operation by its name; another service's by its whole target.
+        let target = if operation.contains('.') {
+            operation.to_owned()
+        } else {
+            format!("{}{operation}", Service::CodeBuild.target_prefix())
+        };
         let mut headers = HeaderMap::new();
-        if let Ok(target) = HeaderValue::from_str(&format!(
-            "{}{operation}",
-            Service::CodeBuild.target_prefix()
-        )) {
+        if let Ok(target) = HeaderValue::from_str(&target) {
             headers.insert("x-amz-target", target);
         }
         let caller = Caller {
@@ -134,8 +151,16 @@ impl Api {
             access_key_id: "AKIDPROPERTIES".into(),
         };
         let call = AwsJson11.decode(&headers, body)?;
-        self.runtime
-            .block_on(dispatch(&self.state, &caller, &call.operation, call.input))
+        let (state, operation, input) = (&self.state, &call.operation, call.input);
+        self.runtime.block_on(async {
+            match call.service {
+                Service::Ssm => ssm::dispatch(state, &caller, operation, input).await,
+                Service::SecretsManager => {
+                    secrets_manager::dispatch(state, &caller, operation, input).await
+                }
+                _ => dispatch(state, &caller, operation, input).await,
+            }
+        })
     }
 }
 
@@ -258,6 +283,53 @@ fn examples() -> Vec<(&'static str, Value)> {
         (
             "ListFleets",
             json!({"sortBy": "CREATED_TIME", "sortOrder": "DESCENDING", "maxResults": 10}),
+        ),
+        (
+            "AmazonSSM.PutParameter",
+            json!({"Name": "/app/other", "Value": "v", "Type": "String", "Overwrite": true,
+                   "Tier": "Standard", "Description": "d"}),
+        ),
+        (
+            "AmazonSSM.GetParameter",
+            json!({"Name": "/app/db:1", "WithDecryption": true}),
+        ),
+        (
+            "AmazonSSM.GetParameters",
+            json!({"Names": ["/app/db", "gone"], "WithDecryption": false}),
+        ),
+        (
+            "AmazonSSM.GetParametersByPath",
+            json!({"Path": "/app", "Recursive": true, "MaxResults": 5, "NextToken": "bzow"}),
+        ),
+        ("AmazonSSM.DeleteParameter", json!({"Name": "/gone"})),
+        (
+            "AmazonSSM.DescribeParameters",
+            json!({"MaxResults": 10, "NextToken": "bzow"}),
+        ),
+        (
+            "secretsmanager.CreateSecret",
+            json!({"Name": "other", "SecretBinary": "aGk=", "Description": "d"}),
+        ),
+        (
+            "secretsmanager.PutSecretValue",
+            json!({"SecretId": "app/db", "SecretString": "x", "VersionStages": ["AWSCURRENT"],
+                   "ClientRequestToken": "00000000-0000-4000-8000-000000000000"}),
+        ),
+        (
+            "secretsmanager.GetSecretValue",
+            json!({"SecretId": "app/db", "VersionStage": "AWSPREVIOUS"}),
+        ),
+        (
+            "secretsmanager.DeleteSecret",
+            json!({"SecretId": "gone", "RecoveryWindowInDays": 7}),
+        ),
+        (
+            "secretsmanager.ListSecrets",
+            json!({"MaxResults": 10, "NextToken": "bzow", "IncludePlannedDeletion": true}),
+        ),
+        (
+            "secretsmanager.DescribeSecret",
+            json!({"SecretId": "app/db"}),
         ),
     ]
 }

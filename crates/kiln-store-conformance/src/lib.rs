@@ -25,6 +25,7 @@ pub mod report_fixtures;
 pub mod report_groups;
 pub mod report_trends;
 pub mod reports;
+pub mod secrets;
 pub mod webhooks;
 
 /// Expands into one test per case of the contract, each on a fresh store from `$open`.
@@ -94,6 +95,10 @@ macro_rules! suite {
             agents::builds_of_a_fleet_go_to_its_agents_or_to_overflow,
             agents::an_on_demand_fleet_overflows_only_while_its_agents_are_busy,
             fleet_builds::a_fleets_builds_are_its_running_then_its_queued_ones,
+            secrets::parameters_keep_versions_and_stay_in_their_account,
+            secrets::parameter_listings_follow_paths_and_page,
+            secrets::secret_versions_move_their_stages,
+            secrets::deleted_secrets_are_marked_or_gone,
         );
     };
     (@cases $open:expr; $($module:ident :: $case:ident),* $(,)?) => {

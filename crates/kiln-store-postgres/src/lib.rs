@@ -38,6 +38,7 @@ mod logs;
 mod projects;
 mod queue;
 mod reports;
+mod secrets;
 mod sign_in;
 mod webhooks;
 

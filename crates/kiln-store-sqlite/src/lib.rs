@@ -36,6 +36,7 @@ mod logs;
 mod projects;
 mod queue;
 mod reports;
+mod secrets;
 mod sign_in;
 #[cfg(test)]
 mod store_semantics_tests;

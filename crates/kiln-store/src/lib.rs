@@ -21,6 +21,7 @@ mod queue;
 pub mod records;
 pub mod report_records;
 mod reports;
+pub mod secrets;
 
 pub use agents::{AgentSession, AgentToken};
 pub use events::{EventFeed, EventSubscription, StoreEvent};
@@ -34,6 +35,7 @@ pub use queue::{
 pub use reports::{
     BranchReports, CoverageKey, CoverageQuery, DeletedReportGroup, ReportQuery, TestCaseQuery,
 };
+pub use secrets::{SecretStore, StoredParameter, StoredSecret, StoredSecretVersion};
 
 /// A backend's own error, kept for its message and source chain.
 pub type BackendError = Box<dyn std::error::Error + Send + Sync>;
@@ -197,7 +199,7 @@ pub enum InsertedBuild {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: SecretStore + Send + Sync + 'static {
     /// Subscribes to the change feed: every event committed after this call, by any process
     /// sharing the store (see [`StoreEvent`]).
     fn subscribe(&self) -> EventSubscription;

@@ -153,6 +153,8 @@ struct FileConfig {
     trust_forwarded_for: Option<bool>,
     trust_local_builds: Option<bool>,
     no_local_builds: Option<bool>,
+    /// Base64 of 32 bytes: the key of parameter and secret values (docs/secrets.md).
+    secrets_key: Option<String>,
     /// `kiln agent`'s section, read by the agent alone.
     #[serde(rename = "agent")]
     _agent: Option<toml::Table>,
@@ -260,6 +262,9 @@ pub struct Settings {
     pub local_builds: bool,
     pub build_uid_range: kiln_runner::build_user::UidRange,
     pub runtimes: RuntimeTable,
+    /// `KILN_SECRETS_KEY`, else kiln.toml's `secrets_key` (never a flag: a process argument
+    /// is visible to every user of the host).
+    pub secrets_key: Option<crate::secrets_key::KeyText>,
 }
 
 impl Settings {
@@ -359,6 +364,11 @@ impl Settings {
                 .no_local_builds
                 .or(file.no_local_builds)
                 .unwrap_or(false),
+            secrets_key: std::env::var("KILN_SECRETS_KEY")
+                .ok()
+                .filter(|k| !k.is_empty())
+                .or(file.secrets_key)
+                .map(crate::secrets_key::KeyText),
             build_uid_range: match args.build_uid_range.or(file.build_uid_range) {
                 None => kiln_runner::build_user::UidRange::DEFAULT,
                 Some(text) => text.parse()?,

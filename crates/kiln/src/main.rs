@@ -8,6 +8,7 @@ mod data_dir;
 mod database;
 mod http;
 mod logging;
+mod secrets_key;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -183,6 +184,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             max_log_bytes: settings.max_log_bytes,
             disk_reserve: DiskReserve::new(&settings.data_dir, settings.disk_reserve_bytes),
             runtimes: Arc::new(settings.runtimes.clone()),
+            secrets_cipher: Arc::new(secrets_key::load(
+                settings.secrets_key.as_ref(),
+                &settings.data_dir,
+                settings.database.is_shared(),
+            )?),
         },
     );
     builds

@@ -60,7 +60,11 @@ impl Run<'_> {
     }
 
     /// Starts the build's shell session with the full environment.
-    pub(super) fn start_shell(&mut self, buildspec: &Buildspec) -> Result<PhaseResult, Interrupt> {
+    pub(super) fn start_shell(
+        &mut self,
+        buildspec: &Buildspec,
+        buildspec_secrets: &[(String, String)],
+    ) -> Result<PhaseResult, Interrupt> {
         let Some(build_environment) = &self.environment else {
             return Err(Interrupt::Fault(
                 "the build environment was not provisioned".to_owned(),
@@ -76,10 +80,12 @@ impl Run<'_> {
             home: (!build_environment.is_container()).then_some(self.home_dir.as_path()),
             base: build_environment.base_variables(),
         });
-        let env = match environment::merge(codebuild, buildspec, &self.user_variables) {
-            Ok(env) => env,
-            Err(message) => return Ok(Err(client_error(message))),
-        };
+        let env = environment::merge(
+            codebuild,
+            buildspec,
+            buildspec_secrets,
+            &self.user_variables,
+        );
         for warning in &env.warnings {
             self.log.line(warning);
         }
@@ -211,9 +217,10 @@ impl Run<'_> {
             .exported_variables
             .iter()
             .filter_map(|name| {
+                // A secret value is not exported into the API: it is masked as in the log.
                 shell.var(name).map(|value| ExportedVariable {
                     name: name.clone(),
-                    value,
+                    value: self.log.masked(&value),
                 })
             })
             .collect();

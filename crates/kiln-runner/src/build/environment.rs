@@ -6,6 +6,10 @@ use std::path::Path;
 
 use kiln_buildspec::Buildspec;
 use kiln_domain::build::{BuildRecord, BuildSettings};
+use kiln_domain::project::EnvironmentVariable;
+use kiln_domain::secrets::SecretReference;
+
+use super::secrets::PendingVariable;
 
 /// What the variables CodeBuild sets itself are made from.
 pub(super) struct BuildFacts<'a> {
@@ -102,27 +106,77 @@ pub(super) fn codebuild_variables(facts: &BuildFacts<'_>) -> Vec<(String, String
     all
 }
 
-/// The project's variables then the StartBuild overrides (later entries win). Fails, naming
-/// the variable (never its value), for a type Kiln cannot resolve.
-pub(super) fn user_variables(settings: &BuildSettings) -> Result<Vec<(String, String)>, String> {
+/// The project's and StartBuild's variables: values, and those still to be resolved.
+#[derive(Debug)]
+pub(super) struct UserVariables {
+    pub plain: Vec<(String, String)>,
+    pub pending: Vec<PendingVariable>,
+}
+
+/// The project's variables then the StartBuild overrides (a later one of a name wins): the
+/// PLAINTEXT values, and the variables still to be resolved. Fails, naming the variable (never
+/// its value), for a type Kiln does not know or a reference that is not one.
+pub(super) fn user_variables(settings: &BuildSettings) -> Result<UserVariables, String> {
     let project = settings.environment.environment_variables.iter().flatten();
-    let mut vars = Vec::new();
+    let mut latest: BTreeMap<&str, &EnvironmentVariable> = BTreeMap::new();
     for variable in project.chain(&settings.environment_variables_override) {
-        let Some(name) = variable.name.as_deref() else {
-            continue;
-        };
+        if let Some(name) = variable.name.as_deref() {
+            latest.insert(name, variable);
+        }
+    }
+    let mut plain = Vec::new();
+    let mut pending = Vec::new();
+    for (name, variable) in latest {
+        let value = variable.value.as_deref().unwrap_or_default();
         match variable.var_type.as_deref() {
-            None | Some("PLAINTEXT") => {}
+            None | Some("PLAINTEXT") => plain.push((name.to_owned(), value.to_owned())),
             Some(other) => {
-                return Err(format!(
-                    "Environment variable {name} is of type {other}, which Kiln cannot resolve; \
-                     use a PLAINTEXT variable"
-                ));
+                let reference = SecretReference::of_variable(other, value)
+                    .ok_or_else(|| {
+                        format!("Environment variable {name} is of type {other}, which Kiln does not know")
+                    })?
+                    .map_err(|why| format!("Environment variable {name} of type {other}: {why}"))?;
+                pending.push(PendingVariable {
+                    name: name.to_owned(),
+                    origin: "project environment",
+                    reference,
+                });
             }
         }
-        vars.push((name.to_owned(), variable.value.clone().unwrap_or_default()));
     }
-    Ok(vars)
+    Ok(UserVariables { plain, pending })
+}
+
+/// The buildspec's `env.parameter-store` and `env.secrets-manager` variables that no user
+/// variable replaces, or why one is not a reference.
+pub(super) fn buildspec_secrets(
+    buildspec: &Buildspec,
+    user_names: &[&str],
+) -> Result<Vec<PendingVariable>, String> {
+    let parameters = buildspec
+        .parameter_store
+        .iter()
+        .map(|(name, value)| (name, "env.parameter-store", "PARAMETER_STORE", value));
+    let secrets = buildspec
+        .secrets_manager
+        .iter()
+        .map(|(name, value)| (name, "env.secrets-manager", "SECRETS_MANAGER", value));
+    parameters
+        .chain(secrets)
+        .filter(|(name, ..)| !user_names.contains(&name.as_str()))
+        .map(|(name, origin, var_type, value)| {
+            let reference = SecretReference::of_variable(var_type, value)
+                .unwrap_or_else(|| Err(format!("unknown type {var_type}")))
+                .map_err(|why| {
+                    format!("Environment variable {name} of buildspec {origin}: {why}")
+                })?;
+            Ok(PendingVariable {
+                name: name.clone(),
+                origin,
+                reference,
+            })
+        })
+        .collect()
 }
 
 /// The environment the first command starts with, and warnings for the log.
@@ -132,32 +186,15 @@ pub(super) struct Environment {
     pub warnings: Vec<String>,
 }
 
-/// Layers the buildspec's `env.variables` and then the user's variables over CodeBuild's own
-/// variables. CodeBuild's `CODEBUILD_*` variables cannot be replaced. Fails for a buildspec
-/// parameter-store or secrets-manager variable that no higher-precedence variable replaces.
+/// Layers the buildspec's `env.variables`, its resolved secret variables and then the user's
+/// variables over CodeBuild's own variables. CodeBuild's `CODEBUILD_*` variables cannot be
+/// replaced.
 pub(super) fn merge(
     codebuild: Vec<(String, String)>,
     buildspec: &Buildspec,
+    buildspec_secrets: &[(String, String)],
     user: &[(String, String)],
-) -> Result<Environment, String> {
-    let user_names: Vec<&str> = user.iter().map(|(name, _)| name.as_str()).collect();
-    let unresolvable = buildspec
-        .parameter_store
-        .iter()
-        .map(|(name, _)| (name, "env.parameter-store"))
-        .chain(
-            buildspec
-                .secrets_manager
-                .iter()
-                .map(|(name, _)| (name, "env.secrets-manager")),
-        )
-        .find(|(name, _)| !user_names.contains(&name.as_str()));
-    if let Some((name, key)) = unresolvable {
-        return Err(format!(
-            "Environment variable {name} comes from buildspec {key}, which Kiln cannot resolve"
-        ));
-    }
-
+) -> Environment {
     let mut warnings = Vec::new();
     let mut variables: BTreeMap<String, String> = BTreeMap::new();
     let reserved: Vec<String> = codebuild
@@ -166,7 +203,12 @@ pub(super) fn merge(
         .filter(|name| name.starts_with("CODEBUILD_"))
         .collect();
     variables.extend(codebuild);
-    for (name, value) in buildspec.variables.iter().chain(user) {
+    let layers = buildspec
+        .variables
+        .iter()
+        .chain(buildspec_secrets)
+        .chain(user);
+    for (name, value) in layers {
         if reserved.contains(name) {
             let warning = format!(
                 "Warning: environment variable {name} is set by CodeBuild and cannot be replaced"
@@ -178,16 +220,15 @@ pub(super) fn merge(
         }
         variables.insert(name.clone(), value.clone());
     }
-    Ok(Environment {
+    Environment {
         variables: variables.into_iter().collect(),
         warnings,
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kiln_domain::project::EnvironmentVariable;
 
     fn spec(yaml: &str) -> Buildspec {
         kiln_buildspec::parse(yaml).unwrap()
@@ -217,15 +258,17 @@ mod tests {
         // Buildspec and project variables may have CODEBUILD_ names (the parser warns about them).
         let buildspec = spec("version: 0.2\nenv:\n  variables:\n    HOME: /x\nphases: {}\n");
         let user = vec![("CODEBUILD_BUILD_ID".to_owned(), "mine".to_owned())];
-        let env = merge(codebuild, &buildspec, &user).unwrap();
+        let env = merge(codebuild, &buildspec, &[], &user);
         assert_eq!(value(&env, "CODEBUILD_BUILD_ID"), Some("p:1"));
         assert_eq!(value(&env, "HOME"), Some("/x"));
         assert_eq!(env.warnings.len(), 1);
         assert!(env.warnings[0].contains("CODEBUILD_BUILD_ID"));
     }
 
-    #[test]
-    fn secret_typed_project_variables_are_refused_by_name() {
+    fn settings_with(
+        project: Vec<EnvironmentVariable>,
+        overrides: Vec<EnvironmentVariable>,
+    ) -> BuildSettings {
         let mut settings = BuildSettings {
             source: Default::default(),
             source_version: None,
@@ -238,36 +281,75 @@ mod tests {
             timeout_in_minutes: 60,
             queued_timeout_in_minutes: 480,
             buildspec_override: None,
-            environment_variables_override: Vec::new(),
+            environment_variables_override: overrides,
             debug_session_enabled: None,
             unapplied: Default::default(),
             logs_config: None,
         };
-        settings.environment.environment_variables = Some(vec![var(
-            "DB_PASSWORD",
-            "/prod/db/password",
-            Some("PARAMETER_STORE"),
-        )]);
-        let err = user_variables(&settings).unwrap_err();
-        assert!(err.contains("DB_PASSWORD"));
-        assert!(err.contains("PARAMETER_STORE"));
-        assert!(!err.contains("/prod/db/password"));
-
-        settings.environment.environment_variables = Some(vec![var("A", "project", None)]);
-        settings.environment_variables_override = vec![var("A", "override", Some("PLAINTEXT"))];
-        let user = user_variables(&settings).unwrap();
-        let env = merge(Vec::new(), &spec("version: 0.2\nphases: {}\n"), &user).unwrap();
-        assert_eq!(value(&env, "A"), Some("override"));
+        settings.environment.environment_variables = Some(project);
+        settings
     }
 
     #[test]
-    fn buildspec_parameter_store_fails_unless_replaced() {
-        let buildspec =
-            spec("version: 0.2\nenv:\n  parameter-store:\n    TOKEN: /ssm/token\nphases: {}\n");
-        let err = merge(Vec::new(), &buildspec, &[]).unwrap_err();
-        assert!(err.contains("TOKEN") && err.contains("parameter-store"));
-        let user = vec![("TOKEN".to_owned(), "plain".to_owned())];
-        let env = merge(Vec::new(), &buildspec, &user).unwrap();
-        assert_eq!(value(&env, "TOKEN"), Some("plain"));
+    fn secret_typed_variables_wait_for_resolution_and_overrides_win() {
+        let settings = settings_with(
+            vec![
+                var("DB_PASSWORD", "/prod/db/password", Some("PARAMETER_STORE")),
+                var("TOKEN", "ci/token:value::", Some("SECRETS_MANAGER")),
+                var("A", "project", None),
+            ],
+            vec![
+                var("A", "override", Some("PLAINTEXT")),
+                var("TOKEN", "plain", None),
+            ],
+        );
+        let UserVariables { plain, pending } = user_variables(&settings).unwrap();
+        assert_eq!(
+            plain,
+            vec![
+                ("A".into(), "override".into()),
+                ("TOKEN".into(), "plain".into())
+            ]
+        );
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].name, "DB_PASSWORD");
+        assert_eq!(
+            pending[0].reference,
+            SecretReference::Parameter {
+                name: "/prod/db/password".into()
+            }
+        );
+
+        let bad = settings_with(vec![var("X", "/p", Some("VAULT"))], Vec::new());
+        let err = user_variables(&bad).unwrap_err();
+        assert!(err.contains('X') && err.contains("VAULT") && !err.contains("/p"));
+    }
+
+    #[test]
+    fn buildspec_secrets_are_resolved_unless_replaced() {
+        let buildspec = spec(
+            "version: 0.2\nenv:\n  parameter-store:\n    TOKEN: /ssm/token\n  secrets-manager:\n    KEY: db:key\nphases: {}\n",
+        );
+        let pending = buildspec_secrets(&buildspec, &[]).unwrap();
+        let names: Vec<_> = pending
+            .iter()
+            .map(|p| (p.name.as_str(), p.origin))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("TOKEN", "env.parameter-store"),
+                ("KEY", "env.secrets-manager")
+            ]
+        );
+        assert_eq!(
+            buildspec_secrets(&buildspec, &["TOKEN", "KEY"]).unwrap(),
+            vec![]
+        );
+        let resolved = vec![("TOKEN".to_owned(), "from-ssm".to_owned())];
+        let user = vec![("KEY".to_owned(), "plain".to_owned())];
+        let env = merge(Vec::new(), &buildspec, &resolved, &user);
+        assert_eq!(value(&env, "TOKEN"), Some("from-ssm"));
+        assert_eq!(value(&env, "KEY"), Some("plain"));
     }
 }

@@ -1,6 +1,6 @@
 //! The build log: Kiln's own `[Container]` lines and the output of the build's commands, which
-//! Kiln alone writes to the log file, so that it can hold the log to its limit (and, later, mask
-//! what it must not show).
+//! Kiln alone writes to the log file, so that it can hold the log to its limit and mask the
+//! build's secret values ([`mask`]).
 //!
 //! Commands and git write to a pipe (a FIFO in the work directory, which a container sees at the
 //! same path). A thread per build reads it, counts every byte against the build's limit and
@@ -30,6 +30,9 @@ use time::macros::format_description;
 
 use super::BuildLimits;
 use super::halt::{Halt, HaltReason};
+use mask::Masker;
+
+mod mask;
 use crate::disk::{Bytes, DiskReserve};
 
 /// CodeBuild's agent timestamp, e.g. `2026/11/24 14:00:00.123456` (UTC).
@@ -82,6 +85,7 @@ struct LogState {
     disk_full: bool,
     ends_with_newline: bool,
     buffer: Vec<u8>,
+    masker: Masker,
 }
 
 /// The write end commands get, and the thread copying from the read end.
@@ -109,6 +113,7 @@ impl BuildLog {
             disk_full: false,
             ends_with_newline: true,
             buffer: Vec::new(),
+            masker: Masker::default(),
         };
         Ok(Self {
             shared: Arc::new(Shared {
@@ -175,6 +180,18 @@ impl BuildLog {
         self.output.as_ref().map(|output| &output.writer)
     }
 
+    /// From now on, every occurrence of one of `values` in the log is written `***`.
+    pub(super) fn mask(&self, values: impl IntoIterator<Item = String>) {
+        let mut state = self.shared.lock();
+        state.masker.add(values.into_iter().map(String::into_bytes));
+    }
+
+    /// `text` with the masked values written `***`.
+    pub(super) fn masked(&self, text: &str) -> String {
+        let state = self.shared.lock();
+        String::from_utf8_lossy(&state.masker.masked(text.as_bytes())).into_owned()
+    }
+
     /// Writes one `[Container] <timestamp> <text>` line, after the output already in the pipe.
     /// Best effort: a failed write halts the build, which reports why.
     pub(super) fn line(&self, text: &str) {
@@ -184,8 +201,9 @@ impl BuildLog {
             let pending = rustix::io::ioctl_fionread(reader).unwrap_or(0);
             self.shared.copy(&mut state, pending);
         }
-        let line = stamped(text);
-        state.append_line(line.as_bytes(), &self.shared.halt);
+        state.flush_masker(&self.shared.halt);
+        let line = state.masker.masked(stamped(text).as_bytes());
+        state.append_line(&line, &self.shared.halt);
     }
 
     /// Stops copying, after copying what the pipe holds now; the build's processes must be
@@ -201,6 +219,7 @@ impl BuildLog {
             let pending = rustix::io::ioctl_fionread(reader).unwrap_or(0);
             let mut state = self.shared.lock();
             self.shared.copy(&mut state, pending);
+            state.flush_masker(&self.shared.halt);
         }
     }
 }
@@ -265,9 +284,12 @@ impl Shared {
         let mut copied = 0u64;
         let open = loop {
             match rustix::io::read(reader, &mut buffer[..]) {
-                Ok(0) => break false,
+                Ok(0) => {
+                    state.flush_masker(&self.halt);
+                    break false;
+                }
                 Ok(n) => {
-                    state.append_output(&buffer[..n], &self.halt);
+                    state.append_masked_output(&buffer[..n], &self.halt);
                     copied += n as u64;
                     if copied >= wanted {
                         break true;
@@ -293,6 +315,24 @@ impl LogState {
             self.limit - CLOSING_ROOM
         };
         end.saturating_sub(self.written)
+    }
+
+    /// Appends command output with the secret values masked (some held back, see [`mask`]).
+    fn append_masked_output(&mut self, bytes: &[u8], halt: &Halt) {
+        if self.masker.is_empty() {
+            self.append_output(bytes, halt);
+        } else {
+            let masked = self.masker.feed(bytes);
+            self.append_output(&masked, halt);
+        }
+    }
+
+    /// Appends the output the masker holds back.
+    fn flush_masker(&mut self, halt: &Halt) {
+        let held = self.masker.flush();
+        if !held.is_empty() {
+            self.append_output(&held, halt);
+        }
     }
 
     /// Appends command output, up to the limit; what goes past it cuts the log.

@@ -6,7 +6,7 @@ use kiln_domain::build::PhaseContext;
 use kiln_domain::project::ProjectSource;
 
 use super::interrupt::{Interrupt, output_not_open};
-use super::{PhaseResult, Run, client_error};
+use super::{PhaseResult, Run, client_error, environment};
 use crate::executor::Environment;
 use crate::source::{self, CheckedOut, CheckoutRequest, SourceError};
 
@@ -30,7 +30,17 @@ impl Run<'_> {
             self.log.line(&format!("Warning: {warning}"));
         }
         self.log.line("Processing environment variables");
-        let result = self.start_shell(&buildspec);
+        let user_names: Vec<&str> = self
+            .user_variables
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        let pending = environment::buildspec_secrets(&buildspec, &user_names);
+        let resolved = match self.resolve_secrets(pending).await? {
+            Ok(resolved) => resolved,
+            Err(context) => return Ok(Err(context)),
+        };
+        let result = self.start_shell(&buildspec, &resolved);
         self.log_phases_found(&buildspec);
         self.buildspec = Some(buildspec);
         result

@@ -75,6 +75,7 @@ struct Harness {
     settings: BuildSettings,
     minute: Duration,
     runtimes: RuntimeTable,
+    secrets: Arc<dyn SecretSource>,
 }
 
 struct Finished {
@@ -173,6 +174,7 @@ impl Harness {
             settings,
             minute: Duration::from_secs(60),
             runtimes: RuntimeTable::default(),
+            secrets: Arc::new(NoSecrets),
         }
     }
 
@@ -231,6 +233,7 @@ impl Harness {
             log_link: "https://kiln.example/logs/demo".to_owned(),
             limits: BuildLimits::default(),
             runtimes: Arc::new(self.runtimes.clone()),
+            secrets: Arc::clone(&self.secrets),
         }
     }
 
@@ -534,26 +537,6 @@ async fn environment_precedence_and_codebuild_variables() {
     ] {
         assert!(done.log.contains(&expected), "{expected:?} in\n{}", done.log);
     }
-}
-
-#[tokio::test]
-async fn secret_typed_variables_fail_provisioning_without_the_value() {
-    let mut harness = Harness::new(Some(&spec("  build:\n    commands:\n      - echo hi\n")));
-    harness.settings.environment.environment_variables = Some(vec![EnvironmentVariable {
-        name: Some("DB_PASSWORD".to_owned()),
-        value: Some("prod-db-secret-name".to_owned()),
-        var_type: Some("SECRETS_MANAGER".to_owned()),
-    }]);
-    let done = harness.run().await;
-    assert_eq!(
-        done.phase_types(),
-        [Submitted, Queued, Provisioning, Completed]
-    );
-    let context = done.context_of(Provisioning);
-    assert_eq!(context.status_code, "CLIENT_ERROR");
-    assert!(context.message.contains("DB_PASSWORD"));
-    assert!(!done.log.contains("prod-db-secret-name"));
-    assert_eq!(done.record.status, BuildStatus::Failed);
 }
 
 #[tokio::test]
@@ -903,3 +886,4 @@ async fn leftovers_in_the_work_dir_are_cleared_and_an_unopenable_log_is_a_fault(
 
 mod confinement;
 mod reports;
+mod secrets;

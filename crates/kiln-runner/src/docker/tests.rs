@@ -726,6 +726,7 @@ mod builds {
             log_link: "https://kiln.example/logs".to_owned(),
             limits: BuildLimits::default(),
             runtimes: Default::default(),
+            secrets: Arc::new(crate::build::NoSecrets),
         };
         let record = run_build(executor, job, None, &NoSink, stop).await;
         let log = std::fs::read_to_string(dir.path().join("build.log")).unwrap();

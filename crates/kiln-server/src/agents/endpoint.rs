@@ -21,6 +21,8 @@ pub enum AgentEndpoint {
     Log { uuid: String, offset: u64 },
     /// `POST /builds/{uuid}/reports`.
     Reports { uuid: String },
+    /// `POST /builds/{uuid}/secrets`: the values of the build's secret references.
+    Secrets { uuid: String },
     /// `PUT /builds/{uuid}/artifacts/{bucket}/{key…}`: one object of the build's artifacts or
     /// report exports, its body streamed to the server's artifact store. The bucket is a
     /// valid bucket name and the key a valid object path (both percent-decoded).
@@ -50,6 +52,7 @@ impl AgentEndpoint {
                 match *call {
                     "progress" => AgentEndpoint::Progress { uuid },
                     "reports" => AgentEndpoint::Reports { uuid },
+                    "secrets" => AgentEndpoint::Secrets { uuid },
                     "log" => AgentEndpoint::Log {
                         uuid,
                         offset: log_offset(query)?,

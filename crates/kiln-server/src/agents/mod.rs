@@ -19,7 +19,7 @@ use axum::http::{HeaderMap, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kiln_domain::agent::{
     AGENT_PATH, BuildProgress, ClaimAsk, LogStored, MAX_AGENT_BODY_BYTES, MAX_LOG_CHUNK_BYTES,
-    RunningBuilds, SESSION_HEADER,
+    RunningBuilds, SESSION_HEADER, SecretsAsk,
 };
 use kiln_domain::{ApiError, ErrorKind};
 use kiln_runner::build::CollectedReport;
@@ -162,6 +162,14 @@ async fn handle(
                 .await
                 .map_err(call_error)?;
             to_json(&saved)
+        }
+        AgentEndpoint::Secrets { uuid } => {
+            let ask: SecretsAsk = parse(&body)?;
+            let resolved = builds
+                .resolve_agent_secrets(&session, uuid, &ask.references)
+                .await
+                .map_err(call_error)?;
+            to_json(&resolved)
         }
         AgentEndpoint::Artifact { .. } => Err(ApiError::internal()),
     }

@@ -8,6 +8,8 @@ mod local_sources;
 pub(crate) mod projects;
 mod report_groups;
 mod reports;
+pub mod secrets_manager;
+pub mod ssm;
 pub(crate) mod webhooks;
 
 use kiln_domain::{ApiError, ErrorKind};
