@@ -202,8 +202,6 @@ fn unsupported_keys_of_full_example_are_warnings_in_document_order() {
         warnings(&spec),
         [
             unsupported(2, "run-as"),
-            unsupported(9, "env.parameter-store"),
-            unsupported(13, "env.secrets-manager"),
             unsupported(15, "env.git-credential-helper"),
             unsupported(16, "proxy"),
             unsupported(19, "batch"),
