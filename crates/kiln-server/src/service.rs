@@ -2,6 +2,8 @@
 //! operation in `X-Amz-Target` after a prefix of its own, and is signed (SigV4) for its own
 //! service name, so a client configured for one service cannot call another by mistake.
 
+use kiln_domain::{ApiError, ErrorKind};
+
 /// A service served on `POST /`, told apart by its `X-Amz-Target` prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Service {
@@ -40,6 +42,18 @@ impl Service {
             Service::Ssm => "ssm",
             Service::SecretsManager => "secretsmanager",
         }
+    }
+
+    /// The answer to an operation of this service that Kiln does not serve.
+    pub fn unserved(self, operation: &str) -> ApiError {
+        ApiError::new(
+            ErrorKind::UnknownOperation,
+            format!(
+                "Kiln does not serve the {} operation {}",
+                self.signing_name(),
+                crate::protocol::truncate(operation, 128)
+            ),
+        )
     }
 
     /// The service and operation an `X-Amz-Target` names.

@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 
 use super::ssm::vault_failure;
 use super::{Caller, paging, parse_input, store_failure};
+use crate::service::Service;
 use crate::state::AppState;
 
 /// Runs one operation by its Secrets Manager name.
@@ -30,13 +31,7 @@ pub async fn dispatch(
         "DeleteSecret" => delete(state, caller, input).await,
         "ListSecrets" => list(state, caller, input).await,
         "DescribeSecret" => describe(state, caller, input).await,
-        other => Err(ApiError::new(
-            ErrorKind::UnknownOperation,
-            format!(
-                "Kiln does not serve the secretsmanager operation {}",
-                crate::protocol::truncate(other, 128)
-            ),
-        )),
+        other => Err(Service::SecretsManager.unserved(other)),
     }
 }
 

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Caller, paging, parse_input, store_failure};
+use crate::service::Service;
 use crate::state::AppState;
 
 /// Runs one operation by its SSM name.
@@ -28,13 +29,7 @@ pub async fn dispatch(
         "GetParametersByPath" => by_path(state, caller, input).await,
         "DeleteParameter" => delete(state, caller, input).await,
         "DescribeParameters" => describe(state, caller, input).await,
-        other => Err(ApiError::new(
-            ErrorKind::UnknownOperation,
-            format!(
-                "Kiln does not serve the ssm operation {}",
-                crate::protocol::truncate(other, 128)
-            ),
-        )),
+        other => Err(Service::Ssm.unserved(other)),
     }
 }
 

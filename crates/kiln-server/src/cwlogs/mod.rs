@@ -8,10 +8,10 @@ mod filter;
 mod groups;
 mod read;
 
+use kiln_domain::ApiError;
 use kiln_domain::build::BuildRecord;
 use kiln_domain::build_logs::LogStream;
 use kiln_domain::caller::Caller;
-use kiln_domain::{ApiError, ErrorKind};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -19,6 +19,7 @@ use self::events::{Direction, Event, decode_token, encode_token};
 use self::groups::{invalid, not_found, requested_group};
 use self::read::{MAX_EVENTS, MAX_SCAN_BYTES, StoredLog};
 use crate::api::{parse_input, store_failure};
+use crate::service::Service;
 use crate::state::AppState;
 
 /// Runs one operation by its CloudWatch Logs name.
@@ -33,14 +34,7 @@ pub async fn dispatch(
         "FilterLogEvents" => filter::filter_log_events(state, caller, input).await,
         "DescribeLogGroups" => groups::describe_groups(state, caller, input).await,
         "DescribeLogStreams" => groups::describe_streams(state, caller, input).await,
-        other => Err(ApiError::new(
-            ErrorKind::UnknownOperation,
-            format!(
-                "Kiln serves only GetLogEvents, FilterLogEvents, DescribeLogGroups and \
-                 DescribeLogStreams of CloudWatch Logs, not {}",
-                crate::protocol::truncate(other, 128)
-            ),
-        )),
+        other => Err(Service::Logs.unserved(other)),
     }
 }
 
