@@ -45,11 +45,7 @@ pub(super) async fn receive(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Value, ApiError> {
-    let announced = headers
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|len| len > MAX_ARTIFACT_OBJECT_BYTES) {
+    if super::announced_length(headers).is_some_and(|len| len > MAX_ARTIFACT_OBJECT_BYTES) {
         return Err(too_large());
     }
     let builds = &state.builds;

@@ -92,12 +92,19 @@ async fn handle(
         AgentEndpoint::Reports { .. } => MAX_REPORTS_BODY_BYTES,
         _ => MAX_AGENT_BODY_BYTES,
     };
-    let body = axum::body::to_bytes(body, limit).await.map_err(|_| {
+    let too_large = || {
         ApiError::new(
             ErrorKind::RequestEntityTooLarge,
             format!("the body exceeds the limit of {limit} bytes"),
         )
-    })?;
+    };
+    // Refused before any of it is read: a client that waits for `100 Continue` sends nothing.
+    if announced_length(headers).is_some_and(|len| len > limit as u64) {
+        return Err(too_large());
+    }
+    let body = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large())?;
     if !endpoint.needs_session() {
         return register::register(state, &token, &body).await;
     }
@@ -256,4 +263,12 @@ fn call_error(err: AgentCallError) -> ApiError {
         AgentCallError::LogGap { .. } => ApiError::new(ErrorKind::LogGap, err.to_string()),
         AgentCallError::Store(e) => crate::api::store_failure(e),
     }
+}
+
+/// The body's length as the request's `Content-Length` announces it.
+pub(super) fn announced_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
 }
