@@ -420,8 +420,8 @@ fn bad_agent_input_gets_a_clear_4xx_and_changes_nothing_of_another_build() {
         br#"{"name":"intruder","version":"1","os":"linux","arch":"x86_64","executor":"local","capacity":1,"cpus":2,"memoryMib":8192}"#,
     );
     assert_eq!(registered.status, 200, "{}", registered.body);
-    let session = registered.json()["session"].as_str().unwrap().to_owned();
-    let session = Some(session.as_str());
+    let session_id = registered.json()["session"].as_str().unwrap().to_owned();
+    let session = Some(session_id.as_str());
 
     let no_session = agent_call(&server, "/heartbeat", &token, None, br#"{"builds":[]}"#);
     assert_eq!(
@@ -453,7 +453,7 @@ fn bad_agent_input_gets_a_clear_4xx_and_changes_nothing_of_another_build() {
             "POST /agent/v1/builds/{victim_uuid}/log?offset=0 HTTP/1.1\r\nHost: kiln\r\n\
              Authorization: Bearer {token}\r\nKiln-Agent-Session: {}\r\n\
              Content-Length: {}\r\nExpect: 100-continue\r\n\r\n",
-            session.unwrap(),
+            session_id,
             9 * 1024 * 1024
         )
         .as_bytes(),
