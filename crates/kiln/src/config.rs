@@ -553,3 +553,93 @@ mod tests {
         assert!(toml::from_str::<FileConfig>("[runtimes.deno]\ncommand = [\"x\"]\n").is_err());
     }
 }
+
+/// Every key `kiln.toml` takes is named in the README: the keys are read from the derived
+/// `Deserialize` impls themselves, so a new key fails this test until it is documented.
+#[cfg(test)]
+mod documented_keys {
+    use serde::de::{self, Deserialize, Deserializer, Visitor};
+
+    use super::{
+        ArtifactStoreConfig, CredentialConfig, DockerSection, FileConfig, RegistryCredentialConfig,
+        SourceHostsConfig,
+    };
+    use kiln_runner::runtimes::RuntimeSelector;
+
+    /// A deserializer that only records the field names a struct asks for.
+    struct FieldNames(Vec<&'static str>);
+
+    #[derive(Debug)]
+    struct Recorded;
+
+    impl std::fmt::Display for Recorded {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("recorded")
+        }
+    }
+
+    impl std::error::Error for Recorded {}
+
+    impl de::Error for Recorded {
+        fn custom<T: std::fmt::Display>(_: T) -> Self {
+            Recorded
+        }
+    }
+
+    impl<'de> Deserializer<'de> for &mut FieldNames {
+        type Error = Recorded;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Recorded> {
+            Err(Recorded)
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Recorded> {
+            self.0.extend_from_slice(fields);
+            Err(Recorded)
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+
+    fn fields_of<'de, T: Deserialize<'de>>() -> Vec<&'static str> {
+        let mut names = FieldNames(Vec::new());
+        let _ = T::deserialize(&mut names);
+        names.0
+    }
+
+    #[test]
+    fn every_kiln_toml_key_is_in_the_readme() {
+        let readme = include_str!("../../../README.md");
+        let keys = [
+            fields_of::<FileConfig>(),
+            fields_of::<CredentialConfig>(),
+            fields_of::<ArtifactStoreConfig>(),
+            fields_of::<DockerSection>(),
+            fields_of::<RegistryCredentialConfig>(),
+            fields_of::<SourceHostsConfig>(),
+            fields_of::<RuntimeSelector>(),
+        ]
+        .concat();
+        assert!(keys.contains(&"secrets_key") && keys.contains(&"s3_endpoint"));
+        let missing: Vec<&str> = keys
+            .into_iter()
+            .filter(|key| {
+                !readme.contains(&format!("`{key}`")) && !readme.contains(&format!("[{key}"))
+            })
+            .collect();
+        assert_eq!(
+            missing,
+            Vec::<&str>::new(),
+            "kiln.toml keys the README does not name"
+        );
+    }
+}
