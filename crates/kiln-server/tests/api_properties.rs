@@ -26,6 +26,7 @@ use kiln_server::api::{Caller, dispatch, secrets_manager, ssm};
 use kiln_server::auth::KeyRing;
 use kiln_server::badges::BadgeCache;
 use kiln_server::console::{ConsoleConfig, FormKey, SIGN_IN_BACKOFF};
+use kiln_server::cwlogs;
 use kiln_server::protocol::{AwsJson11, WireProtocol};
 use kiln_server::service::Service;
 use kiln_server::state::AppState;
@@ -154,6 +155,7 @@ impl Api {
         let (state, operation, input) = (&self.state, &call.operation, call.input);
         self.runtime.block_on(async {
             match call.service {
+                Service::Logs => cwlogs::dispatch(state, &caller, operation, input).await,
                 Service::Ssm => ssm::dispatch(state, &caller, operation, input).await,
                 Service::SecretsManager => {
                     secrets_manager::dispatch(state, &caller, operation, input).await
@@ -330,6 +332,26 @@ fn examples() -> Vec<(&'static str, Value)> {
         (
             "secretsmanager.DescribeSecret",
             json!({"SecretId": "app/db"}),
+        ),
+        (
+            "Logs_20140328.GetLogEvents",
+            json!({"logGroupName": "/aws/codebuild/demo",
+                   "logStreamName": "00000000-0000-4000-8000-000000000000",
+                   "startFromHead": true, "limit": 10, "startTime": 0, "endTime": 1}),
+        ),
+        (
+            "Logs_20140328.FilterLogEvents",
+            json!({"logGroupName": "/aws/codebuild/demo", "filterPattern": "error exit",
+                   "logStreamNames": ["x"], "limit": 5}),
+        ),
+        (
+            "Logs_20140328.DescribeLogGroups",
+            json!({"logGroupNamePrefix": "/aws/codebuild", "limit": 5}),
+        ),
+        (
+            "Logs_20140328.DescribeLogStreams",
+            json!({"logGroupName": "/aws/codebuild/demo", "orderBy": "LastEventTime",
+                   "descending": true, "limit": 5}),
         ),
     ]
 }
