@@ -76,6 +76,12 @@ async fn main() -> anyhow::Result<()> {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let real_data_dir = data_dir::prepare(&settings.data_dir, &settings.database)?;
     let store = settings.database.open().await?;
+    let secrets_cipher = Arc::new(secrets_key::load(
+        settings.secrets_key.as_ref(),
+        &settings.data_dir,
+        settings.database.is_shared(),
+    )?);
+    secrets_key::check_against_store(&secrets_cipher, store.as_ref()).await?;
     let credentials = credentials::resolve(&settings, store.as_ref()).await?;
     let accounts: BTreeSet<&str> = credentials.iter().map(|c| c.account_id.as_str()).collect();
     let local_sources = LocalSourcePolicies::new(
@@ -184,11 +190,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             max_log_bytes: settings.max_log_bytes,
             disk_reserve: DiskReserve::new(&settings.data_dir, settings.disk_reserve_bytes),
             runtimes: Arc::new(settings.runtimes.clone()),
-            secrets_cipher: Arc::new(secrets_key::load(
-                settings.secrets_key.as_ref(),
-                &settings.data_dir,
-                settings.database.is_shared(),
-            )?),
+            secrets_cipher: Arc::clone(&secrets_cipher),
         },
     );
     builds

@@ -8,8 +8,9 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use kiln_scheduler::secrets::Cipher;
+use kiln_store::Store;
 
 const FILE_NAME: &str = "secrets.key";
 
@@ -57,6 +58,30 @@ pub fn load(
     file.sync_all()?;
     tracing::info!(path = %path.display(), "generated the secrets key");
     Cipher::from_base64(&key).context("the generated secrets key")
+}
+
+/// The store's name for the value sealed under the first key that used it.
+const KEY_CHECK: &str = "secrets-key-check";
+
+/// Refuses a key other than the one the store's values are sealed with: the first process to
+/// use the store seals a check value under its key, and every later one must open it. Without
+/// this, replicas with keys of their own would each read only what they wrote.
+pub async fn check_against_store(cipher: &Cipher, store: &dyn Store) -> anyhow::Result<()> {
+    let candidate = cipher
+        .seal(&[KEY_CHECK], KEY_CHECK.as_bytes())
+        .context("sealing the secrets key check")?;
+    let stored = store
+        .server_secret(KEY_CHECK, &candidate)
+        .await
+        .context("reading the secrets key check")?;
+    if cipher.open(&[KEY_CHECK], &stored).is_err() {
+        bail!(
+            "this secrets key is not the one the database's parameters and secrets are sealed \
+             with: configure the same secrets_key (KILN_SECRETS_KEY) on every replica, or keep \
+             the data dir's secrets.key (docs/secrets.md)"
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -431,3 +431,38 @@ fn an_agents_build_gets_the_values_from_the_server_and_masks_them() {
     let digest = hex::encode(Sha256::digest(PARAMETER_VALUE.as_bytes()));
     assert!(log.contains(&digest), "{log}");
 }
+
+#[test]
+fn a_server_with_another_secrets_key_refuses_to_start() {
+    let mut first = KilnServer::start();
+    put_secure_parameter(&first, &ACCOUNT_A, "/ci/sealed", "under the first key");
+    assert!(first.sigterm().success());
+    // The same database, another key: it could read none of the values, so it does not start.
+    let refused = KilnServer::builder()
+        .data_dir(first.data_dir())
+        .env("KILN_SECRETS_KEY", common::SHARED_SECRETS_KEY)
+        .try_start();
+    let failure = refused
+        .err()
+        .expect("a server with another key refuses to start");
+    assert!(
+        failure.contains(
+            "this secrets key is not the one the database's parameters and secrets are sealed with"
+        ),
+        "{failure}"
+    );
+    // With its own key again, the value reads as it was written.
+    first.restart();
+    let got = aws(
+        &first,
+        &ACCOUNT_A,
+        &[
+            "ssm",
+            "get-parameter",
+            "--name",
+            "/ci/sealed",
+            "--with-decryption",
+        ],
+    );
+    assert_eq!(got.ok()["Parameter"]["Value"], "under the first key");
+}

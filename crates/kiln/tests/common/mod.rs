@@ -51,6 +51,9 @@ pub const ACCOUNT_B: Account<'static> = Account {
     account_id: "444455556666",
 };
 
+/// The secrets key of the replicas tests start on one database (base64 of 32 bytes).
+pub const SHARED_SECRETS_KEY: &str = "a2lsbi10ZXN0LXJlcGxpY2FzLXNoYXJlZC1rZXktMzI=";
+
 /// Options for a [`KilnServer`]; [`KilnServer::builder`] makes one.
 #[derive(Debug, Clone)]
 pub struct KilnServerBuilder {
@@ -157,6 +160,13 @@ impl KilnServerBuilder {
         // With KILN_TEST_STORE=postgres every suite runs on PostgreSQL: a database per data dir,
         // so servers sharing a data dir (restarts) share a database as they would share kiln.db;
         // each is the only replica, so its local artifact store is allowed.
+        // Replicas that share a database share a secrets key, as their operator configures it.
+        if self.args.iter().any(|a| a == "--database-url")
+            && !self.env.iter().any(|(name, _)| name == "KILN_SECRETS_KEY")
+        {
+            self.env
+                .push(("KILN_SECRETS_KEY".into(), SHARED_SECRETS_KEY.into()));
+        }
         if postgres::suites_use_postgres() && !self.args.iter().any(|a| a == "--database-url") {
             self.args.extend([
                 "--database-url".to_string(),
