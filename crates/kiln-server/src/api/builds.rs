@@ -360,9 +360,7 @@ async fn list_ids(
         .await
         .map_err(store_failure)?;
     let mut out = json!({ "ids": page.items });
-    if let Some(next) = page.next {
-        out["nextToken"] = Value::String(paging::encode(&listing, &next));
-    }
+    paging::set_next(&mut out, "nextToken", &listing, page.next.as_ref());
     Ok(out)
 }
 

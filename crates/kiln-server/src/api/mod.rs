@@ -146,6 +146,18 @@ pub(crate) mod paging {
         URL_SAFE_NO_PAD.encode(text)
     }
 
+    /// Sets `out[member]` to the token of the page after `next`, when there is one.
+    pub fn set_next<K: Serialize>(
+        out: &mut serde_json::Value,
+        member: &str,
+        listing: &str,
+        next: Option<&K>,
+    ) {
+        if let Some(key) = next {
+            out[member] = serde_json::Value::String(encode(listing, key));
+        }
+    }
+
     /// The key a page starts after: `None` for the first page.
     pub fn decode<K: DeserializeOwned>(
         listing: &str,

@@ -183,10 +183,8 @@ pub async fn list(state: &AppState, caller: &Caller, input: Value) -> Result<Val
         .map(|name| report::report_group_arn(&state.region, &caller.account_id, name))
         .collect();
     let mut out = json!({ "reportGroups": arns });
-    if let Some(next) = page.next {
-        let key = (next.sort_value.to_bits(), next.name);
-        out["nextToken"] = Value::String(paging::encode(&listing, &key));
-    }
+    let next = page.next.map(|next| (next.sort_value.to_bits(), next.name));
+    paging::set_next(&mut out, "nextToken", &listing, next.as_ref());
     Ok(out)
 }
 

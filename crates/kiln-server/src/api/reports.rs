@@ -158,9 +158,7 @@ async fn list_in(
         .await
         .map_err(store_failure)?;
     let mut out = json!({ "reports": page.items });
-    if let Some(next) = page.next {
-        out["nextToken"] = Value::String(paging::encode(&listing, &next));
-    }
+    paging::set_next(&mut out, "nextToken", &listing, page.next.as_ref());
     Ok(out)
 }
 
@@ -255,9 +253,7 @@ pub async fn describe_test_cases(
         .map(|case| report::test_case_to_api(&arn, case))
         .collect();
     let mut out = json!({ "testCases": cases });
-    if let Some(next) = page.next {
-        out["nextToken"] = Value::String(paging::encode(&listing, &next));
-    }
+    paging::set_next(&mut out, "nextToken", &listing, page.next.as_ref());
     Ok(out)
 }
 
@@ -372,9 +368,9 @@ pub async fn describe_code_coverages(
         .map(|(n, file)| report::code_coverage_to_api(&arn, *n, file))
         .collect();
     let mut out = json!({ "codeCoverages": files });
-    if let Some(next) = page.next {
-        let key = (next.line_coverage.to_bits(), next.file_path, next.n);
-        out["nextToken"] = Value::String(paging::encode(&listing, &key));
-    }
+    let next = page
+        .next
+        .map(|next| (next.line_coverage.to_bits(), next.file_path, next.n));
+    paging::set_next(&mut out, "nextToken", &listing, next.as_ref());
     Ok(out)
 }

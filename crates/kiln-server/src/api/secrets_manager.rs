@@ -440,9 +440,7 @@ async fn list(state: &AppState, caller: &Caller, input: Value) -> Result<Value, 
         secrets.push(secret_json(state, secret, "SecretVersionsToStages").await?);
     }
     let mut out = json!({ "SecretList": secrets });
-    if let Some(next) = page.next {
-        out["NextToken"] = json!(paging::encode(&listing, &next));
-    }
+    paging::set_next(&mut out, "NextToken", &listing, page.next.as_ref());
     Ok(out)
 }
 

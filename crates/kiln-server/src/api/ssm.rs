@@ -334,9 +334,7 @@ async fn by_path(state: &AppState, caller: &Caller, input: Value) -> Result<Valu
         .map(|p| parameter_json(state, p, input.with_decryption, None))
         .collect::<Result<Vec<_>, _>>()?;
     let mut out = json!({ "Parameters": parameters });
-    if let Some(next) = page.next {
-        out["NextToken"] = json!(paging::encode(&listing, &next));
-    }
+    paging::set_next(&mut out, "NextToken", &listing, page.next.as_ref());
     Ok(out)
 }
 
@@ -393,8 +391,6 @@ async fn describe(state: &AppState, caller: &Caller, input: Value) -> Result<Val
         .map_err(store_failure)?;
     let parameters: Vec<Value> = page.items.iter().map(|p| metadata_json(state, p)).collect();
     let mut out = json!({ "Parameters": parameters });
-    if let Some(next) = page.next {
-        out["NextToken"] = json!(paging::encode(listing, &next));
-    }
+    paging::set_next(&mut out, "NextToken", listing, page.next.as_ref());
     Ok(out)
 }

@@ -8,9 +8,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::events::{Event, parse_terms};
-use super::groups::{self, invalid, requested_group};
+use super::groups::{self, invalid};
 use super::read::{MAX_SCAN_BYTES, StoredLog};
-use super::{events_limit, in_time, time_range};
+use super::{events_scope, in_time};
 use crate::api::{paging, parse_input};
 use crate::state::AppState;
 
@@ -34,11 +34,11 @@ pub async fn filter_log_events(
     input: Value,
 ) -> Result<Value, ApiError> {
     let input: FilterLogEventsInput = parse_input(input)?;
-    let limit = events_limit(input.limit)?;
-    time_range(input.start_time, input.end_time)?;
-    let group = requested_group(
+    let (limit, group) = events_scope(
         state,
         caller,
+        input.limit,
+        (input.start_time, input.end_time),
         input.log_group_name.as_deref(),
         input.log_group_identifier.as_deref(),
     )?;
@@ -123,8 +123,6 @@ pub async fn filter_log_events(
         offset = 0;
     }
     let mut out = json!({ "events": events, "searchedLogStreams": searched });
-    if let Some(key) = next {
-        out["nextToken"] = paging::encode(&listing, &key).into();
-    }
+    paging::set_next(&mut out, "nextToken", &listing, next.as_ref());
     Ok(out)
 }

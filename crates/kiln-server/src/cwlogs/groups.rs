@@ -13,6 +13,7 @@ use kiln_store::ProjectSort;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::limit_within;
 use crate::api::{paging, parse_input, store_failure};
 use crate::state::AppState;
 
@@ -193,16 +194,6 @@ pub fn last_event_millis(build: &BuildRecord) -> i64 {
     millis(build.end_time.unwrap_or(latest))
 }
 
-fn describe_limit(limit: Option<i64>) -> Result<usize, ApiError> {
-    match limit {
-        None => Ok(MAX_DESCRIBE),
-        Some(n @ 1..=50) => Ok(n as usize),
-        Some(n) => Err(invalid(format!(
-            "1 validation error detected: Value '{n}' at 'limit' failed to satisfy constraint: Member must have value between 1 and 50"
-        ))),
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct DescribeGroupsInput {
@@ -218,7 +209,7 @@ pub async fn describe_groups(
     input: Value,
 ) -> Result<Value, ApiError> {
     let input: DescribeGroupsInput = parse_input(input)?;
-    let limit = describe_limit(input.limit)?;
+    let limit = limit_within(input.limit, MAX_DESCRIBE)?;
     if input.log_group_name_prefix.is_some() && input.log_group_name_pattern.is_some() {
         return Err(invalid(
             "LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters.",
@@ -281,7 +272,7 @@ pub async fn describe_streams(
     input: Value,
 ) -> Result<Value, ApiError> {
     let input: DescribeStreamsInput = parse_input(input)?;
-    let limit = describe_limit(input.limit)?;
+    let limit = limit_within(input.limit, MAX_DESCRIBE)?;
     let group = requested_group(
         state,
         caller,

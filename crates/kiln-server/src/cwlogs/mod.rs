@@ -39,14 +39,32 @@ pub async fn dispatch(
 }
 
 /// `EventsLimit`: 1 to 10,000, 10,000 when absent.
-fn events_limit(limit: Option<i64>) -> Result<usize, ApiError> {
+/// A request's `limit`: `max` when absent, else within `1..=max` (AWS's validation message
+/// otherwise).
+fn limit_within(limit: Option<i64>, max: usize) -> Result<usize, ApiError> {
     match limit {
-        None => Ok(MAX_EVENTS),
-        Some(n @ 1..=10_000) => Ok(n as usize),
+        None => Ok(max),
+        Some(n) if n >= 1 && n as u64 <= max as u64 => Ok(n as usize),
         Some(n) => Err(invalid(format!(
-            "1 validation error detected: Value '{n}' at 'limit' failed to satisfy constraint: Member must have value between 1 and 10000"
+            "1 validation error detected: Value '{n}' at 'limit' failed to satisfy constraint: Member must have value between 1 and {max}"
         ))),
     }
+}
+
+/// The checks GetLogEvents and FilterLogEvents share, in AWS's order: the limit (returned), the
+/// time range, and the group, which must be the caller's (returned).
+fn events_scope(
+    state: &AppState,
+    caller: &Caller,
+    limit: Option<i64>,
+    (start, end): (Option<i64>, Option<i64>),
+    group_name: Option<&str>,
+    group_identifier: Option<&str>,
+) -> Result<(usize, String), ApiError> {
+    let limit = limit_within(limit, MAX_EVENTS)?;
+    time_range(start, end)?;
+    let group = requested_group(state, caller, group_name, group_identifier)?;
+    Ok((limit, group))
 }
 
 /// Whether an event falls in `[startTime, endTime)`.
@@ -122,11 +140,11 @@ async fn get_log_events(
     input: Value,
 ) -> Result<Value, ApiError> {
     let input: GetLogEventsInput = parse_input(input)?;
-    let limit = events_limit(input.limit)?;
-    time_range(input.start_time, input.end_time)?;
-    let group = requested_group(
+    let (limit, group) = events_scope(
         state,
         caller,
+        input.limit,
+        (input.start_time, input.end_time),
         input.log_group_name.as_deref(),
         input.log_group_identifier.as_deref(),
     )?;
