@@ -211,12 +211,21 @@ impl BuildManager {
         Ok(build)
     }
 
-    /// Deletes a project: its queued builds end STOPPED and its running builds (on any
-    /// replica) are asked to stop, in the store's transaction. Returns whether there was one.
+    /// Deletes a project: its queued builds end STOPPED (counted as ended here) and its running
+    /// builds (on any replica) are asked to stop, in the store's transaction. Returns whether
+    /// there was one.
     pub async fn delete_project(&self, account_id: &str, name: &str) -> Result<bool, StoreError> {
-        self.store
+        let Some(stopped) = self
+            .store
             .delete_project(account_id, name, now_epoch())
-            .await
+            .await?
+        else {
+            return Ok(false);
+        };
+        for build in &stopped {
+            self.metrics.ended(build);
+        }
+        Ok(true)
     }
 
     /// Stops intake and waits up to `grace` for running builds; the rest are stopped.

@@ -149,7 +149,13 @@ pub async fn deleting_a_project_stops_its_queue_and_frees_its_name(store: Arc<dy
         .await
         .unwrap();
     let old = insert(&store, "p", 1).await;
-    assert!(store.delete_project(ACCOUNT, "p", 500.0).await.unwrap());
+    assert!(
+        store
+            .delete_project(ACCOUNT, "p", 500.0)
+            .await
+            .unwrap()
+            .is_some()
+    );
     let stopped = store
         .get_build(ACCOUNT, uuid_of(&old))
         .await
@@ -172,7 +178,13 @@ pub async fn deleting_a_project_stops_its_queue_and_frees_its_name(store: Arc<dy
     let of_account = store.list_builds(ACCOUNT, None, false, None, 10).await;
     assert_eq!(of_account.unwrap().items, vec![fresh.id(), old.clone()]);
     // A second deletion moves the new builds to a generation of their own.
-    assert!(store.delete_project(ACCOUNT, "p", 600.0).await.unwrap());
+    assert!(
+        store
+            .delete_project(ACCOUNT, "p", 600.0)
+            .await
+            .unwrap()
+            .is_some()
+    );
     store
         .create_project(&project(ACCOUNT, "p", 3.0))
         .await

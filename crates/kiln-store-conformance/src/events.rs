@@ -59,7 +59,13 @@ pub async fn subscribers_hear_every_kind_of_write(store: Arc<dyn Store>) {
     assert!(store.delete_build(ACCOUNT, &build.uuid).await.unwrap());
     hear(&mut feed, &changed("p")).await;
 
-    assert!(store.delete_project(ACCOUNT, "p", 3.0).await.unwrap());
+    assert!(
+        store
+            .delete_project(ACCOUNT, "p", 3.0)
+            .await
+            .unwrap()
+            .is_some()
+    );
     hear(&mut feed, &changed("p")).await;
     hear(&mut feed, &StoreEvent::QueueChanged).await;
 }
@@ -96,7 +102,13 @@ pub async fn refused_writes_announce_nothing(store: Arc<dyn Store>) {
             .await
             .is_err()
     );
-    assert!(!store.delete_project(ACCOUNT, "gone", 5.0).await.unwrap());
+    assert!(
+        store
+            .delete_project(ACCOUNT, "gone", 5.0)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(!store.delete_build(ACCOUNT, "no-such-build").await.unwrap());
     // The first event heard is the next real change's.
     store

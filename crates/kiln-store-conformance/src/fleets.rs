@@ -217,7 +217,13 @@ pub async fn a_fleet_is_deleted_only_when_no_project_names_it(store: Arc<dyn Sto
 
     user.settings.environment = None;
     store.update_project(&user).await.unwrap();
-    assert!(store.delete_project(ACCOUNT, "api", 5.0).await.unwrap());
+    assert!(
+        store
+            .delete_project(ACCOUNT, "api", 5.0)
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(
         store.delete_fleet(ACCOUNT, &f.arn).await.unwrap(),
         DeletedFleet::Deleted

@@ -46,7 +46,13 @@ async fn insert_all(store: &Arc<dyn Store>, builds: Vec<BuildRecord>) {
 
 /// Deletes project `p` and creates it again: its builds move to a past generation.
 async fn recreate_p(store: &Arc<dyn Store>) {
-    assert!(store.delete_project(ACCOUNT, "p", 500.0).await.unwrap());
+    assert!(
+        store
+            .delete_project(ACCOUNT, "p", 500.0)
+            .await
+            .unwrap()
+            .is_some()
+    );
     store
         .create_project(&project(ACCOUNT, "p", 2.0))
         .await

@@ -31,8 +31,20 @@ pub async fn projects_round_trip_and_stay_in_their_account(store: Arc<dyn Store>
     );
     assert_eq!(store.project_by_badge_token("nope").await.unwrap(), None);
 
-    assert!(store.delete_project(ACCOUNT, "a", 9.0).await.unwrap());
-    assert!(!store.delete_project(ACCOUNT, "a", 9.0).await.unwrap());
+    assert!(
+        store
+            .delete_project(ACCOUNT, "a", 9.0)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .delete_project(ACCOUNT, "a", 9.0)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(store.get_project(ACCOUNT, "a").await.unwrap(), None);
     assert!(
         store

@@ -414,7 +414,14 @@ pub async fn deleting_a_project_marks_its_leased_builds(store: Arc<dyn Store>) {
     let held = claim(&store, &claim_request("a", 200.0, 1)).await.remove(0);
     let queued = queue(&store, ACCOUNT, "p", 2).await;
     let mut events = store.subscribe();
-    assert!(store.delete_project(ACCOUNT, "p", 210.0).await.unwrap());
+    let stopped = store.delete_project(ACCOUNT, "p", 210.0).await.unwrap();
+    // Only the queued build ended in the deletion (the running one ends where it runs).
+    let stopped: Vec<_> = stopped
+        .unwrap()
+        .into_iter()
+        .map(|b| (b.uuid, b.status))
+        .collect();
+    assert_eq!(stopped, [(queued.clone(), BuildStatus::Stopped)]);
     expect_event(&mut events, "StopRequested for the running build", |e| {
         *e == StoreEvent::StopRequested {
             uuid: running.clone(),

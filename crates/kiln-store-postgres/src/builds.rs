@@ -88,13 +88,14 @@ pub(crate) async fn insert(
 
 /// In the caller's transaction, after the project's row is deleted: its queued builds end
 /// STOPPED, its leased builds are marked stop_requested, and all its builds move to a past
-/// generation. Returns the uuids of the marked builds, whose owners must hear StopRequested.
+/// generation. Returns the builds it stopped, and the uuids of the marked builds, whose owners
+/// must hear StopRequested.
 pub(crate) async fn retire_project_builds(
     tx: &mut PgConnection,
     account_id: &str,
     name: &str,
     now: f64,
-) -> StoreResult<Vec<String>> {
+) -> StoreResult<(Vec<BuildRecord>, Vec<String>)> {
     // Locked before deciding: a claim racing the deletion has either committed (the build is
     // leased now and seen so) or skips the locked row.
     let rows = sqlx::query(
@@ -106,7 +107,7 @@ pub(crate) async fn retire_project_builds(
     .bind(name)
     .fetch_all(&mut *tx)
     .await?;
-    let mut running = Vec::new();
+    let (mut stopped, mut running) = (Vec::new(), Vec::new());
     for row in &rows {
         // Running builds are stopped by their owners; queued ones never launch.
         if row.try_get("leased")? {
@@ -123,6 +124,7 @@ pub(crate) async fn retire_project_builds(
             now,
         );
         queue::write_locked(&mut *tx, &build, row.try_get("version")?).await?;
+        stopped.push(build);
     }
     sqlx::query("UPDATE builds SET stop_requested = TRUE WHERE uuid = ANY($1)")
         .bind(&running)
@@ -139,7 +141,7 @@ pub(crate) async fn retire_project_builds(
     .bind(name)
     .execute(&mut *tx)
     .await?;
-    Ok(running)
+    Ok((stopped, running))
 }
 
 /// A page of build ids: a range scan of builds_by_account (account_id, seq) or of

@@ -140,7 +140,12 @@ impl Store for PgStore {
         projects::update(&self.pool, project).await
     }
 
-    async fn delete_project(&self, account_id: &str, name: &str, now: f64) -> StoreResult<bool> {
+    async fn delete_project(
+        &self,
+        account_id: &str,
+        name: &str,
+        now: f64,
+    ) -> StoreResult<Option<Vec<BuildRecord>>> {
         projects::delete(&self.pool, account_id, name, now).await
     }
 

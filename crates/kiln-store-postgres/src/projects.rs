@@ -1,6 +1,7 @@
 //! Projects: their settings, their badge token, and what deleting one does to its builds (see
 //! `builds::retire_project_builds`).
 
+use kiln_domain::build::BuildRecord;
 use kiln_domain::project::ProjectRecord;
 use kiln_store::fleets::fleet_arn_column;
 use kiln_store::pages::project_page;
@@ -81,7 +82,7 @@ pub(crate) async fn delete(
     account_id: &str,
     name: &str,
     now: f64,
-) -> StoreResult<bool> {
+) -> StoreResult<Option<Vec<BuildRecord>>> {
     let mut tx = pool.begin().await?;
     let result = sqlx::query("DELETE FROM projects WHERE account_id = $1 AND name = $2")
         .bind(account_id)
@@ -89,9 +90,9 @@ pub(crate) async fn delete(
         .execute(&mut *tx)
         .await?;
     if result.rows_affected() == 0 {
-        return Ok(false);
+        return Ok(None);
     }
-    let running = builds::retire_project_builds(&mut tx, account_id, name, now).await?;
+    let (stopped, running) = builds::retire_project_builds(&mut tx, account_id, name, now).await?;
     let mut events = vec![project_changed(account_id, name), StoreEvent::QueueChanged];
     events.extend(
         running
@@ -100,7 +101,7 @@ pub(crate) async fn delete(
     );
     feed::announce(&mut tx, &events).await?;
     tx.commit().await?;
-    Ok(true)
+    Ok(Some(stopped))
 }
 
 pub(crate) async fn by_badge_token(

@@ -116,7 +116,12 @@ impl Store for SqliteStore {
         projects::update(self, project).await
     }
 
-    async fn delete_project(&self, account_id: &str, name: &str, now: f64) -> StoreResult<bool> {
+    async fn delete_project(
+        &self,
+        account_id: &str,
+        name: &str,
+        now: f64,
+    ) -> StoreResult<Option<Vec<BuildRecord>>> {
         projects::delete(self, account_id, name, now).await
     }
 

@@ -1,7 +1,7 @@
 //! Projects: their settings, their badge token, and what deleting one does to its builds
 //! (queued ones stop, running ones are asked to, all stay readable by id).
 
-use kiln_domain::build::{BuildStatus, PhaseContext, context_codes};
+use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, context_codes};
 use kiln_domain::project::ProjectRecord;
 use kiln_store::fleets::fleet_arn_column;
 use kiln_store::pages::project_page;
@@ -118,7 +118,7 @@ pub(crate) async fn delete(
     account_id: &str,
     name: &str,
     now: f64,
-) -> StoreResult<bool> {
+) -> StoreResult<Option<Vec<BuildRecord>>> {
     let mut tx = store.pool.begin_with("BEGIN IMMEDIATE").await?;
     let result = sqlx::query("DELETE FROM projects WHERE account_id = ? AND name = ?")
         .bind(account_id)
@@ -126,7 +126,7 @@ pub(crate) async fn delete(
         .execute(&mut *tx)
         .await?;
     if result.rows_affected() == 0 {
-        return Ok(false);
+        return Ok(None);
     }
     // Queued builds never launch; running ones are stopped by their owners.
     let queued = sqlx::query(
@@ -137,6 +137,7 @@ pub(crate) async fn delete(
     .bind(name)
     .fetch_all(&mut *tx)
     .await?;
+    let mut stopped = Vec::with_capacity(queued.len());
     for row in &queued {
         let mut build = BuildRow::read(row)?;
         build.abort(
@@ -153,6 +154,7 @@ pub(crate) async fn delete(
             queue::Fence::Version(row.try_get("version")?),
         )
         .await?;
+        stopped.push(build);
     }
     let running: Vec<String> = sqlx::query_scalar(
         "UPDATE builds SET stop_requested = 1 WHERE account_id = ? AND project_name = ?
@@ -179,7 +181,7 @@ pub(crate) async fn delete(
     for uuid in running {
         store.events.publish(StoreEvent::StopRequested { uuid });
     }
-    Ok(true)
+    Ok(Some(stopped))
 }
 
 pub(crate) async fn list(

@@ -212,11 +212,17 @@ pub trait Store: SecretStore + Send + Sync + 'static {
     /// Replaces a stored project; `NotFound` when it is gone or its environment names a fleet
     /// that is.
     async fn update_project(&self, project: &ProjectRecord) -> StoreResult<()>;
-    /// Deletes a project and returns whether there was one. In the same transaction its queued
-    /// builds end STOPPED (stamped `now`), its leased builds are marked stop_requested
-    /// (StopRequested is published for each), and all its builds move to a past generation:
-    /// they stay readable by id, and a project re-created under the name numbers builds from 1.
-    async fn delete_project(&self, account_id: &str, name: &str, now: f64) -> StoreResult<bool>;
+    /// Deletes a project: `None` when there was none, else the queued builds it ended. In the
+    /// same transaction its queued builds end STOPPED (stamped `now`), its leased builds are
+    /// marked stop_requested (StopRequested is published for each), and all its builds move to
+    /// a past generation: they stay readable by id, and a project re-created under the name
+    /// numbers builds from 1.
+    async fn delete_project(
+        &self,
+        account_id: &str,
+        name: &str,
+        now: f64,
+    ) -> StoreResult<Option<Vec<BuildRecord>>>;
     async fn list_projects(
         &self,
         account_id: &str,

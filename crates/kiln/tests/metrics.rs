@@ -142,7 +142,7 @@ fn metrics_count_builds_queue_badges_api_calls_and_webhooks() {
 }
 
 #[test]
-fn the_queue_gauges_show_a_waiting_build() {
+fn the_queue_gauges_show_a_waiting_build_and_a_deleted_project_ends_it() {
     // No build runs: every build waits in the queue.
     let server = KilnServer::builder()
         .args(["--metrics-listen", "127.0.0.1:0", "--no-local-builds"])
@@ -166,4 +166,19 @@ fn the_queue_gauges_show_a_waiting_build() {
     });
     assert_eq!(sample(&text, "kiln_builds_queued"), Some(2.0), "{text}");
     assert_eq!(sample(&text, "kiln_builds_running"), Some(0.0), "{text}");
+
+    // Deleting the project ends its queued builds, and they count as ended.
+    aws(
+        &server,
+        &ACCOUNT_A,
+        &["codebuild", "delete-project", "--name", "waiting"],
+    )
+    .ok();
+    let text = http_get(&url, &[]).body;
+    assert_eq!(sample(&text, "kiln_builds_queued"), Some(0.0), "{text}");
+    assert_eq!(
+        sample(&text, "kiln_builds_ended_total{status=\"STOPPED\"}"),
+        Some(2.0),
+        "{text}"
+    );
 }
