@@ -131,6 +131,14 @@ pub enum ShellError {
     NulInCommand,
     #[error("shell state in {} is larger than {max} bytes", path.display())]
     StateTooLarge { path: PathBuf, max: u64 },
+    /// The buildspec's `run-as` on an executor that runs every command as one user.
+    #[error(
+        "run-as {user}: the local executor runs every command as the build's own user and never as another; run-as needs the Docker executor"
+    )]
+    RunAsRefused { user: String },
+    /// The build container could not run commands as the `run-as` user (unknown to its image…).
+    #[error("cannot run commands as run-as user {user}: {reason}")]
+    RunAsFailed { user: String, reason: String },
 }
 
 /// One build's logical shell session.
@@ -145,6 +153,10 @@ pub struct ShellSession {
     runner: Box<dyn CommandRunner>,
     variables: BTreeMap<String, Variable>,
     cwd: Vec<u8>,
+    /// The user the next commands run as (buildspec `run-as`); `None`: the launcher's own.
+    user: Option<String>,
+    /// The user the runner was last switched to.
+    runner_user: Option<String>,
 }
 
 impl ShellSession {
@@ -167,6 +179,8 @@ impl ShellSession {
             runner: launcher.runner(),
             variables: BTreeMap::new(),
             cwd: config.initial_cwd.as_os_str().as_bytes().to_vec(),
+            user: None,
+            runner_user: None,
         };
         for (name, value) in &config.env {
             session.set_var(name, value)?;
@@ -202,6 +216,14 @@ impl ShellSession {
         Ok(())
     }
 
+    /// Makes the following commands run as `user` (a buildspec `run-as`; `None`: the launcher's
+    /// default user). The switch happens before the next command, which fails with
+    /// [`ShellError::RunAsRefused`] or [`ShellError::RunAsFailed`] if it cannot be made. The
+    /// variables and working directory carry across the switch as across any two commands.
+    pub fn run_as(&mut self, user: Option<&str>) {
+        self.user = user.map(str::to_owned);
+    }
+
     /// Runs one buildspec command. Its output (and that of every process it starts) is written
     /// to `log`: the build's output pipe, or a file opened in append mode. On cancellation the launcher
     /// ends the command with all its processes (locally: SIGTERM to its process group, then
@@ -220,6 +242,16 @@ impl ShellSession {
         }
         if cancel.is_cancelled() {
             return Ok(CommandOutcome::Cancelled);
+        }
+        if self.user != self.runner_user {
+            let switch = self
+                .runner
+                .switch_user(self.user.as_deref(), &self.state_dir);
+            tokio::select! {
+                switched = switch => switched?,
+                () = cancel.cancelled() => return Ok(CommandOutcome::Cancelled),
+            }
+            self.runner_user.clone_from(&self.user);
         }
         self.prepare_files(command).await?;
 

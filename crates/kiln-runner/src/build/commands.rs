@@ -161,6 +161,16 @@ impl Run<'_> {
                 )));
             }
         };
+        // The phase's `run-as`, else the top-level one; root (the default) when neither.
+        let user = buildspec_phase(phase).and_then(|name| {
+            self.buildspec
+                .as_ref()
+                .and_then(|spec| spec.run_as_for(name))
+                .map(str::to_owned)
+        });
+        if let Some(shell) = self.shell.as_mut() {
+            shell.run_as(user.as_deref());
+        }
         let mut failure = None;
         for command in selectors.iter().chain(&spec_phase.commands) {
             if let Err(context) = self.run_command(command).await? {
@@ -192,6 +202,24 @@ impl Run<'_> {
             Ok(CommandOutcome::Signalled(signal)) => signal_reason(signal),
             Err(err @ (ShellError::CommandTooLong { .. } | ShellError::NulInCommand)) => {
                 err.to_string()
+            }
+            Err(err @ ShellError::RunAsRefused { .. }) => {
+                // The buildspec asks for what this executor never does: the build's settings
+                // are at fault, not the command.
+                let message = err.to_string();
+                self.log.line(&message);
+                self.mark_failed();
+                return Ok(Err(client_error(message)));
+            }
+            Err(err @ ShellError::RunAsFailed { .. }) => {
+                // No command ran: the context says why, not which command.
+                let message = err.to_string();
+                self.log.line(&message);
+                self.mark_failed();
+                return Ok(Err(PhaseContext::new(
+                    context_codes::COMMAND_EXECUTION_ERROR,
+                    message,
+                )));
             }
             Err(err) => return Err(Interrupt::Fault(format!("Cannot run a command: {err}"))),
         };
