@@ -153,10 +153,8 @@ pub struct ShellSession {
     runner: Box<dyn CommandRunner>,
     variables: BTreeMap<String, Variable>,
     cwd: Vec<u8>,
-    /// The user the next commands run as (buildspec `run-as`); `None`: the launcher's own.
+    /// The user commands run as (buildspec `run-as`); `None`: the launcher's own.
     user: Option<String>,
-    /// The user the runner was last switched to.
-    runner_user: Option<String>,
 }
 
 impl ShellSession {
@@ -180,7 +178,6 @@ impl ShellSession {
             variables: BTreeMap::new(),
             cwd: config.initial_cwd.as_os_str().as_bytes().to_vec(),
             user: None,
-            runner_user: None,
         };
         for (name, value) in &config.env {
             session.set_var(name, value)?;
@@ -217,11 +214,24 @@ impl ShellSession {
     }
 
     /// Makes the following commands run as `user` (a buildspec `run-as`; `None`: the launcher's
-    /// default user). The switch happens before the next command, which fails with
-    /// [`ShellError::RunAsRefused`] or [`ShellError::RunAsFailed`] if it cannot be made. The
-    /// variables and working directory carry across the switch as across any two commands.
-    pub fn run_as(&mut self, user: Option<&str>) {
+    /// default user), now, so that a user that cannot be had fails before any command runs:
+    /// [`ShellError::RunAsRefused`] or [`ShellError::RunAsFailed`], and the session keeps its
+    /// user. The variables and working directory carry across the switch as across any two
+    /// commands. Returns at once when `cancel` fires (the next command reports it).
+    pub async fn run_as(
+        &mut self,
+        user: Option<&str>,
+        cancel: &CancellationToken,
+    ) -> Result<(), ShellError> {
+        if user == self.user.as_deref() {
+            return Ok(());
+        }
+        tokio::select! {
+            switched = self.runner.switch_user(user, &self.state_dir) => switched?,
+            () = cancel.cancelled() => return Ok(()),
+        }
         self.user = user.map(str::to_owned);
+        Ok(())
     }
 
     /// Runs one buildspec command. Its output (and that of every process it starts) is written
@@ -242,16 +252,6 @@ impl ShellSession {
         }
         if cancel.is_cancelled() {
             return Ok(CommandOutcome::Cancelled);
-        }
-        if self.user != self.runner_user {
-            let switch = self
-                .runner
-                .switch_user(self.user.as_deref(), &self.state_dir);
-            tokio::select! {
-                switched = switch => switched?,
-                () = cancel.cancelled() => return Ok(CommandOutcome::Cancelled),
-            }
-            self.runner_user.clone_from(&self.user);
         }
         self.prepare_files(command).await?;
 

@@ -15,11 +15,15 @@ async fn commands_switch_users_and_keep_the_session() {
     let root_made = "export FROM_ROOT=r; echo root-made > by-root; mkdir sub && cd sub";
     assert_eq!(build.run(root_made).await, CommandOutcome::Exited(0));
 
-    build.session.run_as(Some("1000"));
+    build
+        .session
+        .run_as(Some("1000"), &build.cancel)
+        .await
+        .unwrap();
     let as_user = "echo \"uid $(id -u) in $(pwd) sees $FROM_ROOT\"; echo mine > mine; \
                    echo more >> ../by-root; export FROM_USER=u";
     assert_eq!(build.run(as_user).await, CommandOutcome::Exited(0));
-    build.session.run_as(None);
+    build.session.run_as(None, &build.cancel).await.unwrap();
     let back = "echo \"uid $(id -u) sees $FROM_USER\"";
     assert_eq!(build.run(back).await, CommandOutcome::Exited(0));
 
@@ -56,9 +60,7 @@ async fn a_user_the_image_lacks_or_a_bad_name_fails_clearly() {
         ("nosuch", "unable to find user nosuch"),
         ("builder:root", "is not a Linux user name"),
     ] {
-        build.session.run_as(Some(user));
-        let ran = build.session.run("true", &build.log, &build.cancel).await;
-        match ran {
+        match build.session.run_as(Some(user), &build.cancel).await {
             Err(ShellError::RunAsFailed {
                 user: named,
                 reason,
@@ -69,8 +71,7 @@ async fn a_user_the_image_lacks_or_a_bad_name_fails_clearly() {
             other => panic!("{user}: {other:?}"),
         }
     }
-    // The session goes on as root once the phase no longer asks for the user.
-    build.session.run_as(None);
+    // The session goes on as root, the user it had.
     assert_eq!(
         build.run("test \"$(id -u)\" = 0").await,
         CommandOutcome::Exited(0)
