@@ -23,7 +23,7 @@ pub enum Shell {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Buildspec {
     pub version: Version,
-    /// Top-level `run-as` (not honoured yet).
+    /// Top-level `run-as`: the user every command runs as (root when absent).
     pub run_as: Option<String>,
     pub shell: Option<Shell>,
     /// `env.variables` (or 0.1 `environment_variables.plaintext`), literal values, in order.
@@ -122,7 +122,7 @@ pub struct Phase {
     /// Run after `commands`, even when one of them failed.
     pub finally: Vec<String>,
     pub on_failure: Option<OnFailure>,
-    /// Phase `run-as` (not honoured yet).
+    /// Phase `run-as`: the user this phase's commands run as, over the top-level one.
     pub run_as: Option<String>,
     /// `runtime-versions`: runtime → version, in order (INSTALL selects them first).
     pub runtime_versions: Vec<(String, String)>,
@@ -190,7 +190,6 @@ enum Used {
 /// Every buildspec setting Kiln accepts but does not act on yet: one row per warning the
 /// build log may show.
 const UNSUPPORTED: &[(&str, Used)] = &[
-    ("run-as", Used::InBuildspec(|b| b.run_as.is_some())),
     (
         "env.git-credential-helper",
         Used::InBuildspec(|b| b.git_credential_helper),
@@ -198,7 +197,6 @@ const UNSUPPORTED: &[(&str, Used)] = &[
     ("proxy", Used::InBuildspec(|b| b.proxy.is_some())),
     ("batch", Used::InBuildspec(|b| b.has_batch)),
     ("cache", Used::InBuildspec(|b| b.cache.is_some())),
-    ("run-as", Used::InPhase(|p| p.run_as.is_some())),
     (
         "on-failure: RETRY",
         Used::InPhase(|p| matches!(p.on_failure, Some(OnFailure::Retry { .. }))),
@@ -214,6 +212,15 @@ pub(crate) struct UnsupportedKey {
 }
 
 impl Buildspec {
+    /// The user the commands of phase `name` run as: the phase's `run-as`, else the top-level
+    /// one; `None` means the environment's default user (root in CodeBuild's images).
+    pub fn run_as_for(&self, name: PhaseName) -> Option<&str> {
+        self.phases
+            .get(name)
+            .and_then(|phase| phase.run_as.as_deref())
+            .or(self.run_as.as_deref())
+    }
+
     /// Everything Kiln interpreted in a way the author may not expect, or ignores (settings it
     /// does not act on yet included), in document order: for the top of the build log.
     pub fn warnings(&self) -> &[Warning] {

@@ -10,6 +10,7 @@
 //! [`INSTANCE_LABEL`] and [`BUILD_LABEL`] labels, so a crash's leftovers can be reaped.
 
 mod exec;
+mod run_as;
 mod spec;
 #[cfg(test)]
 mod tests;
@@ -336,6 +337,8 @@ impl DockerExecutor {
                 docker: self.docker.clone(),
                 container,
                 output_path: absolute(request.output_path),
+                work_dir: absolute(request.work_dir),
+                user: None,
             }),
             image,
             image_variables,
@@ -575,9 +578,10 @@ impl BuildContainer {
             let gid = rustix::process::getgid().as_raw();
             let owner = format!("{uid}:{gid}");
             let work_dir = self.work_dir.to_string_lossy().into_owned();
-            let chown = run_detached(
+            let chown = exec::run_captured(
                 &launcher.docker,
                 &launcher.container,
+                "0",
                 vec!["chown".to_owned(), "-R".to_owned(), owner, work_dir],
             );
             // Best effort: a container without `chown` leaves the files to the host's cleanup.
@@ -604,23 +608,6 @@ fn image_variables(env: Vec<String>) -> Vec<(String, String)> {
         variables.push(("PATH".to_owned(), DOCKER_DEFAULT_PATH.to_owned()));
     }
     variables
-}
-
-/// Runs `cmd` as root in the container and waits for it to end.
-async fn run_detached(docker: &Docker, container: &str, cmd: Vec<String>) {
-    let options = bollard::exec::CreateExecOptions {
-        user: Some("0".to_owned()),
-        cmd: Some(cmd),
-        ..Default::default()
-    };
-    let Ok(exec) = docker.create_exec(container, options).await else {
-        return;
-    };
-    if let Ok(bollard::exec::StartExecResults::Attached { mut output, .. }) =
-        docker.start_exec(&exec.id, None).await
-    {
-        while output.next().await.is_some() {}
-    }
 }
 
 /// Force-removes a container with its anonymous volumes; a missing one is not an error.

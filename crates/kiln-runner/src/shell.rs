@@ -131,6 +131,14 @@ pub enum ShellError {
     NulInCommand,
     #[error("shell state in {} is larger than {max} bytes", path.display())]
     StateTooLarge { path: PathBuf, max: u64 },
+    /// The buildspec's `run-as` on an executor that runs every command as one user.
+    #[error(
+        "run-as {user}: the local executor runs every command as the build's own user and never as another; run-as needs the Docker executor"
+    )]
+    RunAsRefused { user: String },
+    /// The build container could not run commands as the `run-as` user (unknown to its image…).
+    #[error("cannot run commands as run-as user {user}: {reason}")]
+    RunAsFailed { user: String, reason: String },
 }
 
 /// One build's logical shell session.
@@ -145,6 +153,8 @@ pub struct ShellSession {
     runner: Box<dyn CommandRunner>,
     variables: BTreeMap<String, Variable>,
     cwd: Vec<u8>,
+    /// The user commands run as (buildspec `run-as`); `None`: the launcher's own.
+    user: Option<String>,
 }
 
 impl ShellSession {
@@ -167,6 +177,7 @@ impl ShellSession {
             runner: launcher.runner(),
             variables: BTreeMap::new(),
             cwd: config.initial_cwd.as_os_str().as_bytes().to_vec(),
+            user: None,
         };
         for (name, value) in &config.env {
             session.set_var(name, value)?;
@@ -199,6 +210,27 @@ impl ShellSession {
                 },
             );
         }
+        Ok(())
+    }
+
+    /// Makes the following commands run as `user` (a buildspec `run-as`; `None`: the launcher's
+    /// default user), now, so that a user that cannot be had fails before any command runs:
+    /// [`ShellError::RunAsRefused`] or [`ShellError::RunAsFailed`], and the session keeps its
+    /// user. The variables and working directory carry across the switch as across any two
+    /// commands. Returns at once when `cancel` fires (the next command reports it).
+    pub async fn run_as(
+        &mut self,
+        user: Option<&str>,
+        cancel: &CancellationToken,
+    ) -> Result<(), ShellError> {
+        if user == self.user.as_deref() {
+            return Ok(());
+        }
+        tokio::select! {
+            switched = self.runner.switch_user(user, &self.state_dir) => switched?,
+            () = cancel.cancelled() => return Ok(()),
+        }
+        self.user = user.map(str::to_owned);
         Ok(())
     }
 

@@ -163,6 +163,9 @@ fn full_syntax_example_parses() {
     let install = spec.phases.install.as_ref().expect("install");
     assert_eq!(install.on_failure, Some(OnFailure::Abort));
     assert_eq!(install.run_as.as_deref(), Some("root"));
+    // A phase's own `run-as` wins; the others take the top-level one.
+    assert_eq!(spec.run_as_for(PhaseName::Install), Some("root"));
+    assert_eq!(spec.run_as_for(PhaseName::Build), Some("builder"));
     assert_eq!(
         install.runtime_versions,
         pairs(&[("java", "corretto11"), ("python", "3.10")])

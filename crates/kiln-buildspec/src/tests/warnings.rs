@@ -201,11 +201,9 @@ fn unsupported_keys_of_full_example_are_warnings_in_document_order() {
     assert_eq!(
         warnings(&spec),
         [
-            unsupported(2, "run-as"),
             unsupported(15, "env.git-credential-helper"),
             unsupported(16, "proxy"),
             unsupported(19, "batch"),
-            unsupported(28, "phases.install.run-as"),
             unsupported(44, "phases.build.on-failure: RETRY"),
             unsupported(89, "cache"),
         ]
@@ -213,7 +211,7 @@ fn unsupported_keys_of_full_example_are_warnings_in_document_order() {
     let first = &spec.warnings()[0];
     assert_eq!(
         first.to_string(),
-        "buildspec line 2, column 1: key `run-as` is not supported by Kiln and is ignored"
+        "buildspec line 15, column 3: key `env.git-credential-helper` is not supported by Kiln and is ignored"
     );
 }
 

@@ -161,6 +161,19 @@ impl Run<'_> {
                 )));
             }
         };
+        // The phase's `run-as`, else the top-level one; root (the default) when neither.
+        let user = buildspec_phase(phase).and_then(|name| {
+            self.buildspec
+                .as_ref()
+                .and_then(|spec| spec.run_as_for(name))
+                .map(str::to_owned)
+        });
+        let runs_commands = !(selectors.is_empty()
+            && spec_phase.commands.is_empty()
+            && spec_phase.finally.is_empty());
+        if runs_commands && let Err(context) = self.switch_user(user.as_deref()).await? {
+            return Ok(Err(context));
+        }
         let mut failure = None;
         for command in selectors.iter().chain(&spec_phase.commands) {
             if let Err(context) = self.run_command(command).await? {
@@ -175,6 +188,35 @@ impl Run<'_> {
             }
         }
         Ok(failure.map_or(Ok(()), Err))
+    }
+
+    /// Makes the shell run the phase's commands as `user` (its `run-as`); the phase's context
+    /// when that cannot be done.
+    async fn switch_user(&mut self, user: Option<&str>) -> Result<PhaseResult, Interrupt> {
+        let Some(shell) = self.shell.as_mut() else {
+            return Err(Interrupt::Fault(
+                "the shell session is not running".to_owned(),
+            ));
+        };
+        let context = match shell.run_as(user, &self.cancel).await {
+            Ok(()) => return Ok(Ok(())),
+            // The buildspec asks for what this executor never does: the build's settings are
+            // at fault.
+            Err(err @ ShellError::RunAsRefused { .. }) => client_error(err.to_string()),
+            // As CodeBuild fails a command it cannot start as the user; no command ran, so
+            // the context names the user, not a command.
+            Err(err @ ShellError::RunAsFailed { .. }) => {
+                PhaseContext::new(context_codes::COMMAND_EXECUTION_ERROR, err.to_string())
+            }
+            Err(err) => {
+                return Err(Interrupt::Fault(format!(
+                    "Cannot switch the shell's user: {err}"
+                )));
+            }
+        };
+        self.log.line(&context.message);
+        self.mark_failed();
+        Ok(Err(context))
     }
 
     async fn run_command(&mut self, command: &str) -> Result<PhaseResult, Interrupt> {

@@ -564,17 +564,39 @@ async fn exported_variables_are_captured() {
 #[tokio::test]
 async fn buildspec_warnings_are_logged_with_their_lines() {
     let harness = Harness::new(Some(&spec(
-        "  build:\n    run-as: nobody\n    Commands:\n      - echo hi\n",
+        "  build:\n    on-failure: RETRY\n    Commands:\n      - echo hi\n",
     )));
     let done = harness.run().await;
     for warning in [
-        "Warning: buildspec line 4, column 5: key `phases.build.run-as` is not supported by Kiln and is ignored",
+        "Warning: buildspec line 4, column 5: key `phases.build.on-failure: RETRY` is not supported by Kiln and is ignored",
         "Warning: buildspec line 5, column 5: key `Commands` is read as `commands`",
     ] {
         assert!(done.log.contains(warning), "{warning}\n{}", done.log);
     }
     assert!(done.log.contains("\nhi\n"), "{}", done.log);
     assert_eq!(done.record.status, BuildStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn run_as_fails_its_phase_on_the_local_executor() {
+    let harness = Harness::new(Some(&spec(
+        "  install:\n    commands:\n      - echo as-kiln\n  build:\n    run-as: root\n    commands:\n      - echo as-root\n",
+    )));
+    let done = harness.run().await;
+    assert!(done.log.contains("\nas-kiln\n"), "{}", done.log);
+    assert!(!done.log.contains("\nas-root\n"), "{}", done.log);
+    assert_eq!(done.status_of(Install), Some(BuildStatus::Succeeded));
+    assert_eq!(done.status_of(Build), Some(BuildStatus::Failed));
+    let context = done.context_of(Build);
+    assert_eq!(context.status_code, "CLIENT_ERROR");
+    assert!(
+        context.message.contains("run-as root: the local executor")
+            && context.message.contains("run-as needs the Docker executor"),
+        "{}",
+        context.message
+    );
+    assert!(done.log.contains(&context.message), "{}", done.log);
+    assert_eq!(done.record.status, BuildStatus::Failed);
 }
 
 #[tokio::test]

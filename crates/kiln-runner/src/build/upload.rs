@@ -9,7 +9,7 @@ use kiln_domain::project::ProjectArtifacts;
 
 use super::interrupt::{Interrupt, output_not_open};
 use super::log::BuildLog;
-use super::{PhaseResult, Run, client_error};
+use super::{PhaseResult, Run, SHELL_STATE_DIR, client_error};
 use crate::artifacts::{
     self, ArtifactError, ArtifactSelection, ArtifactStore, ArtifactTarget, Packaging,
 };
@@ -241,7 +241,8 @@ impl Run<'_> {
         let Some(shell) = self.shell.as_mut() else {
             return Ok(text);
         };
-        let out = self.work_dir.join(EXPANDED_NAME_FILE);
+        // In the shell's state directory, which the user commands run as (`run-as`) can write.
+        let out = self.work_dir.join(SHELL_STATE_DIR).join(EXPANDED_NAME_FILE);
         let command = format!(
             "printf '%s' \"{text}\" > {}",
             shell_quote(&out.to_string_lossy())
@@ -262,7 +263,7 @@ impl Run<'_> {
         // directory, never following a link, and never more than a name.
         let work_dir = self.work_dir.clone();
         let read = tokio::task::spawn_blocking(move || {
-            let dir = confined::open_ambient_dir(&work_dir)?;
+            let dir = confined::open_dir_in(&work_dir, SHELL_STATE_DIR)?;
             let limit = MAX_EXPANDED_NAME_BYTES as u64 + 1;
             confined::read_regular(&dir, EXPANDED_NAME_FILE, Follow::Never, limit)
         })

@@ -16,7 +16,7 @@ use bollard::exec::{CreateExecOptions, StartExecResults};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use super::remove_container;
+use super::{remove_container, run_as};
 use crate::shell::{CommandOutcome, CommandRunner, Launcher, Shell, ShellError};
 
 /// Runs `$0 $1` (the shell and the wrapper script) with its output appended to `$2` (the output
@@ -28,12 +28,19 @@ const EXEC_WRAPPER: &str =
 const FIRST_EXIT_POLL: Duration = Duration::from_millis(2);
 const MAX_EXIT_POLL: Duration = Duration::from_millis(500);
 
+/// Longest output of Kiln's own helper execs kept (their answers are one short line).
+const MAX_HELPER_OUTPUT: usize = 4096;
+
 /// Starts commands in one build container; made by provisioning.
 #[derive(Clone)]
 pub(super) struct ContainerLauncher {
     pub(super) docker: Docker,
     pub(super) container: String,
     pub(super) output_path: PathBuf,
+    /// The build's work directory (bind-mounted at the same path).
+    pub(super) work_dir: PathBuf,
+    /// The buildspec's `run-as` user commands run as; root when `None`.
+    pub(super) user: Option<String>,
 }
 
 impl Launcher for ContainerLauncher {
@@ -64,6 +71,28 @@ impl CommandRunner for ContainerLauncher {
 
     /// Background jobs end with the container, which the environment's teardown removes.
     async fn shutdown(&mut self) {}
+
+    async fn switch_user(
+        &mut self,
+        user: Option<&str>,
+        state_dir: &Path,
+    ) -> Result<(), ShellError> {
+        if let Some(name) = user {
+            let paths = run_as::BuildPaths {
+                work_dir: &self.work_dir,
+                state_dir,
+                output_path: &self.output_path,
+            };
+            run_as::prepare(&self.docker, &self.container, name, &paths)
+                .await
+                .map_err(|reason| ShellError::RunAsFailed {
+                    user: name.to_owned(),
+                    reason,
+                })?;
+        }
+        self.user = user.map(str::to_owned);
+        Ok(())
+    }
 }
 
 impl ContainerLauncher {
@@ -78,7 +107,7 @@ impl ContainerLauncher {
             attach_stdout: Some(true),
             attach_stderr: Some(true),
             // CodeBuild runs commands as root unless the buildspec says `run-as`.
-            user: Some("0".to_owned()),
+            user: Some(self.user.clone().unwrap_or_else(|| "0".to_owned())),
             cmd: Some(vec![
                 "/bin/sh".to_owned(),
                 "-c".to_owned(),
@@ -110,21 +139,54 @@ impl ContainerLauncher {
             }
             StartExecResults::Detached => {}
         }
-        let mut poll = FIRST_EXIT_POLL;
-        loop {
-            let inspected = self
-                .docker
-                .inspect_exec(&exec.id)
-                .await
-                .map_err(engine_error)?;
-            if inspected.running != Some(true) {
-                let code = inspected.exit_code.unwrap_or(-1);
-                return Ok(CommandOutcome::Exited(
-                    i32::try_from(code).unwrap_or(i32::MAX),
-                ));
-            }
-            tokio::time::sleep(poll).await;
-            poll = (poll * 2).min(MAX_EXIT_POLL);
+        let code = exit_code(&self.docker, &exec.id)
+            .await
+            .map_err(engine_error)?;
+        Ok(CommandOutcome::Exited(
+            i32::try_from(code).unwrap_or(i32::MAX),
+        ))
+    }
+}
+
+/// The exit status of an exec whose output stream has ended (-1 if the Engine gives none).
+async fn exit_code(docker: &Docker, exec: &str) -> Result<i64, bollard::errors::Error> {
+    let mut poll = FIRST_EXIT_POLL;
+    loop {
+        let inspected = docker.inspect_exec(exec).await?;
+        if inspected.running != Some(true) {
+            return Ok(inspected.exit_code.unwrap_or(-1));
+        }
+        tokio::time::sleep(poll).await;
+        poll = (poll * 2).min(MAX_EXIT_POLL);
+    }
+}
+
+/// Runs `cmd` in the container as `user` (a name or uid the image resolves) and waits for it
+/// to end: its exit status and the start of its output (stdout and stderr, as the Engine
+/// sends them, including its own complaint when it cannot start the process).
+pub(super) async fn run_captured(
+    docker: &Docker,
+    container: &str,
+    user: &str,
+    cmd: Vec<String>,
+) -> Result<(i64, Vec<u8>), bollard::errors::Error> {
+    let options = CreateExecOptions {
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        user: Some(user.to_owned()),
+        cmd: Some(cmd),
+        ..Default::default()
+    };
+    let exec = docker.create_exec(container, options).await?;
+    let mut captured = Vec::new();
+    if let StartExecResults::Attached { mut output, .. } = docker.start_exec(&exec.id, None).await?
+    {
+        while let Some(frame) = output.next().await {
+            let Ok(frame) = frame else { break };
+            let room = MAX_HELPER_OUTPUT.saturating_sub(captured.len());
+            let bytes = frame.into_bytes();
+            captured.extend_from_slice(&bytes[..bytes.len().min(room)]);
         }
     }
+    Ok((exit_code(docker, &exec.id).await?, captured))
 }

@@ -877,3 +877,5 @@ fn an_image_without_path_gets_dockers_default_and_one_with_path_keeps_it() {
     let own = super::image_variables(vec!["PATH=/opt/bin".into()]);
     assert_eq!(own, [("PATH".to_owned(), "/opt/bin".to_owned())]);
 }
+
+mod run_as;

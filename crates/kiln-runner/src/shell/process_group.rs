@@ -51,6 +51,12 @@ pub trait CommandRunner: Send {
 
     /// Ends every process still running from the session's commands (background jobs).
     async fn shutdown(&mut self);
+
+    /// Runs the following commands as `user` (a buildspec `run-as` name; `None`: the runner's
+    /// default user), giving that user what the session needs: `state_dir`, the output pipe and
+    /// the build's files. Fails if the user cannot be used.
+    async fn switch_user(&mut self, user: Option<&str>, state_dir: &Path)
+    -> Result<(), ShellError>;
 }
 
 /// Runs the shell on this host, with an empty environment except `PATH` (the session restores
@@ -162,6 +168,22 @@ impl CommandRunner for LocalRunner {
             // Unix statuses are either; keep a failure if that ever changes.
             (None, None) => CommandOutcome::Exited(-1),
         })
+    }
+
+    /// Never: the host's users are not the build's to choose. The local executor runs commands
+    /// as Kiln's user or as the build's own uid (crate::build_user), and a `run-as: root` (or
+    /// any other account of the host) would hand the build that account.
+    async fn switch_user(
+        &mut self,
+        user: Option<&str>,
+        _state_dir: &Path,
+    ) -> Result<(), ShellError> {
+        match user {
+            None => Ok(()),
+            Some(user) => Err(ShellError::RunAsRefused {
+                user: user.to_owned(),
+            }),
+        }
     }
 
     async fn shutdown(&mut self) {

@@ -6,6 +6,9 @@
 //! command file, and whose EXIT trap dumps the new state. This is how CodeBuild itself emulates
 //! "one shell session" for buildspec 0.2.
 //!
+//! The state files are written with umask 022 whatever the command set, so that Kiln (which
+//! need not be the user the command ran as, see `run-as` in docs/buildspec.md) can read them.
+//!
 //! State dump formats (both `NAME=value` records ended by NUL, like `/proc/<pid>/environ`):
 //! * bash ≥ 4.4: builtins only (`${!prefix@}`, `${!name@a}`, `printf`) write exported scalar
 //!   variables to `state.env` and non-exported ones to `state.plain`, so a plain `VAR=x` carries
@@ -165,6 +168,7 @@ pub(super) fn wrapper_script(
 const POSIX_STATE_SAVER: &str = r#"__kiln_save_state() {
   __kiln_status=$?
   set +a +e +u +x
+  umask 022
   command -p cat /proc/self/environ > "$__kiln_dir/state.env" &&
     command pwd > "$__kiln_dir/state.cwd" &&
     command printf '%s' "$__kiln_status" > "$__kiln_dir/state.ok"
@@ -179,6 +183,7 @@ const BASH_STATE_SAVER: &str = r#"if (( BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1
 __kiln_save_state() {
   __kiln_status=$?
   set +a +e +u +x
+  umask 022
   IFS=$' \t\n'
   {
     for __kiln_name in "${!A@}" "${!B@}" "${!C@}" "${!D@}" "${!E@}" "${!F@}" "${!G@}" \
@@ -204,6 +209,7 @@ else
 __kiln_save_state() {
   __kiln_status=$?
   set +a +e +u +x
+  umask 022
   command -p cat /proc/self/environ > "$__kiln_dir/state.env" &&
     builtin pwd > "$__kiln_dir/state.cwd" &&
     builtin printf '%s' "$__kiln_status" > "$__kiln_dir/state.ok"
