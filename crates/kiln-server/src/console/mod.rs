@@ -15,6 +15,7 @@ mod form_token;
 mod logs;
 mod next;
 mod projects;
+mod public;
 mod reports;
 mod session;
 mod sign_in_limit;
@@ -85,6 +86,21 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(
             "/projects/{name}/builds/{uuid}/artifacts/{index}/{*file}",
             get(artifacts::download_file),
+        )
+        .route("/project/{alias}", get(public::project))
+        .route("/project/{alias}/build/{uuid}", get(public::build))
+        .route("/project/{alias}/build/{uuid}/log", get(public::full_log))
+        .route(
+            "/project/{alias}/build/{uuid}/log/events",
+            get(public::log_events),
+        )
+        .route(
+            "/project/{alias}/build/{uuid}/artifacts/{index}",
+            get(public::artifact),
+        )
+        .route(
+            "/project/{alias}/build/{uuid}/artifacts/{index}/{*file}",
+            get(public::artifact_file),
         )
         .route("/fleets", get(fleets::list))
         .route("/fleets/{name}", get(fleets::details))
