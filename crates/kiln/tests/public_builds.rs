@@ -379,4 +379,25 @@ async fn a_browser_reads_a_public_build_without_signing_in() {
             browser.path().await.starts_with("/sign-in").then_some(())
         })
         .await;
+
+    // Signed in, the project page links its public page and makes the project private.
+    browser.goto("/sign-in").await;
+    browser.sign_in(&ACCOUNT_A).await;
+    browser.goto(&format!("/projects/{PROJECT}")).await;
+    let public_page = format!("{}/project/{alias}", server.url());
+    assert_eq!(browser.text("#public-page").await, public_page);
+    assert!(
+        browser
+            .value("#badge-markdown")
+            .await
+            .ends_with(&format!("]({public_page})")),
+        "the README snippet links the public page"
+    );
+    browser.select("#visibility", "PRIVATE").await;
+    browser.click("#save-visibility").await;
+    browser
+        .wait_text("#public-state", "Only this account can see")
+        .await;
+    assert_eq!(get(&server, &format!("/project/{alias}")).status, 404);
+    assert_eq!(get_project(&server)["projectVisibility"], "PRIVATE");
 }

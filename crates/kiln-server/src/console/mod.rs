@@ -20,6 +20,7 @@ mod reports;
 mod session;
 mod sign_in_limit;
 mod view;
+mod visibility;
 mod zip_entries;
 
 use std::sync::Arc;
@@ -70,6 +71,7 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/projects/{name}/delete",
             get(projects::delete_page).post(projects::delete_submit),
         )
+        .route("/projects/{name}/visibility", post(visibility::submit))
         .route("/projects/{name}/builds", post(builds::start))
         .route("/projects/{name}/builds/{uuid}", get(builds::details))
         .route("/projects/{name}/builds/{uuid}/stop", post(builds::stop))

@@ -20,6 +20,7 @@ use super::errors::FieldErrors;
 use super::form::{self, CuratedImage, EnvRow, ProjectForm};
 use super::session::Session;
 use super::view::{self, Chrome};
+use super::visibility::PublicView;
 use crate::state::AppState;
 use crate::webhooks::recent_deliveries;
 
@@ -652,6 +653,7 @@ struct ProjectPage {
     badge_available: bool,
     builds: Vec<BuildRow>,
     webhook: Option<WebhookView>,
+    public: PublicView,
     start: StartFields,
     errors: FieldErrors,
 }
@@ -931,6 +933,7 @@ pub(super) async fn project_page(
             .map(|b| build_row(b, &format!("/projects/{name}/builds")))
             .collect(),
         webhook,
+        public: PublicView::of(state, &project),
         start,
         errors,
     };
