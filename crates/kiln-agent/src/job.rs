@@ -75,6 +75,7 @@ impl Agent {
             },
             minute: Duration::from_secs_f64(registered.minute_seconds),
             log_link: assigned.log_link,
+            public_build_url: assigned.public_build_url,
             limits: BuildLimits {
                 max_log_bytes: registered.max_log_bytes,
                 disk_reserve: Some(DiskReserve::new(&self.config.work_dir, None)),

@@ -109,6 +109,9 @@ pub struct AssignedBuild {
     /// The fencing version of the agent's lease; every progress call carries it.
     pub lease_version: i64,
     pub log_link: String,
+    /// `CODEBUILD_PUBLIC_BUILD_URL` while the build's project is public.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_build_url: Option<String>,
     /// The account's source credential for the build's forge, only for this build.
     pub source_credential: Option<AssignedCredential>,
     /// The registry credential the project names, if the server has it.

@@ -55,6 +55,7 @@ pub const LOGS_STATUS: &[&str] = &["ENABLED", "DISABLED"];
 pub const SOURCE_AUTH_TYPE: &[&str] = &["OAUTH", "CODECONNECTIONS", "SECRETS_MANAGER"];
 pub const CREDENTIAL_PROVIDER_TYPE: &[&str] = &["SECRETS_MANAGER"];
 pub const PROJECT_SORT_BY: &[&str] = &["NAME", "CREATED_TIME", "LAST_MODIFIED_TIME"];
+pub const PROJECT_VISIBILITY: &[&str] = &["PUBLIC_READ", "PRIVATE"];
 pub const SORT_ORDER: &[&str] = &["ASCENDING", "DESCENDING"];
 pub const FLEET_OVERFLOW_BEHAVIOR: &[&str] = &["QUEUE", "ON_DEMAND"];
 pub const MACHINE_TYPE: &[&str] = &["GENERAL", "NVME"];

@@ -19,6 +19,7 @@ pub mod start;
 pub mod token;
 pub mod unapplied;
 pub mod validate;
+pub mod visibility;
 pub mod webhook;
 
 pub use error::{ApiError, ErrorKind};

@@ -7,6 +7,7 @@ use crate::enums;
 use crate::error::{ApiError, ErrorKind};
 use crate::source;
 use crate::validate::Violations;
+use crate::visibility::PublicAccess;
 
 /// Build timeout bounds and default, in minutes.
 pub const TIMEOUT_RANGE: (i64, i64) = (5, 2160);
@@ -260,6 +261,9 @@ pub struct ProjectRecord {
     /// Bumped whenever the source location changes, so builds of an older source stop counting
     /// for badges.
     pub source_epoch: i64,
+    /// Public builds (`UpdateProjectVisibility`); `UpdateProject` leaves them as they are.
+    #[serde(default)]
+    pub public: PublicAccess,
 }
 
 /// Where the project's public links point.
@@ -289,6 +293,15 @@ impl ProjectRecord {
         )
     }
 
+    /// The README snippet of the badge, linked to the project's public page while it is public.
+    pub fn badge_markdown(&self, public_url: &str) -> String {
+        let page = self
+            .public
+            .public_alias()
+            .map(|alias| crate::visibility::public_project_url(public_url, alias));
+        crate::token::badge_markdown(&self.badge_request_url(public_url), page.as_deref())
+    }
+
     /// The `Project` shape returned by the API.
     pub fn to_api(&self, links: &PublicLinks<'_>) -> Value {
         let mut out = match serde_json::to_value(&self.settings) {
@@ -312,7 +325,7 @@ impl ProjectRecord {
             let url = self.badge_request_url(links.public_url);
             ProjectBadge {
                 badge_enabled: true,
-                badge_markdown: Some(crate::token::badge_markdown(&url)),
+                badge_markdown: Some(self.badge_markdown(links.public_url)),
                 badge_request_url: Some(url),
             }
         } else {
@@ -322,7 +335,7 @@ impl ProjectRecord {
             "badge".into(),
             serde_json::to_value(badge).unwrap_or(Value::Null),
         );
-        out.insert("projectVisibility".into(), "PRIVATE".into());
+        self.public.insert_into(&mut out);
         Value::Object(out)
     }
 }
@@ -943,6 +956,7 @@ mod tests {
             created: 1.0,
             last_modified: 1.0,
             source_epoch: 0,
+            public: Default::default(),
         };
         apply_update(
             &mut record,
@@ -974,6 +988,7 @@ mod tests {
             created: 1.0,
             last_modified: 1.0,
             source_epoch: 0,
+            public: Default::default(),
         };
         record.settings.source_version = Some("refs/heads/feature/x".into());
         let links = PublicLinks {
@@ -989,6 +1004,18 @@ mod tests {
                 "badgeMarkdown": format!("![Build Status]({url})"),
             })
         );
+        record.public = PublicAccess {
+            visibility: crate::visibility::ProjectVisibility::PublicRead,
+            alias: Some("alias".into()),
+            resource_access_role: None,
+        };
+        let api = record.to_api(&links);
+        assert_eq!(
+            api["badge"]["badgeMarkdown"],
+            format!("[![Build Status]({url})](https://ci.example.com/project/alias)")
+        );
+        assert_eq!(api["projectVisibility"], "PUBLIC_READ");
+        assert_eq!(api["publicProjectAlias"], "alias");
         record.badge_enabled = false;
         assert_eq!(
             record.to_api(&links)["badge"],

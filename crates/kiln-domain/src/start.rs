@@ -276,6 +276,7 @@ mod tests {
             created: 0.0,
             last_modified: 0.0,
             source_epoch: 0,
+            public: Default::default(),
         }
     }
 

@@ -37,9 +37,13 @@ pub fn badge_url(public_url: &str, token: &str, branch: Option<&str>) -> String 
     format!("{base}/badges?{}", query.finish())
 }
 
-/// The Markdown that embeds a badge in a README.
-pub fn badge_markdown(url: &str) -> String {
-    format!("![Build Status]({url})")
+/// The Markdown that embeds a badge in a README; with `link`, clicking the badge goes there
+/// (a README shows the image as a plain image, so only Markdown can make it a link).
+pub fn badge_markdown(url: &str, link: Option<&str>) -> String {
+    match link {
+        Some(link) => format!("[![Build Status]({url})]({link})"),
+        None => format!("![Build Status]({url})"),
+    }
 }
 
 #[cfg(test)]

@@ -99,6 +99,9 @@ pub struct BuildJob {
     pub minute: Duration,
     /// Where the log can be read, printed at the top of the log.
     pub log_link: String,
+    /// The build's public page while its project is public: `CODEBUILD_PUBLIC_BUILD_URL`
+    /// (docs/public-builds.md).
+    pub public_build_url: Option<String>,
     pub limits: BuildLimits,
     /// How INSTALL's `runtime-versions` are selected.
     pub runtimes: Arc<RuntimeTable>,
@@ -170,6 +173,7 @@ pub async fn run_build(
         artifact_store,
         minute,
         log_link,
+        public_build_url,
         limits,
         runtimes,
         secrets,
@@ -212,6 +216,7 @@ pub async fn run_build(
         output_fifo,
         minute,
         log_link,
+        public_build_url,
         log,
         sink,
         cancel,
@@ -253,6 +258,7 @@ struct Run<'a> {
     output_fifo: PathBuf,
     minute: Duration,
     log_link: String,
+    public_build_url: Option<String>,
     log: BuildLog,
     sink: &'a dyn BuildSink,
     stop: CancellationToken,

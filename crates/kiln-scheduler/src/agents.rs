@@ -123,6 +123,7 @@ impl BuildManager {
                 });
         AssignedBuild {
             log_link: self.log_link(&record),
+            public_build_url: self.public_build_url(&record).await,
             lease_version,
             source_credential,
             registry_credential,

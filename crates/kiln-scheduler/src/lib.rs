@@ -143,6 +143,25 @@ impl BuildManager {
         build.console_link(&self.settings.public_url)
     }
 
+    /// The build's public page while its project is public (`CODEBUILD_PUBLIC_BUILD_URL`;
+    /// docs/public-builds.md). A project that cannot be read gives the build none.
+    pub async fn public_build_url(&self, build: &BuildRecord) -> Option<String> {
+        let project = self
+            .store
+            .get_project(&build.account_id, &build.project_name)
+            .await
+            .inspect_err(
+                |e| tracing::warn!(build = %build.id(), error = %e, "cannot read the project"),
+            )
+            .ok()??;
+        let alias = project.public.public_alias()?;
+        Some(kiln_domain::visibility::public_build_url(
+            &self.settings.public_url,
+            alias,
+            &build.uuid,
+        ))
+    }
+
     /// Parameter and secret values: the SSM and Secrets Manager APIs' and the builds'.
     pub fn vault(&self) -> &Arc<secrets::Vault> {
         &self.vault

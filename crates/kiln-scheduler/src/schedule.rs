@@ -132,6 +132,7 @@ impl BuildManager {
             artifact_store: Arc::clone(&self.settings.artifact_store),
             minute: self.settings.minute,
             log_link: self.log_link(&build),
+            public_build_url: self.public_build_url(&build).await,
             limits: BuildLimits {
                 max_log_bytes: self.settings.max_log_bytes,
                 disk_reserve: Some(self.settings.disk_reserve.clone()),

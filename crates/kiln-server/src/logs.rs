@@ -13,7 +13,6 @@ use kiln_store::{MAX_LOG_CHUNK_BYTES, Store, StoreError};
 use crate::protocol::{AwsJson11, WireProtocol};
 use crate::service::Service;
 use crate::state::AppState;
-use kiln_domain::caller::Caller;
 
 /// Parses `offset=N` out of the query string.
 fn offset_of(raw: Option<&str>) -> Result<u64, String> {
@@ -28,17 +27,17 @@ fn offset_of(raw: Option<&str>) -> Result<u64, String> {
     Ok(offset)
 }
 
-/// Streams the log of one of the caller's builds from `offset`. The response says how large the
-/// log was and whether the build has completed, so a reader knows when to stop following.
+/// Streams the log of one of the account's builds from `offset`. The response says how large
+/// the log was and whether the build has completed, so a reader knows when to stop following.
 pub async fn read_log(
     state: &AppState,
-    caller: &Caller,
+    account_id: &str,
     uuid: &str,
     offset: u64,
 ) -> Result<Response, (StatusCode, String)> {
     let build = state
         .store
-        .get_build(&caller.account_id, uuid)
+        .get_build(account_id, uuid)
         .await
         .map_err(|_| {
             (
@@ -132,7 +131,7 @@ pub async fn log_handler(
         Ok(o) => o,
         Err(message) => return (StatusCode::BAD_REQUEST, message).into_response(),
     };
-    match read_log(&state, &caller, &uuid, offset).await {
+    match read_log(&state, &caller.account_id, &uuid, offset).await {
         Ok(response) => response,
         Err((status, message)) => (status, message).into_response(),
     }

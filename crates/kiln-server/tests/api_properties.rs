@@ -229,6 +229,12 @@ fn examples() -> Vec<(&'static str, Value)> {
         ),
         ("ListCuratedEnvironmentImages", json!({})),
         (
+            "UpdateProjectVisibility",
+            json!({"projectArn": format!("arn:aws:codebuild:us-east-1:{ACCOUNT}:project/demo"),
+                   "projectVisibility": "PUBLIC_READ",
+                   "resourceAccessRole": "arn:aws:iam::111122223333:role/public"}),
+        ),
+        (
             "StartBuild",
             json!({"projectName": "demo", "sourceVersion": "main",
             "environmentVariablesOverride": [{"name": "A", "value": "b"}],

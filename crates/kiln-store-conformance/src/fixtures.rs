@@ -30,6 +30,7 @@ pub fn project(account: &str, name: &str, created: f64) -> ProjectRecord {
         created,
         last_modified: created,
         source_epoch: 0,
+        public: Default::default(),
     }
 }
 

@@ -26,6 +26,7 @@ pub mod report_groups;
 pub mod report_trends;
 pub mod reports;
 pub mod secrets;
+pub mod visibility;
 pub mod webhooks;
 
 /// Expands into one test per case of the contract, each on a fresh store from `$open`.
@@ -66,6 +67,8 @@ macro_rules! suite {
             projects::projects_round_trip_and_stay_in_their_account,
             projects::updates_replace_a_project_that_still_exists,
             projects::listings_sort_and_page,
+            visibility::a_project_made_public_keeps_its_alias_for_life,
+            visibility::aliases_are_unique_and_projects_are_found_in_their_account,
             credentials::source_credentials_are_one_per_server_type,
             webhooks::webhooks_belong_to_their_project,
             webhooks::deliveries_claim_their_id_once_and_are_pruned,

@@ -23,7 +23,8 @@ use kiln_store::{
     CoverageKey, CoverageQuery, DeletedFleet, DeletedReportGroup, EventFeed, EventSubscription,
     FleetBuild, HeldLease, InsertedBuild, Lease, LeasedBuild, Page, ProjectKey, ProjectSort,
     QueueGauges, ReportQuery, SignInAttempt, SignInBackoff, SourceCredential, Store, StoreError,
-    StoreEvent, StoreResult, TestCaseQuery, is_foreign_key_violation, is_unique_violation, sql_int,
+    StoreEvent, StoreResult, TestCaseQuery, VisibilityUpdate, is_foreign_key_violation,
+    is_unique_violation, sql_int,
 };
 
 mod agents;
@@ -162,6 +163,19 @@ impl Store for PgStore {
 
     async fn project_by_badge_token(&self, token: &str) -> StoreResult<Option<ProjectRecord>> {
         projects::by_badge_token(&self.pool, token).await
+    }
+
+    async fn set_project_visibility(
+        &self,
+        account_id: &str,
+        name: &str,
+        change: &VisibilityUpdate<'_>,
+    ) -> StoreResult<Option<ProjectRecord>> {
+        projects::set_visibility(&self.pool, account_id, name, change).await
+    }
+
+    async fn project_by_public_alias(&self, alias: &str) -> StoreResult<Option<ProjectRecord>> {
+        projects::by_public_alias(&self.pool, alias).await
     }
 
     async fn insert_build(

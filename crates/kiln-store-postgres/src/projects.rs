@@ -6,7 +6,9 @@ use kiln_domain::project::ProjectRecord;
 use kiln_store::fleets::fleet_arn_column;
 use kiln_store::pages::project_page;
 use kiln_store::records::{ProjectRow, RecordRow, settings_json};
-use kiln_store::{Page, ProjectKey, ProjectSort, StoreError, StoreEvent, StoreResult, sql_int};
+use kiln_store::{
+    Page, ProjectKey, ProjectSort, StoreError, StoreEvent, StoreResult, VisibilityUpdate, sql_int,
+};
 use sqlx::PgPool;
 
 use crate::{builds, feed, key_violation, project_changed};
@@ -15,8 +17,9 @@ pub(crate) async fn create(pool: &PgPool, project: &ProjectRecord) -> StoreResul
     let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO projects (account_id, name, settings, badge_enabled, badge_token, created,
-            last_modified, source_epoch, concurrent_build_limit, fleet_arn)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            last_modified, source_epoch, concurrent_build_limit, fleet_arn, visibility,
+            public_alias, resource_access_role)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(&project.account_id)
     .bind(&project.name)
@@ -28,6 +31,9 @@ pub(crate) async fn create(pool: &PgPool, project: &ProjectRecord) -> StoreResul
     .bind(project.source_epoch)
     .bind(project.settings.concurrent_build_limit)
     .bind(fleet_arn_column(project.settings.environment.as_ref()))
+    .bind(project.public.visibility.as_str())
+    .bind(&project.public.alias)
+    .bind(&project.public.resource_access_role)
     .execute(&mut *tx)
     .await
     .map_err(key_violation)?;
@@ -113,6 +119,50 @@ pub(crate) async fn by_badge_token(
         .fetch_optional(pool)
         .await?;
     row.as_ref().map(ProjectRow::read).transpose()
+}
+
+pub(crate) async fn by_public_alias(
+    pool: &PgPool,
+    alias: &str,
+) -> StoreResult<Option<ProjectRecord>> {
+    let row = sqlx::query("SELECT * FROM projects WHERE public_alias = $1")
+        .bind(alias)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(ProjectRow::read).transpose()
+}
+
+/// One statement, so the alias a project takes is decided with the write (racing calls agree).
+pub(crate) async fn set_visibility(
+    pool: &PgPool,
+    account_id: &str,
+    name: &str,
+    change: &VisibilityUpdate<'_>,
+) -> StoreResult<Option<ProjectRecord>> {
+    let mut tx = pool.begin().await?;
+    let row = sqlx::query(
+        "UPDATE projects SET visibility = $1,
+            public_alias = CASE WHEN $1 = 'PUBLIC_READ' THEN COALESCE(public_alias, $2)
+                                ELSE public_alias END,
+            resource_access_role = $3, last_modified = $4
+         WHERE account_id = $5 AND name = $6 RETURNING *",
+    )
+    .bind(change.visibility.as_str())
+    .bind(change.new_alias)
+    .bind(change.resource_access_role)
+    .bind(change.now)
+    .bind(account_id)
+    .bind(name)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(key_violation)?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let project = ProjectRow::read(&row)?;
+    feed::announce(&mut tx, &[project_changed(account_id, name)]).await?;
+    tx.commit().await?;
+    Ok(Some(project))
 }
 
 /// A page of project names. Only fixed SQL text is ever built here: the column and direction

@@ -21,7 +21,7 @@ use kiln_store::{
     CoverageKey, CoverageQuery, DeletedFleet, DeletedReportGroup, EventFeed, EventSubscription,
     FleetBuild, HeldLease, InsertedBuild, Lease, LeasedBuild, Page, ProjectKey, ProjectSort,
     QueueGauges, ReportQuery, SignInAttempt, SignInBackoff, SourceCredential, Store, StoreEvent,
-    StoreResult, TestCaseQuery, sql_int,
+    StoreResult, TestCaseQuery, VisibilityUpdate, sql_int,
 };
 
 mod agents;
@@ -138,6 +138,19 @@ impl Store for SqliteStore {
 
     async fn project_by_badge_token(&self, token: &str) -> StoreResult<Option<ProjectRecord>> {
         projects::by_badge_token(&self.pool, token).await
+    }
+
+    async fn set_project_visibility(
+        &self,
+        account_id: &str,
+        name: &str,
+        change: &VisibilityUpdate<'_>,
+    ) -> StoreResult<Option<ProjectRecord>> {
+        projects::set_visibility(self, account_id, name, change).await
+    }
+
+    async fn project_by_public_alias(&self, alias: &str) -> StoreResult<Option<ProjectRecord>> {
+        projects::by_public_alias(&self.pool, alias).await
     }
 
     async fn insert_build(
@@ -594,6 +607,7 @@ mod tests {
             created,
             last_modified: created,
             source_epoch: 0,
+            public: Default::default(),
         }
     }
 

@@ -7,8 +7,8 @@ use kiln_store::fleets::fleet_arn_column;
 use kiln_store::pages::project_page;
 use kiln_store::records::{BuildRow, ProjectRow, RecordRow, settings_json};
 use kiln_store::{
-    Page, ProjectKey, ProjectSort, StoreError, StoreEvent, StoreResult, is_foreign_key_violation,
-    is_unique_violation, sql_int,
+    Page, ProjectKey, ProjectSort, StoreError, StoreEvent, StoreResult, VisibilityUpdate,
+    is_foreign_key_violation, is_unique_violation, sql_int,
 };
 use sqlx::{Row, SqlitePool};
 
@@ -41,11 +41,13 @@ pub(crate) fn list_projects_sql(sort: ProjectSort, ascending: bool, after: bool)
 
 pub(crate) const GET_PROJECT: &str = "SELECT * FROM projects WHERE account_id = ? AND name = ?";
 pub(crate) const PROJECT_BY_BADGE_TOKEN: &str = "SELECT * FROM projects WHERE badge_token = ?";
+pub(crate) const PROJECT_BY_PUBLIC_ALIAS: &str = "SELECT * FROM projects WHERE public_alias = ?";
 pub(crate) async fn create(store: &SqliteStore, project: &ProjectRecord) -> StoreResult<()> {
     let result = sqlx::query(
         "INSERT INTO projects (account_id, name, settings, badge_enabled, badge_token, created,
-            last_modified, source_epoch, concurrent_build_limit, fleet_arn)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            last_modified, source_epoch, concurrent_build_limit, fleet_arn, visibility,
+            public_alias, resource_access_role)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&project.account_id)
     .bind(&project.name)
@@ -57,6 +59,9 @@ pub(crate) async fn create(store: &SqliteStore, project: &ProjectRecord) -> Stor
     .bind(project.source_epoch)
     .bind(project.settings.concurrent_build_limit)
     .bind(fleet_arn_column(project.settings.environment.as_ref()))
+    .bind(project.public.visibility.as_str())
+    .bind(&project.public.alias)
+    .bind(&project.public.resource_access_role)
     .execute(&store.pool)
     .await;
     match result {
@@ -216,3 +221,51 @@ pub(crate) async fn by_badge_token(
         .await?;
     row.as_ref().map(ProjectRow::read).transpose()
 }
+
+pub(crate) async fn by_public_alias(
+    pool: &SqlitePool,
+    alias: &str,
+) -> StoreResult<Option<ProjectRecord>> {
+    let row = sqlx::query(PROJECT_BY_PUBLIC_ALIAS)
+        .bind(alias)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(ProjectRow::read).transpose()
+}
+
+pub(crate) async fn set_visibility(
+    store: &SqliteStore,
+    account_id: &str,
+    name: &str,
+    change: &VisibilityUpdate<'_>,
+) -> StoreResult<Option<ProjectRecord>> {
+    let row = sqlx::query(SET_VISIBILITY)
+        .bind(change.visibility.as_str())
+        .bind(change.new_alias)
+        .bind(change.resource_access_role)
+        .bind(change.now)
+        .bind(account_id)
+        .bind(name)
+        .fetch_optional(&store.pool)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::AlreadyExists
+            } else {
+                e.into()
+            }
+        })?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let project = ProjectRow::read(&row)?;
+    store.project_changed(account_id, name);
+    Ok(Some(project))
+}
+
+/// One statement, so the alias a project takes is decided with the write (racing calls agree).
+const SET_VISIBILITY: &str = "UPDATE projects SET visibility = ?1,
+        public_alias = CASE WHEN ?1 = 'PUBLIC_READ' THEN COALESCE(public_alias, ?2)
+                            ELSE public_alias END,
+        resource_access_role = ?3, last_modified = ?4
+     WHERE account_id = ?5 AND name = ?6 RETURNING *";

@@ -10,6 +10,7 @@ use kiln_domain::refs::GitRef;
 use kiln_domain::report::{
     CodeCoverage, ReportContents, ReportGroupRecord, ReportRecord, TestCase,
 };
+use kiln_domain::visibility::ProjectVisibility;
 use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord, WebhookRecord};
 
 pub mod agents;
@@ -189,6 +190,16 @@ pub struct ProjectKey {
     pub name: String,
 }
 
+/// What [`Store::set_project_visibility`] stores.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VisibilityUpdate<'a> {
+    pub visibility: ProjectVisibility,
+    pub resource_access_role: Option<&'a str>,
+    /// The alias the project takes if it is made public and has none yet.
+    pub new_alias: &'a str,
+    pub now: f64,
+}
+
 /// What [`Store::insert_build`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum InsertedBuild {
@@ -232,6 +243,19 @@ pub trait Store: SecretStore + Send + Sync + 'static {
         limit: u64,
     ) -> StoreResult<Page<String, ProjectKey>>;
     async fn project_by_badge_token(&self, token: &str) -> StoreResult<Option<ProjectRecord>>;
+    /// Sets who may read the project's builds without signing in and its `resourceAccessRole`
+    /// (`UpdateProjectVisibility`; docs/public-builds.md), stamps `last_modified`, and returns
+    /// the project as stored; `None` when there is no such project. A project made public
+    /// keeps the alias it has, or takes `new_alias` (`AlreadyExists` if another project holds
+    /// it); a private one keeps its alias for the day it is public again.
+    async fn set_project_visibility(
+        &self,
+        account_id: &str,
+        name: &str,
+        change: &VisibilityUpdate<'_>,
+    ) -> StoreResult<Option<ProjectRecord>>;
+    /// The project whose public alias is `alias`, public or private.
+    async fn project_by_public_alias(&self, alias: &str) -> StoreResult<Option<ProjectRecord>>;
 
     /// Stores a new build, giving it the project's next build number (no gaps, no duplicates,
     /// whatever runs concurrently). `NotFound` when the project is gone. When the build carries

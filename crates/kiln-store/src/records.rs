@@ -7,6 +7,7 @@
 use kiln_domain::build::{BuildRecord, BuildStatus};
 use kiln_domain::project::ProjectRecord;
 use kiln_domain::refs::GitRef;
+use kiln_domain::visibility::{ProjectVisibility, PublicAccess};
 use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord, WebhookRecord};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -95,6 +96,9 @@ pub struct ProjectRow {
     created: f64,
     last_modified: f64,
     source_epoch: i64,
+    visibility: String,
+    public_alias: Option<String>,
+    resource_access_role: Option<String>,
 }
 
 impl RecordRow for ProjectRow {
@@ -110,6 +114,13 @@ impl RecordRow for ProjectRow {
             created: self.created,
             last_modified: self.last_modified,
             source_epoch: self.source_epoch,
+            public: PublicAccess {
+                visibility: ProjectVisibility::parse(&self.visibility).ok_or_else(|| {
+                    StoreError::Corrupt(format!("project visibility {}", self.visibility))
+                })?,
+                alias: self.public_alias,
+                resource_access_role: self.resource_access_role,
+            },
         })
     }
 }

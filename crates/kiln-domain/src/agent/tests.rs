@@ -20,7 +20,8 @@ fn stored() -> BuildRecord {
                     ..Default::default()
                 },
                 badge_enabled: false, badge_token: "t".into(),
-                created: 1.0, last_modified: 1.0, source_epoch: 0 }).unwrap()).unwrap(),
+                created: 1.0, last_modified: 1.0, source_epoch: 0,
+                public: Default::default() }).unwrap()).unwrap(),
         "resolved_source_version": null, "git_ref": null, "source_epoch": 0,
         "artifacts": null, "secondary_artifacts": [], "exported_environment_variables": [],
         "idempotency_token": null

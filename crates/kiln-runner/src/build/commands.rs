@@ -76,6 +76,7 @@ impl Run<'_> {
             region: &self.region,
             src_dir: &self.src_dir,
             work_dir: &self.work_dir,
+            public_build_url: self.public_build_url.as_deref(),
             // A container's image decides `HOME` (CodeBuild's images keep their tools there).
             home: (!build_environment.is_container()).then_some(self.home_dir.as_path()),
             base: build_environment.base_variables(),

@@ -18,6 +18,8 @@ pub(super) struct BuildFacts<'a> {
     pub src_dir: &'a Path,
     /// Where secondary sources are checked out.
     pub work_dir: &'a Path,
+    /// `CODEBUILD_PUBLIC_BUILD_URL`, set only while the project is public.
+    pub public_build_url: Option<&'a str>,
     /// `HOME`, unless the executor's environment decides it.
     pub home: Option<&'a Path>,
     /// The executor's variables (the host's `PATH`, or a container image's environment), which
@@ -90,6 +92,9 @@ pub(super) fn codebuild_variables(facts: &BuildFacts<'_>) -> Vec<(String, String
         {
             vars.push((format!("CODEBUILD_SOURCE_VERSION_{id}"), version));
         }
+    }
+    if let Some(url) = facts.public_build_url {
+        vars.push(("CODEBUILD_PUBLIC_BUILD_URL".to_owned(), url.to_owned()));
     }
     if let Some(home) = facts.home {
         vars.push(("HOME".to_owned(), home.to_string_lossy().into_owned()));

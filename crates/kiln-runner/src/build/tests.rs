@@ -231,6 +231,7 @@ impl Harness {
             })),
             minute: self.minute,
             log_link: "https://kiln.example/logs/demo".to_owned(),
+            public_build_url: None,
             limits: BuildLimits::default(),
             runtimes: Arc::new(self.runtimes.clone()),
             secrets: Arc::clone(&self.secrets),

@@ -724,6 +724,7 @@ mod builds {
             })),
             minute,
             log_link: "https://kiln.example/logs".to_owned(),
+            public_build_url: None,
             limits: BuildLimits::default(),
             runtimes: Default::default(),
             secrets: Arc::new(crate::build::NoSecrets),

@@ -10,6 +10,7 @@ mod report_groups;
 mod reports;
 pub mod secrets_manager;
 pub mod ssm;
+mod visibility;
 pub(crate) mod webhooks;
 
 use kiln_domain::{ApiError, ErrorKind};
@@ -33,6 +34,7 @@ pub async fn dispatch(
         "DeleteProject" => projects::delete(state, caller, input).await,
         "BatchGetProjects" => projects::batch_get(state, caller, input).await,
         "ListProjects" => projects::list(state, caller, input).await,
+        "UpdateProjectVisibility" => visibility::update(state, caller, input).await,
         "ListCuratedEnvironmentImages" => Ok(projects::curated_images()),
         "StartBuild" => builds::start(state, caller, input).await,
         "RetryBuild" => builds::retry(state, caller, input).await,
@@ -102,7 +104,6 @@ const KNOWN_UNIMPLEMENTED: &[&str] = &[
     "StartSandboxConnection",
     "StopBuildBatch",
     "StopSandbox",
-    "UpdateProjectVisibility",
 ];
 
 /// Deserializes an operation's input, naming the member that has the wrong type.

@@ -63,6 +63,7 @@ pub async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<V
         created: now,
         last_modified: now,
         source_epoch: 0,
+        public: Default::default(),
     };
     match state.store.create_project(&record).await {
         Ok(()) => Ok(json!({ "project": project_json(state, &record) })),

@@ -84,13 +84,9 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
-/// Links to every file of the build's artifacts that the store still has.
-pub async fn links(
-    state: &AppState,
-    project: &str,
-    uuid: &str,
-    build: &Value,
-) -> Vec<ArtifactLink> {
+/// Links to every file of the build's artifacts that the store still has, below the build
+/// page's address `page_url`.
+pub async fn links(state: &AppState, page_url: &str, build: &Value) -> Vec<ArtifactLink> {
     let mut links = Vec::new();
     for (index, location) in locations(build).iter().enumerate() {
         let Some((bucket, key)) = location.as_deref().and_then(bucket_and_key) else {
@@ -102,7 +98,7 @@ pub async fn links(
         ) else {
             continue;
         };
-        let base = format!("/projects/{project}/builds/{uuid}/artifacts/{index}");
+        let base = format!("{page_url}/artifacts/{index}");
         // A ZIP artifact is one object at the key; files are objects below it.
         if let Ok(meta) = store.head(&path).await {
             links.push(ArtifactLink {
@@ -190,14 +186,26 @@ async fn download(
         Ok(None) => return build_not_found(session),
         Err(err) => return view::api_error_page(session, &err),
     };
+    serve(state, Some(session), &build, index, file).await
+}
+
+/// A file of `build`'s artifact `index` (the whole artifact when `file` is `None`); error pages
+/// carry the navigation of `session`.
+pub(super) async fn serve(
+    state: &AppState,
+    session: Option<&Session>,
+    build: &Value,
+    index: usize,
+    file: Option<&str>,
+) -> Response {
     let missing = || {
         view::not_found_page(
-            Some(session),
+            session,
             "Artifact not found",
             "This build has no such artifact file.",
         )
     };
-    let locations = locations(&build);
+    let locations = locations(build);
     let Some((bucket, key)) = locations
         .get(index)
         .and_then(|l| l.as_deref())
@@ -244,7 +252,7 @@ async fn download(
             Err(err) => {
                 tracing::info!(error = %err, "cannot serve a file from a ZIP artifact");
                 view::error_page(
-                    Some(session),
+                    session,
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "File unavailable",
                     &format!("{err}. Download the whole archive instead."),
@@ -258,7 +266,7 @@ async fn download(
         Err(err) => {
             tracing::error!(error = %err, "cannot read an artifact");
             return view::error_page(
-                Some(session),
+                session,
                 StatusCode::BAD_GATEWAY,
                 "Artifact unavailable",
                 "The artifact store could not be read.",

@@ -175,10 +175,23 @@ pub struct PhaseRow {
     pub context: String,
 }
 
+/// Where a build page's links lead and what it may show: the console's page of a signed-in
+/// account, or the public page of a public project (docs/public-builds.md), which shows no
+/// account facts (initiator, agent, settings) and no forms.
+pub(super) struct BuildView {
+    pub public: bool,
+    pub project_url: String,
+    /// The page's own address; the full log and the live log are below it.
+    pub page_url: String,
+    /// Whether the page lists and serves the build's artifacts.
+    pub artifacts_shown: bool,
+}
+
 #[derive(Template)]
 #[template(path = "build.html")]
-struct BuildPage {
+pub(super) struct BuildPage {
     chrome: Chrome,
+    view: BuildView,
     project: String,
     uuid: String,
     number: i64,
@@ -202,6 +215,84 @@ struct BuildPage {
     /// Settings Kiln stores but does not apply, one note each.
     unapplied: Vec<String>,
     errors: FieldErrors,
+}
+
+impl BuildPage {
+    /// The page of `build` (the API's `Build` shape) of `account_id`, without the facts only
+    /// the console shows (initiator, agent, unapplied settings) and without errors.
+    pub(super) async fn of(
+        state: &AppState,
+        account_id: &str,
+        build: &Value,
+        chrome: Chrome,
+        view: BuildView,
+    ) -> BuildPage {
+        let uuid = uuid_of(build);
+        let (log, log_offset, log_truncated) = read_log_tail(state, &uuid).await;
+        let status = build["buildStatus"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let start = build["startTime"].as_f64().unwrap_or(0.0);
+        let end = build["endTime"].as_f64();
+        let project = build["projectName"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let (artifacts, artifact_locations) = if view.artifacts_shown {
+            (
+                artifacts::links(state, &view.page_url, build).await,
+                artifacts::locations(build).into_iter().flatten().collect(),
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        BuildPage {
+            chrome,
+            number: build["buildNumber"].as_i64().unwrap_or(0),
+            status_label: view::status_label(&status),
+            status_class: view::status_class(&status),
+            complete: build["buildComplete"].as_bool().unwrap_or(false),
+            phases: phase_rows(build),
+            source_version: build["sourceVersion"]
+                .as_str()
+                .unwrap_or("Default branch")
+                .to_string(),
+            resolved_version: build["resolvedSourceVersion"]
+                .as_str()
+                .unwrap_or("—")
+                .to_string(),
+            initiator: String::new(),
+            ran_on: None,
+            started: view::format_time(start),
+            duration: end.map_or_else(
+                || {
+                    format!(
+                        "{} so far",
+                        view::format_duration(state.now_epoch() - start)
+                    )
+                },
+                |end| view::format_duration(end - start),
+            ),
+            log,
+            log_offset,
+            log_truncated,
+            artifacts,
+            artifact_locations,
+            reports: reports::of_build(state, account_id, build).await,
+            unapplied: Vec::new(),
+            status,
+            uuid,
+            project,
+            view,
+            errors: FieldErrors::default(),
+        }
+    }
+
+    pub(super) fn public_reports(mut self) -> BuildPage {
+        self.reports = self.reports.into_iter().map(ReportLink::unlinked).collect();
+        self
+    }
 }
 
 pub(super) fn phase_rows(build: &Value) -> Vec<PhaseRow> {
@@ -309,52 +400,18 @@ async fn build_page(
         Err(err) => return view::api_error_page(session, &err),
     };
     let uuid = uuid_of(&build);
-    let (log, log_offset, log_truncated) = read_log_tail(state, &uuid).await;
-    let status = build["buildStatus"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let start = build["startTime"].as_f64().unwrap_or(0.0);
-    let end = build["endTime"].as_f64();
-    let page = BuildPage {
-        chrome: session.chrome(),
-        project: project.to_string(),
-        number: build["buildNumber"].as_i64().unwrap_or(0),
-        status_label: view::status_label(&status),
-        status_class: view::status_class(&status),
-        complete: build["buildComplete"].as_bool().unwrap_or(false),
-        phases: phase_rows(&build),
-        source_version: build["sourceVersion"]
-            .as_str()
-            .unwrap_or("Default branch")
-            .to_string(),
-        resolved_version: build["resolvedSourceVersion"]
-            .as_str()
-            .unwrap_or("—")
-            .to_string(),
-        initiator: build["initiator"].as_str().unwrap_or_default().to_string(),
-        ran_on: read_ran_on(state, session, &uuid).await,
-        started: view::format_time(start),
-        duration: end.map_or_else(
-            || {
-                format!(
-                    "{} so far",
-                    view::format_duration(state.now_epoch() - start)
-                )
-            },
-            |end| view::format_duration(end - start),
-        ),
-        log,
-        log_offset,
-        log_truncated,
-        artifacts: artifacts::links(state, project, &uuid, &build).await,
-        artifact_locations: artifacts::locations(&build).into_iter().flatten().collect(),
-        reports: reports::of_build(state, session, &build).await,
-        unapplied: unapplied_notes(state, session, &uuid).await,
-        status,
-        uuid,
-        errors,
+    let view = BuildView {
+        public: false,
+        project_url: format!("/projects/{project}"),
+        page_url: format!("/projects/{project}/builds/{uuid}"),
+        artifacts_shown: true,
     };
+    let account_id = &session.caller.account_id;
+    let mut page = BuildPage::of(state, account_id, &build, session.chrome(), view).await;
+    page.initiator = build["initiator"].as_str().unwrap_or_default().to_string();
+    page.ran_on = read_ran_on(state, session, &uuid).await;
+    page.unapplied = unapplied_notes(state, session, &uuid).await;
+    page.errors = errors;
     view::render(StatusCode::OK, &page)
 }
 
@@ -412,7 +469,7 @@ pub async fn full_log(
         Ok(None) => return build_not_found(&session),
         Err(err) => return view::api_error_page(&session, &err),
     };
-    match crate::logs::read_log(&state, &session.caller, &uuid_of(&build), 0).await {
+    match crate::logs::read_log(&state, &session.caller.account_id, &uuid_of(&build), 0).await {
         Ok(response) => response,
         Err((status, message)) => (status, message).into_response(),
     }
@@ -455,6 +512,7 @@ mod tests {
             created: 0.0,
             last_modified: 0.0,
             source_epoch: 0,
+            public: Default::default(),
         };
         let mut settings = kiln_domain::start::StartBuildInput::default()
             .resolve(&project)

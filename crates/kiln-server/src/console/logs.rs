@@ -49,6 +49,20 @@ pub async fn events(
         Err(err) => return view::api_error_page(&session, &err),
     };
     let uuid = uuid_of(&build);
+    let account_id = session.caller.account_id.clone();
+    follow(state, account_id, project, uuid, &query, &headers)
+}
+
+/// The live log of the account's build `uuid` of `project_name`, from the browser's
+/// `Last-Event-ID`, else from the query's `from`.
+pub(super) fn follow(
+    state: Arc<AppState>,
+    account_id: String,
+    project_name: String,
+    uuid: String,
+    query: &EventsQuery,
+    headers: &HeaderMap,
+) -> Response {
     let offset = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -57,8 +71,8 @@ pub async fn events(
     let follower = LogFollower {
         // Subscribed before the first read, so no change after it goes unheard.
         feed: state.store.subscribe(),
-        account_id: session.caller.account_id.clone(),
-        project_name: project,
+        account_id,
+        project_name,
         uuid,
         state,
         offset,

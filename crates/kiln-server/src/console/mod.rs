@@ -15,10 +15,12 @@ mod form_token;
 mod logs;
 mod next;
 mod projects;
+mod public;
 mod reports;
 mod session;
 mod sign_in_limit;
 mod view;
+mod visibility;
 mod zip_entries;
 
 use std::sync::Arc;
@@ -69,6 +71,7 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/projects/{name}/delete",
             get(projects::delete_page).post(projects::delete_submit),
         )
+        .route("/projects/{name}/visibility", post(visibility::submit))
         .route("/projects/{name}/builds", post(builds::start))
         .route("/projects/{name}/builds/{uuid}", get(builds::details))
         .route("/projects/{name}/builds/{uuid}/stop", post(builds::stop))
@@ -85,6 +88,21 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(
             "/projects/{name}/builds/{uuid}/artifacts/{index}/{*file}",
             get(artifacts::download_file),
+        )
+        .route("/project/{alias}", get(public::project))
+        .route("/project/{alias}/build/{uuid}", get(public::build))
+        .route("/project/{alias}/build/{uuid}/log", get(public::full_log))
+        .route(
+            "/project/{alias}/build/{uuid}/log/events",
+            get(public::log_events),
+        )
+        .route(
+            "/project/{alias}/build/{uuid}/artifacts/{index}",
+            get(public::artifact),
+        )
+        .route(
+            "/project/{alias}/build/{uuid}/artifacts/{index}/{*file}",
+            get(public::artifact_file),
         )
         .route("/fleets", get(fleets::list))
         .route("/fleets/{name}", get(fleets::details))

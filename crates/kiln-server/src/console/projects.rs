@@ -20,6 +20,7 @@ use super::errors::FieldErrors;
 use super::form::{self, CuratedImage, EnvRow, ProjectForm};
 use super::session::Session;
 use super::view::{self, Chrome};
+use super::visibility::PublicView;
 use crate::state::AppState;
 use crate::webhooks::recent_deliveries;
 
@@ -652,6 +653,7 @@ struct ProjectPage {
     badge_available: bool,
     builds: Vec<BuildRow>,
     webhook: Option<WebhookView>,
+    public: PublicView,
     start: StartFields,
     errors: FieldErrors,
 }
@@ -722,7 +724,7 @@ fn badge_view(
         .collect();
     Some(BadgeView {
         reports: super::reports::report_badges(&state.public_url, &token, branch),
-        markdown: kiln_domain::token::badge_markdown(&url),
+        markdown: kiln_domain::token::badge_markdown(&url, public_page(state, project).as_deref()),
         url,
         base_url: kiln_domain::token::badge_url(&state.public_url, &token, None),
         default_url,
@@ -731,14 +733,22 @@ fn badge_view(
     })
 }
 
-pub(super) fn build_row(build: &Value) -> BuildRow {
+/// The public page of `project` (the API shape), while it is public.
+fn public_page(state: &AppState, project: &Value) -> Option<String> {
+    let alias = project["publicProjectAlias"].as_str()?;
+    (project["projectVisibility"] == "PUBLIC_READ")
+        .then(|| kiln_domain::visibility::public_project_url(&state.public_url, alias))
+}
+
+/// A row of a build history; the build's page is `<builds_url>/<uuid>`.
+pub(super) fn build_row(build: &Value, builds_url: &str) -> BuildRow {
     let id = build["id"].as_str().unwrap_or_default();
-    let (project, uuid) = id.split_once(':').unwrap_or_default();
+    let uuid = id.split_once(':').map_or("", |(_, uuid)| uuid);
     let status = build["buildStatus"].as_str().unwrap_or_default();
     let start = build["startTime"].as_f64().unwrap_or(0.0);
     BuildRow {
         number: build["buildNumber"].as_i64().unwrap_or(0),
-        url: format!("/projects/{project}/builds/{uuid}"),
+        url: format!("{builds_url}/{uuid}"),
         status: view::status_label(status),
         status_class: view::status_class(status),
         source_version: build["sourceVersion"].as_str().unwrap_or("—").to_string(),
@@ -918,8 +928,12 @@ pub(super) async fn project_page(
         badge_available: form::badge_available(
             project["source"]["type"].as_str().unwrap_or_default(),
         ),
-        builds: builds.iter().map(build_row).collect(),
+        builds: builds
+            .iter()
+            .map(|b| build_row(b, &format!("/projects/{name}/builds")))
+            .collect(),
         webhook,
+        public: PublicView::of(state, &project),
         start,
         errors,
     };
