@@ -92,7 +92,13 @@ pub async fn a_project_made_public_keeps_its_alias_for_life(store: Arc<dyn Store
     assert_eq!(read.public, again.public);
 
     // A deleted project's alias names nothing; one re-created under the name is private.
-    assert!(store.delete_project(ACCOUNT, "a", 6.0).await.unwrap());
+    assert!(
+        store
+            .delete_project(ACCOUNT, "a", 6.0)
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(
         store.project_by_public_alias("alias-1").await.unwrap(),
         None
