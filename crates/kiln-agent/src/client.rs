@@ -150,19 +150,13 @@ impl ServerClient {
         Ok(())
     }
 
-    /// Sends the log bytes that start at `offset` (a body streamed as it is read); returns how
-    /// many the server has stored.
-    pub async fn log(
-        &self,
-        uuid: &str,
-        offset: u64,
-        bytes: reqwest::Body,
-    ) -> Result<u64, CallError> {
+    /// Sends the log bytes that start at `offset`; returns how many the server has stored.
+    pub async fn log(&self, uuid: &str, offset: u64, chunk: Vec<u8>) -> Result<u64, CallError> {
         let stored: LogStored = self
             .call(
                 Method::POST,
                 &format!("/builds/{uuid}/log?offset={offset}"),
-                bytes,
+                chunk,
                 CALL_TIMEOUT,
             )
             .await?;
@@ -205,7 +199,7 @@ impl ServerClient {
         &self,
         method: Method,
         path: &str,
-        body: impl Into<reqwest::Body>,
+        body: Vec<u8>,
         timeout: Duration,
     ) -> Result<T, CallError> {
         let mut request = self

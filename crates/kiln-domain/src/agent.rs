@@ -13,8 +13,8 @@ use crate::refs::GitRef;
 pub const AGENT_PATH: &str = "/agent/v1";
 /// The header that carries the session id from registration on.
 pub const SESSION_HEADER: &str = "kiln-agent-session";
-/// The most of an agent's log the server appends at once (the log call's body, of any length, is
-/// appended in blocks of at most this size; the store keeps pieces of its own size).
+/// The largest log chunk an agent sends, and the body limit of the log call: large enough that
+/// a loud build's log keeps up over HTTP (the server stores it in pieces of its own size).
 pub const MAX_LOG_CHUNK_BYTES: usize = 8 * 1024 * 1024;
 /// The body limit of every other agent call (reports included).
 pub const MAX_AGENT_BODY_BYTES: usize = 8 * 1024 * 1024;

@@ -53,12 +53,6 @@ impl BuildManager {
         self.settings.max_log_bytes
     }
 
-    /// The byte an agent's log may reach, at most: the limit, where the runner cuts the log and
-    /// says so, and a little room for its own last lines.
-    pub fn max_agent_log_end(&self) -> u64 {
-        self.settings.max_log_bytes.saturating_add(64 * 1024)
-    }
-
     pub fn region(&self) -> &str {
         &self.settings.region
     }
@@ -306,8 +300,10 @@ impl BuildManager {
         let Some(new) = data.get(skip..).filter(|new| !new.is_empty()) else {
             return Ok(size);
         };
+        // The runner cuts the log at the limit and says so; a little room is left for its
+        // own last lines.
         let end = size.saturating_add(new.len() as u64);
-        if end > self.max_agent_log_end() {
+        if end > self.settings.max_log_bytes.saturating_add(64 * 1024) {
             return Err(AgentCallError::Invalid(format!(
                 "the log would exceed the limit of {} bytes",
                 self.settings.max_log_bytes

@@ -379,140 +379,6 @@ fn error_type(reply: &common::HttpReply) -> String {
         .to_owned()
 }
 
-/// Sends a log body from `offset` as `Transfer-Encoding: chunked`, one chunk per piece, as the
-/// agent streams its spool; `whole` ends the body, else the connection is dropped mid-body.
-/// The answer, when the body ended.
-fn stream_log(
-    server: &KilnServer,
-    uuid: &str,
-    offset: u64,
-    (token, session): (&str, &str),
-    pieces: &[&[u8]],
-    whole: bool,
-) -> Option<common::HttpReply> {
-    let mut connection = RawHttp::connect(server);
-    connection.send(
-        format!(
-            "POST /agent/v1/builds/{uuid}/log?offset={offset} HTTP/1.1\r\nHost: kiln\r\n\
-             Authorization: Bearer {token}\r\nKiln-Agent-Session: {session}\r\n\
-             Transfer-Encoding: chunked\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    for piece in pieces {
-        connection.send(format!("{:x}\r\n", piece.len()).as_bytes());
-        connection.send(piece);
-        connection.send(b"\r\n");
-    }
-    if !whole {
-        return None;
-    }
-    connection.send(b"0\r\n\r\n");
-    Some(connection.response(false))
-}
-
-#[test]
-fn a_streamed_log_is_stored_once_in_order_whatever_breaks_and_never_past_its_limit() {
-    // The smallest log limit: 64 KiB, and 64 KiB of room past it for the runner's last lines.
-    let server = KilnServer::builder()
-        .listen("0.0.0.0:0")
-        .args(["--lease-seconds", "60", "--no-local-builds"])
-        .env("KILN_MAX_LOG_BYTES", "65536")
-        .start();
-    let fleet_arn = create_fleet(&server, "linux", 1, "QUEUE");
-    let token = agent_token(&server, "linux");
-    // An agent made of raw calls: it registers and claims the build, and ships its log itself.
-    let registered = agent_call(
-        &server,
-        "/register",
-        &token,
-        None,
-        br#"{"name":"streamer","version":"1","os":"linux","arch":"x86_64","executor":"local","capacity":1,"cpus":2,"memoryMib":8192}"#,
-    );
-    assert_eq!(registered.status, 200, "{}", registered.body);
-    let session_id = registered.json()["session"].as_str().unwrap().to_owned();
-    let session = Some(session_id.as_str());
-    let repo = repo_with(&server, "repo", &["echo never run here"]);
-    project(&server, "streamed", &repo, Some(&fleet_arn));
-    let build = start_build(&server, "streamed");
-    let claim = agent_call(&server, "/claim", &token, session, br#"{"freeSlots":1}"#);
-    assert_eq!(claim.status, 200, "{}", claim.body);
-    let uuid = common::builds::uuid_of(&build).to_owned();
-    assert_eq!(claim.json()["builds"][0]["record"]["uuid"], uuid.as_str());
-    let caller = (token.as_str(), session_id.as_str());
-    let size_of = |reply: &common::HttpReply| {
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        reply.json()["size"].as_u64().unwrap()
-    };
-
-    // An empty body says what is stored.
-    let empty = agent_call(
-        &server,
-        &format!("/builds/{uuid}/log?offset=0"),
-        &token,
-        session,
-        b"",
-    );
-    assert_eq!(size_of(&empty), 0);
-    // Two lines in two chunks, then the connection breaks before the body's end: what arrived
-    // is stored.
-    stream_log(
-        &server,
-        &uuid,
-        0,
-        caller,
-        &[b"line-1\n", b"line-2\n"],
-        false,
-    );
-    wait_until(
-        Duration::from_secs(20),
-        "the lines before the break are stored",
-        || log_of(&build) == "line-1\nline-2\n",
-    );
-    // The agent resends from the last size it heard (0): the stored bytes are skipped.
-    let resent = stream_log(
-        &server,
-        &uuid,
-        0,
-        caller,
-        &[b"line-1\nli", b"ne-2\nline-3\n"],
-        true,
-    )
-    .unwrap();
-    assert_eq!(size_of(&resent), 21);
-    // A request from within the stored log, with Content-Length, is the same call.
-    let more = agent_call(
-        &server,
-        &format!("/builds/{uuid}/log?offset=14"),
-        &token,
-        session,
-        b"line-3\nline-4\n",
-    );
-    assert_eq!(size_of(&more), 28);
-    assert_eq!(log_of(&build), "line-1\nline-2\nline-3\nline-4\n");
-    // Past the stored end: a gap, refused.
-    let gap = stream_log(&server, &uuid, 29, caller, &[b"x\n"], true).unwrap();
-    assert_eq!(
-        (gap.status, error_type(&gap).as_str()),
-        (409, "LogGapException"),
-        "{}",
-        gap.body
-    );
-
-    // Counted, not announced: a body that goes past the limit and its room is refused, and
-    // nothing of it is stored.
-    let piece = vec![b'a'; 16 * 1024];
-    let pieces: Vec<&[u8]> = std::iter::repeat_n(piece.as_slice(), 9).collect();
-    let over = stream_log(&server, &uuid, 28, caller, &pieces, true).unwrap();
-    assert_eq!(
-        (over.status, error_type(&over).as_str()),
-        (413, "RequestEntityTooLargeException"),
-        "{}",
-        over.body
-    );
-    assert_eq!(log_of(&build), "line-1\nline-2\nline-3\nline-4\n");
-}
-
 #[test]
 fn bad_agent_input_gets_a_clear_4xx_and_changes_nothing_of_another_build() {
     let server = server(&[]);
@@ -578,8 +444,8 @@ fn bad_agent_input_gets_a_clear_4xx_and_changes_nothing_of_another_build() {
         (foreign_log.status, error_type(&foreign_log).as_str()),
         (409, "BuildNotHeldException")
     );
-    // Announced past the log's limit (64 MiB), with `Expect: 100-continue` as a careful client
-    // sends it: refused before the body is sent (a client that sends it anyway meets a closed
+    // Announced over the 8 MiB limit, with `Expect: 100-continue` as a careful client sends it:
+    // refused before the body is sent (a client that sends it anyway meets a closed
     // connection).
     let mut connection = RawHttp::connect(&server);
     connection.send(
@@ -588,7 +454,7 @@ fn bad_agent_input_gets_a_clear_4xx_and_changes_nothing_of_another_build() {
              Authorization: Bearer {token}\r\nKiln-Agent-Session: {}\r\n\
              Content-Length: {}\r\nExpect: 100-continue\r\n\r\n",
             session_id,
-            65 * 1024 * 1024
+            9 * 1024 * 1024
         )
         .as_bytes(),
     );

@@ -1,15 +1,13 @@
 //! The agent protocol: `kiln agent` processes connect out to any replica, under
 //! [`AGENT_PATH`], with a bearer token bound to one fleet. One handler parses each request
 //! into an [`AgentEndpoint`] once, authenticates it, reads its body within the endpoint's
-//! limit (an artifact's body is streamed to the artifact store instead, a log's appended as it
-//! arrives), runs the call and
+//! limit (an artifact's body is streamed to the artifact store instead), runs the call and
 //! answers JSON (errors as `{"__type","message"}` from the one
 //! catalogue). Everything an agent may change goes through the scheduler's lease checks
 //! (`kiln_scheduler::agents`). See `docs/agents.md`.
 
 mod artifact;
 mod endpoint;
-mod log;
 mod register;
 
 use std::sync::Arc;
@@ -20,8 +18,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kiln_domain::agent::{
-    AGENT_PATH, BuildProgress, ClaimAsk, MAX_AGENT_BODY_BYTES, RunningBuilds, SESSION_HEADER,
-    SecretsAsk,
+    AGENT_PATH, BuildProgress, ClaimAsk, LogStored, MAX_AGENT_BODY_BYTES, MAX_LOG_CHUNK_BYTES,
+    RunningBuilds, SESSION_HEADER, SecretsAsk,
 };
 use kiln_domain::{ApiError, ErrorKind};
 use kiln_runner::build::CollectedReport;
@@ -84,19 +82,13 @@ async fn handle(
     body: Body,
 ) -> Result<Value, ApiError> {
     let token = authenticate(state, headers).await?;
-    // An artifact is streamed to the store, a log appended as it arrives: never read whole.
-    match endpoint {
-        AgentEndpoint::Artifact { uuid, bucket, key } => {
-            let session = session(state, &token, headers).await?;
-            return artifact::receive(state, &session, uuid, bucket, key, headers, body).await;
-        }
-        AgentEndpoint::Log { uuid, offset } => {
-            let session = session(state, &token, headers).await?;
-            return log::receive(state, &session, uuid, *offset, headers, body).await;
-        }
-        _ => {}
+    // An artifact is streamed to the store, never read whole.
+    if let AgentEndpoint::Artifact { uuid, bucket, key } = endpoint {
+        let session = session(state, &token, headers).await?;
+        return artifact::receive(state, &session, uuid, bucket, key, headers, body).await;
     }
     let limit = match endpoint {
+        AgentEndpoint::Log { .. } => MAX_LOG_CHUNK_BYTES,
         AgentEndpoint::Reports { .. } => MAX_REPORTS_BODY_BYTES,
         _ => MAX_AGENT_BODY_BYTES,
     };
@@ -163,6 +155,13 @@ async fn handle(
                 .map_err(call_error)?;
             Ok(serde_json::json!({}))
         }
+        AgentEndpoint::Log { uuid, offset } => {
+            let size = builds
+                .append_agent_log(&session, uuid, *offset, &body)
+                .await
+                .map_err(call_error)?;
+            to_json(&LogStored { size })
+        }
         AgentEndpoint::Reports { uuid } => {
             let reports: Vec<CollectedReport> = parse(&body)?;
             let saved = builds
@@ -179,7 +178,7 @@ async fn handle(
                 .map_err(call_error)?;
             to_json(&resolved)
         }
-        AgentEndpoint::Artifact { .. } | AgentEndpoint::Log { .. } => Err(ApiError::internal()),
+        AgentEndpoint::Artifact { .. } => Err(ApiError::internal()),
     }
 }
 
