@@ -17,7 +17,9 @@
 #        BENCH_BYTES (default 200000000), BUILDS (default 1000), AGENTS (default 3),
 #        AGENT_SLOTS (--max-builds of each draining agent, default 2),
 #        OUT (keep the servers' and agents' logs and results there; default: a temporary
-#        directory, removed unless the run failed)
+#        directory, removed unless the run failed),
+#        PARTS (which of trivial, loud, drain to run, comma-separated; default all three:
+#        PARTS=loud measures only (2))
 set -euo pipefail
 
 RUNS=${1:-9}
@@ -29,6 +31,7 @@ BYTES=${BENCH_BYTES:-200000000}
 BUILDS=${BUILDS:-1000}
 AGENTS=${AGENTS:-3}
 AGENT_SLOTS=${AGENT_SLOTS:-2}
+PARTS=${PARTS:-trivial,loud,drain}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 
@@ -108,23 +111,27 @@ echo "kiln $("$KILN_BIN" --version); $RUNS runs each; $BYTES bytes; $BUILDS buil
   "$AGENTS agents x $AGENT_SLOTS slots; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # (1) and (2): one server running builds itself, with one agent of its fleet.
-URL=$(start_server overhead --max-concurrent-builds 2)
-ARN=$(create_fleet "$URL" 1)
-TOKEN=$(agent_token overhead)
-mkdir -p "$WORK/agent-overhead"
-KILN_AGENT_TOKEN=$TOKEN KILN_LOG=info "$KILN_BIN" agent --server "$URL" --name a0 \
-  --max-builds 1 --executor local --work-dir "$WORK/agent-overhead/work" \
-  > /dev/null 2> "$WORK/agent-overhead/agent.log" &
-echo $! >> "$PIDS"
-python3 "$HERE/agents_bench.py" overhead "$WORK" "$URL" "$ARN" "$RUNS" "$BYTES"
+if [[ ",$PARTS," == *,trivial,* || ",$PARTS," == *,loud,* ]]; then
+  URL=$(start_server overhead --max-concurrent-builds 2)
+  ARN=$(create_fleet "$URL" 1)
+  TOKEN=$(agent_token overhead)
+  mkdir -p "$WORK/agent-overhead"
+  KILN_AGENT_TOKEN=$TOKEN KILN_LOG=info "$KILN_BIN" agent --server "$URL" --name a0 \
+    --max-builds 1 --executor local --work-dir "$WORK/agent-overhead/work" \
+    > /dev/null 2> "$WORK/agent-overhead/agent.log" &
+  echo $! >> "$PIDS"
+  python3 "$HERE/agents_bench.py" overhead "$WORK" "$URL" "$ARN" "$RUNS" "$BYTES" "$PARTS"
+fi
 
 # (3): a server that runs nothing itself; the driver queues every build, then starts the agents.
-URL=$(start_server drain --no-local-builds)
-ARN=$(create_fleet "$URL" $((AGENTS * AGENT_SLOTS)))
-TOKEN=$(agent_token drain)
 STATUS=0
-KILN_AGENT_TOKEN=$TOKEN python3 "$HERE/agents_bench.py" drain "$WORK" "$URL" "$ARN" "$BUILDS" \
-  "$KILN_BIN" "$AGENTS" "$AGENT_SLOTS" || STATUS=$?
+if [[ ",$PARTS," == *,drain,* ]]; then
+  URL=$(start_server drain --no-local-builds)
+  ARN=$(create_fleet "$URL" $((AGENTS * AGENT_SLOTS)))
+  TOKEN=$(agent_token drain)
+  KILN_AGENT_TOKEN=$TOKEN python3 "$HERE/agents_bench.py" drain "$WORK" "$URL" "$ARN" "$BUILDS" \
+    "$KILN_BIN" "$AGENTS" "$AGENT_SLOTS" || STATUS=$?
+fi
 
 python3 "$HERE/agents_bench.py" summary "$WORK"
 if [ "$STATUS" -eq 0 ]; then OK=1; fi

@@ -1,6 +1,6 @@
 """Driver of bench/agents.sh (issue 13: `kiln agent`).
 
-usage: agents_bench.py overhead WORK URL FLEET_ARN RUNS BYTES
+usage: agents_bench.py overhead WORK URL FLEET_ARN RUNS BYTES [PARTS]
        agents_bench.py drain WORK URL FLEET_ARN BUILDS KILN_BIN AGENTS SLOTS   (KILN_AGENT_TOKEN set)
        agents_bench.py summary WORK
 
@@ -8,7 +8,8 @@ usage: agents_bench.py overhead WORK URL FLEET_ARN RUNS BYTES
 the same build run by the server, (2) a build printing BYTES through the agent against the same
 script writing to a file (and the server running the build). `drain`: queues BUILDS trivial
 builds on the fleet, then starts AGENTS agents (SLOTS builds each) and times the drain; exits 1
-when a build did not succeed, was lost, or ran more than once. Each mode writes WORK/MODE.json;
+when a build did not succeed, was lost, or ran more than once. PARTS (comma-separated, default
+"trivial,loud") chooses which of (1) and (2) `overhead` runs. Each mode writes WORK/MODE.json;
 `summary` prints the table from them.
 """
 import collections
@@ -44,8 +45,10 @@ def client_for(url, pool=16):
 
 
 def read_log(build):
-    """The build's whole log, from its logs.deepLink, signed (SigV4) as the account."""
-    url = build["logs"]["deepLink"]
+    """The build's whole log from its log endpoint (beside the console page logs.deepLink
+    names), signed (SigV4) as the account."""
+    base = build["logs"]["deepLink"].split("/projects/", 1)[0]
+    url = f"{base}/builds/{build['id'].rsplit(':', 1)[1]}/log"
     request = AWSRequest(method="GET", url=url)
     SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "codebuild", "us-east-1").add_auth(request)
     with urllib.request.urlopen(urllib.request.Request(url, headers=dict(request.headers)),
@@ -79,7 +82,7 @@ def med(xs):
     return statistics.median(xs)
 
 
-def overhead(work, url, fleet_arn, runs, size):
+def overhead(work, url, fleet_arn, runs, size, parts):
     client = client_for(url)
     wait_fleet_active(client)
     fleet = {**ENVIRONMENT, "fleet": {"fleetArn": fleet_arn}}
@@ -123,6 +126,13 @@ def overhead(work, url, fleet_arn, runs, size):
     for project in ("trivial-agent", "trivial-local", "trivial-agent", "trivial-local"):
         build(project)
 
+    trivial = measure_trivial(build, runs) if "trivial" in parts else None
+    loud_runs = measure_loud(build, direct, big, out_file, runs, size) if "loud" in parts else None
+    with open(f"{work}/overhead.json", "w") as f:
+        json.dump({"runs": runs, "bytes": size, "trivial": trivial, "loud": loud_runs}, f)
+
+
+def measure_trivial(build, runs):
     sides = {"agent": lambda: build("trivial-agent"), "local": lambda: build("trivial-local")}
     trivial = {side: [] for side in sides}
     for i in range(runs):
@@ -143,7 +153,10 @@ def overhead(work, url, fleet_arn, runs, size):
           f"(median of same-run differences {med(pairs):.0f} ms; goal < 50 ms)")
     print(f"  QUEUED medians: agent {med([r['queued'] for r in a]):.0f} ms, "
           f"local {med([r['queued'] for r in l]):.0f} ms")
+    return trivial
 
+
+def measure_loud(build, direct, big, out_file, runs, size):
     sides = {"agent": lambda: build("loud-agent"),
              "direct": lambda: direct(f"{big} > {out_file}", fresh=True),
              "local": lambda: build("loud-local")}
@@ -163,14 +176,14 @@ def overhead(work, url, fleet_arn, runs, size):
     m_a, m_ab, m_d = med([r["wall"] for r in a]), med([r["build"] for r in a]), med([r["wall"] for r in d])
     m_l, m_lb = med([r["wall"] for r in l]), med([r["build"] for r in l])
     ratios = [x["wall"] / y["wall"] for x, y in zip(a, d)]
+    local_ratios = [x["wall"] / y["wall"] for x, y in zip(l, d)]
     print(f"  medians: agent {m_a:.0f} ms (BUILD phase {m_ab:.0f} ms), direct {m_d:.0f} ms, "
           f"local {m_l:.0f} ms (BUILD phase {m_lb:.0f} ms)")
     print(f"  ratio agent whole build / direct: {m_a / m_d:.2f}x (median of same-run ratios "
           f"{med(ratios):.2f}x; goal <= 1.5x); agent BUILD phase / direct: {m_ab / m_d:.2f}x; "
-          f"local whole build / direct: {m_l / m_d:.2f}x")
-
-    with open(f"{work}/overhead.json", "w") as f:
-        json.dump({"runs": runs, "bytes": size, "trivial": trivial, "loud": loud_runs}, f)
+          f"local whole build / direct: {m_l / m_d:.2f}x (median of same-run ratios "
+          f"{med(local_ratios):.2f}x); agent / local: {m_a / m_l:.2f}x")
+    return loud_runs
 
 
 def drain(work, url, fleet_arn, count, kiln_bin, agents, slots):
@@ -297,16 +310,18 @@ def summary(work):
         o = json.load(open(f"{work}/overhead.json"))
     except FileNotFoundError:
         o = None
-    if o:
-        t, lo = o["trivial"], o["loud"]
+    if o and o["trivial"]:
+        t = o["trivial"]
         ta, tl = med([r["wall"] for r in t["agent"]]), med([r["wall"] for r in t["local"]])
+        rows.append(("trivial build, StartBuild→buildComplete", f"{ta:.0f} ms",
+                     f"{tl:.0f} ms (server's local executor)", f"{ta - tl:+.0f} ms", "< 50 ms",
+                     "yes" if ta - tl < 50 else "NO"))
+    if o and o["loud"]:
+        lo = o["loud"]
         la, lb = med([r["wall"] for r in lo["agent"]]), med([r["build"] for r in lo["agent"]])
         ld, ll = med([r["wall"] for r in lo["direct"]]), med([r["wall"] for r in lo["local"]])
         mb = o["bytes"] / 1e6
         rows += [
-            ("trivial build, StartBuild→buildComplete", f"{ta:.0f} ms",
-             f"{tl:.0f} ms (server's local executor)", f"{ta - tl:+.0f} ms", "< 50 ms",
-             "yes" if ta - tl < 50 else "NO"),
             (f"{mb:.0f} MB log, whole build", f"{la:.0f} ms", f"{ld:.0f} ms (sh -c '… > file')",
              f"{la / ld:.2f}x", "<= 1.5x", "yes" if la / ld <= 1.5 else "NO"),
             (f"{mb:.0f} MB log, BUILD phase", f"{lb:.0f} ms", f"{ld:.0f} ms (sh -c '… > file')",
@@ -336,7 +351,8 @@ def summary(work):
 if __name__ == "__main__":
     mode, args = sys.argv[1], sys.argv[2:]
     if mode == "overhead":
-        overhead(args[0], args[1], args[2], int(args[3]), int(args[4]))
+        overhead(args[0], args[1], args[2], int(args[3]), int(args[4]),
+                 (args[5] if len(args) > 5 else "trivial,loud").split(","))
     elif mode == "drain":
         drain(args[0], args[1], args[2], int(args[3]), args[4], int(args[5]), int(args[6]))
     elif mode == "summary":
