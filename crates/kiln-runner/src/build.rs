@@ -12,6 +12,7 @@
 //! ```
 
 mod buildspec_file;
+mod cache_phase;
 mod commands;
 mod environment;
 mod halt;
@@ -38,6 +39,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::artifacts::ArtifactStore;
+use crate::cache::CacheSettings;
 use crate::confined;
 use crate::disk::DiskReserve;
 use crate::docker::{ProvisionError, ProvisionRequest, RegistryAuth};
@@ -104,6 +106,8 @@ pub struct BuildJob {
     pub runtimes: Arc<RuntimeTable>,
     /// Where the values of the build's PARAMETER_STORE and SECRETS_MANAGER variables come from.
     pub secrets: Arc<dyn SecretSource>,
+    /// Where the project's LOCAL caches live on this host, and its cache generation.
+    pub cache: CacheSettings,
 }
 
 /// What a build may take of the host.
@@ -173,6 +177,7 @@ pub async fn run_build(
         limits,
         runtimes,
         secrets,
+        cache,
     } = job;
     if record.is_complete() {
         return record;
@@ -223,6 +228,7 @@ pub async fn run_build(
         buildspec: None,
         user_variables: Vec::new(),
         secrets,
+        cache,
         shell: None,
         failed: false,
     };
@@ -268,6 +274,7 @@ struct Run<'a> {
     /// Project and StartBuild variables, resolved during PROVISIONING.
     user_variables: Vec<(String, String)>,
     secrets: Arc<dyn SecretSource>,
+    cache: CacheSettings,
     shell: Option<ShellSession>,
     /// Whether any phase has failed (the build then ends FAILED).
     failed: bool,
@@ -443,12 +450,14 @@ impl Run<'_> {
 
     /// Makes the executor's environment for the build (its container).
     async fn provision_environment(&mut self) -> Result<PhaseResult, Interrupt> {
+        let layer_cache = self.layer_cache();
         let request = ProvisionRequest {
             build_uuid: &self.record.uuid,
             environment: &self.record.settings.environment,
             work_dir: &self.work_dir,
             output_path: &self.output_fifo,
             registry_auth: self.registry_auth.as_ref(),
+            layer_cache: layer_cache.as_ref(),
         };
         let log = &self.log;
         let provisioned = self
@@ -458,6 +467,7 @@ impl Run<'_> {
         match provisioned {
             Ok(environment) => {
                 self.environment = Some(environment);
+                self.explain_local_caches();
                 Ok(Ok(()))
             }
             Err(ProvisionError::Cancelled) => Err(self.interruption()),

@@ -122,6 +122,7 @@ impl BuildManager {
                     server: auth.server,
                 });
         AssignedBuild {
+            cache_generation: self.cache_generation(&record).await,
             log_link: self.log_link(&record),
             lease_version,
             source_credential,

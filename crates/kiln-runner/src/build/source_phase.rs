@@ -43,6 +43,9 @@ impl Run<'_> {
         let result = self.start_shell(&buildspec, &resolved);
         self.log_phases_found(&buildspec);
         self.buildspec = Some(buildspec);
+        if matches!(result, Ok(Ok(()))) {
+            self.restore_cache().await?;
+        }
         result
     }
 
