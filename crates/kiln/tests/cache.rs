@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use common::builds::{build_log, create_git_project, id_of, wait_build_complete};
+use common::docker::{BUSYBOX_IMAGE, docker, engine_available, ensure_image, server_config};
 use common::git::GitRepo;
 use common::moto::Moto;
 use common::{ACCOUNT_A, ACCOUNT_B, Account, KilnServer, aws, boto3, wait_until};
@@ -454,4 +455,210 @@ s3 = boto3.client("s3", endpoint_url={endpoint:?}, region_name="us-east-1",
     let (_, log) = build_marked(&server, "in-s3", "three", &[]);
     assert!(log.contains("no marker\n"), "{log}");
     assert_eq!(keys(), json!([format!("{prefix}/g1/default/src.tar.gz")]));
+}
+
+/// A `CreateProject` input of a Docker build in the busybox test image.
+fn docker_project(
+    server: &KilnServer,
+    name: &str,
+    buildspec: &str,
+    cache: Value,
+    privileged: bool,
+) -> String {
+    let repo = GitRepo::init(server.root().join(format!("repo-{name}")));
+    repo.commit(&[("readme.txt", "hello\n")], "init");
+    json!({
+        "name": name,
+        "source": {"type": "GITHUB", "location": repo.location(), "buildspec": buildspec},
+        "sourceVersion": "main",
+        "artifacts": {"type": "NO_ARTIFACTS"},
+        "environment": {"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                        "computeType": "BUILD_GENERAL1_SMALL", "privilegedMode": privileged},
+        "serviceRole": "arn:aws:iam::111122223333:role/r",
+        "cache": cache,
+    })
+    .to_string()
+}
+
+#[test]
+fn docker_builds_cache_their_own_absolute_paths_and_docker_layers_per_project() {
+    if !engine_available(
+        "docker_builds_cache_their_own_absolute_paths_and_docker_layers_per_project",
+    ) {
+        return;
+    }
+    ensure_image(&BUSYBOX_IMAGE);
+    let server = KilnServer::builder()
+        .args(["--executor", "docker"])
+        .config(server_config(&BUSYBOX_IMAGE))
+        .start();
+    // An absolute path of the container (a Maven-style home cache) and a relative one.
+    let paths_spec = r#"version: 0.2
+env:
+  shell: sh
+phases:
+  build:
+    commands:
+      - if [ -f /root/.m2/repo/jar ]; then echo "m2 was $(cat /root/.m2/repo/jar)"; else echo "m2 empty"; fi
+      - mkdir -p /root/.m2/repo && echo "$MARK" > /root/.m2/repo/jar
+      - if [ -f out/obj ]; then echo "obj was $(cat out/obj)"; else echo "obj empty"; fi
+      - mkdir -p out && echo "$MARK" > out/obj
+cache:
+  paths:
+    - /root/.m2/**/*
+    - out/**/*
+"#;
+    let input = docker_project(
+        &server,
+        "maven",
+        paths_spec,
+        json!({"type": "LOCAL", "modes": ["LOCAL_CUSTOM_CACHE"]}),
+        false,
+    );
+    aws(
+        &server,
+        &ACCOUNT_A,
+        &["codebuild", "create-project", "--cli-input-json", &input],
+    )
+    .ok();
+    let (_, log) = build_marked(&server, "maven", "first", &[]);
+    assert!(
+        log.contains("m2 empty\n") && log.contains("obj empty\n"),
+        "{log}"
+    );
+    let (_, log) = build_marked(&server, "maven", "second", &[]);
+    assert!(log.contains("m2 was first\n"), "{log}");
+    assert!(log.contains("obj was first\n"), "{log}");
+
+    // LOCAL_DOCKER_LAYER_CACHE: /var/lib/docker outlives the build, for its project only.
+    let layers_spec = r#"version: 0.2
+env:
+  shell: sh
+phases:
+  build:
+    commands:
+      - if [ -f /var/lib/docker/layer ]; then echo "layer was $(cat /var/lib/docker/layer)"; else echo "no layer"; fi
+      - mkdir -p /var/lib/docker && echo "$MARK" > /var/lib/docker/layer
+"#;
+    let layers = json!({"type": "LOCAL", "modes": ["LOCAL_DOCKER_LAYER_CACHE"]});
+    for name in ["layers", "other-layers"] {
+        let input = docker_project(&server, name, layers_spec, layers.clone(), true);
+        aws(
+            &server,
+            &ACCOUNT_A,
+            &["codebuild", "create-project", "--cli-input-json", &input],
+        )
+        .ok();
+    }
+    // Without privilegedMode there is no Docker daemon to keep layers for: the log says so.
+    let (_, log) = build_marked(
+        &server,
+        "layers",
+        "zero",
+        &["--no-privileged-mode-override"],
+    );
+    assert!(
+        log.contains("Warning: cache mode LOCAL_DOCKER_LAYER_CACHE has no effect: the build is not privileged"),
+        "{log}"
+    );
+    assert!(log.contains("no layer\n"), "{log}");
+    assert_eq!(layer_volumes(), Vec::<String>::new());
+
+    if !privileged_containers_run() {
+        // Some hosts (a container without every capability) cannot start privileged
+        // containers at all: what can be seen is the project's volume, made and named.
+        let build = start(&server, &ACCOUNT_A, "layers", &[]);
+        assert_eq!(build["buildStatus"], "FAULT", "{build:#}");
+        let log = build_log(&build);
+        assert!(
+            log.contains(
+                "LOCAL_DOCKER_LAYER_CACHE: /var/lib/docker is the project's volume kiln-layers-"
+            ),
+            "{log}"
+        );
+        assert_eq!(layer_volumes().len(), 1);
+        eprintln!(
+            "NOTE: this Docker Engine refuses privileged containers; the layer cache's builds were not run"
+        );
+        remove_layer_volumes();
+        return;
+    }
+    let (_, log) = build_marked(&server, "layers", "one", &[]);
+    assert!(log.contains("no layer\n"), "{log}");
+    assert!(
+        log.contains(
+            "LOCAL_DOCKER_LAYER_CACHE: /var/lib/docker is the project's volume kiln-layers-"
+        ),
+        "{log}"
+    );
+    let (_, log) = build_marked(&server, "layers", "two", &[]);
+    assert!(log.contains("layer was one\n"), "{log}");
+    let (_, log) = build_marked(&server, "other-layers", "three", &[]);
+    assert!(log.contains("no layer\n"), "{log}");
+    assert_eq!(layer_volumes().len(), 2);
+    // Invalidation starts a new volume and removes the old one.
+    invalidate(&server, "layers");
+    let (_, log) = build_marked(&server, "layers", "four", &[]);
+    assert!(log.contains("no layer\n"), "{log}");
+    let volumes = layer_volumes();
+    assert_eq!(volumes.len(), 2, "{volumes:?}");
+    assert_eq!(
+        volumes.iter().filter(|v| v.ends_with("-g1")).count(),
+        1,
+        "{volumes:?}"
+    );
+    remove_layer_volumes();
+}
+
+/// Whether this Docker Engine can start a privileged container.
+fn privileged_containers_run() -> bool {
+    std::process::Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            "--privileged",
+            "--entrypoint",
+            "/bin/busybox",
+            BUSYBOX_IMAGE.name,
+            "true",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The Docker layer cache volumes (of this test: it runs alone against its own projects).
+fn layer_volumes() -> Vec<String> {
+    docker(&["volume", "ls", "-q", "--filter", "label=kiln.layer-cache"])
+        .lines()
+        .map(ToString::to_string)
+        .collect()
+}
+
+fn remove_layer_volumes() {
+    for volume in layer_volumes() {
+        docker(&["volume", "rm", &volume]);
+    }
+}
+
+#[test]
+fn a_docker_layer_cache_on_the_local_executor_says_it_has_no_effect() {
+    let server = KilnServer::start();
+    let repo = GitRepo::init(server.root().join("app"));
+    repo.commit(&[("buildspec.yml", UNKEYED_BUILDSPEC)], "init");
+    create_git_project(
+        &server,
+        "local-layers",
+        &repo.location(),
+        json!({"sourceVersion": "main",
+               "cache": {"type": "LOCAL", "modes": ["LOCAL_DOCKER_LAYER_CACHE"]}}),
+    );
+    let (_, log) = build_marked(&server, "local-layers", "x", &[]);
+    assert!(
+        log.contains("Warning: cache mode LOCAL_DOCKER_LAYER_CACHE has no effect: the build runs on the local executor"),
+        "{log}"
+    );
+    assert!(
+        log.contains("The buildspec's cache paths are not cached: the project's LOCAL cache does not have the mode LOCAL_CUSTOM_CACHE"),
+        "{log}"
+    );
 }
