@@ -662,3 +662,63 @@ fn a_docker_layer_cache_on_the_local_executor_says_it_has_no_effect() {
         "{log}"
     );
 }
+
+#[test]
+fn a_source_cache_mirrors_the_repository_and_follows_the_remote() {
+    let server = KilnServer::start();
+    let repo = GitRepo::init(server.root().join("app"));
+    let spec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"version $(cat version.txt)\"\n      - git log --oneline | wc -l\n";
+    repo.commit(&[("buildspec.yml", spec), ("version.txt", "one")], "one");
+    create_git_project(
+        &server,
+        "mirrored",
+        &repo.location(),
+        json!({"sourceVersion": "main",
+               "cache": {"type": "LOCAL", "modes": ["LOCAL_SOURCE_CACHE"]}}),
+    );
+    let note = "Source cache: the project's mirror of the source was updated and the checkout fetched from it";
+    let (first, log) = build_marked(&server, "mirrored", "-", &[]);
+    assert!(log.contains(note), "{log}");
+    assert!(log.contains("version one\n"), "{log}");
+    assert_eq!(first["resolvedSourceVersion"], repo.head());
+    let mirrors = server
+        .data_dir()
+        .join("cache/source")
+        .join(ACCOUNT_A.account_id)
+        .join("mirrored/g0");
+    let mirror = std::fs::read_dir(&mirrors)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mirrored = |rev: &str| {
+        std::process::Command::new("git")
+            .args(["--git-dir", mirror.to_str().unwrap(), "rev-parse", rev])
+            .output()
+            .unwrap()
+    };
+    assert_eq!(
+        String::from_utf8_lossy(&mirrored("refs/heads/main").stdout).trim(),
+        repo.head()
+    );
+
+    // The remote moves on: the next build checks out the new commit, and the mirror follows.
+    repo.commit(&[("version.txt", "two")], "two");
+    let (second, log) = build_marked(&server, "mirrored", "-", &[]);
+    assert!(log.contains(note), "{log}");
+    assert!(log.contains("version two\n"), "{log}");
+    assert_eq!(second["resolvedSourceVersion"], repo.head());
+    assert_eq!(
+        String::from_utf8_lossy(&mirrored("refs/heads/main").stdout).trim(),
+        repo.head()
+    );
+    // The build's checkout is its own: it does not borrow from the mirror.
+    assert!(!log.contains("alternates"), "{log}");
+
+    // Invalidation starts a fresh mirror, and the old one goes.
+    invalidate(&server, "mirrored");
+    let (_, log) = build_marked(&server, "mirrored", "-", &[]);
+    assert!(log.contains("version two\n"), "{log}");
+    assert!(!mirrors.exists());
+}

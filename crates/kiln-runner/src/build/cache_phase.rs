@@ -89,13 +89,35 @@ impl Run<'_> {
         }))
     }
 
+    /// The project's source cache directory on this host (LOCAL_SOURCE_CACHE), its older
+    /// generations removed; `None` without the mode.
+    pub(super) async fn source_cache_dir(&self) -> Option<std::path::PathBuf> {
+        let kind = CacheKind::of(self.record.settings.cache.as_ref());
+        if !kind.has_mode(cache::LOCAL_SOURCE_CACHE) {
+            return None;
+        }
+        let generation = self.cache.generation?;
+        let project_dir = self
+            .cache
+            .local_root
+            .join("source")
+            .join(&self.record.account_id)
+            .join(&self.record.project_name);
+        let stale = project_dir.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            cache::remove_stale_generations(&stale, generation)
+        })
+        .await;
+        Some(project_dir.join(format!("g{generation}")))
+    }
+
     /// Says in the log when a LOCAL cache mode the project has does nothing for this build,
     /// and why (once the environment is provisioned).
     pub(super) fn explain_local_caches(&self) {
         let kind = CacheKind::of(self.record.settings.cache.as_ref());
-        if kind.has_mode(cache::LOCAL_SOURCE_CACHE) {
+        if kind.has_mode(cache::LOCAL_SOURCE_CACHE) && self.cache.generation.is_none() {
             self.log.line(&format!(
-                "Warning: cache mode {} has no effect: Kiln does not keep a mirror of the source yet",
+                "Warning: cache mode {} has no effect: the project's cache generation could not be read from the store",
                 cache::LOCAL_SOURCE_CACHE
             ));
         }
