@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use common::agents::{KilnAgent, agent_token, create_fleet, fleet, server_url_for};
 use common::builds::{build_log, create_git_project, id_of, wait_build_complete};
 use common::docker::{BUSYBOX_IMAGE, docker, engine_available, ensure_image, server_config};
 use common::git::GitRepo;
@@ -721,4 +722,52 @@ fn a_source_cache_mirrors_the_repository_and_follows_the_remote() {
     let (_, log) = build_marked(&server, "mirrored", "-", &[]);
     assert!(log.contains("version two\n"), "{log}");
     assert!(!mirrors.exists());
+}
+
+#[test]
+fn an_agent_keeps_a_local_cache_in_its_work_dir_and_hears_of_invalidation() {
+    let server = KilnServer::start();
+    let fleet_arn = create_fleet(&server, "cached-fleet", 1, "QUEUE");
+    let token = agent_token(&server, "cached-fleet");
+    let agent = KilnAgent::start(
+        &server_url_for(&server, None),
+        &token,
+        "cache-agent",
+        1,
+        None,
+    );
+    wait_until(Duration::from_secs(30), "the agent to connect", || {
+        fleet(&server, "cached-fleet")["status"]["message"]
+            == "1 of 1 build slots connected (1 agent)"
+    });
+    let repo = GitRepo::init(server.root().join("app"));
+    repo.commit(&[("buildspec.yml", UNKEYED_BUILDSPEC)], "init");
+    create_git_project(
+        &server,
+        "on-agent",
+        &repo.location(),
+        json!({"sourceVersion": "main", "cache": local_cache(),
+               "environment": {"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                               "computeType": "BUILD_GENERAL1_SMALL",
+                               "fleet": {"fleetArn": fleet_arn}}}),
+    );
+    let (first, log) = build_marked(&server, "on-agent", "one", &[]);
+    assert!(log.contains("Running on agent cache-agent"), "{log}");
+    assert_eq!(first["environment"]["fleet"]["fleetArn"], fleet_arn);
+    assert!(log.contains("no marker\n"), "{log}");
+    let (_, log) = build_marked(&server, "on-agent", "two", &[]);
+    assert!(log.contains("marker was one\n"), "{log}");
+    // The cache is the agent's own, in its work dir.
+    assert!(
+        agent
+            .work_dir()
+            .join("cache/custom")
+            .join(ACCOUNT_A.account_id)
+            .join("on-agent/g0/default/src.tar.gz")
+            .is_file()
+    );
+    // The server's invalidation reaches the agent through the generation of its claim.
+    invalidate(&server, "on-agent");
+    let (_, log) = build_marked(&server, "on-agent", "three", &[]);
+    assert!(log.contains("no marker\n"), "{log}");
 }
