@@ -426,6 +426,9 @@ impl Run<'_> {
             .map_err(|err| {
                 Interrupt::Fault(format!("Cannot protect {}: {err}", self.work_dir.display()))
             })?;
+        cache_phase::install_helpers(&self.work_dir).map_err(|err| {
+            Interrupt::Fault(format!("Cannot write the build's helper commands: {err}"))
+        })?;
         self.log.open_output(&self.output_fifo).map_err(|err| {
             Interrupt::Fault(format!("Cannot make the build's output pipe: {err}"))
         })?;

@@ -30,7 +30,7 @@ phases:
       - if [ -f deps/marker ]; then echo "marker was $(cat deps/marker)"; else echo "no marker"; fi
       - mkdir -p deps/sub && echo "$MARK" > deps/marker && echo nested > deps/sub/file
 cache:
-  key: deps-$(cat lock.txt)
+  key: deps-$(cat lock.txt)-$(codebuild-hash-files lock.txt | cut -c1-8)
   fallback-keys:
     - deps-
   paths:
@@ -124,8 +124,10 @@ fn a_local_custom_cache_follows_keys_fallbacks_actions_and_invalidation() {
 
     let (first, log) = build_marked(&server, "cached", "one", &[]);
     assert_eq!(first["cache"], local_cache());
+    let v1 = format!("deps-v1-{}", &sha256_hex("v1")[..8]);
+    let v2 = format!("deps-v2-{}", &sha256_hex("v2")[..8]);
     assert!(
-        log.contains("Cache miss: nothing cached for key deps-v1"),
+        log.contains(&format!("Cache miss: nothing cached for key {v1}")),
         "{log}"
     );
     assert!(log.contains("no marker\n"), "{log}");
@@ -137,7 +139,7 @@ fn a_local_custom_cache_follows_keys_fallbacks_actions_and_invalidation() {
         "{log}"
     );
     assert!(
-        log.contains("Cache saved: key deps-v1 to local cache ("),
+        log.contains(&format!("Cache saved: key {v1} to local cache (")),
         "{log}"
     );
     // Restored at the end of DOWNLOAD_SOURCE, before INSTALL; saved in UPLOAD_ARTIFACTS.
@@ -153,7 +155,7 @@ fn a_local_custom_cache_follows_keys_fallbacks_actions_and_invalidation() {
 
     let (_, log) = build_marked(&server, "cached", "two", &[]);
     assert!(
-        log.contains("Cache restored (key deps-v1): local cache ("),
+        log.contains(&format!("Cache restored (key {v1}): local cache (")),
         "{log}"
     );
     assert!(log.contains("marker was one\n"), "{log}");
@@ -162,12 +164,14 @@ fn a_local_custom_cache_follows_keys_fallbacks_actions_and_invalidation() {
     repo.commit(&[("lock.txt", "v2")], "v2");
     let (_, log) = build_marked(&server, "cached", "three", &[]);
     assert!(
-        log.contains("Cache restored (fallback key deps- matched key deps-v1)"),
+        log.contains(&format!(
+            "Cache restored (fallback key deps- matched key {v1})"
+        )),
         "{log}"
     );
     assert!(log.contains("marker was two\n"), "{log}");
     let (_, log) = build_marked(&server, "cached", "four", &[]);
-    assert!(log.contains("Cache restored (key deps-v2)"), "{log}");
+    assert!(log.contains(&format!("Cache restored (key {v2})")), "{log}");
     assert!(log.contains("marker was three\n"), "{log}");
 
     // `action: restore` restores but keeps the cache as it was.
@@ -219,7 +223,7 @@ fn a_local_custom_cache_follows_keys_fallbacks_actions_and_invalidation() {
     invalidate(&server, "cached");
     let (_, log) = build_marked(&server, "cached", "ten", &[]);
     assert!(
-        log.contains("Cache miss: nothing cached for key deps-v2"),
+        log.contains(&format!("Cache miss: nothing cached for key {v2}")),
         "{log}"
     );
     assert!(log.contains("no marker\n"), "{log}");
@@ -770,4 +774,19 @@ fn an_agent_keeps_a_local_cache_in_its_work_dir_and_hears_of_invalidation() {
     invalidate(&server, "on-agent");
     let (_, log) = build_marked(&server, "on-agent", "three", &[]);
     assert!(log.contains("no marker\n"), "{log}");
+}
+
+/// What `sha256sum` prints for `text` (what `codebuild-hash-files` hashes), in hex.
+fn sha256_hex(text: &str) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(text.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)[..64].to_owned()
 }

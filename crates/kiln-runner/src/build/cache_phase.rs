@@ -23,6 +23,26 @@ use crate::shell::CommandOutcome;
 /// The archive being restored or saved, inside the work directory (outside the source).
 const CACHE_ARCHIVE: &str = "cache-archive.tar.gz";
 
+/// Where Kiln's helper commands for the build's shell are, inside the work directory.
+pub(super) const HELPERS_DIR: &str = "helpers";
+
+/// CodeBuild's `codebuild-hash-files PATTERN…`: one SHA-256 of the matching files' contents,
+/// in the order the shell lists them (for cache keys: `npm-$(codebuild-hash-files
+/// package-lock.json)`).
+const HASH_FILES_SCRIPT: &str = "#!/bin/sh\nfor f in \"$@\"; do if [ -f \"$f\" ]; then cat \"$f\"; fi; done | sha256sum | cut -c1-64\n";
+
+/// Writes the helper commands into `work_dir` (at PROVISIONING, before the build has run
+/// anything; they become the build's with its work directory).
+pub(super) fn install_helpers(work_dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = work_dir.join(HELPERS_DIR);
+    std::fs::create_dir_all(&dir)?;
+    let script = dir.join("codebuild-hash-files");
+    std::fs::write(&script, HASH_FILES_SCRIPT)?;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
+}
+
 /// Why a cache step stopped: logged as a warning.
 type CacheError = String;
 

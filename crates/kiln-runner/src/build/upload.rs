@@ -249,8 +249,12 @@ impl Run<'_> {
             return Ok(text);
         };
         let out = self.work_dir.join(EXPANDED_NAME_FILE);
+        // In a subshell, so the session keeps its PATH; `codebuild-hash-files` is there for
+        // cache keys, as on CodeBuild.
+        let helpers = self.work_dir.join(super::cache_phase::HELPERS_DIR);
         let command = format!(
-            "printf '%s' \"{text}\" > {}",
+            "( PATH={}:\"$PATH\"; printf '%s' \"{text}\" > {} )",
+            shell_quote(&helpers.to_string_lossy()),
             shell_quote(&out.to_string_lossy())
         );
         let output = self.log.output().ok_or_else(output_not_open)?;
