@@ -15,6 +15,7 @@ use kiln_runner::build::{
     BuildJob, BuildLimits, BuildSink, CollectedReport, Resolved, SavedReport, SecretSource,
     append_log_line, run_build,
 };
+use kiln_runner::cache::{CacheSettings, DEFAULT_MAX_CACHE_ARCHIVE_BYTES};
 use kiln_runner::disk::DiskReserve;
 use kiln_runner::docker::RegistryAuth;
 use kiln_runner::local_source::LocalSourcePolicy;
@@ -55,6 +56,11 @@ impl Agent {
         }
         let registered = self.registered();
         let job = BuildJob {
+            cache: CacheSettings::new(
+                self.config.work_dir.join("cache"),
+                assigned.cache_generation,
+                DEFAULT_MAX_CACHE_ARCHIVE_BYTES,
+            ),
             region: registered.region.clone(),
             work_dir: self.config.work_dir.join("work").join(&uuid),
             log_path: spool.clone(),

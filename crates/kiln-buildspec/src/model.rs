@@ -43,7 +43,7 @@ pub struct Buildspec {
     /// `reports`: report group name or ARN → which files make its report, in order.
     pub reports: Vec<(String, ReportSpec)>,
     pub artifacts: Option<ArtifactsSpec>,
-    /// `cache` (not honoured yet).
+    /// `cache`: the paths of the project's custom cache (docs/cache.md).
     pub cache: Option<CacheSpec>,
     /// What Kiln interpreted or ignored, in document order (see [`Buildspec::warnings`]).
     pub(crate) warnings: Vec<Warning>,
@@ -196,7 +196,6 @@ const UNSUPPORTED: &[(&str, Used)] = &[
     ),
     ("proxy", Used::InBuildspec(|b| b.proxy.is_some())),
     ("batch", Used::InBuildspec(|b| b.has_batch)),
-    ("cache", Used::InBuildspec(|b| b.cache.is_some())),
     (
         "on-failure: RETRY",
         Used::InPhase(|p| matches!(p.on_failure, Some(OnFailure::Retry { .. }))),

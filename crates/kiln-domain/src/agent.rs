@@ -106,6 +106,10 @@ pub struct SecretsAsk {
 #[serde(rename_all = "camelCase")]
 pub struct AssignedBuild {
     pub record: BuildRecord,
+    /// The project's cache generation when the build was claimed (docs/cache.md); `None`
+    /// when the server could not read it (the build then uses no cache).
+    #[serde(default)]
+    pub cache_generation: Option<i64>,
     /// The fencing version of the agent's lease; every progress call carries it.
     pub lease_version: i64,
     pub log_link: String,

@@ -241,6 +241,9 @@ pub struct BuildSettings {
     /// The project's `logsConfig`, or StartBuild's `logsConfigOverride` (crate::build_logs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logs_config: Option<crate::project::LogsConfig>,
+    /// The project's `cache`, or StartBuild's `cacheOverride` (docs/cache.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<crate::project::ProjectCache>,
 }
 
 /// A build as Kiln keeps it.
@@ -375,6 +378,9 @@ impl BuildRecord {
         }
         if let Some(v) = &self.resolved_source_version {
             out["resolvedSourceVersion"] = v.clone().into();
+        }
+        if let Some(cache) = &self.settings.cache {
+            out["cache"] = json!(cache);
         }
         if let Some(role) = &self.settings.service_role {
             out["serviceRole"] = role.clone().into();

@@ -715,13 +715,7 @@ pub fn validate_settings(v: &mut Violations, s: &ProjectSettings, require_all: b
         }
     }
     if let Some(cache) = &s.cache {
-        match cache.cache_type.as_deref() {
-            None => v.missing("cache.type"),
-            Some(t) => v.one_of("cache.type", t, enums::CACHE_TYPE),
-        }
-        for mode in cache.modes.iter().flatten() {
-            v.one_of("cache.modes", mode, enums::CACHE_MODE);
-        }
+        validate_cache(v, "cache", cache);
     }
     match &s.environment {
         Some(env) => validate_environment(v, env),
@@ -882,6 +876,24 @@ pub fn apply_update(
 impl From<serde_json::Error> for ApiError {
     fn from(err: serde_json::Error) -> Self {
         ApiError::new(ErrorKind::Serialization, err.to_string())
+    }
+}
+
+/// A project's `cache` or StartBuild's `cacheOverride` (`field` names it in messages): the
+/// type and modes of botocore's `ProjectCache`; an S3 cache needs its `bucket[/prefix]`.
+pub fn validate_cache(v: &mut Violations, field: &str, cache: &ProjectCache) {
+    match cache.cache_type.as_deref() {
+        None => v.missing(&format!("{field}.type")),
+        Some(t) => v.one_of(&format!("{field}.type"), t, enums::CACHE_TYPE),
+    }
+    for mode in cache.modes.iter().flatten() {
+        v.one_of(&format!("{field}.modes"), mode, enums::CACHE_MODE);
+    }
+    if cache.cache_type.as_deref() == Some("S3") {
+        match cache.location.as_deref() {
+            None | Some("") => v.missing(&format!("{field}.location")),
+            Some(location) => v.length(&format!("{field}.location"), location, 1, 1024),
+        }
     }
 }
 

@@ -49,6 +49,8 @@ pub struct StartBuildInput {
     pub fleet_override: Option<crate::fleet::ProjectFleet>,
     pub auto_retry_limit_override: Option<i64>,
     pub logs_config_override: Option<crate::project::LogsConfig>,
+    /// Replaces the project's `cache` for this build only (docs/cache.md).
+    pub cache_override: Option<crate::project::ProjectCache>,
 }
 
 impl StartBuildInput {
@@ -65,6 +67,9 @@ impl StartBuildInput {
         }
         if let Some(logs) = &self.logs_config_override {
             crate::build_logs::validate_logs_config(&mut v, "logsConfigOverride", logs);
+        }
+        if let Some(cache) = &self.cache_override {
+            project::validate_cache(&mut v, "cacheOverride", cache);
         }
         if let Some(location) = &self.source_location_override {
             // Checked against the source's type once the project's settings are known.
@@ -249,6 +254,7 @@ impl StartBuildInput {
                 .logs_config_override
                 .clone()
                 .or_else(|| p.logs_config.clone()),
+            cache: self.cache_override.clone().or_else(|| p.cache.clone()),
         })
     }
 }

@@ -26,6 +26,7 @@ use sha2::{Digest, Sha256};
 
 use crate::confined::{self, Dir, Follow};
 pub use relay::{RelayError, RelayStore};
+pub(crate) use store::upload_file;
 pub use store::{ArtifactStore, ArtifactStoreConfig, UploadedArtifact};
 use walk::{Kind, Walker};
 

@@ -12,6 +12,7 @@
 //! ```
 
 mod buildspec_file;
+mod cache_phase;
 mod commands;
 mod environment;
 mod halt;
@@ -38,6 +39,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::artifacts::ArtifactStore;
+use crate::cache::CacheSettings;
 use crate::confined;
 use crate::disk::DiskReserve;
 use crate::docker::{ProvisionError, ProvisionRequest, RegistryAuth};
@@ -107,6 +109,8 @@ pub struct BuildJob {
     pub runtimes: Arc<RuntimeTable>,
     /// Where the values of the build's PARAMETER_STORE and SECRETS_MANAGER variables come from.
     pub secrets: Arc<dyn SecretSource>,
+    /// Where the project's LOCAL caches live on this host, and its cache generation.
+    pub cache: CacheSettings,
 }
 
 /// What a build may take of the host.
@@ -177,6 +181,7 @@ pub async fn run_build(
         limits,
         runtimes,
         secrets,
+        cache,
     } = job;
     if record.is_complete() {
         return record;
@@ -228,6 +233,7 @@ pub async fn run_build(
         buildspec: None,
         user_variables: Vec::new(),
         secrets,
+        cache,
         shell: None,
         failed: false,
     };
@@ -274,6 +280,7 @@ struct Run<'a> {
     /// Project and StartBuild variables, resolved during PROVISIONING.
     user_variables: Vec<(String, String)>,
     secrets: Arc<dyn SecretSource>,
+    cache: CacheSettings,
     shell: Option<ShellSession>,
     /// Whether any phase has failed (the build then ends FAILED).
     failed: bool,
@@ -425,6 +432,9 @@ impl Run<'_> {
             .map_err(|err| {
                 Interrupt::Fault(format!("Cannot protect {}: {err}", self.work_dir.display()))
             })?;
+        cache_phase::install_helpers(&self.work_dir).map_err(|err| {
+            Interrupt::Fault(format!("Cannot write the build's helper commands: {err}"))
+        })?;
         self.log.open_output(&self.output_fifo).map_err(|err| {
             Interrupt::Fault(format!("Cannot make the build's output pipe: {err}"))
         })?;
@@ -449,12 +459,14 @@ impl Run<'_> {
 
     /// Makes the executor's environment for the build (its container).
     async fn provision_environment(&mut self) -> Result<PhaseResult, Interrupt> {
+        let layer_cache = self.layer_cache();
         let request = ProvisionRequest {
             build_uuid: &self.record.uuid,
             environment: &self.record.settings.environment,
             work_dir: &self.work_dir,
             output_path: &self.output_fifo,
             registry_auth: self.registry_auth.as_ref(),
+            layer_cache: layer_cache.as_ref(),
         };
         let log = &self.log;
         let provisioned = self
@@ -464,6 +476,7 @@ impl Run<'_> {
         match provisioned {
             Ok(environment) => {
                 self.environment = Some(environment);
+                self.explain_local_caches();
                 Ok(Ok(()))
             }
             Err(ProvisionError::Cancelled) => Err(self.interruption()),

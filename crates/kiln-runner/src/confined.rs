@@ -141,6 +141,17 @@ pub fn replace_file(dir: &Dir, name: impl AsRef<Path>, contents: &[u8]) -> io::R
     file.write_all(contents)
 }
 
+/// Creates the new file `name` in `dir` for writing: exclusively (`O_CREAT | O_EXCL`, which
+/// never follows a link), so nothing already there is written through.
+pub fn create_new_file(dir: &Dir, name: impl AsRef<Path>) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options
+        .write(true)
+        .create_new(true)
+        .follow(FollowSymlinks::No);
+    Ok(dir.open_with(name, &options)?.into_std())
+}
+
 /// Appends `contents` to the regular file `name` in `dir`, creating it if missing; a link or
 /// anything but a regular file there is refused.
 pub fn append_to_file(dir: &Dir, name: impl AsRef<Path>, contents: &[u8]) -> io::Result<()> {

@@ -46,6 +46,8 @@ pub const MANAGED_LABEL: &str = "kiln.managed";
 pub const INSTANCE_LABEL: &str = "kiln.instance";
 /// Label naming the build (its uuid) a container runs.
 pub const BUILD_LABEL: &str = "kiln.build";
+/// Label naming the project (a digest) whose Docker layer cache a volume is.
+pub const LAYER_CACHE_LABEL: &str = "kiln.layer-cache";
 /// Instance name used when the configuration gives none.
 pub const DEFAULT_INSTANCE: &str = "kiln";
 
@@ -98,6 +100,9 @@ pub struct ProvisionRequest<'a> {
     /// same path, on its own even inside the work directory, so the build cannot replace it.
     pub output_path: &'a Path,
     pub registry_auth: Option<&'a RegistryAuth>,
+    /// The project's Docker layer cache, mounted at `/var/lib/docker` of a privileged
+    /// container (docs/cache.md).
+    pub layer_cache: Option<&'a crate::cache::LayerCache>,
 }
 
 /// Why the Engine could not be used.
@@ -259,6 +264,57 @@ impl DockerExecutor {
                 .await;
         }
         Ok(removed)
+    }
+
+    /// The volume of a project's Docker layer cache, made if missing (labelled, so older
+    /// generations of the project are found and removed here, and never by
+    /// [`Self::reap_orphans`]).
+    async fn layer_cache_mount(
+        &self,
+        cache: &crate::cache::LayerCache,
+        log: &(dyn Fn(&str) + Send + Sync),
+    ) -> Result<Mount, ProvisionError> {
+        let name = cache.volume_name();
+        let stale = self
+            .docker
+            .list_volumes(Some(ListVolumesOptions {
+                filters: Some(HashMap::from([(
+                    "label".to_owned(),
+                    vec![format!("{LAYER_CACHE_LABEL}={}", cache.owner)],
+                )])),
+            }))
+            .await
+            .map_err(|err| ProvisionError::Container(err.to_string()))?;
+        for volume in stale.volumes.into_iter().flatten() {
+            if volume.name != name {
+                // In use by a build still running an older generation: removed next time.
+                let _ = self
+                    .docker
+                    .remove_volume(&volume.name, None::<RemoveVolumeOptions>)
+                    .await;
+            }
+        }
+        self.docker
+            .create_volume(bollard::models::VolumeCreateRequest {
+                name: Some(name.clone()),
+                labels: Some(HashMap::from([(
+                    LAYER_CACHE_LABEL.to_owned(),
+                    cache.owner.clone(),
+                )])),
+                ..Default::default()
+            })
+            .await
+            .map_err(|err| ProvisionError::Container(err.to_string()))?;
+        log(&format!(
+            "LOCAL_DOCKER_LAYER_CACHE: /var/lib/docker is the project's volume {name}"
+        ));
+        Ok(Mount {
+            target: Some("/var/lib/docker".to_owned()),
+            source: Some(name),
+            typ: Some(MountType::VOLUME),
+            read_only: Some(false),
+            ..Default::default()
+        })
     }
 
     /// Makes the build's container: pulls the image if missing (progress goes to `log`, one
@@ -454,10 +510,13 @@ impl DockerExecutor {
                 ..Default::default()
             }
         };
-        let mounts = vec![
+        let mut mounts = vec![
             bind(&absolute(request.work_dir)),
             bind(&absolute(request.output_path)),
         ];
+        if privileged && let Some(cache) = request.layer_cache {
+            mounts.push(self.layer_cache_mount(cache, log).await?);
+        }
         let host_config = HostConfig {
             mounts: Some(mounts),
             init: Some(true),

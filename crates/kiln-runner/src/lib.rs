@@ -4,6 +4,7 @@
 pub mod artifacts;
 pub mod build;
 pub mod build_user;
+pub mod cache;
 pub mod confined;
 pub mod disk;
 pub mod docker;

@@ -75,6 +75,9 @@ pub struct CheckoutRequest {
     pub fetch_submodules: bool,
     /// Credential for an `https://` location on one of its hosts.
     pub credential: Option<GitCredential>,
+    /// The project's source cache directory (LOCAL_SOURCE_CACHE; docs/cache.md), where the
+    /// mirror of the location is kept.
+    pub source_cache: Option<PathBuf>,
 }
 
 /// An imported source credential and where it may be sent.
@@ -102,6 +105,8 @@ pub struct CheckedOut {
     pub resolved_commit: String,
     /// The branch or tag the version named or resolved to; `None` for a commit id or a PR.
     pub git_ref: Option<GitRef>,
+    /// What became of the source cache, for the log.
+    pub source_cache_note: Option<String>,
 }
 
 pub use kiln_domain::refs::GitRef;
@@ -340,6 +345,24 @@ pub async fn checkout(
         .await?;
     add_origin(dest, &req.location)?;
 
+    let mut source_cache_note = None;
+    let mut borrowing = false;
+    if let Some(dir) = &req.source_cache {
+        let mirror = mirror::mirror_dir(dir, &req.location);
+        match mirror::update(&git, &mirror, &req.location).await {
+            Ok(()) => {
+                mirror::borrow(dest, &mirror)?;
+                borrowing = true;
+            }
+            Err(SourceError::Cancelled) => return Err(SourceError::Cancelled),
+            Err(err) => {
+                source_cache_note = Some(format!(
+                    "Warning: the source cache was not used: cannot update the mirror: {err}"
+                ));
+            }
+        }
+    }
+
     let depth = req.clone_depth.filter(|d| *d > 0);
     let target = match kind {
         None => {
@@ -384,9 +407,16 @@ pub async fn checkout(
         )
         .await?;
     }
+    if borrowing {
+        mirror::dissociate(&git, dest).await?;
+        source_cache_note = Some(
+            "Source cache: the project's mirror of the source was updated and the checkout fetched from it".to_owned(),
+        );
+    }
     Ok(CheckedOut {
         resolved_commit,
         git_ref: target.git_ref(),
+        source_cache_note,
     })
 }
 
@@ -845,5 +875,6 @@ fn error_detail(stderr_tail: &[u8]) -> String {
     }
 }
 
+mod mirror;
 #[cfg(test)]
 mod tests;

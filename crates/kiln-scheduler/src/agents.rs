@@ -122,6 +122,7 @@ impl BuildManager {
                     server: auth.server,
                 });
         AssignedBuild {
+            cache_generation: self.cache_generation(&record).await,
             log_link: self.log_link(&record),
             public_build_url: self.public_build_url(&record).await,
             lease_version,

@@ -68,6 +68,8 @@ pub struct BuildSettings {
     pub local_sources: LocalSourcePolicies,
     /// Each build's log size limit in bytes.
     pub max_log_bytes: u64,
+    /// The largest project cache archive saved or restored (`max_cache_archive_bytes`).
+    pub max_cache_archive_bytes: u64,
     /// The data dir's free-space reserve: below it queued builds wait and running ones end.
     pub disk_reserve: DiskReserve,
     /// How INSTALL's `runtime-versions` are selected (`[runtimes]` of kiln.toml).
@@ -269,3 +271,37 @@ impl BuildManager {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a failed step fails the test.
 mod tests;
+impl BuildManager {
+    /// InvalidateProjectCache: moves the project's cache generation on in the store, so every
+    /// replica and agent misses what was cached before, then deletes the S3 cache's older
+    /// objects in the background (docs/cache.md).
+    pub async fn invalidate_project_cache(
+        &self,
+        project: &kiln_domain::project::ProjectRecord,
+    ) -> Result<i64, StoreError> {
+        let generation = self
+            .store
+            .invalidate_project_cache(&project.account_id, &project.name)
+            .await?;
+        let kind = kiln_runner::cache::CacheKind::of(project.settings.cache.as_ref());
+        if matches!(kind, kiln_runner::cache::CacheKind::S3 { .. }) {
+            let artifacts = Arc::clone(&self.settings.artifact_store);
+            let (account, name) = (project.account_id.clone(), project.name.clone());
+            tokio::spawn(async move {
+                let deleted = kiln_runner::cache::delete_older_generations(
+                    &artifacts, &kind, &account, &name, generation,
+                )
+                .await;
+                match deleted {
+                    Ok(count) => {
+                        tracing::info!(project = %name, objects = count, "invalidated cache deleted")
+                    }
+                    Err(err) => {
+                        tracing::warn!(project = %name, error = %err, "cannot delete an invalidated cache")
+                    }
+                }
+            });
+        }
+        Ok(generation)
+    }
+}

@@ -7,6 +7,7 @@ use std::time::Duration;
 use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, context_codes};
 use kiln_domain::clock::now_epoch;
 use kiln_runner::build::{BuildJob, BuildLimits, run_build};
+use kiln_runner::cache::CacheSettings;
 use kiln_runner::docker::RegistryAuth;
 use kiln_runner::source::GitCredential;
 use kiln_store::{ClaimFleet, ClaimRequest, LeasedBuild, StoreError};
@@ -79,6 +80,22 @@ impl BuildManager {
         Ok(())
     }
 
+    /// The project's cache generation, read when its build is claimed (docs/cache.md); `None`
+    /// when the store cannot say, and the build then uses no cache.
+    pub(crate) async fn cache_generation(&self, build: &BuildRecord) -> Option<i64> {
+        match self
+            .store
+            .project_cache_generation(&build.account_id, &build.project_name)
+            .await
+        {
+            Ok(generation) => Some(generation),
+            Err(err) => {
+                tracing::warn!(build = %build.id(), error = %err, "cannot read the project's cache generation");
+                None
+            }
+        }
+    }
+
     /// Whether the data dir's free space is above its reserve, so builds may start. Below it
     /// they stay QUEUED (until their queued timeout): a disk is often freed soon, and a build
     /// refused at StartBuild (a webhook's) would be lost.
@@ -123,7 +140,13 @@ impl BuildManager {
         let credential = self.source_credential(&build).await;
         let registry_auth = self.registry_auth(&build);
         let executor = self.settings.executor.clone();
+        let cache = CacheSettings::new(
+            self.settings.data_dir.join("cache"),
+            self.cache_generation(&build).await,
+            self.settings.max_cache_archive_bytes,
+        );
         let job = BuildJob {
+            cache,
             region: self.settings.region.clone(),
             work_dir: self.settings.data_dir.join("work").join(&build.uuid),
             log_path,

@@ -51,6 +51,7 @@ async fn manager(dir: &tempfile::TempDir) -> (Arc<dyn Store>, Arc<BuildManager>)
             max_log_bytes: 64 << 20,
             disk_reserve: DiskReserve::new(dir.path(), None),
             runtimes: Default::default(),
+            max_cache_archive_bytes: kiln_runner::cache::DEFAULT_MAX_CACHE_ARCHIVE_BYTES,
             secrets_cipher: Arc::new(crate::secrets::Cipher::new(&[7; crate::secrets::KEY_BYTES])),
         },
     );

@@ -117,6 +117,7 @@ async fn server() -> Server {
             max_log_bytes: 64 << 20,
             disk_reserve: DiskReserve::new(dir.path(), None),
             runtimes: Default::default(),
+            max_cache_archive_bytes: kiln_runner::cache::DEFAULT_MAX_CACHE_ARCHIVE_BYTES,
             secrets_cipher: Arc::new(kiln_scheduler::secrets::Cipher::new(&[7; 32])),
             local_sources: LocalSourcePolicies::new(
                 dir.path().to_path_buf(),

@@ -18,6 +18,7 @@ pub mod fleet_builds;
 pub mod fleets;
 pub mod logs;
 pub mod lookups;
+pub mod project_cache;
 pub mod projects;
 pub mod queue;
 pub mod report_contents;
@@ -78,6 +79,7 @@ macro_rules! suite {
             console::sign_in_attempts_lock_out_every_subject_and_a_success_clears_them,
             console::racing_sign_in_attempts_are_all_counted,
             console::the_first_server_secret_stays,
+            project_cache::cache_generations_move_on_per_project_and_account,
             events::subscribers_hear_every_kind_of_write,
             events::refused_writes_announce_nothing,
             fleets::fleets_round_trip_and_stay_in_their_account,

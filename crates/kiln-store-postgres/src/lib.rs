@@ -36,6 +36,7 @@ mod deliveries;
 mod feed;
 mod fleets;
 mod logs;
+mod project_cache;
 mod projects;
 mod queue;
 mod reports;
@@ -457,6 +458,22 @@ impl Store for PgStore {
 
     async fn clear_sign_in_attempts(&self, subjects: &[String]) -> StoreResult<()> {
         sign_in::clear_attempts(&self.pool, subjects).await
+    }
+
+    async fn project_cache_generation(
+        &self,
+        account_id: &str,
+        project_name: &str,
+    ) -> StoreResult<i64> {
+        project_cache::generation(&self.pool, account_id, project_name).await
+    }
+
+    async fn invalidate_project_cache(
+        &self,
+        account_id: &str,
+        project_name: &str,
+    ) -> StoreResult<i64> {
+        project_cache::invalidate(&self.pool, account_id, project_name).await
     }
 
     async fn server_secret(&self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {

@@ -482,6 +482,20 @@ pub trait Store: SecretStore + Send + Sync + 'static {
     /// A sign-in succeeded: its subjects' attempts are forgotten.
     async fn clear_sign_in_attempts(&self, subjects: &[String]) -> StoreResult<()>;
 
+    /// The project's cache generation (0 until its first invalidation; docs/cache.md).
+    async fn project_cache_generation(
+        &self,
+        account_id: &str,
+        project_name: &str,
+    ) -> StoreResult<i64>;
+    /// InvalidateProjectCache: moves the project's cache generation on and returns the new one,
+    /// so every cache made before is missed on every host.
+    async fn invalidate_project_cache(
+        &self,
+        account_id: &str,
+        project_name: &str,
+    ) -> StoreResult<i64>;
+
     /// The secret stored under `name`; the first caller stores `candidate`, so every replica
     /// gets the same secret.
     async fn server_secret(&self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>>;

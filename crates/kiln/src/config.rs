@@ -57,6 +57,10 @@ pub struct ServeArgs {
     /// at least 64 KiB).
     #[arg(long, env = "KILN_MAX_LOG_BYTES")]
     pub max_log_bytes: Option<u64>,
+    /// Largest project cache archive in bytes, saved or restored (default 2 GiB); a larger one
+    /// is skipped with a warning in the build's log.
+    #[arg(long, env = "KILN_MAX_CACHE_ARCHIVE_BYTES")]
+    pub max_cache_archive_bytes: Option<u64>,
     /// Free space in bytes kept on the data dir's file system for Kiln's own writes: below it,
     /// running builds end FAULT and queued ones wait (default: 1 GiB, or 5% of the file system
     /// when smaller; at least 1 MiB).
@@ -139,6 +143,7 @@ struct FileConfig {
     lease_seconds: Option<f64>,
     shutdown_grace_seconds: Option<u64>,
     max_log_bytes: Option<u64>,
+    max_cache_archive_bytes: Option<u64>,
     disk_reserve_bytes: Option<u64>,
     #[serde(default)]
     credentials: Vec<CredentialConfig>,
@@ -248,6 +253,7 @@ pub struct Settings {
     pub shutdown_grace: std::time::Duration,
     pub minute: std::time::Duration,
     pub max_log_bytes: u64,
+    pub max_cache_archive_bytes: u64,
     /// `None`: the default reserve.
     pub disk_reserve_bytes: Option<u64>,
     pub artifacts: Option<ArtifactStoreConfig>,
@@ -341,6 +347,10 @@ impl Settings {
             ),
             minute: minute_length(args.minute_seconds)?,
             max_log_bytes: max_log_bytes(args.max_log_bytes.or(file.max_log_bytes))?,
+            max_cache_archive_bytes: args
+                .max_cache_archive_bytes
+                .or(file.max_cache_archive_bytes)
+                .unwrap_or(kiln_runner::cache::DEFAULT_MAX_CACHE_ARCHIVE_BYTES),
             disk_reserve_bytes: args.disk_reserve_bytes.or(file.disk_reserve_bytes),
             artifacts: file.artifacts,
             executor: match args.executor.or(file.executor) {

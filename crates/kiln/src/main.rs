@@ -190,6 +190,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             max_log_bytes: settings.max_log_bytes,
             disk_reserve: DiskReserve::new(&settings.data_dir, settings.disk_reserve_bytes),
             runtimes: Arc::new(settings.runtimes.clone()),
+            max_cache_archive_bytes: settings.max_cache_archive_bytes,
             secrets_cipher: Arc::clone(&secrets_cipher),
         },
     );

@@ -209,11 +209,12 @@ async fn open_beneath(
     }
 }
 
-/// Streams a file into one object (multipart above the buffer size).
-async fn upload_file(
+/// Streams a file (`source` names it in errors) into one object (multipart above the buffer
+/// size).
+pub(crate) async fn upload_file(
     store: &Arc<dyn ObjectStore>,
     path: &ObjectPath,
-    mut file: tokio::fs::File,
+    mut file: impl tokio::io::AsyncRead + Unpin,
     source: &Path,
 ) -> Result<(), ArtifactError> {
     let mut writer = BufWriter::new(Arc::clone(store), path.clone());

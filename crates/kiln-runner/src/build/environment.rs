@@ -290,6 +290,7 @@ mod tests {
             debug_session_enabled: None,
             unapplied: Default::default(),
             logs_config: None,
+            cache: None,
         };
         settings.environment.environment_variables = Some(project);
         settings

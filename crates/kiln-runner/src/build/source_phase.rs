@@ -43,6 +43,9 @@ impl Run<'_> {
         let result = self.start_shell(&buildspec, &resolved);
         self.log_phases_found(&buildspec);
         self.buildspec = Some(buildspec);
+        if matches!(result, Ok(Ok(()))) {
+            self.restore_cache().await?;
+        }
         result
     }
 
@@ -159,10 +162,18 @@ impl Run<'_> {
                 .unwrap_or(false),
             credential,
             location,
+            source_cache: if what == PRIMARY {
+                self.source_cache_dir().await
+            } else {
+                None
+            },
         };
         let output = self.log.output().ok_or_else(output_not_open)?;
         match source::checkout(&request, output, &self.cancel).await {
             Ok(checked_out) => {
+                if let Some(note) = &checked_out.source_cache_note {
+                    self.log.line(note);
+                }
                 self.log.line(&format!(
                     "{} checked out at commit {}",
                     capitalised(what),

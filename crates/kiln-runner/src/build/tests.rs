@@ -167,6 +167,7 @@ impl Harness {
             debug_session_enabled: None,
             unapplied: Default::default(),
             logs_config: None,
+            cache: None,
         };
         Self {
             dir,
@@ -235,6 +236,11 @@ impl Harness {
             limits: BuildLimits::default(),
             runtimes: Arc::new(self.runtimes.clone()),
             secrets: Arc::clone(&self.secrets),
+            cache: crate::cache::CacheSettings::new(
+                self.dir.path().join("cache"),
+                Some(0),
+                crate::cache::DEFAULT_MAX_CACHE_ARCHIVE_BYTES,
+            ),
         }
     }
 

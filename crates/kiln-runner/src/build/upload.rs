@@ -13,6 +13,7 @@ use super::{PhaseResult, Run, SHELL_STATE_DIR, client_error};
 use crate::artifacts::{
     self, ArtifactError, ArtifactSelection, ArtifactStore, ArtifactTarget, Packaging,
 };
+use crate::cache::shell_quote;
 use crate::confined::{self, Follow};
 use crate::shell::CommandOutcome;
 
@@ -193,6 +194,7 @@ impl Run<'_> {
             uploaded = uploading => uploaded,
             () = self.cancel.cancelled() => return Err(self.interruption()),
         };
+        self.save_cache().await?;
         match uploaded {
             Ok(uploaded) => {
                 self.record.artifacts = uploaded.primary;
@@ -221,20 +223,25 @@ impl Run<'_> {
             .filter_map(|a| a.artifact_identifier.clone())
             .collect();
         if primary_overridden && let Some(name) = spec.name.take() {
-            spec.name = Some(self.expand_in_shell(name).await?);
+            spec.name = Some(self.expand_in_shell(name, "artifact name").await?);
         }
         for (id, secondary) in &mut spec.secondary {
             if overridden.contains(id)
                 && let Some(name) = secondary.name.take()
             {
-                secondary.name = Some(self.expand_in_shell(name).await?);
+                secondary.name = Some(self.expand_in_shell(name, "artifact name").await?);
             }
         }
         Ok(Some(spec))
     }
 
-    /// `text` as the shell expands it inside double quotes; `text` itself if that fails.
-    async fn expand_in_shell(&mut self, text: String) -> Result<String, Interrupt> {
+    /// `text` as the shell expands it inside double quotes; `text` itself if that fails
+    /// (`what` names it in the warning).
+    pub(super) async fn expand_in_shell(
+        &mut self,
+        text: String,
+        what: &str,
+    ) -> Result<String, Interrupt> {
         if !text.contains(['$', '`']) {
             return Ok(text);
         }
@@ -243,8 +250,12 @@ impl Run<'_> {
         };
         // In the shell's state directory, which the user commands run as (`run-as`) can write.
         let out = self.work_dir.join(SHELL_STATE_DIR).join(EXPANDED_NAME_FILE);
+        // In a subshell, so the session keeps its PATH; `codebuild-hash-files` is there for
+        // cache keys, as on CodeBuild.
+        let helpers = self.work_dir.join(super::cache_phase::HELPERS_DIR);
         let command = format!(
-            "printf '%s' \"{text}\" > {}",
+            "( PATH={}:\"$PATH\"; printf '%s' \"{text}\" > {} )",
+            shell_quote(&helpers.to_string_lossy()),
             shell_quote(&out.to_string_lossy())
         );
         let output = self.log.output().ok_or_else(output_not_open)?;
@@ -254,7 +265,7 @@ impl Run<'_> {
             Ok(CommandOutcome::Cancelled) => return Err(self.interruption()),
             _ => {
                 self.log.line(&format!(
-                    "Warning: cannot expand artifact name {text}; using it as written"
+                    "Warning: cannot expand {what} {text}; using it as written"
                 ));
                 return Ok(text);
             }
@@ -275,11 +286,6 @@ impl Run<'_> {
             _ => Ok(text),
         }
     }
-}
-
-/// `text` as one single-quoted shell word.
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 /// Whether artifacts of this kind are uploaded at all; Kiln uploads only to S3.

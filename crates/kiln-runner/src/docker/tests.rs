@@ -135,6 +135,7 @@ impl Build {
             work_dir: dir.path(),
             output_path: &log_path,
             registry_auth: None,
+            layer_cache: None,
         };
         let container = executor
             .provision(
@@ -290,6 +291,7 @@ async fn missing_image_fails_provisioning_clearly() {
             password: SecretString::from("hunter2-secret"),
             server: None,
         }),
+        layer_cache: None,
     };
     let err = executor
         .provision(
@@ -334,6 +336,7 @@ async fn unavailable_platforms_fail_provisioning() {
             work_dir: dir.path(),
             output_path: dir.path(),
             registry_auth: None,
+            layer_cache: None,
         };
         let err = executor
             .provision(&request, &|_: &str| {}, &CancellationToken::new())
@@ -478,6 +481,7 @@ async fn privileged_mode_gives_every_capability() {
         work_dir: dir.path(),
         output_path: &log_path,
         registry_auth: None,
+        layer_cache: None,
     };
     let lines = Mutex::new(Vec::new());
     let provisioned = executor
@@ -587,6 +591,7 @@ async fn executor_selection_and_local_environment() {
         work_dir: dir.path(),
         output_path: dir.path(),
         registry_auth: None,
+        layer_cache: None,
     };
     let provisioned = local
         .provision(
@@ -683,6 +688,7 @@ mod builds {
             debug_session_enabled: None,
             unapplied: Default::default(),
             logs_config: None,
+            cache: None,
         };
         let t = 1.0e9;
         let mut record = BuildRecord {
@@ -728,6 +734,11 @@ mod builds {
             limits: BuildLimits::default(),
             runtimes: Default::default(),
             secrets: Arc::new(crate::build::NoSecrets),
+            cache: crate::cache::CacheSettings::new(
+                dir.path().join("cache"),
+                Some(0),
+                crate::cache::DEFAULT_MAX_CACHE_ARCHIVE_BYTES,
+            ),
         };
         let record = run_build(executor, job, None, &NoSink, stop).await;
         let log = std::fs::read_to_string(dir.path().join("build.log")).unwrap();

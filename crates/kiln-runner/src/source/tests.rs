@@ -86,6 +86,7 @@ fn fixture() -> Fixture {
 
 fn request(location: &Path, version: Option<&str>, dest: &Path) -> CheckoutRequest {
     CheckoutRequest {
+        source_cache: None,
         location: location.to_str().unwrap().to_owned(),
         version: version.map(str::to_owned),
         dest: dest.to_owned(),

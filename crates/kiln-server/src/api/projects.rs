@@ -135,6 +135,36 @@ pub async fn delete(state: &AppState, caller: &Caller, input: Value) -> Result<V
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InvalidateCacheInput {
+    project_name: Option<String>,
+}
+
+/// InvalidateProjectCache: every cache the project saved before is missed from now on, on
+/// every replica and agent (docs/cache.md).
+pub async fn invalidate_cache(
+    state: &AppState,
+    caller: &Caller,
+    input: Value,
+) -> Result<Value, ApiError> {
+    let input: InvalidateCacheInput = parse_input(input)?;
+    let reference = validate::required("projectName", input.project_name)?;
+    let name = name_from_reference(state, caller, &reference);
+    let record = state
+        .store
+        .get_project(&caller.account_id, name)
+        .await
+        .map_err(store_failure)?
+        .ok_or_else(|| not_found(name))?;
+    state
+        .builds
+        .invalidate_project_cache(&record)
+        .await
+        .map_err(store_failure)?;
+    Ok(json!({}))
+}
+
+#[derive(Deserialize)]
 struct BatchGetInput {
     names: Option<Vec<String>>,
 }
