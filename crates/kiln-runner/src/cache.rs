@@ -120,6 +120,9 @@ pub struct CacheLocation {
     pub stale_local: Option<(PathBuf, i64)>,
     /// For the log: `local cache` or `s3://bucket/prefix`.
     pub described: String,
+    /// Whether archives are gzipped: S3 ones, which cross the network; not LOCAL ones, where
+    /// gzip (about 23 MB/s on one core) would cost far more than the disk it saves.
+    pub compressed: bool,
 }
 
 /// The location of `kind`'s custom cache for `owner`, or why there is none.
@@ -142,6 +145,7 @@ pub fn locate(
                 prefix: parse(&owner.scope())?,
                 stale_local: Some((project_dir, owner.generation)),
                 described: "local cache".to_owned(),
+                compressed: false,
             })
         }
         CacheKind::S3 { bucket, prefix } => {
@@ -156,6 +160,7 @@ pub fn locate(
                 described: format!("s3://{bucket}/{path}"),
                 prefix: parse(&path)?,
                 stale_local: None,
+                compressed: true,
             })
         }
     }
@@ -285,10 +290,12 @@ pub enum ArchiveRoot {
 impl ArchiveRoot {
     pub const ALL: [ArchiveRoot; 2] = [ArchiveRoot::Source, ArchiveRoot::FileSystem];
 
-    pub fn object_name(self) -> &'static str {
-        match self {
-            Self::Source => "src.tar.gz",
-            Self::FileSystem => "root.tar.gz",
+    pub fn object_name(self, compressed: bool) -> &'static str {
+        match (self, compressed) {
+            (Self::Source, false) => "src.tar",
+            (Self::Source, true) => "src.tar.gz",
+            (Self::FileSystem, false) => "root.tar",
+            (Self::FileSystem, true) => "root.tar.gz",
         }
     }
 
@@ -402,24 +409,32 @@ pub fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
 }
 
-/// The command that packs `words` (matched from `root`'s directory) into `archive`, in a
-/// subshell so the build's session keeps its directory and variables. Nothing matching, it
-/// writes no archive and succeeds.
-pub fn save_command(root: ArchiveRoot, words: &[String], archive: &Path) -> String {
+/// The command that packs `words` (matched from `root`'s directory) into `archive` (gzipped
+/// when `compressed`), in a subshell so the build's session keeps its directory and variables.
+/// Nothing matching, it writes no archive and succeeds.
+pub fn save_command(
+    root: ArchiveRoot,
+    words: &[String],
+    archive: &Path,
+    compressed: bool,
+) -> String {
     let archive = shell_quote(&archive.to_string_lossy());
     format!(
-        "( cd {dir} || exit 1; set --; for p in {words}; do if [ -e \"$p\" ] || [ -L \"$p\" ]; then set -- \"$@\" \"$p\"; fi; done; rm -f {archive}; if [ $# -gt 0 ]; then tar -czf {archive} \"$@\"; fi )",
+        "( cd {dir} || exit 1; set --; for p in {words}; do if [ -e \"$p\" ] || [ -L \"$p\" ]; then set -- \"$@\" \"$p\"; fi; done; rm -f {archive}; if [ $# -gt 0 ]; then tar -c{z}f {archive} \"$@\"; fi )",
         dir = root.shell_dir(),
         words = words.join(" "),
+        z = if compressed { "z" } else { "" },
     )
 }
 
-/// The command that unpacks `archive` into `root`'s directory, without restoring owners.
-pub fn restore_command(root: ArchiveRoot, archive: &Path) -> String {
+/// The command that unpacks `archive` (gzipped when `compressed`) into `root`'s directory,
+/// without restoring owners.
+pub fn restore_command(root: ArchiveRoot, archive: &Path, compressed: bool) -> String {
     format!(
-        "( mkdir -p {dir} && tar -xzo -f {archive} -C {dir} )",
+        "( mkdir -p {dir} && tar -x{z}o -f {archive} -C {dir} )",
         dir = root.shell_dir(),
         archive = shell_quote(&archive.to_string_lossy()),
+        z = if compressed { "z" } else { "" },
     )
 }
 

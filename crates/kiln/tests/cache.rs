@@ -354,7 +354,7 @@ fn an_archive_entry_never_lands_outside_the_build() {
         r#"
 import io, tarfile
 outside = {outside:?}
-with tarfile.open({archive:?}, "w:gz") as tar:
+with tarfile.open({archive:?}, "w") as tar:
     def add(name, data=b"planted"):
         info = tarfile.TarInfo(name); info.size = len(data); tar.addfile(info, io.BytesIO(data))
     add("deps/marker", b"planted")
@@ -365,7 +365,7 @@ with tarfile.open({archive:?}, "w:gz") as tar:
     add("escape/through-link")
 "#,
         outside = outside.to_str().unwrap(),
-        archive = entry.join("src.tar.gz").to_str().unwrap(),
+        archive = entry.join("src.tar").to_str().unwrap(),
     );
     let status = std::process::Command::new("python3")
         .args(["-c", &script])
@@ -767,7 +767,7 @@ fn an_agent_keeps_a_local_cache_in_its_work_dir_and_hears_of_invalidation() {
             .work_dir()
             .join("cache/custom")
             .join(ACCOUNT_A.account_id)
-            .join("on-agent/g0/default/src.tar.gz")
+            .join("on-agent/g0/default/src.tar")
             .is_file()
     );
     // The server's invalidation reaches the agent through the generation of its claim.

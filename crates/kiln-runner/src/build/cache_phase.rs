@@ -21,7 +21,7 @@ use crate::executor::Environment;
 use crate::shell::CommandOutcome;
 
 /// The archive being restored or saved, inside the work directory (outside the source).
-const CACHE_ARCHIVE: &str = "cache-archive.tar.gz";
+const CACHE_ARCHIVE: &str = "cache-archive.tar";
 
 /// Where Kiln's helper commands for the build's shell are, inside the work directory.
 pub(super) const HELPERS_DIR: &str = "helpers";
@@ -254,7 +254,7 @@ impl Run<'_> {
             };
             let archive = self.work_dir.join(CACHE_ARCHIVE);
             if !self
-                .run_cache_command(&cache::restore_command(root, &archive))
+                .run_cache_command(&cache::restore_command(root, &archive, location.compressed))
                 .await?
             {
                 return Err(CacheFailure::Warning(
@@ -383,7 +383,12 @@ impl Run<'_> {
                 None
             } else {
                 if !self
-                    .run_cache_command(&cache::save_command(root, words, &archive))
+                    .run_cache_command(&cache::save_command(
+                        root,
+                        words,
+                        &archive,
+                        location.compressed,
+                    ))
                     .await?
                 {
                     return Err(CacheFailure::Warning(
@@ -580,5 +585,9 @@ async fn entry_exists(location: &CacheLocation, entry: &str) -> Result<bool, Cac
 
 /// The object of `entry`'s archive of `root`.
 fn archive_object(location: &CacheLocation, entry: &str, root: ArchiveRoot) -> ObjectPath {
-    location.prefix.clone().join(entry).join(root.object_name())
+    location
+        .prefix
+        .clone()
+        .join(entry)
+        .join(root.object_name(location.compressed))
 }
