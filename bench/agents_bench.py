@@ -157,13 +157,18 @@ def measure_trivial(build, runs):
 
 
 def measure_loud(build, direct, big, out_file, runs, size):
+    # The trivial builds of each round give what every build costs (claim, checkout, phases,
+    # polling) apart from its log: the loud build minus the trivial one is what the 200 MB
+    # themselves cost through each side.
     sides = {"agent": lambda: build("loud-agent"),
              "direct": lambda: direct(f"{big} > {out_file}", fresh=True),
-             "local": lambda: build("loud-local")}
+             "local": lambda: build("loud-local"),
+             "agent-trivial": lambda: build("trivial-agent"),
+             "local-trivial": lambda: build("trivial-local")}
     loud_runs = {side: [] for side in sides}
     names = list(sides)
     for i in range(runs):
-        order = names[i % 3:] + names[:i % 3]  # each side first, second and last in turn
+        order = names[i % len(names):] + names[:i % len(names)]  # each side at each place in turn
         for side in order:
             loud_runs[side].append(sides[side]())
     a, d, l = loud_runs["agent"], loud_runs["direct"], loud_runs["local"]
@@ -183,6 +188,16 @@ def measure_loud(build, direct, big, out_file, runs, size):
           f"{med(ratios):.2f}x; goal <= 1.5x); agent BUILD phase / direct: {m_ab / m_d:.2f}x; "
           f"local whole build / direct: {m_l / m_d:.2f}x (median of same-run ratios "
           f"{med(local_ratios):.2f}x); agent / local: {m_a / m_l:.2f}x")
+    t_a, t_l = loud_runs["agent-trivial"], loud_runs["local-trivial"]
+    log_a = [x["wall"] - t["wall"] for x, t in zip(a, t_a)]
+    log_l = [x["wall"] - t["wall"] for x, t in zip(l, t_l)]
+    print(f"  trivial builds in the same rounds: agent {ms(r['wall'] for r in t_a)}, "
+          f"local {ms(r['wall'] for r in t_l)}")
+    print(f"  the log's own cost (loud build - trivial build, same round): agent {ms(log_a)}, "
+          f"local {ms(log_l)}")
+    print(f"  ratio of the log's cost through an agent / direct: {med(log_a) / m_d:.2f}x (median "
+          f"of same-run ratios {med([x / y['wall'] for x, y in zip(log_a, d)]):.2f}x; goal <= 1.5x); "
+          f"local: {med(log_l) / m_d:.2f}x")
     return loud_runs
 
 
