@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use common::agents::{KilnAgent, agent_token, create_fleet, fleet, server_url_for};
 use common::builds::{build_log, create_git_project, id_of, wait_build_complete};
-use common::docker::{BUSYBOX_IMAGE, docker, engine_available, ensure_image, server_config};
+use common::docker::{BUSYBOX_IMAGE, docker, docker_server_builder, engine_available};
 use common::git::GitRepo;
 use common::moto::Moto;
 use common::{ACCOUNT_A, ACCOUNT_B, Account, KilnServer, aws, boto3, wait_until};
@@ -492,11 +492,7 @@ fn docker_builds_cache_their_own_absolute_paths_and_docker_layers_per_project() 
     ) {
         return;
     }
-    ensure_image(&BUSYBOX_IMAGE);
-    let server = KilnServer::builder()
-        .args(["--executor", "docker"])
-        .config(server_config(&BUSYBOX_IMAGE))
-        .start();
+    let server = docker_server_builder(&BUSYBOX_IMAGE).start();
     // An absolute path of the container (a Maven-style home cache) and a relative one.
     let paths_spec = r#"version: 0.2
 env:

@@ -15,7 +15,7 @@ use common::builds::{
     wait_builds_where,
 };
 use common::docker::{
-    BUSYBOX_IMAGE, IMAGE_MARKER_TEXT, containers_of, engine_available, ensure_image, server_config,
+    BUSYBOX_IMAGE, IMAGE_MARKER_TEXT, containers_of, docker_server_builder, engine_available,
     wait_no_container,
 };
 use common::git::GitRepo;
@@ -29,11 +29,8 @@ const BUILD_DEADLINE: Duration = Duration::from_secs(90);
 
 /// `kiln serve --executor docker ARGS…` with its own instance label, and the test image made.
 fn docker_server(args: &[&str]) -> KilnServer {
-    ensure_image(&BUSYBOX_IMAGE);
-    KilnServer::builder()
-        .args(["--executor", "docker"])
+    docker_server_builder(&BUSYBOX_IMAGE)
         .args(args.iter().copied())
-        .config(server_config(&BUSYBOX_IMAGE))
         .start()
 }
 

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::builds::{build_log, context, create_project, id_of, phase, wait_build_complete};
-use common::docker::{TestImage, engine_available, ensure_image, server_config};
+use common::docker::{TestImage, docker_server_builder, engine_available};
 use common::git::GitRepo;
 use common::{ACCOUNT_A, KilnServer, aws};
 use serde_json::{Value, json};
@@ -34,11 +34,7 @@ const RUN_AS_IMAGE: TestImage = TestImage {
 const BUILD_DEADLINE: Duration = Duration::from_secs(90);
 
 fn docker_server() -> KilnServer {
-    ensure_image(&RUN_AS_IMAGE);
-    KilnServer::builder()
-        .args(["--executor", "docker"])
-        .config(server_config(&RUN_AS_IMAGE))
-        .start()
+    docker_server_builder(&RUN_AS_IMAGE).start()
 }
 
 /// Creates project `name` building `buildspec` (inline) from a fresh repository, its

@@ -12,7 +12,7 @@ mod common;
 use std::time::Duration;
 
 use common::builds::{build_log, context, create_git_project, id_of, wait_build_complete};
-use common::docker::{TestImage, engine_available, ensure_image, server_config};
+use common::docker::{TestImage, docker_server_builder, engine_available};
 use common::git::GitRepo;
 use common::{ACCOUNT_A, KilnServer, aws};
 use serde_json::{Value, json};
@@ -30,11 +30,7 @@ const RUNTIME_IMAGE: TestImage = TestImage {
 };
 
 fn docker_server() -> KilnServer {
-    ensure_image(&RUNTIME_IMAGE);
-    KilnServer::builder()
-        .args(["--executor", "docker"])
-        .config(server_config(&RUNTIME_IMAGE))
-        .start()
+    docker_server_builder(&RUNTIME_IMAGE).start()
 }
 
 /// Builds `runtimes` (the `runtime-versions` lines) then cats what `n` recorded; returns the

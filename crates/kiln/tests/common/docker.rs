@@ -179,6 +179,15 @@ pub fn server_config(image: &TestImage) -> String {
     )
 }
 
+/// A test server on the Docker executor with its own instance label, whose projects'
+/// managed image is `image` (made first).
+pub fn docker_server_builder(image: &TestImage) -> super::KilnServerBuilder {
+    ensure_image(image);
+    super::KilnServer::builder()
+        .args(["--executor", "docker"])
+        .config(server_config(image))
+}
+
 /// The ids of every container, running or not, labelled as the build's.
 pub fn containers_of(uuid: &str) -> Vec<String> {
     docker(&[
