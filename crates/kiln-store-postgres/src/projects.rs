@@ -114,21 +114,28 @@ pub(crate) async fn by_badge_token(
     pool: &PgPool,
     token: &str,
 ) -> StoreResult<Option<ProjectRecord>> {
-    let row = sqlx::query("SELECT * FROM projects WHERE badge_token = $1")
-        .bind(token)
-        .fetch_optional(pool)
-        .await?;
-    row.as_ref().map(ProjectRow::read).transpose()
+    project_where(pool, "SELECT * FROM projects WHERE badge_token = $1", token).await
 }
 
 pub(crate) async fn by_public_alias(
     pool: &PgPool,
     alias: &str,
 ) -> StoreResult<Option<ProjectRecord>> {
-    let row = sqlx::query("SELECT * FROM projects WHERE public_alias = $1")
-        .bind(alias)
-        .fetch_optional(pool)
-        .await?;
+    project_where(
+        pool,
+        "SELECT * FROM projects WHERE public_alias = $1",
+        alias,
+    )
+    .await
+}
+
+/// The project `sql` finds by `value`, in a column unique across accounts (a random token).
+async fn project_where(
+    pool: &PgPool,
+    sql: &'static str,
+    value: &str,
+) -> StoreResult<Option<ProjectRecord>> {
+    let row = sqlx::query(sql).bind(value).fetch_optional(pool).await?;
     row.as_ref().map(ProjectRow::read).transpose()
 }
 

@@ -215,21 +215,23 @@ pub(crate) async fn by_badge_token(
     pool: &SqlitePool,
     token: &str,
 ) -> StoreResult<Option<ProjectRecord>> {
-    let row = sqlx::query(PROJECT_BY_BADGE_TOKEN)
-        .bind(token)
-        .fetch_optional(pool)
-        .await?;
-    row.as_ref().map(ProjectRow::read).transpose()
+    project_where(pool, PROJECT_BY_BADGE_TOKEN, token).await
 }
 
 pub(crate) async fn by_public_alias(
     pool: &SqlitePool,
     alias: &str,
 ) -> StoreResult<Option<ProjectRecord>> {
-    let row = sqlx::query(PROJECT_BY_PUBLIC_ALIAS)
-        .bind(alias)
-        .fetch_optional(pool)
-        .await?;
+    project_where(pool, PROJECT_BY_PUBLIC_ALIAS, alias).await
+}
+
+/// The project `sql` finds by `value`, in a column unique across accounts (a random token).
+async fn project_where(
+    pool: &SqlitePool,
+    sql: &'static str,
+    value: &str,
+) -> StoreResult<Option<ProjectRecord>> {
+    let row = sqlx::query(sql).bind(value).fetch_optional(pool).await?;
     row.as_ref().map(ProjectRow::read).transpose()
 }
 
