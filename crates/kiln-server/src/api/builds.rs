@@ -137,7 +137,16 @@ pub(crate) fn refuse_unsupported_platform(
 }
 
 pub async fn start(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
-    let input: StartBuildInput = parse_input(input)?;
+    let build = start_build(state, caller, parse_input(input)?).await?;
+    Ok(json!({ "build": build_json(state, &build) }))
+}
+
+/// `StartBuild` of a parsed input (the console builds it from its form).
+pub(crate) async fn start_build(
+    state: &AppState,
+    caller: &Caller,
+    input: StartBuildInput,
+) -> Result<BuildRecord, ApiError> {
     input.validate()?;
     let reference = input.project_name.clone().unwrap_or_default();
     let name = super::projects::name_from_reference(state, caller, &reference);
@@ -174,7 +183,7 @@ pub async fn start(state: &AppState, caller: &Caller, input: Value) -> Result<Va
     build.auto_retry = AutoRetry::first(input.auto_retry_limit(&project));
     build.idempotency_token = input.idempotency_token;
     submit(state, &mut build).await?;
-    Ok(json!({ "build": build_json(state, &build) }))
+    Ok(build)
 }
 
 #[derive(Deserialize)]

@@ -1,4 +1,4 @@
-//! Build pages: start a build, its details (phases, source, the agent that ran it, log,
+//! Build pages (starting one is `build_start`): its details (phases, source, the agent that ran it, log,
 //! artifacts, reports), stop and retry.
 
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::artifacts::{self, ArtifactLink};
 use super::errors::FieldErrors;
-use super::projects::{self, StartFields, call};
+use super::projects::call;
 use super::reports::{self, ReportLink};
 use super::session::{EmptyForm, Session};
 use super::view::{self, Chrome};
@@ -55,61 +55,6 @@ pub(super) fn uuid_of(build: &Value) -> String {
         .and_then(|id| id.split_once(':'))
         .map(|(_, uuid)| uuid.to_string())
         .unwrap_or_default()
-}
-
-/// `NAME=value` lines as `environmentVariablesOverride`.
-fn parse_overrides(text: &str) -> Vec<Value> {
-    text.lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| {
-            let (name, value) = line.split_once('=').unwrap_or((line, ""));
-            json!({"name": name.trim(), "value": value, "type": "PLAINTEXT"})
-        })
-        .collect()
-}
-
-fn start_field_for(path: &str) -> Option<&'static str> {
-    if path == "sourceVersion" {
-        Some("source_version")
-    } else if path.starts_with("environmentVariablesOverride") {
-        Some("env_overrides")
-    } else {
-        None
-    }
-}
-
-pub async fn start(
-    State(state): State<Arc<AppState>>,
-    session: Session,
-    Path(name): Path<String>,
-    body: Bytes,
-) -> Response {
-    let fields: StartFields = match session.form(&body) {
-        Ok(fields) => fields,
-        Err(refused) => return *refused,
-    };
-    let mut input = json!({"projectName": name});
-    let version = fields.source_version.trim();
-    if !version.is_empty() {
-        input["sourceVersion"] = version.into();
-    }
-    let overrides = parse_overrides(&fields.env_overrides);
-    if !overrides.is_empty() {
-        input["environmentVariablesOverride"] = overrides.into();
-    }
-    match call(&state, &session, "StartBuild", input).await {
-        Ok(out) => {
-            let uuid = uuid_of(&out["build"]);
-            view::redirect(&format!("/projects/{name}/builds/{uuid}"))
-        }
-        Err(err) if err.kind == ErrorKind::ResourceNotFound => {
-            projects::project_not_found(&session, &name)
-        }
-        Err(err) => {
-            let errors = FieldErrors::from_api(&err, |path, _| start_field_for(path));
-            projects::project_page(&state, &session, &name, "", "", fields, errors).await
-        }
-    }
 }
 
 /// The agent (`kiln agent`) that ran a build, and its fleet.
@@ -478,18 +423,6 @@ pub async fn full_log(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn overrides_are_name_value_lines() {
-        assert_eq!(
-            parse_overrides("A=1\n\n B = x=y\nFLAG\n"),
-            vec![
-                json!({"name": "A", "value": "1", "type": "PLAINTEXT"}),
-                json!({"name": "B", "value": " x=y", "type": "PLAINTEXT"}),
-                json!({"name": "FLAG", "value": "", "type": "PLAINTEXT"}),
-            ]
-        );
-    }
 
     #[test]
     fn builds_an_agent_ran_name_it_and_their_fleet() {

@@ -33,8 +33,17 @@ impl FieldErrors {
         errors
     }
 
+    /// Files `message` under `field`, once (two rules may say the same thing).
     pub fn add(&mut self, field: &'static str, message: String) {
-        self.by_field.entry(field).or_default().push(message);
+        let list = self.by_field.entry(field).or_default();
+        if !list.contains(&message) {
+            list.push(message);
+        }
+    }
+
+    /// Files a problem that concerns no one field (shown above the form).
+    pub fn add_general(&mut self, message: String) {
+        self.general.push(message);
     }
 
     pub fn is_empty(&self) -> bool {
