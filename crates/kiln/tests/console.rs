@@ -297,8 +297,16 @@ result = True",
     browser.fill("#timeout", "soon").await;
     browser.click("form.project-form button.primary").await;
     browser
-        .wait_text("#timeout-error", "timeoutInMinutes")
+        .wait_text("#timeout-error", "whole number of minutes")
         .await;
+    assert!(
+        browser
+            .client
+            .title()
+            .await
+            .unwrap()
+            .starts_with("Error: Edit ")
+    );
     browser.fill("#timeout", "30").await;
     browser.click("form.project-form button.primary").await;
     browser.wait_path(&format!("/projects/{PROJECT}")).await;
