@@ -85,6 +85,31 @@ pub struct FormPage {
     env_rows: Vec<EnvRow>,
 }
 
+/// The form's fields with an error place, in page order (the error summary follows it).
+const FIELD_ORDER: &[&str] = &[
+    "name",
+    "description",
+    "badge",
+    "source_type",
+    "source_location",
+    "source_version",
+    "image",
+    "custom_env_type",
+    "custom_registry_credential",
+    "compute_type",
+    "privileged",
+    "env_vars",
+    "service_role",
+    "buildspec_path",
+    "build_commands",
+    "artifacts_type",
+    "artifacts_location",
+    "artifacts_name",
+    "timeout",
+    "queued_timeout",
+    "concurrent_build_limit",
+];
+
 pub fn choices(table: &[(&str, &str)], selected: &str) -> Vec<Choice> {
     table
         .iter()
@@ -167,7 +192,7 @@ impl FormPage {
             var_types: choices(form_options::ENV_VAR_TYPES, ""),
             env_rows: form.env_rows_with_spare(),
             form,
-            errors,
+            errors: errors.in_page_order(FIELD_ORDER),
         }
     }
 
@@ -252,10 +277,16 @@ mod tests {
     }
 
     #[test]
-    fn a_page_with_errors_says_so_in_its_title() {
+    fn a_page_with_errors_says_so_in_its_title_and_lists_them_in_page_order() {
         let mut errors = FieldErrors::default();
         errors.add("name", "Enter a project name.".into());
-        let html = page(ProjectForm::default(), errors).render().unwrap();
+        errors.add("timeout", "Enter a whole number.".into());
+        errors.add("env_vars", "Variable 1: enter a name.".into());
+        let shown = page(ProjectForm::default(), errors);
+        // The summary lists the problems in the order of the page.
+        let fields: Vec<String> = shown.errors.summary().into_iter().map(|(f, _)| f).collect();
+        assert_eq!(fields, ["name", "env_vars", "timeout"]);
+        let html = shown.render().unwrap();
         assert!(
             html.contains("<title>Error: Create build project · Kiln</title>"),
             "{html}"
