@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::enums;
 use crate::error::{ApiError, ErrorKind};
 use crate::source;
-use crate::validate::Violations;
+use crate::validate::{Rule, Violations};
 use crate::visibility::PublicAccess;
 
 /// Build timeout bounds and default, in minutes.
@@ -348,11 +348,7 @@ pub fn project_arn(region: &str, account_id: &str, name: &str) -> String {
 pub fn validate_project_name(v: &mut Violations, field: &str, name: &str) {
     v.length(field, name, 2, 150);
     if !is_valid_project_name(name) {
-        v.add(
-            field,
-            name,
-            &format!("Member must satisfy regular expression pattern: {NAME_PATTERN}"),
-        );
+        v.broke(field, name, Rule::ProjectName);
     }
 }
 
@@ -378,11 +374,7 @@ fn validate_service_role(v: &mut Violations, role: &str) {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
     if !(arn_ok || name_ok) {
-        v.add(
-            "serviceRole",
-            role,
-            "Member must be an IAM role ARN of the form arn:aws:iam::<12-digit account>:role/<name>",
-        );
+        v.broke("serviceRole", role, Rule::ServiceRole);
     }
 }
 
@@ -545,10 +537,10 @@ pub fn validate_git_location(
         return;
     }
     if let Err(why) = source::check_git_location(location) {
-        v.add(
+        v.broke(
             field,
             &source::redact_password(location),
-            &format!("Member must be a git repository location: it {why}"),
+            Rule::GitLocation(why),
         );
     }
 }
@@ -556,11 +548,7 @@ pub fn validate_git_location(
 /// A source version: nothing git would read as an option (see [`source::check_source_version`]).
 pub fn validate_source_version(v: &mut Violations, field: &str, version: &str) {
     if let Err(why) = source::check_source_version(version) {
-        v.add(
-            field,
-            version,
-            &format!("Member must be a branch, tag, pull request or commit: it {why}"),
-        );
+        v.broke(field, version, Rule::SourceVersion(why));
     }
 }
 
@@ -575,24 +563,16 @@ pub fn validate_environment_variables(
         let name_field = format!("{field}.{}.member.name", i + 1);
         match var.name.as_deref() {
             None => v.missing(&name_field),
-            Some(n) if !source::is_variable_name(n) => v.add(
-                &name_field,
-                n,
-                &format!(
-                    "Member must satisfy regular expression pattern: {} and have length between 1 and {}, inclusive",
-                    source::VARIABLE_NAME_PATTERN,
-                    source::MAX_VARIABLE_NAME_LEN
-                ),
-            ),
+            Some(n) if !source::is_variable_name(n) => v.broke(&name_field, n, Rule::VariableName),
             Some(_) => {}
         }
         match var.value.as_deref() {
             None => v.missing(&format!("{field}.{}.member.value", i + 1)),
             // The value may be a secret: it is not shown.
-            Some(value) if value.contains('\0') => v.add(
+            Some(value) if value.contains('\0') => v.broke(
                 &format!("{field}.{}.member.value", i + 1),
                 "***",
-                "Member must not contain NUL characters",
+                Rule::NulInValue,
             ),
             Some(_) => {}
         }
@@ -770,21 +750,27 @@ pub fn check_badge_source(
     badge_enabled: bool,
     source: Option<&ProjectSource>,
 ) -> Result<(), ApiError> {
-    if !badge_enabled {
-        return Ok(());
-    }
-    let source_type = source.and_then(|s| s.source_type.as_deref());
-    let unsupported = match source_type {
-        Some("CODEPIPELINE") => Some("CodePipeline"),
-        Some("S3") => Some("S3"),
-        Some("NO_SOURCE") => Some("NO_SOURCE"),
-        _ => None,
-    };
-    match unsupported {
+    match badge_unsupported_by(badge_enabled, source) {
         Some(label) => Err(ApiError::invalid_input(format!(
             "Build badges are not supported for {label} source"
         ))),
         None => Ok(()),
+    }
+}
+
+/// The source kind (as the API names it) that cannot have the badge asked for, if any.
+pub fn badge_unsupported_by(
+    badge_enabled: bool,
+    source: Option<&ProjectSource>,
+) -> Option<&'static str> {
+    if !badge_enabled {
+        return None;
+    }
+    match source.and_then(|s| s.source_type.as_deref()) {
+        Some("CODEPIPELINE") => Some("CodePipeline"),
+        Some("S3") => Some("S3"),
+        Some("NO_SOURCE") => Some("NO_SOURCE"),
+        _ => None,
     }
 }
 
@@ -796,17 +782,22 @@ pub struct NewProject {
     pub badge_enabled: bool,
 }
 
-/// Validates a `CreateProject` request.
-pub fn validate_create(input: ProjectInput) -> Result<NewProject, ApiError> {
+/// Every constraint a `CreateProject` request breaks (forms show them all at once; the
+/// badge's source is checked apart, see [`badge_unsupported_by`]).
+pub fn create_violations(input: &ProjectInput) -> Violations {
     let mut v = Violations::new();
-    let name = input.name.unwrap_or_default();
-    if name.is_empty() {
-        v.missing("name");
-    } else {
-        validate_project_name(&mut v, "name", &name);
+    match input.name.as_deref() {
+        None | Some("") => v.missing("name"),
+        Some(name) => validate_project_name(&mut v, "name", name),
     }
     validate_settings(&mut v, &input.settings, true);
-    v.finish()?;
+    v
+}
+
+/// Validates a `CreateProject` request.
+pub fn validate_create(input: ProjectInput) -> Result<NewProject, ApiError> {
+    create_violations(&input).finish()?;
+    let name = input.name.unwrap_or_default();
     let badge_enabled = input.badge_enabled.unwrap_or(false);
     check_badge_source(badge_enabled, input.settings.source.as_ref())?;
     Ok(NewProject {

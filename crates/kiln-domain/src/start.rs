@@ -56,6 +56,11 @@ pub struct StartBuildInput {
 impl StartBuildInput {
     /// Checks the members that are present.
     pub fn validate(&self) -> Result<(), ApiError> {
+        self.violations().finish()
+    }
+
+    /// Every constraint the members that are present break.
+    pub fn violations(&self) -> Violations {
         let mut v = Violations::new();
         match self.project_name.as_deref() {
             None | Some("") => v.missing("projectName"),
@@ -125,7 +130,7 @@ impl StartBuildInput {
             let (min, max) = project::AUTO_RETRY_LIMIT_RANGE;
             v.range("autoRetryLimitOverride", limit, min, max);
         }
-        v.finish()
+        v
     }
 
     /// How many automatic retries the build's chain may make: the override, else the

@@ -3,10 +3,117 @@
 
 use crate::error::ApiError;
 
+/// What a member breaks: the code a form turns into its own words, with what the API's message
+/// needs. [`Rule::constraint`] is the API's wording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rule {
+    /// A required member is absent (or empty).
+    Missing,
+    Length {
+        min: usize,
+        max: usize,
+    },
+    MinLength {
+        min: usize,
+    },
+    Range {
+        min: i64,
+        max: i64,
+    },
+    MinValue {
+        min: i64,
+    },
+    OneOf(Vec<String>),
+    /// A list holds more than `max` items.
+    Count {
+        max: usize,
+    },
+    /// Not a project name (`ProjectName`: letters, digits, `-` and `_`, 2 to 150, starting with
+    /// a letter or digit).
+    ProjectName,
+    /// Not an environment variable name (a shell identifier).
+    VariableName,
+    /// A variable's value holds a NUL character.
+    NulInValue,
+    /// Neither an IAM role ARN nor a role name.
+    ServiceRole,
+    /// A location git would misread; the reason in words ("must not start with '-'").
+    GitLocation(&'static str),
+    /// A source version git would misread; the reason in words.
+    SourceVersion(&'static str),
+    /// Any other constraint, in the API's words (members no console form has).
+    Other(String),
+}
+
+impl Rule {
+    /// The constraint as the API words it (after `failed to satisfy constraint: `).
+    pub fn constraint(&self) -> String {
+        match self {
+            Rule::Missing => "Member must not be null".into(),
+            Rule::Length { min, max } => {
+                format!("Member must have length between {min} and {max}, inclusive")
+            }
+            Rule::MinLength { min } => {
+                format!("Member must have length greater than or equal to {min}")
+            }
+            Rule::Range { min, max } => {
+                format!("Member must have value between {min} and {max}, inclusive")
+            }
+            Rule::MinValue { min } => {
+                format!("Member must have value greater than or equal to {min}")
+            }
+            Rule::OneOf(allowed) => {
+                format!("Member must satisfy enum value set: [{}]", allowed.join(", "))
+            }
+            Rule::Count { max } => format!("Member must have length less than or equal to {max}"),
+            Rule::ProjectName => format!(
+                "Member must satisfy regular expression pattern: {}",
+                crate::project::NAME_PATTERN
+            ),
+            Rule::VariableName => format!(
+                "Member must satisfy regular expression pattern: {} and have length between 1 and {}, inclusive",
+                crate::source::VARIABLE_NAME_PATTERN,
+                crate::source::MAX_VARIABLE_NAME_LEN
+            ),
+            Rule::NulInValue => "Member must not contain NUL characters".into(),
+            Rule::ServiceRole => "Member must be an IAM role ARN of the form arn:aws:iam::<12-digit account>:role/<name>".into(),
+            Rule::GitLocation(why) => format!("Member must be a git repository location: it {why}"),
+            Rule::SourceVersion(why) => {
+                format!("Member must be a branch, tag, pull request or commit: it {why}")
+            }
+            Rule::Other(text) => text.clone(),
+        }
+    }
+}
+
+/// One broken constraint: the member's path (`environment.environmentVariables.1.member.name`),
+/// the value as shown in messages (`None` for a missing member) and the rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub field: String,
+    pub value: Option<String>,
+    pub rule: Rule,
+}
+
+impl Violation {
+    /// The problem in AWS's wording: `Value 'x' at 'name' failed to satisfy constraint: …`.
+    pub fn message(&self) -> String {
+        let value = match &self.value {
+            Some(value) => format!("'{value}'"),
+            None => "null".into(),
+        };
+        format!(
+            "Value {value} at '{}' failed to satisfy constraint: {}",
+            self.field,
+            self.rule.constraint()
+        )
+    }
+}
+
 /// Collects constraint violations for one request.
 #[derive(Debug, Default)]
 pub struct Violations {
-    problems: Vec<String>,
+    list: Vec<Violation>,
 }
 
 impl Violations {
@@ -14,8 +121,13 @@ impl Violations {
         Self::default()
     }
 
-    /// Records that `value` at `field` breaks `constraint`.
+    /// Records that `value` at `field` breaks `constraint` (in the API's words).
     pub fn add(&mut self, field: &str, value: &str, constraint: &str) {
+        self.broke(field, value, Rule::Other(constraint.to_string()));
+    }
+
+    /// Records that `value` at `field` breaks `rule`.
+    pub fn broke(&mut self, field: &str, value: &str, rule: Rule) {
         // Control characters are shown escaped, so a message stays one printable line.
         let mut shown = String::new();
         for c in value.chars().take(256) {
@@ -25,98 +137,86 @@ impl Violations {
                 shown.push(c);
             }
         }
-        self.problems.push(format!(
-            "Value '{shown}' at '{field}' failed to satisfy constraint: {constraint}"
-        ));
+        self.list.push(Violation {
+            field: field.to_string(),
+            value: Some(shown),
+            rule,
+        });
     }
 
     /// Records that a required member is missing.
     pub fn missing(&mut self, field: &str) {
-        self.problems.push(format!(
-            "Value null at '{field}' failed to satisfy constraint: Member must not be null"
-        ));
+        self.list.push(Violation {
+            field: field.to_string(),
+            value: None,
+            rule: Rule::Missing,
+        });
     }
 
     pub fn length(&mut self, field: &str, value: &str, min: usize, max: usize) {
         let len = value.chars().count();
         if len < min || len > max {
-            self.add(
-                field,
-                value,
-                &format!("Member must have length between {min} and {max}, inclusive"),
-            );
+            self.broke(field, value, Rule::Length { min, max });
         }
     }
 
     pub fn min_length(&mut self, field: &str, value: &str, min: usize) {
         if value.chars().count() < min {
-            self.add(
-                field,
-                value,
-                &format!("Member must have length greater than or equal to {min}"),
-            );
+            self.broke(field, value, Rule::MinLength { min });
         }
     }
 
     pub fn range(&mut self, field: &str, value: i64, min: i64, max: i64) {
         if value < min || value > max {
-            self.add(
-                field,
-                &value.to_string(),
-                &format!("Member must have value between {min} and {max}, inclusive"),
-            );
+            self.broke(field, &value.to_string(), Rule::Range { min, max });
         }
     }
 
     /// `min` and above, in AWS's wording for a lower bound alone.
     pub fn min_value(&mut self, field: &str, value: i64, min: i64) {
         if value < min {
-            self.add(
-                field,
-                &value.to_string(),
-                &format!("Member must have value greater than or equal to {min}"),
-            );
+            self.broke(field, &value.to_string(), Rule::MinValue { min });
         }
     }
 
     pub fn one_of(&mut self, field: &str, value: &str, allowed: &[&str]) {
         if !allowed.contains(&value) {
-            self.add(
-                field,
-                value,
-                &format!(
-                    "Member must satisfy enum value set: [{}]",
-                    allowed.join(", ")
-                ),
-            );
+            let allowed = allowed.iter().map(|a| (*a).to_string()).collect();
+            self.broke(field, value, Rule::OneOf(allowed));
         }
     }
 
     pub fn count(&mut self, field: &str, len: usize, max: usize) {
         if len > max {
-            self.add(
-                field,
-                &format!("list of {len} items"),
-                &format!("Member must have length less than or equal to {max}"),
-            );
+            self.broke(field, &format!("list of {len} items"), Rule::Count { max });
         }
     }
 
+    /// Every violation so far, in the order found.
+    pub fn list(&self) -> &[Violation] {
+        &self.list
+    }
+
+    pub fn into_list(self) -> Vec<Violation> {
+        self.list
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.problems.is_empty()
+        self.list.is_empty()
     }
 
     /// Ends validation: `Ok` when nothing was wrong, else one `InvalidInputException`.
     pub fn finish(self) -> Result<(), ApiError> {
-        match self.problems.len() {
+        let problems: Vec<String> = self.list.iter().map(Violation::message).collect();
+        match problems.len() {
             0 => Ok(()),
             1 => Err(ApiError::invalid_input(format!(
                 "1 validation error detected: {}",
-                self.problems[0]
+                problems[0]
             ))),
             n => Err(ApiError::invalid_input(format!(
                 "{n} validation errors detected: {}",
-                self.problems.join("; ")
+                problems.join("; ")
             ))),
         }
     }

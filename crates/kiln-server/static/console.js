@@ -1,6 +1,7 @@
 // Kiln console: small conveniences on top of pages that work without JavaScript.
-// The live log (server-sent events), copy to clipboard, the badge branch picker, form
-// sections that follow their choices, extra environment variable rows and the list filter.
+// The live log (server-sent events), copy to clipboard, the badge picker (branch or tag, and
+// style), form sections and labels that follow their choices, extra environment variable rows
+// and the list filter.
 "use strict";
 
 (function () {
@@ -44,40 +45,48 @@
     });
   }
 
-  // --- Badge branch picker: rewrites the URL, the Markdown and the preview. ---------------
+  // --- Badge picker: a branch or a tag, and a style; rewrites the URLs, Markdown and preview.
   function setUpBranchPicker() {
     var input = document.getElementById("branch");
     if (!input || !input.dataset.badgeBase) return;
+    var form = input.form;
+    var style = document.getElementById("badge-style");
     var url = document.getElementById("badge-url");
     var markdown = document.getElementById("badge-markdown");
     var preview = document.getElementById("badge-preview");
+    // The address the badge endpoint reads: uuid, then branch or tag, then a style other
+    // than the default one (as the server writes it).
+    function badgeUrl() {
+      var u = new URL(input.dataset.badgeBase);
+      var name = input.value.trim();
+      var kind = form.elements.ref_type ? form.elements.ref_type.value : "branch";
+      if (name) u.searchParams.set(kind === "tag" ? "tag" : "branch", name);
+      if (style && style.value !== "flat") u.searchParams.set("style", style.value);
+      return u;
+    }
     function update() {
-      var branch = input.value.trim();
-      var target = input.dataset.badgeDefault;
-      if (branch) {
-        var u = new URL(input.dataset.badgeBase);
-        u.searchParams.set("branch", branch);
-        target = u.toString();
-      }
+      var u = badgeUrl();
+      var name = input.value.trim();
+      var target = u.toString() === new URL(input.dataset.badgeBase).toString() ? input.dataset.badgeDefault : u.toString();
       url.value = target;
       markdown.value = "![Build Status](" + target + ")";
-      // The report badges: the branch's badge address with its `report` parameter.
+      // The report badges: the same address with its `report` parameter.
       document.querySelectorAll("[data-report-badge]").forEach(function (field) {
-        var u = new URL(input.dataset.badgeBase);
-        if (branch) u.searchParams.set("branch", branch);
-        u.searchParams.set("report", field.dataset.reportBadge);
-        field.value = u.toString();
+        var r = badgeUrl();
+        r.searchParams.set("report", field.dataset.reportBadge);
+        field.value = r.toString();
         var md = document.querySelector("[data-report-markdown='" + field.dataset.reportBadge + "']");
-        if (md) md.value = "![" + md.dataset.title + "](" + u.toString() + ")";
+        if (md) md.value = "![" + md.dataset.title + "](" + r.toString() + ")";
       });
       if (preview) {
+        var kind = form.elements.ref_type ? form.elements.ref_type.value : "branch";
         preview.src = target;
-        preview.alt = "Build status badge" + (branch ? " for branch " + branch : "");
+        preview.alt = "Build status badge" + (name ? " for " + kind + " " + name : "");
       }
     }
-    input.addEventListener("input", update);
-    input.addEventListener("change", update);
-    input.form.addEventListener("submit", function (e) { e.preventDefault(); update(); });
+    form.addEventListener("input", update);
+    form.addEventListener("change", update);
+    form.addEventListener("submit", function (e) { e.preventDefault(); update(); });
   }
 
   // --- Form sections that depend on a choice. ----------------------------------------------
@@ -99,6 +108,23 @@
     var provider = document.getElementById("source_type");
     var badge = document.getElementById("badge");
     var reason = document.querySelector("[data-badge-reason]");
+    // The badge choice outlives a provider that cannot have one: while the box is off, a
+    // hidden badge_kept field carries it (as the server renders it without JavaScript).
+    var wanted = badge ? badge.checked || !!form.querySelector("[data-badge-kept]") : false;
+    if (badge) badge.addEventListener("change", function () { wanted = badge.checked; });
+    function keepBadgeChoice(keep) {
+      var kept = form.querySelector("[data-badge-kept]");
+      if (keep && !kept) {
+        kept = document.createElement("input");
+        kept.type = "hidden";
+        kept.name = "badge_kept";
+        kept.value = "on";
+        kept.setAttribute("data-badge-kept", "");
+        badge.parentNode.insertBefore(kept, badge.nextSibling);
+      } else if (!keep && kept) {
+        kept.parentNode.removeChild(kept);
+      }
+    }
     function refresh() {
       rules.forEach(function (r) {
         var match = currentValue(form, r.name) === r.value;
@@ -107,8 +133,16 @@
       if (provider && badge) {
         var off = provider.dataset.badgeOff.split(" ").indexOf(provider.value) >= 0;
         badge.disabled = off;
-        if (off) badge.checked = false;
+        badge.checked = !off && wanted;
+        keepBadgeChoice(off && wanted);
         if (reason) reason.hidden = !off;
+      }
+      if (provider) {
+        // The source field's label and hint name a bucket and key for S3, a repository else.
+        var kind = provider.value === provider.dataset.s3Kind ? "s3" : "git";
+        form.querySelectorAll("[data-source-kind]").forEach(function (el) {
+          el.hidden = el.dataset.sourceKind !== kind;
+        });
       }
     }
     form.addEventListener("change", refresh);

@@ -49,7 +49,16 @@ fn parse_project_input(input: Value) -> Result<ProjectInput, ApiError> {
 }
 
 pub async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
-    let input = parse_project_input(input)?;
+    let record = create_project(state, caller, parse_project_input(input)?).await?;
+    Ok(json!({ "project": project_json(state, &record) }))
+}
+
+/// `CreateProject` of a parsed input (the console builds it from its form).
+pub(crate) async fn create_project(
+    state: &AppState,
+    caller: &Caller,
+    input: ProjectInput,
+) -> Result<ProjectRecord, ApiError> {
     let new = project::validate_create(input)?;
     super::local_sources::check_project(state, &caller.account_id, &new.settings)?;
     super::fleets::check_environment(state, caller, new.settings.environment.as_ref()).await?;
@@ -66,7 +75,7 @@ pub async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<V
         public: Default::default(),
     };
     match state.store.create_project(&record).await {
-        Ok(()) => Ok(json!({ "project": project_json(state, &record) })),
+        Ok(()) => Ok(record),
         Err(StoreError::AlreadyExists) => Err(ApiError::new(
             ErrorKind::ResourceAlreadyExists,
             format!("Project already exists: {}", record.name),
@@ -82,7 +91,16 @@ pub async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<V
 }
 
 pub async fn update(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
-    let input = parse_project_input(input)?;
+    let record = update_project(state, caller, parse_project_input(input)?).await?;
+    Ok(json!({ "project": project_json(state, &record) }))
+}
+
+/// `UpdateProject` of a parsed input (the console builds it from its form).
+pub(crate) async fn update_project(
+    state: &AppState,
+    caller: &Caller,
+    input: ProjectInput,
+) -> Result<ProjectRecord, ApiError> {
     let reference = validate::required("name", input.name.clone())?;
     let name = name_from_reference(state, caller, &reference);
     let mut record = state
@@ -100,7 +118,7 @@ pub async fn update(state: &AppState, caller: &Caller, input: Value) -> Result<V
     let result = state.store.update_project(&record).await;
     drop(change);
     match result {
-        Ok(()) => Ok(json!({ "project": project_json(state, &record) })),
+        Ok(()) => Ok(record),
         Err(StoreError::NotFound) => {
             // The project is gone, or the fleet it names was deleted since it was checked.
             super::fleets::check_environment(state, caller, record.settings.environment.as_ref())

@@ -1,4 +1,4 @@
-//! Build pages: start a build, its details (phases, source, the agent that ran it, log,
+//! Build pages (starting one is `build_start`): its details (phases, source, the agent that ran it, log,
 //! artifacts, reports), stop and retry.
 
 use std::sync::Arc;
@@ -13,11 +13,9 @@ use kiln_domain::fleet::FleetRecord;
 use kiln_domain::shapes::Build;
 use kiln_domain::unapplied::{self, Unapplied};
 use kiln_domain::{ApiError, ErrorKind};
-use serde_json::{Value, json};
 
 use super::artifacts::{self, ArtifactLink};
 use super::errors::FieldErrors;
-use super::projects::{self, StartFields};
 use super::reports::{self, ReportLink};
 use super::session::{EmptyForm, Session};
 use super::view::{self, Chrome};
@@ -50,65 +48,6 @@ pub(super) fn build_not_found(session: &Session) -> Response {
         "Build not found",
         "There is no such build in this account.",
     )
-}
-
-/// `NAME=value` lines as `environmentVariablesOverride`.
-fn parse_overrides(text: &str) -> Vec<Value> {
-    text.lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| {
-            let (name, value) = line.split_once('=').unwrap_or((line, ""));
-            json!({"name": name.trim(), "value": value, "type": "PLAINTEXT"})
-        })
-        .collect()
-}
-
-fn start_field_for(path: &str) -> Option<&'static str> {
-    if path == "sourceVersion" {
-        Some("source_version")
-    } else if path.starts_with("environmentVariablesOverride") {
-        Some("env_overrides")
-    } else {
-        None
-    }
-}
-
-pub async fn start(
-    State(state): State<Arc<AppState>>,
-    session: Session,
-    Path(name): Path<String>,
-    body: Bytes,
-) -> Response {
-    let fields: StartFields = match session.form(&body) {
-        Ok(fields) => fields,
-        Err(refused) => return *refused,
-    };
-    let mut input = json!({"projectName": name});
-    let version = fields.source_version.trim();
-    if !version.is_empty() {
-        input["sourceVersion"] = version.into();
-    }
-    let overrides = parse_overrides(&fields.env_overrides);
-    if !overrides.is_empty() {
-        input["environmentVariablesOverride"] = overrides.into();
-    }
-    let started = match api::parse_input(input) {
-        Ok(input) => api::builds::start(&state, &session.caller, input).await,
-        Err(err) => Err(err),
-    };
-    match started {
-        Ok(out) => {
-            let uuid = out.build.uuid();
-            view::redirect(&format!("/projects/{name}/builds/{uuid}"))
-        }
-        Err(err) if err.kind == ErrorKind::ResourceNotFound => {
-            projects::project_not_found(&session, &name)
-        }
-        Err(err) => {
-            let errors = FieldErrors::from_api(&err, |path, _| start_field_for(path));
-            projects::project_page(&state, &session, &name, "", "", fields, errors).await
-        }
-    }
 }
 
 /// The agent (`kiln agent`) that ran a build, and its fleet.
@@ -477,18 +416,7 @@ pub async fn full_log(
 #[cfg(test)]
 pub(in crate::console) mod tests {
     use super::*;
-
-    #[test]
-    fn overrides_are_name_value_lines() {
-        assert_eq!(
-            parse_overrides("A=1\n\n B = x=y\nFLAG\n"),
-            vec![
-                json!({"name": "A", "value": "1", "type": "PLAINTEXT"}),
-                json!({"name": "B", "value": " x=y", "type": "PLAINTEXT"}),
-                json!({"name": "FLAG", "value": "", "type": "PLAINTEXT"}),
-            ]
-        );
-    }
+    use serde_json::json;
 
     /// A submitted build of project "app" in account "1", started by "me".
     pub(in crate::console) fn sample_record() -> BuildRecord {

@@ -13,6 +13,8 @@ use kiln_domain::ApiError;
 pub struct FieldErrors {
     by_field: BTreeMap<&'static str, Vec<String>>,
     general: Vec<String>,
+    /// The fields in the order the page shows them, for the summary (others come after).
+    page_order: &'static [&'static str],
 }
 
 impl FieldErrors {
@@ -33,8 +35,17 @@ impl FieldErrors {
         errors
     }
 
+    /// Files `message` under `field`, once (two rules may say the same thing).
     pub fn add(&mut self, field: &'static str, message: String) {
-        self.by_field.entry(field).or_default().push(message);
+        let list = self.by_field.entry(field).or_default();
+        if !list.contains(&message) {
+            list.push(message);
+        }
+    }
+
+    /// Files a problem that concerns no one field (shown above the form).
+    pub fn add_general(&mut self, message: String) {
+        self.general.push(message);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -57,11 +68,23 @@ impl FieldErrors {
     /// Every error, for the summary at the top of the form: (field or "", message).
     pub fn summary(&self) -> Vec<(String, String)> {
         let general = self.general.iter().map(|m| (String::new(), m.clone()));
-        let fields = self
-            .by_field
-            .iter()
+        let mut fields: Vec<_> = self.by_field.iter().collect();
+        fields.sort_by_key(|(f, _)| {
+            self.page_order
+                .iter()
+                .position(|p| p == *f)
+                .unwrap_or(usize::MAX)
+        });
+        let fields = fields
+            .into_iter()
             .flat_map(|(f, list)| list.iter().map(move |m| (f.to_string(), m.clone())));
         general.chain(fields).collect()
+    }
+
+    /// Lists the summary in `order`, the order of the page's fields.
+    pub fn in_page_order(mut self, order: &'static [&'static str]) -> Self {
+        self.page_order = order;
+        self
     }
 }
 
@@ -123,6 +146,9 @@ mod tests {
         assert!(!errors.has("source"));
         assert_eq!(errors.summary().len(), 3);
         assert_eq!(errors.summary()[0].0, "");
+        assert_eq!(errors.summary()[1].0, "env_vars");
+        let ordered = errors.in_page_order(&["name", "env_vars"]);
+        assert_eq!(ordered.summary()[1].0, "name");
     }
 
     #[test]

@@ -1,19 +1,30 @@
 //! The web console: server-rendered pages for build projects, builds, badges, reports and
-//! compute fleets, for a user signed in with an access key of their account. Every CodeBuild
-//! operation goes through [`crate::api::dispatch`], so the console shows the API's own
-//! validation and errors.
+//! compute fleets, for a user signed in with an access key of their account. Pages read
+//! through [`crate::api::dispatch`]; the forms build the API's typed inputs and call the
+//! operations' typed functions, showing the API's validation in words beside each field
+//! (`field_messages`, docs/console.md).
 //!
 //! Pages work without JavaScript; `static/console.js` only adds the live log (server-sent
 //! events), copying to the clipboard and small conveniences.
 
 mod artifacts;
+mod badge_panel;
+mod build_start;
 mod builds;
 mod errors;
+mod field_messages;
 mod fleets;
 mod form;
+mod form_input;
+mod form_options;
 mod form_token;
 mod logs;
 mod next;
+mod project_create;
+mod project_delete;
+mod project_edit;
+mod project_form_page;
+mod project_review;
 mod projects;
 mod public;
 mod reports;
@@ -60,19 +71,19 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/console/static/{file}", get(static_file))
         .route(
             "/create-project",
-            get(projects::create_page).post(projects::create_submit),
+            get(project_create::create_page).post(project_create::create_submit),
         )
         .route("/projects/{name}", get(projects::details))
         .route(
             "/projects/{name}/edit",
-            get(projects::edit_page).post(projects::edit_submit),
+            get(project_edit::edit_page).post(project_edit::edit_submit),
         )
         .route(
             "/projects/{name}/delete",
-            get(projects::delete_page).post(projects::delete_submit),
+            get(project_delete::delete_page).post(project_delete::delete_submit),
         )
         .route("/projects/{name}/visibility", post(visibility::submit))
-        .route("/projects/{name}/builds", post(builds::start))
+        .route("/projects/{name}/builds", post(build_start::start))
         .route("/projects/{name}/builds/{uuid}", get(builds::details))
         .route("/projects/{name}/builds/{uuid}/stop", post(builds::stop))
         .route("/projects/{name}/builds/{uuid}/retry", post(builds::retry))

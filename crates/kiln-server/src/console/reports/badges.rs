@@ -9,11 +9,9 @@ pub struct ReportBadge {
     pub markdown: String,
 }
 
-/// The report badges for `branch` (the default branch when empty): the build badge's address
-/// with the `report` parameter.
-pub fn report_badges(public_url: &str, token: &str, branch: &str) -> Vec<ReportBadge> {
-    let branch = Some(branch).filter(|b| !b.is_empty());
-    let base = kiln_domain::token::badge_url(public_url, token, branch);
+/// The report badges beside the build badge at `base` (its branch or tag and style): its
+/// address with the `report` parameter.
+pub fn report_badges(base: &str) -> Vec<ReportBadge> {
     [("tests", "Test results"), ("coverage", "Coverage")]
         .into_iter()
         .map(|(kind, title)| {
@@ -34,7 +32,7 @@ mod tests {
 
     #[test]
     fn report_badges_add_the_report_to_the_branch_badge() {
-        let badges = report_badges("http://k:1", "tok", "feature/x");
+        let badges = report_badges("http://k:1/badges?uuid=tok&branch=feature%2Fx");
         assert_eq!(
             badges[0].url,
             "http://k:1/badges?uuid=tok&branch=feature%2Fx&report=tests"
@@ -43,7 +41,7 @@ mod tests {
             badges[1].markdown,
             "![Coverage](http://k:1/badges?uuid=tok&branch=feature%2Fx&report=coverage)"
         );
-        let default = report_badges("http://k:1", "tok", "");
+        let default = report_badges("http://k:1/badges?uuid=tok");
         assert_eq!(default[0].url, "http://k:1/badges?uuid=tok&report=tests");
     }
 }

@@ -1,0 +1,169 @@
+//! The build badge panel of a project's page: the badge of a branch or a tag, in a style,
+//! with its address and Markdown to copy (console.js rewrites them as the choice changes).
+
+use std::collections::BTreeSet;
+
+use kiln_badge::Style;
+use kiln_domain::shapes::Build;
+use serde_json::Value;
+
+use super::reports::{self, ReportBadge};
+use crate::state::AppState;
+
+/// The badge asked for in the page's address: `branch` names the branch or tag (the
+/// parameter keeps its name so earlier links work), `ref_type` says which, `style` the look.
+#[derive(Debug, Clone, Default)]
+pub struct BadgeChoice {
+    pub name: String,
+    pub tag: bool,
+    pub style: String,
+}
+
+impl BadgeChoice {
+    pub fn new(name: &str, ref_type: &str, style: &str) -> BadgeChoice {
+        BadgeChoice {
+            name: name.trim().to_string(),
+            tag: ref_type == "tag",
+            style: style.to_string(),
+        }
+    }
+
+    /// The style chosen; a style the badges do not know is the default one.
+    fn style(&self) -> Style {
+        self.style.parse().unwrap_or_default()
+    }
+}
+
+/// A style of the picker.
+pub struct StyleChoice {
+    pub value: &'static str,
+    pub selected: bool,
+}
+
+pub struct BadgeView {
+    /// The badge URL for the choice (the project's default when nothing is chosen).
+    pub url: String,
+    pub markdown: String,
+    /// The project's own `badgeRequestUrl`.
+    pub default_url: String,
+    /// The URL without a branch, tag or style, which the picker adds to.
+    pub base_url: String,
+    /// The branch or tag name.
+    pub branch: String,
+    pub tag: bool,
+    pub styles: Vec<StyleChoice>,
+    /// Branches seen in the build history, offered by the picker.
+    pub branches: Vec<String>,
+    /// The test and coverage report badges for the same choice.
+    pub reports: Vec<ReportBadge>,
+}
+
+/// `<base>/badges?uuid=<token>[&branch=…|&tag=…][&style=…]`, as the badge endpoint reads it.
+pub fn badge_url(public_url: &str, token: &str, choice: &BadgeChoice) -> String {
+    let mut url = kiln_domain::token::badge_url(public_url, token, None);
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    if !choice.name.is_empty() {
+        query.append_pair(if choice.tag { "tag" } else { "branch" }, &choice.name);
+    }
+    let style = choice.style();
+    if style != Style::default() {
+        query.append_pair("style", style.as_str());
+    }
+    let extra = query.finish();
+    if !extra.is_empty() {
+        url.push('&');
+        url.push_str(&extra);
+    }
+    url
+}
+
+/// The public page of `project` (the API shape), while it is public.
+fn public_page(state: &AppState, project: &Value) -> Option<String> {
+    let alias = project["publicProjectAlias"].as_str()?;
+    (project["projectVisibility"] == "PUBLIC_READ")
+        .then(|| kiln_domain::visibility::public_project_url(&state.public_url, alias))
+}
+
+/// The panel of `project` (the API shape) for `choice`; `None` when the badge is off.
+pub fn badge_view(
+    state: &AppState,
+    project: &Value,
+    choice: &BadgeChoice,
+    builds: &[Build],
+) -> Option<BadgeView> {
+    let default_url = project["badge"]["badgeRequestUrl"].as_str()?.to_string();
+    let token = default_url.split_once('?').and_then(|(_, query)| {
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "uuid")
+            .map(|(_, v)| v.into_owned())
+    })?;
+    let chosen = badge_url(&state.public_url, &token, choice);
+    let base_url = kiln_domain::token::badge_url(&state.public_url, &token, None);
+    let url = if chosen == base_url {
+        default_url.clone()
+    } else {
+        chosen
+    };
+    let branches: BTreeSet<String> = builds
+        .iter()
+        .filter_map(|b| {
+            b.source_version
+                .as_deref()
+                .and_then(kiln_domain::refs::branch_named_by)
+        })
+        .chain(
+            project["sourceVersion"]
+                .as_str()
+                .and_then(kiln_domain::refs::branch_named_by),
+        )
+        .collect();
+    let style = choice.style();
+    Some(BadgeView {
+        reports: reports::report_badges(&badge_url(&state.public_url, &token, choice)),
+        markdown: kiln_domain::token::badge_markdown(&url, public_page(state, project).as_deref()),
+        url,
+        base_url,
+        default_url,
+        branch: choice.name.clone(),
+        tag: choice.tag,
+        styles: Style::ALL
+            .into_iter()
+            .map(|s| StyleChoice {
+                value: s.as_str(),
+                selected: s == style,
+            })
+            .collect(),
+        branches: branches.into_iter().collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_choice_becomes_the_badge_address() {
+        let url = |name: &str, ref_type: &str, style: &str| {
+            badge_url(
+                "http://k:1",
+                "tok",
+                &BadgeChoice::new(name, ref_type, style),
+            )
+        };
+        assert_eq!(url("", "branch", ""), "http://k:1/badges?uuid=tok");
+        assert_eq!(
+            url(" feature/x ", "branch", "flat"),
+            "http://k:1/badges?uuid=tok&branch=feature%2Fx"
+        );
+        assert_eq!(
+            url("v1.0", "tag", "for-the-badge"),
+            "http://k:1/badges?uuid=tok&tag=v1.0&style=for-the-badge"
+        );
+        // A style the badges do not know is the default look.
+        assert_eq!(url("", "tag", "comic"), "http://k:1/badges?uuid=tok");
+        assert_eq!(
+            url("", "branch", "social"),
+            "http://k:1/badges?uuid=tok&style=social"
+        );
+    }
+}
