@@ -4,16 +4,24 @@
 //! validation and errors.
 //!
 //! Pages work without JavaScript; `static/console.js` only adds the live log (server-sent
-//! events), copying to the clipboard and small conveniences.
+//! events), copying to the clipboard and small conveniences, and `static/live.js` the live
+//! project page and the ticking durations of running builds.
 
+mod account_builds;
 mod artifacts;
+mod build_chart;
 mod builds;
+mod chart;
 mod errors;
 mod fleets;
 mod form;
 mod form_token;
+mod history;
 mod logs;
 mod next;
+mod project_events;
+mod project_list;
+mod project_page;
 mod projects;
 mod public;
 mod reports;
@@ -51,7 +59,8 @@ pub struct ConsoleConfig {
 /// The console's routes; merged into [`crate::router`]. `POST /` stays the API.
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/", get(projects::list))
+        .route("/", get(project_list::list))
+        .route("/builds", get(account_builds::list))
         .route(
             "/sign-in",
             get(session::sign_in_page).post(session::sign_in),
@@ -62,7 +71,8 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/create-project",
             get(projects::create_page).post(projects::create_submit),
         )
-        .route("/projects/{name}", get(projects::details))
+        .route("/projects/{name}", get(project_page::details))
+        .route("/projects/{name}/events", get(project_events::events))
         .route(
             "/projects/{name}/edit",
             get(projects::edit_page).post(projects::edit_submit),
@@ -117,11 +127,13 @@ pub fn routes() -> Router<Arc<AppState>> {
 
 const CONSOLE_CSS: &str = include_str!("../../static/console.css");
 const CONSOLE_JS: &str = include_str!("../../static/console.js");
+const LIVE_JS: &str = include_str!("../../static/live.js");
 
 async fn static_file(Path(file): Path<String>) -> Response {
     let (body, content_type) = match file.as_str() {
         "console.css" => (CONSOLE_CSS, "text/css; charset=utf-8"),
         "console.js" => (CONSOLE_JS, "text/javascript; charset=utf-8"),
+        "live.js" => (LIVE_JS, "text/javascript; charset=utf-8"),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     let mut headers = HeaderMap::new();
