@@ -6,7 +6,9 @@ use sqlx::{PgConnection, PgPool, Row};
 use crate::queue;
 use kiln_store::pages::{build_page, build_record_page};
 use kiln_store::records::{BuildRow, RecordRow, build_json, default_branch_column, ref_columns};
-use kiln_store::{BuildFilter, InsertedBuild, Page, StoreError, StoreResult, auto_retry_remaining, sql_int};
+use kiln_store::{
+    BuildFilter, InsertedBuild, Page, StoreError, StoreResult, auto_retry_remaining, sql_int,
+};
 
 /// Numbers and stores a build in the caller's transaction (see `Store::insert_build`).
 pub(crate) async fn insert(

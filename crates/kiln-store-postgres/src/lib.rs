@@ -20,11 +20,10 @@ use kiln_domain::report::{
 use kiln_store::records::{BuildRow, RecordRow, build_status};
 use kiln_store::{
     AgentSession, AgentToken, BodyClaim, BranchReports, BuildFilter, Claim, ClaimRequest,
-    ConsoleSession,
-    CoverageKey, CoverageQuery, DeletedFleet, DeletedReportGroup, EventFeed, EventSubscription,
-    FleetBuild, HeldLease, InsertedBuild, Lease, LeasedBuild, Page, ProjectKey, ProjectSort,
-    QueueGauges, ReportQuery, SignInAttempt, SignInBackoff, SourceCredential, Store, StoreError,
-    StoreEvent, StoreResult, TestCaseQuery, VisibilityUpdate, is_foreign_key_violation,
+    ConsoleSession, CoverageKey, CoverageQuery, DeletedFleet, DeletedReportGroup, EventFeed,
+    EventSubscription, FleetBuild, HeldLease, InsertedBuild, Lease, LeasedBuild, Page, ProjectKey,
+    ProjectSort, QueueGauges, ReportQuery, SignInAttempt, SignInBackoff, SourceCredential, Store,
+    StoreError, StoreEvent, StoreResult, TestCaseQuery, VisibilityUpdate, is_foreign_key_violation,
     is_unique_violation, sql_int,
 };
 

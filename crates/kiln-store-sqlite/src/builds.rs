@@ -7,7 +7,8 @@ use kiln_store::records::{
     BuildRow, RecordRow, build_json, build_status, default_branch_column, ref_columns,
 };
 use kiln_store::{
-    BuildFilter, InsertedBuild, Page, StoreError, StoreEvent, StoreResult, auto_retry_remaining, sql_int,
+    BuildFilter, InsertedBuild, Page, StoreError, StoreEvent, StoreResult, auto_retry_remaining,
+    sql_int,
 };
 use sqlx::{Sqlite, SqlitePool, Transaction};
 

@@ -18,11 +18,10 @@ use kiln_domain::report::{
 };
 use kiln_store::{
     AgentSession, AgentToken, BodyClaim, BranchReports, BuildFilter, Claim, ClaimRequest,
-    ConsoleSession,
-    CoverageKey, CoverageQuery, DeletedFleet, DeletedReportGroup, EventFeed, EventSubscription,
-    FleetBuild, HeldLease, InsertedBuild, Lease, LeasedBuild, Page, ProjectKey, ProjectSort,
-    QueueGauges, ReportQuery, SignInAttempt, SignInBackoff, SourceCredential, Store, StoreEvent,
-    StoreResult, TestCaseQuery, VisibilityUpdate, sql_int,
+    ConsoleSession, CoverageKey, CoverageQuery, DeletedFleet, DeletedReportGroup, EventFeed,
+    EventSubscription, FleetBuild, HeldLease, InsertedBuild, Lease, LeasedBuild, Page, ProjectKey,
+    ProjectSort, QueueGauges, ReportQuery, SignInAttempt, SignInBackoff, SourceCredential, Store,
+    StoreEvent, StoreResult, TestCaseQuery, VisibilityUpdate, sql_int,
 };
 
 mod agents;

@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use common::axe::{axe_script, check_both_schemes, texts};
 use common::browser::{Browser, UI_DEADLINE};
-use common::builds::{create_git_project, id_of, start_builds, wait_build_complete};
+use common::builds::{
+    create_git_project, id_of, start_builds, wait_build_complete, wait_builds_where,
+};
 use common::git::GitRepo;
 use common::{ACCOUNT_A, KilnServer, boto3};
 use serde_json::{Value, json};
@@ -54,6 +56,16 @@ async fn history_numbers(browser: &Browser, table: &str) -> Vec<i64> {
         .collect()
 }
 
+/// The text of `css` read in one script, so a live redraw between finding the element and
+/// reading it cannot go stale; empty when it is not there.
+async fn live_text(browser: &Browser, css: &str) -> String {
+    texts(browser, css)
+        .await
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+}
+
 /// Whether the page scrolls sideways.
 async fn scrolls_sideways(browser: &Browser) -> bool {
     let out = browser
@@ -75,7 +87,12 @@ async fn console_history_lists_pages_filters_and_follows_builds() {
     repo.commit(&[("buildspec.yml", BUILDSPEC)], "buildspec");
     repo.git(&["branch", "feature/x"]);
     for name in ["web", "api"] {
-        create_git_project(&server, name, &repo.location(), json!({"badgeEnabled": true}));
+        create_git_project(
+            &server,
+            name,
+            &repo.location(),
+            json!({"badgeEnabled": true}),
+        );
     }
     boto3(
         &server,
@@ -87,13 +104,14 @@ async fn console_history_lists_pages_filters_and_follows_builds() {
             serviceRole='r')
 result = True",
     );
-    // 26 builds of "many", more than a page of history; they need not end.
-    let inputs: Vec<Value> = (0..26).map(|_| json!({"projectName": "many"})).collect();
-    start_builds(&server, &inputs);
-    // web: #1 passes on main, #2 fails on main, #3 passes on feature/x; api: #1 fails.
+    // web: #1 passes on main, #2 fails on main (#3 passes on feature/x below); api: #1 fails.
     build(&server, "web", "main", &[]);
     build(&server, "web", "main", &[("FAIL", "1")]);
     build(&server, "api", "main", &[("FAIL", "1")]);
+    // 26 builds of "many", more than a page of history.
+    let inputs: Vec<Value> = (0..26).map(|_| json!({"projectName": "many"})).collect();
+    let many = start_builds(&server, &inputs);
+    let many_ids: Vec<&str> = many.iter().map(id_of).collect();
 
     let browser = Browser::start(server.url()).await;
     let dark = Browser::start_with_args(server.url(), &["--force-dark-mode"]).await;
@@ -111,6 +129,7 @@ result = True",
     let api = browser.text("tr[data-name='api'] td.latest-build").await;
     assert!(api.contains("Failed") && api.contains("#1"), "{api}");
     assert!(browser.exists("tr[data-name='web'] img.badge-img").await);
+    wait_builds_where(&server, &many_ids, r#"b["buildComplete"]"#, BUILD_DEADLINE);
     build(&server, "web", "feature/x", &[]);
     browser.goto("/").await;
     let web = browser
@@ -190,16 +209,20 @@ result = True",
     let row = "#history tr[data-build='4']";
     browser.wait_text(row, "In progress").await;
     let duration = format!("{row} td[data-label='Duration']");
-    let first_read = browser.text(&duration).await;
+    let first_read = live_text(&browser, &duration).await;
     assert!(first_read.ends_with("so far"), "{first_read}");
     browser
-        .wait_for(UI_DEADLINE, "the running build's duration to move", || async {
-            let now = browser.text(&duration).await;
-            (now != first_read && now.ends_with("so far")).then_some(())
-        })
+        .wait_for(
+            UI_DEADLINE,
+            "the running build's duration to move",
+            || async {
+                let now = live_text(&browser, &duration).await;
+                (now != first_read && now.ends_with("so far")).then_some(())
+            },
+        )
         .await;
     browser.wait_text(row, "Succeeded").await;
-    assert!(!browser.text(&duration).await.ends_with("so far"));
+    assert!(!live_text(&browser, &duration).await.ends_with("so far"));
     let kept = browser
         .client
         .execute("return window.notReloaded === true;", vec![])
@@ -212,10 +235,10 @@ result = True",
     let started = start_builds(&server, &[start_input("web", "main", &[("PAUSE", "8")])]);
     let uuid = id_of(&started[0]).split_once(':').unwrap().1.to_string();
     browser.goto(&format!("/projects/web/builds/{uuid}")).await;
-    let first_read = browser.text("#build-duration").await;
+    let first_read = live_text(&browser, "#build-duration").await;
     browser
         .wait_for(UI_DEADLINE, "the build page's duration to move", || async {
-            let now = browser.text("#build-duration").await;
+            let now = live_text(&browser, "#build-duration").await;
             (now != first_read).then_some(())
         })
         .await;

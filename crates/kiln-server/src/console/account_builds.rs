@@ -174,9 +174,7 @@ pub async fn list(
         project_names,
         builds,
         filtered: filters.any(),
-        older_url: page
-            .next
-            .map_or_else(String::new, |n| filters.url(Some(n))),
+        older_url: page.next.map_or_else(String::new, |n| filters.url(Some(n))),
         newest_url: if after.is_some() {
             filters.url(None)
         } else {

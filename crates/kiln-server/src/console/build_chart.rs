@@ -119,7 +119,9 @@ mod tests {
         assert_eq!(chart.bars[2].duration, "45 s so far");
         assert_eq!(chart.bars[0].url, "/projects/p/builds/u1");
         assert!(
-            chart.desc.contains("oldest first: #1 succeeded 30 s, #2 failed 1 min 0 s"),
+            chart
+                .desc
+                .contains("oldest first: #1 succeeded 30 s, #2 failed 1 min 0 s"),
             "{}",
             chart.desc
         );
@@ -142,7 +144,8 @@ mod tests {
 
     #[test]
     fn the_svg_is_labelled_and_escaped() {
-        let mut chart = durations(&[build(1, BuildStatus::Failed, Some(110.0))], "/b", 0.0).unwrap();
+        let mut chart =
+            durations(&[build(1, BuildStatus::Failed, Some(110.0))], "/b", 0.0).unwrap();
         chart.desc = "<script>alert(1)</script>".into();
         let svg = ChartOnly { chart: &chart }.render().unwrap();
         assert!(svg.contains("role=\"img\""), "{svg}");

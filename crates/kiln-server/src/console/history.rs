@@ -34,10 +34,7 @@ pub fn duration(build: &BuildRecord, now: f64) -> String {
     match build.end_time {
         Some(end) => view::format_duration(end - build.start_time),
         None if !build.is_complete() => {
-            format!(
-                "{} so far",
-                view::format_duration(now - build.start_time)
-            )
+            format!("{} so far", view::format_duration(now - build.start_time))
         }
         None => "—".to_string(),
     }
@@ -167,7 +164,10 @@ pub(crate) mod tests {
         assert_eq!(row.duration, "13 s so far");
         assert_eq!(row.source_version, "Default branch");
         let ticking = row.ticking.unwrap();
-        assert_eq!((ticking.started.as_str(), ticking.now.as_str()), ("100.000", "112.500"));
+        assert_eq!(
+            (ticking.started.as_str(), ticking.now.as_str()),
+            ("100.000", "112.500")
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! A project's events: server-sent events that tell an open project page when the project or
 //! one of its builds changed (a build was queued, moved on, ended or was deleted), from any
 //! replica, as the store's change feed (`ProjectChanged`) hears of it. Each `changed` event
-//! carries nothing: static/live.js reads the page again and redraws the parts marked
+//! carries only the project's name: static/live.js reads the page again and redraws the parts marked
 //! `data-live`, so what it shows is always the store's, never a guess from the event.
 
 use std::convert::Infallible;
@@ -31,15 +31,17 @@ pub async fn events(
     };
     let stream = futures::stream::unfold(watch, |mut watch| async move {
         watch.next_change().await?;
-        Some((Ok::<Event, Infallible>(changed()), watch))
+        let event = changed(&watch.project_name);
+        Some((Ok::<Event, Infallible>(event), watch))
     });
     Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response()
 }
 
-fn changed() -> Event {
-    Event::default().event("changed").data("")
+/// The event's data names the project: a browser drops an event whose data is empty.
+fn changed(project_name: &str) -> Event {
+    Event::default().event("changed").data(project_name)
 }
 
 struct ProjectWatch {

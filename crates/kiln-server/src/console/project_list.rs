@@ -78,7 +78,10 @@ pub struct ListQuery {
     deleted: String,
 }
 
-pub(super) async fn all_project_names(state: &AppState, session: &Session) -> Result<Vec<String>, ApiError> {
+pub(super) async fn all_project_names(
+    state: &AppState,
+    session: &Session,
+) -> Result<Vec<String>, ApiError> {
     let mut names = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -157,7 +160,9 @@ async fn list_page(
             .collect();
         let mut latest: Vec<Option<BuildRecord>> = Vec::with_capacity(names.len());
         for chunk in names.chunks(READS_AT_ONCE) {
-            let reads = chunk.iter().map(|name| latest_build(state, account_id, name));
+            let reads = chunk
+                .iter()
+                .map(|name| latest_build(state, account_id, name));
             latest.extend(futures::future::try_join_all(reads).await?);
         }
         let now = state.now_epoch();

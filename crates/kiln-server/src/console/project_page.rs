@@ -32,7 +32,6 @@ const HISTORY_LEN: usize = 20;
 /// Webhook deliveries shown on a project's page.
 const DELIVERIES_SHOWN: u64 = 20;
 
-
 pub struct BadgeView {
     /// The badge URL for the chosen branch (the project's default when none is chosen).
     pub url: String,
@@ -437,7 +436,9 @@ async fn render(
             .map(|b| BuildRow::of(b, &builds_url, now))
             .collect(),
         chart: build_chart::durations(&recent, &builds_url, now),
-        older_url: next.map_or_else(String::new, |n| format!("/projects/{name}?after={n}#history")),
+        older_url: next.map_or_else(String::new, |n| {
+            format!("/projects/{name}?after={n}#history")
+        }),
         older_page: shown.after.is_some(),
         webhook,
         public: PublicView::of(state, &project),

@@ -24,8 +24,8 @@ use kiln_store::StoreError;
 use serde_json::Value;
 
 use super::builds::{BuildPage, BuildView};
-use super::logs::EventsQuery;
 use super::history::{self, BuildRow};
+use super::logs::EventsQuery;
 use super::view::{self, Chrome};
 use crate::state::AppState;
 
