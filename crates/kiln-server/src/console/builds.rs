@@ -8,18 +8,20 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use kiln_domain::build::BuildRecord;
+use kiln_domain::build::{BuildRecord, BuildStatus};
 use kiln_domain::fleet::FleetRecord;
+use kiln_domain::shapes::Build;
 use kiln_domain::unapplied::{self, Unapplied};
 use kiln_domain::{ApiError, ErrorKind};
 use serde_json::{Value, json};
 
 use super::artifacts::{self, ArtifactLink};
 use super::errors::FieldErrors;
-use super::projects::{self, StartFields, call};
+use super::projects::{self, StartFields};
 use super::reports::{self, ReportLink};
 use super::session::{EmptyForm, Session};
 use super::view::{self, Chrome};
+use crate::api::{self, builds::IdInput, builds::IdsInput};
 use crate::state::AppState;
 
 /// Most of a log the build page shows inline; the full log is a link away.
@@ -31,10 +33,12 @@ pub(super) async fn get_build(
     session: &Session,
     project: &str,
     uuid: &str,
-) -> Result<Option<Value>, ApiError> {
-    let id = format!("{project}:{uuid}");
-    match call(state, session, "BatchGetBuilds", json!({"ids": [id]})).await {
-        Ok(out) => Ok(out["builds"].as_array().and_then(|b| b.first()).cloned()),
+) -> Result<Option<Build>, ApiError> {
+    let input = IdsInput {
+        ids: Some(vec![format!("{project}:{uuid}")]),
+    };
+    match api::builds::batch_get(state, &session.caller, input).await {
+        Ok(out) => Ok(out.builds.into_iter().next()),
         Err(err) if err.kind == ErrorKind::InvalidInput => Ok(None),
         Err(err) => Err(err),
     }
@@ -46,15 +50,6 @@ pub(super) fn build_not_found(session: &Session) -> Response {
         "Build not found",
         "There is no such build in this account.",
     )
-}
-
-/// The build's uuid as the API reports it (never the text of the address).
-pub(super) fn uuid_of(build: &Value) -> String {
-    build["id"]
-        .as_str()
-        .and_then(|id| id.split_once(':'))
-        .map(|(_, uuid)| uuid.to_string())
-        .unwrap_or_default()
 }
 
 /// `NAME=value` lines as `environmentVariablesOverride`.
@@ -97,9 +92,13 @@ pub async fn start(
     if !overrides.is_empty() {
         input["environmentVariablesOverride"] = overrides.into();
     }
-    match call(&state, &session, "StartBuild", input).await {
+    let started = match api::parse_input(input) {
+        Ok(input) => api::builds::start(&state, &session.caller, input).await,
+        Err(err) => Err(err),
+    };
+    match started {
         Ok(out) => {
-            let uuid = uuid_of(&out["build"]);
+            let uuid = out.build.uuid();
             view::redirect(&format!("/projects/{name}/builds/{uuid}"))
         }
         Err(err) if err.kind == ErrorKind::ResourceNotFound => {
@@ -225,22 +224,16 @@ impl BuildPage {
     pub(super) async fn of(
         state: &AppState,
         account_id: &str,
-        build: &Value,
+        build: &Build,
         chrome: Chrome,
         view: BuildView,
     ) -> BuildPage {
-        let uuid = uuid_of(build);
+        let uuid = build.uuid().to_string();
         let (log, log_offset, log_truncated) = read_log_tail(state, &uuid).await;
-        let status = build["buildStatus"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let start = build["startTime"].as_f64().unwrap_or(0.0);
-        let end = build["endTime"].as_f64();
-        let project = build["projectName"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let status = build.build_status.as_str().to_string();
+        let start = build.start_time;
+        let end = build.end_time;
+        let project = build.project_name.clone();
         let (artifacts, artifact_locations) = if view.artifacts_shown {
             (
                 artifacts::links(state, &view.page_url, build).await,
@@ -251,19 +244,19 @@ impl BuildPage {
         };
         BuildPage {
             chrome,
-            number: build["buildNumber"].as_i64().unwrap_or(0),
+            number: build.build_number,
             status_label: view::status_label(&status),
             status_class: view::status_class(&status),
-            complete: build["buildComplete"].as_bool().unwrap_or(false),
+            complete: build.build_complete,
             phases: phase_rows(build),
-            source_version: build["sourceVersion"]
-                .as_str()
-                .unwrap_or("Default branch")
-                .to_string(),
-            resolved_version: build["resolvedSourceVersion"]
-                .as_str()
-                .unwrap_or("—")
-                .to_string(),
+            source_version: build
+                .source_version
+                .clone()
+                .unwrap_or_else(|| "Default branch".to_string()),
+            resolved_version: build
+                .resolved_source_version
+                .clone()
+                .unwrap_or_else(|| "—".to_string()),
             initiator: String::new(),
             ran_on: None,
             started: view::format_time(start),
@@ -301,20 +294,18 @@ impl BuildPage {
     }
 }
 
-pub(super) fn phase_rows(build: &Value) -> Vec<PhaseRow> {
-    build["phases"]
-        .as_array()
-        .into_iter()
-        .flatten()
+pub(super) fn phase_rows(build: &Build) -> Vec<PhaseRow> {
+    build
+        .phases
+        .iter()
         .map(|phase| {
-            let status = phase["phaseStatus"].as_str().unwrap_or_default();
-            let context = phase["contexts"]
-                .as_array()
-                .into_iter()
+            let status = phase.phase_status.map_or("", BuildStatus::as_str);
+            let context = phase
+                .contexts
+                .iter()
                 .flatten()
                 .filter_map(|c| {
-                    let code = c["statusCode"].as_str().unwrap_or_default();
-                    let message = c["message"].as_str().unwrap_or_default();
+                    let (code, message) = (&c.status_code, &c.message);
                     match (code.is_empty(), message.is_empty()) {
                         (true, true) => None,
                         (false, false) => Some(format!("{code}: {message}")),
@@ -323,7 +314,7 @@ pub(super) fn phase_rows(build: &Value) -> Vec<PhaseRow> {
                 })
                 .collect::<Vec<_>>()
                 .join("; ");
-            let name = phase["phaseType"].as_str().unwrap_or_default();
+            let name = phase.phase_type.as_str();
             PhaseRow {
                 name: name.to_string(),
                 // COMPLETED only marks the end; it has no status of its own.
@@ -339,9 +330,9 @@ pub(super) fn phase_rows(build: &Value) -> Vec<PhaseRow> {
                 } else {
                     view::status_class(status)
                 },
-                duration: phase["durationInSeconds"]
-                    .as_f64()
-                    .map_or_else(String::new, view::format_duration),
+                duration: phase
+                    .duration_in_seconds
+                    .map_or_else(String::new, |s| view::format_duration(s as f64)),
                 context,
             }
         })
@@ -405,7 +396,7 @@ async fn build_page(
         Ok(None) => return build_not_found(session),
         Err(err) => return view::api_error_page(session, &err),
     };
-    let uuid = uuid_of(&build);
+    let uuid = build.uuid().to_string();
     let view = BuildView {
         public: false,
         project_url: format!("/projects/{project}"),
@@ -414,7 +405,7 @@ async fn build_page(
     };
     let account_id = &session.caller.account_id;
     let mut page = BuildPage::of(state, account_id, &build, session.chrome(), view).await;
-    page.initiator = build["initiator"].as_str().unwrap_or_default().to_string();
+    page.initiator = build.initiator.clone();
     page.ran_on = read_ran_on(state, session, &uuid).await;
     page.unapplied = unapplied_notes(state, session, &uuid).await;
     page.errors = errors;
@@ -431,7 +422,11 @@ pub async fn stop(
         return *refused;
     }
     let id = format!("{project}:{uuid}");
-    match call(&state, &session, "StopBuild", json!({"id": id})).await {
+    let input = IdInput {
+        id: Some(id),
+        ..IdInput::default()
+    };
+    match api::builds::stop(&state, &session.caller, input).await {
         Ok(_) => view::redirect(&format!("/projects/{project}/builds/{uuid}")),
         Err(err) if err.kind == ErrorKind::ResourceNotFound => build_not_found(&session),
         Err(err) => {
@@ -451,9 +446,13 @@ pub async fn retry(
         return *refused;
     }
     let id = format!("{project}:{uuid}");
-    match call(&state, &session, "RetryBuild", json!({"id": id})).await {
+    let input = IdInput {
+        id: Some(id),
+        ..IdInput::default()
+    };
+    match api::builds::retry(&state, &session.caller, input).await {
         Ok(out) => {
-            let new_uuid = uuid_of(&out["build"]);
+            let new_uuid = out.build.uuid();
             view::redirect(&format!("/projects/{project}/builds/{new_uuid}"))
         }
         Err(err) if err.kind == ErrorKind::ResourceNotFound => build_not_found(&session),
@@ -475,14 +474,14 @@ pub async fn full_log(
         Ok(None) => return build_not_found(&session),
         Err(err) => return view::api_error_page(&session, &err),
     };
-    match crate::logs::read_log(&state, &session.caller.account_id, &uuid_of(&build), 0).await {
+    match crate::logs::read_log(&state, &session.caller.account_id, build.uuid(), 0).await {
         Ok(response) => response,
         Err((status, message)) => (status, message).into_response(),
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(in crate::console) mod tests {
     use super::*;
 
     #[test]
@@ -497,14 +496,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn builds_an_agent_ran_name_it_and_their_fleet() {
-        let input: kiln_domain::fleet::FleetInput = serde_json::from_value(json!({
-            "name": "linux", "baseCapacity": 1, "environmentType": "LINUX_CONTAINER",
-            "computeType": "BUILD_GENERAL1_SMALL"
-        }))
-        .unwrap();
-        let fleet = kiln_domain::fleet::validate_create(input, "1", "r", "id-1", 0.0).unwrap();
+    /// A submitted build of project "app" in account "1", started by "me".
+    pub(in crate::console) fn sample_record() -> BuildRecord {
         let project = kiln_domain::project::ProjectRecord {
             account_id: "1".into(),
             name: "app".into(),
@@ -520,13 +513,10 @@ mod tests {
             source_epoch: 0,
             public: Default::default(),
         };
-        let mut settings = kiln_domain::start::StartBuildInput::default()
+        let settings = kiln_domain::start::StartBuildInput::default()
             .resolve(&project)
             .unwrap();
-        settings.environment.fleet = Some(kiln_domain::fleet::ProjectFleet {
-            fleet_arn: Some(fleet.arn.clone()),
-        });
-        let mut build = BuildRecord::submitted(kiln_domain::retry::NewBuild {
+        BuildRecord::submitted(kiln_domain::retry::NewBuild {
             account_id: "1",
             project_name: "app",
             uuid: "u".into(),
@@ -534,6 +524,20 @@ mod tests {
             source_epoch: 0,
             initiator: "me".into(),
             now: 0.0,
+        })
+    }
+
+    #[test]
+    fn builds_an_agent_ran_name_it_and_their_fleet() {
+        let input: kiln_domain::fleet::FleetInput = serde_json::from_value(json!({
+            "name": "linux", "baseCapacity": 1, "environmentType": "LINUX_CONTAINER",
+            "computeType": "BUILD_GENERAL1_SMALL"
+        }))
+        .unwrap();
+        let fleet = kiln_domain::fleet::validate_create(input, "1", "r", "id-1", 0.0).unwrap();
+        let mut build = sample_record();
+        build.settings.environment.fleet = Some(kiln_domain::fleet::ProjectFleet {
+            fleet_arn: Some(fleet.arn.clone()),
         });
         assert!(ran_on(&build, Some(&fleet)).is_none(), "no agent ran it");
         build.agent = Some("gpu-1".into());
@@ -552,13 +556,35 @@ mod tests {
 
     #[test]
     fn phases_read_well() {
-        let build = json!({"phases": [
-            {"phaseType": "SUBMITTED", "phaseStatus": "SUCCEEDED", "durationInSeconds": 0, "endTime": 1.0},
-            {"phaseType": "BUILD", "phaseStatus": "FAILED", "durationInSeconds": 3, "endTime": 4.0,
-             "contexts": [{"statusCode": "COMMAND_EXECUTION_ERROR", "message": "exit status 1"}]},
-            {"phaseType": "FINALIZING"},
-            {"phaseType": "COMPLETED"},
-        ]});
+        use kiln_domain::build::{BuildPhase, PhaseContext, PhaseType};
+        let phase = |phase_type, phase_status, end_time, contexts| BuildPhase {
+            phase_type,
+            phase_status,
+            start_time: 1.0,
+            end_time,
+            contexts,
+        };
+        let mut record = sample_record();
+        record.phases = vec![
+            phase(
+                PhaseType::Submitted,
+                Some(BuildStatus::Succeeded),
+                Some(1.0),
+                vec![],
+            ),
+            phase(
+                PhaseType::Build,
+                Some(BuildStatus::Failed),
+                Some(4.0),
+                vec![PhaseContext::new(
+                    "COMMAND_EXECUTION_ERROR",
+                    "exit status 1",
+                )],
+            ),
+            phase(PhaseType::Finalizing, None, None, vec![]),
+            phase(PhaseType::Completed, None, None, vec![]),
+        ];
+        let build = record.to_api("r", "");
         let rows = phase_rows(&build);
         assert_eq!(rows[1].context, "COMMAND_EXECUTION_ERROR: exit status 1");
         assert_eq!(rows[1].status_class, "bad");
