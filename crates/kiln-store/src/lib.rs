@@ -304,8 +304,9 @@ pub trait Store: SecretStore + Send + Sync + 'static {
     ) -> StoreResult<Page<String, i64>>;
     /// The account's builds that pass `filter`, of live and deleted projects, newest first
     /// (the console's Builds page). The key is the build's insertion sequence, as in the
-    /// account's `list_builds`, so pages stay put while builds start and go. One range of one
-    /// index, whichever filters are set.
+    /// account's `list_builds`, so pages stay put while builds start and go. One filter reads
+    /// one range of its index in order; combined filters read the range of one of their
+    /// indexes (a backend may sort what that range holds).
     async fn find_builds(
         &self,
         account_id: &str,
