@@ -65,6 +65,7 @@ macro_rules! suite {
             lookups::a_refs_status_is_its_latest_builds,
             lookups::builds_are_got_by_uuid_within_their_account,
             build_reads::builds_are_read_saved_and_deleted_in_their_account,
+            build_reads::builds_are_found_by_project_status_and_branch_newest_first,
             projects::projects_round_trip_and_stay_in_their_account,
             projects::updates_replace_a_project_that_still_exists,
             projects::listings_sort_and_page,

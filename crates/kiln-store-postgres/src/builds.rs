@@ -4,9 +4,11 @@ use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, context_codes};
 use sqlx::{PgConnection, PgPool, Row};
 
 use crate::queue;
-use kiln_store::pages::build_page;
+use kiln_store::pages::{build_page, build_record_page};
 use kiln_store::records::{BuildRow, RecordRow, build_json, default_branch_column, ref_columns};
-use kiln_store::{InsertedBuild, Page, StoreError, StoreResult, auto_retry_remaining, sql_int};
+use kiln_store::{
+    BuildFilter, InsertedBuild, Page, StoreError, StoreResult, auto_retry_remaining, sql_int,
+};
 
 /// Numbers and stores a build in the caller's transaction (see `Store::insert_build`).
 pub(crate) async fn insert(
@@ -194,6 +196,61 @@ pub(crate) async fn list_builds(
         .await?;
     Ok(build_page(rows, limit))
 }
+/// A page of the account's builds that pass `filter`: a range scan of builds_by_account or of
+/// the index of one of the filters (builds_by_project_seq, builds_by_status_seq,
+/// builds_by_ref_seq), all ordered by seq. Fixed SQL text only; binds in the order of the
+/// filter's fields, then `after`, then the limit.
+pub fn find_builds_sql(filter: &BuildFilter<'_>, after: bool) -> String {
+    let mut sql = String::from("SELECT record, seq AS page_key FROM builds WHERE account_id = $1");
+    let mut next = 2;
+    let mut condition = |sql: &mut String, text: &str| {
+        sql.push_str(&format!(" AND {text}${next}"));
+        next += 1;
+    };
+    if filter.project_name.is_some() {
+        condition(&mut sql, "project_name = ");
+    }
+    if filter.status.is_some() {
+        condition(&mut sql, "status = ");
+    }
+    if filter.branch.is_some() {
+        condition(&mut sql, "ref_kind = 'branch' AND ref_name = ");
+    }
+    if after {
+        condition(&mut sql, "seq < ");
+    }
+    sql.push_str(&format!(" ORDER BY seq DESC LIMIT ${next}"));
+    sql
+}
+
+pub(crate) async fn find_builds(
+    pool: &PgPool,
+    account_id: &str,
+    filter: &BuildFilter<'_>,
+    after: Option<i64>,
+    limit: u64,
+) -> StoreResult<Page<BuildRecord, i64>> {
+    let sql = find_builds_sql(filter, after.is_some());
+    let mut query = sqlx::query_as(&sql).bind(account_id);
+    if let Some(project_name) = filter.project_name {
+        query = query.bind(project_name);
+    }
+    if let Some(status) = filter.status {
+        query = query.bind(status.as_str());
+    }
+    if let Some(branch) = filter.branch {
+        query = query.bind(branch);
+    }
+    if let Some(after) = after {
+        query = query.bind(after);
+    }
+    let rows = query
+        .bind(sql_int(limit.saturating_add(1)))
+        .fetch_all(pool)
+        .await?;
+    build_record_page(rows, limit)
+}
+
 /// The latest status among a ref's builds of the current source: the first entry of one
 /// range of builds_by_ref.
 pub const LATEST_STATUS_FOR_REF: &str = "SELECT status FROM builds

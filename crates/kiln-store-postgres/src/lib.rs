@@ -19,11 +19,11 @@ use kiln_domain::report::{
 };
 use kiln_store::records::{BuildRow, RecordRow, build_status};
 use kiln_store::{
-    AgentSession, AgentToken, BodyClaim, BranchReports, Claim, ClaimRequest, ConsoleSession,
-    CoverageKey, CoverageQuery, DeletedFleet, DeletedReportGroup, EventFeed, EventSubscription,
-    FleetBuild, HeldLease, InsertedBuild, Lease, LeasedBuild, Page, ProjectKey, ProjectSort,
-    QueueGauges, ReportQuery, SignInAttempt, SignInBackoff, SourceCredential, Store, StoreError,
-    StoreEvent, StoreResult, TestCaseQuery, VisibilityUpdate, is_foreign_key_violation,
+    AgentSession, AgentToken, BodyClaim, BranchReports, BuildFilter, Claim, ClaimRequest,
+    ConsoleSession, CoverageKey, CoverageQuery, DeletedFleet, DeletedReportGroup, EventFeed,
+    EventSubscription, FleetBuild, HeldLease, InsertedBuild, Lease, LeasedBuild, Page, ProjectKey,
+    ProjectSort, QueueGauges, ReportQuery, SignInAttempt, SignInBackoff, SourceCredential, Store,
+    StoreError, StoreEvent, StoreResult, TestCaseQuery, VisibilityUpdate, is_foreign_key_violation,
     is_unique_violation, sql_int,
 };
 
@@ -50,7 +50,9 @@ pub use feed::LISTENER_APPLICATION_NAME;
 #[doc(hidden)]
 pub mod sql {
     pub use crate::auto_retry::OWING_AUTO_RETRY;
-    pub use crate::builds::{DEFAULT_BRANCH_BUILT, LATEST_STATUS_FOR_REF, list_builds_sql};
+    pub use crate::builds::{
+        DEFAULT_BRANCH_BUILT, LATEST_STATUS_FOR_REF, find_builds_sql, list_builds_sql,
+    };
     pub use crate::projects::list_projects_sql;
 }
 
@@ -253,6 +255,16 @@ impl Store for PgStore {
             limit,
         )
         .await
+    }
+
+    async fn find_builds(
+        &self,
+        account_id: &str,
+        filter: &BuildFilter<'_>,
+        after: Option<i64>,
+        limit: u64,
+    ) -> StoreResult<Page<BuildRecord, i64>> {
+        builds::find_builds(&self.pool, account_id, filter, after, limit).await
     }
 
     async fn claim_builds(&self, request: &ClaimRequest<'_>) -> StoreResult<Vec<LeasedBuild>> {

@@ -4,10 +4,11 @@
 
 mod common;
 
-use kiln_store::ProjectSort;
+use kiln_domain::build::BuildStatus;
+use kiln_store::{BuildFilter, ProjectSort};
 use kiln_store_postgres::sql::{
-    DEFAULT_BRANCH_BUILT, LATEST_STATUS_FOR_REF, OWING_AUTO_RETRY, list_builds_sql,
-    list_projects_sql,
+    DEFAULT_BRANCH_BUILT, LATEST_STATUS_FOR_REF, OWING_AUTO_RETRY, find_builds_sql,
+    list_builds_sql, list_projects_sql,
 };
 use sqlx::PgPool;
 use sqlx::postgres::PgArguments;
@@ -79,6 +80,46 @@ async fn every_listing_and_lookup_is_an_index_scan_without_a_sort() {
                 plans.push((sql.clone(), plan(pool, query.bind(11_i64)).await));
             }
         }
+    }
+    // The Builds page's filters, each alone and in every combination, first and later pages.
+    // One filter reads its index in order; combined ones may sort what the most selective
+    // index's range holds (PostgreSQL takes builds_by_ref for a project's branch), never
+    // the account's builds.
+    let mut combined = Vec::new();
+    for mask in 0_u32..8 {
+        let filter = BuildFilter {
+            project_name: (mask & 1 != 0).then_some("p7"),
+            status: (mask & 2 != 0).then_some(BuildStatus::Failed),
+            branch: (mask & 4 != 0).then_some("b0"),
+        };
+        for after in [false, true] {
+            let sql = format!("EXPLAIN {}", find_builds_sql(&filter, after));
+            let mut query = sqlx::query(&sql).bind(ACCOUNT);
+            if let Some(name) = filter.project_name {
+                query = query.bind(name);
+            }
+            if let Some(status) = filter.status {
+                query = query.bind(status.as_str());
+            }
+            if let Some(branch) = filter.branch {
+                query = query.bind(branch);
+            }
+            if after {
+                query = query.bind(5000_i64);
+            }
+            let found = plan(pool, query.bind(11_i64)).await;
+            if mask.count_ones() > 1 {
+                combined.push((sql.clone(), found));
+            } else {
+                plans.push((sql.clone(), found));
+            }
+        }
+    }
+    for (sql, plan) in combined {
+        assert!(
+            plan.contains("Index Scan") && !plan.contains("Seq Scan"),
+            "{sql}\n=> {plan}"
+        );
     }
     let sql = format!("EXPLAIN {LATEST_STATUS_FOR_REF}");
     let query = sqlx::query(&sql)

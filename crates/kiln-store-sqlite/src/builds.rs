@@ -2,12 +2,13 @@
 
 use kiln_domain::build::{BuildRecord, BuildStatus};
 use kiln_domain::refs::GitRef;
-use kiln_store::pages::build_page;
+use kiln_store::pages::{build_page, build_record_page};
 use kiln_store::records::{
     BuildRow, RecordRow, build_json, build_status, default_branch_column, ref_columns,
 };
 use kiln_store::{
-    InsertedBuild, Page, StoreError, StoreEvent, StoreResult, auto_retry_remaining, sql_int,
+    BuildFilter, InsertedBuild, Page, StoreError, StoreEvent, StoreResult, auto_retry_remaining,
+    sql_int,
 };
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
@@ -39,6 +40,28 @@ pub(crate) fn list_builds_sql(of_project: bool, ascending: bool, after: bool) ->
         "SELECT project_name || ':' || uuid AS id, {key} AS page_key FROM builds
          WHERE {scope} {keyset} ORDER BY {key} {direction} LIMIT ?"
     )
+}
+
+/// A page of the account's builds that pass `filter`: a range scan of builds_by_account or of
+/// the index of one of the filters (builds_by_project_seq, builds_by_status_seq,
+/// builds_by_ref_seq), all ordered by seq. Fixed SQL text only; binds in the order of the
+/// filter's fields, then `after`, then the limit.
+pub(crate) fn find_builds_sql(filter: &BuildFilter<'_>, after: bool) -> String {
+    let mut sql = String::from("SELECT record, seq AS page_key FROM builds WHERE account_id = ?");
+    if filter.project_name.is_some() {
+        sql.push_str(" AND project_name = ?");
+    }
+    if filter.status.is_some() {
+        sql.push_str(" AND status = ?");
+    }
+    if filter.branch.is_some() {
+        sql.push_str(" AND ref_kind = 'branch' AND ref_name = ?");
+    }
+    if after {
+        sql.push_str(" AND seq < ?");
+    }
+    sql.push_str(" ORDER BY seq DESC LIMIT ?");
+    sql
 }
 
 pub(crate) const GET_BUILD: &str = "SELECT record FROM builds WHERE account_id = ? AND uuid = ?";
@@ -218,6 +241,34 @@ pub(crate) async fn list(
         .fetch_all(pool)
         .await?;
     Ok(build_page(rows, limit))
+}
+
+pub(crate) async fn find(
+    pool: &SqlitePool,
+    account_id: &str,
+    filter: &BuildFilter<'_>,
+    after: Option<i64>,
+    limit: u64,
+) -> StoreResult<Page<BuildRecord, i64>> {
+    let sql = find_builds_sql(filter, after.is_some());
+    let mut query = sqlx::query_as(&sql).bind(account_id);
+    if let Some(project_name) = filter.project_name {
+        query = query.bind(project_name);
+    }
+    if let Some(status) = filter.status {
+        query = query.bind(status.as_str());
+    }
+    if let Some(branch) = filter.branch {
+        query = query.bind(branch);
+    }
+    if let Some(after) = after {
+        query = query.bind(after);
+    }
+    let rows = query
+        .bind(sql_int(limit.saturating_add(1)))
+        .fetch_all(pool)
+        .await?;
+    build_record_page(rows, limit)
 }
 
 pub(crate) async fn latest_status_for_ref(

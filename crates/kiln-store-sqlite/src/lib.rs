@@ -17,11 +17,11 @@ use kiln_domain::report::{
     CodeCoverage, ReportContents, ReportGroupRecord, ReportRecord, TestCase,
 };
 use kiln_store::{
-    AgentSession, AgentToken, BodyClaim, BranchReports, Claim, ClaimRequest, ConsoleSession,
-    CoverageKey, CoverageQuery, DeletedFleet, DeletedReportGroup, EventFeed, EventSubscription,
-    FleetBuild, HeldLease, InsertedBuild, Lease, LeasedBuild, Page, ProjectKey, ProjectSort,
-    QueueGauges, ReportQuery, SignInAttempt, SignInBackoff, SourceCredential, Store, StoreEvent,
-    StoreResult, TestCaseQuery, VisibilityUpdate, sql_int,
+    AgentSession, AgentToken, BodyClaim, BranchReports, BuildFilter, Claim, ClaimRequest,
+    ConsoleSession, CoverageKey, CoverageQuery, DeletedFleet, DeletedReportGroup, EventFeed,
+    EventSubscription, FleetBuild, HeldLease, InsertedBuild, Lease, LeasedBuild, Page, ProjectKey,
+    ProjectSort, QueueGauges, ReportQuery, SignInAttempt, SignInBackoff, SourceCredential, Store,
+    StoreEvent, StoreResult, TestCaseQuery, VisibilityUpdate, sql_int,
 };
 
 mod agents;
@@ -191,6 +191,16 @@ impl Store for SqliteStore {
             limit,
         )
         .await
+    }
+
+    async fn find_builds(
+        &self,
+        account_id: &str,
+        filter: &BuildFilter<'_>,
+        after: Option<i64>,
+        limit: u64,
+    ) -> StoreResult<Page<BuildRecord, i64>> {
+        builds::find(&self.pool, account_id, filter, after, limit).await
     }
 
     async fn append_log(&self, uuid: &str, start_offset: u64, data: &[u8]) -> StoreResult<()> {

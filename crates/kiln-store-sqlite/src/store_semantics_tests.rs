@@ -3,11 +3,14 @@
 
 use crate::SqliteStore;
 use crate::auto_retry::OWING_AUTO_RETRY;
-use crate::builds::{DEFAULT_BRANCH_BUILT, GET_BUILD, get_builds_sql, list_builds_sql};
+use crate::builds::{
+    DEFAULT_BRANCH_BUILT, GET_BUILD, find_builds_sql, get_builds_sql, list_builds_sql,
+};
 use crate::direct::LATEST_STATUS_FOR_REF;
 use crate::projects::{GET_PROJECT, PROJECT_BY_BADGE_TOKEN, list_projects_sql};
 use crate::tests::record;
-use kiln_store::{ProjectSort, Store};
+use kiln_domain::build::BuildStatus;
+use kiln_store::{BuildFilter, ProjectSort, Store};
 
 const ACCOUNT: &str = "111111111111";
 
@@ -54,6 +57,7 @@ fn every_list_and_lookup() -> Vec<(String, usize)> {
         (DEFAULT_BRANCH_BUILT.to_owned(), 3),
     ];
     queries.extend(every_build_listing());
+    queries.extend(every_build_filter());
     for ascending in [true, false] {
         for after in [false, true] {
             for sort in [
@@ -82,6 +86,24 @@ fn every_build_listing() -> Vec<(String, usize)> {
                 let binds = 2 + usize::from(of_project) + usize::from(after);
                 queries.push((list_builds_sql(of_project, ascending, after), binds));
             }
+        }
+    }
+    queries
+}
+
+/// The Builds page's filters, each combination, first and later pages.
+fn every_build_filter() -> Vec<(String, usize)> {
+    let mut queries = Vec::new();
+    for mask in 0..8 {
+        let filter = BuildFilter {
+            project_name: (mask & 1 != 0).then_some("p"),
+            status: (mask & 2 != 0).then_some(BuildStatus::Failed),
+            branch: (mask & 4 != 0).then_some("main"),
+        };
+        let filters = (mask as usize).count_ones() as usize;
+        for after in [false, true] {
+            let binds = 2 + filters + usize::from(after);
+            queries.push((find_builds_sql(&filter, after), binds));
         }
     }
     queries

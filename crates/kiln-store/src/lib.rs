@@ -190,6 +190,18 @@ pub struct ProjectKey {
     pub name: String,
 }
 
+/// Which of an account's builds [`Store::find_builds`] returns: every filter that is set must
+/// match.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BuildFilter<'a> {
+    /// Builds of projects of this name: the live project's and those of any deleted project
+    /// that had the name.
+    pub project_name: Option<&'a str>,
+    pub status: Option<BuildStatus>,
+    /// Builds that checked out this branch.
+    pub branch: Option<&'a str>,
+}
+
 /// What [`Store::set_project_visibility`] stores.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VisibilityUpdate<'a> {
@@ -290,6 +302,18 @@ pub trait Store: SecretStore + Send + Sync + 'static {
         after: Option<i64>,
         limit: u64,
     ) -> StoreResult<Page<String, i64>>;
+    /// The account's builds that pass `filter`, of live and deleted projects, newest first
+    /// (the console's Builds page). The key is the build's insertion sequence, as in the
+    /// account's `list_builds`, so pages stay put while builds start and go. One filter reads
+    /// one range of its index in order; combined filters read the range of one of their
+    /// indexes (a backend may sort what that range holds).
+    async fn find_builds(
+        &self,
+        account_id: &str,
+        filter: &BuildFilter<'_>,
+        after: Option<i64>,
+        limit: u64,
+    ) -> StoreResult<Page<BuildRecord, i64>>;
 
     /// Claims queued builds for `request.owner`, oldest first: as many as its capacity leaves
     /// room for, within each project's `concurrentBuildLimit` and the account limit (both

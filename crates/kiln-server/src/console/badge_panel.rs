@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use kiln_badge::Style;
-use kiln_domain::shapes::Build;
+use kiln_domain::build::BuildRecord;
 use serde_json::Value;
 
 use super::reports::{self, ReportBadge};
@@ -89,7 +89,7 @@ pub fn badge_view(
     state: &AppState,
     project: &Value,
     choice: &BadgeChoice,
-    builds: &[Build],
+    builds: &[BuildRecord],
 ) -> Option<BadgeView> {
     let default_url = project["badge"]["badgeRequestUrl"].as_str()?.to_string();
     let token = default_url.split_once('?').and_then(|(_, query)| {
@@ -107,7 +107,8 @@ pub fn badge_view(
     let branches: BTreeSet<String> = builds
         .iter()
         .filter_map(|b| {
-            b.source_version
+            b.settings
+                .source_version
                 .as_deref()
                 .and_then(kiln_domain::refs::branch_named_by)
         })

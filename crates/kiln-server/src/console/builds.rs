@@ -144,6 +144,8 @@ pub(super) struct BuildPage {
     ran_on: Option<RanOn>,
     started: String,
     duration: String,
+    /// While the build runs: its duration counts on in the browser (static/live.js).
+    ticking: Option<super::history::Ticking>,
     log: String,
     log_offset: u64,
     log_truncated: bool,
@@ -197,6 +199,10 @@ impl BuildPage {
             initiator: String::new(),
             ran_on: None,
             started: view::format_time(start),
+            ticking: end.is_none().then(|| super::history::Ticking {
+                started: format!("{start:.3}"),
+                now: format!("{:.3}", state.now_epoch()),
+            }),
             duration: end.map_or_else(
                 || {
                     format!(

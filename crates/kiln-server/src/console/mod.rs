@@ -5,12 +5,16 @@
 //! (`field_messages`, docs/console.md).
 //!
 //! Pages work without JavaScript; `static/console.js` only adds the live log (server-sent
-//! events), copying to the clipboard and small conveniences.
+//! events), copying to the clipboard and small conveniences, and `static/live.js` the live
+//! project page and the ticking durations of running builds.
 
+mod account_builds;
 mod artifacts;
 mod badge_panel;
+mod build_chart;
 mod build_start;
 mod builds;
+mod chart;
 mod errors;
 mod field_messages;
 mod fleets;
@@ -18,12 +22,16 @@ mod form;
 mod form_input;
 mod form_options;
 mod form_token;
+mod history;
 mod logs;
 mod next;
 mod project_create;
 mod project_delete;
 mod project_edit;
+mod project_events;
 mod project_form_page;
+mod project_list;
+mod project_page;
 mod project_review;
 mod projects;
 mod public;
@@ -62,7 +70,8 @@ pub struct ConsoleConfig {
 /// The console's routes; merged into [`crate::router`]. `POST /` stays the API.
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/", get(projects::list))
+        .route("/", get(project_list::list))
+        .route("/builds", get(account_builds::list))
         .route(
             "/sign-in",
             get(session::sign_in_page).post(session::sign_in),
@@ -73,7 +82,8 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/create-project",
             get(project_create::create_page).post(project_create::create_submit),
         )
-        .route("/projects/{name}", get(projects::details))
+        .route("/projects/{name}", get(project_page::details))
+        .route("/projects/{name}/events", get(project_events::events))
         .route(
             "/projects/{name}/edit",
             get(project_edit::edit_page).post(project_edit::edit_submit),
@@ -128,11 +138,13 @@ pub fn routes() -> Router<Arc<AppState>> {
 
 const CONSOLE_CSS: &str = include_str!("../../static/console.css");
 const CONSOLE_JS: &str = include_str!("../../static/console.js");
+const LIVE_JS: &str = include_str!("../../static/live.js");
 
 async fn static_file(Path(file): Path<String>) -> Response {
     let (body, content_type) = match file.as_str() {
         "console.css" => (CONSOLE_CSS, "text/css; charset=utf-8"),
         "console.js" => (CONSOLE_JS, "text/javascript; charset=utf-8"),
+        "live.js" => (LIVE_JS, "text/javascript; charset=utf-8"),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     let mut headers = HeaderMap::new();

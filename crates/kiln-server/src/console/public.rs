@@ -23,8 +23,8 @@ use kiln_domain::visibility::ProjectVisibility;
 use kiln_store::StoreError;
 
 use super::builds::{BuildPage, BuildView};
+use super::history::{self, BuildRow};
 use super::logs::EventsQuery;
-use super::projects::{BuildRow, build_row};
 use super::view::{self, Chrome};
 use crate::state::AppState;
 
@@ -101,7 +101,7 @@ struct PublicProjectPage {
 fn after_of(query: Option<&str>) -> Option<i64> {
     form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .find(|(key, _)| key == "after")
-        .and_then(|(_, value)| value.parse().ok())
+        .and_then(|(_, value)| history::after_of(&value))
 }
 
 pub async fn project(
@@ -117,34 +117,22 @@ pub async fn project(
         Ok(None) => return not_found(),
         Err(err) => return unavailable(&err),
     };
-    let page = async {
-        let page = state
-            .store
-            .list_builds(
-                &project.account_id,
-                Some(&project.name),
-                false,
-                after_of(query.as_deref()),
-                PAGE_SIZE,
-            )
-            .await?;
-        let uuids: Vec<&str> = page
-            .items
-            .iter()
-            .filter_map(|id| id.split_once(':').map(|(_, uuid)| uuid))
-            .collect();
-        let mut builds = state.store.get_builds(&project.account_id, &uuids).await?;
-        builds.sort_by_key(|b| std::cmp::Reverse(b.build_number));
-        Ok::<_, StoreError>((builds, page.next))
-    };
+    let page = history::project_builds(
+        state.store.as_ref(),
+        &project.account_id,
+        &project.name,
+        after_of(query.as_deref()),
+        PAGE_SIZE,
+    );
     let (builds, next) = match page.await {
         Ok(found) => found,
         Err(err) => return unavailable(&err),
     };
     let builds_url = format!("{}/build", project_url(&alias));
+    let now = state.now_epoch();
     let rows = builds
         .iter()
-        .map(|b| build_row(&b.to_api(&state.region, &state.public_url), &builds_url))
+        .map(|b| BuildRow::of(b, &builds_url, now))
         .collect();
     let page = PublicProjectPage {
         chrome: Chrome::of(None),

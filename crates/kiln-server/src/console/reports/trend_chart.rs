@@ -1,19 +1,10 @@
-//! A report group's trend as a line chart drawn on the server (inline SVG, no script): one
-//! value per report, oldest on the left, with the values also in its description and in a
-//! table for readers that do not see the chart.
+//! A report group's trend as a line chart (console/chart.rs): one value per report, oldest on
+//! the left.
 
 use kiln_domain::report::{ReportRecord, TrendField, trend};
 
+use crate::console::chart::{Axes, LEFT, PLOT_WIDTH, coordinate};
 use crate::console::view;
-
-/// The drawing's size in SVG units (it scales to the page's width).
-pub const WIDTH: f64 = 640.0;
-pub const HEIGHT: f64 = 200.0;
-/// Room for the axis labels on the left and below, and a margin above and to the right.
-const LEFT: f64 = 56.0;
-const RIGHT: f64 = 16.0;
-const TOP: f64 = 16.0;
-const BOTTOM: f64 = 24.0;
 
 /// One report's value, where it is drawn, and what it reads as.
 pub struct ChartPoint {
@@ -33,11 +24,7 @@ pub struct TrendChart {
     pub points: Vec<ChartPoint>,
     /// The line through the points (`x,y x,y …`).
     pub line: String,
-    pub y_top_label: String,
-    pub y_top: String,
-    pub y_bottom: String,
-    pub x_left: String,
-    pub x_right: String,
+    pub axes: Axes,
 }
 
 /// What a chart shows: the trend field, how its values read, and the top of the scale
@@ -72,11 +59,6 @@ pub const LINE_COVERAGE: ChartSpec = ChartSpec {
     fixed_max: Some(100.0),
 };
 
-/// A coordinate with at most one decimal.
-fn coordinate(x: f64) -> String {
-    format!("{:.1}", x)
-}
-
 /// The chart of `spec` over `reports` (newest first, as the store gives a group's trend);
 /// `None` when no report has the field.
 pub fn chart(spec: &ChartSpec, reports: &[ReportRecord]) -> Option<TrendChart> {
@@ -100,10 +82,9 @@ pub fn chart(spec: &ChartSpec, reports: &[ReportRecord]) -> Option<TrendChart> {
     let largest = values.iter().map(|(_, v, _)| *v).fold(0.0, f64::max);
     let top = spec.fixed_max.unwrap_or(largest).max(largest);
     let top = if top > 0.0 { top } else { 1.0 };
-    let plot_width = WIDTH - LEFT - RIGHT;
-    let plot_height = HEIGHT - TOP - BOTTOM;
+    let axes = Axes::new(top, format!("{}{}", super::percent(top), spec.unit));
     let step = if values.len() > 1 {
-        plot_width / (values.len() - 1) as f64
+        PLOT_WIDTH / (values.len() - 1) as f64
     } else {
         0.0
     };
@@ -114,9 +95,9 @@ pub fn chart(spec: &ChartSpec, reports: &[ReportRecord]) -> Option<TrendChart> {
             let x = if values.len() > 1 {
                 LEFT + step * i as f64
             } else {
-                LEFT + plot_width / 2.0
+                LEFT + PLOT_WIDTH / 2.0
             };
-            let y = TOP + plot_height * (1.0 - value.max(0.0) / top);
+            let (_, y) = axes.place(*value);
             ChartPoint {
                 x: coordinate(x),
                 y: coordinate(y),
@@ -151,11 +132,7 @@ pub fn chart(spec: &ChartSpec, reports: &[ReportRecord]) -> Option<TrendChart> {
         title: spec.title,
         desc,
         line,
-        y_top_label: format!("{}{}", super::percent(top), spec.unit),
-        y_top: coordinate(TOP),
-        y_bottom: coordinate(HEIGHT - BOTTOM),
-        x_left: coordinate(LEFT),
-        x_right: coordinate(WIDTH - RIGHT),
+        axes,
         points,
     })
 }
@@ -190,7 +167,7 @@ mod tests {
             ("624.0", "16.0")
         );
         assert_eq!(chart.line, "56.0,96.0 624.0,16.0");
-        assert_eq!(chart.y_top_label, "100%");
+        assert_eq!(chart.axes.top_label, "100%");
         assert!(
             chart.desc.contains("oldest first: 50%, 100%"),
             "{}",
