@@ -7,6 +7,9 @@
 //! events), copying to the clipboard and small conveniences.
 
 mod artifacts;
+mod build_facts;
+mod build_page;
+mod build_phases;
 mod builds;
 mod errors;
 mod fleets;
@@ -73,7 +76,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         .route("/projects/{name}/visibility", post(visibility::submit))
         .route("/projects/{name}/builds", post(builds::start))
-        .route("/projects/{name}/builds/{uuid}", get(builds::details))
+        .route("/projects/{name}/builds/{uuid}", get(build_page::details))
         .route("/projects/{name}/builds/{uuid}/stop", post(builds::stop))
         .route("/projects/{name}/builds/{uuid}/retry", post(builds::retry))
         .route("/projects/{name}/builds/{uuid}/log", get(builds::full_log))

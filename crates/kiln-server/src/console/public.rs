@@ -23,7 +23,7 @@ use kiln_domain::visibility::ProjectVisibility;
 use kiln_store::StoreError;
 use serde_json::Value;
 
-use super::builds::{BuildPage, BuildView};
+use super::build_page::{BuildPage, BuildView};
 use super::logs::EventsQuery;
 use super::projects::{BuildRow, build_row};
 use super::view::{self, Chrome};
@@ -84,8 +84,9 @@ fn project_url(alias: &str) -> String {
     format!("/project/{alias}")
 }
 
-fn build_url(alias: &str, uuid: &str) -> String {
-    format!("/project/{alias}/build/{uuid}")
+/// Where the public project's build pages are (`…/<uuid>` each).
+fn builds_url(alias: &str) -> String {
+    format!("/project/{alias}/build")
 }
 
 #[derive(Template)]
@@ -142,7 +143,7 @@ pub async fn project(
         Ok(found) => found,
         Err(err) => return unavailable(&err),
     };
-    let builds_url = format!("{}/build", project_url(&alias));
+    let builds_url = builds_url(&alias);
     let rows = builds
         .iter()
         .map(|b| build_row(&b.to_api(&state.region, &state.public_url), &builds_url))
@@ -169,13 +170,14 @@ pub async fn build(
         Err(err) => return unavailable(&err),
     };
     let api = build.to_api(&state.region, &state.public_url);
-    let view = BuildView {
-        public: true,
-        project_url: project_url(&alias),
-        page_url: build_url(&alias, &build.uuid),
-        artifacts_shown: project.public.artifacts_public(),
-    };
-    let page = BuildPage::of(&state, &project.account_id, &api, Chrome::of(None), view)
+    let view = BuildView::new(
+        true,
+        project_url(&alias),
+        builds_url(&alias),
+        &build.uuid,
+        project.public.artifacts_public(),
+    );
+    let page = BuildPage::of(&state, &build, &api, Chrome::of(None), view)
         .await
         .public_reports();
     view::render(StatusCode::OK, &page)
