@@ -2,12 +2,12 @@
 //! `StartBuild` rules.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use crate::project::{
     EnvironmentVariable, ProjectArtifacts, ProjectEnvironment, ProjectSource, ProjectSourceVersion,
 };
 use crate::refs::GitRef;
+use crate::shapes;
 
 /// `StatusType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,18 +163,7 @@ pub struct BuildPhase {
 }
 
 impl BuildPhase {
-    fn to_api(&self) -> Value {
-        let mut out = json!({
-            "phaseType": self.phase_type.as_str(),
-            "startTime": self.start_time,
-        });
-        if let Some(status) = self.phase_status {
-            out["phaseStatus"] = status.as_str().into();
-        }
-        if let Some(end) = self.end_time {
-            out["endTime"] = end.into();
-            out["durationInSeconds"] = ((end - self.start_time).max(0.0).round() as i64).into();
-        }
+    fn to_api(&self) -> shapes::BuildPhase {
         // As on CodeBuild, SUBMITTED and QUEUED carry no contexts and COMPLETED none at all;
         // a QUEUED phase that ended the build (stopped, timed out) carries the reason.
         let ended_the_build = self.phase_type == PhaseType::Queued
@@ -184,10 +173,16 @@ impl BuildPhase {
                 self.phase_type,
                 PhaseType::Submitted | PhaseType::Queued | PhaseType::Completed
             );
-        if has_contexts && self.end_time.is_some() {
-            out["contexts"] = serde_json::to_value(&self.contexts).unwrap_or(Value::Null);
+        shapes::BuildPhase {
+            phase_type: self.phase_type,
+            phase_status: self.phase_status,
+            start_time: self.start_time,
+            end_time: self.end_time,
+            duration_in_seconds: self
+                .end_time
+                .map(|end| (end - self.start_time).max(0.0).round() as i64),
+            contexts: (has_contexts && self.end_time.is_some()).then(|| self.contexts.clone()),
         }
-        out
     }
 }
 
@@ -358,63 +353,43 @@ impl BuildRecord {
     }
 
     /// The `Build` shape of the API; its log links lead to Kiln's console at `public_url`.
-    pub fn to_api(&self, region: &str, public_url: &str) -> Value {
-        let mut out = json!({
-            "id": self.id(),
-            "arn": self.arn(region),
-            "buildNumber": self.build_number,
-            "startTime": self.start_time,
-            "currentPhase": self.current_phase.as_str(),
-            "buildStatus": self.status.as_str(),
-            "projectName": self.project_name,
-            "phases": self.phases.iter().map(BuildPhase::to_api).collect::<Vec<_>>(),
-            "source": self.settings.source,
-            "secondarySources": self.settings.secondary_sources,
-            "secondarySourceVersions": self.settings.secondary_source_versions,
-            "environment": self.effective_environment(),
-            "timeoutInMinutes": self.settings.timeout_in_minutes,
-            "queuedTimeoutInMinutes": self.settings.queued_timeout_in_minutes,
-            "buildComplete": self.is_complete(),
-            "initiator": self.initiator,
-            "logs": self.logs_api(region, public_url),
-            "exportedEnvironmentVariables": self.exported_environment_variables,
-            "artifacts": self.artifacts.clone().unwrap_or_default(),
-            "secondaryArtifacts": self.secondary_artifacts,
-        });
-        if let Some(end) = self.end_time {
-            out["endTime"] = end.into();
-        }
-        if let Some(v) = &self.settings.source_version {
-            out["sourceVersion"] = v.clone().into();
-        }
-        if let Some(v) = &self.resolved_source_version {
-            out["resolvedSourceVersion"] = v.clone().into();
-        }
-        if let Some(cache) = &self.settings.cache {
-            out["cache"] = json!(cache);
-        }
-        if let Some(role) = &self.settings.service_role {
-            out["serviceRole"] = role.clone().into();
-        }
-        // Only a build that made reports has the member, as on CodeBuild.
-        if !self.report_arns.is_empty() {
-            out["reportArns"] = self.report_arns.clone().into();
-        }
-        if let Some(chain) = self.auto_retry_api(region) {
-            out["autoRetryConfig"] = chain;
-        }
-        // Echoed as given, never applied (crate::unapplied).
+    pub fn to_api(&self, region: &str, public_url: &str) -> shapes::Build {
         let unapplied = &self.settings.unapplied;
-        if let Some(vpc) = &unapplied.vpc_config {
-            out["vpcConfig"] = vpc.clone();
+        shapes::Build {
+            id: self.id(),
+            arn: self.arn(region),
+            build_number: self.build_number,
+            start_time: self.start_time,
+            end_time: self.end_time,
+            current_phase: self.current_phase,
+            build_status: self.status,
+            source_version: self.settings.source_version.clone(),
+            resolved_source_version: self.resolved_source_version.clone(),
+            project_name: self.project_name.clone(),
+            phases: self.phases.iter().map(BuildPhase::to_api).collect(),
+            source: self.settings.source.clone(),
+            secondary_sources: self.settings.secondary_sources.clone(),
+            secondary_source_versions: self.settings.secondary_source_versions.clone(),
+            artifacts: self.artifacts.clone().unwrap_or_default(),
+            secondary_artifacts: self.secondary_artifacts.clone(),
+            cache: self.settings.cache.clone(),
+            environment: self.effective_environment(),
+            service_role: self.settings.service_role.clone(),
+            logs: self.logs_api(region, public_url),
+            timeout_in_minutes: self.settings.timeout_in_minutes,
+            queued_timeout_in_minutes: self.settings.queued_timeout_in_minutes,
+            build_complete: self.is_complete(),
+            initiator: self.initiator.clone(),
+            exported_environment_variables: self.exported_environment_variables.clone(),
+            report_arns: self.report_arns.clone(),
+            auto_retry_config: self.auto_retry_api(region),
+            vpc_config: unapplied.vpc_config.clone(),
+            file_system_locations: unapplied.file_system_locations.clone(),
+            debug_session: self
+                .settings
+                .debug_session_enabled
+                .map(|session_enabled| shapes::DebugSession { session_enabled }),
         }
-        if let Some(locations) = &unapplied.file_system_locations {
-            out["fileSystemLocations"] = locations.clone().into();
-        }
-        if let Some(enabled) = self.settings.debug_session_enabled {
-            out["debugSession"] = json!({ "sessionEnabled": enabled });
-        }
-        out
     }
 
     /// The environment with the overridden variables merged in, as the Build shape shows it.

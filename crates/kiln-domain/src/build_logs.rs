@@ -2,10 +2,11 @@
 //! group and stream (served by Kiln's Logs subset) and, with `logsConfig.s3Logs` enabled, the
 //! gzip copy written to the artifact store at the end of the build.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::build::BuildRecord;
 use crate::project::{LogsConfig, LogsConfigEntry};
+use crate::shapes::LogsLocation;
 use crate::validate::Violations;
 
 /// CodeBuild's log group of a project that names none.
@@ -95,43 +96,37 @@ impl BuildRecord {
     /// The `LogsLocation` shape: the stream and its ARN, links to the build's log on this Kiln
     /// (`deepLink` its console page; `s3DeepLink` the console's whole-log page, as Kiln cannot
     /// know a browser URL of an S3-compatible store), and the configuration echoed.
-    pub(crate) fn logs_api(&self, region: &str, public_url: &str) -> Value {
+    pub(crate) fn logs_api(&self, region: &str, public_url: &str) -> LogsLocation {
         let config = self.settings.logs_config.as_ref();
-        let mut out = Map::new();
-        out.insert("deepLink".into(), self.console_link(public_url).into());
-        let cloud_watch = config
-            .and_then(|c| c.cloud_watch_logs.as_ref())
-            .map_or_else(|| json!({"status": "ENABLED"}), entry_api);
-        out.insert("cloudWatchLogs".into(), cloud_watch);
-        if let Some(LogStream { group, stream }) = self.log_stream() {
-            out.insert(
-                "cloudWatchLogsArn".into(),
+        let stream = self.log_stream();
+        let s3_target = self.s3_log_target();
+        LogsLocation {
+            deep_link: self.console_link(public_url),
+            cloud_watch_logs: config
+                .and_then(|c| c.cloud_watch_logs.clone())
+                .unwrap_or_else(|| entry_with_status("ENABLED")),
+            cloud_watch_logs_arn: stream.as_ref().map(|LogStream { group, stream }| {
                 format!(
                     "arn:aws:logs:{region}:{}:log-group:{group}:log-stream:{stream}",
                     self.account_id
                 )
-                .into(),
-            );
-            out.insert("groupName".into(), group.into());
-            out.insert("streamName".into(), stream.into());
+            }),
+            group_name: stream.as_ref().map(|s| s.group.clone()),
+            stream_name: stream.map(|s| s.stream),
+            s3_logs: config
+                .and_then(|c| c.s3_logs.clone())
+                .unwrap_or_else(|| entry_with_status("DISABLED")),
+            s3_logs_arn: s3_target.as_ref().map(S3LogTarget::arn),
+            s3_deep_link: s3_target.map(|_| format!("{}/log", self.console_link(public_url))),
         }
-        let s3 = config
-            .and_then(|c| c.s3_logs.as_ref())
-            .map_or_else(|| json!({"status": "DISABLED"}), entry_api);
-        out.insert("s3Logs".into(), s3);
-        if let Some(target) = self.s3_log_target() {
-            out.insert("s3LogsArn".into(), target.arn().into());
-            out.insert(
-                "s3DeepLink".into(),
-                format!("{}/log", self.console_link(public_url)).into(),
-            );
-        }
-        Value::Object(out)
     }
 }
 
-fn entry_api(entry: &LogsConfigEntry) -> Value {
-    serde_json::to_value(entry).unwrap_or_else(|_| json!({}))
+fn entry_with_status(status: &str) -> LogsConfigEntry {
+    LogsConfigEntry {
+        status: Some(status.to_owned()),
+        rest: Map::new(),
+    }
 }
 
 fn text_member<'a>(entry: &'a LogsConfigEntry, name: &str) -> Option<&'a str> {
@@ -197,6 +192,7 @@ pub fn is_group_name(name: &str) -> bool {
 mod tests {
     use super::*;
     use crate::retry::NewBuild;
+    use serde_json::json;
 
     fn build(logs: Value) -> BuildRecord {
         let settings = serde_json::from_value(json!({
@@ -225,7 +221,8 @@ mod tests {
         let stream = record.log_stream().unwrap();
         assert_eq!(stream.group, "/aws/codebuild/demo");
         assert_eq!(stream.stream, "3f0c1d2e-0000");
-        let api = record.logs_api("eu-west-1", "https://kiln.example");
+        let api =
+            serde_json::to_value(record.logs_api("eu-west-1", "https://kiln.example")).unwrap();
         assert_eq!(
             api["cloudWatchLogsArn"],
             "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/codebuild/demo:log-stream:3f0c1d2e-0000"
@@ -253,7 +250,7 @@ mod tests {
         let target = record.s3_log_target().unwrap();
         assert_eq!(target.bucket, "logs-bucket");
         assert_eq!(target.key, "build-log/3f0c1d2e-0000.gz");
-        let api = record.logs_api("eu-west-1", "http://k");
+        let api = serde_json::to_value(record.logs_api("eu-west-1", "http://k")).unwrap();
         assert_eq!(
             api["s3LogsArn"],
             "arn:aws:s3:::logs-bucket/build-log/3f0c1d2e-0000.gz"
@@ -272,7 +269,7 @@ mod tests {
     fn disabled_cloud_watch_has_no_stream() {
         let record = build(json!({"cloudWatchLogs": {"status": "DISABLED"}}));
         assert_eq!(record.log_stream(), None);
-        assert!(record.logs_api("r", "u").get("groupName").is_none());
+        assert!(record.logs_api("r", "u").group_name.is_none());
     }
 
     #[test]

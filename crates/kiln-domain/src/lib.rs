@@ -15,6 +15,7 @@ pub mod refs;
 pub mod report;
 pub mod retry;
 pub mod secrets;
+pub mod shapes;
 pub mod source;
 pub mod start;
 pub mod token;

@@ -2,10 +2,10 @@
 //! of a failed one (the project's `autoRetryLimit`, see `docs/queue.md`).
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use crate::build::{BuildPhase, BuildRecord, BuildSettings, BuildStatus, PhaseType};
 use crate::refs::{self, GitRef};
+use crate::shapes::AutoRetryConfig;
 
 /// A build's place in a chain of automatic retries (`AutoRetryConfig`). Builds refer to each
 /// other by uuid; the API shows build ARNs.
@@ -170,28 +170,23 @@ impl BuildRecord {
     }
 
     /// `AutoRetryConfig`, for a build of a chain (a limit above 0, or a retry).
-    pub(crate) fn auto_retry_api(&self, region: &str) -> Option<Value> {
+    pub(crate) fn auto_retry_api(&self, region: &str) -> Option<AutoRetryConfig> {
         let chain = &self.auto_retry;
         if chain.limit == 0 && chain.number == 0 {
             return None;
         }
-        let arn = |uuid: &str| {
+        let arn = |uuid: &String| {
             format!(
                 "arn:aws:codebuild:{region}:{}:build/{}:{uuid}",
                 self.account_id, self.project_name
             )
         };
-        let mut out = json!({
-            "autoRetryLimit": chain.limit,
-            "autoRetryNumber": chain.number,
-        });
-        if let Some(next) = &chain.next {
-            out["nextAutoRetry"] = arn(next).into();
-        }
-        if let Some(previous) = &chain.previous {
-            out["previousAutoRetry"] = arn(previous).into();
-        }
-        Some(out)
+        Some(AutoRetryConfig {
+            auto_retry_limit: chain.limit,
+            auto_retry_number: chain.number,
+            next_auto_retry: chain.next.as_ref().map(arn),
+            previous_auto_retry: chain.previous.as_ref().map(arn),
+        })
     }
 }
 
@@ -200,6 +195,7 @@ impl BuildRecord {
 mod tests {
     use super::*;
     use crate::build::{PhaseContext, context_codes};
+    use serde_json::json;
 
     fn settings() -> BuildSettings {
         serde_json::from_value(json!({
@@ -298,7 +294,7 @@ mod tests {
         let first = ended(build(1), BuildStatus::Failed);
         let second = first.auto_retried("u1".into(), 0, 30.0).unwrap();
         assert_eq!(
-            second.auto_retry_api("r").unwrap(),
+            serde_json::to_value(second.auto_retry_api("r").unwrap()).unwrap(),
             json!({
                 "autoRetryLimit": 1, "autoRetryNumber": 1,
                 "previousAutoRetry": "arn:aws:codebuild:r:111111111111:build/p:u0"

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use kiln_domain::build::BuildRecord;
 use kiln_domain::retry::{AutoRetry, NewBuild};
+use kiln_domain::shapes::{BatchGetBuildsOutput, Build, BuildOutput, ListBuildsOutput};
 use kiln_domain::start::StartBuildInput;
 use kiln_domain::validate::{self, Violations};
 use kiln_domain::{ApiError, enums};
@@ -20,7 +21,7 @@ const PAGE_SIZE: u64 = 100;
 /// How long an idempotency token names the build it started.
 const IDEMPOTENCY_WINDOW_SECS: f64 = 300.0;
 
-pub(crate) fn build_json(state: &AppState, build: &BuildRecord) -> Value {
+pub(crate) fn build_shape(state: &AppState, build: &BuildRecord) -> Build {
     build.to_api(&state.region, &state.public_url)
 }
 
@@ -136,8 +137,11 @@ pub(crate) fn refuse_unsupported_platform(
     Ok(())
 }
 
-pub async fn start(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
-    let input: StartBuildInput = parse_input(input)?;
+pub async fn start(
+    state: &AppState,
+    caller: &Caller,
+    input: StartBuildInput,
+) -> Result<BuildOutput, ApiError> {
     input.validate()?;
     let reference = input.project_name.clone().unwrap_or_default();
     let name = super::projects::name_from_reference(state, caller, &reference);
@@ -174,18 +178,24 @@ pub async fn start(state: &AppState, caller: &Caller, input: Value) -> Result<Va
     build.auto_retry = AutoRetry::first(input.auto_retry_limit(&project));
     build.idempotency_token = input.idempotency_token;
     submit(state, &mut build).await?;
-    Ok(json!({ "build": build_json(state, &build) }))
+    Ok(BuildOutput {
+        build: build_shape(state, &build),
+    })
 }
 
-#[derive(Deserialize)]
+/// The input of StopBuild and RetryBuild.
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct IdInput {
-    id: Option<String>,
-    idempotency_token: Option<String>,
+pub struct IdInput {
+    pub id: Option<String>,
+    pub idempotency_token: Option<String>,
 }
 
-pub async fn stop(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
-    let input: IdInput = parse_input(input)?;
+pub async fn stop(
+    state: &AppState,
+    caller: &Caller,
+    input: IdInput,
+) -> Result<BuildOutput, ApiError> {
     let id = validate::required("id", input.id)?;
     let build = find_build(state, caller, &id)
         .await?
@@ -202,11 +212,16 @@ pub async fn stop(state: &AppState, caller: &Caller, input: Value) -> Result<Val
             build = fresh;
         }
     }
-    Ok(json!({ "build": build_json(state, &build) }))
+    Ok(BuildOutput {
+        build: build_shape(state, &build),
+    })
 }
 
-pub async fn retry(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
-    let input: IdInput = parse_input(input)?;
+pub async fn retry(
+    state: &AppState,
+    caller: &Caller,
+    input: IdInput,
+) -> Result<BuildOutput, ApiError> {
     let id = validate::required("id", input.id)?;
     let old = find_build(state, caller, &id)
         .await?
@@ -235,12 +250,15 @@ pub async fn retry(state: &AppState, caller: &Caller, input: Value) -> Result<Va
     );
     build.idempotency_token = input.idempotency_token;
     submit(state, &mut build).await?;
-    Ok(json!({ "build": build_json(state, &build) }))
+    Ok(BuildOutput {
+        build: build_shape(state, &build),
+    })
 }
 
-#[derive(Deserialize)]
-struct IdsInput {
-    ids: Option<Vec<String>>,
+/// The input of BatchGetBuilds and BatchDeleteBuilds.
+#[derive(Debug, Default, Deserialize)]
+pub struct IdsInput {
+    pub ids: Option<Vec<String>>,
 }
 
 fn required_ids(ids: Option<Vec<String>>) -> Result<Vec<String>, ApiError> {
@@ -261,8 +279,11 @@ fn required_ids(ids: Option<Vec<String>>) -> Result<Vec<String>, ApiError> {
     Ok(ids)
 }
 
-pub async fn batch_get(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
-    let input: IdsInput = parse_input(input)?;
+pub async fn batch_get(
+    state: &AppState,
+    caller: &Caller,
+    input: IdsInput,
+) -> Result<BatchGetBuildsOutput, ApiError> {
     let ids = required_ids(input.ids)?;
     let wanted = ids
         .iter()
@@ -276,7 +297,7 @@ pub async fn batch_get(state: &AppState, caller: &Caller, input: Value) -> Resul
         .map_err(store_failure)?;
     let by_uuid: HashMap<&str, &BuildRecord> = found.iter().map(|b| (b.uuid.as_str(), b)).collect();
     let mut builds = Vec::new();
-    let mut not_found = Vec::new();
+    let mut builds_not_found = Vec::new();
     // In the order asked, each id's build only if it is of the project the id names.
     for (id, wanted) in ids.iter().zip(&wanted) {
         let build = wanted.and_then(|(project, uuid)| {
@@ -286,11 +307,14 @@ pub async fn batch_get(state: &AppState, caller: &Caller, input: Value) -> Resul
                 .copied()
         });
         match build {
-            Some(build) => builds.push(build_json(state, build)),
-            None => not_found.push(Value::String(id.clone())),
+            Some(build) => builds.push(build_shape(state, build)),
+            None => builds_not_found.push(id.clone()),
         }
     }
-    Ok(json!({ "builds": builds, "buildsNotFound": not_found }))
+    Ok(BatchGetBuildsOutput {
+        builds,
+        builds_not_found,
+    })
 }
 
 pub async fn batch_delete(
@@ -327,20 +351,21 @@ pub async fn batch_delete(
     Ok(json!({ "buildsDeleted": deleted, "buildsNotDeleted": not_deleted }))
 }
 
-#[derive(Deserialize)]
+/// The input of ListBuilds and ListBuildsForProject.
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ListInput {
-    project_name: Option<String>,
-    sort_order: Option<String>,
-    next_token: Option<String>,
+pub struct ListBuildsInput {
+    pub project_name: Option<String>,
+    pub sort_order: Option<String>,
+    pub next_token: Option<String>,
 }
 
 async fn list_ids(
     state: &AppState,
     caller: &Caller,
-    input: ListInput,
+    input: ListBuildsInput,
     project: Option<&str>,
-) -> Result<Value, ApiError> {
+) -> Result<ListBuildsOutput, ApiError> {
     let mut v = Violations::new();
     if let Some(s) = &input.sort_order {
         v.one_of("sortOrder", s, enums::SORT_ORDER);
@@ -359,22 +384,25 @@ async fn list_ids(
         .list_builds(&caller.account_id, project, ascending, after, PAGE_SIZE)
         .await
         .map_err(store_failure)?;
-    let mut out = json!({ "ids": page.items });
-    paging::set_next(&mut out, "nextToken", &listing, page.next.as_ref());
-    Ok(out)
+    Ok(ListBuildsOutput {
+        ids: page.items,
+        next_token: paging::token_after(&listing, page.next.as_ref()),
+    })
 }
 
-pub async fn list(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
-    let input: ListInput = parse_input(input)?;
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    input: ListBuildsInput,
+) -> Result<ListBuildsOutput, ApiError> {
     list_ids(state, caller, input, None).await
 }
 
 pub async fn list_for_project(
     state: &AppState,
     caller: &Caller,
-    input: Value,
-) -> Result<Value, ApiError> {
-    let input: ListInput = parse_input(input)?;
+    input: ListBuildsInput,
+) -> Result<ListBuildsOutput, ApiError> {
     let reference = validate::required("projectName", input.project_name.clone())?;
     let name = super::projects::name_from_reference(state, caller, &reference).to_string();
     state

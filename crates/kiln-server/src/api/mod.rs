@@ -14,6 +14,7 @@ mod visibility;
 pub(crate) mod webhooks;
 
 use kiln_domain::{ApiError, ErrorKind};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -37,13 +38,15 @@ pub async fn dispatch(
         "UpdateProjectVisibility" => visibility::update(state, caller, input).await,
         "InvalidateProjectCache" => projects::invalidate_cache(state, caller, input).await,
         "ListCuratedEnvironmentImages" => Ok(projects::curated_images()),
-        "StartBuild" => builds::start(state, caller, input).await,
-        "RetryBuild" => builds::retry(state, caller, input).await,
-        "StopBuild" => builds::stop(state, caller, input).await,
-        "BatchGetBuilds" => builds::batch_get(state, caller, input).await,
+        "StartBuild" => typed(input, |i| builds::start(state, caller, i)).await,
+        "RetryBuild" => typed(input, |i| builds::retry(state, caller, i)).await,
+        "StopBuild" => typed(input, |i| builds::stop(state, caller, i)).await,
+        "BatchGetBuilds" => typed(input, |i| builds::batch_get(state, caller, i)).await,
         "BatchDeleteBuilds" => builds::batch_delete(state, caller, input).await,
-        "ListBuilds" => builds::list(state, caller, input).await,
-        "ListBuildsForProject" => builds::list_for_project(state, caller, input).await,
+        "ListBuilds" => typed(input, |i| builds::list(state, caller, i)).await,
+        "ListBuildsForProject" => {
+            typed(input, |i| builds::list_for_project(state, caller, i)).await
+        }
         "ImportSourceCredentials" => credentials::import(state, caller, input).await,
         "ListSourceCredentials" => credentials::list(state, caller).await,
         "DeleteSourceCredentials" => credentials::delete(state, caller, input).await,
@@ -80,6 +83,21 @@ pub async fn dispatch(
             ),
         )),
     }
+}
+
+/// Runs an operation that takes and returns typed shapes (the ones the console calls directly):
+/// the JSON input is parsed into its input type, and its output serialised.
+async fn typed<I, O, F>(input: Value, operation: impl FnOnce(I) -> F) -> Result<Value, ApiError>
+where
+    I: DeserializeOwned,
+    O: Serialize,
+    F: Future<Output = Result<O, ApiError>>,
+{
+    let output = operation(parse_input(input)?).await?;
+    serde_json::to_value(output).map_err(|err| {
+        tracing::error!(error = %err, "serialising an operation's output");
+        ApiError::internal()
+    })
 }
 
 /// CodeBuild operations Kiln knows of but does not serve.
@@ -147,6 +165,11 @@ pub(crate) mod paging {
         URL_SAFE_NO_PAD.encode(text)
     }
 
+    /// The token of the page after `next`, when there is one.
+    pub fn token_after<K: Serialize>(listing: &str, next: Option<&K>) -> Option<String> {
+        next.map(|key| encode(listing, key))
+    }
+
     /// Sets `out[member]` to the token of the page after `next`, when there is one.
     pub fn set_next<K: Serialize>(
         out: &mut serde_json::Value,
@@ -154,8 +177,8 @@ pub(crate) mod paging {
         listing: &str,
         next: Option<&K>,
     ) {
-        if let Some(key) = next {
-            out[member] = serde_json::Value::String(encode(listing, key));
+        if let Some(token) = token_after(listing, next) {
+            out[member] = serde_json::Value::String(token);
         }
     }
 

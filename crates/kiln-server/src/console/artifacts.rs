@@ -9,9 +9,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
+use kiln_domain::shapes::Build;
 use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjectPath;
-use serde_json::Value;
 
 use super::builds::{build_not_found, get_build};
 use super::session::Session;
@@ -44,21 +44,10 @@ pub struct ArtifactGroup {
 }
 
 /// The `location` of the build's primary and secondary artifacts, in that order.
-pub fn locations(build: &Value) -> Vec<Option<String>> {
-    let location = |a: &Value| {
-        a["location"]
-            .as_str()
-            .filter(|l| !l.is_empty())
-            .map(str::to_string)
-    };
-    std::iter::once(location(&build["artifacts"]))
-        .chain(
-            build["secondaryArtifacts"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(location),
-        )
+pub fn locations(build: &Build) -> Vec<Option<String>> {
+    std::iter::once(&build.artifacts)
+        .chain(&build.secondary_artifacts)
+        .map(|a| a.location.clone().filter(|l| !l.is_empty()))
         .collect()
 }
 
@@ -100,7 +89,7 @@ fn human_size(bytes: u64) -> String {
 
 /// Every artifact of the build that the store still has, each with its files, below the
 /// build page's address `page_url`.
-pub async fn groups(state: &AppState, page_url: &str, build: &Value) -> Vec<ArtifactGroup> {
+pub async fn groups(state: &AppState, page_url: &str, build: &Build) -> Vec<ArtifactGroup> {
     let mut groups = Vec::new();
     for (index, location) in locations(build).iter().enumerate() {
         let Some((bucket, key)) = location.as_deref().and_then(bucket_and_key) else {
@@ -231,7 +220,7 @@ async fn download(
 pub(super) async fn serve(
     state: &AppState,
     session: Option<&Session>,
-    build: &Value,
+    build: &Build,
     index: usize,
     file: Option<&str>,
 ) -> Response {

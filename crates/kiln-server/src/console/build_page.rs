@@ -10,13 +10,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use kiln_domain::build::BuildRecord;
+use kiln_domain::shapes::Build;
 use kiln_domain::unapplied::{self, Unapplied};
-use serde_json::Value;
 
 use super::artifacts::{self, ArtifactGroup};
 use super::build_facts::{self, CommitView, Neighbours, RanOn, TriggerView};
 use super::build_phases::{PhaseRow, phase_rows};
-use super::builds::{build_not_found, get_build, uuid_of};
+use super::builds::{build_not_found, get_build};
 use super::errors::FieldErrors;
 use super::reports::{self, ReportLink};
 use super::session::Session;
@@ -99,22 +99,16 @@ impl BuildPage {
     pub(super) async fn of(
         state: &AppState,
         record: &BuildRecord,
-        build: &Value,
+        build: &Build,
         chrome: Chrome,
         view: BuildView,
     ) -> BuildPage {
-        let uuid = uuid_of(build);
+        let uuid = build.uuid().to_string();
         let (log, log_offset, log_truncated) = read_log_tail(state, &uuid).await;
-        let status = build["buildStatus"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let start = build["startTime"].as_f64().unwrap_or(0.0);
-        let end = build["endTime"].as_f64();
-        let project = build["projectName"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let status = build.build_status.as_str().to_string();
+        let start = build.start_time;
+        let end = build.end_time;
+        let project = build.project_name.clone();
         let (artifacts, artifact_locations) = if view.artifacts_shown {
             (
                 artifacts::groups(state, &view.page_url, build).await,
@@ -131,19 +125,19 @@ impl BuildPage {
             });
         BuildPage {
             chrome,
-            number: build["buildNumber"].as_i64().unwrap_or(0),
+            number: build.build_number,
             status_label: view::status_label(&status),
             status_class: view::status_class(&status),
-            complete: build["buildComplete"].as_bool().unwrap_or(false),
+            complete: build.build_complete,
             phases: phase_rows(build),
-            source_version: build["sourceVersion"]
-                .as_str()
-                .unwrap_or("Default branch")
-                .to_string(),
-            resolved_version: build["resolvedSourceVersion"]
-                .as_str()
-                .unwrap_or("—")
-                .to_string(),
+            source_version: build
+                .source_version
+                .clone()
+                .unwrap_or_else(|| "Default branch".to_string()),
+            resolved_version: build
+                .resolved_source_version
+                .clone()
+                .unwrap_or_else(|| "—".to_string()),
             commit: build_facts::commit_view(record),
             trigger: build_facts::trigger_view(record, neighbours.retried.as_ref()),
             neighbours,
@@ -223,7 +217,7 @@ pub(super) async fn build_page(
         Ok(None) => return build_not_found(session),
         Err(err) => return view::api_error_page(session, &err),
     };
-    let uuid = uuid_of(&build);
+    let uuid = build.uuid().to_string();
     // The API found the build for the caller; the record has what its shape has not.
     let record = match state
         .store

@@ -1,7 +1,8 @@
 //! The phase table of a build page (and of its live updates): one row per phase, with its
 //! status, duration and the reason it failed.
 
-use serde_json::Value;
+use kiln_domain::build::BuildStatus;
+use kiln_domain::shapes::Build;
 
 use super::view;
 
@@ -13,21 +14,19 @@ pub struct PhaseRow {
     pub context: String,
 }
 
-/// The rows of `build` (the API's `Build` shape).
-pub(super) fn phase_rows(build: &Value) -> Vec<PhaseRow> {
-    build["phases"]
-        .as_array()
-        .into_iter()
-        .flatten()
+/// The rows of `build`.
+pub(super) fn phase_rows(build: &Build) -> Vec<PhaseRow> {
+    build
+        .phases
+        .iter()
         .map(|phase| {
-            let status = phase["phaseStatus"].as_str().unwrap_or_default();
-            let context = phase["contexts"]
-                .as_array()
-                .into_iter()
+            let status = phase.phase_status.map_or("", BuildStatus::as_str);
+            let context = phase
+                .contexts
+                .iter()
                 .flatten()
                 .filter_map(|c| {
-                    let code = c["statusCode"].as_str().unwrap_or_default();
-                    let message = c["message"].as_str().unwrap_or_default();
+                    let (code, message) = (&c.status_code, &c.message);
                     match (code.is_empty(), message.is_empty()) {
                         (true, true) => None,
                         (false, false) => Some(format!("{code}: {message}")),
@@ -36,7 +35,7 @@ pub(super) fn phase_rows(build: &Value) -> Vec<PhaseRow> {
                 })
                 .collect::<Vec<_>>()
                 .join("; ");
-            let name = phase["phaseType"].as_str().unwrap_or_default();
+            let name = phase.phase_type.as_str();
             PhaseRow {
                 name: name.to_string(),
                 // COMPLETED only marks the end; it has no status of its own.
@@ -52,9 +51,9 @@ pub(super) fn phase_rows(build: &Value) -> Vec<PhaseRow> {
                 } else {
                     view::status_class(status)
                 },
-                duration: phase["durationInSeconds"]
-                    .as_f64()
-                    .map_or_else(String::new, view::format_duration),
+                duration: phase
+                    .duration_in_seconds
+                    .map_or_else(String::new, |s| view::format_duration(s as f64)),
                 context,
             }
         })
@@ -63,19 +62,40 @@ pub(super) fn phase_rows(build: &Value) -> Vec<PhaseRow> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
+    use super::super::builds::tests::sample_record;
     use super::*;
 
     #[test]
     fn phases_read_well() {
-        let build = json!({"phases": [
-            {"phaseType": "SUBMITTED", "phaseStatus": "SUCCEEDED", "durationInSeconds": 0, "endTime": 1.0},
-            {"phaseType": "BUILD", "phaseStatus": "FAILED", "durationInSeconds": 3, "endTime": 4.0,
-             "contexts": [{"statusCode": "COMMAND_EXECUTION_ERROR", "message": "exit status 1"}]},
-            {"phaseType": "FINALIZING"},
-            {"phaseType": "COMPLETED"},
-        ]});
+        use kiln_domain::build::{BuildPhase, PhaseContext, PhaseType};
+        let phase = |phase_type, phase_status, end_time, contexts| BuildPhase {
+            phase_type,
+            phase_status,
+            start_time: 1.0,
+            end_time,
+            contexts,
+        };
+        let mut record = sample_record();
+        record.phases = vec![
+            phase(
+                PhaseType::Submitted,
+                Some(BuildStatus::Succeeded),
+                Some(1.0),
+                vec![],
+            ),
+            phase(
+                PhaseType::Build,
+                Some(BuildStatus::Failed),
+                Some(4.0),
+                vec![PhaseContext::new(
+                    "COMMAND_EXECUTION_ERROR",
+                    "exit status 1",
+                )],
+            ),
+            phase(PhaseType::Finalizing, None, None, vec![]),
+            phase(PhaseType::Completed, None, None, vec![]),
+        ];
+        let build = record.to_api("r", "");
         let rows = phase_rows(&build);
         assert_eq!(rows[1].context, "COMMAND_EXECUTION_ERROR: exit status 1");
         assert_eq!(rows[1].status_class, "bad");

@@ -6,15 +6,17 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
+use kiln_domain::shapes::Build;
 use kiln_domain::{ApiError, ErrorKind};
 use serde_json::{Value, json};
 
 use super::build_page::build_page;
 pub(super) use super::build_phases::phase_rows;
 use super::errors::FieldErrors;
-use super::projects::{self, StartFields, call};
+use super::projects::{self, StartFields};
 use super::session::{EmptyForm, Session};
 use super::view;
+use crate::api::{self, builds::IdInput, builds::IdsInput};
 use crate::state::AppState;
 
 /// One of the caller's builds, in the API's `Build` shape, if `project`/`uuid` names one.
@@ -23,10 +25,12 @@ pub(super) async fn get_build(
     session: &Session,
     project: &str,
     uuid: &str,
-) -> Result<Option<Value>, ApiError> {
-    let id = format!("{project}:{uuid}");
-    match call(state, session, "BatchGetBuilds", json!({"ids": [id]})).await {
-        Ok(out) => Ok(out["builds"].as_array().and_then(|b| b.first()).cloned()),
+) -> Result<Option<Build>, ApiError> {
+    let input = IdsInput {
+        ids: Some(vec![format!("{project}:{uuid}")]),
+    };
+    match api::builds::batch_get(state, &session.caller, input).await {
+        Ok(out) => Ok(out.builds.into_iter().next()),
         Err(err) if err.kind == ErrorKind::InvalidInput => Ok(None),
         Err(err) => Err(err),
     }
@@ -38,15 +42,6 @@ pub(super) fn build_not_found(session: &Session) -> Response {
         "Build not found",
         "There is no such build in this account.",
     )
-}
-
-/// The build's uuid as the API reports it (never the text of the address).
-pub(super) fn uuid_of(build: &Value) -> String {
-    build["id"]
-        .as_str()
-        .and_then(|id| id.split_once(':'))
-        .map(|(_, uuid)| uuid.to_string())
-        .unwrap_or_default()
 }
 
 /// `NAME=value` lines as `environmentVariablesOverride`.
@@ -89,9 +84,13 @@ pub async fn start(
     if !overrides.is_empty() {
         input["environmentVariablesOverride"] = overrides.into();
     }
-    match call(&state, &session, "StartBuild", input).await {
+    let started = match api::parse_input(input) {
+        Ok(input) => api::builds::start(&state, &session.caller, input).await,
+        Err(err) => Err(err),
+    };
+    match started {
         Ok(out) => {
-            let uuid = uuid_of(&out["build"]);
+            let uuid = out.build.uuid();
             view::redirect(&format!("/projects/{name}/builds/{uuid}"))
         }
         Err(err) if err.kind == ErrorKind::ResourceNotFound => {
@@ -114,7 +113,11 @@ pub async fn stop(
         return *refused;
     }
     let id = format!("{project}:{uuid}");
-    match call(&state, &session, "StopBuild", json!({"id": id})).await {
+    let input = IdInput {
+        id: Some(id),
+        ..IdInput::default()
+    };
+    match api::builds::stop(&state, &session.caller, input).await {
         Ok(_) => view::redirect(&format!("/projects/{project}/builds/{uuid}")),
         Err(err) if err.kind == ErrorKind::ResourceNotFound => build_not_found(&session),
         Err(err) => {
@@ -134,9 +137,13 @@ pub async fn retry(
         return *refused;
     }
     let id = format!("{project}:{uuid}");
-    match call(&state, &session, "RetryBuild", json!({"id": id})).await {
+    let input = IdInput {
+        id: Some(id),
+        ..IdInput::default()
+    };
+    match api::builds::retry(&state, &session.caller, input).await {
         Ok(out) => {
-            let new_uuid = uuid_of(&out["build"]);
+            let new_uuid = out.build.uuid();
             view::redirect(&format!("/projects/{project}/builds/{new_uuid}"))
         }
         Err(err) if err.kind == ErrorKind::ResourceNotFound => build_not_found(&session),
@@ -158,14 +165,14 @@ pub async fn full_log(
         Ok(None) => return build_not_found(&session),
         Err(err) => return view::api_error_page(&session, &err),
     };
-    match crate::logs::read_log(&state, &session.caller.account_id, &uuid_of(&build), 0).await {
+    match crate::logs::read_log(&state, &session.caller.account_id, build.uuid(), 0).await {
         Ok(response) => response,
         Err((status, message)) => (status, message).into_response(),
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(in crate::console) mod tests {
     use super::*;
 
     #[test]
@@ -178,5 +185,36 @@ mod tests {
                 json!({"name": "FLAG", "value": "", "type": "PLAINTEXT"}),
             ]
         );
+    }
+
+    /// A submitted build of project "app" in account "1", started by "me".
+    pub(in crate::console) fn sample_record() -> kiln_domain::build::BuildRecord {
+        let project = kiln_domain::project::ProjectRecord {
+            account_id: "1".into(),
+            name: "app".into(),
+            settings: kiln_domain::project::ProjectSettings {
+                source: serde_json::from_value(json!({"type": "NO_SOURCE", "buildspec": "x"}))
+                    .unwrap(),
+                ..Default::default()
+            },
+            badge_enabled: false,
+            badge_token: String::new(),
+            created: 0.0,
+            last_modified: 0.0,
+            source_epoch: 0,
+            public: Default::default(),
+        };
+        let settings = kiln_domain::start::StartBuildInput::default()
+            .resolve(&project)
+            .unwrap();
+        kiln_domain::build::BuildRecord::submitted(kiln_domain::retry::NewBuild {
+            account_id: "1",
+            project_name: "app",
+            uuid: "u".into(),
+            settings,
+            source_epoch: 0,
+            initiator: "me".into(),
+            now: 0.0,
+        })
     }
 }

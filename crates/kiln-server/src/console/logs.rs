@@ -16,10 +16,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use kiln_domain::shapes::Build;
 use kiln_store::{EventSubscription, MAX_LOG_CHUNK_BYTES, StoreEvent};
 use serde::Deserialize;
 
-use super::builds::{build_not_found, get_build, phase_rows, uuid_of};
+use super::builds::{build_not_found, get_build, phase_rows};
 use super::session::Session;
 use super::view;
 use crate::state::AppState;
@@ -48,7 +49,7 @@ pub async fn events(
         Ok(None) => return build_not_found(&session),
         Err(err) => return view::api_error_page(&session, &err),
     };
-    let uuid = uuid_of(&build);
+    let uuid = build.uuid().to_string();
     let account_id = session.caller.account_id.clone();
     follow(state, account_id, project, uuid, &query, &headers)
 }
@@ -213,7 +214,7 @@ impl LogFollower {
 }
 
 /// The phases and resolved commit of a build (the API's `Build` shape), as the page shows them.
-fn progress_json(build: &serde_json::Value) -> String {
+fn progress_json(build: &Build) -> String {
     let phases: Vec<serde_json::Value> = phase_rows(build)
         .into_iter()
         .map(|p| {
@@ -228,7 +229,7 @@ fn progress_json(build: &serde_json::Value) -> String {
         .collect();
     serde_json::json!({
         "phases": phases,
-        "resolvedCommit": build["resolvedSourceVersion"].as_str().unwrap_or("—"),
+        "resolvedCommit": build.resolved_source_version.as_deref().unwrap_or("—"),
     })
     .to_string()
 }
@@ -256,13 +257,19 @@ mod tests {
 
     #[test]
     fn progress_names_phases_and_commit() {
-        let build = serde_json::json!({
-            "phases": [{"phaseType": "BUILD"}],
-            "resolvedSourceVersion": "abc",
-        });
+        let mut record = super::super::builds::tests::sample_record();
+        record.begin_phase(kiln_domain::build::PhaseType::Build, 1.0);
+        record.resolved_source_version = Some("abc".into());
+        let build = record.to_api("r", "");
         let progress: serde_json::Value = serde_json::from_str(&progress_json(&build)).unwrap();
-        assert_eq!(progress["phases"][0]["name"], "BUILD");
-        assert_eq!(progress["phases"][0]["status"], "In progress");
+        let last = progress["phases"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .clone();
+        assert_eq!(last["name"], "BUILD");
+        assert_eq!(last["status"], "In progress");
         assert_eq!(progress["resolvedCommit"], "abc");
     }
 }

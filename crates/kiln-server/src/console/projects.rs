@@ -10,6 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use kiln_domain::project::{ProjectInput, ProjectSettings};
+use kiln_domain::shapes::Build;
 use kiln_domain::unapplied::{Unapplied, UnappliedProjectSettings};
 use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord};
 use kiln_domain::{ApiError, ErrorKind};
@@ -21,6 +22,10 @@ use super::form::{self, CuratedImage, EnvRow, ProjectForm};
 use super::session::Session;
 use super::view::{self, Chrome};
 use super::visibility::PublicView;
+use crate::api::{
+    self,
+    builds::{IdsInput, ListBuildsInput},
+};
 use crate::state::AppState;
 use crate::webhooks::recent_deliveries;
 
@@ -142,32 +147,31 @@ async fn all_project_names(state: &AppState, session: &Session) -> Result<Vec<St
     }
 }
 
-/// The latest build of a project, in the API's `Build` shape.
+/// The latest `count` builds of a project, newest first, in the API's `Build` shape.
 async fn latest_builds(
     state: &AppState,
     session: &Session,
     name: &str,
     count: usize,
-) -> Result<Vec<Value>, ApiError> {
-    let ids = call(
+) -> Result<Vec<Build>, ApiError> {
+    let listed = api::builds::list_for_project(
         state,
-        session,
-        "ListBuildsForProject",
-        json!({"projectName": name, "sortOrder": "DESCENDING"}),
+        &session.caller,
+        ListBuildsInput {
+            project_name: Some(name.to_string()),
+            sort_order: Some("DESCENDING".to_string()),
+            ..ListBuildsInput::default()
+        },
     )
     .await?;
-    let ids: Vec<Value> = ids["ids"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .take(count)
-        .cloned()
-        .collect();
+    let ids: Vec<String> = listed.ids.into_iter().take(count).collect();
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let out = call(state, session, "BatchGetBuilds", json!({"ids": ids})).await?;
-    Ok(out["builds"].as_array().cloned().unwrap_or_default())
+    let input = IdsInput { ids: Some(ids) };
+    Ok(api::builds::batch_get(state, &session.caller, input)
+        .await?
+        .builds)
 }
 
 pub async fn list(
@@ -206,7 +210,7 @@ async fn list_page(
             let status = latest_builds(state, session, &name, 1)
                 .await?
                 .first()
-                .and_then(|b| b["buildStatus"].as_str().map(str::to_string))
+                .map(|b| b.build_status.as_str().to_string())
                 .unwrap_or_default();
             rows.push(ProjectRow {
                 url: format!("/projects/{name}"),
@@ -695,7 +699,7 @@ fn badge_view(
     state: &AppState,
     project: &Value,
     branch: &str,
-    builds: &[Value],
+    builds: &[Build],
 ) -> Option<BadgeView> {
     let default_url = project["badge"]["badgeRequestUrl"].as_str()?.to_string();
     let token = default_url.split_once('?').and_then(|(_, query)| {
@@ -712,8 +716,8 @@ fn badge_view(
     let branches: BTreeSet<String> = builds
         .iter()
         .filter_map(|b| {
-            b["sourceVersion"]
-                .as_str()
+            b.source_version
+                .as_deref()
                 .and_then(kiln_domain::refs::branch_named_by)
         })
         .chain(
@@ -741,21 +745,18 @@ fn public_page(state: &AppState, project: &Value) -> Option<String> {
 }
 
 /// A row of a build history; the build's page is `<builds_url>/<uuid>`.
-pub(super) fn build_row(build: &Value, builds_url: &str) -> BuildRow {
-    let id = build["id"].as_str().unwrap_or_default();
-    let uuid = id.split_once(':').map_or("", |(_, uuid)| uuid);
-    let status = build["buildStatus"].as_str().unwrap_or_default();
-    let start = build["startTime"].as_f64().unwrap_or(0.0);
+pub(super) fn build_row(build: &Build, builds_url: &str) -> BuildRow {
+    let status = build.build_status.as_str();
     BuildRow {
-        number: build["buildNumber"].as_i64().unwrap_or(0),
-        url: format!("{builds_url}/{uuid}"),
+        number: build.build_number,
+        url: format!("{builds_url}/{}", build.uuid()),
         status: view::status_label(status),
         status_class: view::status_class(status),
-        source_version: build["sourceVersion"].as_str().unwrap_or("—").to_string(),
-        started: view::format_time(start),
-        duration: build["endTime"]
-            .as_f64()
-            .map(|end| view::format_duration(end - start))
+        source_version: build.source_version.as_deref().unwrap_or("—").to_string(),
+        started: view::format_time(build.start_time),
+        duration: build
+            .end_time
+            .map(|end| view::format_duration(end - build.start_time))
             .unwrap_or_else(|| "—".to_string()),
     }
 }

@@ -21,7 +21,6 @@ use kiln_domain::project::ProjectRecord;
 use kiln_domain::token;
 use kiln_domain::visibility::ProjectVisibility;
 use kiln_store::StoreError;
-use serde_json::Value;
 
 use super::build_page::{BuildPage, BuildView};
 use super::logs::EventsQuery;
@@ -245,7 +244,7 @@ async fn serve_artifact(
 ) -> Response {
     match public_build(state, alias, uuid).await {
         Ok(Some((project, build))) if project.public.artifacts_public() => {
-            let api: Value = build.to_api(&state.region, &state.public_url);
+            let api = build.to_api(&state.region, &state.public_url);
             super::artifacts::serve(state, None, &api, index, file).await
         }
         Ok(_) => not_found(),

@@ -15,8 +15,8 @@ use axum::response::Response;
 use kiln_domain::report::{
     ReportRecord, ReportStatusType, ReportSummary, TestCaseStatus, report_arn,
 };
+use kiln_domain::shapes::Build;
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::session::Session;
 use super::view;
@@ -157,12 +157,11 @@ pub fn percent(value: f64) -> String {
 }
 
 /// The reports a build made (its `reportArns`), in the build's order.
-pub async fn of_build(state: &AppState, account_id: &str, build: &Value) -> Vec<ReportLink> {
-    let arns: Vec<&str> = build["reportArns"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
+pub async fn of_build(state: &AppState, account_id: &str, build: &Build) -> Vec<ReportLink> {
+    let arns: Vec<&str> = build
+        .report_arns
+        .iter()
+        .map(String::as_str)
         .take(100)
         .collect();
     if arns.is_empty() {

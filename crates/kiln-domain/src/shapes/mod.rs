@@ -1,0 +1,10 @@
+//! The API's output shapes as Rust types: what the operations return and the JSON protocol
+//! serialises, and what the console reads. A member renamed here is a compile error in every
+//! page that shows it, not a blank.
+
+pub mod build;
+
+pub use build::{
+    AutoRetryConfig, BatchGetBuildsOutput, Build, BuildOutput, BuildPhase, DebugSession,
+    ListBuildsOutput, LogsLocation,
+};
