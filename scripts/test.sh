@@ -43,4 +43,4 @@ cargo test --doc --workspace -q
 KILN_TEST_STORE=postgres cargo nextest run -p kiln --no-fail-fast \
   --test api_projects --test builds --test badges --test console --test webhooks \
   --test logs --test store_semantics --test reports --test reports_api --test fleets --test auto_retry --test agents --test cloudwatch_logs \
-  --test secrets --test public_builds --test cache --test console_history "$@"
+  --test secrets --test public_builds --test cache --test console_history --test console_build "$@"

@@ -177,6 +177,9 @@ pub struct BuildProgress {
     pub exported_environment_variables: Vec<ExportedVariable>,
     /// The reports the server made for the build (the agent's report call answered them).
     pub report_arns: Vec<String>,
+    /// The subject and author of the commit checked out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<crate::commit::CommitSummary>,
 }
 
 /// Why a [`BuildProgress`] was refused, in words for the agent.
@@ -211,6 +214,7 @@ impl BuildProgress {
             secondary_artifacts: record.secondary_artifacts.clone(),
             exported_environment_variables: record.exported_environment_variables.clone(),
             report_arns: record.report_arns.clone(),
+            commit: record.commit.clone(),
         }
     }
 
@@ -229,6 +233,7 @@ impl BuildProgress {
         record.secondary_artifacts = self.secondary_artifacts;
         record.exported_environment_variables = self.exported_environment_variables;
         record.report_arns = self.report_arns;
+        record.commit = self.commit;
         Ok(record)
     }
 
@@ -247,6 +252,9 @@ impl BuildProgress {
             .chain(&self.resolved_source_version);
         if texts.into_iter().any(|t| t.len() > MAX_TEXT) {
             return refuse("a phase message or source version is too long");
+        }
+        if self.commit.as_ref().is_some_and(|c| !c.is_within_bounds()) {
+            return refuse("the commit's subject or author is too long or not one line");
         }
         if self.secondary_artifacts.len() > MAX_ARTIFACTS
             || self.exported_environment_variables.len() > MAX_EXPORTED

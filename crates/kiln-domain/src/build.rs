@@ -277,6 +277,17 @@ pub struct BuildRecord {
     /// session; `None` for builds a server ran itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
+    /// The subject and author of the commit checked out, as the runner read them. Console
+    /// only: CodeBuild's `Build` has no member for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<crate::commit::CommitSummary>,
+    /// The build this one runs again (RetryBuild or an automatic retry), by uuid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_of: Option<String>,
+    /// The repository's web page as the webhook delivery that started the build (or the build
+    /// it retries) gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository_page: Option<crate::commit::RepositoryPage>,
 }
 
 impl BuildRecord {

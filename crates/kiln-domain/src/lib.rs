@@ -6,6 +6,7 @@ pub mod build;
 pub mod build_logs;
 pub mod caller;
 pub mod clock;
+pub mod commit;
 pub mod enums;
 pub mod error;
 pub mod fleet;

@@ -114,6 +114,9 @@ impl BuildRecord {
             report_arns: Vec::new(),
             auto_retry: AutoRetry::default(),
             agent: None,
+            commit: None,
+            retry_of: None,
+            repository_page: None,
         };
         build.end_phase(BuildStatus::Succeeded, None, now);
         build.begin_phase(PhaseType::Queued, now);
@@ -135,6 +138,8 @@ impl BuildRecord {
         });
         build.git_ref = self.git_ref.clone().or(build.git_ref);
         build.trigger_variables = self.trigger_variables.clone();
+        build.repository_page = self.repository_page.clone();
+        build.retry_of = Some(self.uuid.clone());
         build.auto_retry = AutoRetry::first(self.auto_retry.limit);
         build
     }
@@ -259,6 +264,7 @@ mod tests {
         assert_eq!(second.current_phase, PhaseType::Queued);
         assert_eq!(second.auto_retry.number, 1);
         assert_eq!(second.auto_retry.previous.as_deref(), Some("u0"));
+        assert_eq!(second.retry_of.as_deref(), Some("u0"));
         let third = ended(second, BuildStatus::TimedOut)
             .auto_retried("u2".into(), 3, 40.0)
             .unwrap();

@@ -14,6 +14,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use kiln_domain::commit::{CommitSummary, GIT_LOG_FORMAT};
 use kiln_domain::source::hosts::{CredentialHost, HttpsLocation, Withheld, credential_destination};
 use kiln_domain::source::{MAX_VERSION_LEN, check_git_location};
 use secrecy::{ExposeSecret, SecretString};
@@ -107,6 +108,8 @@ pub struct CheckedOut {
     pub git_ref: Option<GitRef>,
     /// What became of the source cache, for the log.
     pub source_cache_note: Option<String>,
+    /// The subject and author of the commit, when git could tell them.
+    pub commit: Option<CommitSummary>,
 }
 
 pub use kiln_domain::refs::GitRef;
@@ -399,6 +402,7 @@ pub async fn checkout(
         Some(sha) => sha,
         None => rev_parse_commit(&git, dest, "HEAD").await?,
     };
+    let commit = commit_summary(&git, dest).await?;
     if req.fetch_submodules {
         git.run(
             "submodule update",
@@ -417,7 +421,29 @@ pub async fn checkout(
         resolved_commit,
         git_ref: target.git_ref(),
         source_cache_note,
+        commit,
     })
+}
+
+/// The subject and author of HEAD. The repository writes them (hostile): git cuts them to
+/// their bounds, its output is read within [`MAX_GIT_STDOUT`] and cleaned; a commit git cannot
+/// describe has none, and the build goes on.
+async fn commit_summary(git: &Git<'_>, dest: &Path) -> Result<Option<CommitSummary>, SourceError> {
+    let args = [
+        "-c",
+        "log.showSignature=false",
+        "log",
+        "-1",
+        "--no-color",
+        GIT_LOG_FORMAT,
+        "HEAD",
+        "--",
+    ];
+    match git.run_probe("log", dest, &args).await {
+        Ok(out) => Ok(CommitSummary::parse(&out)),
+        Err(SourceError::Cancelled) => Err(SourceError::Cancelled),
+        Err(_) => Ok(None),
+    }
 }
 
 fn prepare_destination(dest: &Path) -> Result<(), SourceError> {

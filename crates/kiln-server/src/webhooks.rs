@@ -365,6 +365,7 @@ async fn start_build(
     );
     build.git_ref = plan.git_ref;
     build.trigger_variables = plan.trigger_variables;
+    build.repository_page = plan.repository_page;
     build.auto_retry = kiln_domain::retry::AutoRetry::first(input.auto_retry_limit(&project));
     if let Err(err) = submit(state, &mut build).await {
         let status = if err.kind == kiln_domain::ErrorKind::ServiceUnavailable {

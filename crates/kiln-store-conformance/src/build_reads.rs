@@ -61,6 +61,13 @@ pub async fn builds_are_read_saved_and_deleted_in_their_account(store: Arc<dyn S
     done.current_phase = PhaseType::Completed;
     done.end_time = Some(200.0);
     done.git_ref = Some(GitRef::Branch("main".into()));
+    // What only the console shows is kept too (members of the stored record, no column).
+    done.commit = kiln_domain::commit::CommitSummary::parse(b"Ada\0Add the engine");
+    done.retry_of = Some(second.uuid.clone());
+    done.repository_page = kiln_domain::commit::RepositoryPage::from_payload(
+        kiln_domain::webhook::Forge::GitHub,
+        "https://github.com/o/r",
+    );
     store
         .save_leased_build(&done, &claimed[0].lease)
         .await

@@ -67,6 +67,9 @@ pub fn queued_build(account: &str, project: &str, n: u64, token: Option<&str>) -
         report_arns: Vec::new(),
         auto_retry: Default::default(),
         agent: None,
+        commit: None,
+        retry_of: None,
+        repository_page: None,
     }
 }
 

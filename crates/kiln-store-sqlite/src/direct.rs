@@ -148,6 +148,9 @@ mod tests {
             report_arns: Vec::new(),
             auto_retry: Default::default(),
             agent: None,
+            commit: None,
+            retry_of: None,
+            repository_page: None,
         };
         store.insert_build(&mut build, 0.0).await.unwrap();
         assert_eq!(direct(&store), Some(BuildStatus::InProgress));

@@ -39,8 +39,10 @@ fn progress_changes_only_what_the_runner_owns() {
     ran.project_name = "other".into();
     ran.account_id = "222222222222".into();
     ran.build_number = 99;
+    ran.commit = crate::commit::CommitSummary::parse(b"Ada\0Add the engine");
     let saved = BuildProgress::of(&ran, 7).apply_to(&stored).unwrap();
     assert_eq!(saved.current_phase, PhaseType::Provisioning);
+    assert_eq!(saved.commit, ran.commit, "the runner reports the commit");
     assert_eq!(saved.phases.len(), 3);
     assert_eq!(
         (
@@ -71,6 +73,17 @@ fn progress_cannot_rewrite_saved_phases_or_exceed_bounds() {
         2.0,
     );
     assert!(BuildProgress::of(&noisy, 1).apply_to(&stored).is_err());
+
+    let mut long_subject = stored.clone();
+    long_subject.commit = Some(crate::commit::CommitSummary {
+        subject: "s".repeat(5000),
+        author: "a".into(),
+    });
+    assert!(
+        BuildProgress::of(&long_subject, 1)
+            .apply_to(&stored)
+            .is_err()
+    );
 
     let mut inconsistent = stored.clone();
     inconsistent.current_phase = PhaseType::Build;

@@ -2,6 +2,7 @@
 //! asks for, with CodeBuild's `CODEBUILD_WEBHOOK_*` variables (docs/webhooks.md §5).
 
 use super::forge::Forge;
+use crate::commit::RepositoryPage;
 use crate::refs::GitRef;
 
 /// The commit id forges send for "no commit": before a new branch, after a deleted one.
@@ -87,6 +88,8 @@ pub struct WebhookEvent {
     /// A push that deletes its branch or tag.
     pub branch_deleted: bool,
     pub repository_name: Option<String>,
+    /// The repository's web page, when the payload gives one the console can link to.
+    pub repository_page: Option<RepositoryPage>,
     /// Releases only.
     pub tag_name: Option<String>,
     pub release_name: Option<String>,
@@ -102,6 +105,8 @@ pub struct BuildPlan {
     pub trigger_variables: Vec<(String, String)>,
     /// `Build.initiator`, naming the forge and the delivery.
     pub initiator: String,
+    /// The repository's web page, for the console's links to the commit and pull request.
+    pub repository_page: Option<RepositoryPage>,
 }
 
 impl WebhookEvent {
@@ -172,6 +177,7 @@ impl WebhookEvent {
                 .map(|(name, value)| (name.to_string(), value))
                 .collect(),
             initiator: format!("{}/{delivery}", self.forge.initiator_name()),
+            repository_page: self.repository_page.clone(),
         })
     }
 }
@@ -195,6 +201,7 @@ mod tests {
             pull_request_number: None,
             branch_deleted: false,
             repository_name: None,
+            repository_page: None,
             tag_name: None,
             release_name: None,
         }

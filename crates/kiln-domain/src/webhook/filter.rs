@@ -256,6 +256,7 @@ mod tests {
             pull_request_number: None,
             branch_deleted: false,
             repository_name: Some("kiln".into()),
+            repository_page: None,
             tag_name: None,
             release_name: None,
         }

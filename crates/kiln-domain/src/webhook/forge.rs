@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::event::{EventType, NULL_COMMIT, WebhookEvent};
+use crate::commit::RepositoryPage;
 use crate::refs::looks_like_commit;
 
 /// Longest delivery id kept; forges send UUIDs.
@@ -35,13 +36,19 @@ impl Headers for [(&str, &str)] {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Forge {
+    #[serde(rename = "GITHUB")]
     GitHub,
+    #[serde(rename = "GITHUB_ENTERPRISE")]
     GitHubEnterprise,
+    #[serde(rename = "GITLAB")]
     GitLab,
+    #[serde(rename = "GITEA")]
     Gitea,
+    #[serde(rename = "FORGEJO")]
     Forgejo,
+    #[serde(rename = "BITBUCKET")]
     Bitbucket,
 }
 
@@ -233,7 +240,7 @@ impl Delivery {
             return Err("the payload is not a JSON object".into());
         }
         let name = self.event_name.as_str();
-        match self.forge {
+        let parsed = match self.forge {
             Forge::GitHub | Forge::GitHubEnterprise | Forge::Gitea | Forge::Forgejo => match name {
                 "ping" => Ok(Parsed::Ping),
                 "push" => github_push(self.forge, &payload),
@@ -261,8 +268,27 @@ impl Delivery {
                 | "pullrequest:rejected" => bitbucket_pull_request(name, &payload),
                 other => Ok(ignored_event(other)),
             },
-        }
+        };
+        parsed.map(|parsed| match parsed {
+            Parsed::Event(mut event) => {
+                event.repository_page = repository_page(self.forge, &payload);
+                Parsed::Event(event)
+            }
+            other => other,
+        })
     }
+}
+
+/// The repository's web page as the forge's payload gives it.
+fn repository_page(forge: Forge, payload: &Value) -> Option<RepositoryPage> {
+    let pointer = match forge {
+        Forge::GitHub | Forge::GitHubEnterprise | Forge::Gitea | Forge::Forgejo => {
+            "/repository/html_url"
+        }
+        Forge::GitLab => "/project/web_url",
+        Forge::Bitbucket => "/repository/links/html/href",
+    };
+    RepositoryPage::from_payload(forge, &text(payload, pointer)?)
 }
 
 fn verify_hmac(secret: &str, body: &[u8], hex_digest: &str) -> Result<(), SignatureError> {
@@ -387,6 +413,7 @@ fn empty_event(forge: Forge, event: EventType, head_ref: String) -> WebhookEvent
         pull_request_number: None,
         branch_deleted: false,
         repository_name: None,
+        repository_page: None,
         tag_name: None,
         release_name: None,
     }

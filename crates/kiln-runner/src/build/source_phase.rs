@@ -75,6 +75,7 @@ impl Run<'_> {
         };
         if let Some(checked_out) = checked_out {
             self.record.resolved_source_version = Some(checked_out.resolved_commit);
+            self.record.commit = checked_out.commit;
             // What the checkout resolved wins over StartBuild's reading of the version
             // (a bare `v1` may be a tag); a ref set by the caller for a bare commit (a
             // webhook's pushed branch) stays.

@@ -212,6 +212,9 @@ impl Harness {
             report_arns: Vec::new(),
             auto_retry: Default::default(),
             agent: None,
+            commit: None,
+            retry_of: None,
+            repository_page: None,
         };
         record.begin_phase(Submitted, t);
         record.end_phase(BuildStatus::Succeeded, None, t);

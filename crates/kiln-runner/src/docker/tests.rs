@@ -714,6 +714,9 @@ mod builds {
             report_arns: Vec::new(),
             auto_retry: Default::default(),
             agent: None,
+            commit: None,
+            retry_of: None,
+            repository_page: None,
         };
         record.begin_phase(PhaseType::Submitted, t);
         record.end_phase(BuildStatus::Succeeded, None, t);

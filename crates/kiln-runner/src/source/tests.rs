@@ -688,3 +688,57 @@ async fn credential_is_never_sent_in_clear_text() {
     let logged = std::fs::read_to_string(work.path().join("log")).unwrap();
     assert!(!logged.contains(TOKEN));
 }
+
+#[tokio::test]
+async fn checkout_reads_the_commits_subject_and_author_within_bounds() {
+    let fx = fixture();
+    let work = tempfile::tempdir().unwrap();
+    let log = log_file(work.path());
+    let out = run(
+        &request(&fx.origin, Some("main"), &work.path().join("a")),
+        &log,
+    )
+    .await
+    .unwrap();
+    let summary = out.commit.unwrap();
+    assert_eq!(
+        (summary.subject.as_str(), summary.author.as_str()),
+        ("third", "Test")
+    );
+
+    // A subject with escape codes is cleaned; a huge one is cut.
+    let message = work.path().join("message");
+    std::fs::write(&message, "\x1b[31mred\x1b[0m subject\n\nbody").unwrap();
+    std::fs::write(fx.origin.join("d.txt"), "d").unwrap();
+    git(&fx.origin, &["add", "d.txt"]);
+    git(
+        &fx.origin,
+        &["commit", "-q", "-F", message.to_str().unwrap()],
+    );
+    let out = run(
+        &request(&fx.origin, Some("main"), &work.path().join("b")),
+        &log,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.commit.unwrap().subject, "[31mred[0m subject");
+
+    std::fs::write(&message, "x".repeat(2 * MAX_GIT_STDOUT)).unwrap();
+    std::fs::write(fx.origin.join("d.txt"), "e").unwrap();
+    git(&fx.origin, &["add", "d.txt"]);
+    git(
+        &fx.origin,
+        &["commit", "-q", "-F", message.to_str().unwrap()],
+    );
+    let head = git(&fx.origin, &["rev-parse", "HEAD"]);
+    let out = run(
+        &request(&fx.origin, Some("main"), &work.path().join("c")),
+        &log,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.resolved_commit, head);
+    let subject = out.commit.unwrap().subject;
+    assert!(subject.starts_with("xxxx"), "{subject}");
+    assert!(subject.chars().count() <= kiln_domain::commit::MAX_SUBJECT_CHARS);
+}

@@ -29,6 +29,20 @@ pub struct ArtifactLink {
     pub size: String,
 }
 
+/// One artifact as the build page lists it: a ZIP archive (downloadable whole) or a folder of
+/// files, and the files in it.
+pub struct ArtifactGroup {
+    /// The artifact's key in its bucket.
+    pub label: String,
+    /// The whole archive's download; empty for a folder of files.
+    pub archive_url: String,
+    pub archive_size: String,
+    /// Its files, by path within the artifact.
+    pub files: Vec<ArtifactLink>,
+    /// Why the files are not all listed (too many, an unreadable archive); empty when they are.
+    pub note: String,
+}
+
 /// The `location` of the build's primary and secondary artifacts, in that order.
 pub fn locations(build: &Build) -> Vec<Option<String>> {
     std::iter::once(&build.artifacts)
@@ -73,10 +87,10 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
-/// Links to every file of the build's artifacts that the store still has, below the build
-/// page's address `page_url`.
-pub async fn links(state: &AppState, page_url: &str, build: &Build) -> Vec<ArtifactLink> {
-    let mut links = Vec::new();
+/// Every artifact of the build that the store still has, each with its files, below the
+/// build page's address `page_url`.
+pub async fn groups(state: &AppState, page_url: &str, build: &Build) -> Vec<ArtifactGroup> {
+    let mut groups = Vec::new();
     for (index, location) in locations(build).iter().enumerate() {
         let Some((bucket, key)) = location.as_deref().and_then(bucket_and_key) else {
             continue;
@@ -88,43 +102,59 @@ pub async fn links(state: &AppState, page_url: &str, build: &Build) -> Vec<Artif
             continue;
         };
         let base = format!("{page_url}/artifacts/{index}");
+        let file_link = |name: &str, size: u64| ArtifactLink {
+            label: name.to_string(),
+            url: format!("{base}/{}", encode_path(name)),
+            size: human_size(size),
+        };
+        let mut group = ArtifactGroup {
+            label: key.to_string(),
+            archive_url: String::new(),
+            archive_size: String::new(),
+            files: Vec::new(),
+            note: String::new(),
+        };
         // A ZIP artifact is one object at the key; files are objects below it.
         if let Ok(meta) = store.head(&path).await {
-            links.push(ArtifactLink {
-                label: key.to_string(),
-                url: base.clone(),
-                size: human_size(meta.size),
-            });
+            group.archive_url.clone_from(&base);
+            group.archive_size = human_size(meta.size);
             let archive = ArchiveObject {
                 store,
                 path,
                 size: meta.size,
             };
-            match zip_entries::list(archive, MAX_LISTED_FILES).await {
-                Ok(files) => links.extend(files.into_iter().map(|(name, size)| ArtifactLink {
-                    label: format!("{key} › {name}"),
-                    url: format!("{base}/{}", encode_path(&name)),
-                    size: human_size(size),
-                })),
-                Err(err) => tracing::debug!(error = %err, "cannot list a ZIP artifact"),
+            match zip_entries::list(archive, MAX_LISTED_FILES + 1).await {
+                Ok(files) => {
+                    group.files = files
+                        .iter()
+                        .map(|(name, size)| file_link(name, *size))
+                        .collect();
+                }
+                Err(err) => {
+                    tracing::debug!(error = %err, "cannot list a ZIP artifact");
+                    group.note = format!("Its files cannot be listed: {err}.");
+                }
             }
-            continue;
-        }
-        let prefix = format!("{}/", path.as_ref());
-        let mut listing = store.list(Some(&path)).take(MAX_LISTED_FILES);
-        while let Some(Ok(meta)) = listing.next().await {
-            let Some(relative) = meta.location.as_ref().strip_prefix(&prefix) else {
+        } else {
+            let prefix = format!("{}/", path.as_ref());
+            let mut listing = store.list(Some(&path)).take(MAX_LISTED_FILES + 1);
+            while let Some(Ok(meta)) = listing.next().await {
+                if let Some(relative) = meta.location.as_ref().strip_prefix(&prefix) {
+                    group.files.push(file_link(relative, meta.size));
+                }
+            }
+            if group.files.is_empty() {
                 continue;
-            };
-            links.push(ArtifactLink {
-                label: format!("{key}/{relative}"),
-                url: format!("{base}/{}", encode_path(relative)),
-                size: human_size(meta.size),
-            });
+            }
         }
+        if group.files.len() > MAX_LISTED_FILES {
+            group.files.truncate(MAX_LISTED_FILES);
+            group.note = format!("Only the first {MAX_LISTED_FILES} files are listed.");
+        }
+        group.files.sort_by(|a, b| a.label.cmp(&b.label));
+        groups.push(group);
     }
-    links.sort_by(|a, b| a.label.cmp(&b.label));
-    links
+    groups
 }
 
 pub async fn download_archive(
@@ -143,7 +173,9 @@ pub async fn download_file(
     download(&state, &session, &project, &uuid, index, Some(&file)).await
 }
 
-fn attachment_name(path: &str) -> String {
+/// The download's file name: the last segment of `path`, made of safe characters; a whole ZIP
+/// artifact's ends with `.zip` (artifact names often have none).
+fn attachment_name(path: &str, zip_archive: bool) -> String {
     let name = path.rsplit('/').next().unwrap_or("artifact");
     let clean: String = name
         .chars()
@@ -155,8 +187,13 @@ fn attachment_name(path: &str) -> String {
             }
         })
         .collect();
-    if clean.is_empty() {
-        "artifact".into()
+    let clean = if clean.is_empty() {
+        "artifact".to_string()
+    } else {
+        clean
+    };
+    if zip_archive && !clean.to_ascii_lowercase().ends_with(".zip") {
+        format!("{clean}.zip")
     } else {
         clean
     }
@@ -236,7 +273,7 @@ pub(super) async fn serve(
             size: meta.size,
         };
         return match zip_entries::open_entry(archive, file.to_string()).await {
-            Ok((size, body)) => attachment(body, size, file),
+            Ok((size, body)) => attachment(body, size, file, false),
             Err(ZipEntryError::NotFound) => missing(),
             Err(err) => {
                 tracing::info!(error = %err, "cannot serve a file from a ZIP artifact");
@@ -263,15 +300,17 @@ pub(super) async fn serve(
         }
     };
     let size = found.meta.size;
+    // The object at the artifact's key itself is a ZIP archive; files are below it.
     attachment(
         Body::from_stream(found.into_stream()),
         size,
         object.as_ref(),
+        file.is_none(),
     )
 }
 
 /// A download: never shown inline, never sniffed, never cached.
-fn attachment(body: Body, size: u64, path: &str) -> Response {
+fn attachment(body: Body, size: u64, path: &str, zip_archive: bool) -> Response {
     let mut response = (StatusCode::OK, body).into_response();
     let h = response.headers_mut();
     h.insert(
@@ -281,7 +320,7 @@ fn attachment(body: Body, size: u64, path: &str) -> Response {
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
     if let Ok(disposition) = HeaderValue::from_str(&format!(
         "attachment; filename=\"{}\"",
-        attachment_name(path)
+        attachment_name(path, zip_archive)
     )) {
         h.insert(header::CONTENT_DISPOSITION, disposition);
     }
@@ -314,7 +353,12 @@ mod tests {
         assert_eq!(bucket_and_key("s3://b/k"), None);
         assert_eq!(encode_segment("a b%.txt"), "a%20b%25.txt");
         assert_eq!(encode_path("d ir/x?.txt"), "d%20ir/x%3F.txt");
-        assert_eq!(attachment_name("k/dir/my \"file\".txt"), "my__file_.txt");
+        assert_eq!(
+            attachment_name("k/dir/my \"file\".txt", false),
+            "my__file_.txt"
+        );
+        assert_eq!(attachment_name("k/demo", true), "demo.zip");
+        assert_eq!(attachment_name("k/demo.ZIP", true), "demo.ZIP");
         assert_eq!(human_size(2048), "2.0 KiB");
     }
 

@@ -12,6 +12,9 @@ mod account_builds;
 mod artifacts;
 mod badge_panel;
 mod build_chart;
+mod build_facts;
+mod build_page;
+mod build_phases;
 mod build_start;
 mod builds;
 mod chart;
@@ -94,7 +97,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         .route("/projects/{name}/visibility", post(visibility::submit))
         .route("/projects/{name}/builds", post(build_start::start))
-        .route("/projects/{name}/builds/{uuid}", get(builds::details))
+        .route("/projects/{name}/builds/{uuid}", get(build_page::details))
         .route("/projects/{name}/builds/{uuid}/stop", post(builds::stop))
         .route("/projects/{name}/builds/{uuid}/retry", post(builds::retry))
         .route("/projects/{name}/builds/{uuid}/log", get(builds::full_log))

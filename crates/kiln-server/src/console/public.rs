@@ -22,7 +22,7 @@ use kiln_domain::token;
 use kiln_domain::visibility::ProjectVisibility;
 use kiln_store::StoreError;
 
-use super::builds::{BuildPage, BuildView};
+use super::build_page::{BuildPage, BuildView};
 use super::history::{self, BuildRow};
 use super::logs::EventsQuery;
 use super::view::{self, Chrome};
@@ -83,8 +83,9 @@ fn project_url(alias: &str) -> String {
     format!("/project/{alias}")
 }
 
-fn build_url(alias: &str, uuid: &str) -> String {
-    format!("/project/{alias}/build/{uuid}")
+/// Where the public project's build pages are (`…/<uuid>` each).
+fn builds_url(alias: &str) -> String {
+    format!("/project/{alias}/build")
 }
 
 #[derive(Template)]
@@ -128,7 +129,7 @@ pub async fn project(
         Ok(found) => found,
         Err(err) => return unavailable(&err),
     };
-    let builds_url = format!("{}/build", project_url(&alias));
+    let builds_url = builds_url(&alias);
     let now = state.now_epoch();
     let rows = builds
         .iter()
@@ -156,13 +157,14 @@ pub async fn build(
         Err(err) => return unavailable(&err),
     };
     let api = build.to_api(&state.region, &state.public_url);
-    let view = BuildView {
-        public: true,
-        project_url: project_url(&alias),
-        page_url: build_url(&alias, &build.uuid),
-        artifacts_shown: project.public.artifacts_public(),
-    };
-    let page = BuildPage::of(&state, &project.account_id, &api, Chrome::of(None), view)
+    let view = BuildView::new(
+        true,
+        project_url(&alias),
+        builds_url(&alias),
+        &build.uuid,
+        project.public.artifacts_public(),
+    );
+    let page = BuildPage::of(&state, &build, &api, Chrome::of(None), view)
         .await
         .public_reports();
     view::render(StatusCode::OK, &page)

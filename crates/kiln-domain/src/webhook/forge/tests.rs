@@ -433,3 +433,39 @@ fn hostile_payloads_are_refused_not_panicked_on() {
             .is_err()
     );
 }
+
+#[test]
+fn payloads_give_the_repository_page() {
+    let page = |headers: &[(&str, &str)], body: &str| {
+        event(headers, body)
+            .repository_page
+            .map(|p| (p.forge, p.url))
+    };
+    assert_eq!(
+        page(&[("X-GitHub-Event", "push")], fixture!("github-push.json")),
+        Some((
+            Forge::GitHub,
+            "https://github.com/octo-org/kiln-demo".into()
+        ))
+    );
+    assert_eq!(
+        page(
+            &[("X-Gitlab-Event", "Push Hook")],
+            fixture!("gitlab-push.json")
+        ),
+        Some((
+            Forge::GitLab,
+            "https://gitlab.example.com/mike/kiln-demo".into()
+        ))
+    );
+    assert_eq!(
+        page(
+            &[("X-Event-Key", "repo:push"), ("X-Request-UUID", "u")],
+            fixture!("bitbucket-push.json")
+        ),
+        Some((
+            Forge::Bitbucket,
+            "https://bitbucket.org/team/kiln-demo".into()
+        ))
+    );
+}
