@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use kiln_domain::build::BuildRecord;
@@ -16,14 +16,12 @@ use serde_json::{Value, json};
 
 use super::artifacts::{self, ArtifactLink};
 use super::errors::FieldErrors;
+use super::log_view::{self, LogView};
 use super::projects::{self, StartFields, call};
 use super::reports::{self, ReportLink};
 use super::session::{EmptyForm, Session};
 use super::view::{self, Chrome};
 use crate::state::AppState;
-
-/// Most of a log the build page shows inline; the full log is a link away.
-const MAX_INLINE_LOG: u64 = 1024 * 1024;
 
 /// One of the caller's builds, in the API's `Build` shape, if `project`/`uuid` names one.
 pub(super) async fn get_build(
@@ -185,6 +183,8 @@ pub(super) struct BuildView {
     pub page_url: String,
     /// Whether the page lists and serves the build's artifacts.
     pub artifacts_shown: bool,
+    /// Where the log's window ends (`?before=`); the log's end without it.
+    pub log_before: Option<u64>,
 }
 
 #[derive(Template)]
@@ -206,9 +206,7 @@ pub(super) struct BuildPage {
     ran_on: Option<RanOn>,
     started: String,
     duration: String,
-    log: String,
-    log_offset: u64,
-    log_truncated: bool,
+    log: LogView,
     artifacts: Vec<ArtifactLink>,
     artifact_locations: Vec<String>,
     reports: Vec<ReportLink>,
@@ -228,7 +226,6 @@ impl BuildPage {
         view: BuildView,
     ) -> BuildPage {
         let uuid = uuid_of(build);
-        let (log, log_offset, log_truncated) = read_log_tail(state, &uuid).await;
         let status = build["buildStatus"]
             .as_str()
             .unwrap_or_default()
@@ -247,12 +244,14 @@ impl BuildPage {
         } else {
             (Vec::new(), Vec::new())
         };
+        let complete = build["buildComplete"].as_bool().unwrap_or(false);
+        let log = LogView::read(state, &uuid, &view.page_url, view.log_before, complete).await;
         BuildPage {
             chrome,
             number: build["buildNumber"].as_i64().unwrap_or(0),
             status_label: view::status_label(&status),
             status_class: view::status_class(&status),
-            complete: build["buildComplete"].as_bool().unwrap_or(false),
+            complete,
             phases: phase_rows(build),
             source_version: build["sourceVersion"]
                 .as_str()
@@ -275,8 +274,6 @@ impl BuildPage {
                 |end| view::format_duration(end - start),
             ),
             log,
-            log_offset,
-            log_truncated,
             artifacts,
             artifact_locations,
             reports: reports::of_build(state, account_id, build).await,
@@ -342,34 +339,22 @@ pub(super) fn phase_rows(build: &Value) -> Vec<PhaseRow> {
         .collect()
 }
 
-/// The last [`MAX_INLINE_LOG`] bytes of a build's stored log, its size, and whether the start
-/// was cut.
-async fn read_log_tail(state: &AppState, uuid: &str) -> (String, u64, bool) {
-    let tail = async {
-        let size = state.store.log_size(uuid).await?;
-        let start = size.saturating_sub(MAX_INLINE_LOG);
-        let wanted = usize::try_from(size - start).unwrap_or(usize::MAX);
-        let bytes = state.store.read_log(uuid, start, wanted).await?;
-        Ok::<_, kiln_store::StoreError>((start, bytes))
-    };
-    match tail.await {
-        Ok((start, bytes)) => {
-            let end = start + bytes.len() as u64;
-            (String::from_utf8_lossy(&bytes).into_owned(), end, start > 0)
-        }
-        Err(err) => {
-            tracing::error!(error = %err, "cannot read a build's log");
-            (String::new(), 0, false)
-        }
-    }
-}
-
 pub async fn details(
     State(state): State<Arc<AppState>>,
     session: Session,
     Path((project, uuid)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
 ) -> Response {
-    build_page(&state, &session, &project, &uuid, FieldErrors::default()).await
+    let before = log_view::before_of(query.as_deref());
+    build_page(
+        &state,
+        &session,
+        &project,
+        &uuid,
+        before,
+        FieldErrors::default(),
+    )
+    .await
 }
 
 /// The notes for the settings of the build that Kiln does not apply (none if it cannot be read).
@@ -392,6 +377,7 @@ async fn build_page(
     session: &Session,
     project: &str,
     uuid: &str,
+    log_before: Option<u64>,
     errors: FieldErrors,
 ) -> Response {
     let build = match get_build(state, session, project, uuid).await {
@@ -405,6 +391,7 @@ async fn build_page(
         project_url: format!("/projects/{project}"),
         page_url: format!("/projects/{project}/builds/{uuid}"),
         artifacts_shown: true,
+        log_before,
     };
     let account_id = &session.caller.account_id;
     let mut page = BuildPage::of(state, account_id, &build, session.chrome(), view).await;
@@ -430,7 +417,7 @@ pub async fn stop(
         Err(err) if err.kind == ErrorKind::ResourceNotFound => build_not_found(&session),
         Err(err) => {
             let errors = FieldErrors::from_api(&err, |_, _| None);
-            build_page(&state, &session, &project, &uuid, errors).await
+            build_page(&state, &session, &project, &uuid, None, errors).await
         }
     }
 }
@@ -453,12 +440,12 @@ pub async fn retry(
         Err(err) if err.kind == ErrorKind::ResourceNotFound => build_not_found(&session),
         Err(err) => {
             let errors = FieldErrors::from_api(&err, |_, _| None);
-            build_page(&state, &session, &project, &uuid, errors).await
+            build_page(&state, &session, &project, &uuid, None, errors).await
         }
     }
 }
 
-/// The whole log as text.
+/// The whole log as text, as a download.
 pub async fn full_log(
     State(state): State<Arc<AppState>>,
     session: Session,
@@ -470,7 +457,11 @@ pub async fn full_log(
         Err(err) => return view::api_error_page(&session, &err),
     };
     match crate::logs::read_log(&state, &session.caller.account_id, &uuid_of(&build), 0).await {
-        Ok(response) => response,
+        Ok(response) => log_view::as_download(
+            response,
+            &project,
+            build["buildNumber"].as_i64().unwrap_or(0),
+        ),
         Err((status, message)) => (status, message).into_response(),
     }
 }

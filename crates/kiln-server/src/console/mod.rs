@@ -12,6 +12,7 @@ mod errors;
 mod fleets;
 mod form;
 mod form_token;
+mod log_view;
 mod logs;
 mod next;
 mod projects;
@@ -82,6 +83,10 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(logs::events),
         )
         .route(
+            "/projects/{name}/builds/{uuid}/log/lines",
+            get(log_view::lines),
+        )
+        .route(
             "/projects/{name}/builds/{uuid}/artifacts/{index}",
             get(artifacts::download_archive),
         )
@@ -95,6 +100,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(
             "/project/{alias}/build/{uuid}/log/events",
             get(public::log_events),
+        )
+        .route(
+            "/project/{alias}/build/{uuid}/log/lines",
+            get(public::log_lines),
         )
         .route(
             "/project/{alias}/build/{uuid}/artifacts/{index}",
