@@ -299,7 +299,7 @@
             prepend(html);
             start = next;
             log.dataset.start = String(start);
-            earlier.href = earlier.href.replace(/before=\d+/, "before=" + start);
+            earlier.setAttribute("href", earlier.getAttribute("href").replace(/before=\d+/, "before=" + start));
             if (start <= 0) earlier.parentNode.remove();
             return true;
           });
