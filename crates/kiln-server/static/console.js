@@ -230,17 +230,19 @@
         var link = line.querySelector(".ln");
         if (link.textContent) {
           n = Number(link.textContent);
-        } else if (n) {
+        } else if (n !== null) {
           n += 1;
           link.textContent = String(n);
           link.setAttribute("aria-label", "Line " + n);
         }
       });
     }
+    // The number of the last line shown; 0 before the first line of a log; null if unknown.
     function lastNumber() {
       var links = log.querySelectorAll(".ll .ln");
       var last = links[links.length - 1];
-      return last && last.textContent ? Number(last.textContent) : 0;
+      if (!last) return start === 0 ? 0 : null;
+      return last.textContent ? Number(last.textContent) : null;
     }
 
     // The second section continues the first: its lines move in; its end state, if it has one,
@@ -281,7 +283,7 @@
       var height = log.scrollHeight;
       log.insertBefore(part, first);
       if (last && first && first.dataset.continued) join(last, first);
-      numberLines(Array.prototype.slice.call(log.querySelectorAll(".ll")), 0);
+      numberLines(Array.prototype.slice.call(log.querySelectorAll(".ll")), null);
       markMatches(Array.prototype.slice.call(log.querySelectorAll(".ll")));
       // What the reader was looking at stays where it was.
       log.scrollTop += log.scrollHeight - height;
