@@ -36,12 +36,13 @@ phases:
       - false
 ";
 
-/// About 2.8 MB of numbered lines: the page shows only the end.
+/// About 2.8 MB of long numbered lines: the page shows only the end (a few hundred lines, which
+/// axe checks in reasonable time).
 const BIG_SPEC: &str = "version: 0.2
 phases:
   build:
     commands:
-      - seq -f 'big line %g of the long log, padded out to a realistic length' 1 40000
+      - seq -f 'big line %g of the long log xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' 1 4200
 ";
 
 /// Creates project `name` running `buildspec`, builds it, waits for the end; the build.
@@ -228,7 +229,7 @@ async fn the_log_viewer_shows_colours_phases_anchors_search_and_pages() {
     let big_page = format!("/projects/big-log/builds/{}", uuid_of(&big));
     light.goto(&big_page).await;
     light
-        .wait_text("#log", "big line 40000 of the long log")
+        .wait_text("#log", "big line 4200 of the long log")
         .await;
     assert!(!light.exists("#b0").await, "the log's start is not loaded");
     let lines_before = js(
@@ -286,7 +287,7 @@ async fn the_log_viewer_shows_colours_phases_anchors_search_and_pages() {
         earlier.contains("id=\"log-later\""),
         "a way back to the end"
     );
-    assert!(!earlier.contains("big line 40000 "), "only earlier output");
+    assert!(!earlier.contains("big line 4200 "), "only earlier output");
     // A link to the log's first line pages back until it is there; numbers start at 1.
     light.goto("/").await;
     light.goto(&format!("{big_page}#b0")).await;
