@@ -3,7 +3,8 @@
 # whole suite (unit tests, and integration tests that drive the real binary with the aws CLI,
 # boto3, git, Docker and headless Chromium), with a throwaway PostgreSQL cluster for the tests
 # of the PostgreSQL store and the replicas (stopped when this script ends, however it ends);
-# then the API, builds, badges, console, webhooks, logs and reports suites once more on PostgreSQL.
+# then the API, builds, badges, console (and its log viewer), webhooks, logs and reports suites
+# once more on PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,4 +44,5 @@ cargo test --doc --workspace -q
 KILN_TEST_STORE=postgres cargo nextest run -p kiln --no-fail-fast \
   --test api_projects --test builds --test badges --test console --test webhooks \
   --test logs --test store_semantics --test reports --test reports_api --test fleets --test auto_retry --test agents --test cloudwatch_logs \
-  --test secrets --test public_builds --test cache --test console_history --test console_build "$@"
+  --test secrets --test public_builds --test cache --test console_history --test console_build \
+  --test console_log "$@"

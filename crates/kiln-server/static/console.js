@@ -1,7 +1,7 @@
 // Kiln console: small conveniences on top of pages that work without JavaScript.
-// The live log (server-sent events), copy to clipboard, the badge picker (branch or tag, and
-// style), form sections and labels that follow their choices, extra environment variable rows
-// and the list filter.
+// The build log viewer (earlier output, line anchors, search, the live log over server-sent
+// events), copy to clipboard, the badge picker (branch or tag, and style), form sections and
+// labels that follow their choices, extra environment variable rows and the list filter.
 "use strict";
 
 (function () {
@@ -220,22 +220,218 @@
     });
   }
 
-  // --- Live log over server-sent events. ------------------------------------------------------
-  function setUpLiveLog() {
+  // --- The build log: paging, anchors, search, following the live log. ------------------------
+  // The server renders every line (colours, phases, anchors); this only moves its HTML in.
+  function setUpLogViewer() {
     var log = document.getElementById("log");
     if (!log) return;
-    // The end of a log is what people look for first.
-    log.scrollTop = log.scrollHeight;
-    if (!log.dataset.events || !window.EventSource) return;
+    var tools = document.getElementById("log-js-tools");
+    var follow = document.getElementById("log-follow");
+    var earlier = document.getElementById("log-earlier");
+    var search = document.getElementById("log-search");
+    var searchStatus = document.getElementById("log-search-status");
     var state = document.getElementById("log-state");
-    var url = log.dataset.events + "?from=" + encodeURIComponent(log.dataset.offset || "0");
+    if (tools) tools.hidden = false;
+    var start = Number(log.dataset.start || "0");
+    var following = true;
+    var matches = [];
+    var current = -1;
+    var loading = null;
+
+    function atBottom() {
+      return log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    }
+    function setFollowing(on) {
+      following = on;
+      if (follow) follow.checked = on;
+      if (on) log.scrollTop = log.scrollHeight;
+    }
+    log.addEventListener("scroll", function () {
+      if (following !== atBottom()) {
+        following = atBottom();
+        if (follow) follow.checked = following;
+      }
+    });
+    if (follow) {
+      follow.addEventListener("change", function () { setFollowing(follow.checked); });
+    }
+
+    // Line numbers are known from a window that starts at the log's start; carry them on.
+    function numberLines(lines, previous) {
+      var n = previous;
+      lines.forEach(function (line) {
+        var link = line.querySelector(".ln");
+        if (link.textContent) {
+          n = Number(link.textContent);
+        } else if (n !== null) {
+          n += 1;
+          link.textContent = String(n);
+          link.setAttribute("aria-label", "Line " + n);
+        }
+      });
+    }
+    // The number of the last line shown; 0 before the first line of a log; null if unknown.
+    function lastNumber() {
+      var links = log.querySelectorAll(".ll .ln");
+      var last = links[links.length - 1];
+      if (!last) return start === 0 ? 0 : null;
+      return last.textContent ? Number(last.textContent) : null;
+    }
+
+    // The second section continues the first: its lines move in; its end state, if it has one,
+    // becomes the first's.
+    function join(first, second) {
+      second.querySelectorAll(".ll").forEach(function (line) { first.appendChild(line); });
+      if (second.dataset.state) {
+        first.dataset.state = second.dataset.state;
+        first.dataset.phase = second.dataset.phase;
+        // The reader's choice of open sections stays as it is.
+        first.querySelector("summary").replaceWith(second.querySelector("summary"));
+      }
+      second.remove();
+    }
+    function parse(html) {
+      var template = document.createElement("template");
+      template.innerHTML = html;
+      return template.content;
+    }
+    function append(html) {
+      var part = parse(html);
+      var lines = Array.prototype.slice.call(part.querySelectorAll(".ll"));
+      var previous = lastNumber();
+      var first = part.querySelector("details");
+      var last = log.lastElementChild;
+      if (first && first.dataset.continued && last) {
+        join(last, first);
+      }
+      log.appendChild(part);
+      numberLines(lines, previous);
+      markMatches(lines);
+    }
+    function prepend(html) {
+      var part = parse(html);
+      var sections = part.querySelectorAll("details");
+      var last = sections[sections.length - 1];
+      var first = log.firstElementChild;
+      var height = log.scrollHeight;
+      log.insertBefore(part, first);
+      if (last && first && first.dataset.continued) join(last, first);
+      numberLines(Array.prototype.slice.call(log.querySelectorAll(".ll")), null);
+      markMatches(Array.prototype.slice.call(log.querySelectorAll(".ll")));
+      // What the reader was looking at stays where it was.
+      log.scrollTop += log.scrollHeight - height;
+    }
+
+    function loadEarlier() {
+      if (loading) return loading;
+      if (start <= 0 || !earlier) return Promise.resolve(false);
+      earlier.setAttribute("aria-disabled", "true");
+      loading = fetch(earlier.dataset.lines + "?before=" + start, { credentials: "same-origin" })
+        .then(function (response) {
+          if (!response.ok) throw new Error("HTTP " + response.status);
+          var next = Number(response.headers.get("x-kiln-log-start"));
+          return response.text().then(function (html) {
+            prepend(html);
+            start = next;
+            log.dataset.start = String(start);
+            earlier.setAttribute("href", earlier.getAttribute("href").replace(/before=\d+/, "before=" + start));
+            if (start <= 0) earlier.parentNode.remove();
+            return true;
+          });
+        })
+        .catch(function () {
+          if (state) state.textContent = "Earlier output could not be loaded.";
+          return false;
+        })
+        .then(function (loaded) {
+          earlier.removeAttribute("aria-disabled");
+          loading = null;
+          return loaded;
+        });
+      return loading;
+    }
+    if (earlier) {
+      earlier.addEventListener("click", function (event) {
+        event.preventDefault();
+        setFollowing(false);
+        loadEarlier();
+      });
+    }
+
+    function reveal(line) {
+      var section = line.closest("details");
+      if (section) section.open = true;
+      line.scrollIntoView({ block: "center" });
+    }
+    // `#b<offset>`: the line starting at that byte, loading earlier output until it is there.
+    function showTarget() {
+      var match = /^#b(\d+)$/.exec(window.location.hash);
+      if (!match) return false;
+      var offset = Number(match[1]);
+      var line = document.getElementById("b" + offset);
+      if (!line) {
+        if (offset < start) {
+          loadEarlier().then(function (loaded) { if (loaded) showTarget(); });
+        }
+        return true;
+      }
+      setFollowing(false);
+      log.querySelectorAll(".ll.target").forEach(function (l) { l.classList.remove("target"); });
+      line.classList.add("target");
+      reveal(line);
+      return true;
+    }
+    window.addEventListener("hashchange", showTarget);
+
+    function markMatches(lines) {
+      var needle = search ? search.value.trim().toLowerCase() : "";
+      if (!needle) return;
+      lines.forEach(function (line) {
+        if (line.querySelector(".lx").textContent.toLowerCase().indexOf(needle) >= 0) {
+          line.classList.add("match");
+        }
+      });
+      matches = Array.prototype.slice.call(log.querySelectorAll(".ll.match"));
+      if (searchStatus) {
+        searchStatus.textContent = matches.length === 1 ? "1 matching line" : matches.length + " matching lines";
+      }
+    }
+    function runSearch() {
+      log.querySelectorAll(".ll.match").forEach(function (l) { l.classList.remove("match", "current"); });
+      matches = [];
+      current = -1;
+      if (searchStatus) searchStatus.textContent = "";
+      markMatches(Array.prototype.slice.call(log.querySelectorAll(".ll")));
+    }
+    function step(by) {
+      if (!matches.length) return;
+      if (current >= 0 && matches[current]) matches[current].classList.remove("current");
+      current = (current + by + matches.length) % matches.length;
+      matches[current].classList.add("current");
+      setFollowing(false);
+      reveal(matches[current]);
+      if (searchStatus) searchStatus.textContent = (current + 1) + " of " + matches.length + " matching lines";
+    }
+    if (search) {
+      search.addEventListener("input", runSearch);
+      search.addEventListener("keydown", function (event) {
+        if (event.key !== "Enter") return;
+        event.preventDefault();
+        step(event.shiftKey ? -1 : 1);
+      });
+    }
+
+    if (!showTarget()) setFollowing(true);
+
+    if (!log.dataset.events || !window.EventSource) return;
+    var url = log.dataset.events + "?html=true&from=" + encodeURIComponent(log.dataset.offset || "0");
+    if (log.dataset.time) url += "&time=" + encodeURIComponent(log.dataset.time);
     var source = new EventSource(url);
     log.dataset.live = "true";
     source.onmessage = function (event) {
-      var atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
-      log.appendChild(document.createTextNode(JSON.parse(event.data)));
+      append(JSON.parse(event.data));
       log.dataset.offset = event.lastEventId;
-      if (atBottom) log.scrollTop = log.scrollHeight;
+      if (following) log.scrollTop = log.scrollHeight;
     };
     source.onerror = function () {
       // EventSource reconnects by itself, sending the last offset as Last-Event-ID.
@@ -296,6 +492,6 @@
     setUpFilters();
     setUpEnvRows();
     setUpListFilter();
-    setUpLiveLog();
+    setUpLogViewer();
   });
 })();

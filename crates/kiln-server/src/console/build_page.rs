@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use kiln_domain::build::BuildRecord;
@@ -18,13 +18,11 @@ use super::build_facts::{self, CommitView, Neighbours, RanOn, TriggerView};
 use super::build_phases::{PhaseRow, phase_rows};
 use super::builds::{build_not_found, get_build};
 use super::errors::FieldErrors;
+use super::log_view::{self, LogView};
 use super::reports::{self, ReportLink};
 use super::session::Session;
 use super::view::{self, Chrome};
 use crate::state::AppState;
-
-/// Most of a log the build page shows inline; the full log is a link away.
-const MAX_INLINE_LOG: u64 = 1024 * 1024;
 
 /// Where a build page's links lead and what it may show: the console's page of a signed-in
 /// account, or the public page of a public project (docs/public-builds.md), which shows no
@@ -38,6 +36,8 @@ pub(super) struct BuildView {
     pub page_url: String,
     /// Whether the page lists and serves the build's artifacts.
     pub artifacts_shown: bool,
+    /// Where the log's window ends (`?before=`); the log's end without it.
+    pub log_before: Option<u64>,
 }
 
 impl BuildView {
@@ -49,6 +49,7 @@ impl BuildView {
         builds_url: String,
         uuid: &str,
         artifacts_shown: bool,
+        log_before: Option<u64>,
     ) -> BuildView {
         BuildView {
             public,
@@ -56,6 +57,7 @@ impl BuildView {
             page_url: format!("{builds_url}/{uuid}"),
             builds_url,
             artifacts_shown,
+            log_before,
         }
     }
 }
@@ -84,9 +86,7 @@ pub(super) struct BuildPage {
     duration: String,
     /// While the build runs: its duration counts on in the browser (static/live.js).
     ticking: Option<super::history::Ticking>,
-    log: String,
-    log_offset: u64,
-    log_truncated: bool,
+    log: LogView,
     artifacts: Vec<ArtifactGroup>,
     artifact_locations: Vec<String>,
     reports: Vec<ReportLink>,
@@ -106,7 +106,14 @@ impl BuildPage {
         view: BuildView,
     ) -> BuildPage {
         let uuid = build.uuid().to_string();
-        let (log, log_offset, log_truncated) = read_log_tail(state, &uuid).await;
+        let log = LogView::read(
+            state,
+            &uuid,
+            &view.page_url,
+            view.log_before,
+            build.build_complete,
+        )
+        .await;
         let status = build.build_status.as_str().to_string();
         let start = build.start_time;
         let end = build.end_time;
@@ -160,8 +167,6 @@ impl BuildPage {
                 |end| view::format_duration(end - start),
             ),
             log,
-            log_offset,
-            log_truncated,
             artifacts,
             artifact_locations,
             reports: reports::of_build(state, &record.account_id, build).await,
@@ -180,34 +185,22 @@ impl BuildPage {
     }
 }
 
-/// The last [`MAX_INLINE_LOG`] bytes of a build's stored log, its size, and whether the start
-/// was cut.
-async fn read_log_tail(state: &AppState, uuid: &str) -> (String, u64, bool) {
-    let tail = async {
-        let size = state.store.log_size(uuid).await?;
-        let start = size.saturating_sub(MAX_INLINE_LOG);
-        let wanted = usize::try_from(size - start).unwrap_or(usize::MAX);
-        let bytes = state.store.read_log(uuid, start, wanted).await?;
-        Ok::<_, kiln_store::StoreError>((start, bytes))
-    };
-    match tail.await {
-        Ok((start, bytes)) => {
-            let end = start + bytes.len() as u64;
-            (String::from_utf8_lossy(&bytes).into_owned(), end, start > 0)
-        }
-        Err(err) => {
-            tracing::error!(error = %err, "cannot read a build's log");
-            (String::new(), 0, false)
-        }
-    }
-}
-
 pub async fn details(
     State(state): State<Arc<AppState>>,
     session: Session,
     Path((project, uuid)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
 ) -> Response {
-    build_page(&state, &session, &project, &uuid, FieldErrors::default()).await
+    let before = log_view::before_of(query.as_deref());
+    build_page(
+        &state,
+        &session,
+        &project,
+        &uuid,
+        before,
+        FieldErrors::default(),
+    )
+    .await
 }
 
 /// The caller's build page, with `errors` of a refused form.
@@ -216,6 +209,7 @@ pub(super) async fn build_page(
     session: &Session,
     project: &str,
     uuid: &str,
+    log_before: Option<u64>,
     errors: FieldErrors,
 ) -> Response {
     let build = match get_build(state, session, project, uuid).await {
@@ -248,6 +242,7 @@ pub(super) async fn build_page(
         format!("/projects/{project}/builds"),
         &uuid,
         true,
+        log_before,
     );
     let mut page = BuildPage::of(state, &record, &build, session.chrome(), view).await;
     page.initiator = build_facts::initiator_name(&record, &session.caller.access_key_id);

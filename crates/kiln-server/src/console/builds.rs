@@ -12,6 +12,7 @@ use kiln_domain::{ApiError, ErrorKind};
 use super::build_page::build_page;
 pub(super) use super::build_phases::phase_rows;
 use super::errors::FieldErrors;
+use super::log_view;
 use super::session::{EmptyForm, Session};
 use super::view;
 use crate::api::{self, builds::IdInput, builds::IdsInput};
@@ -61,7 +62,7 @@ pub async fn stop(
         Err(err) if err.kind == ErrorKind::ResourceNotFound => build_not_found(&session),
         Err(err) => {
             let errors = FieldErrors::from_api(&err, |_, _| None);
-            build_page(&state, &session, &project, &uuid, errors).await
+            build_page(&state, &session, &project, &uuid, None, errors).await
         }
     }
 }
@@ -88,12 +89,12 @@ pub async fn retry(
         Err(err) if err.kind == ErrorKind::ResourceNotFound => build_not_found(&session),
         Err(err) => {
             let errors = FieldErrors::from_api(&err, |_, _| None);
-            build_page(&state, &session, &project, &uuid, errors).await
+            build_page(&state, &session, &project, &uuid, None, errors).await
         }
     }
 }
 
-/// The whole log as text.
+/// The whole log as text, as a download.
 pub async fn full_log(
     State(state): State<Arc<AppState>>,
     session: Session,
@@ -105,7 +106,7 @@ pub async fn full_log(
         Err(err) => return view::api_error_page(&session, &err),
     };
     match crate::logs::read_log(&state, &session.caller.account_id, build.uuid(), 0).await {
-        Ok(response) => response,
+        Ok(response) => log_view::as_download(response, &project, build.build_number),
         Err((status, message)) => (status, message).into_response(),
     }
 }

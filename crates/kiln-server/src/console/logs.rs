@@ -7,6 +7,9 @@
 //! sends that id back as `Last-Event-ID` and the stream resumes there. A `progress` event
 //! carries the phases and the resolved commit whenever they change. When the build has
 //! completed and its log is read to the end, an `end` event names the final status.
+//!
+//! With `html=true` (the build page's viewer) each event carries whole lines instead, rendered
+//! as the page renders them ([`log_view`]), and its id is the offset after the last of them.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -21,6 +24,7 @@ use kiln_store::{EventSubscription, MAX_LOG_CHUNK_BYTES, StoreEvent};
 use serde::Deserialize;
 
 use super::builds::{build_not_found, get_build, phase_rows};
+use super::log_view;
 use super::session::Session;
 use super::view;
 use crate::state::AppState;
@@ -35,6 +39,10 @@ const MAX_CHUNK: usize = 64 * 1024;
 pub struct EventsQuery {
     /// Where to start when the browser has no `Last-Event-ID` yet.
     from: u64,
+    /// Whole lines as HTML rather than text.
+    html: bool,
+    /// The Kiln time (epoch milliseconds) of the lines at `from`, for the HTML lines' times.
+    time: Option<i64>,
 }
 
 pub async fn events(
@@ -77,6 +85,7 @@ pub(super) fn follow(
         uuid,
         state,
         offset,
+        html: query.html.then_some(query.time),
         unsent: Vec::new(),
         progress_sent: None,
         done: false,
@@ -98,6 +107,8 @@ struct LogFollower {
     uuid: String,
     /// The offset of the next byte to send.
     offset: u64,
+    /// In HTML mode, the Kiln time of the lines at `offset`, if known.
+    html: Option<Option<i64>>,
     /// Bytes read from the store at `offset`, not sent yet.
     unsent: Vec<u8>,
     /// The last `progress` event's data, so only changes are sent.
@@ -139,10 +150,31 @@ impl LogFollower {
             return None;
         }
         let all = take == self.unsent.len();
+        if let Some(time) = self.html {
+            return self.lines_event(take, finished && all, time);
+        }
         let (text, used) = decode_chunk(&self.unsent[..take], finished && all)?;
         self.unsent.drain(..used);
         self.offset += used as u64;
         let data = serde_json::to_string(&text).unwrap_or_default();
+        Some(Event::default().id(self.offset.to_string()).data(data))
+    }
+
+    /// The whole lines of the first `take` unsent bytes as HTML; a line not ended waits,
+    /// unless the log is `finished` or the line fills a whole event.
+    fn lines_event(&mut self, take: usize, finished: bool, time: Option<i64>) -> Option<Event> {
+        let bytes = &self.unsent[..take];
+        let used = match bytes.iter().rposition(|&b| b == b'\n') {
+            _ if finished => take,
+            Some(at) => at + 1,
+            None if take == MAX_CHUNK => take,
+            None => return None,
+        };
+        let (sections, time) = log_view::sections(&bytes[..used], self.offset, None, time);
+        let data = serde_json::to_string(&log_view::sections_html(&sections)).unwrap_or_default();
+        self.html = Some(time);
+        self.unsent.drain(..used);
+        self.offset += used as u64;
         Some(Event::default().id(self.offset.to_string()).data(data))
     }
 

@@ -26,6 +26,7 @@ mod form_input;
 mod form_options;
 mod form_token;
 mod history;
+mod log_view;
 mod logs;
 mod next;
 mod project_create;
@@ -106,6 +107,10 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(logs::events),
         )
         .route(
+            "/projects/{name}/builds/{uuid}/log/lines",
+            get(log_view::lines),
+        )
+        .route(
             "/projects/{name}/builds/{uuid}/artifacts/{index}",
             get(artifacts::download_archive),
         )
@@ -119,6 +124,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(
             "/project/{alias}/build/{uuid}/log/events",
             get(public::log_events),
+        )
+        .route(
+            "/project/{alias}/build/{uuid}/log/lines",
+            get(public::log_lines),
         )
         .route(
             "/project/{alias}/build/{uuid}/artifacts/{index}",

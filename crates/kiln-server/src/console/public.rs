@@ -150,6 +150,7 @@ pub async fn project(
 pub async fn build(
     State(state): State<Arc<AppState>>,
     Path((alias, uuid)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
 ) -> Response {
     let (project, build) = match public_build(&state, &alias, &uuid).await {
         Ok(Some(found)) => found,
@@ -163,6 +164,7 @@ pub async fn build(
         builds_url(&alias),
         &build.uuid,
         project.public.artifacts_public(),
+        super::log_view::before_of(query.as_deref()),
     );
     let page = BuildPage::of(&state, &build, &api, Chrome::of(None), view)
         .await
@@ -170,7 +172,7 @@ pub async fn build(
     view::render(StatusCode::OK, &page)
 }
 
-/// The whole log as text.
+/// The whole log as text, as a download.
 pub async fn full_log(
     State(state): State<Arc<AppState>>,
     Path((alias, uuid)): Path<(String, String)>,
@@ -178,9 +180,27 @@ pub async fn full_log(
     match public_build(&state, &alias, &uuid).await {
         Ok(Some((project, build))) => {
             match crate::logs::read_log(&state, &project.account_id, &build.uuid, 0).await {
-                Ok(response) => response,
+                Ok(response) => {
+                    super::log_view::as_download(response, &project.name, build.build_number)
+                }
                 Err(_) => not_found(),
             }
+        }
+        Ok(None) => not_found(),
+        Err(err) => unavailable(&err),
+    }
+}
+
+/// Earlier output of the log, as the console's build page loads it.
+pub async fn log_lines(
+    State(state): State<Arc<AppState>>,
+    Path((alias, uuid)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    match public_build(&state, &alias, &uuid).await {
+        Ok(Some((_, build))) => {
+            let before = super::log_view::before_of(query.as_deref());
+            super::log_view::fragment(&state, &build.uuid, before).await
         }
         Ok(None) => not_found(),
         Err(err) => unavailable(&err),

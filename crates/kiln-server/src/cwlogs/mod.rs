@@ -8,6 +8,9 @@ mod filter;
 mod groups;
 mod read;
 
+/// The console's log viewer dates lines the same way.
+pub use self::events::kiln_timestamp;
+
 use kiln_domain::ApiError;
 use kiln_domain::build::BuildRecord;
 use kiln_domain::build_logs::LogStream;
