@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use kiln_domain::agent::{
     AGENT_PATH, AssignedBuild, BuildOrders, BuildProgress, ClaimAsk, LogStored, Registered,
-    Registration, RunningBuilds, SESSION_HEADER, SecretsAsk,
+    Registration, RunningBuilds, SESSION_HEADER, SecretsAsk, log_chunk,
 };
 use kiln_domain::secrets::SecretReference;
 use kiln_runner::artifacts::{ArtifactStoreConfig, describe_transport_error};
@@ -42,6 +42,13 @@ pub mod kinds {
     pub const UNAUTHORIZED: &str = "AgentUnauthorizedException";
     pub const SESSION_GONE: &str = "AgentSessionGoneException";
     pub const NOT_HELD: &str = "BuildNotHeldException";
+}
+
+/// A log chunk as it goes to the server.
+pub enum LogChunk {
+    Raw(Vec<u8>),
+    /// An LZ4 block of the raw bytes (`kiln_domain::agent::log_chunk`).
+    Lz4(Vec<u8>),
 }
 
 pub struct ServerClient {
@@ -150,16 +157,17 @@ impl ServerClient {
         Ok(())
     }
 
-    /// Sends the log bytes that start at `offset`; returns how many the server has stored.
-    pub async fn log(&self, uuid: &str, offset: u64, chunk: Vec<u8>) -> Result<u64, CallError> {
-        let stored: LogStored = self
-            .call(
-                Method::POST,
-                &format!("/builds/{uuid}/log?offset={offset}"),
-                chunk,
-                CALL_TIMEOUT,
-            )
-            .await?;
+    /// Sends the log bytes that start at `offset`, encoded as `chunk` says; returns how many
+    /// the server has stored.
+    pub async fn log(&self, uuid: &str, offset: u64, chunk: LogChunk) -> Result<u64, CallError> {
+        let path = format!("/builds/{uuid}/log?offset={offset}");
+        let request = match chunk {
+            LogChunk::Raw(bytes) => self.request(Method::POST, &path, bytes, CALL_TIMEOUT),
+            LogChunk::Lz4(block) => self
+                .request(Method::POST, &path, block, CALL_TIMEOUT)
+                .header("content-encoding", log_chunk::LZ4_BLOCK),
+        };
+        let stored: LogStored = self.send(request).await?;
         Ok(stored.size)
     }
 
@@ -202,7 +210,17 @@ impl ServerClient {
         body: Vec<u8>,
         timeout: Duration,
     ) -> Result<T, CallError> {
-        let mut request = self
+        self.send(self.request(method, path, body, timeout)).await
+    }
+
+    fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> reqwest::RequestBuilder {
+        let request = self
             .http
             .request(method, format!("{}{path}", self.base))
             .timeout(timeout)
@@ -214,9 +232,16 @@ impl ServerClient {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        if let Some(session) = session {
-            request = request.header(SESSION_HEADER, session);
+        match session {
+            Some(session) => request.header(SESSION_HEADER, session),
+            None => request,
         }
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, CallError> {
         let response = request
             .send()
             .await

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use kiln_domain::agent::{AssignedBuild, BuildProgress};
+use kiln_domain::agent::{AssignedBuild, BuildProgress, log_chunk};
 use kiln_domain::build::{BuildRecord, BuildStatus, PhaseContext, context_codes};
 use kiln_domain::clock::now_epoch;
 use kiln_domain::secrets::SecretReference;
@@ -108,6 +108,10 @@ impl Agent {
             Arc::clone(&self.client),
             uuid.clone(),
             spool.clone(),
+            registered
+                .log_encodings
+                .iter()
+                .any(|e| e == log_chunk::LZ4_BLOCK),
             running.lost.clone(),
         );
         let agent = Arc::clone(self);

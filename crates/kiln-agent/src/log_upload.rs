@@ -1,18 +1,19 @@
 //! Ships a build's log from the agent's spool file to the server in sequenced chunks. Each
 //! chunk starts where the server said its stored log ends, so after a dropped connection the
-//! next chunk resends what did not arrive: no gap, and no line twice.
+//! next chunk resends what did not arrive: no gap, and no line twice. A chunk goes as an LZ4
+//! block when the server takes them and it saves bytes (`kiln_domain::agent::log_chunk`).
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kiln_domain::agent::MAX_LOG_CHUNK_BYTES;
+use kiln_domain::agent::{MAX_LOG_CHUNK_BYTES, log_chunk};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{CallError, ServerClient, kinds};
+use crate::client::{CallError, LogChunk, ServerClient, kinds};
 
 /// How often the spool is looked at while the build runs.
 const POLL: Duration = Duration::from_millis(200);
@@ -25,16 +26,18 @@ pub struct LogUploader {
 }
 
 impl LogUploader {
-    /// Starts shipping `spool`, the log of build `uuid`. `lost` is cancelled when the agent no
-    /// longer holds the build; shipping then stops.
+    /// Starts shipping `spool`, the log of build `uuid`, its chunks compressed when `lz4`
+    /// (the server takes LZ4 blocks). `lost` is cancelled when the agent no longer holds the
+    /// build; shipping then stops.
     pub fn start(
         client: Arc<ServerClient>,
         uuid: String,
         spool: PathBuf,
+        lz4: bool,
         lost: CancellationToken,
     ) -> Self {
         let (finish, finishing) = watch::channel(false);
-        let task = tokio::spawn(ship(client, uuid, spool, finishing, lost));
+        let task = tokio::spawn(ship(client, uuid, spool, lz4, finishing, lost));
         LogUploader { finish, task }
     }
 
@@ -50,6 +53,7 @@ async fn ship(
     client: Arc<ServerClient>,
     uuid: String,
     spool: PathBuf,
+    lz4: bool,
     mut finishing: watch::Receiver<bool>,
     lost: CancellationToken,
 ) {
@@ -60,14 +64,14 @@ async fn ship(
             return;
         }
         let finish = *finishing.borrow();
-        let chunk = match read_chunk(&spool, stored).await {
+        let chunk = match read_chunk(&spool, stored, lz4).await {
             Ok(chunk) => chunk,
             Err(e) => {
                 tracing::warn!(build = %uuid, error = %e, "cannot read the build's log spool");
-                Vec::new()
+                None
             }
         };
-        if chunk.is_empty() {
+        let Some(chunk) = chunk else {
             if finish {
                 return;
             }
@@ -77,7 +81,7 @@ async fn ship(
                 () = lost.cancelled() => return,
             }
             continue;
-        }
+        };
         match client.log(&uuid, stored, chunk).await {
             Ok(size) => {
                 stored = size;
@@ -104,20 +108,29 @@ async fn ship(
     }
 }
 
-/// Up to one chunk of the spool from `offset`.
-async fn read_chunk(spool: &std::path::Path, offset: u64) -> std::io::Result<Vec<u8>> {
+/// Up to one chunk of the spool from `offset`, compressed when `lz4` and worth it; `None` when
+/// there is nothing new.
+async fn read_chunk(
+    spool: &std::path::Path,
+    offset: u64,
+    lz4: bool,
+) -> std::io::Result<Option<LogChunk>> {
     let spool = spool.to_owned();
     tokio::task::spawn_blocking(move || {
         let mut file = match std::fs::File::open(&spool) {
             Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
         file.seek(SeekFrom::Start(offset))?;
-        let mut chunk = Vec::with_capacity(MAX_LOG_CHUNK_BYTES);
+        let mut raw = Vec::with_capacity(MAX_LOG_CHUNK_BYTES);
         file.take(MAX_LOG_CHUNK_BYTES as u64)
-            .read_to_end(&mut chunk)?;
-        Ok(chunk)
+            .read_to_end(&mut raw)?;
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        let block = if lz4 { log_chunk::compress(&raw) } else { None };
+        Ok(Some(block.map_or(LogChunk::Raw(raw), LogChunk::Lz4)))
     })
     .await
     .map_err(std::io::Error::other)?

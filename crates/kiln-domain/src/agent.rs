@@ -9,6 +9,8 @@ use crate::build::{
 };
 use crate::refs::GitRef;
 
+pub mod log_chunk;
+
 /// Where the agent protocol is served.
 pub const AGENT_PATH: &str = "/agent/v1";
 /// The header that carries the session id from registration on.
@@ -59,6 +61,10 @@ pub struct Registered {
     /// Length of one minute of `timeoutInMinutes` (shortened only by tests).
     pub minute_seconds: f64,
     pub max_log_bytes: u64,
+    /// The `Content-Encoding`s the server takes for log chunks besides raw bytes
+    /// ([`log_chunk::LZ4_BLOCK`]); none from a server that predates them.
+    #[serde(default)]
+    pub log_encodings: Vec<String>,
 }
 
 /// `POST /heartbeat` and `POST /watch`: the builds the agent runs. The heartbeat renews their

@@ -218,14 +218,12 @@ pub(crate) async fn append(
     if data.is_empty() {
         return Ok(());
     }
-    if !build_exists(&store.pool, uuid).await? {
-        return Err(StoreError::NotFound);
-    }
     let grew = store
         .log_files
         .append(uuid, start_offset, data.to_vec())
         .await?;
-    // A build deleted meanwhile takes its log with it.
+    // Checked once, after the write (a loud log has hundreds of pieces): a build that is gone,
+    // or was deleted meanwhile, takes the file with it.
     if !build_exists(&store.pool, uuid).await? {
         store.log_files.remove(uuid).await?;
         return Err(StoreError::NotFound);

@@ -14,6 +14,7 @@ use common::builds::{create_git_project, get_build, id_of, wait_build_complete};
 use common::git::GitRepo;
 use common::raw_http::RawHttp;
 use common::{ACCOUNT_A, KilnServer, aws, wait_until};
+use kiln_domain::agent::log_chunk;
 use serde_json::{Value, json};
 
 /// Short leases, so a dead agent's builds end within seconds.
@@ -381,7 +382,8 @@ fn error_type(reply: &common::HttpReply) -> String {
 
 #[test]
 fn bad_agent_input_gets_a_clear_4xx_and_changes_nothing_of_another_build() {
-    let server = server(&[]);
+    // A small log limit, which a compressed chunk must not get past.
+    let server = server(&["--max-log-bytes", "1048576"]);
     let mut setup = one_agent(&server, 1);
     let token = agent_token(&server, "linux");
     let repo = repo_with(
@@ -478,6 +480,13 @@ fn bad_agent_input_gets_a_clear_4xx_and_changes_nothing_of_another_build() {
         (409, "BuildNotHeldException")
     );
 
+    // Compressed log chunks for the intruder's build below, made before its short lease starts.
+    let text = "a compressed line\n".repeat(1000);
+    let block = log_chunk::compress(text.as_bytes()).unwrap();
+    let mut bomb = block.clone();
+    bomb[..4].copy_from_slice(&(1u32 << 30).to_le_bytes());
+    let past_the_log_limit = log_chunk::compress(&vec![b'a'; 8 << 20]).unwrap();
+
     // The intruder claims a build of its own, then saves it with a stale lease version.
     project(&server, "claimed", &repo, Some(&setup.fleet_arn));
     let claimed_build = start_build(&server, "claimed");
@@ -512,6 +521,57 @@ fn bad_agent_input_gets_a_clear_4xx_and_changes_nothing_of_another_build() {
         "{}",
         stale_save.body
     );
+
+    // A compressed log chunk is decoded within the chunk limit, then checked as a raw one: a
+    // bomb, a truncated block, a block past the log limit and an unknown encoding change nothing.
+    let claimed_uuid = common::builds::uuid_of(&claimed_build).to_owned();
+    let renewed = agent_call(
+        &server,
+        "/heartbeat",
+        &token,
+        session,
+        json!({ "builds": [claimed_uuid] }).to_string().as_bytes(),
+    );
+    assert_eq!(renewed.json()["lost"], json!([]), "{}", renewed.body);
+    let bearer = format!("Bearer {token}");
+    let send_log = |offset: usize, encoding: &str, body: &[u8]| {
+        let url = format!(
+            "{}/agent/v1/builds/{claimed_uuid}/log?offset={offset}",
+            server.url()
+        );
+        let headers = [
+            ("authorization", bearer.as_str()),
+            ("kiln-agent-session", session_id.as_str()),
+            ("content-encoding", encoding),
+        ];
+        common::http_post(&url, &headers, body)
+    };
+    let stored = send_log(0, log_chunk::LZ4_BLOCK, &block);
+    assert_eq!(stored.status, 200, "{}", stored.body);
+    assert_eq!(stored.json()["size"], json!(text.len()));
+    for (what, encoding, body) in [
+        ("a bomb", log_chunk::LZ4_BLOCK, &bomb[..]),
+        (
+            "a truncated block",
+            log_chunk::LZ4_BLOCK,
+            &block[..block.len() / 2],
+        ),
+        (
+            "a block past the log limit",
+            log_chunk::LZ4_BLOCK,
+            &past_the_log_limit[..],
+        ),
+        ("an unknown encoding", "gzip", &block[..]),
+    ] {
+        let refused = send_log(text.len(), encoding, body);
+        assert_eq!(
+            (refused.status, error_type(&refused).as_str()),
+            (400, "InvalidInputException"),
+            "{what}: {}",
+            refused.body
+        );
+    }
+    assert_eq!(log_of(&claimed_build), text);
 
     // The victim went on untouched.
     let done = wait_build_complete(&server, id_of(&victim), Duration::from_secs(60));

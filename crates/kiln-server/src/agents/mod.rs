@@ -13,13 +13,13 @@ mod register;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kiln_domain::agent::{
     AGENT_PATH, BuildProgress, ClaimAsk, LogStored, MAX_AGENT_BODY_BYTES, MAX_LOG_CHUNK_BYTES,
-    RunningBuilds, SESSION_HEADER, SecretsAsk,
+    RunningBuilds, SESSION_HEADER, SecretsAsk, log_chunk,
 };
 use kiln_domain::{ApiError, ErrorKind};
 use kiln_runner::build::CollectedReport;
@@ -156,8 +156,9 @@ async fn handle(
             Ok(serde_json::json!({}))
         }
         AgentEndpoint::Log { uuid, offset } => {
+            let chunk = raw_log_chunk(headers, body).await?;
             let size = builds
-                .append_agent_log(&session, uuid, *offset, &body)
+                .append_agent_log(&session, uuid, *offset, &chunk)
                 .await
                 .map_err(call_error)?;
             to_json(&LogStored { size })
@@ -179,6 +180,25 @@ async fn handle(
             to_json(&resolved)
         }
         AgentEndpoint::Artifact { .. } => Err(ApiError::internal()),
+    }
+}
+
+/// The raw bytes of a log chunk, decoded as its `Content-Encoding` says (docs/agents.md).
+async fn raw_log_chunk(headers: &HeaderMap, body: Bytes) -> Result<Bytes, ApiError> {
+    match headers.get("content-encoding").map(HeaderValue::as_bytes) {
+        None | Some(b"identity") => Ok(body),
+        Some(encoding) if encoding == log_chunk::LZ4_BLOCK.as_bytes() => {
+            // Up to 8 MiB of output: off the async workers.
+            tokio::task::spawn_blocking(move || log_chunk::decompress(&body))
+                .await
+                .map_err(|_| ApiError::internal())?
+                .map(Bytes::from)
+                .map_err(ApiError::invalid_input)
+        }
+        Some(_) => Err(ApiError::invalid_input(format!(
+            "a log chunk is raw or Content-Encoding: {}",
+            log_chunk::LZ4_BLOCK
+        ))),
     }
 }
 

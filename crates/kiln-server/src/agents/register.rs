@@ -1,6 +1,6 @@
 //! `POST /register`: an agent starts a session with its token.
 
-use kiln_domain::agent::{Registered, Registration, check_registration};
+use kiln_domain::agent::{Registered, Registration, check_registration, log_chunk};
 use kiln_domain::clock::now_epoch;
 use kiln_domain::fleet::check_agent_platform;
 use kiln_domain::{ApiError, ErrorKind};
@@ -83,5 +83,6 @@ pub(super) async fn register(
         region: builds.region().to_owned(),
         minute_seconds: builds.minute().as_secs_f64(),
         max_log_bytes: builds.max_log_bytes(),
+        log_encodings: vec![log_chunk::LZ4_BLOCK.to_owned()],
     })
 }
