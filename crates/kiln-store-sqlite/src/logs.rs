@@ -218,10 +218,17 @@ pub(crate) async fn append(
     if data.is_empty() {
         return Ok(());
     }
-    let grew = store
+    let grew = match store
         .log_files
         .append(uuid, start_offset, data.to_vec())
-        .await?;
+        .await
+    {
+        Ok(grew) => grew,
+        // A piece refused for a build that is gone is refused as NotFound, as a late shipper
+        // of a deleted build expects.
+        Err(_) if !build_exists(&store.pool, uuid).await? => return Err(StoreError::NotFound),
+        Err(err) => return Err(err),
+    };
     // Checked once, after the write (a loud log has hundreds of pieces): a build that is gone,
     // or was deleted meanwhile, takes the file with it.
     if !build_exists(&store.pool, uuid).await? {
