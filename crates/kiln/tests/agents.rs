@@ -240,7 +240,10 @@ fn kill_9_of_an_agent_ends_its_build_fault_and_its_restart_cleans_up() {
     wait_until(Duration::from_secs(30), "the build runs", || {
         log_of(&build).contains("started")
     });
-    assert!(!processes_with(&format!("sleep {marker}")).is_empty());
+    // The next command starts after the log has shown the previous one's output.
+    wait_until(Duration::from_secs(30), "the build's sleep runs", || {
+        !processes_with(&format!("sleep {marker}")).is_empty()
+    });
 
     setup._agent.kill9();
     let done = wait_build_complete(&server, id_of(&build), Duration::from_secs(20));
