@@ -435,35 +435,9 @@ mod tests {
         }))
         .unwrap();
         let fleet = kiln_domain::fleet::validate_create(input, "1", "r", "id-1", 0.0).unwrap();
-        let project = kiln_domain::project::ProjectRecord {
-            account_id: "1".into(),
-            name: "app".into(),
-            settings: kiln_domain::project::ProjectSettings {
-                source: serde_json::from_value(json!({"type": "NO_SOURCE", "buildspec": "x"}))
-                    .unwrap(),
-                ..Default::default()
-            },
-            badge_enabled: false,
-            badge_token: String::new(),
-            created: 0.0,
-            last_modified: 0.0,
-            source_epoch: 0,
-            public: Default::default(),
-        };
-        let mut settings = kiln_domain::start::StartBuildInput::default()
-            .resolve(&project)
-            .unwrap();
-        settings.environment.fleet = Some(kiln_domain::fleet::ProjectFleet {
+        let mut build = super::super::builds::tests::sample_record();
+        build.settings.environment.fleet = Some(kiln_domain::fleet::ProjectFleet {
             fleet_arn: Some(fleet.arn.clone()),
-        });
-        let mut build = BuildRecord::submitted(kiln_domain::retry::NewBuild {
-            account_id: "1",
-            project_name: "app",
-            uuid: "u".into(),
-            settings,
-            source_epoch: 0,
-            initiator: "me".into(),
-            now: 0.0,
         });
         assert!(ran_on(&build, Some(&fleet)).is_none(), "no agent ran it");
         build.agent = Some("gpu-1".into());
