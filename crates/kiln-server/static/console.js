@@ -256,28 +256,6 @@
       follow.addEventListener("change", function () { setFollowing(follow.checked); });
     }
 
-    // Line numbers are known from a window that starts at the log's start; carry them on.
-    function numberLines(lines, previous) {
-      var n = previous;
-      lines.forEach(function (line) {
-        var link = line.querySelector(".ln");
-        if (link.textContent) {
-          n = Number(link.textContent);
-        } else if (n !== null) {
-          n += 1;
-          link.textContent = String(n);
-          link.setAttribute("aria-label", "Line " + n);
-        }
-      });
-    }
-    // The number of the last line shown; 0 before the first line of a log; null if unknown.
-    function lastNumber() {
-      var links = log.querySelectorAll(".ll .ln");
-      var last = links[links.length - 1];
-      if (!last) return start === 0 ? 0 : null;
-      return last.textContent ? Number(last.textContent) : null;
-    }
-
     // The second section continues the first: its lines move in; its end state, if it has one,
     // becomes the first's.
     function join(first, second) {
@@ -298,14 +276,12 @@
     function append(html) {
       var part = parse(html);
       var lines = Array.prototype.slice.call(part.querySelectorAll(".ll"));
-      var previous = lastNumber();
       var first = part.querySelector("details");
       var last = log.lastElementChild;
       if (first && first.dataset.continued && last) {
         join(last, first);
       }
       log.appendChild(part);
-      numberLines(lines, previous);
       markMatches(lines);
     }
     function prepend(html) {
@@ -316,7 +292,6 @@
       var height = log.scrollHeight;
       log.insertBefore(part, first);
       if (last && first && first.dataset.continued) join(last, first);
-      numberLines(Array.prototype.slice.call(log.querySelectorAll(".ll")), null);
       markMatches(Array.prototype.slice.call(log.querySelectorAll(".ll")));
       // What the reader was looking at stays where it was.
       log.scrollTop += log.scrollHeight - height;
@@ -363,15 +338,16 @@
       if (section) section.open = true;
       line.scrollIntoView({ block: "center" });
     }
-    // `#b<offset>`: the line starting at that byte, loading earlier output until it is there.
+    // `#L<number>`: that line, highlighted. A line outside the window shown is asked of the
+    // server (`?line=`), which shows the window around it wherever it is in the log.
     function showTarget() {
-      var match = /^#b(\d+)$/.exec(window.location.hash);
+      var match = /^#L(\d+)$/.exec(window.location.hash);
       if (!match) return false;
-      var offset = Number(match[1]);
-      var line = document.getElementById("b" + offset);
+      var line = document.getElementById("L" + match[1]);
       if (!line) {
-        if (offset < start) {
-          loadEarlier().then(function (loaded) { if (loaded) showTarget(); });
+        var around = "line=" + match[1];
+        if (window.location.search !== "?" + around) {
+          window.location.replace(window.location.pathname + "?" + around + window.location.hash);
         }
         return true;
       }

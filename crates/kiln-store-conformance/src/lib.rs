@@ -16,6 +16,7 @@ pub mod events;
 pub mod fixtures;
 pub mod fleet_builds;
 pub mod fleets;
+pub mod log_lines;
 pub mod logs;
 pub mod lookups;
 pub mod project_cache;
@@ -61,6 +62,8 @@ macro_rules! suite {
             logs::appending_a_piece_again_changes_nothing,
             logs::appending_publishes_log_appended,
             logs::deleting_a_build_deletes_its_log,
+            log_lines::line_numbers_and_starts_match_a_count_of_the_log,
+            log_lines::line_marks_are_kept_once_and_go_with_their_build,
             lookups::the_default_branch_is_the_latest_one_built_without_a_source_version,
             lookups::a_refs_status_is_its_latest_builds,
             lookups::builds_are_got_by_uuid_within_their_account,

@@ -338,6 +338,19 @@ impl Store for PgStore {
         logs::size(&self.pool, uuid).await
     }
 
+    async fn log_line_marks(&self, uuid: &str) -> StoreResult<Vec<u64>> {
+        logs::line_marks(&self.pool, uuid).await
+    }
+
+    async fn add_log_line_marks(
+        &self,
+        uuid: &str,
+        first_block: u64,
+        marks: &[u64],
+    ) -> StoreResult<()> {
+        logs::add_line_marks(&self.pool, uuid, first_block, marks).await
+    }
+
     async fn latest_status_for_ref(
         &self,
         account_id: &str,

@@ -1,7 +1,7 @@
 //! Build logs in the database: contiguous pieces keyed by (uuid, start_offset), so that a read
 //! at any byte offset is one index range scan, whichever replica serves it.
 
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use kiln_store::{StoreError, StoreEvent, StoreResult, is_foreign_key_violation, sql_int};
 
@@ -79,4 +79,46 @@ pub(super) async fn size(pool: &PgPool, uuid: &str) -> StoreResult<u64> {
     .fetch_optional(pool)
     .await?;
     Ok(end.map_or(0, |end| u64::try_from(end).unwrap_or(0)))
+}
+
+/// The stored line marks of a build's log, in block order (see `Store::log_line_marks`).
+pub(super) async fn line_marks(pool: &PgPool, uuid: &str) -> StoreResult<Vec<u64>> {
+    let marks: Vec<i64> = sqlx::query_scalar(
+        "SELECT line_breaks FROM build_log_line_marks WHERE uuid = $1 ORDER BY block",
+    )
+    .bind(uuid)
+    .fetch_all(pool)
+    .await?;
+    Ok(marks
+        .into_iter()
+        .map(|m| u64::try_from(m).unwrap_or(0))
+        .collect())
+}
+
+/// Stores line marks from `first_block` on, keeping those already there.
+pub(super) async fn add_line_marks(
+    pool: &PgPool,
+    uuid: &str,
+    first_block: u64,
+    marks: &[u64],
+) -> StoreResult<()> {
+    // Three parameters a row, well under PostgreSQL's limit of 65,535 a statement.
+    for (batch, rows) in marks.chunks(1000).enumerate() {
+        let first = first_block + (batch * 1000) as u64;
+        let mut insert = QueryBuilder::<Postgres>::new(
+            "INSERT INTO build_log_line_marks (uuid, block, line_breaks) ",
+        );
+        insert.push_values(rows.iter().enumerate(), |mut row, (i, &mark)| {
+            row.push_bind(uuid)
+                .push_bind(sql_int(first + i as u64))
+                .push_bind(sql_int(mark));
+        });
+        insert.push(" ON CONFLICT (uuid, block) DO NOTHING");
+        match insert.build().execute(pool).await {
+            Ok(_) => {}
+            Err(e) if is_foreign_key_violation(&e) => return Err(StoreError::NotFound),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }

@@ -215,6 +215,19 @@ impl Store for SqliteStore {
         self.log_files.size(uuid).await
     }
 
+    async fn log_line_marks(&self, uuid: &str) -> StoreResult<Vec<u64>> {
+        logs::line_marks(&self.pool, uuid).await
+    }
+
+    async fn add_log_line_marks(
+        &self,
+        uuid: &str,
+        first_block: u64,
+        marks: &[u64],
+    ) -> StoreResult<()> {
+        logs::add_line_marks(&self.pool, uuid, first_block, marks).await
+    }
+
     fn log_file(&self, uuid: &str) -> Option<PathBuf> {
         self.log_files.path_of(uuid)
     }

@@ -13,8 +13,8 @@ use cap_std::ambient_authority;
 use std::os::unix::fs::DirBuilderExt;
 
 use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
-use kiln_store::{Store, StoreError, StoreResult};
-use sqlx::SqlitePool;
+use kiln_store::{Store, StoreError, StoreResult, is_foreign_key_violation, sql_int};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 use crate::SqliteStore;
 
@@ -247,6 +247,47 @@ async fn build_exists(pool: &SqlitePool, uuid: &str) -> StoreResult<bool> {
         .fetch_optional(pool)
         .await?;
     Ok(found.is_some())
+}
+
+/// The stored line marks of a build's log, in block order (see `Store::log_line_marks`).
+pub(crate) async fn line_marks(pool: &SqlitePool, uuid: &str) -> StoreResult<Vec<u64>> {
+    let marks: Vec<i64> = sqlx::query_scalar(
+        "SELECT line_breaks FROM build_log_line_marks WHERE uuid = ? ORDER BY block",
+    )
+    .bind(uuid)
+    .fetch_all(pool)
+    .await?;
+    Ok(marks
+        .into_iter()
+        .map(|m| u64::try_from(m).unwrap_or(0))
+        .collect())
+}
+
+/// Stores line marks from `first_block` on, keeping those already there.
+pub(crate) async fn add_line_marks(
+    pool: &SqlitePool,
+    uuid: &str,
+    first_block: u64,
+    marks: &[u64],
+) -> StoreResult<()> {
+    // Three parameters a row, well under SQLite's limit of 32,766 a statement.
+    for (batch, rows) in marks.chunks(1000).enumerate() {
+        let first = first_block + (batch * 1000) as u64;
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT OR IGNORE INTO build_log_line_marks (uuid, block, line_breaks) ",
+        );
+        insert.push_values(rows.iter().enumerate(), |mut row, (i, &mark)| {
+            row.push_bind(uuid)
+                .push_bind(sql_int(first + i as u64))
+                .push_bind(sql_int(mark));
+        });
+        match insert.build().execute(pool).await {
+            Ok(_) => {}
+            Err(e) if is_foreign_key_violation(&e) => return Err(StoreError::NotFound),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord, WebhookRecord};
 pub mod agents;
 mod events;
 pub mod fleets;
+pub mod log_lines;
 mod logs;
 pub mod pages;
 mod queue;
@@ -400,6 +401,18 @@ pub trait Store: SecretStore + Send + Sync + 'static {
     /// Publishes [`StoreEvent::LogAppended`] for a log written straight into its
     /// [`Store::log_file`] (stores without log files are told of new bytes by `append_log`).
     fn log_grew(&self, _uuid: &str) {}
+    /// The stored line marks of the build's log ([`log_lines`]): entry `i` counts the line
+    /// breaks in its first `(i + 1) * LINE_MARK_BLOCK` bytes. Empty for an unknown build.
+    async fn log_line_marks(&self, uuid: &str) -> StoreResult<Vec<u64>>;
+    /// Stores `marks` as the line marks of blocks `first_block..` of the build's log. A mark
+    /// already stored is kept (marks of an append-only log never change, so every reader may
+    /// add them). `NotFound` when the build is gone.
+    async fn add_log_line_marks(
+        &self,
+        uuid: &str,
+        first_block: u64,
+        marks: &[u64],
+    ) -> StoreResult<()>;
     /// The status of the most recently started build for `git_ref` among the builds of the
     /// project's current source (`source_epoch`).
     async fn latest_status_for_ref(

@@ -1,7 +1,9 @@
 //! The build page's log viewer in a real browser (docs/console.md): builds whose commands
 //! print ANSI colours, fail a phase, and print a log of a few MB; the page shows colours,
-//! phases, line anchors, search, times, the tail of a long log and earlier output on demand,
-//! downloads the raw log, and has no axe violations in light and dark colours. With
+//! phases, numbered lines and their anchors (a shared link to a line far from the tail too),
+//! search, times, the tail of a long log and earlier and later output on demand, downloads the
+//! raw log, follows a running build's log until the reader scrolls up, and has no axe
+//! violations in light and dark colours. With
 //! `KILN_SCREENSHOTS=1` it also saves `docs/screenshots/console-build-log.png`.
 
 // Helpers here panic on failure like the tests that call them.
@@ -20,8 +22,6 @@ use common::console_http::{exchange, header, http_sign_in};
 use common::{ACCOUNT_A, KilnServer, aws};
 
 const BUILD_DEADLINE: Duration = Duration::from_secs(120);
-/// How long paging back through the whole long log (a dozen windows) may take.
-const PAGING_DEADLINE: Duration = Duration::from_secs(180);
 
 const COLOUR_SPEC: &str = "version: 0.2
 phases:
@@ -45,8 +45,17 @@ phases:
       - seq -f 'big line %g of the long log xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' 1 4200
 ";
 
-/// Creates project `name` running `buildspec`, builds it, waits for the end; the build.
-fn finished_build(server: &KilnServer, name: &str, buildspec: &str) -> Value {
+/// A build that fills the viewer at once, then prints a numbered tick five times a second.
+const TICKING_SPEC: &str = "version: 0.2
+phases:
+  build:
+    commands:
+      - seq -f 'filler %g' 1 200
+      - for i in $(seq 1 600); do echo tick $i; sleep 0.2; done
+";
+
+/// Creates project `name` running `buildspec` and starts a build of it; the build.
+fn started_build(server: &KilnServer, name: &str, buildspec: &str) -> Value {
     create_project(
         server,
         &json!({
@@ -58,13 +67,18 @@ fn finished_build(server: &KilnServer, name: &str, buildspec: &str) -> Value {
             "serviceRole": "arn:aws:iam::111122223333:role/r",
         }),
     );
-    let build = aws(
+    aws(
         server,
         &ACCOUNT_A,
         &["codebuild", "start-build", "--project-name", name],
     )
     .ok()["build"]
-        .clone();
+        .clone()
+}
+
+/// Creates project `name` running `buildspec`, builds it, waits for the end; the build.
+fn finished_build(server: &KilnServer, name: &str, buildspec: &str) -> Value {
+    let build = started_build(server, name, buildspec);
     wait_build_complete(server, id_of(&build), BUILD_DEADLINE)
 }
 
@@ -165,17 +179,16 @@ async fn the_log_viewer_shows_colours_phases_anchors_search_and_pages() {
     let anchor = js(
         &light,
         "return [...document.querySelectorAll('#log .ll')]
-           .find(l => l.textContent.includes('anchor-target-line')).querySelector('.ln').getAttribute('href');",
+           .find(l => l.querySelector('.lx').textContent === 'anchor-target-line').querySelector('.ln').getAttribute('href');",
     )
     .await;
     let anchor = anchor.as_str().unwrap().to_string();
-    assert!(anchor.starts_with("#b"), "{anchor}");
     let number = light
         .text(&format!("#log {anchor} .ln"))
         .await
         .parse::<u64>()
         .unwrap();
-    assert!(number > 1, "the whole log is shown, so lines have numbers");
+    assert_eq!(anchor, format!("#L{number}"));
     light.goto("/").await;
     light.goto(&format!("{page}{anchor}")).await;
     light
@@ -224,14 +237,43 @@ async fn the_log_viewer_shows_colours_phases_anchors_search_and_pages() {
         body.contains("\u{1b}[31mred alert"),
         "the raw log as stored"
     );
+    let anchored = body
+        .lines()
+        .position(|l| l == "anchor-target-line")
+        .unwrap() as u64
+        + 1;
+    assert_eq!(number, anchored, "the gutter numbers the log's lines");
 
-    // A long log: the page holds its end only, and earlier output loads on demand.
+    // A long log: the page holds its end only, numbered as the whole log is.
     let big_page = format!("/projects/big-log/builds/{}", uuid_of(&big));
+    let (_, _, big_log) = exchange(
+        "GET",
+        &format!("{}{big_page}/log", server.url()),
+        &[("cookie", &session)],
+        b"",
+    );
+    // The number of the log line that prints "big line <k>".
+    let first_big = big_log
+        .lines()
+        .position(|l| l.starts_with("big line 1 of"))
+        .unwrap() as u64
+        + 1;
+    let big_line = |k: u64| first_big + k - 1;
     light.goto(&big_page).await;
     light
         .wait_text("#log", "big line 4200 of the long log")
         .await;
-    assert!(!light.exists("#b0").await, "the log's start is not loaded");
+    assert!(!light.exists("#L1").await, "the log's start is not loaded");
+    let last = big_line(4200);
+    assert!(
+        light
+            .prop(&format!("#L{last} .lx"), "textContent")
+            .await
+            .as_str()
+            .unwrap()
+            .starts_with("big line 4200 of"),
+        "line {last} is numbered as in the whole log"
+    );
     let lines_before = js(
         &light,
         "return document.querySelectorAll('#log .ll').length;",
@@ -268,6 +310,20 @@ async fn the_log_viewer_shows_colours_phases_anchors_search_and_pages() {
     )
     .await;
     assert!(lines_after.as_u64() > lines_before.as_u64());
+    // Earlier lines come numbered, with no line left out between the windows.
+    let numbers = js(
+        &light,
+        "return [...document.querySelectorAll('#log .ll .ln')].map(l => Number(l.textContent));",
+    )
+    .await;
+    let numbers: Vec<u64> = serde_json::from_value(numbers).unwrap();
+    assert!(
+        numbers.windows(2).all(|w| w[1] == w[0] + 1),
+        "lines {}..{} are numbered one after another",
+        numbers[0],
+        numbers[numbers.len() - 1]
+    );
+    assert!(numbers.contains(&last));
     // Without the script, the link is a page of the earlier output.
     let href = light
         .find("#log-earlier")
@@ -283,23 +339,66 @@ async fn the_log_viewer_shows_colours_phases_anchors_search_and_pages() {
         b"",
     );
     assert_eq!(status, 200);
-    assert!(
-        earlier.contains("id=\"log-later\""),
-        "a way back to the end"
-    );
+    assert!(earlier.contains("id=\"log-end\""), "a way back to the end");
     assert!(!earlier.contains("big line 4200 "), "only earlier output");
-    // A link to the log's first line pages back until it is there; numbers start at 1.
+
+    // A shared link to a line far from the tail shows the window around it, the line
+    // highlighted and in view.
+    let target = big_line(10);
     light.goto("/").await;
-    light.goto(&format!("{big_page}#b0")).await;
+    light.goto(&format!("{big_page}#L{target}")).await;
     light
-        .wait_for(PAGING_DEADLINE, "the first line to load", || async {
-            light.exists("#b0.target").await.then_some(())
+        .wait_for(UI_DEADLINE, "the linked line to be highlighted", || async {
+            (light.exists(&format!("#L{target}.target")).await
+                && line_in_view(&light, &format!("#L{target}")).await)
+                .then_some(())
         })
         .await;
-    assert_eq!(light.text("#b0 .ln").await, "1");
     assert!(
-        !light.exists("#log-earlier").await,
-        "nothing earlier is left"
+        light
+            .prop(&format!("#L{target} .lx"), "textContent")
+            .await
+            .as_str()
+            .unwrap()
+            .starts_with("big line 10 of"),
+        "line {target} is the one linked"
+    );
+    assert_eq!(
+        light.prop(&format!("#L{target} .ln"), "textContent").await,
+        target.to_string()
+    );
+    assert_eq!(light.path().await, format!("{big_page}?line={target}"));
+    // Without the script, `?line=` is that page, and "Load later output" goes on from its end.
+    let (_, _, around) = exchange(
+        "GET",
+        &format!("{}{big_page}?line={target}", server.url()),
+        &[("cookie", &session)],
+        b"",
+    );
+    assert!(around.contains(&format!("id=\"L{target}\"")));
+    let later = around
+        .split("id=\"log-later\"")
+        .next()
+        .and_then(|head| head.rsplit("href=\"").next())
+        .and_then(|tail| tail.split('"').next())
+        .unwrap()
+        .replace("&amp;", "&");
+    let last_shown = around.rsplit("class=\"ll\" id=\"L").next().unwrap();
+    let last_shown: u64 = last_shown[..last_shown.find('"').unwrap()].parse().unwrap();
+    let (_, _, after) = exchange(
+        "GET",
+        &format!("{}{}", server.url(), later.split('#').next().unwrap()),
+        &[("cookie", &session)],
+        b"",
+    );
+    let first_after = after.split("class=\"ll\" id=\"L").nth(1).unwrap();
+    let first_after: u64 = first_after[..first_after.find('"').unwrap()]
+        .parse()
+        .unwrap();
+    assert_eq!(
+        first_after,
+        last_shown + 1,
+        "the later page goes on from the line after"
     );
 
     let dark = Browser::start_with_args(server.url(), &["--force-dark-mode"]).await;
@@ -307,4 +406,103 @@ async fn the_log_viewer_shows_colours_phases_anchors_search_and_pages() {
     let axe = axe_script();
     check_both_schemes(&light, &dark, &axe, &page).await;
     check_both_schemes(&light, &dark, &axe, &big_page).await;
+}
+
+/// The numbers of the lines shown, in order.
+async fn shown_numbers(browser: &Browser) -> Vec<u64> {
+    let numbers = js(
+        browser,
+        "return [...document.querySelectorAll('#log .ll .ln')].map(l => Number(l.textContent));",
+    )
+    .await;
+    serde_json::from_value(numbers).unwrap()
+}
+
+/// Whether the log is scrolled to its end.
+async fn at_end(browser: &Browser) -> bool {
+    js(
+        browser,
+        "const log = document.getElementById('log');
+         return log.scrollHeight - log.scrollTop - log.clientHeight < 2;",
+    )
+    .await
+        == json!(true)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_log_follows_the_end_until_the_reader_scrolls_up() {
+    let server = KilnServer::start();
+    let build = started_build(&server, "ticking", TICKING_SPEC);
+    let light = Browser::start(server.url()).await;
+    light.sign_in(&ACCOUNT_A).await;
+    light
+        .goto(&format!("/projects/ticking/builds/{}", uuid_of(&build)))
+        .await;
+    light.wait_text("#log", "tick 3").await;
+    assert_eq!(light.prop("#log", "dataset").await["live"], "true");
+    assert_eq!(light.prop("#log-follow", "checked").await, true);
+    let count = |numbers: &[u64]| numbers.len();
+
+    // Following: each new tick comes into view at the end.
+    let shown = count(&shown_numbers(&light).await);
+    light
+        .wait_for(UI_DEADLINE, "new lines at the end, in view", || async {
+            (count(&shown_numbers(&light).await) > shown + 3 && at_end(&light).await).then_some(())
+        })
+        .await;
+
+    // Scrolling up stops following: new lines arrive, the reader's place stays.
+    js(
+        &light,
+        "document.getElementById('log').scrollTop = 0; return null;",
+    )
+    .await;
+    light
+        .wait_for(UI_DEADLINE, "following to stop", || async {
+            (light.prop("#log-follow", "checked").await == json!(false)).then_some(())
+        })
+        .await;
+    let shown = count(&shown_numbers(&light).await);
+    light
+        .wait_for(UI_DEADLINE, "new lines while scrolled up", || async {
+            (count(&shown_numbers(&light).await) > shown + 3).then_some(())
+        })
+        .await;
+    assert_eq!(
+        js(&light, "return document.getElementById('log').scrollTop;").await,
+        0,
+        "the reader's place is kept"
+    );
+
+    // Ticking "Follow the end" goes back to the end and follows it again.
+    light.click("#log-follow").await;
+    let shown = count(&shown_numbers(&light).await);
+    light
+        .wait_for(UI_DEADLINE, "following to resume", || async {
+            (count(&shown_numbers(&light).await) > shown + 3 && at_end(&light).await).then_some(())
+        })
+        .await;
+
+    // Live lines are numbered on from the page's, one after another.
+    let numbers = shown_numbers(&light).await;
+    assert_eq!(numbers[0], 1);
+    assert!(numbers.windows(2).all(|w| w[1] == w[0] + 1), "{numbers:?}");
+    let last_line = js(
+        &light,
+        "const lines = document.querySelectorAll('#log .ll .lx');
+         return lines[lines.length - 1].textContent;",
+    )
+    .await;
+    assert!(
+        last_line.as_str().unwrap().starts_with("tick "),
+        "{last_line}"
+    );
+
+    aws(
+        &server,
+        &ACCOUNT_A,
+        &["codebuild", "stop-build", "--id", id_of(&build)],
+    )
+    .ok();
+    wait_build_complete(&server, id_of(&build), BUILD_DEADLINE);
 }

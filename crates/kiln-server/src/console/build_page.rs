@@ -18,7 +18,7 @@ use super::build_facts::{self, CommitView, Neighbours, RanOn, TriggerView};
 use super::build_phases::{PhaseRow, phase_rows};
 use super::builds::{build_not_found, get_build};
 use super::errors::FieldErrors;
-use super::log_view::{self, LogView};
+use super::log_view::{LogAt, LogView};
 use super::reports::{self, ReportLink};
 use super::session::Session;
 use super::view::{self, Chrome};
@@ -36,8 +36,8 @@ pub(super) struct BuildView {
     pub page_url: String,
     /// Whether the page lists and serves the build's artifacts.
     pub artifacts_shown: bool,
-    /// Where the log's window ends (`?before=`); the log's end without it.
-    pub log_before: Option<u64>,
+    /// Which window of the log the page shows (`?before=`, `?line=`).
+    pub log_at: LogAt,
 }
 
 impl BuildView {
@@ -49,7 +49,7 @@ impl BuildView {
         builds_url: String,
         uuid: &str,
         artifacts_shown: bool,
-        log_before: Option<u64>,
+        log_at: LogAt,
     ) -> BuildView {
         BuildView {
             public,
@@ -57,7 +57,7 @@ impl BuildView {
             page_url: format!("{builds_url}/{uuid}"),
             builds_url,
             artifacts_shown,
-            log_before,
+            log_at,
         }
     }
 }
@@ -110,7 +110,7 @@ impl BuildPage {
             state,
             &uuid,
             &view.page_url,
-            view.log_before,
+            view.log_at,
             build.build_complete,
         )
         .await;
@@ -191,13 +191,12 @@ pub async fn details(
     Path((project, uuid)): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let before = log_view::before_of(query.as_deref());
     build_page(
         &state,
         &session,
         &project,
         &uuid,
-        before,
+        LogAt::of(query.as_deref()),
         FieldErrors::default(),
     )
     .await
@@ -209,7 +208,7 @@ pub(super) async fn build_page(
     session: &Session,
     project: &str,
     uuid: &str,
-    log_before: Option<u64>,
+    log_at: LogAt,
     errors: FieldErrors,
 ) -> Response {
     let build = match get_build(state, session, project, uuid).await {
@@ -242,7 +241,7 @@ pub(super) async fn build_page(
         format!("/projects/{project}/builds"),
         &uuid,
         true,
-        log_before,
+        log_at,
     );
     let mut page = BuildPage::of(state, &record, &build, session.chrome(), view).await;
     page.initiator = build_facts::initiator_name(&record, &session.caller.access_key_id);

@@ -12,7 +12,7 @@ use kiln_domain::{ApiError, ErrorKind};
 use super::build_page::build_page;
 pub(super) use super::build_phases::phase_rows;
 use super::errors::FieldErrors;
-use super::log_view;
+use super::log_view::{self, LogAt};
 use super::session::{EmptyForm, Session};
 use super::view;
 use crate::api::{self, builds::IdInput, builds::IdsInput};
@@ -62,7 +62,7 @@ pub async fn stop(
         Err(err) if err.kind == ErrorKind::ResourceNotFound => build_not_found(&session),
         Err(err) => {
             let errors = FieldErrors::from_api(&err, |_, _| None);
-            build_page(&state, &session, &project, &uuid, None, errors).await
+            build_page(&state, &session, &project, &uuid, LogAt::End, errors).await
         }
     }
 }
@@ -89,7 +89,7 @@ pub async fn retry(
         Err(err) if err.kind == ErrorKind::ResourceNotFound => build_not_found(&session),
         Err(err) => {
             let errors = FieldErrors::from_api(&err, |_, _| None);
-            build_page(&state, &session, &project, &uuid, None, errors).await
+            build_page(&state, &session, &project, &uuid, LogAt::End, errors).await
         }
     }
 }

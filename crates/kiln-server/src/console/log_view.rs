@@ -5,10 +5,9 @@
 //! `log/lines?before=<offset>` as a fragment for the script), and the live log sends new
 //! lines rendered the same way, so the rules live here only.
 //!
-//! A line's anchor is `#b<offset>`, the byte offset where it starts: stable while the log
-//! grows and known for any window without reading the log before it (a line *number* is not:
-//! it needs every line before it counted). Numbers show where they are known, from a window
-//! that starts at byte 0; the script carries them on to the lines after.
+//! A line's anchor is `#L<number>`. Numbers come from the store's line marks
+//! ([`kiln_store::log_lines`]), so any window is numbered without reading the log before it,
+//! and `?line=<number>` shows the window around a line wherever it is in the log.
 
 mod ansi;
 
@@ -18,6 +17,7 @@ use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use kiln_store::log_lines::LineMarks;
 use kiln_store::{Store, StoreResult};
 
 use super::builds::{build_not_found, get_build};
@@ -31,26 +31,11 @@ pub const WINDOW_BYTES: u64 = 256 * 1024;
 
 /// One line of the log.
 pub struct Line {
-    /// The byte offset where the line starts: its anchor.
-    offset: u64,
-    /// Its number, when the window starts at the log's start.
-    number: Option<u64>,
+    /// Its number, from 1: its anchor.
+    number: u64,
     /// The time of the latest Kiln line before it (or of itself), `HH:MM:SS` UTC.
     time: String,
     html: String,
-}
-
-impl Line {
-    fn label(&self) -> String {
-        match self.number {
-            Some(n) => format!("Line {n}"),
-            None => format!("Line at byte {}", self.offset),
-        }
-    }
-
-    fn number_text(&self) -> String {
-        self.number.map_or_else(String::new, |n| n.to_string())
-    }
 }
 
 /// The lines of one phase, from its "Entering phase" line to its "Phase complete" line.
@@ -100,33 +85,27 @@ fn clock(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// The lines of `bytes` (which start at byte `start` of the log, at a line's start) in
-/// sections; `number` is the first line's number when known, `time` the Kiln time before it.
-/// Returns the sections and the Kiln time after the last line.
+/// The lines of `bytes` in sections; `number` is the first line's number, `time` the Kiln time
+/// before it. Returns the sections and the Kiln time after the last line.
 pub fn sections(
     bytes: &[u8],
-    start: u64,
-    mut number: Option<u64>,
+    mut number: u64,
     mut time: Option<i64>,
 ) -> (Vec<Section>, Option<i64>) {
     let mut done: Vec<Section> = Vec::new();
     let mut current = Section::new("", true);
-    let mut offset = start;
     for raw in bytes.split_inclusive(|&b| b == b'\n') {
-        let line_offset = offset;
-        offset += raw.len() as u64;
         let text = String::from_utf8_lossy(raw.strip_suffix(b"\n").unwrap_or(raw));
         if let Some(at) = kiln_timestamp(text.as_bytes()) {
             time = Some(at);
         }
         let message = kiln_message(&text);
         let line = Line {
-            offset: line_offset,
             number,
             time: time.map_or_else(String::new, clock),
             html: ansi::line_to_html(&text),
         };
-        number = number.map(|n| n + 1);
+        number += 1;
         // The context line after "Phase complete" belongs to the phase it completes.
         if message.is_some_and(|m| m.starts_with("Phase context status code: "))
             && current.lines.is_empty()
@@ -171,15 +150,16 @@ pub fn sections_html(sections: &[Section]) -> String {
     })
 }
 
-/// Where a window of `bytes` (read from byte `from`) starts and ends: at line starts, except
-/// that a window without a line break keeps its cut line. `cut_start` when `from` is not the
-/// log's start; `whole_lines` leaves out a last line not ended yet (a running build's).
-fn line_bounds(bytes: &[u8], cut_start: bool, whole_lines: bool) -> (usize, usize) {
-    let skip = if cut_start {
+/// Where a window of `bytes` starts and ends: at line starts, except that a window without a
+/// line break keeps its cut line. `after_byte` when `bytes` begin with the byte before the
+/// window's first (the window does not start the log): the window starts after the first line
+/// break from there. `whole_lines` leaves out a last line not ended yet (a running build's).
+fn line_bounds(bytes: &[u8], after_byte: bool, whole_lines: bool) -> (usize, usize) {
+    let skip = if after_byte {
         bytes
             .iter()
             .position(|&b| b == b'\n')
-            .map_or(0, |at| at + 1)
+            .map_or(bytes.len().min(1), |at| at + 1)
     } else {
         0
     };
@@ -205,26 +185,63 @@ pub struct Window {
     pub last_time: Option<i64>,
 }
 
-/// The window that ends at `before` (the log's end without it). Reads at most
-/// [`WINDOW_BYTES`] and two sizes, whatever the log's size.
+/// Which window of the log a page shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogAt {
+    /// The tail.
+    #[default]
+    End,
+    /// The window that ends at this byte (`?before=<offset>`).
+    Before(u64),
+    /// The window around this line (`?line=<number>`); the tail if the log has no such line.
+    Line(u64),
+}
+
+impl LogAt {
+    /// `before=<offset>` or `line=<number>` of a query string; anything else is the log's end.
+    pub fn of(query: Option<&str>) -> LogAt {
+        let number = |value: &str| value.parse::<u64>().ok();
+        form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .find_map(|(key, value)| match key.as_ref() {
+                "before" => number(&value).map(LogAt::Before),
+                "line" => number(&value).map(LogAt::Line),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// The window at `at`. Reads at most [`WINDOW_BYTES`] and two blocks of line marks' worth,
+/// whatever the log's size (once the log's line marks are stored).
 pub async fn read_window(
     store: &dyn Store,
     uuid: &str,
-    before: Option<u64>,
+    at: LogAt,
     whole_lines: bool,
 ) -> StoreResult<Window> {
     let size = store.log_size(uuid).await?;
-    let end = before.map_or(size, |b| b.min(size));
+    let marks = LineMarks::load(store, uuid, size).await?;
+    let end = match at {
+        LogAt::End => size,
+        LogAt::Before(before) => before.min(size),
+        // The line in the window's middle, so the lines around it show too.
+        LogAt::Line(number) => match marks.line_start(store, number).await? {
+            Some(start) => start.saturating_add(WINDOW_BYTES / 2).min(size),
+            None => size,
+        },
+    };
     let from = end.saturating_sub(WINDOW_BYTES);
-    let wanted = usize::try_from(end - from).unwrap_or(0);
-    let bytes = store.read_log(uuid, from, wanted).await?;
+    // The byte before the window too, to know whether the window starts at a line's start.
+    let read_from = from.saturating_sub(1);
+    let wanted = usize::try_from(end - read_from).unwrap_or(0);
+    let bytes = store.read_log(uuid, read_from, wanted).await?;
     let (skip, keep) = line_bounds(&bytes, from > 0, whole_lines);
-    let start = from + skip as u64;
-    let number = (start == 0).then_some(1);
-    let (sections, last_time) = sections(&bytes[skip..keep], start, number, None);
+    let start = read_from + skip as u64;
+    let number = marks.line_at(store, start).await?;
+    let (sections, last_time) = sections(&bytes[skip..keep], number, None);
     Ok(Window {
         start,
-        end: from + keep as u64,
+        end: read_from + keep as u64,
         size,
         html: sections_html(&sections),
         last_time,
@@ -242,8 +259,9 @@ pub struct LogView {
     pub lines_url: String,
     /// The live log's address, when the page follows it; empty otherwise.
     pub events_url: String,
-    /// Whether the window ends before the log's end (a page of earlier output).
-    pub later: bool,
+    /// The page of the window after this one, when it ends before the log's end; empty
+    /// otherwise.
+    pub later_url: String,
     /// The Kiln time at the window's end, in epoch milliseconds, for the live log.
     pub last_time: String,
     /// What the window holds, e.g. "the last 256 KiB of 200.0 MiB".
@@ -263,17 +281,17 @@ fn size_text(bytes: u64) -> String {
 }
 
 impl LogView {
-    /// The window of the log of build `uuid` that ends at `before` (the tail without it), for
-    /// the page at `page_url`. A running build's tail is followed live.
+    /// The window at `at` of the log of build `uuid`, for the page at `page_url`. A running
+    /// build's tail is followed live.
     pub async fn read(
         state: &AppState,
         uuid: &str,
         page_url: &str,
-        before: Option<u64>,
+        at: LogAt,
         complete: bool,
     ) -> LogView {
-        let live = !complete && before.is_none();
-        let window = match read_window(state.store.as_ref(), uuid, before, live).await {
+        let live = !complete && at == LogAt::End;
+        let window = match read_window(state.store.as_ref(), uuid, at, live).await {
             Ok(window) => window,
             Err(err) => {
                 tracing::error!(error = %err, "cannot read a build's log");
@@ -311,24 +329,22 @@ impl LogView {
             } else {
                 String::new()
             },
-            later: window.end < window.size,
+            later_url: if window.end < window.size {
+                // The next window starts where this one ends.
+                format!("{page_url}?before={}#log", window.end + WINDOW_BYTES)
+            } else {
+                String::new()
+            },
             last_time: window.last_time.map_or_else(String::new, |t| t.to_string()),
             extent,
         }
     }
 }
 
-/// `before=<offset>` of a query string; anything else is the log's end.
-pub fn before_of(query: Option<&str>) -> Option<u64> {
-    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .find(|(key, _)| key == "before")
-        .and_then(|(_, value)| value.parse().ok())
-}
-
-/// The window before `before` as an HTML fragment, for the script's "Load earlier output";
+/// The window at `at` as an HTML fragment, for the script's "Load earlier output";
 /// `x-kiln-log-start` says where it starts (the next request's `before`).
-pub(super) async fn fragment(state: &AppState, uuid: &str, before: Option<u64>) -> Response {
-    match read_window(state.store.as_ref(), uuid, before, false).await {
+pub(super) async fn fragment(state: &AppState, uuid: &str, at: LogAt) -> Response {
+    match read_window(state.store.as_ref(), uuid, at, false).await {
         Ok(window) => {
             let mut response = (StatusCode::OK, window.html).into_response();
             let headers = response.headers_mut();
@@ -355,7 +371,7 @@ pub async fn lines(
     RawQuery(query): RawQuery,
 ) -> Response {
     match get_build(&state, &session, &project, &uuid).await {
-        Ok(Some(build)) => fragment(&state, build.uuid(), before_of(query.as_deref())).await,
+        Ok(Some(build)) => fragment(&state, build.uuid(), LogAt::of(query.as_deref())).await,
         Ok(None) => build_not_found(&session),
         Err(err) => view::api_error_page(&session, &err),
     }
@@ -394,7 +410,7 @@ mod tests {
 
     #[test]
     fn lines_fall_into_their_phases_with_numbers_and_times() {
-        let (sections, last) = sections(LOG.as_bytes(), 0, Some(1), None);
+        let (sections, last) = sections(LOG.as_bytes(), 1, None);
         let names: Vec<(&str, &str, bool)> = sections
             .iter()
             .map(|s| (s.phase.as_str(), s.state.as_str(), s.open()))
@@ -409,13 +425,12 @@ mod tests {
         );
         assert!(sections[0].continued && !sections[1].continued);
         let boom = &sections[2].lines[1];
-        assert_eq!(boom.number, Some(7));
+        assert_eq!(boom.number, 7);
         assert_eq!(
             sections[1].lines.len(),
             4,
             "the context line is the phase's"
         );
-        assert_eq!(boom.offset, LOG.find("\x1b[31m").unwrap() as u64);
         assert_eq!(boom.time, "05:44:03");
         assert_eq!(boom.html, "<span class=\"a-fg1\">boom</span> &lt;html&gt;");
         assert_eq!(sections[0].lines[0].time, "05:44:00");
@@ -425,12 +440,11 @@ mod tests {
     #[test]
     fn a_window_from_the_middle_knows_the_phase_when_it_completes() {
         let from = LOG.find("installing").unwrap();
-        let (sections, _) = sections(&LOG.as_bytes()[from..], from as u64, None, None);
+        let (sections, _) = sections(&LOG.as_bytes()[from..], 3, None);
         assert_eq!(sections[0].phase, "INSTALL");
         assert!(sections[0].continued);
-        assert_eq!(sections[0].lines[0].number, None);
+        assert_eq!(sections[0].lines[0].number, 3);
         assert_eq!(sections[0].lines[0].time, "", "no Kiln line before it");
-        assert_eq!(sections[0].lines[0].label(), format!("Line at byte {from}"));
     }
 
     #[test]
@@ -438,26 +452,31 @@ mod tests {
         assert_eq!(line_bounds(b"ut\nab\ncd", true, false), (3, 8));
         assert_eq!(line_bounds(b"ut\nab\ncd", true, true), (3, 6));
         assert_eq!(line_bounds(b"ab\ncd\n", false, true), (0, 6));
-        // One long line: kept as it is rather than shown as nothing.
-        assert_eq!(line_bounds(b"abcdef", true, true), (0, 6));
+        // The byte before the window ends a line: the window starts with the next one.
+        assert_eq!(line_bounds(b"\nab\n", true, true), (1, 4));
+        // One long line: kept as it is (after the byte before it) rather than shown as nothing.
+        assert_eq!(line_bounds(b"abcdef", true, true), (1, 6));
         assert_eq!(line_bounds(b"", true, true), (0, 0));
     }
 
     #[test]
     fn the_html_anchors_and_escapes_lines() {
-        let (sections, _) = sections(b"<b>\n", 0, Some(1), None);
+        let (sections, _) = sections(b"<b>\n", 12, None);
         let html = sections_html(&sections);
-        assert!(html.contains("id=\"b0\""), "{html}");
-        assert!(html.contains("href=\"#b0\""), "{html}");
+        assert!(html.contains("id=\"L12\""), "{html}");
+        assert!(html.contains("href=\"#L12\""), "{html}");
+        assert!(html.contains(">12</a>"), "{html}");
         assert!(html.contains("&lt;b&gt;"), "{html}");
         assert!(html.contains(" open"), "{html}");
     }
 
     #[test]
-    fn before_is_an_offset_or_nothing() {
-        assert_eq!(before_of(Some("before=42")), Some(42));
-        assert_eq!(before_of(Some("before=-1")), None);
-        assert_eq!(before_of(None), None);
+    fn the_window_is_before_an_offset_around_a_line_or_at_the_end() {
+        assert_eq!(LogAt::of(Some("before=42")), LogAt::Before(42));
+        assert_eq!(LogAt::of(Some("x=1&line=7")), LogAt::Line(7));
+        assert_eq!(LogAt::of(Some("before=-1")), LogAt::End);
+        assert_eq!(LogAt::of(Some("line=L7")), LogAt::End);
+        assert_eq!(LogAt::of(None), LogAt::End);
     }
 
     #[test]

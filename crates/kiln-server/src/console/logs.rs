@@ -6,10 +6,12 @@
 //! the event framing) and, as its id, the byte offset after it. A reconnecting `EventSource`
 //! sends that id back as `Last-Event-ID` and the stream resumes there. A `progress` event
 //! carries the phases and the resolved commit whenever they change. When the build has
-//! completed and its log is read to the end, an `end` event names the final status.
+//! completed and its log is read to the end, an `end` event names the final status
+//! (`DELETED` when the build was deleted meanwhile).
 //!
 //! With `html=true` (the build page's viewer) each event carries whole lines instead, rendered
-//! as the page renders them ([`log_view`]), and its id is the offset after the last of them.
+//! and numbered as the page renders them ([`log_view`]), and its id is the offset after the
+//! last of them.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -20,7 +22,8 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use kiln_domain::shapes::Build;
-use kiln_store::{EventSubscription, MAX_LOG_CHUNK_BYTES, StoreEvent};
+use kiln_store::log_lines::{LineMarks, line_breaks};
+use kiln_store::{EventSubscription, MAX_LOG_CHUNK_BYTES, StoreEvent, StoreResult};
 use serde::Deserialize;
 
 use super::builds::{build_not_found, get_build, phase_rows};
@@ -85,7 +88,10 @@ pub(super) fn follow(
         uuid,
         state,
         offset,
-        html: query.html.then_some(query.time),
+        html: query.html.then_some(HtmlLines {
+            time: query.time,
+            number: None,
+        }),
         unsent: Vec::new(),
         progress_sent: None,
         done: false,
@@ -107,8 +113,8 @@ struct LogFollower {
     uuid: String,
     /// The offset of the next byte to send.
     offset: u64,
-    /// In HTML mode, the Kiln time of the lines at `offset`, if known.
-    html: Option<Option<i64>>,
+    /// In HTML mode, what the lines at `offset` need to be rendered.
+    html: Option<HtmlLines>,
     /// Bytes read from the store at `offset`, not sent yet.
     unsent: Vec<u8>,
     /// The last `progress` event's data, so only changes are sent.
@@ -130,7 +136,24 @@ fn decode_chunk(bytes: &[u8], finished: bool) -> Option<(String, usize)> {
     }
 }
 
+/// What the HTML lines at the follower's offset need to be rendered as the page renders them.
+#[derive(Clone, Copy)]
+struct HtmlLines {
+    /// The Kiln time of the lines, if known.
+    time: Option<i64>,
+    /// The number of the line, once read from the store's line marks.
+    number: Option<u64>,
+}
+
 impl LogFollower {
+    /// The number of the line at the follower's offset, from the store's line marks.
+    async fn line_number(&self) -> StoreResult<u64> {
+        let store = self.state.store.as_ref();
+        let size = store.log_size(&self.uuid).await?;
+        let marks = LineMarks::load(store, &self.uuid, size.min(self.offset)).await?;
+        marks.line_at(store, self.offset).await
+    }
+
     /// The next log text, if the log has grown; `finished` sends a cut character as it is.
     async fn log_event(&mut self, finished: bool) -> Option<Event> {
         if self.unsent.len() < MAX_CHUNK {
@@ -150,8 +173,17 @@ impl LogFollower {
             return None;
         }
         let all = take == self.unsent.len();
-        if let Some(time) = self.html {
-            return self.lines_event(take, finished && all, time);
+        if let Some(mut lines) = self.html {
+            if lines.number.is_none() {
+                match self.line_number().await {
+                    Ok(number) => lines.number = Some(number),
+                    Err(err) => {
+                        tracing::error!(error = %err, "cannot number a build's live log");
+                        return None;
+                    }
+                }
+            }
+            return self.lines_event(take, finished && all, lines);
         }
         let (text, used) = decode_chunk(&self.unsent[..take], finished && all)?;
         self.unsent.drain(..used);
@@ -162,7 +194,7 @@ impl LogFollower {
 
     /// The whole lines of the first `take` unsent bytes as HTML; a line not ended waits,
     /// unless the log is `finished` or the line fills a whole event.
-    fn lines_event(&mut self, take: usize, finished: bool, time: Option<i64>) -> Option<Event> {
+    fn lines_event(&mut self, take: usize, finished: bool, lines: HtmlLines) -> Option<Event> {
         let bytes = &self.unsent[..take];
         let used = match bytes.iter().rposition(|&b| b == b'\n') {
             _ if finished => take,
@@ -170,9 +202,13 @@ impl LogFollower {
             None if take == MAX_CHUNK => take,
             None => return None,
         };
-        let (sections, time) = log_view::sections(&bytes[..used], self.offset, None, time);
+        let number = lines.number.unwrap_or(1);
+        let (sections, time) = log_view::sections(&bytes[..used], number, lines.time);
         let data = serde_json::to_string(&log_view::sections_html(&sections)).unwrap_or_default();
-        self.html = Some(time);
+        self.html = Some(HtmlLines {
+            time,
+            number: Some(number + line_breaks(&bytes[..used])),
+        });
         self.unsent.drain(..used);
         self.offset += used as u64;
         Some(Event::default().id(self.offset.to_string()).data(data))
@@ -223,9 +259,10 @@ impl LogFollower {
                 }
             };
             let Some(build) = build else {
-                // Deleted meanwhile: nothing more will come.
+                // Deleted meanwhile: nothing more will come. (An event without data is never
+                // dispatched by a browser, so `end` says why.)
                 self.done = true;
-                return Some(Event::default().event("end").data(""));
+                return Some(Event::default().event("end").data("DELETED"));
             };
             let progress = progress_json(&build.to_api(&self.state.region, ""));
             if self.progress_sent.as_deref() != Some(progress.as_str()) {

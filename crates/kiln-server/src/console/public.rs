@@ -24,6 +24,7 @@ use kiln_store::StoreError;
 
 use super::build_page::{BuildPage, BuildView};
 use super::history::{self, BuildRow};
+use super::log_view::LogAt;
 use super::logs::EventsQuery;
 use super::view::{self, Chrome};
 use crate::state::AppState;
@@ -164,7 +165,7 @@ pub async fn build(
         builds_url(&alias),
         &build.uuid,
         project.public.artifacts_public(),
-        super::log_view::before_of(query.as_deref()),
+        LogAt::of(query.as_deref()),
     );
     let page = BuildPage::of(&state, &build, &api, Chrome::of(None), view)
         .await
@@ -199,8 +200,7 @@ pub async fn log_lines(
 ) -> Response {
     match public_build(&state, &alias, &uuid).await {
         Ok(Some((_, build))) => {
-            let before = super::log_view::before_of(query.as_deref());
-            super::log_view::fragment(&state, &build.uuid, before).await
+            super::log_view::fragment(&state, &build.uuid, LogAt::of(query.as_deref())).await
         }
         Ok(None) => not_found(),
         Err(err) => unavailable(&err),
