@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::enums;
 use crate::error::{ApiError, ErrorKind};
+use crate::shapes;
 use crate::source;
 use crate::validate::{Rule, Violations};
 use crate::visibility::PublicAccess;
@@ -178,18 +179,6 @@ pub struct LogsConfigEntry {
     pub rest: serde_json::Map<String, Value>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProjectBadge {
-    pub badge_enabled: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub badge_request_url: Option<String>,
-    /// Kiln's addition: the README snippet for `badge_request_url`. SDKs drop members they do
-    /// not know, so CodeBuild clients are unaffected.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub badge_markdown: Option<String>,
-}
-
 /// The writable members of a project, shared by `CreateProject` and `UpdateProject`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -302,41 +291,36 @@ impl ProjectRecord {
         crate::token::badge_markdown(&self.badge_request_url(public_url), page.as_deref())
     }
 
-    /// The `Project` shape returned by the API.
-    pub fn to_api(&self, links: &PublicLinks<'_>) -> Value {
-        let mut out = match serde_json::to_value(&self.settings) {
-            Ok(Value::Object(map)) => map,
-            _ => serde_json::Map::new(),
-        };
-        out.insert("name".into(), Value::String(self.name.clone()));
-        out.insert("arn".into(), Value::String(self.arn(links.region)));
-        if !out.contains_key("timeoutInMinutes") {
-            out.insert("timeoutInMinutes".into(), DEFAULT_TIMEOUT.into());
-        }
-        if !out.contains_key("queuedTimeoutInMinutes") {
-            out.insert(
-                "queuedTimeoutInMinutes".into(),
-                DEFAULT_QUEUED_TIMEOUT.into(),
-            );
-        }
-        out.insert("created".into(), self.created.into());
-        out.insert("lastModified".into(), self.last_modified.into());
+    /// The `Project` shape returned by the API (without its webhook, which is stored apart).
+    pub fn to_api(&self, links: &PublicLinks<'_>) -> shapes::Project {
+        let mut settings = self.settings.clone();
+        settings.timeout_in_minutes = Some(settings.timeout_in_minutes.unwrap_or(DEFAULT_TIMEOUT));
+        settings.queued_timeout_in_minutes = Some(
+            settings
+                .queued_timeout_in_minutes
+                .unwrap_or(DEFAULT_QUEUED_TIMEOUT),
+        );
         let badge = if self.badge_enabled {
-            let url = self.badge_request_url(links.public_url);
-            ProjectBadge {
+            shapes::ProjectBadge {
                 badge_enabled: true,
                 badge_markdown: Some(self.badge_markdown(links.public_url)),
-                badge_request_url: Some(url),
+                badge_request_url: Some(self.badge_request_url(links.public_url)),
             }
         } else {
-            ProjectBadge::default()
+            shapes::ProjectBadge::default()
         };
-        out.insert(
-            "badge".into(),
-            serde_json::to_value(badge).unwrap_or(Value::Null),
-        );
-        self.public.insert_into(&mut out);
-        Value::Object(out)
+        shapes::Project {
+            name: self.name.clone(),
+            arn: self.arn(links.region),
+            settings,
+            created: self.created,
+            last_modified: self.last_modified,
+            webhook: None,
+            badge,
+            project_visibility: self.public.visibility,
+            public_project_alias: self.public.alias.clone(),
+            resource_access_role: self.public.resource_access_role.clone(),
+        }
     }
 }
 
@@ -1000,28 +984,29 @@ mod tests {
         };
         let url = "https://ci.example.com/badges?uuid=tok&branch=feature%2Fx";
         assert_eq!(
-            record.to_api(&links)["badge"],
-            serde_json::json!({
-                "badgeEnabled": true,
-                "badgeRequestUrl": url,
-                "badgeMarkdown": format!("![Build Status]({url})"),
-            })
+            record.to_api(&links).badge,
+            shapes::ProjectBadge {
+                badge_enabled: true,
+                badge_request_url: Some(url.into()),
+                badge_markdown: Some(format!("![Build Status]({url})")),
+            }
         );
         record.public = PublicAccess {
             visibility: crate::visibility::ProjectVisibility::PublicRead,
             alias: Some("alias".into()),
             resource_access_role: None,
         };
-        let api = record.to_api(&links);
+        let api = serde_json::to_value(record.to_api(&links)).unwrap();
         assert_eq!(
             api["badge"]["badgeMarkdown"],
             format!("[![Build Status]({url})](https://ci.example.com/project/alias)")
         );
         assert_eq!(api["projectVisibility"], "PUBLIC_READ");
         assert_eq!(api["publicProjectAlias"], "alias");
+        assert!(api.get("resourceAccessRole").is_none());
         record.badge_enabled = false;
         assert_eq!(
-            record.to_api(&links)["badge"],
+            serde_json::to_value(record.to_api(&links)).unwrap()["badge"],
             serde_json::json!({"badgeEnabled": false})
         );
     }

@@ -3,7 +3,6 @@
 //! and those pages' addresses.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 use crate::validate::{self, Violations};
 use crate::{ApiError, enums};
@@ -58,17 +57,6 @@ impl PublicAccess {
     /// Whether the public pages show the builds' artifacts.
     pub fn artifacts_public(&self) -> bool {
         self.resource_access_role.is_some()
-    }
-
-    /// `projectVisibility`, `publicProjectAlias` and `resourceAccessRole` of the `Project` shape.
-    pub fn insert_into(&self, project: &mut Map<String, Value>) {
-        project.insert("projectVisibility".into(), self.visibility.as_str().into());
-        if let Some(alias) = &self.alias {
-            project.insert("publicProjectAlias".into(), alias.as_str().into());
-        }
-        if let Some(role) = &self.resource_access_role {
-            project.insert("resourceAccessRole".into(), role.as_str().into());
-        }
     }
 }
 
@@ -231,11 +219,6 @@ mod tests {
         assert_eq!(access.public_alias(), Some("tok"));
         access.visibility = ProjectVisibility::Private;
         assert_eq!(access.public_alias(), None);
-        let mut project = Map::new();
-        access.insert_into(&mut project);
-        assert_eq!(project["projectVisibility"], "PRIVATE");
-        assert_eq!(project["publicProjectAlias"], "tok");
-        assert!(!project.contains_key("resourceAccessRole"));
     }
 
     #[test]

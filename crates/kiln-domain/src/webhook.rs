@@ -7,10 +7,11 @@ pub mod filter;
 pub mod forge;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::project;
+use crate::shapes;
 use crate::validate::Violations;
 
 pub use event::{BuildPlan, EventType, WebhookEvent};
@@ -123,25 +124,18 @@ impl WebhookRecord {
     }
 
     /// The `Webhook` shape of the API.
-    pub fn to_api(&self, public_url: &str, secret: SecretShown) -> Value {
-        let mut out = json!({
-            "payloadUrl": self.payload_url(public_url),
-            "filterGroups": self.config.filter_groups,
-            "buildType": self.config.build_type,
-            "branchFilter": self.config.branch_filter.clone().unwrap_or_default(),
-            "lastModifiedSecret": self.last_modified_secret,
-            "status": "ACTIVE",
-        });
-        if secret == SecretShown::InFull {
-            out["secret"] = self.secret.clone().into();
+    pub fn to_api(&self, public_url: &str, secret: SecretShown) -> shapes::Webhook {
+        shapes::Webhook {
+            payload_url: self.payload_url(public_url),
+            secret: (secret == SecretShown::InFull).then(|| self.secret.clone()),
+            branch_filter: self.config.branch_filter.clone().unwrap_or_default(),
+            filter_groups: self.config.filter_groups.clone(),
+            build_type: self.config.build_type.clone(),
+            manual_creation: self.config.manual_creation,
+            last_modified_secret: self.last_modified_secret,
+            status: "ACTIVE".into(),
+            pull_request_build_policy: self.config.pull_request_build_policy.clone(),
         }
-        if let Some(manual) = self.config.manual_creation {
-            out["manualCreation"] = manual.into();
-        }
-        if let Some(policy) = &self.config.pull_request_build_policy {
-            out["pullRequestBuildPolicy"] = serde_json::to_value(policy).unwrap_or(Value::Null);
-        }
-        out
     }
 }
 
@@ -417,6 +411,8 @@ pub struct DeliveryRecord {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn create(json: Value) -> Result<(String, WebhookConfig), ApiError> {
@@ -499,16 +495,21 @@ mod tests {
             created: 1.0,
             last_modified_secret: 2.0,
         };
-        let shown = record.to_api("http://h:1/", SecretShown::Hidden);
+        let shown =
+            serde_json::to_value(record.to_api("http://h:1/", SecretShown::Hidden)).unwrap();
         assert_eq!(shown["payloadUrl"], "http://h:1/webhooks?t=tok&v=1");
         assert_eq!(
             shown["filterGroups"],
             json!([[{"type": "EVENT", "pattern": "PUSH", "excludeMatchedPattern": false}]])
         );
+        assert_eq!(shown["status"], "ACTIVE");
         assert!(shown.get("secret").is_none());
         assert_eq!(
-            record.to_api("http://h:1", SecretShown::InFull)["secret"],
-            "s3cret"
+            record
+                .to_api("http://h:1", SecretShown::InFull)
+                .secret
+                .as_deref(),
+            Some("s3cret")
         );
         assert!(!format!("{record:?}").contains("s3cret"));
     }

@@ -3,8 +3,16 @@
 //! page that shows it, not a blank.
 
 pub mod build;
+pub mod project;
+pub mod webhook;
 
 pub use build::{
     AutoRetryConfig, BatchGetBuildsOutput, Build, BuildOutput, BuildPhase, DebugSession,
     ListBuildsOutput, LogsLocation,
 };
+pub use project::{
+    BatchGetProjectsOutput, DeleteProjectOutput, EnvironmentImage, EnvironmentLanguage,
+    EnvironmentPlatform, ListCuratedEnvironmentImagesOutput, ListProjectsOutput, Project,
+    ProjectBadge, ProjectOutput, UpdateProjectVisibilityOutput,
+};
+pub use webhook::Webhook;

@@ -1,5 +1,7 @@
-//! The CodeBuild operations. Each takes the caller and a JSON input and returns a JSON output;
-//! how those travel is the protocol's business (see [`crate::protocol`]).
+//! The CodeBuild operations. Each takes the caller and its input and returns its output: the
+//! build and project operations as Rust types (`kiln_domain::shapes`, which the console calls
+//! directly), the others as JSON values; how those travel is the protocol's business (see
+//! [`crate::protocol`]).
 
 pub(crate) mod builds;
 mod credentials;
@@ -10,7 +12,7 @@ mod report_groups;
 mod reports;
 pub mod secrets_manager;
 pub mod ssm;
-mod visibility;
+pub(crate) mod visibility;
 pub(crate) mod webhooks;
 
 use kiln_domain::{ApiError, ErrorKind};
@@ -30,14 +32,20 @@ pub async fn dispatch(
     input: Value,
 ) -> Result<Value, ApiError> {
     match operation {
-        "CreateProject" => projects::create(state, caller, input).await,
-        "UpdateProject" => projects::update(state, caller, input).await,
-        "DeleteProject" => projects::delete(state, caller, input).await,
-        "BatchGetProjects" => projects::batch_get(state, caller, input).await,
-        "ListProjects" => projects::list(state, caller, input).await,
-        "UpdateProjectVisibility" => visibility::update(state, caller, input).await,
+        "CreateProject" => {
+            let input = projects::parse_project_input(input)?;
+            serialised(projects::create(state, caller, input).await?)
+        }
+        "UpdateProject" => {
+            let input = projects::parse_project_input(input)?;
+            serialised(projects::update(state, caller, input).await?)
+        }
+        "DeleteProject" => typed(input, |i| projects::delete(state, caller, i)).await,
+        "BatchGetProjects" => typed(input, |i| projects::batch_get(state, caller, i)).await,
+        "ListProjects" => typed(input, |i| projects::list(state, caller, i)).await,
+        "UpdateProjectVisibility" => typed(input, |i| visibility::update(state, caller, i)).await,
         "InvalidateProjectCache" => projects::invalidate_cache(state, caller, input).await,
-        "ListCuratedEnvironmentImages" => Ok(projects::curated_images()),
+        "ListCuratedEnvironmentImages" => serialised(projects::curated_images()),
         "StartBuild" => typed(input, |i| builds::start(state, caller, i)).await,
         "RetryBuild" => typed(input, |i| builds::retry(state, caller, i)).await,
         "StopBuild" => typed(input, |i| builds::stop(state, caller, i)).await,
@@ -93,7 +101,11 @@ where
     O: Serialize,
     F: Future<Output = Result<O, ApiError>>,
 {
-    let output = operation(parse_input(input)?).await?;
+    serialised(operation(parse_input(input)?).await?)
+}
+
+/// A typed operation's output as the JSON the protocol sends.
+fn serialised(output: impl Serialize) -> Result<Value, ApiError> {
     serde_json::to_value(output).map_err(|err| {
         tracing::error!(error = %err, "serialising an operation's output");
         ApiError::internal()

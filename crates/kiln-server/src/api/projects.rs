@@ -2,6 +2,11 @@
 //! ListProjects and ListCuratedEnvironmentImages.
 
 use kiln_domain::project::{self, ProjectInput, ProjectRecord, PublicLinks};
+use kiln_domain::shapes::{
+    BatchGetProjectsOutput, DeleteProjectOutput, EnvironmentImage, EnvironmentLanguage,
+    EnvironmentPlatform, ListCuratedEnvironmentImagesOutput, ListProjectsOutput, Project,
+    ProjectOutput,
+};
 use kiln_domain::validate::{self, Violations};
 use kiln_domain::{ApiError, ErrorKind, enums, token};
 use kiln_store::{ProjectKey, ProjectSort, StoreError};
@@ -14,7 +19,7 @@ use crate::state::AppState;
 /// Projects per `ListProjects` page, as CodeBuild pages them.
 const PAGE_SIZE: u64 = 100;
 
-fn project_json(state: &AppState, record: &ProjectRecord) -> Value {
+fn project_shape(state: &AppState, record: &ProjectRecord) -> Project {
     record.to_api(&PublicLinks {
         public_url: &state.public_url,
         region: &state.region,
@@ -43,22 +48,17 @@ pub(crate) fn name_from_reference<'a>(
 
 /// Parses `CreateProject`/`UpdateProject` input. The settings are parsed on their own first:
 /// through `#[serde(flatten)]` a wrong member type would lose the path to the member.
-fn parse_project_input(input: Value) -> Result<ProjectInput, ApiError> {
+pub(super) fn parse_project_input(input: Value) -> Result<ProjectInput, ApiError> {
     parse_input::<project::ProjectSettings>(input.clone())?;
     parse_input(input)
 }
 
-pub async fn create(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
-    let record = create_project(state, caller, parse_project_input(input)?).await?;
-    Ok(json!({ "project": project_json(state, &record) }))
-}
-
-/// `CreateProject` of a parsed input (the console builds it from its form).
-pub(crate) async fn create_project(
+/// CreateProject.
+pub async fn create(
     state: &AppState,
     caller: &Caller,
     input: ProjectInput,
-) -> Result<ProjectRecord, ApiError> {
+) -> Result<ProjectOutput, ApiError> {
     let new = project::validate_create(input)?;
     super::local_sources::check_project(state, &caller.account_id, &new.settings)?;
     super::fleets::check_environment(state, caller, new.settings.environment.as_ref()).await?;
@@ -75,7 +75,9 @@ pub(crate) async fn create_project(
         public: Default::default(),
     };
     match state.store.create_project(&record).await {
-        Ok(()) => Ok(record),
+        Ok(()) => Ok(ProjectOutput {
+            project: project_shape(state, &record),
+        }),
         Err(StoreError::AlreadyExists) => Err(ApiError::new(
             ErrorKind::ResourceAlreadyExists,
             format!("Project already exists: {}", record.name),
@@ -90,17 +92,13 @@ pub(crate) async fn create_project(
     }
 }
 
-pub async fn update(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
-    let record = update_project(state, caller, parse_project_input(input)?).await?;
-    Ok(json!({ "project": project_json(state, &record) }))
-}
-
-/// `UpdateProject` of a parsed input (the console builds it from its form).
-pub(crate) async fn update_project(
+/// UpdateProject: only the members given change. Like CreateProject's, its answer leaves the
+/// webhook out (BatchGetProjects shows it).
+pub async fn update(
     state: &AppState,
     caller: &Caller,
     input: ProjectInput,
-) -> Result<ProjectRecord, ApiError> {
+) -> Result<ProjectOutput, ApiError> {
     let reference = validate::required("name", input.name.clone())?;
     let name = name_from_reference(state, caller, &reference);
     let mut record = state
@@ -118,7 +116,9 @@ pub(crate) async fn update_project(
     let result = state.store.update_project(&record).await;
     drop(change);
     match result {
-        Ok(()) => Ok(record),
+        Ok(()) => Ok(ProjectOutput {
+            project: project_shape(state, &record),
+        }),
         Err(StoreError::NotFound) => {
             // The project is gone, or the fleet it names was deleted since it was checked.
             super::fleets::check_environment(state, caller, record.settings.environment.as_ref())
@@ -129,13 +129,17 @@ pub(crate) async fn update_project(
     }
 }
 
-#[derive(Deserialize)]
-struct NameInput {
-    name: Option<String>,
+/// The input of DeleteProject.
+#[derive(Debug, Default, Deserialize)]
+pub struct DeleteProjectInput {
+    pub name: Option<String>,
 }
 
-pub async fn delete(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
-    let input: NameInput = parse_input(input)?;
+pub async fn delete(
+    state: &AppState,
+    caller: &Caller,
+    input: DeleteProjectInput,
+) -> Result<DeleteProjectOutput, ApiError> {
     let reference = validate::required("name", input.name)?;
     let name = name_from_reference(state, caller, &reference);
     let _change = state
@@ -149,7 +153,7 @@ pub async fn delete(state: &AppState, caller: &Caller, input: Value) -> Result<V
     if !deleted {
         return Err(not_found(name));
     }
-    Ok(json!({}))
+    Ok(DeleteProjectOutput {})
 }
 
 #[derive(Deserialize)]
@@ -182,13 +186,17 @@ pub async fn invalidate_cache(
     Ok(json!({}))
 }
 
-#[derive(Deserialize)]
-struct BatchGetInput {
-    names: Option<Vec<String>>,
+/// The input of BatchGetProjects: project names or ARNs.
+#[derive(Debug, Default, Deserialize)]
+pub struct BatchGetProjectsInput {
+    pub names: Option<Vec<String>>,
 }
 
-pub async fn batch_get(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
-    let input: BatchGetInput = parse_input(input)?;
+pub async fn batch_get(
+    state: &AppState,
+    caller: &Caller,
+    input: BatchGetProjectsInput,
+) -> Result<BatchGetProjectsOutput, ApiError> {
     let mut v = Violations::new();
     let names = input.names.unwrap_or_default();
     if names.is_empty() {
@@ -204,9 +212,9 @@ pub async fn batch_get(state: &AppState, caller: &Caller, input: Value) -> Resul
     }
     v.finish()?;
     let mut projects = Vec::new();
-    let mut not_found = Vec::new();
-    for reference in &names {
-        let name = name_from_reference(state, caller, reference);
+    let mut projects_not_found = Vec::new();
+    for reference in names {
+        let name = name_from_reference(state, caller, &reference);
         match state
             .store
             .get_project(&caller.account_id, name)
@@ -214,26 +222,33 @@ pub async fn batch_get(state: &AppState, caller: &Caller, input: Value) -> Resul
             .map_err(store_failure)?
         {
             Some(record) => {
-                let mut project = project_json(state, &record);
-                super::webhooks::add_to_project(state, &record, &mut project).await?;
+                let mut project = project_shape(state, &record);
+                project.webhook = super::webhooks::of_project(state, &record).await?;
                 projects.push(project);
             }
-            None => not_found.push(Value::String(reference.clone())),
+            None => projects_not_found.push(reference),
         }
     }
-    Ok(json!({ "projects": projects, "projectsNotFound": not_found }))
+    Ok(BatchGetProjectsOutput {
+        projects,
+        projects_not_found,
+    })
 }
 
-#[derive(Deserialize)]
+/// The input of ListProjects.
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ListInput {
-    sort_by: Option<String>,
-    sort_order: Option<String>,
-    next_token: Option<String>,
+pub struct ListProjectsInput {
+    pub sort_by: Option<String>,
+    pub sort_order: Option<String>,
+    pub next_token: Option<String>,
 }
 
-pub async fn list(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
-    let input: ListInput = parse_input(input)?;
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    input: ListProjectsInput,
+) -> Result<ListProjectsOutput, ApiError> {
     let mut v = Violations::new();
     if let Some(s) = &input.sort_by {
         v.one_of("sortBy", s, enums::PROJECT_SORT_BY);
@@ -276,36 +291,65 @@ pub async fn list(state: &AppState, caller: &Caller, input: Value) -> Result<Val
         )
         .await
         .map_err(store_failure)?;
-    let mut out = json!({ "projects": page.items });
     let next = page.next.map(|next| (next.sort_value.to_bits(), next.name));
-    paging::set_next(&mut out, "nextToken", &listing, next.as_ref());
-    Ok(out)
+    Ok(ListProjectsOutput {
+        projects: page.items,
+        next_token: paging::token_after(&listing, next.as_ref()),
+    })
 }
 
 /// The images of CodeBuild's standard families, under the model's own enum values (their tools
 /// serve every language, so they are listed as `BASE`).
-pub fn curated_images() -> Value {
-    let image = |name: &str, description: &str, versions: &[&str]| json!({"name": name, "description": description, "versions": versions});
-    json!({
-        "platforms": [{
-            "platform": "UBUNTU",
-            "languages": [{
-                "language": "BASE",
-                "images": [
-                    image("aws/codebuild/standard:7.0", "CodeBuild standard build image 7.0 (Ubuntu 22.04)", &["aws/codebuild/standard:7.0-24.10.29"]),
-                    image("aws/codebuild/standard:6.0", "CodeBuild standard build image 6.0 (Ubuntu 22.04)", &["aws/codebuild/standard:6.0-24.10.29"]),
-                    image("aws/codebuild/standard:5.0", "CodeBuild standard build image 5.0 (Ubuntu 20.04)", &["aws/codebuild/standard:5.0-24.10.29"]),
-                ]
-            }]
-        }, {
-            "platform": "AMAZON_LINUX",
-            "languages": [{
-                "language": "BASE",
-                "images": [
-                    image("aws/codebuild/amazonlinux-x86_64-standard:5.0", "Amazon Linux 2023 x86_64 standard image 5.0", &["aws/codebuild/amazonlinux-x86_64-standard:5.0-24.10.29"]),
-                    image("aws/codebuild/amazonlinux-aarch64-standard:3.0", "Amazon Linux 2023 aarch64 standard image 3.0", &["aws/codebuild/amazonlinux-aarch64-standard:3.0-24.10.29"]),
-                ]
-            }]
-        }]
-    })
+pub fn curated_images() -> ListCuratedEnvironmentImagesOutput {
+    let image = |name: &str, description: &str, version: &str| EnvironmentImage {
+        name: name.into(),
+        description: description.into(),
+        versions: vec![version.into()],
+    };
+    let platform = |platform: &str, images: Vec<EnvironmentImage>| EnvironmentPlatform {
+        platform: platform.into(),
+        languages: vec![EnvironmentLanguage {
+            language: "BASE".into(),
+            images,
+        }],
+    };
+    ListCuratedEnvironmentImagesOutput {
+        platforms: vec![
+            platform(
+                "UBUNTU",
+                vec![
+                    image(
+                        "aws/codebuild/standard:7.0",
+                        "CodeBuild standard build image 7.0 (Ubuntu 22.04)",
+                        "aws/codebuild/standard:7.0-24.10.29",
+                    ),
+                    image(
+                        "aws/codebuild/standard:6.0",
+                        "CodeBuild standard build image 6.0 (Ubuntu 22.04)",
+                        "aws/codebuild/standard:6.0-24.10.29",
+                    ),
+                    image(
+                        "aws/codebuild/standard:5.0",
+                        "CodeBuild standard build image 5.0 (Ubuntu 20.04)",
+                        "aws/codebuild/standard:5.0-24.10.29",
+                    ),
+                ],
+            ),
+            platform(
+                "AMAZON_LINUX",
+                vec![
+                    image(
+                        "aws/codebuild/amazonlinux-x86_64-standard:5.0",
+                        "Amazon Linux 2023 x86_64 standard image 5.0",
+                        "aws/codebuild/amazonlinux-x86_64-standard:5.0-24.10.29",
+                    ),
+                    image(
+                        "aws/codebuild/amazonlinux-aarch64-standard:3.0",
+                        "Amazon Linux 2023 aarch64 standard image 3.0",
+                        "aws/codebuild/amazonlinux-aarch64-standard:3.0-24.10.29",
+                    ),
+                ],
+            ),
+        ],
+    }
 }

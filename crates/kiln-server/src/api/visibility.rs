@@ -1,15 +1,18 @@
 //! UpdateProjectVisibility: public builds (docs/public-builds.md).
 
+use kiln_domain::shapes::UpdateProjectVisibilityOutput;
 use kiln_domain::visibility::{self, UpdateVisibilityInput};
 use kiln_domain::{ApiError, token};
 use kiln_store::VisibilityUpdate;
-use serde_json::{Value, json};
 
-use super::{Caller, parse_input, store_failure};
+use super::{Caller, store_failure};
 use crate::state::AppState;
 
-pub async fn update(state: &AppState, caller: &Caller, input: Value) -> Result<Value, ApiError> {
-    let input: UpdateVisibilityInput = parse_input(input)?;
+pub async fn update(
+    state: &AppState,
+    caller: &Caller,
+    input: UpdateVisibilityInput,
+) -> Result<UpdateProjectVisibilityOutput, ApiError> {
     let change = visibility::validate_update(input, &state.region, &caller.account_id)?;
     let new_alias = token::new_token();
     let update = VisibilityUpdate {
@@ -31,12 +34,9 @@ pub async fn update(state: &AppState, caller: &Caller, input: Value) -> Result<V
     let project = stored.map_err(store_failure)?.ok_or_else(|| {
         ApiError::not_found(format!("Project cannot be found: {}", change.project_name))
     })?;
-    let mut out = json!({
-        "projectArn": project.arn(&state.region),
-        "projectVisibility": project.public.visibility.as_str(),
-    });
-    if let Some(alias) = &project.public.alias {
-        out["publicProjectAlias"] = alias.as_str().into();
-    }
-    Ok(out)
+    Ok(UpdateProjectVisibilityOutput {
+        project_arn: project.arn(&state.region),
+        project_visibility: project.public.visibility,
+        public_project_alias: project.public.alias,
+    })
 }

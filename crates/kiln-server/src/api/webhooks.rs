@@ -3,6 +3,7 @@
 //! the secret, and the forge's admin adds the hook.
 
 use kiln_domain::project::ProjectRecord;
+use kiln_domain::shapes::Webhook;
 use kiln_domain::webhook::{
     self, CreateWebhookInput, SecretShown, UpdateWebhookInput, WebhookRecord,
 };
@@ -140,23 +141,15 @@ pub async fn delete(state: &AppState, caller: &Caller, input: Value) -> Result<V
     Ok(json!({}))
 }
 
-/// Adds the project's webhook (secret hidden) to its `Project` shape, as `BatchGetProjects`
-/// shows it.
-pub(crate) async fn add_to_project(
+/// The project's webhook (secret hidden), as `BatchGetProjects` shows it in the project.
+pub(crate) async fn of_project(
     state: &AppState,
     project: &ProjectRecord,
-    shape: &mut Value,
-) -> Result<(), ApiError> {
+) -> Result<Option<Webhook>, ApiError> {
     let hook = state
         .store
         .get_webhook(&project.account_id, &project.name)
         .await
         .map_err(store_failure)?;
-    if let (Some(hook), Some(shape)) = (hook, shape.as_object_mut()) {
-        shape.insert(
-            "webhook".into(),
-            hook.to_api(&state.public_url, SecretShown::Hidden),
-        );
-    }
-    Ok(())
+    Ok(hook.map(|hook| hook.to_api(&state.public_url, SecretShown::Hidden)))
 }

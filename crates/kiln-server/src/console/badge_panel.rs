@@ -5,10 +5,10 @@ use std::collections::BTreeSet;
 
 use kiln_badge::Style;
 use kiln_domain::build::BuildRecord;
-use serde_json::Value;
+use kiln_domain::shapes::Project;
 
 use super::reports::{self, ReportBadge};
-use crate::state::AppState;
+use super::visibility::public_page;
 
 /// The badge asked for in the page's address: `branch` names the branch or tag (the
 /// parameter keeps its name so earlier links work), `ref_type` says which, `style` the look.
@@ -77,28 +77,22 @@ pub fn badge_url(public_url: &str, token: &str, choice: &BadgeChoice) -> String 
     url
 }
 
-/// The public page of `project` (the API shape), while it is public.
-fn public_page(state: &AppState, project: &Value) -> Option<String> {
-    let alias = project["publicProjectAlias"].as_str()?;
-    (project["projectVisibility"] == "PUBLIC_READ")
-        .then(|| kiln_domain::visibility::public_project_url(&state.public_url, alias))
-}
-
-/// The panel of `project` (the API shape) for `choice`; `None` when the badge is off.
+/// The panel of `project` on a Kiln at `public_url` for `choice`; `None` when the badge is off.
 pub fn badge_view(
-    state: &AppState,
-    project: &Value,
+    public_url: &str,
+    project: &Project,
     choice: &BadgeChoice,
     builds: &[BuildRecord],
 ) -> Option<BadgeView> {
-    let default_url = project["badge"]["badgeRequestUrl"].as_str()?.to_string();
+    let default_url = project.badge.badge_request_url.clone()?;
     let token = default_url.split_once('?').and_then(|(_, query)| {
         form_urlencoded::parse(query.as_bytes())
             .find(|(k, _)| k == "uuid")
             .map(|(_, v)| v.into_owned())
     })?;
-    let chosen = badge_url(&state.public_url, &token, choice);
-    let base_url = kiln_domain::token::badge_url(&state.public_url, &token, None);
+    let chosen = badge_url(public_url, &token, choice);
+    let report_badges = reports::report_badges(&chosen);
+    let base_url = kiln_domain::token::badge_url(public_url, &token, None);
     let url = if chosen == base_url {
         default_url.clone()
     } else {
@@ -113,15 +107,20 @@ pub fn badge_view(
                 .and_then(kiln_domain::refs::branch_named_by)
         })
         .chain(
-            project["sourceVersion"]
-                .as_str()
+            project
+                .settings
+                .source_version
+                .as_deref()
                 .and_then(kiln_domain::refs::branch_named_by),
         )
         .collect();
     let style = choice.style();
     Some(BadgeView {
-        reports: reports::report_badges(&badge_url(&state.public_url, &token, choice)),
-        markdown: kiln_domain::token::badge_markdown(&url, public_page(state, project).as_deref()),
+        reports: report_badges,
+        markdown: kiln_domain::token::badge_markdown(
+            &url,
+            public_page(public_url, project).as_deref(),
+        ),
         url,
         base_url,
         default_url,
@@ -140,7 +139,38 @@ pub fn badge_view(
 
 #[cfg(test)]
 mod tests {
+    use kiln_domain::shapes::ProjectBadge;
+    use kiln_domain::visibility::ProjectVisibility;
+
     use super::*;
+    use crate::console::projects::tests::sample_project;
+
+    #[test]
+    fn the_panel_shows_the_chosen_badge_linked_to_the_public_page() {
+        let mut project = sample_project();
+        project.settings.source_version = Some("refs/heads/main".into());
+        let view = badge_view("http://k:1", &project, &BadgeChoice::default(), &[]).unwrap();
+        assert_eq!(view.default_url, "http://k:1/badges?uuid=tok");
+        assert_eq!(
+            (view.url.as_str(), view.base_url.as_str()),
+            (view.default_url.as_str(), "http://k:1/badges?uuid=tok")
+        );
+        assert_eq!(view.branches, ["main"]);
+        assert_eq!(view.markdown, "![Build Status](http://k:1/badges?uuid=tok)");
+
+        project.project_visibility = ProjectVisibility::PublicRead;
+        project.public_project_alias = Some("alias".into());
+        let tag = BadgeChoice::new("v1", "tag", "");
+        let view = badge_view("http://k:1", &project, &tag, &[]).unwrap();
+        assert_eq!(view.url, "http://k:1/badges?uuid=tok&tag=v1");
+        assert_eq!(
+            view.markdown,
+            "[![Build Status](http://k:1/badges?uuid=tok&tag=v1)](http://k:1/project/alias)"
+        );
+
+        project.badge = ProjectBadge::default();
+        assert!(badge_view("http://k:1", &project, &tag, &[]).is_none());
+    }
 
     #[test]
     fn the_choice_becomes_the_badge_address() {

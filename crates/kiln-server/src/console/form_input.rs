@@ -5,7 +5,7 @@ use kiln_domain::project::{
     self, EnvironmentVariable, ProjectArtifacts, ProjectEnvironment, ProjectInput, ProjectSettings,
     ProjectSource, RegistryCredential, create_violations,
 };
-use serde_json::Value;
+use kiln_domain::shapes::Project;
 
 use super::errors::FieldErrors;
 use super::field_messages::{self, FormContext};
@@ -198,22 +198,21 @@ impl ProjectForm {
     }
 
     /// The form of a stored project (the `Project` shape of `BatchGetProjects`).
-    pub fn from_project(project: &Value, images: &[CuratedImage]) -> Self {
-        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-        let source = &project["source"];
+    pub fn from_project(project: &Project, images: &[CuratedImage]) -> Self {
+        let settings = &project.settings;
+        let text = |t: &Option<String>| t.clone().unwrap_or_default();
+        let on = |ticked: bool| ticked.then(|| "on".to_string());
+        let source = settings.source.clone().unwrap_or_default();
         let mut form = ProjectForm {
-            name: text(&project["name"]),
-            description: text(&project["description"]),
-            source_type: text(&source["type"]),
-            source_location: text(&source["location"]),
-            source_version: text(&project["sourceVersion"]),
+            name: project.name.clone(),
+            description: text(&settings.description),
+            source_type: text(&source.source_type),
+            source_location: text(&source.location),
+            source_version: text(&settings.source_version),
+            badge: on(project.badge.badge_enabled),
             ..ProjectForm::default()
         };
-        form.badge = project["badge"]["badgeEnabled"]
-            .as_bool()
-            .unwrap_or(false)
-            .then(|| "on".to_string());
-        let buildspec = text(&source["buildspec"]);
+        let buildspec = text(&source.buildspec);
         if buildspec.contains('\n') {
             form.buildspec_mode = "commands".into();
             match parse_commands_buildspec(&buildspec) {
@@ -226,8 +225,8 @@ impl ProjectForm {
         } else {
             form.buildspec_path = buildspec;
         }
-        let env = &project["environment"];
-        let image = text(&env["image"]);
+        let env = settings.environment.clone().unwrap_or_default();
+        let image = text(&env.image);
         match images
             .iter()
             .find(|i| i.name == image || i.versions.contains(&image))
@@ -243,7 +242,7 @@ impl ProjectForm {
             }
             None => {
                 form.image_mode = "custom".into();
-                form.custom_env_type = text(&env["type"]);
+                form.custom_env_type = text(&env.env_type);
                 let registry_host = image.split_once('/').is_some_and(|(host, _)| {
                     host.contains('.') || host.contains(':') || host == "localhost"
                 });
@@ -253,41 +252,42 @@ impl ProjectForm {
                 } else {
                     form.custom_image = image;
                 }
-                form.custom_registry_credential = text(&env["registryCredential"]["credential"]);
+                form.custom_registry_credential = env
+                    .registry_credential
+                    .as_ref()
+                    .and_then(|c| c.credential.clone())
+                    .unwrap_or_default();
             }
         }
-        form.compute_type = text(&env["computeType"]);
-        form.privileged = env["privilegedMode"]
-            .as_bool()
-            .unwrap_or(false)
-            .then(|| "on".to_string());
-        for var in env["environmentVariables"].as_array().into_iter().flatten() {
-            form.env_name.push(text(&var["name"]));
-            form.env_value.push(text(&var["value"]));
-            form.env_type.push(text(&var["type"]));
+        form.compute_type = text(&env.compute_type);
+        form.privileged = on(env.privileged_mode == Some(true));
+        for var in env.environment_variables.iter().flatten() {
+            form.env_name.push(text(&var.name));
+            form.env_value.push(text(&var.value));
+            form.env_type.push(text(&var.var_type));
         }
         form.service_role_mode = "existing".into();
-        form.service_role_arn = text(&project["serviceRole"]);
-        let artifacts = &project["artifacts"];
-        form.artifacts_type = text(&artifacts["type"]);
-        form.artifacts_name = text(&artifacts["name"]);
-        form.artifacts_location = text(&artifacts["location"]);
-        form.artifacts_zip =
-            (artifacts["packaging"].as_str() == Some("ZIP")).then(|| "on".to_string());
-        let number_text = |v: &Value| v.as_i64().map(|n| n.to_string()).unwrap_or_default();
-        form.timeout = number_text(&project["timeoutInMinutes"]);
-        form.queued_timeout = number_text(&project["queuedTimeoutInMinutes"]);
-        form.concurrent_build_limit = number_text(&project["concurrentBuildLimit"]);
+        form.service_role_arn = text(&settings.service_role);
+        let artifacts = settings.artifacts.clone().unwrap_or_default();
+        form.artifacts_type = text(&artifacts.artifacts_type);
+        form.artifacts_name = text(&artifacts.name);
+        form.artifacts_location = text(&artifacts.location);
+        form.artifacts_zip = on(artifacts.packaging.as_deref() == Some("ZIP"));
+        let number_text = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
+        form.timeout = number_text(settings.timeout_in_minutes);
+        form.queued_timeout = number_text(settings.queued_timeout_in_minutes);
+        form.concurrent_build_limit = number_text(settings.concurrent_build_limit);
         form
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use kiln_domain::project::{ProjectRecord, PublicLinks};
 
     use super::super::form_options::curated_images;
     use super::*;
+    use crate::console::projects::tests::sample_project;
 
     fn images() -> Vec<CuratedImage> {
         curated_images(&crate::api::projects::curated_images())
@@ -310,12 +310,24 @@ mod tests {
         assert_eq!(parse_commands_buildspec("version: 0.2\nphases: {}\n"), None);
     }
 
-    /// The API's `Project` shape of an input, as `BatchGetProjects` answers.
-    fn api_shape(input: &ProjectInput) -> Value {
-        let mut project = serde_json::to_value(&input.settings).unwrap();
-        project["name"] = json!(input.name);
-        project["badge"] = json!({"badgeEnabled": input.badge_enabled});
-        project
+    /// The API's `Project` shape of an input, as `BatchGetProjects` answers once it is created.
+    fn api_shape(input: &ProjectInput) -> Project {
+        let new = project::validate_create(input.clone()).unwrap();
+        let record = ProjectRecord {
+            account_id: "111111111111".into(),
+            name: new.name,
+            settings: new.settings,
+            badge_enabled: new.badge_enabled,
+            badge_token: "tok".into(),
+            created: 0.0,
+            last_modified: 0.0,
+            source_epoch: 0,
+            public: Default::default(),
+        };
+        record.to_api(&PublicLinks {
+            public_url: "http://k:1",
+            region: "eu-west-1",
+        })
     }
 
     #[test]
@@ -425,19 +437,50 @@ mod tests {
 
     #[test]
     fn custom_images_keep_their_registry() {
-        let project = json!({
-            "name": "x",
-            "environment": {"type": "ARM_CONTAINER", "image": "registry.example.com:5000/team/img:1", "computeType": "BUILD_GENERAL1_SMALL"},
-        });
+        let mut project = sample_project();
+        let environment = |env_type: &str, image: &str| ProjectEnvironment {
+            env_type: Some(env_type.into()),
+            image: Some(image.into()),
+            compute_type: Some("BUILD_GENERAL1_SMALL".into()),
+            ..ProjectEnvironment::default()
+        };
+        project.settings.environment = Some(environment(
+            "ARM_CONTAINER",
+            "registry.example.com:5000/team/img:1",
+        ));
         let form = ProjectForm::from_project(&project, &images());
         assert_eq!(form.image_mode, "custom");
         assert_eq!(form.custom_registry, "other");
+        assert_eq!(form.custom_env_type, "ARM_CONTAINER");
         assert_eq!(form.image(), "registry.example.com:5000/team/img:1");
-        let hub =
-            json!({"environment": {"type": "LINUX_CONTAINER", "image": "library/ubuntu:22.04"}});
+        project.settings.environment = Some(environment("LINUX_CONTAINER", "library/ubuntu:22.04"));
         assert_eq!(
-            ProjectForm::from_project(&hub, &images()).custom_registry,
+            ProjectForm::from_project(&project, &images()).custom_registry,
             "dockerhub"
         );
+    }
+
+    #[test]
+    fn a_stored_project_fills_the_form() {
+        let form = ProjectForm::from_project(&sample_project(), &images());
+        assert_eq!(form.name, "app");
+        assert_eq!(form.description, "The app");
+        assert_eq!(form.source_type, "GITHUB");
+        assert_eq!(form.source_location, "https://git.example.com/app.git");
+        assert_eq!(form.badge.as_deref(), Some("on"));
+        assert_eq!(form.image_mode, "managed");
+        assert_eq!(form.managed_image, "aws/codebuild/standard:7.0");
+        assert_eq!(form.service_role_arn, "arn:aws:iam::111111111111:role/app");
+        assert_eq!(
+            (form.env_name, form.env_value),
+            (vec!["A".to_string()], vec!["1".to_string()])
+        );
+        assert_eq!(form.artifacts_type, "NO_ARTIFACTS");
+        // The default timeouts the API answers fill their fields.
+        assert_eq!(
+            (form.timeout.as_str(), form.queued_timeout.as_str()),
+            ("60", "480")
+        );
+        assert_eq!(form.concurrent_build_limit, "");
     }
 }

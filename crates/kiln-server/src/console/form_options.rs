@@ -1,7 +1,7 @@
 //! The choices the project form offers: source providers, images, compute types, variable
 //! types, and the managed images of `ListCuratedEnvironmentImages`.
 
-use serde_json::Value;
+use kiln_domain::shapes::ListCuratedEnvironmentImagesOutput;
 
 /// Source providers offered, with their labels.
 pub const SOURCE_PROVIDERS: &[(&str, &str)] = &[
@@ -87,23 +87,17 @@ pub fn runtime_label(language: &str) -> String {
 }
 
 /// The images of a `ListCuratedEnvironmentImages` output.
-pub fn curated_images(output: &Value) -> Vec<CuratedImage> {
-    let text = |v: &Value, key: &str| v[key].as_str().unwrap_or_default().to_string();
+pub fn curated_images(output: &ListCuratedEnvironmentImagesOutput) -> Vec<CuratedImage> {
     let mut images = Vec::new();
-    for platform in output["platforms"].as_array().into_iter().flatten() {
-        for language in platform["languages"].as_array().into_iter().flatten() {
-            for image in language["images"].as_array().into_iter().flatten() {
+    for platform in &output.platforms {
+        for language in &platform.languages {
+            for image in &language.images {
                 images.push(CuratedImage {
-                    platform: text(platform, "platform"),
-                    language: text(language, "language"),
-                    name: text(image, "name"),
-                    description: text(image, "description"),
-                    versions: image["versions"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|v| v.as_str().map(str::to_string))
-                        .collect(),
+                    platform: platform.platform.clone(),
+                    language: language.language.clone(),
+                    name: image.name.clone(),
+                    description: image.description.clone(),
+                    versions: image.versions.clone(),
                 });
             }
         }

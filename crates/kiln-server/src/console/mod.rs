@@ -1,8 +1,9 @@
 //! The web console: server-rendered pages for build projects, builds, badges, reports and
 //! compute fleets, for a user signed in with an access key of their account. Pages read
-//! through [`crate::api::dispatch`]; the forms build the API's typed inputs and call the
-//! operations' typed functions, showing the API's validation in words beside each field
-//! (`field_messages`, docs/console.md).
+//! projects and builds through the operations' typed functions (`crate::api::projects`,
+//! `crate::api::builds`) as the API's shapes (`kiln_domain::shapes`); the forms build the
+//! API's typed inputs and call those functions too, showing the API's validation in words
+//! beside each field (`field_messages`, docs/console.md).
 //!
 //! Pages work without JavaScript; `static/console.js` only adds the live log (server-sent
 //! events), copying to the clipboard and small conveniences, and `static/live.js` the live

@@ -19,11 +19,8 @@ use crate::state::AppState;
 
 const ACTION: &str = "/create-project";
 
-pub async fn create_page(State(state): State<Arc<AppState>>, session: Session) -> Response {
-    let images = match project_form_page::images(&state, &session).await {
-        Ok(images) => images,
-        Err(err) => return view::api_error_page(&session, &err),
-    };
+pub async fn create_page(session: Session) -> Response {
+    let images = project_form_page::images();
     let form = ProjectForm::new_project(&images);
     FormPage::new(
         session.chrome(),
@@ -56,10 +53,7 @@ pub async fn create_submit(
     let step = serde_html_form::from_bytes::<StepField>(&body)
         .map(|s| s.step)
         .unwrap_or_default();
-    let images = match project_form_page::images(&state, &session).await {
-        Ok(images) => images,
-        Err(err) => return view::api_error_page(&session, &err),
-    };
+    let images = project_form_page::images();
     let show_form = |form: ProjectForm, errors: FieldErrors| {
         FormPage::new(
             session.chrome(),
@@ -90,8 +84,8 @@ pub async fn create_submit(
     if step != "create" {
         return ReviewPage::new(session.chrome(), &form, &images).respond();
     }
-    match crate::api::projects::create_project(&state, &session.caller, input).await {
-        Ok(record) => view::redirect(&format!("/projects/{}?created=1", record.name)),
+    match crate::api::projects::create(&state, &session.caller, input).await {
+        Ok(out) => view::redirect(&format!("/projects/{}?created=1", out.project.name)),
         Err(err) => show_form(form, field_messages::refused(&err)),
     }
 }

@@ -9,12 +9,12 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use kiln_domain::ErrorKind;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::errors::FieldErrors;
-use super::projects::{call, get_project, project_not_found};
+use super::projects::{get_project, project_not_found};
 use super::session::Session;
 use super::view::{self, Chrome};
+use crate::api::projects::{self, DeleteProjectInput};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -69,7 +69,10 @@ pub async fn delete_submit(
     if form.confirm.trim() != DELETE_WORD {
         errors.add("confirm", format!("Type “{DELETE_WORD}” to confirm."));
     } else {
-        match call(&state, &session, "DeleteProject", json!({"name": name})).await {
+        let input = DeleteProjectInput {
+            name: Some(name.clone()),
+        };
+        match projects::delete(&state, &session.caller, input).await {
             Ok(_) => return view::redirect(&format!("/?deleted={name}")),
             Err(err) if err.kind == ErrorKind::ResourceNotFound => {
                 return project_not_found(&session, &name);

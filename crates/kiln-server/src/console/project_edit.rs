@@ -26,14 +26,12 @@ pub async fn edit_page(
     session: Session,
     Path(name): Path<String>,
 ) -> Response {
-    let (project, images) = match (
-        get_project(&state, &session, &name).await,
-        project_form_page::images(&state, &session).await,
-    ) {
-        (Ok(Some(project)), Ok(images)) => (project, images),
-        (Ok(None), _) => return project_not_found(&session, &name),
-        (Err(err), _) | (_, Err(err)) => return view::api_error_page(&session, &err),
+    let project = match get_project(&state, &session, &name).await {
+        Ok(Some(project)) => project,
+        Ok(None) => return project_not_found(&session, &name),
+        Err(err) => return view::api_error_page(&session, &err),
     };
+    let images = project_form_page::images();
     let form = ProjectForm::from_project(&project, &images);
     FormPage::new(
         session.chrome(),
@@ -75,14 +73,11 @@ pub async fn edit_submit(
     };
     // The name is not editable: the project is the one in the address.
     form.name = name.clone();
-    let images = match project_form_page::images(&state, &session).await {
-        Ok(images) => images,
-        Err(err) => return view::api_error_page(&session, &err),
-    };
+    let images = project_form_page::images();
     let (mut input, mut errors) = form.checked_input(&images);
     if errors.is_empty() {
         keep_fleet(&state, &session, &name, &mut input).await;
-        match crate::api::projects::update_project(&state, &session.caller, input).await {
+        match crate::api::projects::update(&state, &session.caller, input).await {
             Ok(_) => return view::redirect(&format!("/projects/{name}?updated=1")),
             Err(err) if err.kind == ErrorKind::ResourceNotFound => {
                 return project_not_found(&session, &name);

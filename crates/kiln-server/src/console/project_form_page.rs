@@ -7,16 +7,12 @@ use std::collections::BTreeSet;
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::Response;
-use kiln_domain::ApiError;
-use serde_json::json;
 
 use super::errors::FieldErrors;
 use super::form::{EnvRow, ProjectForm};
 use super::form_options::{self, CuratedImage};
-use super::projects::{Choice, call};
-use super::session::Session;
+use super::projects::Choice;
 use super::view::{self, Chrome};
-use crate::state::AppState;
 
 pub struct ImageChoice {
     pub value: String,
@@ -218,9 +214,8 @@ impl FormPage {
 }
 
 /// The managed images offered (`ListCuratedEnvironmentImages`).
-pub async fn images(state: &AppState, session: &Session) -> Result<Vec<CuratedImage>, ApiError> {
-    let out = call(state, session, "ListCuratedEnvironmentImages", json!({})).await?;
-    Ok(form_options::curated_images(&out))
+pub fn images() -> Vec<CuratedImage> {
+    form_options::curated_images(&crate::api::projects::curated_images())
 }
 
 #[cfg(test)]
@@ -228,7 +223,7 @@ mod tests {
     use super::*;
 
     fn page(form: ProjectForm, errors: FieldErrors) -> FormPage {
-        let images = form_options::curated_images(&crate::api::projects::curated_images());
+        let images = images();
         FormPage::new(
             Chrome::of(None),
             "/create-project".into(),

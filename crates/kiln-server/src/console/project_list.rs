@@ -9,14 +9,14 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use kiln_domain::ApiError;
 use kiln_domain::build::BuildRecord;
+use kiln_domain::shapes::Project;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::form_options as form;
 use super::history::BuildRow;
-use super::projects::call;
 use super::session::Session;
 use super::view::{self, Chrome};
+use crate::api::projects::{self, BatchGetProjectsInput, ListProjectsInput};
 use crate::state::AppState;
 
 /// Most projects the list shows at once (the filter narrows it down).
@@ -41,20 +41,22 @@ pub struct ProjectRow {
 
 impl ProjectRow {
     /// The row of `project` (the API's `Project` shape) and its latest build, drawn at `now`.
-    fn of(project: &Value, latest: Option<&BuildRecord>, now: f64) -> ProjectRow {
-        let name = project["name"].as_str().unwrap_or_default().to_string();
-        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    fn of(project: &Project, latest: Option<&BuildRecord>, now: f64) -> ProjectRow {
+        let name = project.name.clone();
+        let source = project.settings.source.as_ref();
         ProjectRow {
             url: format!("/projects/{name}"),
-            description: text(&project["description"]),
+            description: project.settings.description.clone().unwrap_or_default(),
             source: form::label_of(
                 form::SOURCE_PROVIDERS,
-                project["source"]["type"].as_str().unwrap_or_default(),
+                source
+                    .and_then(|s| s.source_type.as_deref())
+                    .unwrap_or_default(),
             ),
-            location: text(&project["source"]["location"]),
-            badge_url: text(&project["badge"]["badgeRequestUrl"]),
+            location: source.and_then(|s| s.location.clone()).unwrap_or_default(),
+            badge_url: project.badge.badge_request_url.clone().unwrap_or_default(),
             latest: latest.map(|b| BuildRow::of(b, &format!("/projects/{name}/builds"), now)),
-            last_modified: view::format_time(project["lastModified"].as_f64().unwrap_or(0.0)),
+            last_modified: view::format_time(project.last_modified),
             name,
         }
     }
@@ -85,19 +87,14 @@ pub(super) async fn all_project_names(
     let mut names = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        let mut input = json!({"sortBy": "NAME", "sortOrder": "ASCENDING"});
-        if let Some(t) = &token {
-            input["nextToken"] = t.clone().into();
-        }
-        let out = call(state, session, "ListProjects", input).await?;
-        names.extend(
-            out["projects"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|n| n.as_str().map(str::to_string)),
-        );
-        token = out["nextToken"].as_str().map(str::to_string);
+        let input = ListProjectsInput {
+            sort_by: Some("NAME".into()),
+            sort_order: Some("ASCENDING".into()),
+            next_token: token,
+        };
+        let out = projects::list(state, &session.caller, input).await?;
+        names.extend(out.projects);
+        token = out.next_token;
         if token.is_none() || names.len() >= MAX_NAMES {
             return Ok(names);
         }
@@ -148,21 +145,19 @@ async fn list_page(
         .filter(|n| n.to_lowercase().contains(&needle))
         .cloned()
         .collect();
-    let shown: Vec<&String> = matching.iter().take(MAX_LISTED).collect();
+    let shown: Vec<String> = matching.iter().take(MAX_LISTED).cloned().collect();
     let mut rows = Vec::new();
     if !shown.is_empty() {
-        let out = call(state, session, "BatchGetProjects", json!({"names": shown})).await?;
-        let projects = out["projects"].as_array().cloned().unwrap_or_default();
+        let input = BatchGetProjectsInput { names: Some(shown) };
+        let projects = projects::batch_get(state, &session.caller, input)
+            .await?
+            .projects;
         let account_id = session.caller.account_id.as_str();
-        let names: Vec<String> = projects
-            .iter()
-            .map(|p| p["name"].as_str().unwrap_or_default().to_string())
-            .collect();
-        let mut latest: Vec<Option<BuildRecord>> = Vec::with_capacity(names.len());
-        for chunk in names.chunks(READS_AT_ONCE) {
+        let mut latest: Vec<Option<BuildRecord>> = Vec::with_capacity(projects.len());
+        for chunk in projects.chunks(READS_AT_ONCE) {
             let reads = chunk
                 .iter()
-                .map(|name| latest_build(state, account_id, name));
+                .map(|project| latest_build(state, account_id, &project.name));
             latest.extend(futures::future::try_join_all(reads).await?);
         }
         let now = state.now_epoch();
@@ -194,24 +189,25 @@ mod tests {
 
     use super::*;
     use crate::console::history::tests::build;
+    use crate::console::projects::tests::sample_project;
 
     #[test]
     fn a_row_shows_the_latest_build_apart_from_the_badge() {
-        let project = json!({
-            "name": "p", "description": "d",
-            "source": {"type": "GITHUB", "location": "https://git.example.com/a.git"},
-            "badge": {"badgeRequestUrl": "http://k/badges?uuid=t"},
-            "lastModified": 0.0,
-        });
+        let project = sample_project();
         let mut failed = build(5, BuildStatus::Failed, Some(112.0));
         failed.git_ref = Some(GitRef::Branch("feature/x".into()));
         let row = ProjectRow::of(&project, Some(&failed), 200.0);
-        assert_eq!(row.url, "/projects/p");
-        assert_eq!(row.badge_url, "http://k/badges?uuid=t");
+        assert_eq!(row.url, "/projects/app");
+        assert_eq!(row.description, "The app");
+        assert_eq!(
+            (row.source.as_str(), row.location.as_str()),
+            ("GitHub", "https://git.example.com/app.git")
+        );
+        assert_eq!(row.badge_url, "http://k:1/badges?uuid=tok");
         let latest = row.latest.unwrap();
         assert_eq!((latest.number, latest.status.as_str()), (5, "Failed"));
         assert_eq!(latest.source_version, "feature/x");
-        assert_eq!(latest.url, "/projects/p/builds/u5");
+        assert_eq!(latest.url, "/projects/app/builds/u5");
         assert_eq!(latest.duration, "12 s");
 
         let none = ProjectRow::of(&project, None, 200.0);

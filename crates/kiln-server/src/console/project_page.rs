@@ -10,10 +10,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use kiln_domain::build::BuildRecord;
+use kiln_domain::shapes::Project;
 use kiln_domain::unapplied::{Unapplied, UnappliedProjectSettings};
 use kiln_domain::webhook::{DeliveryOutcome, DeliveryRecord};
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::badge_panel::{BadgeChoice, BadgeView, badge_view};
 use super::build_chart::{self, DurationChart};
@@ -149,13 +149,17 @@ pub async fn details(
     .await
 }
 
-fn config_rows(project: &Value) -> (Vec<(&'static str, String)>, String) {
-    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-    let or_dash = |s: String| if s.is_empty() { "—".to_string() } else { s };
-    let source = &project["source"];
-    let env = &project["environment"];
-    let artifacts = &project["artifacts"];
-    let buildspec = text(&source["buildspec"]);
+/// The configuration table of `project`, and its inline buildspec (empty when it reads a file).
+fn config_rows(project: &Project) -> (Vec<(&'static str, String)>, String) {
+    let settings = &project.settings;
+    let or_dash = |text: Option<&str>| {
+        text.filter(|t| !t.is_empty())
+            .map_or_else(|| "—".to_string(), str::to_string)
+    };
+    let source = settings.source.clone().unwrap_or_default();
+    let env = settings.environment.clone().unwrap_or_default();
+    let artifacts = settings.artifacts.clone().unwrap_or_default();
+    let buildspec = source.buildspec.clone().unwrap_or_default();
     let (buildspec_row, inline) = if buildspec.contains('\n') {
         (
             "Inserted build commands (shown below)".to_string(),
@@ -169,12 +173,12 @@ fn config_rows(project: &Value) -> (Vec<(&'static str, String)>, String) {
     } else {
         (buildspec, String::new())
     };
-    let artifacts_row = match artifacts["type"].as_str() {
+    let artifacts_row = match artifacts.artifacts_type.as_deref() {
         Some("S3") => format!(
             "Amazon S3: bucket {}, name {}, {}",
-            text(&artifacts["location"]),
-            or_dash(text(&artifacts["name"])),
-            if artifacts["packaging"].as_str() == Some("ZIP") {
+            artifacts.location.as_deref().unwrap_or_default(),
+            or_dash(artifacts.name.as_deref()),
+            if artifacts.packaging.as_deref() == Some("ZIP") {
                 "zipped"
             } else {
                 "not zipped"
@@ -182,71 +186,87 @@ fn config_rows(project: &Value) -> (Vec<(&'static str, String)>, String) {
         ),
         _ => "No artifacts".to_string(),
     };
+    let minutes = |m: Option<i64>| format!("{} min", m.unwrap_or_default());
     let rows = vec![
         (
             "Source provider",
-            form::label_of(form::SOURCE_PROVIDERS, &text(&source["type"])),
+            form::label_of(
+                form::SOURCE_PROVIDERS,
+                source.source_type.as_deref().unwrap_or_default(),
+            ),
         ),
-        ("Repository", or_dash(text(&source["location"]))),
-        ("Source version", or_dash(text(&project["sourceVersion"]))),
-        ("Image", or_dash(text(&env["image"]))),
-        ("Environment type", or_dash(text(&env["type"]))),
+        ("Repository", or_dash(source.location.as_deref())),
+        (
+            "Source version",
+            or_dash(settings.source_version.as_deref()),
+        ),
+        ("Image", or_dash(env.image.as_deref())),
+        ("Environment type", or_dash(env.env_type.as_deref())),
         (
             "Compute",
-            form::label_of(form::COMPUTE_TYPES, &text(&env["computeType"])),
+            form::label_of(
+                form::COMPUTE_TYPES,
+                env.compute_type.as_deref().unwrap_or_default(),
+            ),
         ),
         (
             "Privileged",
-            if env["privilegedMode"].as_bool() == Some(true) {
+            if env.privileged_mode == Some(true) {
                 "Yes"
             } else {
                 "No"
             }
             .to_string(),
         ),
-        ("Service role", or_dash(text(&project["serviceRole"]))),
+        ("Service role", or_dash(settings.service_role.as_deref())),
         ("Buildspec", buildspec_row),
         ("Artifacts", artifacts_row),
-        (
-            "Timeout",
-            format!(
-                "{} min",
-                project["timeoutInMinutes"].as_i64().unwrap_or_default()
-            ),
-        ),
+        ("Timeout", minutes(settings.timeout_in_minutes)),
         (
             "Queued timeout",
-            format!(
-                "{} min",
-                project["queuedTimeoutInMinutes"]
-                    .as_i64()
-                    .unwrap_or_default()
-            ),
+            minutes(settings.queued_timeout_in_minutes),
         ),
         (
             "Concurrent build limit",
-            project["concurrentBuildLimit"]
-                .as_i64()
+            settings
+                .concurrent_build_limit
                 .map_or_else(|| "—".to_string(), |n| n.to_string()),
         ),
-        ("ARN", text(&project["arn"])),
-        (
-            "Created",
-            view::format_time(project["created"].as_f64().unwrap_or(0.0)),
-        ),
-        (
-            "Last modified",
-            view::format_time(project["lastModified"].as_f64().unwrap_or(0.0)),
-        ),
+        ("ARN", project.arn.clone()),
+        ("Created", view::format_time(project.created)),
+        ("Last modified", view::format_time(project.last_modified)),
     ];
     (rows, inline)
 }
 
-/// The notes for the settings of `project` (the API shape) that Kiln does not apply.
-fn unapplied_notes(project: &Value) -> Vec<String> {
-    serde_json::from_value::<UnappliedProjectSettings>(project.clone())
-        .map(|settings| settings.set().into_iter().map(Unapplied::note).collect())
-        .unwrap_or_default()
+/// The notes for the settings of `project` that Kiln does not apply.
+fn unapplied_notes(project: &Project) -> Vec<String> {
+    UnappliedProjectSettings::of(&project.settings)
+        .set()
+        .into_iter()
+        .map(Unapplied::note)
+        .collect()
+}
+
+/// The environment variables of `project`, their types in words.
+fn env_rows(project: &Project) -> Vec<EnvRow> {
+    let variables = project
+        .settings
+        .environment
+        .as_ref()
+        .and_then(|env| env.environment_variables.as_deref())
+        .unwrap_or_default();
+    variables
+        .iter()
+        .map(|v| EnvRow {
+            name: v.name.clone().unwrap_or_default(),
+            value: v.value.clone().unwrap_or_default(),
+            var_type: form::label_of(
+                form::ENV_VAR_TYPES,
+                v.var_type.as_deref().unwrap_or("PLAINTEXT"),
+            ),
+        })
+        .collect()
 }
 
 /// What a project's page shows besides the project: the badge's branch, a notice, and the
@@ -319,55 +339,43 @@ async fn render(
         Ok(found) => found,
         Err(err) => return view::api_error_page(session, &crate::api::store_failure(err)),
     };
-    let webhook = match project["webhook"]["payloadUrl"].as_str() {
-        Some(payload_url) => {
-            match recent_deliveries(state, account_id, name, DELIVERIES_SHOWN).await {
-                Ok(deliveries) => Some(WebhookView {
-                    payload_url: payload_url.to_string(),
-                    deliveries: deliveries.iter().map(DeliveryRow::of).collect(),
-                }),
-                Err(err) => return view::api_error_page(session, &err),
-            }
-        }
+    let webhook = match &project.webhook {
+        Some(hook) => match recent_deliveries(state, account_id, name, DELIVERIES_SHOWN).await {
+            Ok(deliveries) => Some(WebhookView {
+                payload_url: hook.payload_url.clone(),
+                deliveries: deliveries.iter().map(DeliveryRow::of).collect(),
+            }),
+            Err(err) => return view::api_error_page(session, &err),
+        },
         None => None,
     };
     let (config, inline_buildspec) = config_rows(&project);
-    let env_vars = project["environment"]["environmentVariables"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|v| EnvRow {
-            name: v["name"].as_str().unwrap_or_default().to_string(),
-            value: v["value"].as_str().unwrap_or_default().to_string(),
-            var_type: form::label_of(
-                form::ENV_VAR_TYPES,
-                v["type"].as_str().unwrap_or("PLAINTEXT"),
-            ),
-        })
-        .collect();
+    let env_vars = env_rows(&project);
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::BAD_REQUEST
     };
-    let name = project["name"].as_str().unwrap_or(name).to_string();
+    let name = project.name.clone();
     let builds_url = format!("/projects/{name}/builds");
     let now = state.now_epoch();
     let page = ProjectPage {
         chrome: session.chrome(),
-        description: project["description"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
+        description: project.settings.description.clone().unwrap_or_default(),
         notice: shown.notice.to_string(),
         unapplied: unapplied_notes(&project),
         config,
         env_vars,
         inline_buildspec,
-        badge: badge_view(state, &project, shown.badge, &recent),
+        badge: badge_view(&state.public_url, &project, shown.badge, &recent),
         badge_reason: form::BADGE_UNAVAILABLE,
         badge_available: form::badge_available(
-            project["source"]["type"].as_str().unwrap_or_default(),
+            project
+                .settings
+                .source
+                .as_ref()
+                .and_then(|s| s.source_type.as_deref())
+                .unwrap_or_default(),
         ),
         builds: page
             .iter()
@@ -379,7 +387,7 @@ async fn render(
         }),
         older_page: shown.after.is_some(),
         webhook,
-        public: PublicView::of(state, &project),
+        public: PublicView::of(&state.public_url, &project),
         start,
         errors,
         name,
@@ -389,7 +397,10 @@ async fn render(
 
 #[cfg(test)]
 mod tests {
+    use kiln_domain::project::ProjectArtifacts;
+
     use super::*;
+    use crate::console::projects::tests::sample_project;
 
     #[test]
     fn deliveries_link_the_build_they_started() {
@@ -413,17 +424,67 @@ mod tests {
 
     #[test]
     fn config_shows_inline_commands_apart() {
-        let project = serde_json::json!({
-            "source": {"type": "GITHUB", "buildspec": "version: 0.2\nphases: {}"},
-            "environment": {"privilegedMode": true},
-            "timeoutInMinutes": 60,
-        });
+        let mut project = sample_project();
+        let settings = &mut project.settings;
+        if let Some(source) = settings.source.as_mut() {
+            source.buildspec = Some("version: 0.2\nphases: {}".into());
+            source.location = None;
+        }
+        if let Some(env) = settings.environment.as_mut() {
+            env.privileged_mode = Some(true);
+        }
+        settings.concurrent_build_limit = Some(3);
         let (rows, inline) = config_rows(&project);
         assert!(inline.starts_with("version: 0.2"));
         let row = |label: &str| rows.iter().find(|(l, _)| *l == label).unwrap().1.clone();
         assert_eq!(row("Buildspec"), "Inserted build commands (shown below)");
         assert_eq!(row("Privileged"), "Yes");
-        assert_eq!(row("Timeout"), "60 min");
         assert_eq!(row("Repository"), "—");
+        assert_eq!(row("Source provider"), "GitHub");
+        assert_eq!(row("Compute"), "Small: 3 GB memory, 2 vCPUs");
+        // The API answers the default timeouts of a project that set none.
+        assert_eq!(row("Timeout"), "60 min");
+        assert_eq!(row("Queued timeout"), "480 min");
+        assert_eq!(row("Concurrent build limit"), "3");
+        assert_eq!(
+            row("ARN"),
+            "arn:aws:codebuild:eu-west-1:111111111111:project/app"
+        );
+        assert_eq!(row("Artifacts"), "No artifacts");
+    }
+
+    #[test]
+    fn config_names_a_buildspec_file_and_s3_artifacts() {
+        let mut project = sample_project();
+        project.settings.artifacts = Some(ProjectArtifacts {
+            artifacts_type: Some("S3".into()),
+            location: Some("bucket".into()),
+            packaging: Some("ZIP".into()),
+            ..ProjectArtifacts::default()
+        });
+        let (rows, inline) = config_rows(&project);
+        let row = |label: &str| rows.iter().find(|(l, _)| *l == label).unwrap().1.clone();
+        assert_eq!(inline, "");
+        assert_eq!(row("Buildspec"), "buildspec.yml in the source root");
+        assert_eq!(row("Artifacts"), "Amazon S3: bucket bucket, name —, zipped");
+        assert_eq!(row("Repository"), "https://git.example.com/app.git");
+        assert_eq!(row("Concurrent build limit"), "—");
+    }
+
+    #[test]
+    fn settings_kiln_ignores_get_a_note_and_variables_their_type_in_words() {
+        let mut project = sample_project();
+        assert!(unapplied_notes(&project).is_empty());
+        project.settings.vpc_config = Some(serde_json::json!({"vpcId": "vpc-1"}));
+        let notes = unapplied_notes(&project);
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].starts_with("vpcConfig is set"), "{notes:?}");
+        let rows = env_rows(&project);
+        assert_eq!(
+            rows.iter()
+                .map(|r| (r.name.as_str(), r.value.as_str(), r.var_type.as_str()))
+                .collect::<Vec<_>>(),
+            [("A", "1", "Plaintext")]
+        );
     }
 }

@@ -8,16 +8,17 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use kiln_domain::ErrorKind;
 use kiln_domain::project::project_arn;
-use kiln_domain::visibility::public_project_url;
+use kiln_domain::shapes::Project;
+use kiln_domain::visibility::{UpdateVisibilityInput, public_project_url};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
-use super::projects::{call, project_not_found};
+use super::projects::project_not_found;
 use super::session::Session;
 use super::view;
 use crate::state::AppState;
 
-/// What the panel shows of a project (the API's `Project` shape).
+/// What the panel shows of a project.
+#[derive(Debug, PartialEq)]
 pub struct PublicView {
     /// The public page, while the project is public.
     pub page_url: Option<String>,
@@ -25,19 +26,20 @@ pub struct PublicView {
 }
 
 impl PublicView {
-    pub fn of(state: &AppState, project: &Value) -> PublicView {
-        let alias = project["publicProjectAlias"].as_str();
-        let public = project["projectVisibility"] == "PUBLIC_READ";
+    /// The panel of `project` on a Kiln at `public_url`.
+    pub fn of(public_url: &str, project: &Project) -> PublicView {
         PublicView {
-            page_url: alias
-                .filter(|_| public)
-                .map(|alias| public_project_url(&state.public_url, alias)),
-            resource_access_role: project["resourceAccessRole"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
+            page_url: public_page(public_url, project),
+            resource_access_role: project.resource_access_role.clone().unwrap_or_default(),
         }
     }
+}
+
+/// The public page of `project`, while it is public.
+pub fn public_page(public_url: &str, project: &Project) -> Option<String> {
+    project
+        .public_alias()
+        .map(|alias| public_project_url(public_url, alias))
 }
 
 #[derive(Deserialize, Default)]
@@ -57,17 +59,49 @@ pub async fn submit(
         Ok(form) => form,
         Err(refused) => return *refused,
     };
-    let mut input = json!({
-        "projectArn": project_arn(&state.region, &session.caller.account_id, &name),
-        "projectVisibility": form.visibility,
-    });
     let role = form.resource_access_role.trim();
-    if !role.is_empty() {
-        input["resourceAccessRole"] = role.into();
-    }
-    match call(&state, &session, "UpdateProjectVisibility", input).await {
+    let input = UpdateVisibilityInput {
+        project_arn: Some(project_arn(
+            &state.region,
+            &session.caller.account_id,
+            &name,
+        )),
+        project_visibility: Some(form.visibility),
+        resource_access_role: (!role.is_empty()).then(|| role.to_string()),
+    };
+    match crate::api::visibility::update(&state, &session.caller, input).await {
         Ok(_) => view::redirect(&format!("/projects/{name}?updated=1")),
         Err(err) if err.kind == ErrorKind::ResourceNotFound => project_not_found(&session, &name),
         Err(err) => view::api_error_page(&session, &err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kiln_domain::visibility::ProjectVisibility;
+
+    use super::*;
+    use crate::console::projects::tests::sample_project;
+
+    #[test]
+    fn the_panel_links_the_public_page_only_while_the_project_is_public() {
+        let mut project = sample_project();
+        project.public_project_alias = Some("alias".into());
+        assert_eq!(
+            PublicView::of("http://k:1", &project),
+            PublicView {
+                page_url: None,
+                resource_access_role: String::new(),
+            }
+        );
+        project.project_visibility = ProjectVisibility::PublicRead;
+        project.resource_access_role = Some("arn:aws:iam::111111111111:role/read".into());
+        assert_eq!(
+            PublicView::of("http://k:1", &project),
+            PublicView {
+                page_url: Some("http://k:1/project/alias".into()),
+                resource_access_role: "arn:aws:iam::111111111111:role/read".into(),
+            }
+        );
     }
 }
